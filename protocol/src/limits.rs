@@ -1,0 +1,64 @@
+//! Every length, count, size and duration bound of protocol v1 (SPEC.md §9, "Limits").
+//!
+//! SPEC.md names these constants; code and tests reference them, never restate them.
+
+/// Largest frame payload a peer may send or accept, in bytes (HS-FRAME-2).
+pub const MAX_FRAME_LEN: u32 = 16 * 1024 * 1024;
+/// Largest saved document or Automerge sync message carried in one message (HS-SYNC-1, HS-SYNC-3).
+pub const MAX_DOC_BYTES: usize = MAX_FRAME_LEN as usize - 64 * 1024;
+/// Longest document id, in bytes (HS-DOC-1).
+pub const MAX_DOC_ID_LEN: usize = 200;
+/// Most protocol versions a Hello may list (HS-VER-1).
+pub const MAX_VERSIONS: usize = 8;
+/// Longest human-readable close reason, in bytes (HS-CLOSE-2).
+pub const MAX_REASON_LEN: usize = 256;
+/// Most change hashes in a DocWhole's heads (HS-SYNC-1).
+pub const MAX_HEADS: usize = 256;
+/// Most blob references a DocWhole may announce (HS-SYNC-1).
+pub const MAX_BLOB_REFS: usize = 4096;
+/// Most document ids in one DocWant (HS-SYNC-2).
+pub const MAX_WANT: usize = 1024;
+/// Most blob hashes in one BlobWant or BlobHave (HS-BLOB-2).
+pub const MAX_BLOB_WANT: usize = 1024;
+/// Most ranges in one Reconcile message (HS-RECON-5).
+pub const MAX_RECON_RANGES: usize = 256;
+/// Most items, summed over all ranges, in one Reconcile message (HS-RECON-5).
+pub const MAX_RECON_ITEMS: usize = 1024;
+/// How many sub-ranges a differing range is split into (HS-RECON-3).
+pub const RECON_BRANCHING: usize = 16;
+/// A differing range with at most this many local items is answered with its items (HS-RECON-3).
+pub const RECON_ITEMS_THRESHOLD: usize = 16;
+/// Longest device name, in bytes, after sanitising (HS-PAIR-4).
+pub const MAX_DEVICE_NAME_LEN: usize = 64;
+/// Largest encoded registry record payload, in bytes (HS-REG-1).
+pub const MAX_RECORD_LEN: usize = 512;
+/// Most registry records a node accepts in its registry view (HS-REG-4).
+pub const MAX_REGISTRY_RECORDS: usize = 10_000;
+/// Largest HTTP request body the server reads, in bytes (HS-HTTP-1).
+pub const MAX_HTTP_BODY: usize = 16 * 1024;
+/// Largest clock skew accepted on a signed HTTP request, in milliseconds (HS-HTTP-3).
+pub const HTTP_AUTH_WINDOW_MS: u64 = 300_000;
+/// Time an acceptor waits for Hello before closing, in milliseconds (HS-VER-3).
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// Pairing failures from one source before backoff starts (HS-PAIR-2).
+pub const PAIR_FAILURES_BEFORE_BACKOFF: u32 = 3;
+/// First backoff after [`PAIR_FAILURES_BEFORE_BACKOFF`] failures, in milliseconds; doubles per failure (HS-PAIR-2).
+pub const PAIR_BACKOFF_BASE_MS: u64 = 1_000;
+/// Longest per-source backoff, in milliseconds (HS-PAIR-2).
+pub const PAIR_BACKOFF_MAX_MS: u64 = 15 * 60 * 1_000;
+/// Global pairing failures within [`PAIR_LOCKOUT_WINDOW_MS`] that lock pairing (HS-PAIR-2).
+pub const PAIR_LOCKOUT_FAILURES: u32 = 20;
+/// Window over which global pairing failures are counted, in milliseconds (HS-PAIR-2).
+pub const PAIR_LOCKOUT_WINDOW_MS: u64 = 10 * 60 * 1_000;
+/// How long pairing stays locked after a lockout, in milliseconds (HS-PAIR-2).
+pub const PAIR_LOCKOUT_DURATION_MS: u64 = 15 * 60 * 1_000;
+/// Pairing attempts per source accepted within [`PAIR_RATE_WINDOW_MS`] (HS-PAIR-2).
+pub const PAIR_RATE_PER_SOURCE: u32 = 10;
+/// Pairing attempts accepted globally within [`PAIR_RATE_WINDOW_MS`] (HS-PAIR-2).
+pub const PAIR_RATE_GLOBAL: u32 = 60;
+/// Sliding window for the pairing rate limits, in milliseconds (HS-PAIR-2).
+pub const PAIR_RATE_WINDOW_MS: u64 = 60 * 1_000;
+/// First retry delay for a failed blob fetch, in milliseconds; doubles per failure (HS-BLOB-2).
+pub const BLOB_RETRY_BASE_MS: u64 = 500;
+/// Longest retry delay for a failed blob fetch, in milliseconds (HS-BLOB-2).
+pub const BLOB_RETRY_MAX_MS: u64 = 60_000;
