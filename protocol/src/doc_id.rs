@@ -178,7 +178,7 @@ mod tests {
             ("_devices/x", DocIdError::Reserved),
         ];
         for (text, err) in cases {
-            assert_eq!(DocId::new(*text).unwrap_err(), *err, "{text:?}");
+            assert_eq!(DocId::new(*text).expect_err("must be rejected"), *err, "{text:?}");
         }
     }
 }

@@ -199,7 +199,13 @@ impl Message {
     /// Encodes the message, refusing any that a conforming receiver would reject (HS-MSG-2).
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
         self.check().map_err(EncodeError::Limit)?;
-        postcard::to_allocvec(self).map_err(|e| EncodeError::Postcard(e.to_string()))
+        let bytes = postcard::to_allocvec(self).map_err(|e| EncodeError::Postcard(e.to_string()))?;
+        // Fields each within their own bound can still add up to more than one
+        // frame (e.g. a DocWhole at MAX_DOC_BYTES with MAX_BLOB_REFS blobs) (HS-FRAME-2).
+        if bytes.len() > MAX_FRAME_LEN as usize {
+            return Err(EncodeError::Limit("encoded message over MAX_FRAME_LEN"));
+        }
+        Ok(bytes)
     }
 
     /// Decodes exactly one message from `payload` (HS-FRAME-3).
@@ -267,10 +273,8 @@ impl Message {
             }
             Message::DocWhole {
                 heads, blobs, bytes, ..
-            } => {
-                if heads.len() > MAX_HEADS || blobs.len() > MAX_BLOB_REFS || bytes.len() > MAX_DOC_BYTES {
-                    return Err("DocWhole over a limit");
-                }
+            } if heads.len() > MAX_HEADS || blobs.len() > MAX_BLOB_REFS || bytes.len() > MAX_DOC_BYTES => {
+                return Err("DocWhole over a limit");
             }
             Message::DocWant { docs } if docs.len() > MAX_WANT => return Err("DocWant over MAX_WANT"),
             Message::BlobWant { hashes } | Message::BlobHave { hashes } if hashes.len() > MAX_BLOB_WANT => {

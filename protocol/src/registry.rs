@@ -46,6 +46,12 @@ impl RegistryRecord {
     /// Signs the record with the anchor's key (HS-REG-1).
     pub fn sign(&self, anchor: &ed25519_dalek::SigningKey) -> Result<SignedRecord, RecordError> {
         use ed25519_dalek::Signer;
+        // Readers reject names over MAX_DEVICE_NAME_LEN (HS-PAIR-4); never sign one.
+        if let RegistryRecord::Device { name, .. } = self
+            && name.len() > MAX_DEVICE_NAME_LEN
+        {
+            return Err(RecordError::Malformed);
+        }
         let payload = postcard::to_allocvec(self).map_err(|_| RecordError::Malformed)?;
         if payload.len() > MAX_RECORD_LEN {
             return Err(RecordError::TooLarge(payload.len()));
@@ -72,7 +78,8 @@ pub struct SignedRecord {
 /// Why a signed record was rejected (HS-REG-1, HS-REG-3).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
-    /// The bytes are not a SignedRecord or the payload not exactly one RegistryRecord.
+    /// The bytes are not a SignedRecord or the payload not exactly one RegistryRecord
+    /// (when signing: the record breaks a field bound, so readers would reject it).
     #[error("malformed registry record")]
     Malformed,
     /// The payload exceeds [`MAX_RECORD_LEN`].
