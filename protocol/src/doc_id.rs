@@ -109,6 +109,12 @@ impl std::fmt::Debug for DocId {
     }
 }
 
+impl std::borrow::Borrow<str> for DocId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for DocId {
     fn as_ref(&self) -> &str {
         &self.0

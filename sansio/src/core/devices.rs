@@ -1,0 +1,88 @@
+//! The `_devices` document, the registry view and the gate (SPEC.md §3–§4).
+
+use std::collections::BTreeSet;
+
+use humansync_protocol::digest::heads_digest;
+use humansync_protocol::{CloseCode, DocDigest, DocId};
+
+use super::Core;
+use crate::gate::{Admission, admit};
+use crate::registry::RegistryChange;
+use crate::{ConnId, Event, Instant, Output};
+
+impl Core {
+    /// Digest of the local `_devices` document, sent in Hello and Welcome (HS-REG-6).
+    pub(crate) fn devices_digest(&self) -> DocDigest {
+        let heads = self.cache.get(&DocId::devices()).map(|d| d.heads()).unwrap_or_default();
+        heads_digest(&heads)
+    }
+
+    /// `_devices` changed (from a peer via `from`, or locally): verify, heal, save, gate, push.
+    pub(crate) fn devices_doc_changed(&mut self, now: Instant, from: Option<ConnId>) {
+        self.registry_changed(now, from);
+    }
+
+    /// Re-reads `_devices` into the registry view (HS-REG-3, HS-REG-4), re-inserts records a peer
+    /// dropped, saves, closes sessions of devices no longer admitted at once (HS-GATE-4) and pushes
+    /// the document to every other session (HS-REG-6).
+    pub(crate) fn registry_changed(&mut self, now: Instant, from: Option<ConnId>) {
+        let devices = DocId::devices();
+        let Some(loaded) = self.cache.get_mut(&devices) else { return };
+        let changes = self.registry.absorb_doc(&loaded.am);
+        let healed = self.registry.heal_doc(&mut loaded.am);
+        self.save(now, &devices);
+        for change in changes {
+            match change {
+                RegistryChange::Added(device) => self.emit(Event::DeviceAdded(device)),
+                RegistryChange::Revoked(device) => self.emit(Event::DeviceRevoked(device)),
+            }
+        }
+        self.enforce_gate(now);
+        let conns: Vec<ConnId> = self.open_conns().filter(|c| healed || Some(*c) != from).collect();
+        for conn in conns {
+            self.sync_step(now, conn, &devices);
+        }
+    }
+
+    /// HS-GATE-4, HS-GATE-5: drops every session whose peer is no longer admitted, discarding
+    /// anything still queued for it, and asks the runtime to close all its connections.
+    fn enforce_gate(&mut self, now: Instant) {
+        let me_revoked = self.registry.status(&self.config.me).is_some_and(|s| s.revoked_at_ms.is_some());
+        let mut refused: Vec<(ConnId, humansync_protocol::DeviceId, CloseCode)> = Vec::new();
+        for session in self.sessions.values() {
+            let code = if me_revoked {
+                Some(CloseCode::REVOKED)
+            } else {
+                match admit(&session.peer, &self.config.me, &self.registry) {
+                    Admission::Admit => None,
+                    Admission::Reject(code) => Some(code),
+                }
+            };
+            if let Some(code) = code {
+                refused.push((session.conn, session.peer, code));
+            }
+        }
+        if refused.is_empty() {
+            return;
+        }
+        let conns: BTreeSet<ConnId> = refused.iter().map(|(c, _, _)| *c).collect();
+        self.drop_outputs_for(&conns);
+        let mut peers = BTreeSet::new();
+        for (conn, peer, code) in refused {
+            if let Some(session) = self.sessions.remove(&conn) {
+                self.session_ended(now, session, code);
+            }
+            if peers.insert(peer) {
+                self.outputs.push_back(Output::DisconnectPeer { peer, code });
+            }
+        }
+    }
+
+    /// HS-GATE-2 plus HS-GATE-5: the admission decision for a new connection.
+    pub(crate) fn admission(&self, peer: &humansync_protocol::DeviceId) -> Admission {
+        if self.registry.status(&self.config.me).is_some_and(|s| s.revoked_at_ms.is_some()) {
+            return Admission::Reject(CloseCode::REVOKED);
+        }
+        admit(peer, &self.config.me, &self.registry)
+    }
+}

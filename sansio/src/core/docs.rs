@@ -1,0 +1,482 @@
+//! Documents: the bounded cache of parsed documents, loading, saving, local changes, deletion.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::{Automerge, ReadDoc, sync};
+use humansync_protocol::digest::heads_digest;
+use humansync_protocol::{BlobHash, ChangeHash, DeviceId, DocDigest, DocId, Message};
+
+use super::{Core, CoreError};
+use crate::{ConnId, DocMeta, DocWrite, Event, Instant, IoAction, IoResult, IoTaskId, Origin, Output};
+
+/// After this many appended chunks a save rewrites the whole document (compaction).
+const COMPACT_AFTER_APPENDS: u32 = 32;
+
+/// A parsed document and its per-peer sync states.
+#[derive(Debug)]
+pub(crate) struct LoadedDoc {
+    pub(crate) am: Automerge,
+    pub(crate) sync: BTreeMap<DeviceId, sync::State>,
+    pub(crate) sync_dirty: BTreeSet<DeviceId>,
+    /// Heads of the last save requested (what the store holds once it acknowledges).
+    pub(crate) saved_heads: Vec<ChangeHash>,
+    /// The store holds some version of the document (so an append is valid).
+    pub(crate) stored: bool,
+    pub(crate) appends: u32,
+    pub(crate) last_used: Instant,
+    pub(crate) pinned: bool,
+}
+
+impl LoadedDoc {
+    /// The sync state with `peer`, created empty if absent.
+    pub(crate) fn state(&mut self, peer: DeviceId) -> &mut sync::State {
+        self.sync.entry(peer).or_default()
+    }
+
+    pub(crate) fn heads(&self) -> Vec<ChangeHash> {
+        sorted_heads(&self.am)
+    }
+}
+
+/// Something waiting for a document to load.
+#[derive(Debug)]
+pub(crate) enum DocOp {
+    /// The app asked to open it.
+    Open,
+    /// A received DocSync or DocWhole to apply.
+    Apply { conn: ConnId, msg: Message },
+    /// Send the whole document to this session.
+    SendWhole { conn: ConnId },
+    /// Start an Automerge sync with this session.
+    StartSync { conn: ConnId },
+}
+
+/// What an outstanding I/O task was for.
+#[derive(Debug)]
+pub(crate) enum PendingIo {
+    Load(DocId),
+    Save(DocId),
+    Delete(DocId),
+    Fetch { hash: BlobHash, peer: DeviceId },
+}
+
+/// Parsed documents, bounded by a capacity, plus loads in progress.
+#[derive(Debug)]
+pub(crate) struct DocCache {
+    docs: BTreeMap<DocId, LoadedDoc>,
+    loading: BTreeMap<DocId, Vec<DocOp>>,
+    /// Loads wanted but not started because `max_inflight_loads` were in flight.
+    queued: std::collections::VecDeque<DocId>,
+    capacity: usize,
+}
+
+impl DocCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        DocCache {
+            docs: BTreeMap::new(),
+            loading: BTreeMap::new(),
+            queued: Default::default(),
+            capacity,
+        }
+    }
+
+    pub(crate) fn insert_pinned(&mut self, doc: DocId, am: Automerge, now: Instant, stored: bool) {
+        let mut loaded = new_loaded(am, now, stored);
+        loaded.pinned = true;
+        self.docs.insert(doc, loaded);
+    }
+
+    /// Caches a document that is not stored yet (created from a peer's first sync message).
+    pub(crate) fn insert_new(&mut self, doc: DocId, am: Automerge, now: Instant) {
+        self.docs.insert(doc, new_loaded(am, now, false));
+    }
+
+    pub(crate) fn get(&self, doc: &DocId) -> Option<&LoadedDoc> {
+        self.docs.get(doc)
+    }
+
+    pub(crate) fn get_mut(&mut self, doc: &DocId) -> Option<&mut LoadedDoc> {
+        self.docs.get_mut(doc)
+    }
+
+    pub(crate) fn remove(&mut self, doc: &DocId) -> Option<LoadedDoc> {
+        self.docs.remove(doc)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&DocId, &mut LoadedDoc)> {
+        self.docs.iter_mut()
+    }
+}
+
+fn new_loaded(am: Automerge, now: Instant, stored: bool) -> LoadedDoc {
+    let saved_heads = if stored { sorted_heads(&am) } else { Vec::new() };
+    LoadedDoc {
+        am,
+        sync: BTreeMap::new(),
+        sync_dirty: BTreeSet::new(),
+        saved_heads,
+        stored,
+        appends: 0,
+        last_used: now,
+        pinned: false,
+    }
+}
+
+/// A document's heads, sorted bytewise.
+pub(crate) fn sorted_heads(am: &Automerge) -> Vec<ChangeHash> {
+    let mut heads: Vec<ChangeHash> = am.get_heads().iter().map(|h| ChangeHash(h.0)).collect();
+    heads.sort_unstable();
+    heads
+}
+
+/// The digest the reconciliation set holds for an index row (HS-RECON-1).
+pub(crate) fn digest_of(meta: &DocMeta) -> DocDigest {
+    if meta.tombstone { DocDigest::TOMBSTONE } else { heads_digest(&meta.heads) }
+}
+
+/// Every blob referenced by a string scalar `hsblob:<hex>` anywhere in the document (HS-BLOB-1).
+pub(crate) fn blob_refs(am: &Automerge) -> Vec<BlobHash> {
+    let mut refs = BTreeSet::new();
+    for item in am.iter() {
+        let value = match &item.item {
+            automerge::iter::DocItem::Map(m) => &m.value,
+            automerge::iter::DocItem::List(l) => &l.value,
+            automerge::iter::DocItem::Text(_) => continue,
+        };
+        if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(text)) = value {
+            if let Some(hash) = BlobHash::from_reference(text) {
+                refs.insert(hash);
+            }
+        }
+    }
+    refs.into_iter().collect()
+}
+
+/// Whether a document can be opened right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenState {
+    /// Loaded: read and change it now.
+    Ready,
+    /// Loading: wait for [`Event::DocReady`] or [`Event::DocNotFound`].
+    Loading,
+    /// Not stored locally (and `create` was false).
+    NotFound,
+}
+
+impl Core {
+    /// Opens a document for reading and editing. With `create`, a missing document is created empty
+    /// (it is stored and announced to peers with its first change).
+    pub fn open(&mut self, now: Instant, doc: &DocId, create: bool) -> Result<OpenState, CoreError> {
+        if let Some(meta) = self.metas.get(doc) {
+            if meta.tombstone {
+                return Err(CoreError::Deleted(doc.clone()));
+            }
+        }
+        if let Some(loaded) = self.cache.get_mut(doc) {
+            loaded.last_used = now;
+            return Ok(OpenState::Ready);
+        }
+        if self.metas.contains_key(doc) {
+            self.want_loaded(now, doc, DocOp::Open);
+            return Ok(OpenState::Loading);
+        }
+        if self.cache.loading.contains_key(doc) {
+            self.want_loaded(now, doc, DocOp::Open);
+            return Ok(OpenState::Loading);
+        }
+        if !create {
+            return Ok(OpenState::NotFound);
+        }
+        let am = Automerge::new().with_actor(self.actor.clone());
+        self.cache.docs.insert(doc.clone(), new_loaded(am, now, false));
+        self.evict(now);
+        Ok(OpenState::Ready)
+    }
+
+    /// Read access to a loaded document.
+    pub fn doc(&self, doc: &DocId) -> Option<&Automerge> {
+        self.cache.get(doc).map(|d| &d.am)
+    }
+
+    /// Changes a loaded document with `f` (use `Automerge::transact` inside for rich edits).
+    ///
+    /// Returns `f`'s result and, if the document changed, the id of the save task: the change is
+    /// acknowledged (durable) once the runtime answers that task (HS-SYNC-8). The change is pushed
+    /// to every open session at once (HS-SYNC-4).
+    pub fn change<R>(
+        &mut self,
+        now: Instant,
+        doc: &DocId,
+        f: impl FnOnce(&mut Automerge) -> R,
+    ) -> Result<(R, Option<IoTaskId>), CoreError> {
+        if doc.is_devices() {
+            return Err(CoreError::RegistryDoc);
+        }
+        if self.metas.get(doc).is_some_and(|m| m.tombstone) {
+            return Err(CoreError::Deleted(doc.clone()));
+        }
+        let loaded = self.cache.get_mut(doc).ok_or_else(|| CoreError::NotLoaded(doc.clone()))?;
+        loaded.last_used = now;
+        let before = loaded.heads();
+        let out = f(&mut loaded.am);
+        if loaded.heads() == before {
+            return Ok((out, None));
+        }
+        self.emit(Event::DocChanged { doc: doc.clone(), origin: Origin::Local });
+        let task = self.doc_updated(now, doc, None);
+        Ok((out, task))
+    }
+
+    /// Deletes a document for good (HS-DOC-5): a tombstone replaces it locally and on every peer.
+    pub fn delete(&mut self, now: Instant, doc: &DocId) -> Result<IoTaskId, CoreError> {
+        if doc.is_devices() {
+            return Err(CoreError::RegistryDoc);
+        }
+        let task = self.tombstone(now, doc, Origin::Local);
+        let msg = Message::DocDeleted { doc: doc.clone() };
+        let conns: Vec<ConnId> = self.open_conns().collect();
+        for conn in conns {
+            self.send(conn, &msg);
+        }
+        Ok(task)
+    }
+
+    /// Records a tombstone: drops the parsed doc, updates set and index, asks the store to delete.
+    pub(crate) fn tombstone(&mut self, now: Instant, doc: &DocId, origin: Origin) -> IoTaskId {
+        let _ = now;
+        self.cache.remove(doc);
+        self.cache.loading.remove(doc);
+        let was_live = self.metas.get(doc).is_some_and(|m| !m.tombstone);
+        self.metas.insert(doc.clone(), DocMeta { heads: Vec::new(), blobs: Vec::new(), tombstone: true });
+        self.set.insert(doc.clone(), DocDigest::TOMBSTONE);
+        self.refresh_blob_refs();
+        if was_live || origin == Origin::Local {
+            self.emit(Event::DocDeleted { doc: doc.clone(), origin });
+        }
+        self.next_task(IoAction::DeleteDoc { doc: doc.clone() }, PendingIo::Delete(doc.clone()))
+    }
+
+    /// After a loaded document's content changed (locally or from `from`): index, save, push.
+    pub(crate) fn doc_updated(&mut self, now: Instant, doc: &DocId, from: Option<ConnId>) -> Option<IoTaskId> {
+        let task = self.save(now, doc);
+        if doc.is_devices() {
+            return task;
+        }
+        if let Some(loaded) = self.cache.get(doc) {
+            let heads = loaded.heads();
+            let blobs = blob_refs(&loaded.am);
+            self.blobs.add_refs(&blobs);
+            let meta = DocMeta { heads, blobs, tombstone: false };
+            self.set.insert(doc.clone(), digest_of(&meta));
+            self.metas.insert(doc.clone(), meta);
+        }
+        self.announce_wants();
+        let conns: Vec<ConnId> = self.open_conns().filter(|c| Some(*c) != from).collect();
+        for conn in conns {
+            self.push_doc(now, conn, doc);
+        }
+        task
+    }
+
+    /// Emits a SaveDoc for a loaded document if its content or sync states changed.
+    pub(crate) fn save(&mut self, now: Instant, doc: &DocId) -> Option<IoTaskId> {
+        let loaded = self.cache.get_mut(doc)?;
+        loaded.last_used = now;
+        let heads = loaded.heads();
+        let content_changed = heads != loaded.saved_heads || !loaded.stored;
+        if !content_changed && loaded.sync_dirty.is_empty() {
+            return None;
+        }
+        let write = content_changed.then(|| {
+            if !loaded.stored || loaded.appends >= COMPACT_AFTER_APPENDS {
+                loaded.appends = 0;
+                DocWrite::Replace(loaded.am.save())
+            } else {
+                loaded.appends += 1;
+                let old: Vec<automerge::ChangeHash> =
+                    loaded.saved_heads.iter().map(|h| automerge::ChangeHash(h.0)).collect();
+                DocWrite::Append(loaded.am.save_after(&old))
+            }
+        });
+        let sync_states = std::mem::take(&mut loaded.sync_dirty)
+            .into_iter()
+            .filter_map(|peer| loaded.sync.get(&peer).map(|s| (peer, s.encode())))
+            .collect();
+        loaded.saved_heads = heads.clone();
+        loaded.stored = true;
+        let blobs = if doc.is_devices() { Vec::new() } else { blob_refs(&loaded.am) };
+        let meta = DocMeta { heads, blobs, tombstone: false };
+        let action = IoAction::SaveDoc { doc: doc.clone(), write, meta, sync_states };
+        Some(self.next_task(action, PendingIo::Save(doc.clone())))
+    }
+
+    /// Makes sure `doc` gets loaded, then runs `op` on it.
+    pub(crate) fn want_loaded(&mut self, now: Instant, doc: &DocId, op: DocOp) {
+        if self.cache.get(doc).is_some() {
+            self.run_op(now, doc, op);
+            return;
+        }
+        let first = !self.cache.loading.contains_key(doc);
+        self.cache.loading.entry(doc.clone()).or_default().push(op);
+        if first {
+            self.cache.queued.push_back(doc.clone());
+            self.start_loads();
+        }
+    }
+
+    fn start_loads(&mut self) {
+        let inflight = self.pending_io.values().filter(|p| matches!(p, PendingIo::Load(_))).count();
+        let mut free = self.config.max_inflight_loads.saturating_sub(inflight);
+        while free > 0 {
+            let Some(doc) = self.cache.queued.pop_front() else { break };
+            if !self.cache.loading.contains_key(&doc) {
+                continue;
+            }
+            self.next_task(IoAction::LoadDoc { doc: doc.clone() }, PendingIo::Load(doc));
+            free -= 1;
+        }
+    }
+
+    /// Routes a finished I/O task.
+    pub(crate) fn io_done(&mut self, now: Instant, pending: PendingIo, result: IoResult) {
+        match pending {
+            PendingIo::Load(doc) => {
+                self.load_done(now, &doc, result);
+                self.start_loads();
+            }
+            PendingIo::Save(doc) => {
+                if let IoResult::Failed { .. } = result {
+                    // The store may hold less than we thought: rewrite it whole next time.
+                    if let Some(loaded) = self.cache.get_mut(&doc) {
+                        loaded.stored = false;
+                        loaded.saved_heads.clear();
+                    }
+                }
+                self.evict(now);
+            }
+            PendingIo::Delete(_) => {}
+            PendingIo::Fetch { hash, peer } => self.fetch_done(now, hash, peer, result),
+        }
+    }
+
+    fn load_done(&mut self, now: Instant, doc: &DocId, result: IoResult) {
+        let ops = self.cache.loading.remove(doc).unwrap_or_default();
+        if ops.is_empty() {
+            return;
+        }
+        let (bytes, states) = match result {
+            IoResult::Loaded { bytes, sync_states } => (bytes, sync_states),
+            IoResult::NotFound | IoResult::Done | IoResult::Failed { .. } => {
+                self.load_failed(now, doc, ops, "not found in the store".to_owned());
+                return;
+            }
+        };
+        // Whole-document sends need no parse: forward the stored bytes (HS-SYNC-1).
+        if ops.iter().all(|op| matches!(op, DocOp::SendWhole { .. })) {
+            for op in ops {
+                if let DocOp::SendWhole { conn } = op {
+                    self.send_whole_bytes(conn, doc, bytes.clone());
+                }
+            }
+            return;
+        }
+        let am = match Automerge::load(&bytes) {
+            Ok(am) => am.with_actor(self.actor.clone()),
+            Err(e) => {
+                self.load_failed(now, doc, ops, e.to_string());
+                return;
+            }
+        };
+        let mut loaded = new_loaded(am, now, true);
+        for (peer, state) in states {
+            if let Ok(state) = sync::State::decode(&state) {
+                loaded.sync.insert(peer, state);
+            }
+        }
+        let heads = loaded.heads();
+        self.cache.docs.insert(doc.clone(), loaded);
+        // HS-SYNC-1: heads trusted from a DocWhole are checked now; a mismatch re-indexes.
+        if self.metas.get(doc).map(|m| &m.heads) != Some(&heads) {
+            self.doc_updated(now, doc, None);
+        }
+        for op in ops {
+            self.run_op(now, doc, op);
+        }
+        self.evict(now);
+    }
+
+    /// A stored document is missing or corrupt: report it, forget it, recover it from peers.
+    fn load_failed(&mut self, now: Instant, doc: &DocId, ops: Vec<DocOp>, reason: String) {
+        self.emit(Event::DocCorrupt { doc: doc.clone(), reason });
+        self.metas.remove(doc);
+        self.set.remove(doc);
+        let conns: Vec<ConnId> = self.open_conns().collect();
+        for conn in &conns {
+            self.send(*conn, &Message::DocWant { docs: vec![doc.clone()] });
+            if let Some(s) = self.sessions.get_mut(conn) {
+                s.wanted.insert(doc.clone());
+            }
+        }
+        for op in ops {
+            match op {
+                DocOp::Open => self.emit(Event::DocNotFound(doc.clone())),
+                DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
+                DocOp::SendWhole { .. } | DocOp::StartSync { .. } => {}
+            }
+        }
+    }
+
+    fn run_op(&mut self, now: Instant, doc: &DocId, op: DocOp) {
+        match op {
+            DocOp::Open => self.emit(Event::DocReady(doc.clone())),
+            DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
+            DocOp::SendWhole { conn } => self.send_whole_loaded(conn, doc),
+            DocOp::StartSync { conn } => self.sync_step(now, conn, doc),
+        }
+    }
+
+    /// Evicts clean, unpinned, idle documents beyond the cache capacity (least recently used first).
+    pub(crate) fn evict(&mut self, now: Instant) {
+        let _ = now;
+        if self.cache.len() <= self.cache.capacity {
+            return;
+        }
+        let busy: BTreeSet<DocId> = self.sessions.values().flat_map(|s| s.syncing.iter().cloned()).collect();
+        let mut candidates: Vec<(Instant, DocId)> = self
+            .cache
+            .docs
+            .iter()
+            .filter(|(id, d)| {
+                !d.pinned && d.stored && d.saved_heads == d.heads() && !busy.contains(*id)
+            })
+            .map(|(id, d)| (d.last_used, id.clone()))
+            .collect();
+        candidates.sort();
+        let excess = self.cache.len() - self.cache.capacity;
+        for (_, doc) in candidates.into_iter().take(excess) {
+            if self.cache.get(&doc).is_some_and(|d| !d.sync_dirty.is_empty()) {
+                self.save(now, &doc);
+            }
+            self.cache.remove(&doc);
+        }
+    }
+
+    pub(crate) fn open_conns(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.sessions.values().filter(|s| s.is_open()).map(|s| s.conn)
+    }
+
+    /// Queue a DocWhole for the session from a loaded document.
+    fn send_whole_loaded(&mut self, conn: ConnId, doc: &DocId) {
+        let Some(loaded) = self.cache.get(doc) else { return };
+        let bytes = loaded.am.save();
+        self.send_whole_bytes(conn, doc, bytes);
+    }
+
+    pub(crate) fn drop_outputs_for(&mut self, conns: &BTreeSet<ConnId>) {
+        self.outputs.retain(|o| !matches!(o, Output::Transmit { conn, .. } if conns.contains(conn)));
+    }
+}

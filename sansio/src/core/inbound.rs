@@ -1,0 +1,374 @@
+//! Receiving: frame decoding, the handshake, and dispatch of every session message.
+
+use std::collections::BTreeSet;
+
+use automerge::Automerge;
+use automerge::sync::{self, SyncDoc};
+use humansync_protocol::{CloseCode, DeviceId, DocId, Message, SUPPORTED_VERSIONS, encode_frame, negotiate};
+
+use super::Core;
+use super::docs::DocOp;
+use super::push::assume_peer_has;
+use super::session::{Phase, ReconPhase, Session};
+use crate::recon::{self, ReconAction};
+use crate::{ConnId, DocMeta, DocWrite, Event, Instant, IoAction, Origin, Output};
+
+impl Core {
+    pub(crate) fn inbound(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
+        let Some(session) = self.sessions.get_mut(&conn) else { return };
+        session.stats.bytes_in += bytes.len() as u64;
+        session.decoder.push(bytes);
+        loop {
+            let Some(session) = self.sessions.get_mut(&conn) else { return };
+            match session.decoder.next_message() {
+                Ok(None) => return,
+                Ok(Some(msg)) => {
+                    session.stats.frames_in += 1;
+                    self.handle_message(now, conn, msg);
+                }
+                Err(err) => {
+                    // HS-FRAME-2, HS-FRAME-3
+                    self.close_session(now, conn, err.close_code(), &err.to_string());
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_message(&mut self, now: Instant, conn: ConnId, msg: Message) {
+        let Some(session) = self.sessions.get_mut(&conn) else { return };
+        match (session.phase, msg) {
+            (_, Message::Close { code, .. }) => {
+                if let Some(session) = self.sessions.remove(&conn) {
+                    self.outputs.push_back(Output::Close { conn, code: CloseCode::NORMAL });
+                    self.session_ended(now, session, code);
+                }
+            }
+            // HS-VER-1, HS-VER-2
+            (Phase::AwaitHello { .. }, Message::Hello { versions, set, devices }) => {
+                let Some(version) = negotiate(SUPPORTED_VERSIONS, &versions) else {
+                    self.close_session(now, conn, CloseCode::UNSUPPORTED_VERSION, "no common protocol version");
+                    return;
+                };
+                session.phase = Phase::Open;
+                let ours = self.set.summary();
+                // The acceptor compares (Hello set, Welcome set); so does the dialer (HS-RECON-1).
+                session.hello_set = Some(set);
+                let welcome = Message::Welcome { version, set: ours, devices: self.devices_digest() };
+                self.send(conn, &welcome);
+                self.session_opened(now, conn, ours, devices);
+            }
+            (Phase::AwaitWelcome, Message::Welcome { version, set, devices }) => {
+                if !SUPPORTED_VERSIONS.contains(&version) {
+                    self.close_session(now, conn, CloseCode::UNSUPPORTED_VERSION, "peer selected a version we do not support");
+                    return;
+                }
+                session.phase = Phase::Open;
+                self.session_opened(now, conn, set, devices);
+            }
+            // HS-VER-3: nothing else before the handshake, no second Hello/Welcome after it.
+            (Phase::AwaitHello { .. } | Phase::AwaitWelcome, other) | (Phase::Open, other @ (Message::Hello { .. } | Message::Welcome { .. })) => {
+                let reason = format!("unexpected {} in this session state", other.kind());
+                self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
+            }
+            (Phase::Open, msg) => self.handle_open_message(now, conn, msg),
+        }
+    }
+
+    /// Handshake done: report, start the registry sync and reconciliation, announce blob wants.
+    fn session_opened(&mut self, now: Instant, conn: ConnId, set: humansync_protocol::SetSummary, devices: humansync_protocol::DocDigest) {
+        let Some(session) = self.sessions.get(&conn) else { return };
+        let (peer, role) = (session.peer, session.role);
+        // HS-TRANSPORT-3: keep one session per peer; the one dialled by the lower id wins.
+        let duplicate = self.sessions.values().find(|s| s.peer == peer && s.conn != conn && s.is_open()).map(|s| (s.conn, s.role));
+        if let Some((other, other_role)) = duplicate {
+            let me_lower = self.config.me < peer;
+            let keep_dialed_by_me = me_lower;
+            let this_dialed_by_me = role == crate::Role::Dialer;
+            let loser = if this_dialed_by_me == keep_dialed_by_me { other } else { conn };
+            let _ = other_role;
+            self.close_session(now, loser, CloseCode::DUPLICATE, "duplicate session");
+            if loser == conn {
+                return;
+            }
+        }
+        self.reset_sync_states(peer);
+        self.emit(Event::PeerConnected(peer));
+        // HS-REG-6: the registry first.
+        if devices != self.devices_digest() {
+            self.sync_step(now, conn, &DocId::devices());
+        }
+        // `set` is the peer's Welcome summary at the dialer and our own Welcome summary at the
+        // acceptor; `hello_set` is the Hello summary on both sides: one comparison, one answer.
+        let in_sync = self.sessions.get(&conn).and_then(|s| s.hello_set) == Some(set);
+        if let Some(session) = self.sessions.get_mut(&conn) {
+            session.recon = if in_sync { ReconPhase::Done } else { ReconPhase::Running };
+        }
+        if in_sync {
+            self.emit(Event::Reconciled(peer));
+            self.last_sync = Some(now);
+        } else if role == crate::Role::Dialer {
+            // HS-RECON-2: the dialer starts.
+            let ranges = recon::initiate(&self.set);
+            self.send(conn, &Message::Reconcile { ranges });
+        }
+        self.announce_wants_to(conn);
+    }
+
+    fn handle_open_message(&mut self, now: Instant, conn: ConnId, msg: Message) {
+        match msg {
+            Message::Reconcile { ranges } => self.handle_reconcile(now, conn, &ranges),
+            msg @ (Message::DocSync { .. } | Message::DocWhole { .. }) => self.receive_doc(now, conn, msg),
+            Message::DocWant { docs } => {
+                for doc in docs {
+                    self.answer_want(now, conn, &doc);
+                }
+            }
+            Message::DocMissing { doc } => {
+                if let Some(s) = self.sessions.get_mut(&conn) {
+                    s.wanted.remove(&doc);
+                }
+                self.check_settled(now, conn);
+            }
+            Message::DocDeleted { doc } => {
+                if doc.is_devices() {
+                    // HS-REG-7
+                    self.close_session(now, conn, CloseCode::PROTOCOL, "the registry document cannot be deleted");
+                    return;
+                }
+                if let Some(s) = self.sessions.get_mut(&conn) {
+                    s.wanted.remove(&doc);
+                    s.syncing.remove(&doc);
+                }
+                if self.set.get(&doc) != Some(humansync_protocol::DocDigest::TOMBSTONE) {
+                    let peer = self.sessions.get(&conn).map(|s| s.peer);
+                    let origin = peer.map(Origin::Remote).unwrap_or(Origin::Local);
+                    self.tombstone(now, &doc, origin);
+                    // Tell the other sessions too (HS-DOC-5).
+                    let others: Vec<ConnId> = self.open_conns().filter(|c| *c != conn).collect();
+                    for other in others {
+                        self.send(other, &Message::DocDeleted { doc: doc.clone() });
+                    }
+                }
+                self.check_settled(now, conn);
+            }
+            Message::BlobWant { hashes } => self.answer_blob_want(conn, &hashes),
+            Message::BlobHave { hashes } => self.peer_has_blobs(now, conn, &hashes),
+            Message::Hello { .. } | Message::Welcome { .. } | Message::Close { .. } => {}
+        }
+    }
+
+    fn handle_reconcile(&mut self, now: Instant, conn: ConnId, ranges: &[humansync_protocol::RangeEntry]) {
+        if let Some(s) = self.sessions.get_mut(&conn) {
+            s.stats.recon_in += 1;
+        }
+        let response = match recon::respond(&self.set, ranges) {
+            Ok(r) => r,
+            Err(e) => {
+                self.close_session(now, conn, e.close_code(), &e.to_string());
+                return;
+            }
+        };
+        let finished = response.is_final();
+        if let Some(reply) = response.reply {
+            self.send(conn, &Message::Reconcile { ranges: reply });
+        }
+        let mut wants = Vec::new();
+        for action in response.actions {
+            match action {
+                ReconAction::SendWhole(doc) => self.want_loaded(now, &doc, DocOp::SendWhole { conn }),
+                ReconAction::SendDeleted(doc) => self.send(conn, &Message::DocDeleted { doc }),
+                ReconAction::Want(doc) => wants.push(doc),
+                ReconAction::RecordTombstone(doc) | ReconAction::DeleteLocal(doc) => {
+                    let peer = self.sessions.get(&conn).map(|s| s.peer);
+                    self.tombstone(now, &doc, peer.map(Origin::Remote).unwrap_or(Origin::Local));
+                }
+                ReconAction::Sync(doc) => self.sync_step(now, conn, &doc),
+            }
+        }
+        for chunk in wants.chunks(humansync_protocol::limits::MAX_WANT) {
+            if let Some(s) = self.sessions.get_mut(&conn) {
+                s.wanted.extend(chunk.iter().cloned());
+            }
+            self.send(conn, &Message::DocWant { docs: chunk.to_vec() });
+        }
+        if finished {
+            if let Some(s) = self.sessions.get_mut(&conn) {
+                s.recon = ReconPhase::Done;
+                let peer = s.peer;
+                self.emit(Event::Reconciled(peer));
+            }
+            self.check_settled(now, conn);
+        }
+    }
+
+    /// HS-SYNC-2
+    fn answer_want(&mut self, now: Instant, conn: ConnId, doc: &DocId) {
+        match self.metas.get(doc) {
+            Some(meta) if meta.tombstone => self.send(conn, &Message::DocDeleted { doc: doc.clone() }),
+            Some(_) => self.want_loaded(now, doc, DocOp::SendWhole { conn }),
+            None if doc.is_devices() => self.want_loaded(now, doc, DocOp::SendWhole { conn }),
+            None => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
+        }
+    }
+
+    /// A DocSync or DocWhole arrived: apply it now or once the document is loaded.
+    fn receive_doc(&mut self, now: Instant, conn: ConnId, msg: Message) {
+        let doc = match &msg {
+            Message::DocSync { doc, .. } | Message::DocWhole { doc, .. } => doc.clone(),
+            _ => return,
+        };
+        if let Some(s) = self.sessions.get_mut(&conn) {
+            s.wanted.remove(&doc);
+        }
+        match self.metas.get(&doc) {
+            // HS-SYNC-5, HS-DOC-5: a deleted id stays deleted.
+            Some(meta) if meta.tombstone => {
+                if let Some(s) = self.sessions.get_mut(&conn) {
+                    s.syncing.remove(&doc);
+                }
+                self.send(conn, &Message::DocDeleted { doc });
+            }
+            Some(_) => self.want_loaded(now, &doc, DocOp::Apply { conn, msg }),
+            None if self.cache.get(&doc).is_some() => self.apply_received(now, conn, msg),
+            None => match msg {
+                // HS-SYNC-1: store an unknown whole document without parsing it.
+                Message::DocWhole { doc, heads, blobs, bytes } => self.store_whole(now, conn, doc, heads, blobs, bytes),
+                msg => {
+                    let am = Automerge::new().with_actor(self.actor.clone());
+                    self.cache.insert_new(doc.clone(), am, now);
+                    self.apply_received(now, conn, msg);
+                }
+            },
+        }
+        self.check_settled(now, conn);
+    }
+
+    fn store_whole(&mut self, now: Instant, conn: ConnId, doc: DocId, heads: Vec<humansync_protocol::ChangeHash>, blobs: Vec<humansync_protocol::BlobHash>, bytes: Vec<u8>) {
+        let mut heads = heads;
+        heads.sort_unstable();
+        heads.dedup();
+        let meta = DocMeta { heads, blobs, tombstone: false };
+        self.blobs.add_refs(&meta.blobs);
+        self.set.insert(doc.clone(), super::docs::digest_of(&meta));
+        self.metas.insert(doc.clone(), meta.clone());
+        let action = IoAction::SaveDoc { doc: doc.clone(), write: Some(DocWrite::Replace(bytes)), meta, sync_states: Vec::new() };
+        self.next_task(action, super::docs::PendingIo::Save(doc.clone()));
+        let peer = self.sessions.get(&conn).map(|s| s.peer);
+        self.emit(Event::DocChanged { doc: doc.clone(), origin: peer.map(Origin::Remote).unwrap_or(Origin::Local) });
+        self.announce_wants();
+        // Forward to the other sessions (they may lack it too); their reconciliation would find it anyway.
+        let others: Vec<ConnId> = self.open_conns().filter(|c| *c != conn).collect();
+        for other in others {
+            self.want_loaded(now, &doc, DocOp::SendWhole { conn: other });
+        }
+    }
+
+    /// Applies a DocSync or DocWhole to the loaded document (HS-SYNC-1, HS-SYNC-3).
+    pub(crate) fn apply_received(&mut self, now: Instant, conn: ConnId, msg: Message) {
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else { return };
+        let (doc, result) = match msg {
+            Message::DocSync { doc, message } => {
+                let result = self.apply_sync(now, peer, &doc, &message);
+                (doc, result)
+            }
+            Message::DocWhole { doc, bytes, heads, .. } => {
+                let result = self.apply_whole(now, peer, &doc, &bytes, &heads);
+                (doc, result)
+            }
+            _ => return,
+        };
+        match result {
+            Err(reason) => self.close_session(now, conn, CloseCode::MALFORMED, &reason),
+            Ok(changed) => {
+                if changed {
+                    self.emit(Event::DocChanged { doc: doc.clone(), origin: Origin::Remote(peer) });
+                    if doc.is_devices() {
+                        self.devices_doc_changed(now, Some(conn));
+                    } else {
+                        self.doc_updated(now, &doc, Some(conn));
+                    }
+                }
+                // Answer (or continue) the Automerge sync with this peer.
+                if self.sessions.contains_key(&conn) {
+                    self.sync_step(now, conn, &doc);
+                    if !changed {
+                        self.save(now, &doc);
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply_sync(&mut self, now: Instant, peer: DeviceId, doc: &DocId, message: &[u8]) -> Result<bool, String> {
+        let message = sync::Message::decode(message).map_err(|e| format!("bad Automerge sync message: {e}"))?;
+        let Some(loaded) = self.cache.get_mut(doc) else { return Ok(false) };
+        loaded.last_used = now;
+        let before = loaded.heads();
+        let state = loaded.sync.entry(peer).or_default();
+        loaded.am.receive_sync_message(state, message).map_err(|e| format!("Automerge sync failed: {e}"))?;
+        loaded.sync_dirty.insert(peer);
+        Ok(loaded.heads() != before)
+    }
+
+    fn apply_whole(&mut self, now: Instant, peer: DeviceId, doc: &DocId, bytes: &[u8], heads: &[humansync_protocol::ChangeHash]) -> Result<bool, String> {
+        let Some(loaded) = self.cache.get_mut(doc) else { return Ok(false) };
+        loaded.last_used = now;
+        let before = loaded.heads();
+        loaded.am.load_incremental(bytes).map_err(|e| format!("bad saved document: {e}"))?;
+        assume_peer_has(loaded.state(peer), heads);
+        loaded.sync_dirty.insert(peer);
+        Ok(loaded.heads() != before)
+    }
+
+    /// Closes a session: sends Close, asks the runtime to close the connection, reports it.
+    pub(crate) fn close_session(&mut self, now: Instant, conn: ConnId, code: CloseCode, reason: &str) {
+        if !self.sessions.contains_key(&conn) {
+            return;
+        }
+        let mut reason = reason.to_owned();
+        let mut cut = reason.len().min(humansync_protocol::limits::MAX_REASON_LEN);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+        if let Ok(bytes) = encode_frame(&Message::Close { code, reason }) {
+            self.outputs.push_back(Output::Transmit { conn, bytes });
+        }
+        self.outputs.push_back(Output::Close { conn, code });
+        if let Some(session) = self.sessions.remove(&conn) {
+            self.session_ended(now, session, code);
+        }
+    }
+
+    /// Forget per-session state: in-flight sync state resets to its persisted form.
+    pub(crate) fn session_ended(&mut self, now: Instant, session: Session, code: CloseCode) {
+        let _ = now;
+        let peer = session.peer;
+        self.reset_sync_states(peer);
+        self.blobs.peer_gone(&peer);
+        self.drop_outputs_for(&BTreeSet::from([session.conn]));
+        if session.phase == Phase::Open {
+            self.emit(Event::PeerDisconnected { peer, code });
+        }
+    }
+
+    /// Drops the in-flight part of every sync state with `peer` (what was sent, what it said it
+    /// has), keeping only the persisted shared heads. Done whenever a session with the peer opens
+    /// or ends, since messages of another session may never have arrived.
+    pub(crate) fn reset_sync_states(&mut self, peer: DeviceId) {
+        for (_, loaded) in self.cache.iter_mut() {
+            if let Some(state) = loaded.sync.get_mut(&peer) {
+                *state = sync::State::decode(&state.encode()).unwrap_or_default();
+            }
+        }
+    }
+
+    /// Reports reconciliation and settles the status once nothing is outstanding (HS-SYNC-7).
+    pub(crate) fn check_settled(&mut self, now: Instant, conn: ConnId) {
+        let Some(s) = self.sessions.get(&conn) else { return };
+        if s.is_settled() {
+            self.last_sync = Some(now);
+        }
+    }
+}

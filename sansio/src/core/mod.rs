@@ -1,0 +1,319 @@
+//! The sync engine: one [`Core`] per node, driving every session, document and blob want.
+//!
+//! # Driving contract (single-mutation invariant)
+//! Call exactly one `handle_*` (or an app operation such as [`Core::change`]),
+//! then drain [`Core::poll_output`] until it returns `None`, then wait until
+//! the next input or [`Core::poll_timeout`]. Every call takes `now`; the core
+//! never reads a clock, never touches the network or disk and never draws OS
+//! randomness, so the same inputs always give the same outputs.
+
+mod blobs;
+mod devices;
+mod docs;
+mod inbound;
+mod push;
+mod session;
+mod status;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use automerge::{ActorId, Automerge};
+use humansync_protocol::{BlobHash, CloseCode, DeviceId, DocDigest, DocId, SignedRecord};
+
+use crate::recon::DocSet;
+use crate::registry::Registry;
+use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult, IoTask, IoTaskId, Output, Role};
+
+pub use docs::OpenState;
+pub use session::SessionStats;
+pub use status::{PeerStatus, SyncStatus};
+
+use blobs::BlobWants;
+use docs::{DocCache, PendingIo};
+use session::Session;
+
+/// Static configuration of a [`Core`].
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// This node's device id.
+    pub me: DeviceId,
+    /// Automerge actor id for local changes. MUST be unique per process lifetime (for example the
+    /// device id's first 16 bytes followed by a random or incrementing start counter), so that a
+    /// crash can never make two different changes with the same (actor, seq).
+    pub actor: Vec<u8>,
+    /// The registry anchor (the server's id), once paired (HS-ID-3).
+    pub anchor: Option<DeviceId>,
+    /// Most parsed documents kept in memory; clean idle ones beyond it are evicted.
+    pub cache_capacity: usize,
+    /// Most LoadDoc tasks in flight at once, to bound memory during bulk transfers.
+    pub max_inflight_loads: usize,
+}
+
+impl CoreConfig {
+    /// A configuration with default cache sizes.
+    pub fn new(me: DeviceId, actor: Vec<u8>, anchor: Option<DeviceId>) -> Self {
+        CoreConfig { me, actor, anchor, cache_capacity: 256, max_inflight_loads: 64 }
+    }
+}
+
+/// What the runtime hands the core at start-up: its index and local state.
+#[derive(Debug, Clone, Default)]
+pub struct Startup {
+    /// Every stored document's index row (excluding `_devices`).
+    pub index: Vec<(DocId, DocMeta)>,
+    /// Saved bytes of the `_devices` document, if stored.
+    pub devices_doc: Option<Vec<u8>>,
+    /// Blobs held complete locally.
+    pub local_blobs: Vec<BlobHash>,
+}
+
+/// Errors of app operations on the core (local faults, never peer faults).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// The document is not loaded: call [`Core::open`] and wait for [`Event::DocReady`].
+    #[error("document {0} is not loaded")]
+    NotLoaded(DocId),
+    /// The document was deleted and its id is retired (HS-DOC-5).
+    #[error("document {0} was deleted")]
+    Deleted(DocId),
+    /// `_devices` is only changed through registry records (HS-REG-5, HS-REG-7).
+    #[error("the registry document cannot be edited or deleted directly")]
+    RegistryDoc,
+    /// A registry record did not verify.
+    #[error("registry record rejected: {0}")]
+    Record(String),
+    /// The `_devices` bytes given at start-up do not load.
+    #[error("stored registry document is corrupt: {0}")]
+    CorruptRegistry(String),
+}
+
+/// The HumanSync sync engine as a pure state machine. See the module docs for the driving contract.
+#[derive(Debug)]
+pub struct Core {
+    config: CoreConfig,
+    actor: ActorId,
+    registry: Registry,
+    set: DocSet,
+    metas: BTreeMap<DocId, DocMeta>,
+    cache: DocCache,
+    pending_io: BTreeMap<IoTaskId, PendingIo>,
+    sessions: BTreeMap<ConnId, Session>,
+    blobs: BlobWants,
+    outputs: VecDeque<Output>,
+    next_io: u64,
+    last_sync: Option<Instant>,
+}
+
+impl Core {
+    /// Builds a core from its configuration and the runtime's stored state.
+    pub fn new(now: Instant, config: CoreConfig, startup: Startup) -> Result<Core, CoreError> {
+        let actor = ActorId::from(config.actor.clone());
+        let devices_am = match &startup.devices_doc {
+            Some(bytes) => Automerge::load(bytes)
+                .map_err(|e| CoreError::CorruptRegistry(e.to_string()))?
+                .with_actor(actor.clone()),
+            None => Automerge::new().with_actor(actor.clone()),
+        };
+        let mut core = Core {
+            registry: Registry::new(config.anchor),
+            actor,
+            set: DocSet::new(),
+            metas: BTreeMap::new(),
+            cache: DocCache::new(config.cache_capacity),
+            pending_io: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            blobs: BlobWants::new(startup.local_blobs),
+            outputs: VecDeque::new(),
+            next_io: 0,
+            last_sync: None,
+            config,
+        };
+        for (doc, meta) in startup.index {
+            if doc.is_devices() {
+                continue;
+            }
+            core.blobs.add_refs(&meta.blobs);
+            core.set.insert(doc.clone(), docs::digest_of(&meta));
+            core.metas.insert(doc, meta);
+        }
+        let devices_saved = startup.devices_doc.is_some();
+        core.cache.insert_pinned(DocId::devices(), devices_am, now, devices_saved);
+        core.registry_changed(now, None);
+        Ok(core)
+    }
+
+    /// This node's device id.
+    pub fn me(&self) -> DeviceId {
+        self.config.me
+    }
+
+    /// The verified registry view (HS-REG-4).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The next output, `None` when drained.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The earliest instant at which [`Core::handle_timeout`] must be called, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let hello = self.sessions.values().filter_map(|s| match s.phase {
+            session::Phase::AwaitHello { deadline } => Some(deadline),
+            _ => None,
+        });
+        hello.chain(self.blobs.next_retry()).min()
+    }
+
+    /// Advances timers: handshake deadlines (HS-VER-3) and blob retries (HS-BLOB-2).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<ConnId> = self
+            .sessions
+            .values()
+            .filter(|s| matches!(s.phase, session::Phase::AwaitHello { deadline } if deadline <= now))
+            .map(|s| s.conn)
+            .collect();
+        for conn in expired {
+            self.close_session(now, conn, CloseCode::TIMEOUT, "no Hello before the handshake deadline");
+        }
+        self.blobs_tick(now);
+    }
+
+    /// A transport connection with `peer` finished its TLS handshake. Returns whether it is admitted;
+    /// when it is not, the runtime MUST close it with the code and process nothing from it (HS-GATE-3).
+    pub fn handle_connection(&mut self, now: Instant, conn: ConnId, peer: DeviceId, role: Role) -> crate::gate::Admission {
+        let admission = self.admission(&peer);
+        if admission != crate::gate::Admission::Admit {
+            return admission;
+        }
+        let phase = match role {
+            Role::Dialer => session::Phase::AwaitWelcome,
+            Role::Acceptor => session::Phase::AwaitHello {
+                deadline: now.plus_ms(humansync_protocol::limits::HANDSHAKE_TIMEOUT_MS),
+            },
+        };
+        let mut session = Session::new(conn, peer, role, phase);
+        session.hello_set = Some(self.set.summary());
+        self.sessions.insert(conn, session);
+        if role == Role::Dialer {
+            let hello = humansync_protocol::Message::Hello {
+                versions: humansync_protocol::SUPPORTED_VERSIONS.to_vec(),
+                set: self.set.summary(),
+                devices: self.devices_digest(),
+            };
+            self.send(conn, &hello);
+        }
+        admission
+    }
+
+    /// Bytes arrived on the session stream of `conn`.
+    pub fn handle_bytes(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
+        self.inbound(now, conn, bytes);
+    }
+
+    /// The transport connection closed (by the peer, the network or us).
+    pub fn handle_connection_closed(&mut self, now: Instant, conn: ConnId, code: CloseCode) {
+        if let Some(session) = self.sessions.remove(&conn) {
+            self.session_ended(now, session, code);
+        }
+    }
+
+    /// Closes a session on behalf of the app or runtime (for example at shutdown).
+    pub fn close(&mut self, now: Instant, conn: ConnId, code: CloseCode) {
+        self.close_session(now, conn, code, "closed locally");
+    }
+
+    /// Answers an [`IoTask`].
+    pub fn handle_io_result(&mut self, now: Instant, id: IoTaskId, result: IoResult) {
+        if let Some(pending) = self.pending_io.remove(&id) {
+            self.io_done(now, pending, result);
+        }
+    }
+
+    /// Sets the registry anchor after pairing (HS-PAIR-6).
+    pub fn set_anchor(&mut self, now: Instant, anchor: DeviceId) -> Result<(), CoreError> {
+        self.registry.set_anchor(anchor).map_err(|e| CoreError::Record(e.to_string()))?;
+        self.config.anchor = Some(anchor);
+        self.registry_changed(now, None);
+        Ok(())
+    }
+
+    /// Adds a signed registry record (the anchor after signing one, or a device after pairing) to
+    /// the registry and to `_devices`, and pushes it to every session (HS-REG-6).
+    pub fn add_registry_record(&mut self, now: Instant, record: &SignedRecord) -> Result<(), CoreError> {
+        self.registry.insert(record).map_err(|e| CoreError::Record(e.to_string()))?;
+        let changed = self
+            .cache
+            .get_mut(&DocId::devices())
+            .map(|d| crate::registry::put_record(&mut d.am, record))
+            .unwrap_or(false);
+        if changed {
+            self.devices_doc_changed(now, None);
+        } else {
+            self.registry_changed(now, None);
+        }
+        Ok(())
+    }
+
+    /// The gate's decision for `peer` right now (HS-GATE-2, HS-GATE-5).
+    pub fn admission_of(&self, peer: &DeviceId) -> crate::gate::Admission {
+        self.admission(peer)
+    }
+
+    /// Test hook: lets a simulated malicious device rewrite its own `_devices` copy (forge records,
+    /// delete keys) and push the result to its peers, as a modified client could.
+    #[cfg(feature = "testing")]
+    pub fn tamper_devices_doc(&mut self, now: Instant, f: impl FnOnce(&mut Automerge)) {
+        if let Some(loaded) = self.cache.get_mut(&DocId::devices()) {
+            f(&mut loaded.am);
+            let heads = loaded.heads();
+            let _ = heads;
+            self.save(now, &DocId::devices());
+            let conns: Vec<ConnId> = self.open_conns().collect();
+            for conn in conns {
+                self.sync_step(now, conn, &DocId::devices());
+            }
+        }
+    }
+
+    /// Ids of live documents whose id starts with `prefix`, in order.
+    pub fn list(&self, prefix: &str) -> Vec<DocId> {
+        self.metas
+            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .take_while(|(id, _)| id.as_str().starts_with(prefix))
+            .filter(|(_, meta)| !meta.tombstone)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// The digest the core holds for `doc` (live digest, tombstone, or `None`).
+    pub fn digest(&self, doc: &DocId) -> Option<DocDigest> {
+        if doc.is_devices() {
+            return Some(self.devices_digest());
+        }
+        self.set.get(doc)
+    }
+
+    /// Blobs referenced by live documents and not held locally (HS-BLOB-2).
+    pub fn missing_blobs(&self) -> Vec<BlobHash> {
+        self.blobs.missing()
+    }
+
+    fn pending_loads(&self) -> usize {
+        self.pending_io.values().filter(|p| matches!(p, PendingIo::Load(_))).count()
+    }
+
+    fn next_task(&mut self, action: IoAction, pending: PendingIo) -> IoTaskId {
+        let id = IoTaskId(self.next_io);
+        self.next_io += 1;
+        self.pending_io.insert(id, pending);
+        self.outputs.push_back(Output::Io(IoTask { id, action }));
+        id
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.outputs.push_back(Output::Event(event));
+    }
+}

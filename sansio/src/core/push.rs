@@ -1,0 +1,101 @@
+//! Sending: framing, whole-document transfer, per-document Automerge sync steps and live push.
+
+use automerge::ReadDoc;
+use automerge::sync::{self, SyncDoc};
+use humansync_protocol::{DocId, Message, encode_frame};
+
+use super::Core;
+use super::docs::DocOp;
+use crate::{ConnId, Event, Instant, Output};
+
+impl Core {
+    /// Frames and queues `msg` for the session on `conn`.
+    pub(crate) fn send(&mut self, conn: ConnId, msg: &Message) {
+        let bytes = match encode_frame(msg) {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                // Only document payloads can outgrow the limits (HS-MSG-2): report and skip.
+                if let Message::DocWhole { doc, bytes, .. } | Message::DocSync { doc, message: bytes, .. } = msg {
+                    self.emit(Event::DocTooLarge { doc: doc.clone(), bytes: bytes.len() });
+                }
+                return;
+            }
+        };
+        if let Some(session) = self.sessions.get_mut(&conn) {
+            session.stats.frames_out += 1;
+            session.stats.bytes_out += bytes.len() as u64;
+            if matches!(msg, Message::Reconcile { .. }) {
+                session.stats.recon_out += 1;
+            }
+            self.outputs.push_back(Output::Transmit { conn, bytes });
+        }
+    }
+
+    /// Sends the saved bytes of `doc` whole (HS-SYNC-1) and records that the peer now holds its heads.
+    pub(crate) fn send_whole_bytes(&mut self, conn: ConnId, doc: &DocId, bytes: Vec<u8>) {
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else { return };
+        let (heads, blobs) = match self.cache.get(doc) {
+            Some(loaded) => (loaded.heads(), super::docs::blob_refs(&loaded.am)),
+            None => match self.metas.get(doc) {
+                Some(meta) if !meta.tombstone => (meta.heads.clone(), meta.blobs.clone()),
+                _ => return,
+            },
+        };
+        if let Some(loaded) = self.cache.get_mut(doc) {
+            assume_peer_has(loaded.state(peer), &heads);
+        }
+        self.send(conn, &Message::DocWhole { doc: doc.clone(), heads, blobs, bytes });
+    }
+
+    /// Live push of a changed document to one session (HS-SYNC-4): DocSync when the sync state
+    /// with that peer knows shared heads, else the whole document.
+    pub(crate) fn push_doc(&mut self, now: Instant, conn: ConnId, doc: &DocId) {
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else { return };
+        let Some(loaded) = self.cache.get_mut(doc) else { return };
+        let state = loaded.state(peer);
+        if state.shared_heads.is_empty() && state.their_heads.is_none() && !doc.is_devices() {
+            self.want_loaded(now, doc, DocOp::SendWhole { conn });
+        } else {
+            self.sync_step(now, conn, doc);
+        }
+    }
+
+    /// Generates and sends the next Automerge sync message for `doc` to the session (HS-SYNC-3).
+    pub(crate) fn sync_step(&mut self, now: Instant, conn: ConnId, doc: &DocId) {
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else { return };
+        let Some(loaded) = self.cache.get_mut(doc) else {
+            self.want_loaded(now, doc, DocOp::StartSync { conn });
+            return;
+        };
+        loaded.last_used = now;
+        let state = loaded.sync.entry(peer).or_default();
+        let message = loaded.am.generate_sync_message(state);
+        // Settled once the peer has all our changes and we hold every head it announced (HS-SYNC-7).
+        let theirs_known = state
+            .their_heads
+            .as_ref()
+            .is_some_and(|heads| heads.iter().all(|h| loaded.am.get_change_by_hash(h).is_some()));
+        let settled = loaded.am.has_our_changes(state) && theirs_known;
+        loaded.sync_dirty.insert(peer);
+        let Some(session) = self.sessions.get_mut(&conn) else { return };
+        if settled {
+            session.syncing.remove(doc);
+        } else {
+            session.syncing.insert(doc.clone());
+        }
+        if let Some(message) = message {
+            self.send(conn, &Message::DocSync { doc: doc.clone(), message: message.encode() });
+        }
+    }
+}
+
+/// Records in a sync state that the peer holds `heads` (it was just sent, or sent us, the whole
+/// document), so the next change flows as a DocSync with no extra round trip (HS-SYNC-4).
+pub(crate) fn assume_peer_has(state: &mut sync::State, heads: &[humansync_protocol::ChangeHash]) {
+    let heads: Vec<automerge::ChangeHash> = heads.iter().map(|h| automerge::ChangeHash(h.0)).collect();
+    state.shared_heads = heads.clone();
+    state.their_heads = Some(heads.clone());
+    state.their_need = Some(Vec::new());
+    state.their_have = Some(vec![sync::Have { last_sync: heads, bloom: sync::BloomFilter::default() }]);
+    state.in_flight = false;
+}

@@ -1,0 +1,94 @@
+//! Per-connection session state (SPEC.md §2–§3).
+
+use std::collections::BTreeSet;
+
+use humansync_protocol::{BlobHash, DeviceId, DocId, FrameDecoder};
+
+use crate::{ConnId, Instant, Role};
+
+/// Where a session is in its lifecycle (HS-VER-1 .. HS-VER-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Dialer: Hello sent, waiting for Welcome.
+    AwaitWelcome,
+    /// Acceptor: waiting for Hello until the deadline.
+    AwaitHello { deadline: Instant },
+    /// Handshake complete.
+    Open,
+}
+
+/// Progress of set reconciliation with this peer (HS-RECON-*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReconPhase {
+    /// Not started (handshake pending).
+    Pending,
+    /// Messages are in flight.
+    Running,
+    /// Finished: an all-Skip message was sent or received, or the summaries matched.
+    Done,
+}
+
+/// Counters for one session; tests assert on these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Frames sent.
+    pub frames_out: u64,
+    /// Frames received.
+    pub frames_in: u64,
+    /// Bytes sent, headers included.
+    pub bytes_out: u64,
+    /// Bytes received, headers included.
+    pub bytes_in: u64,
+    /// Reconcile messages sent.
+    pub recon_out: u64,
+    /// Reconcile messages received.
+    pub recon_in: u64,
+}
+
+/// One admitted connection and what the core tracks about it.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) conn: ConnId,
+    pub(crate) peer: DeviceId,
+    pub(crate) role: Role,
+    pub(crate) phase: Phase,
+    pub(crate) decoder: FrameDecoder,
+    pub(crate) recon: ReconPhase,
+    /// Documents we asked for with DocWant and have not received yet.
+    pub(crate) wanted: BTreeSet<DocId>,
+    /// Documents whose Automerge sync with this peer has a message in flight.
+    pub(crate) syncing: BTreeSet<DocId>,
+    /// Blobs the peer said it holds (HS-BLOB-2).
+    pub(crate) peer_blobs: BTreeSet<BlobHash>,
+    pub(crate) stats: SessionStats,
+    /// The set summary the dialer sent in Hello: both sides compare exactly (Hello set, Welcome
+    /// set), so they agree on whether reconciliation runs (HS-RECON-1).
+    pub(crate) hello_set: Option<humansync_protocol::SetSummary>,
+}
+
+impl Session {
+    pub(crate) fn new(conn: ConnId, peer: DeviceId, role: Role, phase: Phase) -> Self {
+        Session {
+            conn,
+            peer,
+            role,
+            phase,
+            decoder: FrameDecoder::new(),
+            recon: ReconPhase::Pending,
+            wanted: BTreeSet::new(),
+            syncing: BTreeSet::new(),
+            peer_blobs: BTreeSet::new(),
+            stats: SessionStats::default(),
+            hello_set: None,
+        }
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// HS-SYNC-7: reconciliation over and nothing outstanding in either direction.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.recon == ReconPhase::Done && self.wanted.is_empty() && self.syncing.is_empty()
+    }
+}

@@ -1,0 +1,85 @@
+//! A snapshot of sync progress for the app (`sync_status`).
+
+use humansync_protocol::DeviceId;
+
+use super::Core;
+use super::session::ReconPhase;
+use crate::{ConnId, Instant, SessionStats};
+
+/// One peer session as the app sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// The peer.
+    pub peer: DeviceId,
+    /// The connection.
+    pub conn: ConnId,
+    /// Handshake complete.
+    pub open: bool,
+    /// Set reconciliation finished (HS-RECON-5).
+    pub reconciled: bool,
+    /// Reconciled and nothing outstanding either way: the peer has all our changes (HS-SYNC-7).
+    pub up_to_date: bool,
+    /// Documents with a sync or a want outstanding with this peer.
+    pub outstanding: usize,
+    /// Traffic counters.
+    pub stats: SessionStats,
+}
+
+/// The node's sync progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// Every session.
+    pub peers: Vec<PeerStatus>,
+    /// Live documents held.
+    pub docs: usize,
+    /// Documents with work outstanding with some peer, plus loads waiting.
+    pub docs_pending: usize,
+    /// Referenced blobs not held yet.
+    pub blobs_missing: usize,
+    /// When a session last became fully reconciled and settled.
+    pub last_sync: Option<Instant>,
+}
+
+impl Core {
+    /// A snapshot of every session and of pending work.
+    pub fn status(&self) -> SyncStatus {
+        let peers: Vec<PeerStatus> = self
+            .sessions
+            .values()
+            .map(|s| PeerStatus {
+                peer: s.peer,
+                conn: s.conn,
+                open: s.is_open(),
+                reconciled: s.recon == ReconPhase::Done,
+                up_to_date: s.is_open() && s.is_settled(),
+                outstanding: s.wanted.len() + s.syncing.len(),
+                stats: s.stats,
+            })
+            .collect();
+        let mut pending: std::collections::BTreeSet<&humansync_protocol::DocId> = Default::default();
+        for s in self.sessions.values() {
+            pending.extend(s.wanted.iter());
+            pending.extend(s.syncing.iter());
+        }
+        SyncStatus {
+            docs_pending: pending.len() + self.pending_loads(),
+            docs: self.metas.values().filter(|m| !m.tombstone).count(),
+            blobs_missing: self.blobs.missing().len(),
+            last_sync: self.last_sync,
+            peers,
+        }
+    }
+
+    /// Debug text of what a session is waiting for (tests and logs).
+    pub fn describe_session(&self, conn: ConnId) -> String {
+        match self.sessions.get(&conn) {
+            Some(s) => format!("wanted={:?} syncing={:?} recon={:?}", s.wanted, s.syncing, s.recon),
+            None => "no session".to_owned(),
+        }
+    }
+
+    /// Counters of the session on `conn`, if open.
+    pub fn session_stats(&self, conn: ConnId) -> Option<SessionStats> {
+        self.sessions.get(&conn).map(|s| s.stats)
+    }
+}

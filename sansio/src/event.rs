@@ -1,0 +1,66 @@
+//! Events the core reports to the app.
+
+use humansync_protocol::{BlobHash, CloseCode, DeviceId, DocId};
+
+/// Where a change came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Made on this device.
+    Local,
+    /// Received from this peer.
+    Remote(DeviceId),
+}
+
+/// Something the app may want to react to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A session with the peer completed its handshake.
+    PeerConnected(DeviceId),
+    /// The session with the peer ended.
+    PeerDisconnected {
+        /// The peer.
+        peer: DeviceId,
+        /// Why.
+        code: CloseCode,
+    },
+    /// A requested document is loaded and can be read and edited.
+    DocReady(DocId),
+    /// A document requested with `open` does not exist locally.
+    DocNotFound(DocId),
+    /// A document changed.
+    DocChanged {
+        /// The document.
+        doc: DocId,
+        /// Who changed it.
+        origin: Origin,
+    },
+    /// A document was deleted.
+    DocDeleted {
+        /// The document.
+        doc: DocId,
+        /// Who deleted it.
+        origin: Origin,
+    },
+    /// A stored document failed to load; the runtime should quarantine it. The core will recover it from a peer.
+    DocCorrupt {
+        /// The document.
+        doc: DocId,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A document could not be sent to a peer because it exceeds a protocol limit (HS-MSG-2).
+    DocTooLarge {
+        /// The document.
+        doc: DocId,
+        /// Its encoded size in bytes.
+        bytes: usize,
+    },
+    /// A referenced blob is now held locally.
+    BlobArrived(BlobHash),
+    /// The registry admitted a new device.
+    DeviceAdded(DeviceId),
+    /// The registry revoked a device; every session with it has been closed (HS-GATE-4).
+    DeviceRevoked(DeviceId),
+    /// Reconciliation with the peer finished (HS-RECON-5).
+    Reconciled(DeviceId),
+}

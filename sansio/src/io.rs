@@ -1,0 +1,93 @@
+//! Effects the core asks the runtime to perform, and their results (samod-core's IoTask / IoResult shape).
+
+use humansync_protocol::{BlobHash, ChangeHash, DeviceId, DocId};
+
+/// Identifies one I/O task; the runtime answers it with [`crate::Core::handle_io_result`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IoTaskId(pub u64);
+
+/// What the core knows about a stored document without loading it: the runtime's index row.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DocMeta {
+    /// Heads at the last durable save (sorted).
+    pub heads: Vec<ChangeHash>,
+    /// Blob hashes the document references.
+    pub blobs: Vec<BlobHash>,
+    /// True once the document is deleted for good (HS-DOC-5); heads and blobs are then empty.
+    pub tombstone: bool,
+}
+
+/// One persisted Automerge sync state: the peer and `automerge::sync::State::encode()` bytes (HS-SYNC-3).
+pub type PeerSyncState = (DeviceId, Vec<u8>);
+
+/// How a document's bytes are to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocWrite {
+    /// Append these change bytes (`save_after` output) to what is stored.
+    Append(Vec<u8>),
+    /// Replace what is stored with this complete save (compaction or first write).
+    Replace(Vec<u8>),
+}
+
+/// An effect for the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IoAction {
+    /// Read a document's stored bytes and sync states. Answer with [`IoResult::Loaded`] or [`IoResult::NotFound`] / [`IoResult::Failed`].
+    LoadDoc {
+        /// The document.
+        doc: DocId,
+    },
+    /// Durably write a document and update the index row; answer with [`IoResult::Done`] once it is on disk (HS-SYNC-8).
+    SaveDoc {
+        /// The document.
+        doc: DocId,
+        /// The bytes to write, if the content changed.
+        write: Option<DocWrite>,
+        /// The new index row.
+        meta: DocMeta,
+        /// Sync states that changed.
+        sync_states: Vec<PeerSyncState>,
+    },
+    /// Durably replace the document with a tombstone (HS-DOC-5); answer with [`IoResult::Done`].
+    DeleteDoc {
+        /// The document.
+        doc: DocId,
+    },
+    /// Fetch a blob from a peer over the blobs ALPN; answer with [`IoResult::Done`] when complete or [`IoResult::Failed`].
+    FetchBlob {
+        /// The blob.
+        hash: BlobHash,
+        /// The peer that said it holds it.
+        from: DeviceId,
+    },
+}
+
+/// A task for the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoTask {
+    /// Answer with this id.
+    pub id: IoTaskId,
+    /// What to do.
+    pub action: IoAction,
+}
+
+/// The runtime's answer to an [`IoTask`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IoResult {
+    /// A document's stored bytes and persisted sync states.
+    Loaded {
+        /// Saved bytes: a save followed by zero or more appended change chunks.
+        bytes: Vec<u8>,
+        /// Persisted sync states for this document.
+        sync_states: Vec<PeerSyncState>,
+    },
+    /// The document is not stored.
+    NotFound,
+    /// The task completed.
+    Done,
+    /// The task failed; `reason` is for logs.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}

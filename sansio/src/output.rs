@@ -1,0 +1,48 @@
+//! What the core asks of its driver: bytes to send, connections to close, I/O to perform, events to report.
+
+use humansync_protocol::{CloseCode, DeviceId};
+
+use crate::{Event, IoTask};
+
+/// Identifies one transport connection; chosen by the runtime, unique for the core's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+/// Which side opened the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We dialled: we send Hello first (HS-VER-1).
+    Dialer,
+    /// The peer dialled: we wait for Hello (HS-VER-3).
+    Acceptor,
+}
+
+/// One output of the core. Drain with [`crate::Core::poll_output`] until `None` after every input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send these bytes (one or more whole frames) on the connection's session stream, in order.
+    Transmit {
+        /// The connection.
+        conn: ConnId,
+        /// The framed bytes.
+        bytes: Vec<u8>,
+    },
+    /// Close this connection with `code`. Any Close frame to send has already been emitted as a Transmit.
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// QUIC application close code (HS-CLOSE-1).
+        code: CloseCode,
+    },
+    /// Close every connection with this peer on every ALPN, at once (HS-GATE-4), and stop dialling it.
+    DisconnectPeer {
+        /// The peer no longer admitted.
+        peer: DeviceId,
+        /// Why (CloseCode::REVOKED).
+        code: CloseCode,
+    },
+    /// Perform this I/O and answer with [`crate::Core::handle_io_result`].
+    Io(IoTask),
+    /// Report this to the app.
+    Event(Event),
+}

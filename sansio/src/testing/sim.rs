@@ -1,0 +1,824 @@
+//! The simulation driver: a fake clock, a seeded network of QUIC-like connections, nodes that
+//! crash and restart, and the invariant checks that run after every step.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::ReadDoc;
+use ed25519_dalek::SigningKey;
+use humansync_protocol::{CloseCode, DocId, FrameDecoder, RegistryRecord};
+
+use super::node::{PendingEdit, SimNode};
+use super::rng::SimRng;
+use crate::gate::{Admission, admit};
+use crate::{ConnId, Event, Instant, IoAction, IoResult, IoTaskId, Output, Role};
+
+/// Network and disk behaviour of a simulation.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// One-way packet latency range, ms.
+    pub latency_ms: (u64, u64),
+    /// Probability a packet is lost (the transport retransmits it after `rto_ms`).
+    pub loss: f64,
+    /// Probability a packet is duplicated (the transport discards the copy).
+    pub duplicate: f64,
+    /// Retransmission delay for a lost packet, ms.
+    pub rto_ms: u64,
+    /// Largest chunk a transmit is split into, bytes.
+    pub max_chunk: usize,
+    /// Disk latency range per I/O task, ms.
+    pub io_ms: (u64, u64),
+    /// How often nodes try to (re)connect to peers they are not connected to, ms.
+    pub dial_interval_ms: u64,
+    /// Record a transcript of every message.
+    pub transcript: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            latency_ms: (1, 20),
+            loss: 0.02,
+            duplicate: 0.01,
+            rto_ms: 50,
+            max_chunk: 1200,
+            io_ms: (0, 5),
+            dial_interval_ms: 500,
+            transcript: false,
+        }
+    }
+}
+
+/// One connection between two nodes, modelled as a pair of reliable ordered streams over a lossy,
+/// reordering, duplicating packet network (what QUIC gives the core).
+#[derive(Debug)]
+struct SimConn {
+    ends: [usize; 2],
+    epochs: [u64; 2],
+    alive: bool,
+    next_seq: [u64; 2],
+    expect: [u64; 2],
+    reorder: [BTreeMap<u64, Vec<u8>>; 2],
+    last_arrival: [Instant; 2],
+    decoders: [FrameDecoder; 2],
+}
+
+#[derive(Debug)]
+enum SimEvent {
+    Packet { conn: ConnId, to: usize, seq: u64, bytes: Vec<u8> },
+    Io { node: usize, epoch: u64, id: IoTaskId, action: IoAction },
+    Closed { conn: ConnId, node: usize, epoch: u64, code: CloseCode },
+}
+
+/// A deterministic multi-device simulation. Same seed, same run.
+#[derive(Debug)]
+pub struct Sim {
+    /// The fake clock.
+    pub now: Instant,
+    /// The seed this run started from (printed on failure).
+    pub seed: u64,
+    rng: SimRng,
+    cfg: SimConfig,
+    /// All nodes; index 0 is the server (the registry anchor).
+    pub nodes: Vec<SimNode>,
+    conns: BTreeMap<ConnId, SimConn>,
+    queue: BTreeMap<(Instant, u64), SimEvent>,
+    seq: u64,
+    next_conn: u64,
+    cut: BTreeSet<(usize, usize)>,
+    next_dial: Instant,
+    /// Message log, when enabled: `t=12 d1->server Hello{..}`.
+    pub transcript: Vec<String>,
+    /// Invariant violations seen so far (must stay empty).
+    pub violations: Vec<String>,
+    revoked_seen: Vec<BTreeSet<humansync_protocol::DeviceId>>,
+}
+
+/// Index of the server node.
+pub const SERVER: usize = 0;
+
+impl Sim {
+    /// A simulation with a server and `devices` paired devices.
+    pub fn new(seed: u64, devices: usize, cfg: SimConfig) -> Sim {
+        let mut rng = SimRng::new(seed);
+        let server_key = SigningKey::from_bytes(&rng.bytes32());
+        let mut sim = Sim {
+            now: Instant(0),
+            seed,
+            rng,
+            cfg,
+            nodes: vec![SimNode::new("server", server_key, false)],
+            conns: BTreeMap::new(),
+            queue: BTreeMap::new(),
+            seq: 0,
+            next_conn: 1,
+            cut: BTreeSet::new(),
+            next_dial: Instant(0),
+            transcript: Vec::new(),
+            violations: Vec::new(),
+            revoked_seen: vec![BTreeSet::new()],
+        };
+        let server_id = sim.nodes[SERVER].id;
+        sim.nodes[SERVER].anchor = Some(server_id);
+        sim.nodes[SERVER].boot(Instant(0));
+        sim.pump(SERVER);
+        for i in 0..devices {
+            let idx = sim.add_node(&format!("d{}", i + 1), false);
+            sim.pair(idx);
+        }
+        sim
+    }
+
+    /// Adds an unpaired node (or a rogue one that is never paired).
+    pub fn add_node(&mut self, name: &str, rogue: bool) -> usize {
+        let key = SigningKey::from_bytes(&self.rng.bytes32());
+        let mut node = SimNode::new(name, key, rogue);
+        node.boot(self.now);
+        self.nodes.push(node);
+        self.revoked_seen.push(BTreeSet::new());
+        let idx = self.nodes.len() - 1;
+        self.pump(idx);
+        idx
+    }
+
+    /// Pairs a node: the server signs its Device record; the node trusts the server and receives
+    /// every record, as POST /pair returns them (HS-PAIR-6).
+    pub fn pair(&mut self, idx: usize) {
+        let record = RegistryRecord::Device {
+            device: self.nodes[idx].id,
+            name: self.nodes[idx].name.clone(),
+            paired_at_ms: self.now.0,
+        };
+        let signed = record.sign(&self.nodes[SERVER].key).unwrap_or_else(|e| panic!("sign: {e}"));
+        let now = self.now;
+        self.server_core().add_registry_record(now, &signed).unwrap_or_else(|e| panic!("server record: {e}"));
+        self.pump(SERVER);
+        // POST /pair answers only once the record is durable on the server.
+        self.flush_io(SERVER);
+        let anchor = self.nodes[SERVER].id;
+        let records: Vec<_> = self.server_core().registry().records().cloned().collect();
+        self.nodes[idx].anchor = Some(anchor);
+        let node = &mut self.nodes[idx];
+        if let Some(core) = node.core.as_mut() {
+            core.set_anchor(now, anchor).unwrap_or_else(|e| panic!("anchor: {e}"));
+            for r in &records {
+                core.add_registry_record(now, r).unwrap_or_else(|e| panic!("record: {e}"));
+            }
+        }
+        self.pump(idx);
+    }
+
+    /// Revokes a device at the server (DELETE /devices/{id}).
+    pub fn revoke(&mut self, idx: usize) {
+        let record = RegistryRecord::Revoked { device: self.nodes[idx].id, revoked_at_ms: self.now.0 };
+        let signed = record.sign(&self.nodes[SERVER].key).unwrap_or_else(|e| panic!("sign: {e}"));
+        let now = self.now;
+        if let Some(core) = self.nodes[SERVER].core.as_mut() {
+            core.add_registry_record(now, &signed).unwrap_or_else(|e| panic!("server record: {e}"));
+        }
+        self.pump(SERVER);
+        // DELETE /devices answers only once the revocation is durable on the server.
+        self.flush_io(SERVER);
+    }
+
+    /// Runs the simulation until node `idx` has no disk I/O outstanding.
+    fn flush_io(&mut self, idx: usize) {
+        while self.queue.values().any(|e| matches!(e, SimEvent::Io { node, .. } if *node == idx)) {
+            let until = self.now.plus_ms(1);
+            while self.step(until) {}
+            self.now = until;
+        }
+    }
+
+    fn server_core(&mut self) -> &mut crate::Core {
+        self.nodes[SERVER].core.as_mut().unwrap_or_else(|| panic!("the server is down"))
+    }
+
+    /// Puts `key = node name` into `doc` on node `idx` (creating the doc), as an app would.
+    pub fn edit(&mut self, idx: usize, doc: &DocId, key: &str) {
+        let now = self.now;
+        let Some(core) = self.nodes[idx].core.as_mut() else { return };
+        match core.open(now, doc, true) {
+            Ok(crate::OpenState::Ready) => self.apply_edit(idx, doc, key),
+            Ok(crate::OpenState::Loading) => {
+                self.nodes[idx].pending_edits.push(PendingEdit { doc: doc.clone(), key: key.to_owned() })
+            }
+            Ok(crate::OpenState::NotFound) | Err(_) => {}
+        }
+        self.pump(idx);
+    }
+
+    fn apply_edit(&mut self, idx: usize, doc: &DocId, key: &str) {
+        let now = self.now;
+        let name = self.nodes[idx].name.clone();
+        let Some(core) = self.nodes[idx].core.as_mut() else { return };
+        let result = core.change(now, doc, |am| {
+            am.transact::<_, _, automerge::AutomergeError>(|tx| {
+                use automerge::transaction::Transactable;
+                tx.put(automerge::ROOT, key, name.as_str())?;
+                Ok(())
+            })
+            .is_ok()
+        });
+        if let Ok((true, Some(task))) = result {
+            self.nodes[idx].task_edits.insert(task, (doc.clone(), key.to_owned()));
+        }
+    }
+
+    /// Deletes `doc` on node `idx`.
+    pub fn delete(&mut self, idx: usize, doc: &DocId) {
+        let now = self.now;
+        if let Some(core) = self.nodes[idx].core.as_mut() {
+            let _ = core.delete(now, doc);
+        }
+        self.pump(idx);
+    }
+
+    /// Crashes a node: its connections drop and unfinished I/O is lost.
+    pub fn crash(&mut self, idx: usize) {
+        self.nodes[idx].core = None;
+        self.nodes[idx].epoch += 1;
+        let conns: Vec<ConnId> =
+            self.conns.iter().filter(|(_, c)| c.alive && c.ends.contains(&idx)).map(|(id, _)| *id).collect();
+        for conn in conns {
+            self.kill_conn(conn, CloseCode::INTERNAL);
+        }
+    }
+
+    /// Restarts a crashed node from its disk.
+    pub fn restart(&mut self, idx: usize) {
+        if self.nodes[idx].is_up() {
+            return;
+        }
+        let now = self.now;
+        self.nodes[idx].boot(now);
+        self.pump(idx);
+    }
+
+    /// Cuts (or heals) the link between two nodes; cutting closes their connections.
+    pub fn set_cut(&mut self, a: usize, b: usize, cut: bool) {
+        let pair = (a.min(b), a.max(b));
+        if cut {
+            self.cut.insert(pair);
+            let conns: Vec<ConnId> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.alive && (c.ends == [a, b] || c.ends == [b, a]))
+                .map(|(id, _)| *id)
+                .collect();
+            for conn in conns {
+                self.kill_conn(conn, CloseCode::TIMEOUT);
+            }
+        } else {
+            self.cut.remove(&pair);
+        }
+    }
+
+    /// Heals every cut.
+    pub fn heal_all(&mut self) {
+        self.cut.clear();
+    }
+
+    /// Runs for `ms` of simulated time.
+    pub fn run_for(&mut self, ms: u64) {
+        let until = self.now.plus_ms(ms);
+        while self.step(until) {}
+        self.now = until;
+    }
+
+    /// Runs until nothing is in flight and every session is settled, at most `max_ms`.
+    /// Returns false if it did not settle in time.
+    pub fn settle(&mut self, max_ms: u64) -> bool {
+        let deadline = self.now.plus_ms(max_ms);
+        loop {
+            self.run_for(self.cfg.dial_interval_ms);
+            if self.queue.is_empty() && self.all_settled() {
+                return true;
+            }
+            if self.now >= deadline {
+                return false;
+            }
+        }
+    }
+
+    fn all_settled(&self) -> bool {
+        let wanted = self.wanted_links();
+        let connected: BTreeSet<(usize, usize)> = self
+            .conns
+            .values()
+            .filter(|c| c.alive)
+            .map(|c| (c.ends[0].min(c.ends[1]), c.ends[0].max(c.ends[1])))
+            .collect();
+        wanted.iter().all(|l| connected.contains(l))
+            && self.nodes.iter().filter_map(|n| n.core.as_ref()).all(|core| {
+                let st = core.status();
+                st.peers.iter().all(|p| p.up_to_date) && st.docs_pending == 0
+            })
+    }
+
+    /// Links that should be up: both ends running, admitted by each other, not cut.
+    fn wanted_links(&self) -> BTreeSet<(usize, usize)> {
+        let mut out = BTreeSet::new();
+        for a in 0..self.nodes.len() {
+            for b in (a + 1)..self.nodes.len() {
+                if self.cut.contains(&(a, b)) || self.nodes[a].rogue || self.nodes[b].rogue {
+                    continue;
+                }
+                let (Some(ca), Some(cb)) = (&self.nodes[a].core, &self.nodes[b].core) else { continue };
+                let ok_a = ca.admission_of(&self.nodes[b].id) == Admission::Admit;
+                let ok_b = cb.admission_of(&self.nodes[a].id) == Admission::Admit;
+                if ok_a && ok_b {
+                    out.insert((a, b));
+                }
+            }
+        }
+        out
+    }
+
+    /// Processes the next event before `until`; false when none is left.
+    fn step(&mut self, until: Instant) -> bool {
+        if self.now >= self.next_dial {
+            self.next_dial = self.now.plus_ms(self.cfg.dial_interval_ms);
+            self.dial_missing();
+        }
+        let timer = self.next_timer();
+        let next_event = self.queue.keys().next().map(|(t, _)| *t);
+        let next = match (next_event, timer) {
+            (Some(e), Some((t, _))) => e.min(t),
+            (Some(e), None) => e,
+            (None, Some((t, _))) => t,
+            (None, None) => return false,
+        };
+        let next = next.max(self.now);
+        if next > until || next > self.next_dial {
+            if self.next_dial <= until && self.next_dial > self.now {
+                self.now = self.next_dial;
+                return true;
+            }
+            return false;
+        }
+        self.now = next;
+        if let Some((t, idx)) = timer {
+            if t <= self.now {
+                let now = self.now;
+                if let Some(core) = self.nodes[idx].core.as_mut() {
+                    core.handle_timeout(now);
+                }
+                self.pump(idx);
+                return true;
+            }
+        }
+        let Some((_, event)) = self.queue.pop_first() else { return false };
+        self.handle_event(event);
+        true
+    }
+
+    fn next_timer(&self) -> Option<(Instant, usize)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.core.as_ref().and_then(|c| c.poll_timeout()).map(|t| (t, i)))
+            .min()
+    }
+
+    fn schedule(&mut self, at: Instant, event: SimEvent) {
+        self.seq += 1;
+        self.queue.insert((at, self.seq), event);
+    }
+
+    fn handle_event(&mut self, event: SimEvent) {
+        match event {
+            SimEvent::Packet { conn, to, seq, bytes } => self.receive_packet(conn, to, seq, bytes),
+            SimEvent::Io { node, epoch, id, action } => {
+                if self.nodes[node].epoch != epoch || !self.nodes[node].is_up() {
+                    return; // lost in a crash
+                }
+                let result = self.perform_io(node, &action);
+                if let Some((doc, key)) = self.nodes[node].task_edits.remove(&id) {
+                    if result == IoResult::Done {
+                        self.nodes[node].acked.insert((doc, key));
+                    }
+                }
+                let now = self.now;
+                if let Some(core) = self.nodes[node].core.as_mut() {
+                    core.handle_io_result(now, id, result);
+                }
+                self.pump(node);
+            }
+            SimEvent::Closed { conn, node, epoch, code } => {
+                if self.nodes[node].epoch != epoch {
+                    return;
+                }
+                let now = self.now;
+                if let Some(core) = self.nodes[node].core.as_mut() {
+                    core.handle_connection_closed(now, conn, code);
+                }
+                self.pump(node);
+            }
+        }
+    }
+
+    fn perform_io(&mut self, node: usize, action: &IoAction) -> IoResult {
+        match action {
+            IoAction::LoadDoc { doc } => self.nodes[node].store.load(doc),
+            IoAction::SaveDoc { doc, write, meta, sync_states } => {
+                self.nodes[node].store.save(doc, write.as_ref(), meta, sync_states);
+                IoResult::Done
+            }
+            IoAction::DeleteDoc { doc } => {
+                self.nodes[node].store.delete(doc);
+                IoResult::Done
+            }
+            IoAction::FetchBlob { hash, from } => {
+                // HS-BLOB-3: the provider serves only peers its own gate admits, over a live link.
+                let Some(src) = self.nodes.iter().position(|n| n.id == *from) else {
+                    return IoResult::Failed { reason: "unknown peer".into() };
+                };
+                let linked = self.conns.values().any(|c| c.alive && (c.ends == [node, src] || c.ends == [src, node]));
+                let admitted = self.nodes[src]
+                    .core
+                    .as_ref()
+                    .is_some_and(|c| c.admission_of(&self.nodes[node].id) == Admission::Admit);
+                if linked && admitted && self.nodes[src].store.blobs.contains(hash) {
+                    self.nodes[node].store.blobs.insert(*hash);
+                    IoResult::Done
+                } else {
+                    IoResult::Failed { reason: "peer cannot serve the blob".into() }
+                }
+            }
+        }
+    }
+
+    /// Drains a node's outputs into the network, the disk and the app.
+    fn pump(&mut self, idx: usize) {
+        loop {
+            let Some(core) = self.nodes[idx].core.as_mut() else { return };
+            let Some(output) = core.poll_output() else { return };
+            match output {
+                Output::Transmit { conn, bytes } => self.transmit(idx, conn, bytes),
+                Output::Close { conn, code } => self.kill_conn(conn, code),
+                Output::DisconnectPeer { peer, .. } => {
+                    let conns: Vec<ConnId> = self
+                        .conns
+                        .iter()
+                        .filter(|(_, c)| c.alive && c.ends.contains(&idx) && c.ends.iter().any(|e| self.nodes[*e].id == peer))
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for conn in conns {
+                        self.kill_conn(conn, CloseCode::REVOKED);
+                    }
+                }
+                Output::Io(task) => {
+                    let delay = self.rng.between(self.cfg.io_ms.0, self.cfg.io_ms.1);
+                    let at = self.nodes[idx].io_free_at.max(self.now).plus_ms(delay);
+                    self.nodes[idx].io_free_at = at;
+                    let epoch = self.nodes[idx].epoch;
+                    self.schedule(at, SimEvent::Io { node: idx, epoch, id: task.id, action: task.action });
+                }
+                Output::Event(event) => self.app_event(idx, event),
+            }
+        }
+    }
+
+    fn app_event(&mut self, idx: usize, event: Event) {
+        if let Event::DocReady(doc) = &event {
+            let edits: Vec<PendingEdit> = std::mem::take(&mut self.nodes[idx].pending_edits);
+            let (ready, rest): (Vec<_>, Vec<_>) = edits.into_iter().partition(|e| &e.doc == doc);
+            self.nodes[idx].pending_edits = rest;
+            for e in ready {
+                self.apply_edit(idx, &e.doc, &e.key);
+            }
+        }
+        if let Event::DocNotFound(doc) = &event {
+            self.nodes[idx].pending_edits.retain(|e| &e.doc != doc);
+        }
+    }
+
+    fn transmit(&mut self, from: usize, conn: ConnId, bytes: Vec<u8>) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if !c.alive {
+            return;
+        }
+        let side = if c.ends[0] == from { 0 } else { 1 };
+        let to = c.ends[1 - side];
+        // Gating invariant (HS-GATE-3/4): never send to a peer our own registry does not admit.
+        if let Some(core) = self.nodes[from].core.as_ref() {
+            if core.admission_of(&self.nodes[to].id) != Admission::Admit {
+                self.violations.push(format!(
+                    "seed {} t={}: {} sent {} bytes to non-admitted {}",
+                    self.seed, self.now.0, self.nodes[from].name, bytes.len(), self.nodes[to].name
+                ));
+            }
+        }
+        if self.cfg.transcript {
+            let c = self.conns.get_mut(&conn).map(|c| &mut c.decoders[side]);
+            if let Some(decoder) = c {
+                decoder.push(&bytes);
+                while let Ok(Some(msg)) = decoder.next_message() {
+                    let line = format!("t={} {}->{} {}", self.now.0, self.nodes[from].name, self.nodes[to].name, summarize(&msg));
+                    self.transcript.push(line);
+                }
+            }
+        }
+        for chunk in bytes.chunks(self.cfg.max_chunk.max(1)) {
+            let Some(c) = self.conns.get_mut(&conn) else { return };
+            let seq = c.next_seq[side];
+            c.next_seq[side] += 1;
+            let mut at = self.now.plus_ms(self.rng.between(self.cfg.latency_ms.0, self.cfg.latency_ms.1));
+            while self.rng.chance(self.cfg.loss) {
+                at = at.plus_ms(self.cfg.rto_ms);
+            }
+            self.schedule(at, SimEvent::Packet { conn, to, seq, bytes: chunk.to_vec() });
+            if self.rng.chance(self.cfg.duplicate) {
+                let dup_at = at.plus_ms(self.rng.between(0, self.cfg.latency_ms.1));
+                self.schedule(dup_at, SimEvent::Packet { conn, to, seq, bytes: chunk.to_vec() });
+            }
+        }
+    }
+
+    /// The transport side of a packet: drop duplicates, reassemble in order, hand bytes to the core.
+    fn receive_packet(&mut self, conn: ConnId, to: usize, seq: u64, bytes: Vec<u8>) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if !c.alive {
+            return;
+        }
+        let side = if c.ends[0] == to { 0 } else { 1 };
+        let rx = 1 - side; // stream index is the sender's side
+        if seq < c.expect[rx] || c.reorder[rx].contains_key(&seq) {
+            return; // duplicate
+        }
+        c.reorder[rx].insert(seq, bytes);
+        c.last_arrival[side] = self.now;
+        let mut ready = Vec::new();
+        while let Some(chunk) = c.reorder[rx].remove(&c.expect[rx]) {
+            c.expect[rx] += 1;
+            ready.extend_from_slice(&chunk);
+        }
+        if ready.is_empty() {
+            return;
+        }
+        let from = c.ends[rx];
+        let now = self.now;
+        let peer_id = self.nodes[from].id;
+        let node = &mut self.nodes[to];
+        node.bytes_received += ready.len() as u64;
+        let Some(core) = node.core.as_mut() else { return };
+        // Gating invariant: a core with a live session never accepts bytes from a non-admitted peer.
+        if core.session_stats(conn).is_some() && core.admission_of(&peer_id) != Admission::Admit {
+            self.violations.push(format!(
+                "seed {} t={}: {} accepted bytes from non-admitted {}",
+                self.seed, now.0, self.nodes[to].name, self.nodes[from].name
+            ));
+        }
+        if let Some(core) = self.nodes[to].core.as_mut() {
+            core.handle_bytes(now, conn, &ready);
+        }
+        self.pump(to);
+        self.check_registry_monotonic(to);
+    }
+
+    fn kill_conn(&mut self, conn: ConnId, code: CloseCode) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if !c.alive {
+            return;
+        }
+        c.alive = false;
+        let ends = c.ends;
+        let epochs = c.epochs;
+        self.queue.retain(|_, e| !matches!(e, SimEvent::Packet { conn: id, .. } if *id == conn));
+        for (side, node) in ends.iter().enumerate() {
+            let at = self.now.plus_ms(self.cfg.latency_ms.0);
+            self.schedule(at, SimEvent::Closed { conn, node: *node, epoch: epochs[side], code });
+        }
+    }
+
+    /// Dials every link that should be up and is not (both directions now and then, to exercise
+    /// the duplicate-session tie-break, HS-TRANSPORT-3), and lets rogue nodes try everyone.
+    fn dial_missing(&mut self) {
+        let connected: BTreeSet<(usize, usize)> = self
+            .conns
+            .values()
+            .filter(|c| c.alive)
+            .map(|c| (c.ends[0].min(c.ends[1]), c.ends[0].max(c.ends[1])))
+            .collect();
+        let mut dials = Vec::new();
+        for a in 0..self.nodes.len() {
+            for b in (a + 1)..self.nodes.len() {
+                if connected.contains(&(a, b)) || self.cut.contains(&(a, b)) {
+                    continue;
+                }
+                if !self.nodes[a].is_up() || !self.nodes[b].is_up() {
+                    continue;
+                }
+                let knows = |x: usize, y: usize| {
+                    self.nodes[x].rogue
+                        || self.nodes[x].core.as_ref().is_some_and(|c| c.admission_of(&self.nodes[y].id) == Admission::Admit)
+                };
+                if knows(a, b) {
+                    dials.push((a, b));
+                }
+                if knows(b, a) && (dials.last() != Some(&(a, b)) || self.rng.chance(0.2)) {
+                    dials.push((b, a));
+                }
+            }
+        }
+        for (a, b) in dials {
+            self.connect(a, b);
+        }
+    }
+
+    /// Opens a connection from `a` to `b`: both gates decide after the (simulated) TLS handshake.
+    pub fn connect(&mut self, a: usize, b: usize) {
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        self.conns.insert(
+            conn,
+            SimConn {
+                ends: [a, b],
+                epochs: [self.nodes[a].epoch, self.nodes[b].epoch],
+                alive: true,
+                next_seq: [0, 0],
+                expect: [0, 0],
+                reorder: [BTreeMap::new(), BTreeMap::new()],
+                last_arrival: [self.now, self.now],
+                decoders: [FrameDecoder::new(), FrameDecoder::new()],
+            },
+        );
+        let now = self.now;
+        let (id_a, id_b) = (self.nodes[a].id, self.nodes[b].id);
+        let accept = match self.nodes[b].core.as_mut() {
+            Some(core) => core.handle_connection(now, conn, id_a, Role::Acceptor),
+            None => Admission::Reject(CloseCode::INTERNAL),
+        };
+        if let Admission::Reject(code) = accept {
+            self.kill_conn(conn, code);
+            return;
+        }
+        self.pump(b);
+        let dial = match self.nodes[a].core.as_mut() {
+            Some(core) => core.handle_connection(now, conn, id_b, Role::Dialer),
+            None => Admission::Reject(CloseCode::INTERNAL),
+        };
+        if let Admission::Reject(code) = dial {
+            self.kill_conn(conn, code);
+            return;
+        }
+        self.pump(a);
+    }
+
+    /// HS-REG-4: a node's set of revoked devices never shrinks.
+    fn check_registry_monotonic(&mut self, idx: usize) {
+        let Some(core) = self.nodes[idx].core.as_ref() else { return };
+        let now: BTreeSet<_> =
+            core.registry().devices().filter(|(_, s)| s.revoked_at_ms.is_some()).map(|(d, _)| *d).collect();
+        if !now.is_superset(&self.revoked_seen[idx]) {
+            self.violations.push(format!("seed {} t={}: {} forgot a revocation", self.seed, self.now.0, self.nodes[idx].name));
+        }
+        self.revoked_seen[idx] = now;
+    }
+
+    /// Checks convergence among the running, admitted nodes: same documents with the same digests,
+    /// same `_devices`, and every acknowledged edit present in every copy of a live document.
+    pub fn check_converged(&self, members: &[usize]) -> Result<(), String> {
+        let authors: Vec<&SimNode> = members.iter().map(|&i| &self.nodes[i]).collect();
+        let seed = self.seed;
+        let mut docs: BTreeSet<DocId> = BTreeSet::new();
+        for &i in members {
+            let core = self.nodes[i].core.as_ref().ok_or(format!("seed {seed}: {} is down", self.nodes[i].name))?;
+            docs.extend(self.nodes[i].store.docs.keys().cloned());
+            let _ = core;
+        }
+        for doc in &docs {
+            let digests: Vec<_> = members.iter().map(|&i| self.nodes[i].core.as_ref().and_then(|c| c.digest(doc))).collect();
+            if digests.windows(2).any(|w| w[0] != w[1]) {
+                let names: Vec<_> = members.iter().map(|&i| &self.nodes[i].name).collect();
+                return Err(format!("seed {seed}: {doc} differs across {names:?}: {digests:?}"));
+            }
+        }
+        for node in authors {
+            for (doc, key) in &node.acked {
+                for &i in members {
+                    let stored = self.nodes[i].store.docs.get(doc);
+                    let Some(stored) = stored else {
+                        return Err(format!("seed {seed}: {} lacks {doc} (edit {key} by {})", self.nodes[i].name, node.name));
+                    };
+                    if stored.meta.tombstone {
+                        continue; // deleted for good: the deletion wins (HS-DOC-5)
+                    }
+                    let am = automerge::Automerge::load(&stored.bytes)
+                        .map_err(|e| format!("seed {seed}: {} stored {doc} does not load: {e}", self.nodes[i].name))?;
+                    if am.get(automerge::ROOT, key.as_str()).ok().flatten().is_none() {
+                        return Err(format!(
+                            "seed {seed}: {} lost edit {key} on {doc} (acknowledged by {})",
+                            self.nodes[i].name, node.name
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sum of bytes and frames sent by every core so far.
+    pub fn traffic(&self) -> (u64, u64) {
+        let mut bytes = 0;
+        let mut frames = 0;
+        for node in &self.nodes {
+            if let Some(core) = &node.core {
+                for p in core.status().peers {
+                    bytes += p.stats.bytes_out;
+                    frames += p.stats.frames_out;
+                }
+            }
+        }
+        (bytes, frames)
+    }
+
+    /// A readable dump of every node's sessions and pending work, for failure messages.
+    pub fn describe(&self) -> String {
+        let mut out = format!("seed {} t={} queue={}\n", self.seed, self.now.0, self.queue.len());
+        for node in &self.nodes {
+            let Some(core) = &node.core else {
+                out.push_str(&format!("  {}: down\n", node.name));
+                continue;
+            };
+            let st = core.status();
+            out.push_str(&format!(
+                "  {}: docs={} pending={} blobs_missing={} registry={} records anchor={:?}\n",
+                node.name,
+                st.docs,
+                st.docs_pending,
+                st.blobs_missing,
+                core.registry().records().count(),
+                core.registry().anchor().map(|a| self.nodes.iter().position(|n| n.id == a))
+            ));
+            for p in st.peers {
+                let peer = self.nodes.iter().find(|n| n.id == p.peer).map(|n| n.name.as_str()).unwrap_or("?");
+                out.push_str(&format!(
+                    "    {:?} {peer}: open={} reconciled={} up_to_date={} outstanding={} {}\n",
+                    p.conn, p.open, p.reconciled, p.up_to_date, p.outstanding, core.describe_session(p.conn)
+                ));
+            }
+        }
+        let tail = self.transcript.len().saturating_sub(40);
+        for line in &self.transcript[tail..] {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Edits of `doc` visible in node `idx`'s durable copy (keys of the root map).
+    pub fn stored_keys(&self, idx: usize, doc: &DocId) -> Vec<String> {
+        let Some(stored) = self.nodes[idx].store.docs.get(doc) else { return Vec::new() };
+        let Ok(am) = automerge::Automerge::load(&stored.bytes) else { return Vec::new() };
+        am.keys(automerge::ROOT).collect()
+    }
+
+    /// Draws from the simulation's RNG (for workload generators).
+    pub fn rng(&mut self) -> &mut SimRng {
+        &mut self.rng
+    }
+}
+
+fn short_hashes(hashes: &[automerge::ChangeHash]) -> String {
+    let parts: Vec<String> = hashes.iter().map(|h| h.to_string()[..6].to_owned()).collect();
+    format!("[{}]", parts.join(" "))
+}
+
+/// A one-line summary of a message for transcripts.
+pub fn summarize(msg: &humansync_protocol::Message) -> String {
+    use humansync_protocol::{Message, RangeMode};
+    match msg {
+        Message::Hello { versions, set, .. } => format!("Hello{{versions:{versions:?}, docs:{}}}", set.count),
+        Message::Welcome { version, set, .. } => format!("Welcome{{version:{version}, docs:{}}}", set.count),
+        Message::Reconcile { ranges } => {
+            let parts: Vec<String> = ranges
+                .iter()
+                .map(|r| match &r.mode {
+                    RangeMode::Skip => "skip".to_owned(),
+                    RangeMode::Fingerprint { count, .. } => format!("fp({count})"),
+                    RangeMode::Items(items) => format!("items({})", items.len()),
+                })
+                .collect();
+            format!("Reconcile[{}]", parts.join(","))
+        }
+        Message::DocSync { doc, message } => match automerge::sync::Message::decode(message) {
+            Ok(m) => format!(
+                "DocSync{{{doc}, {} B, heads:{}, need:{}, have:{}, changes:{}}}",
+                message.len(),
+                short_hashes(&m.heads),
+                short_hashes(&m.need),
+                m.have.iter().map(|h| short_hashes(&h.last_sync)).collect::<Vec<_>>().join("|"),
+                m.changes.len()
+            ),
+            Err(_) => format!("DocSync{{{doc}, {} B, undecodable}}", message.len()),
+        },
+        Message::DocWhole { doc, bytes, .. } => format!("DocWhole{{{doc}, {} B}}", bytes.len()),
+        Message::DocWant { docs } => format!("DocWant{{{}}}", docs.len()),
+        Message::DocMissing { doc } => format!("DocMissing{{{doc}}}"),
+        Message::DocDeleted { doc } => format!("DocDeleted{{{doc}}}"),
+        Message::BlobWant { hashes } => format!("BlobWant{{{}}}", hashes.len()),
+        Message::BlobHave { hashes } => format!("BlobHave{{{}}}", hashes.len()),
+        Message::Close { code, reason } => format!("Close{{{code}, {reason:?}}}"),
+    }
+}
