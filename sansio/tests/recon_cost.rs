@@ -1,5 +1,5 @@
 //! Reconciliation cost, counted in messages, round trips and encoded bytes
-//! (HS-RECON-1 .. HS-RECON-5). Run with `--nocapture` to see the table.
+//! (HS-RECON-1 .. HS-RECON-5). `cargo test --test recon_cost -- --nocapture` prints the table.
 
 mod common;
 
@@ -16,7 +16,7 @@ fn base(n: usize, seed: u64) -> DocSet {
     (0..n).map(|_| (uuid_id(&mut r), live_digest(&mut r))).collect()
 }
 
-/// `a` with `k` random documents given a new digest.
+/// `a` with `k` distinct random documents given a new digest.
 fn changed(a: &DocSet, k: usize, seed: u64) -> DocSet {
     let mut r = rng(seed);
     let ids: Vec<_> = a.iter().map(|(d, _)| d.clone()).collect();
@@ -40,22 +40,30 @@ fn run(a: &DocSet, b: &DocSet) -> Transcript {
 
 fn row(label: &str, t: &Transcript) {
     println!(
-        "| {label:<28} | {:>8} | {:>11} | {:>9} |",
+        "| {label:<32} | {:>8} | {:>11} | {:>9} |",
         t.messages.len(),
         t.round_trips(),
         t.bytes()
     );
 }
 
+/// Per changed document: about one 16-way split (~600 bytes) per tree level
+/// below the first, plus its listing; independent of n but for log16(n) levels.
+fn per_change_bound(k: usize) -> usize {
+    2500 + k * 1500
+}
+
 #[test]
-fn cost_grows_with_changes_not_set_size() {
+fn cost_table() {
+    println!("| case (n = {N} uuid-like ids)    | messages | round trips |     bytes |");
+    println!("|----------------------------------|----------|-------------|-----------|");
+
     // HS-RECON-1: identical sets cost no Reconcile message.
     let a = base(N, 10);
-    assert!(run(&a, &a.clone()).messages.is_empty());
+    let t = run(&a, &a.clone());
+    row("identical", &t);
+    assert!(t.messages.is_empty());
 
-    println!("| case (n = {N})                | messages | round trips |     bytes |");
-    println!("|------------------------------|----------|-------------|-----------|");
-    row("identical", &Transcript::default());
     let mut previous = 0;
     for (i, k) in [1usize, 10, 100, 1000].into_iter().enumerate() {
         let b = changed(&a, k, 100 + i as u64);
@@ -71,39 +79,29 @@ fn cost_grows_with_changes_not_set_size() {
             assert!(t.bytes() <= 3 * 1024, "k=1 costs {} bytes", t.bytes());
             assert!(t.messages.len() <= 8, "k=1 takes {} messages", t.messages.len());
         }
-        // Per changed document: about one 16-way split (~600 bytes) per tree level below
-        // the first, plus its listing; independent of n but for the log16(n) levels.
-        assert!(t.bytes() <= 2500 + k * 1500, "k={k}: {} bytes", t.bytes());
+        assert!(t.bytes() <= per_change_bound(k), "k={k}: {} bytes", t.bytes());
     }
-}
 
-#[test]
-fn cost_is_logarithmic_in_set_size() {
-    // The same 10 changes in sets of 1,000 and 10,000 documents: the bigger set adds
-    // about one tree level, not ten times the bytes.
-    let small = base(1_000, 20);
-    let big = base(N, 21);
-    let ts = run(&small, &changed(&small, 10, 22));
-    let tb = run(&big, &changed(&big, 10, 23));
-    println!(
-        "k = 10: n = 1000 → {} bytes / {} msgs; n = 10000 → {} bytes / {} msgs",
-        ts.bytes(),
-        ts.messages.len(),
-        tb.bytes(),
-        tb.messages.len()
-    );
-    assert!(tb.bytes() < 2 * ts.bytes());
-    assert!(tb.messages.len() <= ts.messages.len() + 2);
-}
+    // 100 documents deleted, missing or changed on B.
+    let mut b = a.clone();
+    let ids: Vec<_> = a.iter().map(|(d, _)| d.clone()).collect();
+    let mut r = rng(41);
+    for doc in ids.iter().step_by(97).take(100) {
+        match r.next_u32() % 3 {
+            0 => b.insert(doc.clone(), DocDigest::TOMBSTONE),
+            1 => b.remove(doc),
+            _ => b.insert(doc.clone(), live_digest(&mut r)),
+        };
+    }
+    let t = run(&a, &b);
+    row("k = 100 deleted/missing/changed", &t);
+    assert!(t.bytes() <= per_change_bound(100), "{} bytes", t.bytes());
 
-#[test]
-fn fresh_device_receives_everything() {
-    // A device with no documents: the holder ends up with one SendWhole per document.
-    let a = base(N, 30);
+    // A fresh device: the holder ends up with exactly one SendWhole per document.
     let empty = DocSet::new();
     for (label, x, y) in [
-        ("B fresh (A holds 10000)", &a, &empty),
-        ("A fresh (B holds 10000)", &empty, &a),
+        ("B fresh, A holds all", &a, &empty),
+        ("A fresh, B holds all", &empty, &a),
     ] {
         let t = run(x, y);
         row(label, &t);
@@ -121,19 +119,20 @@ fn fresh_device_receives_everything() {
 }
 
 #[test]
-fn tombstones_and_missing_docs_cost_like_changes() {
-    let a = base(N, 40);
-    let mut b = a.clone();
-    let ids: Vec<_> = a.iter().map(|(d, _)| d.clone()).collect();
-    let mut r = rng(41);
-    for doc in ids.iter().step_by(97).take(100) {
-        match r.next_u32() % 3 {
-            0 => b.insert(doc.clone(), DocDigest::TOMBSTONE),
-            1 => b.remove(doc),
-            _ => b.insert(doc.clone(), live_digest(&mut r)),
-        };
-    }
-    let t = run(&a, &b);
-    row("k = 100 mixed (del/miss/chg)", &t);
-    assert!(t.bytes() <= 2500 + 100 * 1500, "{} bytes", t.bytes());
+fn cost_is_logarithmic_in_set_size() {
+    // The same 10 changes in sets of 1,000 and 10,000 documents: the bigger set adds
+    // about one tree level, not ten times the bytes.
+    let small = base(1_000, 20);
+    let big = base(N, 21);
+    let ts = run(&small, &changed(&small, 10, 22));
+    let tb = run(&big, &changed(&big, 10, 23));
+    println!(
+        "k = 10: n = 1000 → {} bytes / {} messages; n = 10000 → {} bytes / {} messages",
+        ts.bytes(),
+        ts.messages.len(),
+        tb.bytes(),
+        tb.messages.len()
+    );
+    assert!(tb.bytes() < 2 * ts.bytes());
+    assert!(tb.messages.len() <= ts.messages.len() + 2);
 }

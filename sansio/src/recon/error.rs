@@ -41,9 +41,9 @@ pub enum ReconError {
 }
 
 impl ReconError {
-    /// The close code for this fault. Faults that `Message::decode` already
-    /// rejects map to `MALFORMED`, as the decoder would; the rest are
-    /// `PROTOCOL` violations of a well-formed message.
+    /// The close code for this fault: faults of the range list's shape map to
+    /// `MALFORMED`, as `Message::decode` reports them (it checks all of them but
+    /// an empty first range); misplaced or unordered items are `PROTOCOL`.
     pub fn close_code(&self) -> CloseCode {
         match self {
             ReconError::NoRanges

@@ -59,6 +59,7 @@ fn merged(a: DocDigest, b: DocDigest) -> DocDigest {
 /// that each differing document got exactly one action and no equal one got any,
 /// and that both sets are equal afterwards. Returns the reconciled set.
 pub fn apply_and_check(a: &DocSet, b: &DocSet, t: &Transcript) -> DocSet {
+    check_messages(a, b, t);
     let mut new_a = a.clone();
     let mut new_b = b.clone();
     let mut seen = BTreeSet::new();
@@ -130,6 +131,46 @@ pub fn apply_and_check(a: &DocSet, b: &DocSet, t: &Transcript) -> DocSet {
     assert!(new_a == new_b, "sets differ after applying the actions");
     assert_eq!(new_a.summary(), new_b.summary());
     new_a
+}
+
+/// Every Fingerprint range carries its sender's true count and fingerprint over
+/// that range, and every Items range exactly its sender's items there (HS-RECON-2).
+pub fn check_messages(a: &DocSet, b: &DocSet, t: &Transcript) {
+    for (i, (side, ranges, _)) in t.messages.iter().enumerate() {
+        let sender = if *side == Side::A { a } else { b };
+        let mut lower: Vec<u8> = Vec::new();
+        for r in ranges {
+            match &r.mode {
+                RangeMode::Skip => {}
+                RangeMode::Fingerprint { count, fingerprint } => {
+                    assert_eq!(
+                        sender.range_summary(&lower, &r.upper),
+                        (*count, *fingerprint),
+                        "message {i}"
+                    );
+                }
+                RangeMode::Items(items) => {
+                    let inside = |d: &[u8]| {
+                        d >= lower.as_slice()
+                            && match &r.upper {
+                                Bound::Key(k) => d < k.as_slice(),
+                                Bound::End => true,
+                            }
+                    };
+                    let own: Vec<_> = sender
+                        .iter()
+                        .filter(|(d, _)| inside(d.as_str().as_bytes()))
+                        .map(|(d, g)| (d.clone(), *g))
+                        .collect();
+                    let listed: Vec<_> = items.iter().map(|i| (i.doc.clone(), i.digest)).collect();
+                    assert_eq!(listed, own, "message {i}");
+                }
+            }
+            if let Bound::Key(k) = &r.upper {
+                lower = k.clone();
+            }
+        }
+    }
 }
 
 /// Ids held by only one side or with different digests.
