@@ -104,7 +104,11 @@ fn disjoint_large_sets_hit_the_limits_and_converge() {
     apply_and_check(&a, &b, &t);
     let widest = t.messages.iter().map(|(_, r, _)| r.len()).max().unwrap_or(0);
     assert!(widest <= MAX_RECON_RANGES);
-    println!("disjoint 6000 + 6000: {} messages, {} bytes", t.messages.len(), t.bytes());
+    println!(
+        "disjoint 6000 + 6000: {} messages, {} bytes",
+        t.messages.len(),
+        t.bytes()
+    );
     let budget_hit = t
         .messages
         .iter()
