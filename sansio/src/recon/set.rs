@@ -1,0 +1,197 @@
+//! The local document set: id → digest, with an incrementally kept whole-set summary.
+
+use std::borrow::Borrow;
+use std::collections::BTreeMap;
+use std::ops::Bound as StdBound;
+
+use humansync_protocol::digest::item_fingerprint;
+use humansync_protocol::{Bound, DocDigest, DocId, Fingerprint, SetSummary};
+
+/// A map key that orders exactly like its bytes, so ranges can be looked up by
+/// arbitrary byte bounds (HS-RECON-2: bounds need not be valid ids).
+///
+/// `DocId` orders as its `String`, which orders bytewise, so `Borrow<[u8]>`
+/// is consistent with `Ord` as `BTreeMap` requires.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key(DocId);
+
+impl Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_str().as_bytes()
+    }
+}
+
+/// One stored document: its digest and its cached item fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// The digest, or [`DocDigest::TOMBSTONE`].
+    pub(crate) digest: DocDigest,
+    /// `item_fingerprint(id, digest)`.
+    pub(crate) fingerprint: Fingerprint,
+}
+
+/// The local document set: id → digest (live or [`DocDigest::TOMBSTONE`]),
+/// with an O(1) whole-set summary for Hello / Welcome (HS-RECON-1).
+///
+/// Iteration is in bytewise id order, the order reconciliation ranges use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocSet {
+    items: BTreeMap<Key, Entry>,
+    /// XOR of every item fingerprint, kept up to date by `insert` / `remove`.
+    total: Fingerprint,
+}
+
+impl DocSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `doc`'s digest, returning the previous one. The summary is updated
+    /// incrementally (the old item fingerprint XORed out, the new one in).
+    pub fn insert(&mut self, doc: DocId, digest: DocDigest) -> Option<DocDigest> {
+        let fingerprint = item_fingerprint(&doc, &digest);
+        self.total.xor(&fingerprint);
+        let old = self.items.insert(Key(doc), Entry { digest, fingerprint });
+        if let Some(old) = old {
+            self.total.xor(&old.fingerprint);
+        }
+        old.map(|e| e.digest)
+    }
+
+    /// Removes `doc`, returning its digest.
+    pub fn remove(&mut self, doc: &DocId) -> Option<DocDigest> {
+        let old = self.items.remove(doc.as_str().as_bytes())?;
+        self.total.xor(&old.fingerprint);
+        Some(old.digest)
+    }
+
+    /// `doc`'s digest, if the set holds it.
+    pub fn get(&self, doc: &DocId) -> Option<DocDigest> {
+        self.items.get(doc.as_str().as_bytes()).map(|e| e.digest)
+    }
+
+    /// Number of documents, live and tombstoned.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when the set holds no document.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Count and XOR of all item fingerprints, for Hello / Welcome (HS-RECON-1).
+    pub fn summary(&self) -> SetSummary {
+        SetSummary {
+            count: count_u32(self.items.len()),
+            fingerprint: self.total,
+        }
+    }
+
+    /// Every (id, digest) in bytewise id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&DocId, &DocDigest)> {
+        self.items.iter().map(|(k, e)| (&k.0, &e.digest))
+    }
+
+    /// Count and fingerprint of the items with `lower <= id < upper` (bytewise).
+    /// An empty or inverted range yields `(0, Fingerprint::EMPTY)`.
+    pub fn range_summary(&self, lower: &[u8], upper: &Bound) -> (u32, Fingerprint) {
+        let mut count = 0usize;
+        let mut fingerprint = Fingerprint::EMPTY;
+        for (_, entry) in self.range(lower, upper) {
+            count += 1;
+            fingerprint.xor(&entry.fingerprint);
+        }
+        (count_u32(count), fingerprint)
+    }
+
+    /// The entries with `lower <= id < upper`, ascending; empty if `lower >= upper`.
+    pub(crate) fn range<'a>(
+        &'a self,
+        lower: &'a [u8],
+        upper: &'a Bound,
+    ) -> impl Iterator<Item = (&'a DocId, &'a Entry)> + 'a {
+        let end = match upper {
+            // `BTreeMap::range` panics on an inverted range; collapse it to the empty `[lower, lower)`.
+            Bound::Key(key) if key.as_slice() <= lower => StdBound::Excluded(lower),
+            Bound::Key(key) => StdBound::Excluded(key.as_slice()),
+            Bound::End => StdBound::Unbounded,
+        };
+        self.items
+            .range::<[u8], _>((StdBound::Included(lower), end))
+            .map(|(k, e)| (&k.0, e))
+    }
+}
+
+/// A count as the wire's `u32`, saturating (a set of 2^32 documents is not a real case).
+pub(crate) fn count_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl FromIterator<(DocId, DocDigest)> for DocSet {
+    fn from_iter<I: IntoIterator<Item = (DocId, DocDigest)>>(iter: I) -> Self {
+        let mut set = DocSet::new();
+        for (doc, digest) in iter {
+            set.insert(doc, digest);
+        }
+        set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> DocId {
+        DocId::new(s).expect("valid test id")
+    }
+
+    fn key(s: &str) -> Bound {
+        Bound::Key(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn summary_is_incremental_and_order_independent() {
+        // HS-RECON-1: the summary is the XOR of item fingerprints, whatever the insertion history.
+        let mut a = DocSet::new();
+        a.insert(id("x"), DocDigest([1; 16]));
+        a.insert(id("y"), DocDigest([2; 16]));
+        a.insert(id("x"), DocDigest([3; 16]));
+        a.insert(id("z"), DocDigest::TOMBSTONE);
+        assert_eq!(a.remove(&id("z")), Some(DocDigest::TOMBSTONE));
+        let b: DocSet = [(id("y"), DocDigest([2; 16])), (id("x"), DocDigest([3; 16]))]
+            .into_iter()
+            .collect();
+        assert_eq!(a.summary(), b.summary());
+        assert_eq!(a.summary().count, 2);
+        let mut fp = item_fingerprint(&id("x"), &DocDigest([3; 16]));
+        fp.xor(&item_fingerprint(&id("y"), &DocDigest([2; 16])));
+        assert_eq!(a.summary().fingerprint, fp);
+        a.remove(&id("x"));
+        a.remove(&id("y"));
+        assert_eq!(
+            a.summary(),
+            SetSummary {
+                count: 0,
+                fingerprint: Fingerprint::EMPTY
+            }
+        );
+    }
+
+    #[test]
+    fn range_summary_is_half_open_and_bytewise() {
+        let set: DocSet = ["a", "ab", "b", "b0", "c"]
+            .iter()
+            .map(|s| (id(s), DocDigest([7; 16])))
+            .collect();
+        assert_eq!(set.range_summary(b"", &Bound::End).0, 5);
+        assert_eq!(set.range_summary(b"a", &key("b")).0, 2);
+        assert_eq!(set.range_summary(b"ab", &key("b0")).0, 2);
+        assert_eq!(set.range_summary(b"b", &key("b")), (0, Fingerprint::EMPTY));
+        assert_eq!(set.range_summary(b"c", &key("a")), (0, Fingerprint::EMPTY));
+        assert_eq!(set.range_summary(&[0xff], &Bound::End), (0, Fingerprint::EMPTY));
+        let (_, whole) = set.range_summary(b"", &Bound::End);
+        assert_eq!(whole, set.summary().fingerprint);
+    }
+}
