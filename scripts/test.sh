@@ -20,3 +20,6 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "tests"
 cargo test --workspace --all-features
+
+step "requirement coverage (report)"
+./scripts/spec-coverage.sh || true

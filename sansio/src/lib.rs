@@ -35,12 +35,12 @@ mod output;
 pub mod pairing;
 pub mod recon;
 pub mod registry;
-mod time;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod time;
 
-pub use crate::core::{Core, CoreConfig, CoreError, PeerStatus, SessionStats, Startup, SyncStatus};
 pub use crate::core::OpenState;
+pub use crate::core::{Core, CoreConfig, CoreError, PeerStatus, SessionStats, Startup, SyncStatus};
 pub use event::{Event, Origin};
 pub use io::{DocMeta, DocWrite, IoAction, IoResult, IoTask, IoTaskId, PeerSyncState};
 pub use output::{ConnId, Output, Role};

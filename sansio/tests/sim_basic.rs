@@ -9,7 +9,14 @@ fn doc(name: &str) -> DocId {
 
 #[test]
 fn edits_on_two_devices_reach_everyone() {
-    let mut sim = Sim::new(1, 2, SimConfig { transcript: true, ..SimConfig::default() });
+    let mut sim = Sim::new(
+        1,
+        2,
+        SimConfig {
+            transcript: true,
+            ..SimConfig::default()
+        },
+    );
     assert!(sim.settle(60_000), "initial settle\n{}", sim.describe());
     sim.edit(1, &doc("a"), "k1");
     sim.edit(2, &doc("b"), "k2");

@@ -8,7 +8,10 @@ fn seeds() -> Vec<u64> {
     if let Ok(seed) = std::env::var("SIM_SEED") {
         return vec![seed.parse().expect("SIM_SEED must be a number")];
     }
-    let n: u64 = std::env::var("SIM_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+    let n: u64 = std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
     (0..n).collect()
 }
 
@@ -55,9 +58,13 @@ fn run(seed: u64) -> Result<(), String> {
                 // deletes every record key from its copy of `_devices`. Neither may have any effect.
                 let forger = sim.nodes[node].key.clone();
                 let victim = rogue.map(|r| sim.nodes[r].id).unwrap_or(sim.nodes[node].id);
-                let forged = RegistryRecord::Device { device: victim, name: "forged".into(), paired_at_ms: 1 }
-                    .sign(&forger)
-                    .map_err(|e| e.to_string())?;
+                let forged = RegistryRecord::Device {
+                    device: victim,
+                    name: "forged".into(),
+                    paired_at_ms: 1,
+                }
+                .sign(&forger)
+                .map_err(|e| e.to_string())?;
                 let now = sim.now;
                 if let Some(core) = sim.nodes[node].core.as_mut() {
                     core.tamper_devices_doc(now, |am| {
@@ -81,14 +88,18 @@ fn run(seed: u64) -> Result<(), String> {
         return Err(format!("did not settle\n{}", sim.describe()));
     }
     let members: Vec<usize> = (0..=devices).collect();
-    sim.check_converged(&members).map_err(|e| format!("{e}\n{}", sim.describe()))?;
+    sim.check_converged(&members)
+        .map_err(|e| format!("{e}\n{}", sim.describe()))?;
     if !sim.violations.is_empty() {
         return Err(format!("{:?}", sim.violations));
     }
     if let Some(r) = rogue {
         // HS-GATE-3: an unregistered device receives zero application bytes.
         if sim.nodes[r].bytes_received != 0 {
-            return Err(format!("seed {seed}: rogue received {} bytes", sim.nodes[r].bytes_received));
+            return Err(format!(
+                "seed {seed}: rogue received {} bytes",
+                sim.nodes[r].bytes_received
+            ));
         }
     }
     Ok(())
@@ -97,7 +108,9 @@ fn run(seed: u64) -> Result<(), String> {
 fn delete_all_records(am: &mut automerge::Automerge) {
     use automerge::ReadDoc;
     use automerge::transaction::Transactable;
-    let Ok(Some((_, records))) = am.get(automerge::ROOT, "records") else { return };
+    let Ok(Some((_, records))) = am.get(automerge::ROOT, "records") else {
+        return;
+    };
     let keys: Vec<String> = am.keys(&records).collect();
     let _ = am.transact::<_, _, automerge::AutomergeError>(|tx| {
         for key in &keys {
@@ -118,7 +131,12 @@ fn random_runs_converge_and_never_breach_the_gate() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failing seeds (replay with SIM_SEED=<seed>):\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing seeds (replay with SIM_SEED=<seed>):\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// HS-GATE-4, HS-REG-4: after a revocation reaches every peer, the revoked device can neither
@@ -126,7 +144,14 @@ fn random_runs_converge_and_never_breach_the_gate() {
 #[test]
 fn revoked_device_is_cut_off_everywhere() {
     for seed in 0..20 {
-        let mut sim = Sim::new(seed, 3, SimConfig { transcript: true, ..SimConfig::default() });
+        let mut sim = Sim::new(
+            seed,
+            3,
+            SimConfig {
+                transcript: true,
+                ..SimConfig::default()
+            },
+        );
         assert!(sim.settle(60_000), "{}", sim.describe());
         sim.edit(3, &doc(1), "before");
         assert!(sim.settle(60_000), "{}", sim.describe());
@@ -134,7 +159,10 @@ fn revoked_device_is_cut_off_everywhere() {
         assert!(sim.settle(60_000), "{}", sim.describe());
         for i in [SERVER, 1, 2] {
             let status = sim.nodes[i].core.as_ref().map(|c| c.status()).expect("up");
-            assert!(status.peers.iter().all(|p| p.peer != sim.nodes[3].id), "seed {seed}: still connected to d3");
+            assert!(
+                status.peers.iter().all(|p| p.peer != sim.nodes[3].id),
+                "seed {seed}: still connected to d3"
+            );
         }
         sim.edit(3, &doc(1), "after-by-revoked");
         sim.edit(1, &doc(1), "after-by-d1");
@@ -152,9 +180,15 @@ fn revoked_device_is_cut_off_everywhere() {
             let keys = sim.stored_keys(i, &doc(1));
             assert!(keys.contains(&"before".to_owned()), "seed {seed}");
             assert!(keys.contains(&"after-by-d1".to_owned()), "seed {seed}");
-            assert!(!keys.contains(&"after-by-revoked".to_owned()), "seed {seed}: revoked edit leaked");
+            assert!(
+                !keys.contains(&"after-by-revoked".to_owned()),
+                "seed {seed}: revoked edit leaked"
+            );
         }
-        assert!(!sim.stored_keys(3, &doc(1)).contains(&"after-by-d1".to_owned()), "seed {seed}: revoked got an edit");
+        assert!(
+            !sim.stored_keys(3, &doc(1)).contains(&"after-by-d1".to_owned()),
+            "seed {seed}: revoked got an edit"
+        );
         sim.check_converged(&[SERVER, 1, 2]).unwrap();
         assert!(sim.violations.is_empty(), "{:?}", sim.violations);
     }
@@ -178,7 +212,9 @@ fn revocation_spreads_between_devices_while_the_server_is_down() {
         let d2 = sim.nodes[2].core.as_ref().expect("up");
         let d3 = sim.nodes[3].id;
         assert!(
-            d2.registry().status(&d3).is_some_and(|s| s.revoked_at_ms.is_some()),
+            d2.registry()
+                .status(&d3)
+                .is_some_and(|s| s.revoked_at_ms.is_some()),
             "seed {seed}: d2 never learned of the revocation"
         );
         assert!(d2.status().peers.iter().all(|p| p.peer != d3), "seed {seed}");

@@ -31,7 +31,10 @@ struct Retry {
 
 impl BlobWants {
     pub(crate) fn new(local: Vec<BlobHash>) -> Self {
-        BlobWants { local: local.into_iter().collect(), ..Default::default() }
+        BlobWants {
+            local: local.into_iter().collect(),
+            ..Default::default()
+        }
     }
 
     pub(crate) fn add_refs(&mut self, refs: &[BlobHash]) {
@@ -74,13 +77,21 @@ impl Core {
 
     /// Recomputes referenced blobs from the index (after deletions).
     pub(crate) fn refresh_blob_refs(&mut self) {
-        self.blobs.refs = self.metas.values().flat_map(|m| m.blobs.iter().copied()).collect();
+        self.blobs.refs = self
+            .metas
+            .values()
+            .flat_map(|m| m.blobs.iter().copied())
+            .collect();
     }
 
     /// Sends BlobWant for newly missing blobs to every open session.
     pub(crate) fn announce_wants(&mut self) {
-        let new: Vec<BlobHash> =
-            self.blobs.missing().into_iter().filter(|h| !self.blobs.announced.contains(h)).collect();
+        let new: Vec<BlobHash> = self
+            .blobs
+            .missing()
+            .into_iter()
+            .filter(|h| !self.blobs.announced.contains(h))
+            .collect();
         if new.is_empty() {
             return;
         }
@@ -88,7 +99,12 @@ impl Core {
         let conns: Vec<ConnId> = self.open_conns().collect();
         for conn in conns {
             for chunk in new.chunks(MAX_BLOB_WANT) {
-                self.send(conn, &Message::BlobWant { hashes: chunk.to_vec() });
+                self.send(
+                    conn,
+                    &Message::BlobWant {
+                        hashes: chunk.to_vec(),
+                    },
+                );
             }
         }
     }
@@ -98,19 +114,30 @@ impl Core {
         let missing = self.blobs.missing();
         self.blobs.announced.extend(missing.iter().copied());
         for chunk in missing.chunks(MAX_BLOB_WANT) {
-            self.send(conn, &Message::BlobWant { hashes: chunk.to_vec() });
+            self.send(
+                conn,
+                &Message::BlobWant {
+                    hashes: chunk.to_vec(),
+                },
+            );
         }
     }
 
     pub(crate) fn answer_blob_want(&mut self, conn: ConnId, hashes: &[BlobHash]) {
-        let have: Vec<BlobHash> = hashes.iter().filter(|h| self.blobs.local.contains(h)).copied().collect();
+        let have: Vec<BlobHash> = hashes
+            .iter()
+            .filter(|h| self.blobs.local.contains(h))
+            .copied()
+            .collect();
         if !have.is_empty() {
             self.send(conn, &Message::BlobHave { hashes: have });
         }
     }
 
     pub(crate) fn peer_has_blobs(&mut self, now: Instant, conn: ConnId, hashes: &[BlobHash]) {
-        let Some(session) = self.sessions.get_mut(&conn) else { return };
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
         session.peer_blobs.extend(hashes.iter().copied());
         let peer = session.peer;
         for hash in hashes {
@@ -123,7 +150,10 @@ impl Core {
 
     fn start_fetch(&mut self, hash: BlobHash, peer: DeviceId) {
         self.blobs.fetching.insert(hash, peer);
-        self.next_task(IoAction::FetchBlob { hash, from: peer }, PendingIo::Fetch { hash, peer });
+        self.next_task(
+            IoAction::FetchBlob { hash, from: peer },
+            PendingIo::Fetch { hash, peer },
+        );
     }
 
     pub(crate) fn fetch_done(&mut self, now: Instant, hash: BlobHash, peer: DeviceId, result: IoResult) {
@@ -147,7 +177,13 @@ impl Core {
 
     /// Retries failed fetches whose backoff expired, preferring peers not tried yet.
     pub(crate) fn blobs_tick(&mut self, now: Instant) {
-        let due: Vec<BlobHash> = self.blobs.retry.iter().filter(|(_, r)| r.at <= now).map(|(h, _)| *h).collect();
+        let due: Vec<BlobHash> = self
+            .blobs
+            .retry
+            .iter()
+            .filter(|(_, r)| r.at <= now)
+            .map(|(h, _)| *h)
+            .collect();
         for hash in due {
             if !self.blobs.wanted(&hash) {
                 self.blobs.retry.remove(&hash);
@@ -159,8 +195,14 @@ impl Core {
                 .filter(|s| s.is_open() && s.peer_blobs.contains(&hash))
                 .map(|s| s.peer)
                 .collect();
-            let Some(retry) = self.blobs.retry.get_mut(&hash) else { continue };
-            let pick = holders.iter().find(|p| !retry.tried.contains(p)).or(holders.first()).copied();
+            let Some(retry) = self.blobs.retry.get_mut(&hash) else {
+                continue;
+            };
+            let pick = holders
+                .iter()
+                .find(|p| !retry.tried.contains(p))
+                .or(holders.first())
+                .copied();
             match pick {
                 Some(peer) => {
                     if holders.iter().all(|p| retry.tried.contains(p)) {

@@ -13,7 +13,11 @@ use crate::{ConnId, Event, Instant, Output};
 impl Core {
     /// Digest of the local `_devices` document, sent in Hello and Welcome (HS-REG-6).
     pub(crate) fn devices_digest(&self) -> DocDigest {
-        let heads = self.cache.get(&DocId::devices()).map(|d| d.heads()).unwrap_or_default();
+        let heads = self
+            .cache
+            .get(&DocId::devices())
+            .map(|d| d.heads())
+            .unwrap_or_default();
         heads_digest(&heads)
     }
 
@@ -27,7 +31,9 @@ impl Core {
     /// the document to every other session (HS-REG-6).
     pub(crate) fn registry_changed(&mut self, now: Instant, from: Option<ConnId>) {
         let devices = DocId::devices();
-        let Some(loaded) = self.cache.get_mut(&devices) else { return };
+        let Some(loaded) = self.cache.get_mut(&devices) else {
+            return;
+        };
         let changes = self.registry.absorb_doc(&loaded.am);
         let healed = self.registry.heal_doc(&mut loaded.am);
         self.save(now, &devices);
@@ -47,7 +53,10 @@ impl Core {
     /// HS-GATE-4, HS-GATE-5: drops every session whose peer is no longer admitted, discarding
     /// anything still queued for it, and asks the runtime to close all its connections.
     fn enforce_gate(&mut self, now: Instant) {
-        let me_revoked = self.registry.status(&self.config.me).is_some_and(|s| s.revoked_at_ms.is_some());
+        let me_revoked = self
+            .registry
+            .status(&self.config.me)
+            .is_some_and(|s| s.revoked_at_ms.is_some());
         let mut refused: Vec<(ConnId, humansync_protocol::DeviceId, CloseCode)> = Vec::new();
         for session in self.sessions.values() {
             let code = if me_revoked {
@@ -80,7 +89,11 @@ impl Core {
 
     /// HS-GATE-2 plus HS-GATE-5: the admission decision for a new connection.
     pub(crate) fn admission(&self, peer: &humansync_protocol::DeviceId) -> Admission {
-        if self.registry.status(&self.config.me).is_some_and(|s| s.revoked_at_ms.is_some()) {
+        if self
+            .registry
+            .status(&self.config.me)
+            .is_some_and(|s| s.revoked_at_ms.is_some())
+        {
             return Admission::Reject(CloseCode::REVOKED);
         }
         admit(peer, &self.config.me, &self.registry)

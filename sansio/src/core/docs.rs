@@ -135,7 +135,11 @@ pub(crate) fn sorted_heads(am: &Automerge) -> Vec<ChangeHash> {
 
 /// The digest the reconciliation set holds for an index row (HS-RECON-1).
 pub(crate) fn digest_of(meta: &DocMeta) -> DocDigest {
-    if meta.tombstone { DocDigest::TOMBSTONE } else { heads_digest(&meta.heads) }
+    if meta.tombstone {
+        DocDigest::TOMBSTONE
+    } else {
+        heads_digest(&meta.heads)
+    }
 }
 
 /// Every blob referenced by a string scalar `hsblob:<hex>` anywhere in the document (HS-BLOB-1).
@@ -219,14 +223,20 @@ impl Core {
         if self.metas.get(doc).is_some_and(|m| m.tombstone) {
             return Err(CoreError::Deleted(doc.clone()));
         }
-        let loaded = self.cache.get_mut(doc).ok_or_else(|| CoreError::NotLoaded(doc.clone()))?;
+        let loaded = self
+            .cache
+            .get_mut(doc)
+            .ok_or_else(|| CoreError::NotLoaded(doc.clone()))?;
         loaded.last_used = now;
         let before = loaded.heads();
         let out = f(&mut loaded.am);
         if loaded.heads() == before {
             return Ok((out, None));
         }
-        self.emit(Event::DocChanged { doc: doc.clone(), origin: Origin::Local });
+        self.emit(Event::DocChanged {
+            doc: doc.clone(),
+            origin: Origin::Local,
+        });
         let task = self.doc_updated(now, doc, None);
         Ok((out, task))
     }
@@ -251,17 +261,35 @@ impl Core {
         self.cache.remove(doc);
         self.cache.loading.remove(doc);
         let was_live = self.metas.get(doc).is_some_and(|m| !m.tombstone);
-        self.metas.insert(doc.clone(), DocMeta { heads: Vec::new(), blobs: Vec::new(), tombstone: true });
+        self.metas.insert(
+            doc.clone(),
+            DocMeta {
+                heads: Vec::new(),
+                blobs: Vec::new(),
+                tombstone: true,
+            },
+        );
         self.set.insert(doc.clone(), DocDigest::TOMBSTONE);
         self.refresh_blob_refs();
         if was_live || origin == Origin::Local {
-            self.emit(Event::DocDeleted { doc: doc.clone(), origin });
+            self.emit(Event::DocDeleted {
+                doc: doc.clone(),
+                origin,
+            });
         }
-        self.next_task(IoAction::DeleteDoc { doc: doc.clone() }, PendingIo::Delete(doc.clone()))
+        self.next_task(
+            IoAction::DeleteDoc { doc: doc.clone() },
+            PendingIo::Delete(doc.clone()),
+        )
     }
 
     /// After a loaded document's content changed (locally or from `from`): index, save, push.
-    pub(crate) fn doc_updated(&mut self, now: Instant, doc: &DocId, from: Option<ConnId>) -> Option<IoTaskId> {
+    pub(crate) fn doc_updated(
+        &mut self,
+        now: Instant,
+        doc: &DocId,
+        from: Option<ConnId>,
+    ) -> Option<IoTaskId> {
         let task = self.save(now, doc);
         if doc.is_devices() {
             return task;
@@ -270,7 +298,11 @@ impl Core {
             let heads = loaded.heads();
             let blobs = blob_refs(&loaded.am);
             self.blobs.add_refs(&blobs);
-            let meta = DocMeta { heads, blobs, tombstone: false };
+            let meta = DocMeta {
+                heads,
+                blobs,
+                tombstone: false,
+            };
             self.set.insert(doc.clone(), digest_of(&meta));
             self.metas.insert(doc.clone(), meta);
         }
@@ -297,8 +329,11 @@ impl Core {
                 DocWrite::Replace(loaded.am.save())
             } else {
                 loaded.appends += 1;
-                let old: Vec<automerge::ChangeHash> =
-                    loaded.saved_heads.iter().map(|h| automerge::ChangeHash(h.0)).collect();
+                let old: Vec<automerge::ChangeHash> = loaded
+                    .saved_heads
+                    .iter()
+                    .map(|h| automerge::ChangeHash(h.0))
+                    .collect();
                 DocWrite::Append(loaded.am.save_after(&old))
             }
         });
@@ -308,9 +343,22 @@ impl Core {
             .collect();
         loaded.saved_heads = heads.clone();
         loaded.stored = true;
-        let blobs = if doc.is_devices() { Vec::new() } else { blob_refs(&loaded.am) };
-        let meta = DocMeta { heads, blobs, tombstone: false };
-        let action = IoAction::SaveDoc { doc: doc.clone(), write, meta, sync_states };
+        let blobs = if doc.is_devices() {
+            Vec::new()
+        } else {
+            blob_refs(&loaded.am)
+        };
+        let meta = DocMeta {
+            heads,
+            blobs,
+            tombstone: false,
+        };
+        let action = IoAction::SaveDoc {
+            doc: doc.clone(),
+            write,
+            meta,
+            sync_states,
+        };
         Some(self.next_task(action, PendingIo::Save(doc.clone())))
     }
 
@@ -329,10 +377,16 @@ impl Core {
     }
 
     fn start_loads(&mut self) {
-        let inflight = self.pending_io.values().filter(|p| matches!(p, PendingIo::Load(_))).count();
+        let inflight = self
+            .pending_io
+            .values()
+            .filter(|p| matches!(p, PendingIo::Load(_)))
+            .count();
         let mut free = self.config.max_inflight_loads.saturating_sub(inflight);
         while free > 0 {
-            let Some(doc) = self.cache.queued.pop_front() else { break };
+            let Some(doc) = self.cache.queued.pop_front() else {
+                break;
+            };
             if !self.cache.loading.contains_key(&doc) {
                 continue;
             }
@@ -411,12 +465,20 @@ impl Core {
 
     /// A stored document is missing or corrupt: report it, forget it, recover it from peers.
     fn load_failed(&mut self, now: Instant, doc: &DocId, ops: Vec<DocOp>, reason: String) {
-        self.emit(Event::DocCorrupt { doc: doc.clone(), reason });
+        self.emit(Event::DocCorrupt {
+            doc: doc.clone(),
+            reason,
+        });
         self.metas.remove(doc);
         self.set.remove(doc);
         let conns: Vec<ConnId> = self.open_conns().collect();
         for conn in &conns {
-            self.send(*conn, &Message::DocWant { docs: vec![doc.clone()] });
+            self.send(
+                *conn,
+                &Message::DocWant {
+                    docs: vec![doc.clone()],
+                },
+            );
             if let Some(s) = self.sessions.get_mut(conn) {
                 s.wanted.insert(doc.clone());
             }
@@ -445,14 +507,16 @@ impl Core {
         if self.cache.len() <= self.cache.capacity {
             return;
         }
-        let busy: BTreeSet<DocId> = self.sessions.values().flat_map(|s| s.syncing.iter().cloned()).collect();
+        let busy: BTreeSet<DocId> = self
+            .sessions
+            .values()
+            .flat_map(|s| s.syncing.iter().cloned())
+            .collect();
         let mut candidates: Vec<(Instant, DocId)> = self
             .cache
             .docs
             .iter()
-            .filter(|(id, d)| {
-                !d.pinned && d.stored && d.saved_heads == d.heads() && !busy.contains(*id)
-            })
+            .filter(|(id, d)| !d.pinned && d.stored && d.saved_heads == d.heads() && !busy.contains(*id))
             .map(|(id, d)| (d.last_used, id.clone()))
             .collect();
         candidates.sort();
@@ -477,6 +541,7 @@ impl Core {
     }
 
     pub(crate) fn drop_outputs_for(&mut self, conns: &BTreeSet<ConnId>) {
-        self.outputs.retain(|o| !matches!(o, Output::Transmit { conn, .. } if conns.contains(conn)));
+        self.outputs
+            .retain(|o| !matches!(o, Output::Transmit { conn, .. } if conns.contains(conn)));
     }
 }

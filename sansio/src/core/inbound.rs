@@ -15,11 +15,15 @@ use crate::{ConnId, DocMeta, DocWrite, Event, Instant, IoAction, Origin, Output}
 
 impl Core {
     pub(crate) fn inbound(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
-        let Some(session) = self.sessions.get_mut(&conn) else { return };
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
         session.stats.bytes_in += bytes.len() as u64;
         session.decoder.push(bytes);
         loop {
-            let Some(session) = self.sessions.get_mut(&conn) else { return };
+            let Some(session) = self.sessions.get_mut(&conn) else {
+                return;
+            };
             match session.decoder.next_message() {
                 Ok(None) => return,
                 Ok(Some(msg)) => {
@@ -36,38 +40,72 @@ impl Core {
     }
 
     fn handle_message(&mut self, now: Instant, conn: ConnId, msg: Message) {
-        let Some(session) = self.sessions.get_mut(&conn) else { return };
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
         match (session.phase, msg) {
             (_, Message::Close { code, .. }) => {
                 if let Some(session) = self.sessions.remove(&conn) {
-                    self.outputs.push_back(Output::Close { conn, code: CloseCode::NORMAL });
+                    self.outputs.push_back(Output::Close {
+                        conn,
+                        code: CloseCode::NORMAL,
+                    });
                     self.session_ended(now, session, code);
                 }
             }
             // HS-VER-1, HS-VER-2
-            (Phase::AwaitHello { .. }, Message::Hello { versions, set, devices }) => {
+            (
+                Phase::AwaitHello { .. },
+                Message::Hello {
+                    versions,
+                    set,
+                    devices,
+                },
+            ) => {
                 let Some(version) = negotiate(SUPPORTED_VERSIONS, &versions) else {
-                    self.close_session(now, conn, CloseCode::UNSUPPORTED_VERSION, "no common protocol version");
+                    self.close_session(
+                        now,
+                        conn,
+                        CloseCode::UNSUPPORTED_VERSION,
+                        "no common protocol version",
+                    );
                     return;
                 };
                 session.phase = Phase::Open;
                 let ours = self.set.summary();
                 // The acceptor compares (Hello set, Welcome set); so does the dialer (HS-RECON-1).
                 session.hello_set = Some(set);
-                let welcome = Message::Welcome { version, set: ours, devices: self.devices_digest() };
+                let welcome = Message::Welcome {
+                    version,
+                    set: ours,
+                    devices: self.devices_digest(),
+                };
                 self.send(conn, &welcome);
                 self.session_opened(now, conn, ours, devices);
             }
-            (Phase::AwaitWelcome, Message::Welcome { version, set, devices }) => {
+            (
+                Phase::AwaitWelcome,
+                Message::Welcome {
+                    version,
+                    set,
+                    devices,
+                },
+            ) => {
                 if !SUPPORTED_VERSIONS.contains(&version) {
-                    self.close_session(now, conn, CloseCode::UNSUPPORTED_VERSION, "peer selected a version we do not support");
+                    self.close_session(
+                        now,
+                        conn,
+                        CloseCode::UNSUPPORTED_VERSION,
+                        "peer selected a version we do not support",
+                    );
                     return;
                 }
                 session.phase = Phase::Open;
                 self.session_opened(now, conn, set, devices);
             }
             // HS-VER-3: nothing else before the handshake, no second Hello/Welcome after it.
-            (Phase::AwaitHello { .. } | Phase::AwaitWelcome, other) | (Phase::Open, other @ (Message::Hello { .. } | Message::Welcome { .. })) => {
+            (Phase::AwaitHello { .. } | Phase::AwaitWelcome, other)
+            | (Phase::Open, other @ (Message::Hello { .. } | Message::Welcome { .. })) => {
                 let reason = format!("unexpected {} in this session state", other.kind());
                 self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
             }
@@ -76,16 +114,32 @@ impl Core {
     }
 
     /// Handshake done: report, start the registry sync and reconciliation, announce blob wants.
-    fn session_opened(&mut self, now: Instant, conn: ConnId, set: humansync_protocol::SetSummary, devices: humansync_protocol::DocDigest) {
-        let Some(session) = self.sessions.get(&conn) else { return };
+    fn session_opened(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        set: humansync_protocol::SetSummary,
+        devices: humansync_protocol::DocDigest,
+    ) {
+        let Some(session) = self.sessions.get(&conn) else {
+            return;
+        };
         let (peer, role) = (session.peer, session.role);
         // HS-TRANSPORT-3: keep one session per peer; the one dialled by the lower id wins.
-        let duplicate = self.sessions.values().find(|s| s.peer == peer && s.conn != conn && s.is_open()).map(|s| (s.conn, s.role));
+        let duplicate = self
+            .sessions
+            .values()
+            .find(|s| s.peer == peer && s.conn != conn && s.is_open())
+            .map(|s| (s.conn, s.role));
         if let Some((other, other_role)) = duplicate {
             let me_lower = self.config.me < peer;
             let keep_dialed_by_me = me_lower;
             let this_dialed_by_me = role == crate::Role::Dialer;
-            let loser = if this_dialed_by_me == keep_dialed_by_me { other } else { conn };
+            let loser = if this_dialed_by_me == keep_dialed_by_me {
+                other
+            } else {
+                conn
+            };
             let _ = other_role;
             self.close_session(now, loser, CloseCode::DUPLICATE, "duplicate session");
             if loser == conn {
@@ -102,7 +156,11 @@ impl Core {
         // acceptor; `hello_set` is the Hello summary on both sides: one comparison, one answer.
         let in_sync = self.sessions.get(&conn).and_then(|s| s.hello_set) == Some(set);
         if let Some(session) = self.sessions.get_mut(&conn) {
-            session.recon = if in_sync { ReconPhase::Done } else { ReconPhase::Running };
+            session.recon = if in_sync {
+                ReconPhase::Done
+            } else {
+                ReconPhase::Running
+            };
         }
         if in_sync {
             self.emit(Event::Reconciled(peer));
@@ -133,7 +191,12 @@ impl Core {
             Message::DocDeleted { doc } => {
                 if doc.is_devices() {
                     // HS-REG-7
-                    self.close_session(now, conn, CloseCode::PROTOCOL, "the registry document cannot be deleted");
+                    self.close_session(
+                        now,
+                        conn,
+                        CloseCode::PROTOCOL,
+                        "the registry document cannot be deleted",
+                    );
                     return;
                 }
                 if let Some(s) = self.sessions.get_mut(&conn) {
@@ -233,7 +296,12 @@ impl Core {
             None if self.cache.get(&doc).is_some() => self.apply_received(now, conn, msg),
             None => match msg {
                 // HS-SYNC-1: store an unknown whole document without parsing it.
-                Message::DocWhole { doc, heads, blobs, bytes } => self.store_whole(now, conn, doc, heads, blobs, bytes),
+                Message::DocWhole {
+                    doc,
+                    heads,
+                    blobs,
+                    bytes,
+                } => self.store_whole(now, conn, doc, heads, blobs, bytes),
                 msg => {
                     let am = Automerge::new().with_actor(self.actor.clone());
                     self.cache.insert_new(doc.clone(), am, now);
@@ -244,18 +312,38 @@ impl Core {
         self.check_settled(now, conn);
     }
 
-    fn store_whole(&mut self, now: Instant, conn: ConnId, doc: DocId, heads: Vec<humansync_protocol::ChangeHash>, blobs: Vec<humansync_protocol::BlobHash>, bytes: Vec<u8>) {
+    fn store_whole(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        doc: DocId,
+        heads: Vec<humansync_protocol::ChangeHash>,
+        blobs: Vec<humansync_protocol::BlobHash>,
+        bytes: Vec<u8>,
+    ) {
         let mut heads = heads;
         heads.sort_unstable();
         heads.dedup();
-        let meta = DocMeta { heads, blobs, tombstone: false };
+        let meta = DocMeta {
+            heads,
+            blobs,
+            tombstone: false,
+        };
         self.blobs.add_refs(&meta.blobs);
         self.set.insert(doc.clone(), super::docs::digest_of(&meta));
         self.metas.insert(doc.clone(), meta.clone());
-        let action = IoAction::SaveDoc { doc: doc.clone(), write: Some(DocWrite::Replace(bytes)), meta, sync_states: Vec::new() };
+        let action = IoAction::SaveDoc {
+            doc: doc.clone(),
+            write: Some(DocWrite::Replace(bytes)),
+            meta,
+            sync_states: Vec::new(),
+        };
         self.next_task(action, super::docs::PendingIo::Save(doc.clone()));
         let peer = self.sessions.get(&conn).map(|s| s.peer);
-        self.emit(Event::DocChanged { doc: doc.clone(), origin: peer.map(Origin::Remote).unwrap_or(Origin::Local) });
+        self.emit(Event::DocChanged {
+            doc: doc.clone(),
+            origin: peer.map(Origin::Remote).unwrap_or(Origin::Local),
+        });
         self.announce_wants();
         // Forward to the other sessions (they may lack it too); their reconciliation would find it anyway.
         let others: Vec<ConnId> = self.open_conns().filter(|c| *c != conn).collect();
@@ -266,13 +354,17 @@ impl Core {
 
     /// Applies a DocSync or DocWhole to the loaded document (HS-SYNC-1, HS-SYNC-3).
     pub(crate) fn apply_received(&mut self, now: Instant, conn: ConnId, msg: Message) {
-        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else { return };
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
+            return;
+        };
         let (doc, result) = match msg {
             Message::DocSync { doc, message } => {
                 let result = self.apply_sync(now, peer, &doc, &message);
                 (doc, result)
             }
-            Message::DocWhole { doc, bytes, heads, .. } => {
+            Message::DocWhole {
+                doc, bytes, heads, ..
+            } => {
                 let result = self.apply_whole(now, peer, &doc, &bytes, &heads);
                 (doc, result)
             }
@@ -282,7 +374,10 @@ impl Core {
             Err(reason) => self.close_session(now, conn, CloseCode::MALFORMED, &reason),
             Ok(changed) => {
                 if changed {
-                    self.emit(Event::DocChanged { doc: doc.clone(), origin: Origin::Remote(peer) });
+                    self.emit(Event::DocChanged {
+                        doc: doc.clone(),
+                        origin: Origin::Remote(peer),
+                    });
                     if doc.is_devices() {
                         self.devices_doc_changed(now, Some(conn));
                     } else {
@@ -300,22 +395,46 @@ impl Core {
         }
     }
 
-    fn apply_sync(&mut self, now: Instant, peer: DeviceId, doc: &DocId, message: &[u8]) -> Result<bool, String> {
-        let message = sync::Message::decode(message).map_err(|e| format!("bad Automerge sync message: {e}"))?;
-        let Some(loaded) = self.cache.get_mut(doc) else { return Ok(false) };
+    fn apply_sync(
+        &mut self,
+        now: Instant,
+        peer: DeviceId,
+        doc: &DocId,
+        message: &[u8],
+    ) -> Result<bool, String> {
+        let message =
+            sync::Message::decode(message).map_err(|e| format!("bad Automerge sync message: {e}"))?;
+        let Some(loaded) = self.cache.get_mut(doc) else {
+            return Ok(false);
+        };
         loaded.last_used = now;
         let before = loaded.heads();
         let state = loaded.sync.entry(peer).or_default();
-        loaded.am.receive_sync_message(state, message).map_err(|e| format!("Automerge sync failed: {e}"))?;
+        loaded
+            .am
+            .receive_sync_message(state, message)
+            .map_err(|e| format!("Automerge sync failed: {e}"))?;
         loaded.sync_dirty.insert(peer);
         Ok(loaded.heads() != before)
     }
 
-    fn apply_whole(&mut self, now: Instant, peer: DeviceId, doc: &DocId, bytes: &[u8], heads: &[humansync_protocol::ChangeHash]) -> Result<bool, String> {
-        let Some(loaded) = self.cache.get_mut(doc) else { return Ok(false) };
+    fn apply_whole(
+        &mut self,
+        now: Instant,
+        peer: DeviceId,
+        doc: &DocId,
+        bytes: &[u8],
+        heads: &[humansync_protocol::ChangeHash],
+    ) -> Result<bool, String> {
+        let Some(loaded) = self.cache.get_mut(doc) else {
+            return Ok(false);
+        };
         loaded.last_used = now;
         let before = loaded.heads();
-        loaded.am.load_incremental(bytes).map_err(|e| format!("bad saved document: {e}"))?;
+        loaded
+            .am
+            .load_incremental(bytes)
+            .map_err(|e| format!("bad saved document: {e}"))?;
         assume_peer_has(loaded.state(peer), heads);
         loaded.sync_dirty.insert(peer);
         Ok(loaded.heads() != before)

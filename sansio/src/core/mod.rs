@@ -52,7 +52,13 @@ pub struct CoreConfig {
 impl CoreConfig {
     /// A configuration with default cache sizes.
     pub fn new(me: DeviceId, actor: Vec<u8>, anchor: Option<DeviceId>) -> Self {
-        CoreConfig { me, actor, anchor, cache_capacity: 256, max_inflight_loads: 64 }
+        CoreConfig {
+            me,
+            actor,
+            anchor,
+            cache_capacity: 256,
+            max_inflight_loads: 64,
+        }
     }
 }
 
@@ -138,7 +144,8 @@ impl Core {
             core.metas.insert(doc, meta);
         }
         let devices_saved = startup.devices_doc.is_some();
-        core.cache.insert_pinned(DocId::devices(), devices_am, now, devices_saved);
+        core.cache
+            .insert_pinned(DocId::devices(), devices_am, now, devices_saved);
         core.registry_changed(now, None);
         Ok(core)
     }
@@ -176,14 +183,25 @@ impl Core {
             .map(|s| s.conn)
             .collect();
         for conn in expired {
-            self.close_session(now, conn, CloseCode::TIMEOUT, "no Hello before the handshake deadline");
+            self.close_session(
+                now,
+                conn,
+                CloseCode::TIMEOUT,
+                "no Hello before the handshake deadline",
+            );
         }
         self.blobs_tick(now);
     }
 
     /// A transport connection with `peer` finished its TLS handshake. Returns whether it is admitted;
     /// when it is not, the runtime MUST close it with the code and process nothing from it (HS-GATE-3).
-    pub fn handle_connection(&mut self, now: Instant, conn: ConnId, peer: DeviceId, role: Role) -> crate::gate::Admission {
+    pub fn handle_connection(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        peer: DeviceId,
+        role: Role,
+    ) -> crate::gate::Admission {
         let admission = self.admission(&peer);
         if admission != crate::gate::Admission::Admit {
             return admission;
@@ -234,7 +252,9 @@ impl Core {
 
     /// Sets the registry anchor after pairing (HS-PAIR-6).
     pub fn set_anchor(&mut self, now: Instant, anchor: DeviceId) -> Result<(), CoreError> {
-        self.registry.set_anchor(anchor).map_err(|e| CoreError::Record(e.to_string()))?;
+        self.registry
+            .set_anchor(anchor)
+            .map_err(|e| CoreError::Record(e.to_string()))?;
         self.config.anchor = Some(anchor);
         self.registry_changed(now, None);
         Ok(())
@@ -243,7 +263,9 @@ impl Core {
     /// Adds a signed registry record (the anchor after signing one, or a device after pairing) to
     /// the registry and to `_devices`, and pushes it to every session (HS-REG-6).
     pub fn add_registry_record(&mut self, now: Instant, record: &SignedRecord) -> Result<(), CoreError> {
-        self.registry.insert(record).map_err(|e| CoreError::Record(e.to_string()))?;
+        self.registry
+            .insert(record)
+            .map_err(|e| CoreError::Record(e.to_string()))?;
         let changed = self
             .cache
             .get_mut(&DocId::devices())
@@ -302,7 +324,10 @@ impl Core {
     }
 
     fn pending_loads(&self) -> usize {
-        self.pending_io.values().filter(|p| matches!(p, PendingIo::Load(_))).count()
+        self.pending_io
+            .values()
+            .filter(|p| matches!(p, PendingIo::Load(_)))
+            .count()
     }
 
     fn next_task(&mut self, action: IoAction, pending: PendingIo) -> IoTaskId {

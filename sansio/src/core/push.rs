@@ -15,8 +15,15 @@ impl Core {
             Ok(bytes) => bytes,
             Err(_) => {
                 // Only document payloads can outgrow the limits (HS-MSG-2): report and skip.
-                if let Message::DocWhole { doc, bytes, .. } | Message::DocSync { doc, message: bytes, .. } = msg {
-                    self.emit(Event::DocTooLarge { doc: doc.clone(), bytes: bytes.len() });
+                if let Message::DocWhole { doc, bytes, .. }
+                | Message::DocSync {
+                    doc, message: bytes, ..
+                } = msg
+                {
+                    self.emit(Event::DocTooLarge {
+                        doc: doc.clone(),
+                        bytes: bytes.len(),
+                    });
                 }
                 return;
             }
@@ -33,7 +40,9 @@ impl Core {
 
     /// Sends the saved bytes of `doc` whole (HS-SYNC-1) and records that the peer now holds its heads.
     pub(crate) fn send_whole_bytes(&mut self, conn: ConnId, doc: &DocId, bytes: Vec<u8>) {
-        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else { return };
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
+            return;
+        };
         let (heads, blobs) = match self.cache.get(doc) {
             Some(loaded) => (loaded.heads(), super::docs::blob_refs(&loaded.am)),
             None => match self.metas.get(doc) {
@@ -44,14 +53,26 @@ impl Core {
         if let Some(loaded) = self.cache.get_mut(doc) {
             assume_peer_has(loaded.state(peer), &heads);
         }
-        self.send(conn, &Message::DocWhole { doc: doc.clone(), heads, blobs, bytes });
+        self.send(
+            conn,
+            &Message::DocWhole {
+                doc: doc.clone(),
+                heads,
+                blobs,
+                bytes,
+            },
+        );
     }
 
     /// Live push of a changed document to one session (HS-SYNC-4): DocSync when the sync state
     /// with that peer knows shared heads, else the whole document.
     pub(crate) fn push_doc(&mut self, now: Instant, conn: ConnId, doc: &DocId) {
-        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else { return };
-        let Some(loaded) = self.cache.get_mut(doc) else { return };
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
+            return;
+        };
+        let Some(loaded) = self.cache.get_mut(doc) else {
+            return;
+        };
         let state = loaded.state(peer);
         if state.shared_heads.is_empty() && state.their_heads.is_none() && !doc.is_devices() {
             self.want_loaded(now, doc, DocOp::SendWhole { conn });
@@ -62,7 +83,9 @@ impl Core {
 
     /// Generates and sends the next Automerge sync message for `doc` to the session (HS-SYNC-3).
     pub(crate) fn sync_step(&mut self, now: Instant, conn: ConnId, doc: &DocId) {
-        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else { return };
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
+            return;
+        };
         let Some(loaded) = self.cache.get_mut(doc) else {
             self.want_loaded(now, doc, DocOp::StartSync { conn });
             return;
@@ -77,14 +100,22 @@ impl Core {
             .is_some_and(|heads| heads.iter().all(|h| loaded.am.get_change_by_hash(h).is_some()));
         let settled = loaded.am.has_our_changes(state) && theirs_known;
         loaded.sync_dirty.insert(peer);
-        let Some(session) = self.sessions.get_mut(&conn) else { return };
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
         if settled {
             session.syncing.remove(doc);
         } else {
             session.syncing.insert(doc.clone());
         }
         if let Some(message) = message {
-            self.send(conn, &Message::DocSync { doc: doc.clone(), message: message.encode() });
+            self.send(
+                conn,
+                &Message::DocSync {
+                    doc: doc.clone(),
+                    message: message.encode(),
+                },
+            );
         }
     }
 }
@@ -96,6 +127,9 @@ pub(crate) fn assume_peer_has(state: &mut sync::State, heads: &[humansync_protoc
     state.shared_heads = heads.clone();
     state.their_heads = Some(heads.clone());
     state.their_need = Some(Vec::new());
-    state.their_have = Some(vec![sync::Have { last_sync: heads, bloom: sync::BloomFilter::default() }]);
+    state.their_have = Some(vec![sync::Have {
+        last_sync: heads,
+        bloom: sync::BloomFilter::default(),
+    }]);
     state.in_flight = false;
 }

@@ -73,7 +73,10 @@ impl Core {
     /// Debug text of what a session is waiting for (tests and logs).
     pub fn describe_session(&self, conn: ConnId) -> String {
         match self.sessions.get(&conn) {
-            Some(s) => format!("wanted={:?} syncing={:?} recon={:?}", s.wanted, s.syncing, s.recon),
+            Some(s) => format!(
+                "wanted={:?} syncing={:?} recon={:?}",
+                s.wanted, s.syncing, s.recon
+            ),
             None => "no session".to_owned(),
         }
     }

@@ -64,9 +64,24 @@ struct SimConn {
 
 #[derive(Debug)]
 enum SimEvent {
-    Packet { conn: ConnId, to: usize, seq: u64, bytes: Vec<u8> },
-    Io { node: usize, epoch: u64, id: IoTaskId, action: IoAction },
-    Closed { conn: ConnId, node: usize, epoch: u64, code: CloseCode },
+    Packet {
+        conn: ConnId,
+        to: usize,
+        seq: u64,
+        bytes: Vec<u8>,
+    },
+    Io {
+        node: usize,
+        epoch: u64,
+        id: IoTaskId,
+        action: IoAction,
+    },
+    Closed {
+        conn: ConnId,
+        node: usize,
+        epoch: u64,
+        code: CloseCode,
+    },
 }
 
 /// A deterministic multi-device simulation. Same seed, same run.
@@ -148,9 +163,13 @@ impl Sim {
             name: self.nodes[idx].name.clone(),
             paired_at_ms: self.now.0,
         };
-        let signed = record.sign(&self.nodes[SERVER].key).unwrap_or_else(|e| panic!("sign: {e}"));
+        let signed = record
+            .sign(&self.nodes[SERVER].key)
+            .unwrap_or_else(|e| panic!("sign: {e}"));
         let now = self.now;
-        self.server_core().add_registry_record(now, &signed).unwrap_or_else(|e| panic!("server record: {e}"));
+        self.server_core()
+            .add_registry_record(now, &signed)
+            .unwrap_or_else(|e| panic!("server record: {e}"));
         self.pump(SERVER);
         // POST /pair answers only once the record is durable on the server.
         self.flush_io(SERVER);
@@ -159,9 +178,11 @@ impl Sim {
         self.nodes[idx].anchor = Some(anchor);
         let node = &mut self.nodes[idx];
         if let Some(core) = node.core.as_mut() {
-            core.set_anchor(now, anchor).unwrap_or_else(|e| panic!("anchor: {e}"));
+            core.set_anchor(now, anchor)
+                .unwrap_or_else(|e| panic!("anchor: {e}"));
             for r in &records {
-                core.add_registry_record(now, r).unwrap_or_else(|e| panic!("record: {e}"));
+                core.add_registry_record(now, r)
+                    .unwrap_or_else(|e| panic!("record: {e}"));
             }
         }
         self.pump(idx);
@@ -169,11 +190,17 @@ impl Sim {
 
     /// Revokes a device at the server (DELETE /devices/{id}).
     pub fn revoke(&mut self, idx: usize) {
-        let record = RegistryRecord::Revoked { device: self.nodes[idx].id, revoked_at_ms: self.now.0 };
-        let signed = record.sign(&self.nodes[SERVER].key).unwrap_or_else(|e| panic!("sign: {e}"));
+        let record = RegistryRecord::Revoked {
+            device: self.nodes[idx].id,
+            revoked_at_ms: self.now.0,
+        };
+        let signed = record
+            .sign(&self.nodes[SERVER].key)
+            .unwrap_or_else(|e| panic!("sign: {e}"));
         let now = self.now;
         if let Some(core) = self.nodes[SERVER].core.as_mut() {
-            core.add_registry_record(now, &signed).unwrap_or_else(|e| panic!("server record: {e}"));
+            core.add_registry_record(now, &signed)
+                .unwrap_or_else(|e| panic!("server record: {e}"));
         }
         self.pump(SERVER);
         // DELETE /devices answers only once the revocation is durable on the server.
@@ -182,7 +209,11 @@ impl Sim {
 
     /// Runs the simulation until node `idx` has no disk I/O outstanding.
     fn flush_io(&mut self, idx: usize) {
-        while self.queue.values().any(|e| matches!(e, SimEvent::Io { node, .. } if *node == idx)) {
+        while self
+            .queue
+            .values()
+            .any(|e| matches!(e, SimEvent::Io { node, .. } if *node == idx))
+        {
             let until = self.now.plus_ms(1);
             while self.step(until) {}
             self.now = until;
@@ -190,18 +221,24 @@ impl Sim {
     }
 
     fn server_core(&mut self) -> &mut crate::Core {
-        self.nodes[SERVER].core.as_mut().unwrap_or_else(|| panic!("the server is down"))
+        self.nodes[SERVER]
+            .core
+            .as_mut()
+            .unwrap_or_else(|| panic!("the server is down"))
     }
 
     /// Puts `key = node name` into `doc` on node `idx` (creating the doc), as an app would.
     pub fn edit(&mut self, idx: usize, doc: &DocId, key: &str) {
         let now = self.now;
-        let Some(core) = self.nodes[idx].core.as_mut() else { return };
+        let Some(core) = self.nodes[idx].core.as_mut() else {
+            return;
+        };
         match core.open(now, doc, true) {
             Ok(crate::OpenState::Ready) => self.apply_edit(idx, doc, key),
-            Ok(crate::OpenState::Loading) => {
-                self.nodes[idx].pending_edits.push(PendingEdit { doc: doc.clone(), key: key.to_owned() })
-            }
+            Ok(crate::OpenState::Loading) => self.nodes[idx].pending_edits.push(PendingEdit {
+                doc: doc.clone(),
+                key: key.to_owned(),
+            }),
             Ok(crate::OpenState::NotFound) | Err(_) => {}
         }
         self.pump(idx);
@@ -210,7 +247,9 @@ impl Sim {
     fn apply_edit(&mut self, idx: usize, doc: &DocId, key: &str) {
         let now = self.now;
         let name = self.nodes[idx].name.clone();
-        let Some(core) = self.nodes[idx].core.as_mut() else { return };
+        let Some(core) = self.nodes[idx].core.as_mut() else {
+            return;
+        };
         let result = core.change(now, doc, |am| {
             am.transact::<_, _, automerge::AutomergeError>(|tx| {
                 use automerge::transaction::Transactable;
@@ -220,7 +259,9 @@ impl Sim {
             .is_ok()
         });
         if let Ok((true, Some(task))) = result {
-            self.nodes[idx].task_edits.insert(task, (doc.clone(), key.to_owned()));
+            self.nodes[idx]
+                .task_edits
+                .insert(task, (doc.clone(), key.to_owned()));
         }
     }
 
@@ -233,12 +274,65 @@ impl Sim {
         self.pump(idx);
     }
 
+    /// Writes documents straight into a node's disk and reboots it from there (for large fixtures).
+    pub fn preload(&mut self, idx: usize, docs: &[(DocId, Vec<u8>)]) {
+        for (doc, bytes) in docs {
+            let Ok(am) = automerge::Automerge::load(bytes) else {
+                continue;
+            };
+            let mut heads: Vec<humansync_protocol::ChangeHash> = am
+                .get_heads()
+                .iter()
+                .map(|h| humansync_protocol::ChangeHash(h.0))
+                .collect();
+            heads.sort_unstable();
+            let meta = crate::DocMeta {
+                heads,
+                blobs: Vec::new(),
+                tombstone: false,
+            };
+            let write = crate::DocWrite::Replace(bytes.clone());
+            self.nodes[idx].store.save(doc, Some(&write), &meta, &[]);
+        }
+        self.crash(idx);
+        self.restart(idx);
+    }
+
+    /// Closes every connection of node `idx` (as if its network dropped for a moment).
+    pub fn disconnect(&mut self, idx: usize) {
+        let conns: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.alive && c.ends.contains(&idx))
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in conns {
+            self.kill_conn(conn, CloseCode::NORMAL);
+        }
+    }
+
+    /// Bytes and frames sent each way on the live connection between `a` and `b`:
+    /// `(bytes a→b, frames a→b, bytes b→a, frames b→a)`.
+    pub fn link_stats(&self, a: usize, b: usize) -> Option<(u64, u64, u64, u64)> {
+        let (conn, _) = self
+            .conns
+            .iter()
+            .find(|(_, c)| c.alive && (c.ends == [a, b] || c.ends == [b, a]))?;
+        let sa = self.nodes[a].core.as_ref()?.session_stats(*conn)?;
+        let sb = self.nodes[b].core.as_ref()?.session_stats(*conn)?;
+        Some((sa.bytes_out, sa.frames_out, sb.bytes_out, sb.frames_out))
+    }
+
     /// Crashes a node: its connections drop and unfinished I/O is lost.
     pub fn crash(&mut self, idx: usize) {
         self.nodes[idx].core = None;
         self.nodes[idx].epoch += 1;
-        let conns: Vec<ConnId> =
-            self.conns.iter().filter(|(_, c)| c.alive && c.ends.contains(&idx)).map(|(id, _)| *id).collect();
+        let conns: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.alive && c.ends.contains(&idx))
+            .map(|(id, _)| *id)
+            .collect();
         for conn in conns {
             self.kill_conn(conn, CloseCode::INTERNAL);
         }
@@ -323,7 +417,9 @@ impl Sim {
                 if self.cut.contains(&(a, b)) || self.nodes[a].rogue || self.nodes[b].rogue {
                     continue;
                 }
-                let (Some(ca), Some(cb)) = (&self.nodes[a].core, &self.nodes[b].core) else { continue };
+                let (Some(ca), Some(cb)) = (&self.nodes[a].core, &self.nodes[b].core) else {
+                    continue;
+                };
                 let ok_a = ca.admission_of(&self.nodes[b].id) == Admission::Admit;
                 let ok_b = cb.admission_of(&self.nodes[a].id) == Admission::Admit;
                 if ok_a && ok_b {
@@ -367,7 +463,9 @@ impl Sim {
                 return true;
             }
         }
-        let Some((_, event)) = self.queue.pop_first() else { return false };
+        let Some((_, event)) = self.queue.pop_first() else {
+            return false;
+        };
         self.handle_event(event);
         true
     }
@@ -388,7 +486,12 @@ impl Sim {
     fn handle_event(&mut self, event: SimEvent) {
         match event {
             SimEvent::Packet { conn, to, seq, bytes } => self.receive_packet(conn, to, seq, bytes),
-            SimEvent::Io { node, epoch, id, action } => {
+            SimEvent::Io {
+                node,
+                epoch,
+                id,
+                action,
+            } => {
                 if self.nodes[node].epoch != epoch || !self.nodes[node].is_up() {
                     return; // lost in a crash
                 }
@@ -404,7 +507,12 @@ impl Sim {
                 }
                 self.pump(node);
             }
-            SimEvent::Closed { conn, node, epoch, code } => {
+            SimEvent::Closed {
+                conn,
+                node,
+                epoch,
+                code,
+            } => {
                 if self.nodes[node].epoch != epoch {
                     return;
                 }
@@ -420,8 +528,15 @@ impl Sim {
     fn perform_io(&mut self, node: usize, action: &IoAction) -> IoResult {
         match action {
             IoAction::LoadDoc { doc } => self.nodes[node].store.load(doc),
-            IoAction::SaveDoc { doc, write, meta, sync_states } => {
-                self.nodes[node].store.save(doc, write.as_ref(), meta, sync_states);
+            IoAction::SaveDoc {
+                doc,
+                write,
+                meta,
+                sync_states,
+            } => {
+                self.nodes[node]
+                    .store
+                    .save(doc, write.as_ref(), meta, sync_states);
                 IoResult::Done
             }
             IoAction::DeleteDoc { doc } => {
@@ -431,9 +546,14 @@ impl Sim {
             IoAction::FetchBlob { hash, from } => {
                 // HS-BLOB-3: the provider serves only peers its own gate admits, over a live link.
                 let Some(src) = self.nodes.iter().position(|n| n.id == *from) else {
-                    return IoResult::Failed { reason: "unknown peer".into() };
+                    return IoResult::Failed {
+                        reason: "unknown peer".into(),
+                    };
                 };
-                let linked = self.conns.values().any(|c| c.alive && (c.ends == [node, src] || c.ends == [src, node]));
+                let linked = self
+                    .conns
+                    .values()
+                    .any(|c| c.alive && (c.ends == [node, src] || c.ends == [src, node]));
                 let admitted = self.nodes[src]
                     .core
                     .as_ref()
@@ -442,7 +562,9 @@ impl Sim {
                     self.nodes[node].store.blobs.insert(*hash);
                     IoResult::Done
                 } else {
-                    IoResult::Failed { reason: "peer cannot serve the blob".into() }
+                    IoResult::Failed {
+                        reason: "peer cannot serve the blob".into(),
+                    }
                 }
             }
         }
@@ -451,7 +573,9 @@ impl Sim {
     /// Drains a node's outputs into the network, the disk and the app.
     fn pump(&mut self, idx: usize) {
         loop {
-            let Some(core) = self.nodes[idx].core.as_mut() else { return };
+            let Some(core) = self.nodes[idx].core.as_mut() else {
+                return;
+            };
             let Some(output) = core.poll_output() else { return };
             match output {
                 Output::Transmit { conn, bytes } => self.transmit(idx, conn, bytes),
@@ -460,7 +584,11 @@ impl Sim {
                     let conns: Vec<ConnId> = self
                         .conns
                         .iter()
-                        .filter(|(_, c)| c.alive && c.ends.contains(&idx) && c.ends.iter().any(|e| self.nodes[*e].id == peer))
+                        .filter(|(_, c)| {
+                            c.alive
+                                && c.ends.contains(&idx)
+                                && c.ends.iter().any(|e| self.nodes[*e].id == peer)
+                        })
                         .map(|(id, _)| *id)
                         .collect();
                     for conn in conns {
@@ -472,7 +600,15 @@ impl Sim {
                     let at = self.nodes[idx].io_free_at.max(self.now).plus_ms(delay);
                     self.nodes[idx].io_free_at = at;
                     let epoch = self.nodes[idx].epoch;
-                    self.schedule(at, SimEvent::Io { node: idx, epoch, id: task.id, action: task.action });
+                    self.schedule(
+                        at,
+                        SimEvent::Io {
+                            node: idx,
+                            epoch,
+                            id: task.id,
+                            action: task.action,
+                        },
+                    );
                 }
                 Output::Event(event) => self.app_event(idx, event),
             }
@@ -494,7 +630,9 @@ impl Sim {
     }
 
     fn transmit(&mut self, from: usize, conn: ConnId, bytes: Vec<u8>) {
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         if !c.alive {
             return;
         }
@@ -505,7 +643,11 @@ impl Sim {
             if core.admission_of(&self.nodes[to].id) != Admission::Admit {
                 self.violations.push(format!(
                     "seed {} t={}: {} sent {} bytes to non-admitted {}",
-                    self.seed, self.now.0, self.nodes[from].name, bytes.len(), self.nodes[to].name
+                    self.seed,
+                    self.now.0,
+                    self.nodes[from].name,
+                    bytes.len(),
+                    self.nodes[to].name
                 ));
             }
         }
@@ -514,30 +656,58 @@ impl Sim {
             if let Some(decoder) = c {
                 decoder.push(&bytes);
                 while let Ok(Some(msg)) = decoder.next_message() {
-                    let line = format!("t={} {}->{} {}", self.now.0, self.nodes[from].name, self.nodes[to].name, summarize(&msg));
+                    let line = format!(
+                        "t={} {}->{} {}",
+                        self.now.0,
+                        self.nodes[from].name,
+                        self.nodes[to].name,
+                        summarize(&msg)
+                    );
                     self.transcript.push(line);
                 }
             }
         }
         for chunk in bytes.chunks(self.cfg.max_chunk.max(1)) {
-            let Some(c) = self.conns.get_mut(&conn) else { return };
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
             let seq = c.next_seq[side];
             c.next_seq[side] += 1;
-            let mut at = self.now.plus_ms(self.rng.between(self.cfg.latency_ms.0, self.cfg.latency_ms.1));
+            let mut at = self
+                .now
+                .plus_ms(self.rng.between(self.cfg.latency_ms.0, self.cfg.latency_ms.1));
             while self.rng.chance(self.cfg.loss) {
                 at = at.plus_ms(self.cfg.rto_ms);
             }
-            self.schedule(at, SimEvent::Packet { conn, to, seq, bytes: chunk.to_vec() });
+            self.schedule(
+                at,
+                SimEvent::Packet {
+                    conn,
+                    to,
+                    seq,
+                    bytes: chunk.to_vec(),
+                },
+            );
             if self.rng.chance(self.cfg.duplicate) {
                 let dup_at = at.plus_ms(self.rng.between(0, self.cfg.latency_ms.1));
-                self.schedule(dup_at, SimEvent::Packet { conn, to, seq, bytes: chunk.to_vec() });
+                self.schedule(
+                    dup_at,
+                    SimEvent::Packet {
+                        conn,
+                        to,
+                        seq,
+                        bytes: chunk.to_vec(),
+                    },
+                );
             }
         }
     }
 
     /// The transport side of a packet: drop duplicates, reassemble in order, hand bytes to the core.
     fn receive_packet(&mut self, conn: ConnId, to: usize, seq: u64, bytes: Vec<u8>) {
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         if !c.alive {
             return;
         }
@@ -577,17 +747,28 @@ impl Sim {
     }
 
     fn kill_conn(&mut self, conn: ConnId, code: CloseCode) {
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         if !c.alive {
             return;
         }
         c.alive = false;
         let ends = c.ends;
         let epochs = c.epochs;
-        self.queue.retain(|_, e| !matches!(e, SimEvent::Packet { conn: id, .. } if *id == conn));
+        self.queue
+            .retain(|_, e| !matches!(e, SimEvent::Packet { conn: id, .. } if *id == conn));
         for (side, node) in ends.iter().enumerate() {
             let at = self.now.plus_ms(self.cfg.latency_ms.0);
-            self.schedule(at, SimEvent::Closed { conn, node: *node, epoch: epochs[side], code });
+            self.schedule(
+                at,
+                SimEvent::Closed {
+                    conn,
+                    node: *node,
+                    epoch: epochs[side],
+                    code,
+                },
+            );
         }
     }
 
@@ -611,7 +792,10 @@ impl Sim {
                 }
                 let knows = |x: usize, y: usize| {
                     self.nodes[x].rogue
-                        || self.nodes[x].core.as_ref().is_some_and(|c| c.admission_of(&self.nodes[y].id) == Admission::Admit)
+                        || self.nodes[x]
+                            .core
+                            .as_ref()
+                            .is_some_and(|c| c.admission_of(&self.nodes[y].id) == Admission::Admit)
                 };
                 if knows(a, b) {
                     dials.push((a, b));
@@ -667,11 +851,20 @@ impl Sim {
 
     /// HS-REG-4: a node's set of revoked devices never shrinks.
     fn check_registry_monotonic(&mut self, idx: usize) {
-        let Some(core) = self.nodes[idx].core.as_ref() else { return };
-        let now: BTreeSet<_> =
-            core.registry().devices().filter(|(_, s)| s.revoked_at_ms.is_some()).map(|(d, _)| *d).collect();
+        let Some(core) = self.nodes[idx].core.as_ref() else {
+            return;
+        };
+        let now: BTreeSet<_> = core
+            .registry()
+            .devices()
+            .filter(|(_, s)| s.revoked_at_ms.is_some())
+            .map(|(d, _)| *d)
+            .collect();
         if !now.is_superset(&self.revoked_seen[idx]) {
-            self.violations.push(format!("seed {} t={}: {} forgot a revocation", self.seed, self.now.0, self.nodes[idx].name));
+            self.violations.push(format!(
+                "seed {} t={}: {} forgot a revocation",
+                self.seed, self.now.0, self.nodes[idx].name
+            ));
         }
         self.revoked_seen[idx] = now;
     }
@@ -683,15 +876,23 @@ impl Sim {
         let seed = self.seed;
         let mut docs: BTreeSet<DocId> = BTreeSet::new();
         for &i in members {
-            let core = self.nodes[i].core.as_ref().ok_or(format!("seed {seed}: {} is down", self.nodes[i].name))?;
+            let core = self.nodes[i]
+                .core
+                .as_ref()
+                .ok_or(format!("seed {seed}: {} is down", self.nodes[i].name))?;
             docs.extend(self.nodes[i].store.docs.keys().cloned());
             let _ = core;
         }
         for doc in &docs {
-            let digests: Vec<_> = members.iter().map(|&i| self.nodes[i].core.as_ref().and_then(|c| c.digest(doc))).collect();
+            let digests: Vec<_> = members
+                .iter()
+                .map(|&i| self.nodes[i].core.as_ref().and_then(|c| c.digest(doc)))
+                .collect();
             if digests.windows(2).any(|w| w[0] != w[1]) {
                 let names: Vec<_> = members.iter().map(|&i| &self.nodes[i].name).collect();
-                return Err(format!("seed {seed}: {doc} differs across {names:?}: {digests:?}"));
+                return Err(format!(
+                    "seed {seed}: {doc} differs across {names:?}: {digests:?}"
+                ));
             }
         }
         for node in authors {
@@ -699,13 +900,20 @@ impl Sim {
                 for &i in members {
                     let stored = self.nodes[i].store.docs.get(doc);
                     let Some(stored) = stored else {
-                        return Err(format!("seed {seed}: {} lacks {doc} (edit {key} by {})", self.nodes[i].name, node.name));
+                        return Err(format!(
+                            "seed {seed}: {} lacks {doc} (edit {key} by {})",
+                            self.nodes[i].name, node.name
+                        ));
                     };
                     if stored.meta.tombstone {
                         continue; // deleted for good: the deletion wins (HS-DOC-5)
                     }
-                    let am = automerge::Automerge::load(&stored.bytes)
-                        .map_err(|e| format!("seed {seed}: {} stored {doc} does not load: {e}", self.nodes[i].name))?;
+                    let am = automerge::Automerge::load(&stored.bytes).map_err(|e| {
+                        format!(
+                            "seed {seed}: {} stored {doc} does not load: {e}",
+                            self.nodes[i].name
+                        )
+                    })?;
                     if am.get(automerge::ROOT, key.as_str()).ok().flatten().is_none() {
                         return Err(format!(
                             "seed {seed}: {} lost edit {key} on {doc} (acknowledged by {})",
@@ -733,8 +941,19 @@ impl Sim {
         (bytes, frames)
     }
 
-    /// A readable dump of every node's sessions and pending work, for failure messages.
+    /// [`Sim::describe_state`] plus the last 40 transcript lines, for failure messages.
     pub fn describe(&self) -> String {
+        let mut out = self.describe_state();
+        let tail = self.transcript.len().saturating_sub(40);
+        for line in &self.transcript[tail..] {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A readable dump of every node's sessions and pending work.
+    pub fn describe_state(&self) -> String {
         let mut out = format!("seed {} t={} queue={}\n", self.seed, self.now.0, self.queue.len());
         for node in &self.nodes {
             let Some(core) = &node.core else {
@@ -749,28 +968,39 @@ impl Sim {
                 st.docs_pending,
                 st.blobs_missing,
                 core.registry().records().count(),
-                core.registry().anchor().map(|a| self.nodes.iter().position(|n| n.id == a))
+                core.registry()
+                    .anchor()
+                    .map(|a| self.nodes.iter().position(|n| n.id == a))
             ));
             for p in st.peers {
-                let peer = self.nodes.iter().find(|n| n.id == p.peer).map(|n| n.name.as_str()).unwrap_or("?");
+                let peer = self
+                    .nodes
+                    .iter()
+                    .find(|n| n.id == p.peer)
+                    .map(|n| n.name.as_str())
+                    .unwrap_or("?");
                 out.push_str(&format!(
                     "    {:?} {peer}: open={} reconciled={} up_to_date={} outstanding={} {}\n",
-                    p.conn, p.open, p.reconciled, p.up_to_date, p.outstanding, core.describe_session(p.conn)
+                    p.conn,
+                    p.open,
+                    p.reconciled,
+                    p.up_to_date,
+                    p.outstanding,
+                    core.describe_session(p.conn)
                 ));
             }
-        }
-        let tail = self.transcript.len().saturating_sub(40);
-        for line in &self.transcript[tail..] {
-            out.push_str(line);
-            out.push('\n');
         }
         out
     }
 
     /// Edits of `doc` visible in node `idx`'s durable copy (keys of the root map).
     pub fn stored_keys(&self, idx: usize, doc: &DocId) -> Vec<String> {
-        let Some(stored) = self.nodes[idx].store.docs.get(doc) else { return Vec::new() };
-        let Ok(am) = automerge::Automerge::load(&stored.bytes) else { return Vec::new() };
+        let Some(stored) = self.nodes[idx].store.docs.get(doc) else {
+            return Vec::new();
+        };
+        let Ok(am) = automerge::Automerge::load(&stored.bytes) else {
+            return Vec::new();
+        };
         am.keys(automerge::ROOT).collect()
     }
 
@@ -808,7 +1038,11 @@ pub fn summarize(msg: &humansync_protocol::Message) -> String {
                 message.len(),
                 short_hashes(&m.heads),
                 short_hashes(&m.need),
-                m.have.iter().map(|h| short_hashes(&h.last_sync)).collect::<Vec<_>>().join("|"),
+                m.have
+                    .iter()
+                    .map(|h| short_hashes(&h.last_sync))
+                    .collect::<Vec<_>>()
+                    .join("|"),
                 m.changes.len()
             ),
             Err(_) => format!("DocSync{{{doc}, {} B, undecodable}}", message.len()),

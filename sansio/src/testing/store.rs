@@ -30,7 +30,13 @@ pub struct SimStore {
 
 impl SimStore {
     /// Applies a durable document write.
-    pub fn save(&mut self, doc: &DocId, write: Option<&DocWrite>, meta: &DocMeta, states: &[(DeviceId, Vec<u8>)]) {
+    pub fn save(
+        &mut self,
+        doc: &DocId,
+        write: Option<&DocWrite>,
+        meta: &DocMeta,
+        states: &[(DeviceId, Vec<u8>)],
+    ) {
         let entry = self.docs.entry(doc.clone()).or_default();
         match write {
             Some(DocWrite::Append(bytes)) => entry.bytes.extend_from_slice(bytes),
@@ -48,7 +54,14 @@ impl SimStore {
     pub fn delete(&mut self, doc: &DocId) {
         self.docs.insert(
             doc.clone(),
-            StoredDoc { bytes: Vec::new(), meta: DocMeta { tombstone: true, ..Default::default() }, sync_states: BTreeMap::new() },
+            StoredDoc {
+                bytes: Vec::new(),
+                meta: DocMeta {
+                    tombstone: true,
+                    ..Default::default()
+                },
+                sync_states: BTreeMap::new(),
+            },
         );
         self.writes += 1;
     }
@@ -73,7 +86,11 @@ impl SimStore {
                 .filter(|(id, _)| !id.is_devices())
                 .map(|(id, d)| (id.clone(), d.meta.clone()))
                 .collect(),
-            devices_doc: self.docs.get(&DocId::devices()).map(|d| d.bytes.clone()).filter(|b| !b.is_empty()),
+            devices_doc: self
+                .docs
+                .get(&DocId::devices())
+                .map(|d| d.bytes.clone())
+                .filter(|b| !b.is_empty()),
             local_blobs: self.blobs.iter().copied().collect(),
         }
     }

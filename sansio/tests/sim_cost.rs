@@ -1,0 +1,80 @@
+//! Cost of reconnecting with 10,000 documents, asserted as counts (bytes, frames), never time.
+
+use automerge::transaction::Transactable;
+use humansync_protocol::DocId;
+use humansync_sansio::testing::{SERVER, Sim, SimConfig};
+
+const DOCS: usize = 10_000;
+
+fn fixture() -> Vec<(DocId, Vec<u8>)> {
+    (0..DOCS)
+        .map(|i| {
+            let mut am = automerge::Automerge::new().with_actor(automerge::ActorId::from(vec![1, 2, 3, 4]));
+            am.transact::<_, _, automerge::AutomergeError>(|tx| {
+                tx.put(automerge::ROOT, "title", format!("note {i}"))?;
+                Ok(())
+            })
+            .expect("fixture edit");
+            let id = DocId::new(format!(
+                "humandocs/doc-{:032x}",
+                (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c)
+            ))
+            .expect("id");
+            (id, am.save())
+        })
+        .collect()
+}
+
+fn quiet() -> SimConfig {
+    SimConfig {
+        loss: 0.0,
+        duplicate: 0.0,
+        latency_ms: (5, 5),
+        ..SimConfig::default()
+    }
+}
+
+/// Reconnects server and device and returns (total bytes, total frames) of the new session.
+fn reconnect(sim: &mut Sim) -> (u64, u64) {
+    sim.disconnect(1);
+    assert!(sim.settle(120_000), "{}", sim.describe());
+    let (ab, af, bb, bf) = sim.link_stats(SERVER, 1).expect("linked");
+    (ab + bb, af + bf)
+}
+
+#[test]
+fn reconnect_cost_grows_with_changes_not_with_the_set() {
+    let docs = fixture();
+    let mut sim = Sim::new(7, 1, quiet());
+    sim.preload(SERVER, &docs);
+    sim.preload(1, &docs);
+    assert!(sim.settle(120_000), "{}", sim.describe());
+
+    // No change: Hello + Welcome only — one round trip, well under 1 KB (HS-RECON-1).
+    let (bytes, frames) = reconnect(&mut sim);
+    println!("no change: {bytes} B in {frames} frames");
+    assert_eq!(frames, 2, "a no-change reconnect is exactly Hello and Welcome");
+    assert!(bytes <= 1024, "{bytes} B");
+
+    // k changed documents: cost grows with k, not with the 10,000 in the set.
+    let mut last = 0;
+    for k in [1usize, 10, 100] {
+        sim.disconnect(1);
+        sim.set_cut(SERVER, 1, true);
+        for (i, (doc, _)) in docs.iter().take(k).enumerate() {
+            sim.edit(SERVER, doc, &format!("k{k}-{i}"));
+        }
+        assert!(sim.settle(120_000), "{}", sim.describe());
+        sim.set_cut(SERVER, 1, false);
+        assert!(sim.settle(120_000), "{}", sim.describe());
+        let (ab, af, bb, bf) = sim.link_stats(SERVER, 1).expect("linked");
+        let (bytes, frames) = (ab + bb, af + bf);
+        let per_doc = bytes / k as u64;
+        println!("k={k}: {bytes} B in {frames} frames ({per_doc} B per changed doc)");
+        assert!(bytes > last, "more changes, more bytes");
+        // Reconciliation plus one Automerge sync exchange per changed document (HS-RECON-3, HS-SYNC-3).
+        assert!(bytes <= 4_000 + 2_500 * k as u64, "k={k}: {bytes} B");
+        last = bytes;
+        sim.check_converged(&[SERVER, 1]).expect("converged");
+    }
+}
