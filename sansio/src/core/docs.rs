@@ -56,7 +56,7 @@ pub(crate) enum DocOp {
 pub(crate) enum PendingIo {
     Load(DocId),
     Save(DocId),
-    Delete(DocId),
+    Delete,
     Fetch { hash: BlobHash, peer: DeviceId },
 }
 
@@ -151,10 +151,10 @@ pub(crate) fn blob_refs(am: &Automerge) -> Vec<BlobHash> {
             automerge::iter::DocItem::List(l) => &l.value,
             automerge::iter::DocItem::Text(_) => continue,
         };
-        if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(text)) = value {
-            if let Some(hash) = BlobHash::from_reference(text) {
-                refs.insert(hash);
-            }
+        if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(text)) = value
+            && let Some(hash) = BlobHash::from_reference(text)
+        {
+            refs.insert(hash);
         }
     }
     refs.into_iter().collect()
@@ -175,10 +175,8 @@ impl Core {
     /// Opens a document for reading and editing. With `create`, a missing document is created empty
     /// (it is stored and announced to peers with its first change).
     pub fn open(&mut self, now: Instant, doc: &DocId, create: bool) -> Result<OpenState, CoreError> {
-        if let Some(meta) = self.metas.get(doc) {
-            if meta.tombstone {
-                return Err(CoreError::Deleted(doc.clone()));
-            }
+        if self.metas.get(doc).is_some_and(|m| m.tombstone) {
+            return Err(CoreError::Deleted(doc.clone()));
         }
         if let Some(loaded) = self.cache.get_mut(doc) {
             loaded.last_used = now;
@@ -277,10 +275,7 @@ impl Core {
                 origin,
             });
         }
-        self.next_task(
-            IoAction::DeleteDoc { doc: doc.clone() },
-            PendingIo::Delete(doc.clone()),
-        )
+        self.next_task(IoAction::DeleteDoc { doc: doc.clone() }, PendingIo::Delete)
     }
 
     /// After a loaded document's content changed (locally or from `from`): index, save, push.
@@ -412,7 +407,7 @@ impl Core {
                 }
                 self.evict(now);
             }
-            PendingIo::Delete(_) => {}
+            PendingIo::Delete => {}
             PendingIo::Fetch { hash, peer } => self.fetch_done(now, hash, peer, result),
         }
     }

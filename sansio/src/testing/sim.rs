@@ -9,7 +9,7 @@ use humansync_protocol::{CloseCode, DocId, FrameDecoder, RegistryRecord};
 
 use super::node::{PendingEdit, SimNode};
 use super::rng::SimRng;
-use crate::gate::{Admission, admit};
+use crate::gate::Admission;
 use crate::{ConnId, Event, Instant, IoAction, IoResult, IoTaskId, Output, Role};
 
 /// Network and disk behaviour of a simulation.
@@ -453,15 +453,15 @@ impl Sim {
             return false;
         }
         self.now = next;
-        if let Some((t, idx)) = timer {
-            if t <= self.now {
-                let now = self.now;
-                if let Some(core) = self.nodes[idx].core.as_mut() {
-                    core.handle_timeout(now);
-                }
-                self.pump(idx);
-                return true;
+        if let Some((t, idx)) = timer
+            && t <= self.now
+        {
+            let now = self.now;
+            if let Some(core) = self.nodes[idx].core.as_mut() {
+                core.handle_timeout(now);
             }
+            self.pump(idx);
+            return true;
         }
         let Some((_, event)) = self.queue.pop_first() else {
             return false;
@@ -496,10 +496,10 @@ impl Sim {
                     return; // lost in a crash
                 }
                 let result = self.perform_io(node, &action);
-                if let Some((doc, key)) = self.nodes[node].task_edits.remove(&id) {
-                    if result == IoResult::Done {
-                        self.nodes[node].acked.insert((doc, key));
-                    }
+                if let Some((doc, key)) = self.nodes[node].task_edits.remove(&id)
+                    && result == IoResult::Done
+                {
+                    self.nodes[node].acked.insert((doc, key));
                 }
                 let now = self.now;
                 if let Some(core) = self.nodes[node].core.as_mut() {
@@ -639,17 +639,19 @@ impl Sim {
         let side = if c.ends[0] == from { 0 } else { 1 };
         let to = c.ends[1 - side];
         // Gating invariant (HS-GATE-3/4): never send to a peer our own registry does not admit.
-        if let Some(core) = self.nodes[from].core.as_ref() {
-            if core.admission_of(&self.nodes[to].id) != Admission::Admit {
-                self.violations.push(format!(
-                    "seed {} t={}: {} sent {} bytes to non-admitted {}",
-                    self.seed,
-                    self.now.0,
-                    self.nodes[from].name,
-                    bytes.len(),
-                    self.nodes[to].name
-                ));
-            }
+        let sender_admits = self.nodes[from]
+            .core
+            .as_ref()
+            .map(|c| c.admission_of(&self.nodes[to].id));
+        if sender_admits.is_some_and(|a| a != Admission::Admit) {
+            self.violations.push(format!(
+                "seed {} t={}: {} sent {} bytes to non-admitted {}",
+                self.seed,
+                self.now.0,
+                self.nodes[from].name,
+                bytes.len(),
+                self.nodes[to].name
+            ));
         }
         if self.cfg.transcript {
             let c = self.conns.get_mut(&conn).map(|c| &mut c.decoders[side]);
