@@ -1,7 +1,5 @@
 //! Receiving: frame decoding, the handshake, and dispatch of every session message.
 
-use std::collections::BTreeSet;
-
 use automerge::Automerge;
 use automerge::sync::{self, SyncDoc};
 use humansync_protocol::{CloseCode, DeviceId, DocId, Message, SUPPORTED_VERSIONS, encode_frame, negotiate};
@@ -466,7 +464,6 @@ impl Core {
         let peer = session.peer;
         self.reset_sync_states(peer);
         self.blobs.peer_gone(&peer);
-        self.drop_outputs_for(&BTreeSet::from([session.conn]));
         if session.phase == Phase::Open {
             self.emit(Event::PeerDisconnected { peer, code });
         }

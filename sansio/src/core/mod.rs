@@ -234,6 +234,8 @@ impl Core {
     /// The transport connection closed (by the peer, the network or us).
     pub fn handle_connection_closed(&mut self, now: Instant, conn: ConnId, code: CloseCode) {
         if let Some(session) = self.sessions.remove(&conn) {
+            // The transport is gone: nothing queued for it can be sent any more.
+            self.drop_outputs_for(&std::collections::BTreeSet::from([conn]));
             self.session_ended(now, session, code);
         }
     }
