@@ -90,7 +90,7 @@ fn accept(f: &mut Fixture) -> ConnId {
 
 #[test]
 fn unregistered_and_revoked_peers_get_nothing() {
-    // HS-GATE-2, HS-GATE-3
+    // HS-GATE-2, HS-GATE-3, HS-GATE-6 (never dial a peer admit rejects)
     let mut f = fixture();
     let stranger = DeviceId::from(&key(9));
     let verdict = f
@@ -358,4 +358,33 @@ fn duplicate_sessions_keep_one_winner() {
     };
     assert_eq!(closed_with(&out, closed), Some(CloseCode::DUPLICATE));
     assert_eq!(closed_with(&out, kept), None);
+}
+
+#[test]
+fn a_node_that_learns_it_is_revoked_closes_everything() {
+    // HS-GATE-5
+    let mut f = fixture();
+    let conn = accept(&mut f);
+    f.core.handle_bytes(Instant(2), conn, &hello(vec![1]));
+    drain(&mut f.core);
+    let me = f.core.me();
+    let revoke = RegistryRecord::Revoked {
+        device: me,
+        revoked_at_ms: 5,
+    }
+    .sign(&f.server)
+    .expect("sign");
+    f.core.add_registry_record(Instant(3), &revoke).expect("record");
+    let out = drain(&mut f.core);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::DisconnectPeer { code, .. } if *code == CloseCode::REVOKED))
+    );
+    assert!(f.core.status().peers.is_empty());
+    assert_eq!(
+        f.core
+            .handle_connection(Instant(4), ConnId(5), f.peer, Role::Dialer),
+        Admission::Reject(CloseCode::REVOKED),
+        "and it stops dialling"
+    );
 }

@@ -221,6 +221,7 @@ fn differing_range_without_own_items_answers_empty_items() {
 }
 
 #[test]
+// HS-RECON-7, HS-RECON-8: the dialer's first reply and the near-equal split.
 fn initiate_splits_or_lists() {
     // HS-RECON-2, HS-RECON-3: the whole space as one differing range.
     let mut r = rng(4);
@@ -316,6 +317,7 @@ fn peer_faults_are_errors_with_close_codes() {
         ),
         (
             vec![items(key("m"), &["a", "n"]), skip(Bound::End)],
+            // HS-RECON-11
             ReconError::ItemOutOfRange { index: 0 },
             CloseCode::PROTOCOL,
         ),
