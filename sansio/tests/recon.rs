@@ -90,6 +90,7 @@ fn one_side_empty() {
 }
 
 #[test]
+// HS-RECON-9, HS-RECON-12: replies stay in bounds, every fingerprint is the true one (checked by the driver), and progress is made.
 fn disjoint_large_sets_hit_the_limits_and_converge() {
     // HS-RECON-5: replies stay within MAX_RECON_RANGES / MAX_RECON_ITEMS even when
     // every range differs; the deferred tail still converges.
