@@ -60,6 +60,8 @@ pub struct Fixture {
     pub docs: Vec<SampleDoc>,
     /// A blob referenced by the first sample document.
     pub blob: BlobHash,
+    /// [`Fixture::records`] verified into a registry, once.
+    base: Registry,
 }
 
 impl Fixture {
@@ -70,12 +72,7 @@ impl Fixture {
 
     /// A registry trusting the anchor with [`Fixture::records`] inserted (one revocation).
     pub fn base_registry(&self) -> Registry {
-        let mut registry = Registry::new(Some(self.anchor_id()));
-        for record in &self.records {
-            // Fixture records are signed by the anchor over a well-formed payload.
-            registry.insert(record).expect("fixture record verifies");
-        }
-        registry
+        self.base.clone()
     }
 }
 
@@ -130,9 +127,12 @@ fn build() -> Fixture {
     for record in &records {
         put_record(&mut am, record);
     }
-    let mut registry = Registry::new(Some(DeviceId::from(&anchor)));
-    registry.absorb_doc(&am);
-    registry.heal_doc(&mut am);
+    let mut base = Registry::new(Some(DeviceId::from(&anchor)));
+    for record in &records {
+        // Fixture records are signed by the anchor over a well-formed payload.
+        base.insert(record).expect("fixture record verifies");
+    }
+    base.heal_doc(&mut am);
     let devices_doc = am.save();
     let devices_doc_plus = [&revoke_registered, &revoke_me, &forged]
         .into_iter()
@@ -163,6 +163,7 @@ fn build() -> Fixture {
         devices_doc_plus,
         docs,
         blob,
+        base,
     }
 }
 

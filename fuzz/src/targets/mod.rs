@@ -11,8 +11,11 @@ pub mod registry_record;
 pub mod simulation;
 pub mod text_ids;
 
+/// A target's entry point.
+pub type Run = fn(&[u8]);
+
 /// Every target by name, for corpus replay and the corpus generator.
-pub const ALL: &[(&str, fn(&[u8]))] = &[
+pub const ALL: &[(&str, Run)] = &[
     ("frame", frame::run),
     ("message", message::run),
     ("registry_record", registry_record::run),

@@ -15,6 +15,10 @@ const MAX_STEPS: usize = 15;
 /// Simulated time allowed to settle, ms.
 const SETTLE_MS: u64 = 300_000;
 
+/// Set this environment variable to print the steps and the message transcript of a run
+/// (for reading a crash: `HUMANSYNC_FUZZ_TRACE=1 fuzz/target/.../simulation <input>`).
+pub const TRACE_VAR: &str = "HUMANSYNC_FUZZ_TRACE";
+
 /// Runs one input.
 pub fn run(data: &[u8]) {
     let mut u = Unstructured::new(data);
@@ -28,12 +32,17 @@ fn doc(i: u8) -> DocId {
 fn drive(u: &mut Unstructured<'_>) -> Result<()> {
     let seed: u64 = u.arbitrary()?;
     let devices = u.int_in_range(1usize..=3)?;
+    let trace = std::env::var_os(TRACE_VAR).is_some();
     let cfg = SimConfig {
         latency_ms: (1, u.int_in_range(1..=40)?),
         loss: f64::from(u.int_in_range(0u8..=10)?) / 100.0,
         duplicate: f64::from(u.int_in_range(0u8..=5)?) / 100.0,
+        transcript: trace,
         ..SimConfig::default()
     };
+    if trace {
+        eprintln!("seed {seed}, {devices} devices, {cfg:?}");
+    }
     let mut sim = Sim::new(seed, devices, cfg);
     let mut revoked: Option<usize> = None;
     let mut edits = 0u32;
@@ -42,7 +51,11 @@ fn drive(u: &mut Unstructured<'_>) -> Result<()> {
             break;
         }
         let node = u.int_in_range(1..=devices)?;
-        match u.int_in_range(0u8..=15)? {
+        let op = u.int_in_range(0u8..=15)?;
+        if trace {
+            eprintln!("t={} step: op {op} node {node}", sim.now.0);
+        }
+        match op {
             0..=5 => {
                 let target = if u.ratio(1u8, 5)? { SERVER } else { node };
                 edits += 1;
@@ -72,7 +85,11 @@ fn drive(u: &mut Unstructured<'_>) -> Result<()> {
     for i in 0..sim.nodes.len() {
         sim.restart(i);
     }
-    assert!(sim.settle(SETTLE_MS), "did not settle\n{}", sim.describe());
+    let settled = sim.settle(SETTLE_MS);
+    if trace {
+        sim.transcript.iter().for_each(|line| eprintln!("{line}"));
+    }
+    assert!(settled, "did not settle\n{}", sim.describe());
     assert!(sim.violations.is_empty(), "{:?}", sim.violations);
     let members: Vec<usize> = (0..=devices).filter(|&i| Some(i) != revoked).collect();
     if let Err(e) = sim.check_converged(&members) {

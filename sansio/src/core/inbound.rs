@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use automerge::Automerge;
 use automerge::sync::{self, SyncDoc};
+use automerge::{Automerge, ReadDoc};
 use humansync_protocol::{CloseCode, DeviceId, DocId, Message, SUPPORTED_VERSIONS, encode_frame, negotiate};
 
 use super::Core;
@@ -154,7 +154,11 @@ impl Core {
         }
         // `set` is the peer's Welcome summary at the dialer and our own Welcome summary at the
         // acceptor; `hello_set` is the Hello summary on both sides: one comparison, one answer.
-        let in_sync = self.sessions.get(&conn).and_then(|s| s.hello_set) == Some(set);
+        // A dialer whose own set changed after it sent Hello (a change made while awaiting
+        // Welcome was not live-pushed: the session was not open) reconciles anyway; the
+        // acceptor answers a Reconcile in any phase (found by the simulation fuzz target).
+        let changed_since_hello = role == crate::Role::Dialer && self.set.summary() != set;
+        let in_sync = self.sessions.get(&conn).and_then(|s| s.hello_set) == Some(set) && !changed_since_hello;
         if let Some(session) = self.sessions.get_mut(&conn) {
             session.recon = if in_sync {
                 ReconPhase::Done
@@ -435,7 +439,19 @@ impl Core {
             .am
             .load_incremental(bytes)
             .map_err(|e| format!("bad saved document: {e}"))?;
-        assume_peer_has(loaded.state(peer), heads);
+        // Trust the peer's claimed heads only where the document now holds them: automerge
+        // keeps shared heads to known changes (found by the core_session fuzz target).
+        let known: Vec<humansync_protocol::ChangeHash> = heads
+            .iter()
+            .filter(|h| {
+                loaded
+                    .am
+                    .get_change_by_hash(&automerge::ChangeHash(h.0))
+                    .is_some()
+            })
+            .copied()
+            .collect();
+        assume_peer_has(loaded.state(peer), &known);
         loaded.sync_dirty.insert(peer);
         Ok(loaded.heads() != before)
     }

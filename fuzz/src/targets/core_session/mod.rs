@@ -3,7 +3,8 @@
 //! The core trusts the fixture's anchor and holds its records: `registered` is admitted,
 //! `revoked` and `unregistered` are not, nor is the core itself. The input decides which
 //! connections open (as acceptor or dialer), which bytes arrive (raw chunks, frames of raw
-//! payloads, well-formed messages), when time passes, how I/O tasks are answered, and which
+//! payloads, well-formed messages, and the replies of a real Automerge peer that applies what
+//! the core sends it), when time passes, how I/O tasks are answered, and which
 //! connections close. Checked after every input:
 //! - HS-GATE-2: admission matches the registry; HS-GATE-3: a rejected connection gets no
 //!   Transmit ever, and bytes on it produce no output at all;
@@ -197,7 +198,14 @@ impl Harness {
                     self.deliver(i, &arb::frame_lenient(&msg));
                 }
             }
-            6..=9 => {
+            9 => {
+                if let Some(i) = self.pick_conn(u)?
+                    && let Some(msg) = self.conns[i].view.sync_reply(u, self.fx)?
+                {
+                    self.deliver(i, &arb::frame_lenient(&msg));
+                }
+            }
+            6..=8 => {
                 if let Some(i) = self.pick_conn(u)? {
                     let msg = peer::message(u, self.fx, &self.conns[i].view)?;
                     let framed = arb::frame_lenient(&msg);
@@ -401,6 +409,7 @@ impl Harness {
     }
 
     fn transmitted(&mut self, conn: ConnId, bytes: &[u8]) {
+        let fx = self.fx;
         let c = self.conn_mut(conn);
         assert!(
             c.admitted,
@@ -434,14 +443,7 @@ impl Harness {
                     msg.kind()
                 );
             }
-            match &msg {
-                Message::Reconcile { ranges } => c.view.last_reconcile = Some(ranges.clone()),
-                Message::Hello { set, devices, .. } | Message::Welcome { set, devices, .. } => {
-                    c.view.core_set = Some(*set);
-                    c.view.devices = Some(*devices);
-                }
-                _ => {}
-            }
+            c.view.received(fx, &msg);
             c.sent.push(msg.kind());
         }
     }

@@ -1,7 +1,11 @@
 //! Messages a peer could send to the core: valid ones built from the fixture, broken ones
 //! built from raw input.
 
+use std::collections::BTreeMap;
+
 use arbitrary::{Result, Unstructured};
+use automerge::Automerge;
+use automerge::sync::{self, SyncDoc};
 use humansync_protocol::digest::heads_digest;
 use humansync_protocol::{
     BlobHash, ChangeHash, CloseCode, DocDigest, DocId, Fingerprint, Message, RangeEntry, SetSummary, V1,
@@ -9,7 +13,7 @@ use humansync_protocol::{
 use humansync_sansio::recon::{self, DocSet};
 
 use crate::arb;
-use crate::fixture::Fixture;
+use crate::fixture::{Fixture, new_doc};
 
 /// What the simulated peer holds and what the core last asked of it on a connection.
 #[derive(Debug, Default)]
@@ -22,6 +26,60 @@ pub(super) struct PeerView {
     pub(super) devices: Option<DocDigest>,
     /// The core's set summary as announced in its Hello or Welcome.
     pub(super) core_set: Option<SetSummary>,
+    /// The peer's copy of every document the core synced with it, and its sync state.
+    pub(super) docs: BTreeMap<DocId, (Automerge, sync::State)>,
+}
+
+impl PeerView {
+    /// The peer's copy of `doc`: a diverged fork of a sample document, or an empty document.
+    fn doc_mut(&mut self, fx: &Fixture, doc: &DocId) -> &mut (Automerge, sync::State) {
+        self.docs.entry(doc.clone()).or_insert_with(|| {
+            let am = fx
+                .docs
+                .iter()
+                .find(|d| &d.id == doc)
+                .and_then(|d| Automerge::load(&d.diverged.0).ok())
+                .unwrap_or_else(|| new_doc(0x40));
+            (am, sync::State::new())
+        })
+    }
+
+    /// The core sent `msg`: a real Automerge peer applies document payloads to its copies.
+    pub(super) fn received(&mut self, fx: &Fixture, msg: &Message) {
+        match msg {
+            Message::DocSync { doc, message } => {
+                if let Ok(message) = sync::Message::decode(message) {
+                    let (am, state) = self.doc_mut(fx, doc);
+                    let _ = am.receive_sync_message(state, message);
+                }
+            }
+            Message::DocWhole { doc, bytes, .. } => {
+                let (am, _) = self.doc_mut(fx, doc);
+                let _ = am.load_incremental(bytes);
+            }
+            Message::Reconcile { ranges } => self.last_reconcile = Some(ranges.clone()),
+            Message::Hello { set, devices, .. } | Message::Welcome { set, devices, .. } => {
+                self.core_set = Some(*set);
+                self.devices = Some(*devices);
+            }
+            _ => {}
+        }
+    }
+
+    /// The peer's next Automerge sync message for one of its documents (HS-SYNC-3), if any.
+    pub(super) fn sync_reply(&mut self, u: &mut Unstructured<'_>, fx: &Fixture) -> Result<Option<Message>> {
+        let doc = if self.docs.is_empty() || u.ratio(1u8, 4)? {
+            fx.docs[u.choose_index(fx.docs.len())?].id.clone()
+        } else {
+            let i = u.choose_index(self.docs.len())?;
+            self.docs.keys().nth(i).cloned().unwrap_or_else(DocId::devices)
+        };
+        let (am, state) = self.doc_mut(fx, &doc);
+        Ok(am.generate_sync_message(state).map(|m| Message::DocSync {
+            doc,
+            message: m.encode(),
+        }))
+    }
 }
 
 /// The peer's document set: the sample documents (as stored or diverged) plus a few others.
