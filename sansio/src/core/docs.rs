@@ -279,6 +279,7 @@ impl Core {
             },
         );
         self.set.insert(doc.clone(), DocDigest::TOMBSTONE);
+        self.note_handshake_change(doc);
         self.refresh_blob_refs();
         if was_live || origin == Origin::Local {
             self.emit(Event::DocDeleted {
@@ -297,6 +298,7 @@ impl Core {
         from: Option<ConnId>,
     ) -> Option<IoTaskId> {
         let task = self.save(now, doc);
+        self.note_handshake_change(doc);
         if doc.is_devices() {
             return task;
         }

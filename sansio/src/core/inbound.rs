@@ -1,7 +1,9 @@
 //! Receiving: frame decoding, the handshake, and dispatch of every session message.
 
-use automerge::Automerge;
+use std::collections::BTreeSet;
+
 use automerge::sync::{self, SyncDoc};
+use automerge::{Automerge, ReadDoc};
 use humansync_protocol::{CloseCode, DeviceId, DocId, Message, SUPPORTED_VERSIONS, encode_frame, negotiate};
 
 use super::Core;
@@ -179,6 +181,15 @@ impl Core {
             }
         }
         self.announce_wants_to(conn);
+        // HS-SYNC-4: what changed here between Hello and Welcome was not in the Hello summary
+        // and could not be pushed yet (found by the simulation fuzz target): push it now.
+        let pending = self.sessions.get_mut(&conn).map(|s| std::mem::take(&mut s.changed_in_handshake));
+        for doc in pending.unwrap_or_default() {
+            match self.set.get(&doc) {
+                Some(digest) if digest.is_tombstone() => self.send(conn, &Message::DocDeleted { doc }),
+                _ => self.push_doc(now, conn, &doc),
+            }
+        }
     }
 
     fn handle_open_message(&mut self, now: Instant, conn: ConnId, msg: Message) {
@@ -452,7 +463,19 @@ impl Core {
             .am
             .load_incremental(bytes)
             .map_err(|e| format!("bad saved document: {e}"))?;
-        assume_peer_has(loaded.state(peer), heads);
+        // Trust the peer's claimed heads only where the document now holds them: automerge
+        // keeps shared heads to known changes (found by the core_session fuzz target).
+        let known: Vec<humansync_protocol::ChangeHash> = heads
+            .iter()
+            .filter(|h| {
+                loaded
+                    .am
+                    .get_change_by_hash(&automerge::ChangeHash(h.0))
+                    .is_some()
+            })
+            .copied()
+            .collect();
+        assume_peer_has(loaded.state(peer), &known);
         loaded.sync_dirty.insert(peer);
         Ok(loaded.heads() != before)
     }

@@ -334,6 +334,16 @@ impl Core {
         self.blobs.missing()
     }
 
+    /// Remembers a change for every dialled session still awaiting Welcome (see
+    /// `Session::changed_in_handshake`).
+    pub(crate) fn note_handshake_change(&mut self, doc: &DocId) {
+        for session in self.sessions.values_mut() {
+            if matches!(session.phase, session::Phase::AwaitWelcome { .. }) {
+                session.changed_in_handshake.insert(doc.clone());
+            }
+        }
+    }
+
     fn pending_loads(&self) -> usize {
         self.pending_io
             .values()

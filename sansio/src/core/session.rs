@@ -66,6 +66,9 @@ pub(crate) struct Session {
     pub(crate) hello_set: Option<humansync_protocol::SetSummary>,
     /// It is the peer's turn to send a Reconcile (HS-RECON-10).
     pub(crate) expect_recon: bool,
+    /// Documents (and `_devices`) changed while this dialled session awaited Welcome: they are
+    /// not in the Hello summary and are pushed once the session opens (HS-SYNC-4).
+    pub(crate) changed_in_handshake: BTreeSet<DocId>,
 }
 
 impl Session {
@@ -83,6 +86,7 @@ impl Session {
             stats: SessionStats::default(),
             hello_set: None,
             expect_recon: false,
+            changed_in_handshake: BTreeSet::new(),
         }
     }
 
