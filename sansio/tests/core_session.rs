@@ -90,7 +90,7 @@ fn accept(f: &mut Fixture) -> ConnId {
 
 #[test]
 fn unregistered_and_revoked_peers_get_nothing() {
-    // HS-GATE-2, HS-GATE-3
+    // HS-GATE-2, HS-GATE-3, HS-GATE-6 (never dial a peer admit rejects)
     let mut f = fixture();
     let stranger = DeviceId::from(&key(9));
     let verdict = f
@@ -272,4 +272,119 @@ fn revocation_learned_mid_session_disconnects_at_once() {
         "queued bytes for a revoked peer are discarded"
     );
     assert!(f.core.status().peers.is_empty());
+}
+
+fn welcome(version: u16) -> Vec<u8> {
+    encode_frame(&Message::Welcome {
+        version,
+        set: SetSummary {
+            count: 0,
+            fingerprint: Fingerprint::EMPTY,
+        },
+        devices: DocDigest::default(),
+    })
+    .expect("frame")
+}
+
+#[test]
+fn dialer_side_handshake_rules() {
+    // HS-VER-5: no Welcome in time.
+    let mut f = fixture();
+    let conn = ConnId(2);
+    assert_eq!(
+        f.core.handle_connection(Instant(0), conn, f.peer, Role::Dialer),
+        Admission::Admit
+    );
+    let out = drain(&mut f.core);
+    assert!(
+        matches!(transmitted(&out, conn).first(), Some(Message::Hello { versions, .. }) if versions == &vec![1])
+    );
+    f.core.handle_timeout(Instant(HANDSHAKE_TIMEOUT_MS));
+    assert_eq!(closed_with(&drain(&mut f.core), conn), Some(CloseCode::TIMEOUT));
+
+    // HS-VER-4: a Welcome choosing a version we did not offer.
+    let mut f = fixture();
+    f.core.handle_connection(Instant(0), conn, f.peer, Role::Dialer);
+    drain(&mut f.core);
+    f.core.handle_bytes(Instant(1), conn, &welcome(9));
+    assert_eq!(closed_with(&drain(&mut f.core), conn), Some(CloseCode::PROTOCOL));
+}
+
+#[test]
+fn unexpected_reconcile_is_a_protocol_error() {
+    // HS-RECON-10: equal summaries (both empty) mean no reconciliation; a Reconcile is refused.
+    let mut f = fixture();
+    let conn = accept(&mut f);
+    f.core.handle_bytes(Instant(2), conn, &hello(vec![1]));
+    drain(&mut f.core);
+    let ranges = vec![humansync_protocol::RangeEntry {
+        upper: humansync_protocol::Bound::End,
+        mode: humansync_protocol::RangeMode::Skip,
+    }];
+    f.core.handle_bytes(
+        Instant(3),
+        conn,
+        &encode_frame(&Message::Reconcile { ranges }).expect("frame"),
+    );
+    assert_eq!(closed_with(&drain(&mut f.core), conn), Some(CloseCode::PROTOCOL));
+}
+
+#[test]
+fn duplicate_sessions_keep_one_winner() {
+    // HS-TRANSPORT-4: the same peer dials twice: the newer session is closed.
+    let mut f = fixture();
+    for conn in [ConnId(1), ConnId(2)] {
+        f.core.handle_connection(Instant(1), conn, f.peer, Role::Acceptor);
+        f.core.handle_bytes(Instant(2), conn, &hello(vec![1]));
+    }
+    let out = drain(&mut f.core);
+    assert_eq!(closed_with(&out, ConnId(2)), Some(CloseCode::DUPLICATE));
+    assert_eq!(closed_with(&out, ConnId(1)), None);
+
+    // HS-TRANSPORT-3: crossed dials: both sides keep the session dialled by the lower id.
+    let mut f = fixture();
+    let me = f.core.me();
+    f.core
+        .handle_connection(Instant(1), ConnId(1), f.peer, Role::Dialer);
+    f.core
+        .handle_connection(Instant(1), ConnId(2), f.peer, Role::Acceptor);
+    f.core.handle_bytes(Instant(2), ConnId(1), &welcome(1));
+    f.core.handle_bytes(Instant(2), ConnId(2), &hello(vec![1]));
+    let out = drain(&mut f.core);
+    let (kept, closed) = if me < f.peer {
+        (ConnId(1), ConnId(2))
+    } else {
+        (ConnId(2), ConnId(1))
+    };
+    assert_eq!(closed_with(&out, closed), Some(CloseCode::DUPLICATE));
+    assert_eq!(closed_with(&out, kept), None);
+}
+
+#[test]
+fn a_node_that_learns_it_is_revoked_closes_everything() {
+    // HS-GATE-5
+    let mut f = fixture();
+    let conn = accept(&mut f);
+    f.core.handle_bytes(Instant(2), conn, &hello(vec![1]));
+    drain(&mut f.core);
+    let me = f.core.me();
+    let revoke = RegistryRecord::Revoked {
+        device: me,
+        revoked_at_ms: 5,
+    }
+    .sign(&f.server)
+    .expect("sign");
+    f.core.add_registry_record(Instant(3), &revoke).expect("record");
+    let out = drain(&mut f.core);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::DisconnectPeer { code, .. } if *code == CloseCode::REVOKED))
+    );
+    assert!(f.core.status().peers.is_empty());
+    assert_eq!(
+        f.core
+            .handle_connection(Instant(4), ConnId(5), f.peer, Role::Dialer),
+        Admission::Reject(CloseCode::REVOKED),
+        "and it stops dialling"
+    );
 }

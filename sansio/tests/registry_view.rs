@@ -193,6 +193,7 @@ fn anchor_is_admitted_without_records() {
 
 // MAX_REGISTRY_RECORDS caps the view; the next new record is refused with Full.
 #[test]
+// HS-REG-9
 fn view_is_capped_at_max_registry_records() {
     let mut reg = registry();
     for i in 0..MAX_REGISTRY_RECORDS as u64 {

@@ -26,7 +26,7 @@ fn edits_on_two_devices_reach_everyone() {
     assert!(sim.violations.is_empty(), "{:?}", sim.violations);
 }
 
-/// HS-BLOB-2: a referenced blob is wanted, asked for, fetched from a peer that has it, and
+/// HS-BLOB-1, HS-BLOB-2: a blob referenced as `hsblob:<hex>` is wanted, asked for, fetched from a peer that has it, and
 /// announced onwards, until every node holds it — including one that was offline.
 #[test]
 fn referenced_blobs_reach_every_node() {

@@ -20,7 +20,8 @@ fn doc(i: u64) -> DocId {
     DocId::new(format!("app/doc-{i}")).expect("valid id")
 }
 
-/// One random run: edits everywhere under loss, reordering, duplication, partitions and crashes,
+/// One random run (HS-SYNC-8: every acknowledged edit survives crashes and reaches everyone;
+/// HS-SYNC-7: `settle` waits for every peer to report up to date): edits everywhere under loss, reordering, duplication, partitions and crashes,
 /// optionally a rogue node and a malicious registered device; then heal and check.
 fn run(seed: u64) -> Result<(), String> {
     let mut probe = humansync_sansio::testing::SimRng::new(seed ^ 0x9e37_79b9);

@@ -82,7 +82,7 @@ impl Core {
                 self.session_opened(now, conn, ours, devices);
             }
             (
-                Phase::AwaitWelcome,
+                Phase::AwaitWelcome { .. },
                 Message::Welcome {
                     version,
                     set,
@@ -90,11 +90,12 @@ impl Core {
                 },
             ) => {
                 if !SUPPORTED_VERSIONS.contains(&version) {
+                    // HS-VER-4: a version we did not offer.
                     self.close_session(
                         now,
                         conn,
-                        CloseCode::UNSUPPORTED_VERSION,
-                        "peer selected a version we do not support",
+                        CloseCode::PROTOCOL,
+                        "Welcome selected a version not in our Hello",
                     );
                     return;
                 }
@@ -102,7 +103,7 @@ impl Core {
                 self.session_opened(now, conn, set, devices);
             }
             // HS-VER-3: nothing else before the handshake, no second Hello/Welcome after it.
-            (Phase::AwaitHello { .. } | Phase::AwaitWelcome, other)
+            (Phase::AwaitHello { .. } | Phase::AwaitWelcome { .. }, other)
             | (Phase::Open, other @ (Message::Hello { .. } | Message::Welcome { .. })) => {
                 let reason = format!("unexpected {} in this session state", other.kind());
                 self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
@@ -130,15 +131,19 @@ impl Core {
             .find(|s| s.peer == peer && s.conn != conn && s.is_open())
             .map(|s| (s.conn, s.role));
         if let Some((other, other_role)) = duplicate {
-            let me_lower = self.config.me < peer;
-            let keep_dialed_by_me = me_lower;
-            let this_dialed_by_me = role == crate::Role::Dialer;
-            let loser = if this_dialed_by_me == keep_dialed_by_me {
-                other
-            } else {
+            let loser = if other_role == role {
+                // HS-TRANSPORT-4: the same side dialled twice; keep the older session.
                 conn
+            } else {
+                // HS-TRANSPORT-3: keep the session dialled by the lower id.
+                let dialled_by_me = if role == crate::Role::Dialer { conn } else { other };
+                let dialled_by_peer = if role == crate::Role::Dialer { other } else { conn };
+                if self.config.me < peer {
+                    dialled_by_peer
+                } else {
+                    dialled_by_me
+                }
             };
-            let _ = other_role;
             self.close_session(now, loser, CloseCode::DUPLICATE, "duplicate session");
             if loser == conn {
                 return;
@@ -159,6 +164,8 @@ impl Core {
             } else {
                 ReconPhase::Running
             };
+            // HS-RECON-10: the dialer sends first, so only the acceptor waits for a Reconcile now.
+            session.expect_recon = !in_sync && role == crate::Role::Acceptor;
         }
         if in_sync {
             self.emit(Event::Reconciled(peer));
@@ -167,6 +174,9 @@ impl Core {
             // HS-RECON-2: the dialer starts.
             let ranges = recon::initiate(&self.set);
             self.send(conn, &Message::Reconcile { ranges });
+            if let Some(session) = self.sessions.get_mut(&conn) {
+                session.expect_recon = true;
+            }
         }
         self.announce_wants_to(conn);
     }
@@ -220,8 +230,14 @@ impl Core {
     }
 
     fn handle_reconcile(&mut self, now: Instant, conn: ConnId, ranges: &[humansync_protocol::RangeEntry]) {
-        if let Some(s) = self.sessions.get_mut(&conn) {
-            s.stats.recon_in += 1;
+        match self.sessions.get_mut(&conn) {
+            Some(s) if s.expect_recon => s.stats.recon_in += 1,
+            Some(_) => {
+                // HS-RECON-10: not expected (summaries were equal, not the peer's turn, or ended).
+                self.close_session(now, conn, CloseCode::PROTOCOL, "unexpected Reconcile");
+                return;
+            }
+            None => return,
         }
         let response = match recon::respond(&self.set, ranges) {
             Ok(r) => r,
@@ -231,6 +247,9 @@ impl Core {
             }
         };
         let finished = response.is_final();
+        if let Some(s) = self.sessions.get_mut(&conn) {
+            s.expect_recon = !finished;
+        }
         if let Some(reply) = response.reply {
             self.send(conn, &Message::Reconcile { ranges: reply });
         }

@@ -168,18 +168,25 @@ impl Core {
     /// The earliest instant at which [`Core::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let hello = self.sessions.values().filter_map(|s| match s.phase {
-            session::Phase::AwaitHello { deadline } => Some(deadline),
-            _ => None,
+            session::Phase::AwaitHello { deadline } | session::Phase::AwaitWelcome { deadline } => {
+                Some(deadline)
+            }
+            session::Phase::Open => None,
         });
         hello.chain(self.blobs.next_retry()).min()
     }
 
-    /// Advances timers: handshake deadlines (HS-VER-3) and blob retries (HS-BLOB-2).
+    /// Advances timers: handshake deadlines (HS-VER-3, HS-VER-5) and blob retries (HS-BLOB-2).
     pub fn handle_timeout(&mut self, now: Instant) {
         let expired: Vec<ConnId> = self
             .sessions
             .values()
-            .filter(|s| matches!(s.phase, session::Phase::AwaitHello { deadline } if deadline <= now))
+            .filter(|s| match s.phase {
+                session::Phase::AwaitHello { deadline } | session::Phase::AwaitWelcome { deadline } => {
+                    deadline <= now
+                }
+                session::Phase::Open => false,
+            })
             .map(|s| s.conn)
             .collect();
         for conn in expired {
@@ -207,7 +214,9 @@ impl Core {
             return admission;
         }
         let phase = match role {
-            Role::Dialer => session::Phase::AwaitWelcome,
+            Role::Dialer => session::Phase::AwaitWelcome {
+                deadline: now.plus_ms(humansync_protocol::limits::HANDSHAKE_TIMEOUT_MS),
+            },
             Role::Acceptor => session::Phase::AwaitHello {
                 deadline: now.plus_ms(humansync_protocol::limits::HANDSHAKE_TIMEOUT_MS),
             },

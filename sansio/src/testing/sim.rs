@@ -286,6 +286,7 @@ impl Sim {
                     tx.put(automerge::ROOT, key, reference.as_str())?;
                     Ok(())
                 })
+                .is_ok()
             });
         }
         self.pump(idx);
