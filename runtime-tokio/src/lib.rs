@@ -6,3 +6,6 @@
 //! types so that apps and tools can already name ids and limits.
 
 pub use humansync_protocol as protocol;
+
+pub mod identity;
+pub mod store;
