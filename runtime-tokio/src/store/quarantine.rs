@@ -85,7 +85,7 @@ impl DocStore {
     /// Moves the file aside, records the report, and returns the error a load reports.
     pub(crate) fn quarantine_doc(&self, doc: &DocId, reason: String) -> StoreError {
         let mut q = self.lock_quarantine();
-        if q.pending.contains(doc) {
+        if q.pending.contains(doc) || self.index.get(doc) == Some(&EntryState::Quarantined) {
             return StoreError::Quarantined(doc.clone());
         }
         let key = layout::file_key(doc);
