@@ -230,6 +230,9 @@ fn damaged_files_are_quarantined_and_recovered_by_a_replace() {
             "{name}: forgotten after reopen"
         );
         assert!(matches!(store.load(&a.id), Err(StoreError::Quarantined(_))));
+        // The runtime's DocCorrupt handler quarantining again is harmless.
+        store.quarantine(&a.id, "Automerge refused it");
+        assert!(store.quarantine_reports().is_empty(), "{name}: a second report");
 
         // Recovery from a peer arrives as a whole-document Replace.
         let mut recovered = Doc::new(a.id.clone(), 2);
