@@ -68,7 +68,7 @@ pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
     let key = SigningKey::from_bytes(&secret);
     let id = DeviceId::from(&key);
     let pairing = PairingState::load(&storage)?;
-    let store = crate::store::DocStore::open(&storage.join("docs")).map_err(|e| Error::Storage(e.to_string()))?;
+    let store = crate::store::DocStore::open(&storage.join("store")).map_err(|e| Error::Storage(e.to_string()))?;
     let startup = store.startup();
     // A fresh actor per process lifetime: a crash can never reuse (actor, seq) (see CoreConfig::actor).
     let mut actor = id.as_bytes()[..16].to_vec();
