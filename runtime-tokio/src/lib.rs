@@ -6,3 +6,4 @@
 //! types so that apps and tools can already name ids and limits.
 
 pub use humansync_protocol as protocol;
+pub mod transport;
