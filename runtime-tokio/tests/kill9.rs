@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
+#[path = "store_support/mod.rs"]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
