@@ -84,9 +84,12 @@ pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
         relay: match &config.relay {
             RelayConfig::Default => RelayChoice::Default,
             RelayConfig::Disabled => RelayChoice::Disabled,
-            RelayConfig::Custom(url) => RelayChoice::Custom(url.clone()),
+            RelayConfig::Custom(url) => RelayChoice::Custom(
+                url.parse().map_err(|e| Error::Network(format!("invalid relay URL {url:?}: {e}")))?,
+            ),
         },
         mdns: config.mdns,
+        portmapper: !matches!(config.relay, RelayConfig::Disabled),
         blobs_dir: storage.join("blobs"),
     };
     let transport = Transport::bind(transport_config, gate.clone(), net_tx)

@@ -1,8 +1,8 @@
 //! Nodes syncing over real iroh connections on loopback (relays off, no server running).
 
-mod common_node;
+mod node_support;
 
-use common_node::*;
+use node_support::*;
 use humansync::Event;
 
 async fn text_of(node: &humansync::Node, doc: &str, key: &str) -> Option<String> {

@@ -12,7 +12,7 @@ use humansync_protocol::{CloseCode, DeviceId, DocId, SignedRecord};
 use humansync_sansio::{ConnId, Core, Event, Instant, IoAction, IoResult, IoTaskId, OpenState, Output};
 use tokio::sync::{broadcast, mpsc};
 
-pub(crate) use command::{AnyBox, ChangeFn, Command, ReadFn, Reply};
+pub(crate) use command::{AnyBox, Command, Reply};
 use dial::Dialer;
 use store_worker::StoreWorker;
 
@@ -143,7 +143,7 @@ impl Driver {
                         let id = task.id;
                         tokio::spawn(async move {
                             let result = match transport.fetch_blob(hash, from).await {
-                                Ok(()) => IoResult::Done,
+                                Ok(_) => IoResult::Done,
                                 Err(e) => IoResult::Failed { reason: e.to_string() },
                             };
                             let _ = tx.send((id, result));
@@ -219,11 +219,12 @@ impl Driver {
             _ => None,
         };
         self.core.handle_io_result(now, id, result);
+        let error = || Error::Storage(failure.clone().unwrap_or_default());
         if let Some((reply, value)) = self.acks.remove(&id) {
-            let _ = reply.send(if ok { Ok(value) } else { Err(Error::Storage(failure.unwrap_or_default())) });
+            let _ = reply.send(if ok { Ok(value) } else { Err(error()) });
         }
         if let Some(reply) = self.deletes.remove(&id) {
-            let _ = reply.send(if ok { Ok(()) } else { Err(Error::Storage(failure.unwrap_or_default())) });
+            let _ = reply.send(if ok { Ok(()) } else { Err(error()) });
         }
     }
 

@@ -1,7 +1,7 @@
 //! Shared helpers for node tests: real iroh endpoints on 127.0.0.1, relays and mDNS off, and a
 //! test registry anchor that signs records the way the server does.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::time::Duration;
 
