@@ -79,7 +79,8 @@ impl HumanSyncConfig {
 
     /// Reads and parses a TOML file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_owned(), e.to_string()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_owned(), e.to_string()))?;
         Self::from_toml_str(&text)
     }
 }
@@ -164,7 +165,13 @@ mod tests {
 
     #[test]
     fn rejects_unknown_keys_and_missing_storage() {
-        assert!(matches!(HumanSyncConfig::from_toml_str("[storage]\npath='x'\nbogus=1"), Err(ConfigError::Parse(_))));
-        assert_eq!(HumanSyncConfig::from_toml_str(""), Err(ConfigError::Missing("storage.path")));
+        assert!(matches!(
+            HumanSyncConfig::from_toml_str("[storage]\npath='x'\nbogus=1"),
+            Err(ConfigError::Parse(_))
+        ));
+        assert!(matches!(
+            HumanSyncConfig::from_toml_str(""),
+            Err(ConfigError::Missing("storage.path"))
+        ));
     }
 }

@@ -29,7 +29,8 @@ impl Doc {
     pub async fn put(&self, key: &str, value: impl Into<ScalarValue>) -> Result<(), Error> {
         let key = key.to_owned();
         let value = value.into();
-        self.change(move |tx| tx.put(automerge::ROOT, key, value).map_err(|e| e.to_string())).await
+        self.change(move |tx| tx.put(automerge::ROOT, key, value).map_err(|e| e.to_string()))
+            .await
     }
 
     /// Stores a blob reference `hsblob:<hash>` under `key` (HS-BLOB-1): every peer fetches the blob.
@@ -68,7 +69,13 @@ impl Doc {
                 .map(|ok| Box::new(ok.result) as AnyBox)
                 .map_err(|failure| failure.error)
         });
-        self.node.send(Command::Change { doc: self.id.clone(), f, reply }).await?;
+        self.node
+            .send(Command::Change {
+                doc: self.id.clone(),
+                f,
+                reply,
+            })
+            .await?;
         let value = rx.await.map_err(|_| Error::Shutdown)??;
         downcast(value)
     }
@@ -81,7 +88,13 @@ impl Doc {
     {
         let (reply, rx) = tokio::sync::oneshot::channel();
         let f = Box::new(move |am: &Automerge| Box::new(f(am)) as AnyBox);
-        self.node.send(Command::Read { doc: self.id.clone(), f, reply }).await?;
+        self.node
+            .send(Command::Read {
+                doc: self.id.clone(),
+                f,
+                reply,
+            })
+            .await?;
         let value = rx.await.map_err(|_| Error::Shutdown)??;
         downcast(value)
     }
@@ -98,7 +111,10 @@ impl Doc {
 }
 
 fn downcast<R: 'static>(value: Box<dyn Any + Send>) -> Result<R, Error> {
-    value.downcast::<R>().map(|b| *b).map_err(|_| Error::Automerge("internal type mismatch".into()))
+    value
+        .downcast::<R>()
+        .map(|b| *b)
+        .map_err(|_| Error::Automerge("internal type mismatch".into()))
 }
 
 fn key_name(scalar: &ScalarValue) -> String {

@@ -63,12 +63,15 @@ pub struct Node {
 /// in background tasks. Works offline and unpaired; pair later with [`Node::pair`].
 pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
     let storage = config.storage_path.clone();
-    std::fs::create_dir_all(&storage).map_err(|e| Error::Storage(format!("cannot create {}: {e}", storage.display())))?;
-    let secret = crate::identity::load_or_create_identity(&storage, random32).map_err(|e| Error::Storage(e.to_string()))?;
+    std::fs::create_dir_all(&storage)
+        .map_err(|e| Error::Storage(format!("cannot create {}: {e}", storage.display())))?;
+    let secret = crate::identity::load_or_create_identity(&storage, random32)
+        .map_err(|e| Error::Storage(e.to_string()))?;
     let key = SigningKey::from_bytes(&secret);
     let id = DeviceId::from(&key);
     let pairing = PairingState::load(&storage)?;
-    let store = crate::store::DocStore::open(&storage.join("store")).map_err(|e| Error::Storage(e.to_string()))?;
+    let store =
+        crate::store::DocStore::open(&storage.join("store")).map_err(|e| Error::Storage(e.to_string()))?;
     let startup = store.startup();
     // A fresh actor per process lifetime: a crash can never reuse (actor, seq) (see CoreConfig::actor).
     let mut actor = id.as_bytes()[..16].to_vec();
@@ -85,7 +88,8 @@ pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
             RelayConfig::Default => RelayChoice::Default,
             RelayConfig::Disabled => RelayChoice::Disabled,
             RelayConfig::Custom(url) => RelayChoice::Custom(
-                url.parse().map_err(|e| Error::Network(format!("invalid relay URL {url:?}: {e}")))?,
+                url.parse()
+                    .map_err(|e| Error::Network(format!("invalid relay URL {url:?}: {e}")))?,
             ),
         },
         mdns: config.mdns,
@@ -130,7 +134,11 @@ pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
         }),
     };
     if let Some(response) = pairing.response {
-        let addrs = response.server_addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        let addrs = response
+            .server_addrs
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
         node.add_peer_addrs(response.server_node_id, addrs).await?;
     }
     Ok(node)
@@ -163,13 +171,19 @@ impl Node {
 
     /// Pairs this device with the configured server using its password (first time only).
     pub async fn pair(&self, password: &str) -> Result<(), Error> {
-        let url = self.inner.config.server_url.clone().ok_or(Error::Pairing("no server_url configured".into()))?;
+        let url = self
+            .inner
+            .config
+            .server_url
+            .clone()
+            .ok_or(Error::Pairing("no server_url configured".into()))?;
         let request = PairRequest {
             node_id: self.inner.id,
             password: password.to_owned(),
             device_name: device_name(),
         };
-        let response = pairing::request_pairing(&url, self.inner.config.allow_insecure_password, &request).await?;
+        let response =
+            pairing::request_pairing(&url, self.inner.config.allow_insecure_password, &request).await?;
         self.apply_pairing(response).await
     }
 
@@ -177,7 +191,11 @@ impl Node {
     /// server as registry anchor, stores the signed records and dials the server.
     pub async fn apply_pairing(&self, response: PairResponse) -> Result<(), Error> {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        self.send(Command::ApplyPairing { response: Box::new(response), reply }).await?;
+        self.send(Command::ApplyPairing {
+            response: Box::new(response),
+            reply,
+        })
+        .await?;
         rx.await.map_err(|_| Error::Shutdown)?
     }
 
@@ -192,7 +210,10 @@ impl Node {
         if id.is_devices() {
             return Err(Error::RegistryDoc);
         }
-        Ok(Doc { id, node: self.clone() })
+        Ok(Doc {
+            id,
+            node: self.clone(),
+        })
     }
 
     /// Deletes a document everywhere, for good (HS-DOC-5).
@@ -206,7 +227,11 @@ impl Node {
     /// Ids of live documents starting with `prefix`, sorted.
     pub async fn list_docs(&self, prefix: &str) -> Result<Vec<DocId>, Error> {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        self.send(Command::List { prefix: prefix.to_owned(), reply }).await?;
+        self.send(Command::List {
+            prefix: prefix.to_owned(),
+            reply,
+        })
+        .await?;
         rx.await.map_err(|_| Error::Shutdown)?
     }
 
@@ -228,7 +253,12 @@ impl Node {
         if !out.exists() {
             std::fs::create_dir_all(&self.inner.blobs_out).map_err(|e| Error::Storage(e.to_string()))?;
             let (reply, rx) = tokio::sync::oneshot::channel();
-            self.send(Command::ExportBlob { hash, to: out.clone(), reply }).await?;
+            self.send(Command::ExportBlob {
+                hash,
+                to: out.clone(),
+                reply,
+            })
+            .await?;
             rx.await.map_err(|_| Error::Shutdown)??;
         }
         Ok(out)

@@ -62,7 +62,10 @@ pub(crate) fn check_password_transport(url: &reqwest::Url, allow_insecure: bool)
         return Ok(());
     }
     if url.scheme() != "http" {
-        return Err(Error::Pairing(format!("unsupported URL scheme {:?}", url.scheme())));
+        return Err(Error::Pairing(format!(
+            "unsupported URL scheme {:?}",
+            url.scheme()
+        )));
     }
     let private = match url.host() {
         Some(url::Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
@@ -100,9 +103,17 @@ pub(crate) async fn request_pairing(
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| Error::Pairing(e.to_string()))?;
-    let response = client.post(url).json(request).send().await.map_err(|e| Error::Pairing(e.to_string()))?;
+    let response = client
+        .post(url)
+        .json(request)
+        .send()
+        .await
+        .map_err(|e| Error::Pairing(e.to_string()))?;
     let status = response.status();
-    let bytes = response.bytes().await.map_err(|e| Error::Pairing(e.to_string()))?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Error::Pairing(e.to_string()))?;
     if !status.is_success() {
         let detail = serde_json::from_slice::<ErrorBody>(&bytes)
             .map(|b| format!("{}: {}", b.error.code, b.error.message))
@@ -119,14 +130,37 @@ mod tests {
     #[test]
     fn password_only_over_https_or_private_addresses() {
         // HS-PAIR-5
-        let ok = ["https://sync.example.org", "http://127.0.0.1:8080", "http://192.168.1.5:8080", "http://localhost:8080", "http://[::1]:8080", "http://10.0.0.2"];
+        let ok = [
+            "https://sync.example.org",
+            "http://127.0.0.1:8080",
+            "http://192.168.1.5:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+            "http://10.0.0.2",
+        ];
         for url in ok {
-            assert!(check_password_transport(&reqwest::Url::parse(url).expect("url"), false).is_ok(), "{url}");
+            assert!(
+                check_password_transport(&reqwest::Url::parse(url).expect("url"), false).is_ok(),
+                "{url}"
+            );
         }
-        let refused = ["http://sync.example.org", "http://8.8.8.8:8080", "ftp://127.0.0.1"];
+        let refused = [
+            "http://sync.example.org",
+            "http://8.8.8.8:8080",
+            "ftp://127.0.0.1",
+        ];
         for url in refused {
-            assert!(check_password_transport(&reqwest::Url::parse(url).expect("url"), false).is_err(), "{url}");
+            assert!(
+                check_password_transport(&reqwest::Url::parse(url).expect("url"), false).is_err(),
+                "{url}"
+            );
         }
-        assert!(check_password_transport(&reqwest::Url::parse("http://sync.example.org").expect("url"), true).is_ok());
+        assert!(
+            check_password_transport(
+                &reqwest::Url::parse("http://sync.example.org").expect("url"),
+                true
+            )
+            .is_ok()
+        );
     }
 }

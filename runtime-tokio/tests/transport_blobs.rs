@@ -288,20 +288,31 @@ async fn provider_rechecks_the_gate_for_every_request() {
         .await
         .expect("bind raw endpoint");
     let a_id = iroh::EndpointId::from_bytes(a.id().as_bytes()).expect("id");
-    let addr =
-        iroh::EndpointAddr::new(a_id).with_addrs(a.transport.addrs().into_iter().map(iroh::TransportAddr::Ip));
+    let addr = iroh::EndpointAddr::new(a_id)
+        .with_addrs(a.transport.addrs().into_iter().map(iroh::TransportAddr::Ip));
     let conn = raw.connect(addr, iroh_blobs::ALPN).await.expect("connect");
     let store = iroh_blobs::store::mem::MemStore::new();
     let hash = |h: humansync::protocol::BlobHash| iroh_blobs::Hash::from_bytes(h.0);
-    let got = store.remote().fetch(conn.clone(), hash(first)).await.expect("admitted fetch");
+    let got = store
+        .remote()
+        .fetch(conn.clone(), hash(first))
+        .await
+        .expect("admitted fetch");
     assert_eq!(got.payload_bytes_read, 100_000);
 
     a.gate.update(Default::default(), [common::id_of(22)].into());
     let refused = store.remote().fetch(conn.clone(), hash(second)).await;
-    assert!(refused.is_err(), "served a request after the gate dropped the peer");
+    assert!(
+        refused.is_err(),
+        "served a request after the gate dropped the peer"
+    );
     assert!(!store.blobs().has(hash(second)).await.expect("has"));
     let stats = a.transport.blob_provider_stats();
-    assert_eq!((stats.requests_admitted, stats.requests_refused), (1, 1), "{stats:?}");
+    assert_eq!(
+        (stats.requests_admitted, stats.requests_refused),
+        (1, 1),
+        "{stats:?}"
+    );
     raw.close().await;
     a.stop().await;
 }

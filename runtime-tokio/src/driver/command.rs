@@ -21,17 +21,51 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 /// One request to the driver.
 pub(crate) enum Command {
-    Read { doc: DocId, f: ReadFn, reply: Reply<AnyBox> },
-    Change { doc: DocId, f: ChangeFn, reply: Reply<AnyBox> },
-    Delete { doc: DocId, reply: Reply<()> },
-    List { prefix: String, reply: Reply<Vec<DocId>> },
-    Status { reply: Reply<SyncStatus> },
-    StoreBlob { path: std::path::PathBuf, reply: Reply<BlobHash> },
-    ExportBlob { hash: BlobHash, to: std::path::PathBuf, reply: Reply<()> },
-    FetchBlob { hash: BlobHash, reply: Reply<()> },
-    ApplyPairing { response: Box<PairResponse>, reply: Reply<()> },
-    AddPeerAddrs { peer: DeviceId, addrs: Vec<SocketAddr> },
-    Shutdown { reply: Reply<()> },
+    Read {
+        doc: DocId,
+        f: ReadFn,
+        reply: Reply<AnyBox>,
+    },
+    Change {
+        doc: DocId,
+        f: ChangeFn,
+        reply: Reply<AnyBox>,
+    },
+    Delete {
+        doc: DocId,
+        reply: Reply<()>,
+    },
+    List {
+        prefix: String,
+        reply: Reply<Vec<DocId>>,
+    },
+    Status {
+        reply: Reply<SyncStatus>,
+    },
+    StoreBlob {
+        path: std::path::PathBuf,
+        reply: Reply<BlobHash>,
+    },
+    ExportBlob {
+        hash: BlobHash,
+        to: std::path::PathBuf,
+        reply: Reply<()>,
+    },
+    FetchBlob {
+        hash: BlobHash,
+        reply: Reply<()>,
+    },
+    ApplyPairing {
+        response: Box<PairResponse>,
+        reply: Reply<()>,
+    },
+    AddPeerAddrs {
+        peer: DeviceId,
+        addrs: Vec<SocketAddr>,
+    },
+    Shutdown {
+        reply: Reply<()>,
+    },
 }
 
 impl Command {
@@ -50,7 +84,9 @@ impl Command {
             Command::Delete { reply, .. } => drop(reply.send(Err(error))),
             Command::List { reply, .. } => drop(reply.send(Err(error))),
             Command::Status { reply } => drop(reply.send(Err(error))),
-            Command::FetchBlob { reply, .. } | Command::ExportBlob { reply, .. } => drop(reply.send(Err(error))),
+            Command::FetchBlob { reply, .. } | Command::ExportBlob { reply, .. } => {
+                drop(reply.send(Err(error)))
+            }
             Command::StoreBlob { reply, .. } => drop(reply.send(Err(error))),
             Command::ApplyPairing { reply, .. } => drop(reply.send(Err(error))),
             Command::Shutdown { reply } => drop(reply.send(Err(error))),

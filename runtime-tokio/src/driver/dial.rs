@@ -40,7 +40,11 @@ pub(crate) struct Dialer {
 
 impl Dialer {
     pub(crate) fn new(results: mpsc::UnboundedSender<DialOutcome>, interval: Duration) -> Self {
-        Dialer { peers: BTreeMap::new(), results, max_backoff: interval.max(BACKOFF_START) }
+        Dialer {
+            peers: BTreeMap::new(),
+            results,
+            max_backoff: interval.max(BACKOFF_START),
+        }
     }
 
     /// Records addresses for a peer and retries it at once.
@@ -71,7 +75,9 @@ impl Dialer {
             entry.next = None;
         } else {
             entry.failures = entry.failures.saturating_add(1);
-            let backoff = BACKOFF_START.saturating_mul(1 << entry.failures.min(10)).min(self.max_backoff);
+            let backoff = BACKOFF_START
+                .saturating_mul(1 << entry.failures.min(10))
+                .min(self.max_backoff);
             entry.next = Some(Instant::now() + backoff);
         }
     }
@@ -84,7 +90,12 @@ impl Dialer {
                 continue;
             }
             entry.in_flight = true;
-            let (peer, addrs, transport, results) = (*peer, entry.addrs.clone(), transport.clone(), self.results.clone());
+            let (peer, addrs, transport, results) = (
+                *peer,
+                entry.addrs.clone(),
+                transport.clone(),
+                self.results.clone(),
+            );
             tokio::spawn(async move {
                 let ok = transport.dial(peer, addrs).await.is_ok();
                 let _ = results.send(DialOutcome { peer, ok });

@@ -57,7 +57,17 @@ struct Driver {
 
 /// Runs the driver until shutdown.
 pub(crate) async fn run(parts: DriverParts) {
-    let DriverParts { core, transport, gate, store, mut net_events, mut commands, events, pairing, interval } = parts;
+    let DriverParts {
+        core,
+        transport,
+        gate,
+        store,
+        mut net_events,
+        mut commands,
+        events,
+        pairing,
+        interval,
+    } = parts;
     let (io_tx, mut io_rx) = mpsc::unbounded_channel();
     let (dial_tx, mut dial_rx) = mpsc::unbounded_channel();
     let (blob_added_tx, mut blob_added_rx) = mpsc::unbounded_channel();
@@ -83,7 +93,10 @@ pub(crate) async fn run(parts: DriverParts) {
     driver.pump();
     let mut dial_tick = tokio::time::interval(Duration::from_millis(500));
     loop {
-        let timeout = driver.core.poll_timeout().map(|t| driver.base + Duration::from_millis(t.0));
+        let timeout = driver
+            .core
+            .poll_timeout()
+            .map(|t| driver.base + Duration::from_millis(t.0));
         let sleep = async {
             match timeout {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -144,14 +157,21 @@ impl Driver {
                         tokio::spawn(async move {
                             let result = match transport.fetch_blob(hash, from).await {
                                 Ok(_) => IoResult::Done,
-                                Err(e) => IoResult::Failed { reason: e.to_string() },
+                                Err(e) => IoResult::Failed {
+                                    reason: e.to_string(),
+                                },
                             };
                             let _ = tx.send((id, result));
                         });
                     }
                     _ => {
                         if !self.store.submit(task.clone()) {
-                            let _ = self.io_tx.send((task.id, IoResult::Failed { reason: "store stopped".into() }));
+                            let _ = self.io_tx.send((
+                                task.id,
+                                IoResult::Failed {
+                                    reason: "store stopped".into(),
+                                },
+                            ));
                         }
                     }
                 },
@@ -172,8 +192,11 @@ impl Driver {
         admitted.extend(registry.anchor());
         admitted.remove(&self.core.me());
         if admitted != self.admitted {
-            let revoked: BTreeSet<DeviceId> =
-                registry.devices().filter(|(_, s)| s.revoked_at_ms.is_some()).map(|(id, _)| *id).collect();
+            let revoked: BTreeSet<DeviceId> = registry
+                .devices()
+                .filter(|(_, s)| s.revoked_at_ms.is_some())
+                .map(|(id, _)| *id)
+                .collect();
             self.gate.update(admitted.clone(), revoked);
             self.admitted = admitted;
         }
@@ -202,7 +225,9 @@ impl Driver {
         let now = self.now();
         match event {
             NetEvent::Connected { conn, peer, role } => {
-                if let humansync_sansio::gate::Admission::Reject(code) = self.core.handle_connection(now, conn, peer, role) {
+                if let humansync_sansio::gate::Admission::Reject(code) =
+                    self.core.handle_connection(now, conn, peer, role)
+                {
                     self.transport.close(conn, code);
                 }
             }
@@ -253,7 +278,10 @@ impl Driver {
                 let transport = self.transport.clone();
                 let added = self.blob_added_tx.clone();
                 tokio::spawn(async move {
-                    let result = transport.add_blob(&path).await.map_err(|e| Error::Storage(e.to_string()));
+                    let result = transport
+                        .add_blob(&path)
+                        .await
+                        .map_err(|e| Error::Storage(e.to_string()));
                     if let Ok(hash) = &result {
                         let _ = added.send(*hash);
                     }
@@ -263,7 +291,10 @@ impl Driver {
             Command::ExportBlob { hash, to, reply } => {
                 let transport = self.transport.clone();
                 tokio::spawn(async move {
-                    let result = transport.export_blob(hash, &to).await.map_err(|e| Error::Storage(e.to_string()));
+                    let result = transport
+                        .export_blob(hash, &to)
+                        .await
+                        .map_err(|e| Error::Storage(e.to_string()));
                     let _ = reply.send(result);
                 });
             }
@@ -287,7 +318,11 @@ impl Driver {
             Ok(OpenState::NotFound) => cmd.fail(Error::Storage("document vanished while loading".into())),
             Ok(OpenState::Ready) => match cmd {
                 Command::Read { f, reply, .. } => {
-                    let result = self.core.doc(&doc).map(f).ok_or(Error::Storage("document not loaded".into()));
+                    let result = self
+                        .core
+                        .doc(&doc)
+                        .map(f)
+                        .ok_or(Error::Storage("document not loaded".into()));
                     let _ = reply.send(result);
                 }
                 Command::Change { f, reply, .. } => {
@@ -310,7 +345,14 @@ impl Driver {
     }
 
     fn fetch_any(&mut self, hash: humansync_protocol::BlobHash, reply: Reply<()>) {
-        let peers: Vec<DeviceId> = self.core.status().peers.iter().filter(|p| p.open).map(|p| p.peer).collect();
+        let peers: Vec<DeviceId> = self
+            .core
+            .status()
+            .peers
+            .iter()
+            .filter(|p| p.open)
+            .map(|p| p.peer)
+            .collect();
         let transport = self.transport.clone();
         tokio::spawn(async move {
             if transport.has_blob(hash).await {
@@ -329,22 +371,44 @@ impl Driver {
 
     fn apply_pairing(&mut self, response: &humansync_protocol::http::PairResponse) -> Result<(), Error> {
         let now = self.now();
-        self.core.set_anchor(now, response.server_node_id).map_err(|e| Error::Pairing(e.to_string()))?;
+        self.core
+            .set_anchor(now, response.server_node_id)
+            .map_err(|e| Error::Pairing(e.to_string()))?;
         for hex_record in &response.records {
-            let bytes = hex::decode(hex_record).map_err(|e| Error::Pairing(format!("record is not hex: {e}")))?;
+            let bytes =
+                hex::decode(hex_record).map_err(|e| Error::Pairing(format!("record is not hex: {e}")))?;
             let record = SignedRecord::decode(&bytes).map_err(|e| Error::Pairing(e.to_string()))?;
-            self.core.add_registry_record(now, &record).map_err(|e| Error::Pairing(e.to_string()))?;
+            self.core
+                .add_registry_record(now, &record)
+                .map_err(|e| Error::Pairing(e.to_string()))?;
         }
-        let addrs = response.server_addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        let addrs = response
+            .server_addrs
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
         self.dialer.set_addrs(response.server_node_id, addrs);
-        self.pairing.save(response).map_err(|e| Error::Storage(e.to_string()))?;
+        self.pairing
+            .save(response)
+            .map_err(|e| Error::Storage(e.to_string()))?;
         Ok(())
     }
 
     fn dial(&mut self) {
-        let connected: BTreeSet<DeviceId> =
-            self.core.status().peers.iter().filter(|p| p.open).map(|p| p.peer).collect();
-        let targets: Vec<DeviceId> = self.admitted.iter().filter(|p| !connected.contains(p)).copied().collect();
+        let connected: BTreeSet<DeviceId> = self
+            .core
+            .status()
+            .peers
+            .iter()
+            .filter(|p| p.open)
+            .map(|p| p.peer)
+            .collect();
+        let targets: Vec<DeviceId> = self
+            .admitted
+            .iter()
+            .filter(|p| !connected.contains(p))
+            .copied()
+            .collect();
         let now = tokio::time::Instant::now();
         self.dialer.tick(now, &targets, &self.transport);
     }
@@ -356,7 +420,11 @@ impl Driver {
                 .peers
                 .iter()
                 .filter(|p| p.open)
-                .map(|p| PeerStatus { peer: p.peer, up_to_date: p.up_to_date, outstanding: p.outstanding })
+                .map(|p| PeerStatus {
+                    peer: p.peer,
+                    up_to_date: p.up_to_date,
+                    outstanding: p.outstanding,
+                })
                 .collect(),
             docs: st.docs,
             docs_pending: st.docs_pending,
@@ -374,10 +442,25 @@ impl Driver {
         self.pump();
         // Everything acknowledged is already durable; a checkpoint makes the next start cheap.
         self.store.checkpoint().await;
-        if let Ok(transport) = std::sync::Arc::try_unwrap(self.transport) {
-            transport.shutdown().await;
+        let Driver {
+            store,
+            transport,
+            shutting_down,
+            ..
+        } = self;
+        // Stop the disk worker (it closes the store and releases its lock) before answering, so
+        // that the same storage can be opened again as soon as shutdown returns.
+        let _ = tokio::task::spawn_blocking(move || drop(store)).await;
+        match std::sync::Arc::try_unwrap(transport) {
+            Ok(transport) => transport.shutdown().await,
+            Err(shared) => {
+                // A blob task still holds the transport: close its sessions; it ends with that task.
+                for peer in shared.gate().snapshot().admitted {
+                    shared.disconnect_peer(peer, CloseCode::SHUTDOWN);
+                }
+            }
         }
-        if let Some(reply) = self.shutting_down.take() {
+        if let Some(reply) = shutting_down {
             let _ = reply.send(Ok(()));
         }
     }

@@ -55,7 +55,11 @@ impl Drop for StoreWorker {
     }
 }
 
-fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: mpsc::UnboundedSender<(IoTaskId, IoResult)>) {
+fn run(
+    mut store: DocStore,
+    rx: std_mpsc::Receiver<Job>,
+    results: mpsc::UnboundedSender<(IoTaskId, IoResult)>,
+) {
     while let Ok(first) = rx.recv() {
         // Take everything queued right now: consecutive writes become one durable batch.
         let mut jobs = vec![first];
@@ -66,8 +70,21 @@ fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: mpsc::Unbounde
         for job in jobs {
             match job {
                 Job::Task(IoTask { id, action }) => match action {
-                    IoAction::SaveDoc { doc, write, meta, sync_states } => {
-                        batch.push((id, StoreOp::Save { doc, write, meta, sync_states }));
+                    IoAction::SaveDoc {
+                        doc,
+                        write,
+                        meta,
+                        sync_states,
+                    } => {
+                        batch.push((
+                            id,
+                            StoreOp::Save {
+                                doc,
+                                write,
+                                meta,
+                                sync_states,
+                            },
+                        ));
                     }
                     IoAction::DeleteDoc { doc } => batch.push((id, StoreOp::Delete { doc })),
                     IoAction::LoadDoc { doc } => {
@@ -75,12 +92,19 @@ fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: mpsc::Unbounde
                         let result = match store.load(&doc) {
                             Ok(Some((bytes, sync_states))) => IoResult::Loaded { bytes, sync_states },
                             Ok(None) => IoResult::NotFound,
-                            Err(e) => IoResult::Failed { reason: e.to_string() },
+                            Err(e) => IoResult::Failed {
+                                reason: e.to_string(),
+                            },
                         };
                         let _ = results.send((id, result));
                     }
                     IoAction::FetchBlob { .. } => {
-                        let _ = results.send((id, IoResult::Failed { reason: "not a disk task".into() }));
+                        let _ = results.send((
+                            id,
+                            IoResult::Failed {
+                                reason: "not a disk task".into(),
+                            },
+                        ));
                     }
                 },
                 Job::Checkpoint(done) => {
@@ -99,7 +123,11 @@ fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: mpsc::Unbounde
     }
 }
 
-fn flush(store: &mut DocStore, batch: &mut Vec<(IoTaskId, StoreOp)>, results: &mpsc::UnboundedSender<(IoTaskId, IoResult)>) {
+fn flush(
+    store: &mut DocStore,
+    batch: &mut Vec<(IoTaskId, StoreOp)>,
+    results: &mpsc::UnboundedSender<(IoTaskId, IoResult)>,
+) {
     if batch.is_empty() {
         return;
     }
@@ -108,7 +136,9 @@ fn flush(store: &mut DocStore, batch: &mut Vec<(IoTaskId, StoreOp)>, results: &m
         Ok(()) => IoResult::Done,
         Err(e) => {
             tracing::error!("store write failed: {e}");
-            IoResult::Failed { reason: e.to_string() }
+            IoResult::Failed {
+                reason: e.to_string(),
+            }
         }
     };
     for id in ids {

@@ -18,7 +18,10 @@ pub struct Anchor {
 
 impl Anchor {
     pub fn new(seed: u8) -> Self {
-        Anchor { key: SigningKey::from_bytes(&[seed; 32]), records: Vec::new() }
+        Anchor {
+            key: SigningKey::from_bytes(&[seed; 32]),
+            records: Vec::new(),
+        }
     }
 
     pub fn id(&self) -> DeviceId {
@@ -27,14 +30,23 @@ impl Anchor {
 
     /// Registers a device (a signed Device record), as POST /pair does.
     pub fn register(&mut self, device: DeviceId) {
-        let record = RegistryRecord::Device { device, name: "test".into(), paired_at_ms: 1 };
-        self.records.push(hex::encode(record.sign(&self.key).expect("sign").encode()));
+        let record = RegistryRecord::Device {
+            device,
+            name: "test".into(),
+            paired_at_ms: 1,
+        };
+        self.records
+            .push(hex::encode(record.sign(&self.key).expect("sign").encode()));
     }
 
     /// Revokes a device, as DELETE /devices/{id} does.
     pub fn revoke(&mut self, device: DeviceId) {
-        let record = RegistryRecord::Revoked { device, revoked_at_ms: 2 };
-        self.records.push(hex::encode(record.sign(&self.key).expect("sign").encode()));
+        let record = RegistryRecord::Revoked {
+            device,
+            revoked_at_ms: 2,
+        };
+        self.records
+            .push(hex::encode(record.sign(&self.key).expect("sign").encode()));
     }
 
     /// What POST /pair would answer now (no server addresses: the anchor is offline in these tests).
