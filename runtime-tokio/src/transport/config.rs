@@ -1,0 +1,90 @@
+//! How to bind the transport: key, sockets, relay, mDNS, blob store location.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+
+use iroh::endpoint::{BindOpts, Builder, PortmapperConfig, presets};
+use iroh::{RelayMode, RelayUrl};
+
+use super::error::TransportError;
+
+/// Which relay servers the endpoint uses to reach peers it cannot reach directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayChoice {
+    /// No relay: direct addresses and mDNS only (tests, LAN-only deployments).
+    Disabled,
+    /// Our own relay (for example the server's iroh-relay).
+    Custom(RelayUrl),
+    /// number 0's public relays and DNS address lookup (iroh's `presets::N0`).
+    Default,
+}
+
+/// Everything [`super::Transport::bind`] needs.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// The device's Ed25519 secret key; its public key is the [`humansync_protocol::DeviceId`] (HS-ID-1).
+    pub secret_key: [u8; 32],
+    /// UDP port to bind; 0 picks any free port.
+    pub bind_port: u16,
+    /// Bind only this address (tests use 127.0.0.1); `None` binds the unspecified IPv4 and IPv6 addresses.
+    pub bind_addr: Option<IpAddr>,
+    /// Relay servers.
+    pub relay: RelayChoice,
+    /// Announce and look up peers on the local network with mDNS.
+    pub mdns: bool,
+    /// Ask the gateway for a port mapping (UPnP, PCP, NAT-PMP). Tests MUST leave it off.
+    pub portmapper: bool,
+    /// Directory of the iroh-blobs file store (created if missing).
+    pub blobs_dir: PathBuf,
+}
+
+impl TransportConfig {
+    /// A configuration for tests and LAN use: loopback only, any port, no relay, no mDNS, no portmapper.
+    pub fn local(secret_key: [u8; 32], blobs_dir: PathBuf) -> Self {
+        TransportConfig {
+            secret_key,
+            bind_port: 0,
+            bind_addr: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            relay: RelayChoice::Disabled,
+            mdns: false,
+            portmapper: false,
+            blobs_dir,
+        }
+    }
+
+    /// The endpoint builder for this configuration, without hooks, ALPNs or mDNS.
+    pub(crate) fn endpoint_builder(&self) -> Result<Builder, TransportError> {
+        let mut builder = match &self.relay {
+            RelayChoice::Default => iroh::Endpoint::builder(presets::N0),
+            RelayChoice::Disabled => {
+                iroh::Endpoint::builder(presets::Minimal).relay_mode(RelayMode::Disabled)
+            }
+            RelayChoice::Custom(url) => {
+                iroh::Endpoint::builder(presets::Minimal).relay_mode(RelayMode::custom([url.clone()]))
+            }
+        };
+        builder = builder.secret_key(iroh::SecretKey::from_bytes(&self.secret_key));
+        builder = builder.portmapper_config(if self.portmapper {
+            PortmapperConfig::default()
+        } else {
+            PortmapperConfig::Disabled
+        });
+        let bind_error = |e| TransportError::Bind(Box::new(e));
+        builder = match self.bind_addr {
+            Some(ip) => builder
+                .clear_ip_transports()
+                .bind_addr(SocketAddr::new(ip, self.bind_port))
+                .map_err(bind_error)?,
+            None if self.bind_port != 0 => builder
+                .bind_addr(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.bind_port))
+                .map_err(bind_error)?
+                .bind_addr_with_opts(
+                    SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), self.bind_port),
+                    BindOpts::default().set_is_required(false),
+                )
+                .map_err(bind_error)?,
+            None => builder,
+        };
+        Ok(builder)
+    }
+}

@@ -1,0 +1,66 @@
+//! Transport errors. Peer verdicts (a close code) are kept apart from local and network faults.
+
+use humansync_protocol::{BlobHash, CloseCode};
+use humansync_sansio::ConnId;
+
+/// A boxed error from iroh or iroh-blobs (their error types change between releases).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a transport operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The endpoint could not be configured or bound (bad address, port in use).
+    #[error("binding the endpoint failed: {0}")]
+    Bind(#[source] BoxError),
+    /// The blob store failed (open, add, read, export, tag, sync).
+    #[error("blob store: {0}")]
+    Store(#[source] BoxError),
+    /// Our own gate does not admit this peer, so we do not talk to it (HS-GATE-3).
+    #[error("peer not admitted locally: {0}")]
+    NotAdmitted(CloseCode),
+    /// The peer closed the connection with this application code, for example because
+    /// it does not admit us (HS-GATE-3: NOT_REGISTERED or REVOKED).
+    #[error("peer closed the connection: {0}")]
+    ClosedByPeer(CloseCode),
+    /// The peer could not be reached: no address found, unreachable, handshake failed.
+    #[error("connecting failed: {0}")]
+    Connect(#[source] BoxError),
+    /// The session's connection failed before the session started.
+    #[error("connection failed: {0}")]
+    Connection(#[source] BoxError),
+    /// No open session has this id (never existed, closed, or closing).
+    #[error("no open session {0:?}")]
+    UnknownConn(ConnId),
+    /// The session's send queue is full: the peer is not reading fast enough.
+    #[error("send queue of {conn:?} is full ({queued} bytes queued, {len} more refused)")]
+    QueueFull {
+        /// The session.
+        conn: ConnId,
+        /// Bytes already queued.
+        queued: usize,
+        /// Size of the refused message.
+        len: usize,
+    },
+    /// A blob fetch failed part way; what arrived is kept and the next fetch resumes (HS-BLOB-2).
+    #[error("fetching blob {hash} failed: {source}")]
+    Fetch {
+        /// The blob.
+        hash: BlobHash,
+        /// The iroh-blobs error.
+        #[source]
+        source: BoxError,
+    },
+    /// The blob is not complete in the local store.
+    #[error("blob {0} is not in the local store")]
+    BlobMissing(BlobHash),
+    /// A local file operation failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// iroh returned a key that is not a valid Ed25519 point (cannot happen with iroh's TLS).
+    #[error("invalid endpoint id from iroh")]
+    InvalidId,
+    /// The transport is shutting down.
+    #[error("transport is shut down")]
+    Shutdown,
+}

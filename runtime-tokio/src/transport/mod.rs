@@ -1,0 +1,391 @@
+//! The iroh transport: one endpoint serving sync sessions ([`humansync_protocol::SYNC_ALPN`])
+//! and blobs ([`iroh_blobs::ALPN`]), gated by device id.
+//!
+//! - Gating (HS-GATE-1..4): an endpoint hook decides every connection, incoming and
+//!   outgoing, on every ALPN, right after the TLS handshake, from the [`Gate`]. A refused
+//!   connection is closed with the gate's code and produces no [`NetEvent`]. The blob
+//!   provider re-checks the gate for every connection and request.
+//! - Sessions (HS-TRANSPORT-2): the dialer opens one bidirectional stream and writes first;
+//!   the acceptor takes that one stream; any further stream is refused with CLOSE_PROTOCOL.
+//!   Received bytes go to the driver as [`NetEvent::Bytes`]; the core does the framing.
+//! - Revocation (HS-GATE-4): [`Transport::disconnect_peer`] closes every connection with the
+//!   peer on every ALPN at once and discards queued data.
+//! - Blobs (HS-BLOB-2): an iroh-blobs file store; fetches ask only for missing ranges, so an
+//!   interrupted transfer resumes.
+//!
+//! Driving contract: the driver owns the receiving end of the event channel and MUST keep
+//! draining it; a full channel pauses reading from every session (QUIC flow control then
+//! slows the peers down). The driver MUST call [`Gate::update`] and then
+//! [`Transport::disconnect_peer`] whenever the registry takes admission away from a peer.
+
+mod blobs;
+mod config;
+mod convert;
+mod error;
+mod event;
+mod gate;
+mod hooks;
+mod provider_gate;
+mod queue;
+mod session;
+mod shared;
+mod table;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use humansync_protocol::{BlobHash, CloseCode, DeviceId, SYNC_ALPN};
+use humansync_sansio::gate::Admission;
+use humansync_sansio::{ConnId, Role};
+use iroh::address_lookup::MemoryLookup;
+use iroh::endpoint::{ConnectError, ConnectingError, ConnectionError};
+use iroh::protocol::Router;
+use iroh::{Endpoint, EndpointAddr, TransportAddr};
+use iroh_blobs::BlobsProtocol;
+use iroh_blobs::store::fs::FsStore;
+use iroh_mdns_address_lookup::MdnsAddressLookup;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use blobs::FetchStats;
+pub use config::{RelayChoice, TransportConfig};
+pub use error::{BoxError, TransportError};
+pub use event::NetEvent;
+pub use gate::{Gate, GateState};
+pub use provider_gate::BlobProviderStats;
+pub use queue::SEND_QUEUE_LIMIT;
+pub use session::READ_CHUNK;
+
+use convert::{close_code, device_id, endpoint_id};
+use queue::{CLOSE_LINGER, PushError};
+use shared::Shared;
+use table::{Table, close_with};
+
+/// The mDNS service name: HumanSync nodes only look for each other, not for every iroh app.
+pub const MDNS_SERVICE: &str = "humansync";
+
+/// How long [`Transport::shutdown`] lets sessions report their Closed events.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// The iroh transport. See the module docs for the contract.
+#[derive(Debug)]
+pub struct Transport {
+    endpoint: Endpoint,
+    router: Router,
+    shared: Arc<Shared>,
+    store: FsStore,
+    address_book: MemoryLookup,
+    provider: Arc<provider_gate::Counters>,
+    provider_task: JoinHandle<()>,
+}
+
+impl Transport {
+    /// Opens the blob store, binds the endpoint and starts serving both ALPNs.
+    ///
+    /// `gate` MUST be built for this key's device id. Events for every session go to `events`.
+    pub async fn bind(
+        config: TransportConfig,
+        gate: Gate,
+        events: mpsc::Sender<NetEvent>,
+    ) -> Result<Transport, TransportError> {
+        let me = device_id(&iroh::SecretKey::from_bytes(&config.secret_key).public())
+            .ok_or(TransportError::InvalidId)?;
+        if gate.me() != me {
+            return Err(TransportError::Bind(
+                "the gate was built for another device id".into(),
+            ));
+        }
+        let store = FsStore::load(&config.blobs_dir)
+            .await
+            .map_err(|e| TransportError::Store(e.into()))?;
+        let table = Table::default();
+        let address_book = MemoryLookup::new();
+        let mut builder = config
+            .endpoint_builder()?
+            .hooks(hooks::GateHooks {
+                gate: gate.clone(),
+                table: table.clone(),
+            })
+            .address_lookup(address_book.clone());
+        if config.mdns {
+            builder = builder.address_lookup(MdnsAddressLookup::builder().service_name(MDNS_SERVICE));
+        }
+        let endpoint = builder
+            .bind()
+            .await
+            .map_err(|e| TransportError::Bind(Box::new(e)))?;
+        let shared = Arc::new(Shared::new(gate.clone(), table, events));
+        let provider = Arc::new(provider_gate::Counters::default());
+        let (provider_events, provider_gate_task) = provider_gate::provider_gate(gate, provider.clone());
+        let provider_task = tokio::spawn(provider_gate_task);
+        let router = Router::builder(endpoint.clone())
+            .accept(
+                SYNC_ALPN,
+                session::SyncProtocol {
+                    shared: shared.clone(),
+                },
+            )
+            .accept(
+                iroh_blobs::ALPN,
+                BlobsProtocol::new(&store, Some(provider_events)),
+            )
+            .spawn();
+        Ok(Transport {
+            endpoint,
+            router,
+            shared,
+            store,
+            address_book,
+            provider,
+            provider_task,
+        })
+    }
+
+    /// Our device id (the endpoint's public key, HS-ID-1).
+    pub fn id(&self) -> DeviceId {
+        self.shared.gate.me()
+    }
+
+    /// Our direct addresses, for GET /devices, pairing responses and tests. Sockets bound to
+    /// an unspecified address are listed per local interface address, when iroh knows them.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        let known: Vec<SocketAddr> = self.endpoint.addr().ip_addrs().copied().collect();
+        if !known.is_empty() {
+            return known;
+        }
+        self.endpoint
+            .bound_sockets()
+            .into_iter()
+            .filter(|a| !a.ip().is_unspecified())
+            .collect()
+    }
+
+    /// The admission gate this transport consults.
+    pub fn gate(&self) -> &Gate {
+        &self.shared.gate
+    }
+
+    /// Dials `peer` and opens the session stream (HS-TRANSPORT-2). `addrs` may be empty: the
+    /// address book (earlier dials), mDNS and the relay are then used to find the peer.
+    ///
+    /// On success the session is registered under the returned id and its task emits
+    /// [`NetEvent::Connected`] with [`Role::Dialer`]; the driver's core then sends Hello. If the
+    /// peer's gate refuses us, the session still starts and then reports
+    /// [`NetEvent::Closed`] with the peer's code (NOT_REGISTERED or REVOKED), with no bytes;
+    /// if the refusal wins the race with the handshake, this returns
+    /// [`TransportError::ClosedByPeer`] with that code instead.
+    pub async fn dial(&self, peer: DeviceId, addrs: Vec<SocketAddr>) -> Result<ConnId, TransportError> {
+        // HS-GATE-3: never talk to a peer we do not admit (the hook would refuse it after the handshake anyway).
+        if let Admission::Reject(code) = self.shared.gate.admission(&peer) {
+            return Err(TransportError::NotAdmitted(code));
+        }
+        let conn = self.connect(peer, addrs, SYNC_ALPN).await?;
+        let (send, recv) = conn.open_bi().await.map_err(|e| connection_error(&e))?;
+        session::start_session(&self.shared, conn, send, recv, peer, Role::Dialer)
+    }
+
+    /// Remembers direct addresses of `peer` (from pairing, GET /devices, an earlier session)
+    /// so that later dials and blob fetches can find it by id alone.
+    pub fn add_peer_addrs(&self, peer: DeviceId, addrs: Vec<SocketAddr>) {
+        if let Some(id) = endpoint_id(&peer) {
+            let addr = EndpointAddr::new(id).with_addrs(addrs.into_iter().map(TransportAddr::Ip));
+            if !addr.is_empty() {
+                self.address_book.add_endpoint_info(addr);
+            }
+        }
+    }
+
+    /// Connects to `peer` on `alpn`, remembering `addrs` in the address book.
+    async fn connect(
+        &self,
+        peer: DeviceId,
+        addrs: Vec<SocketAddr>,
+        alpn: &[u8],
+    ) -> Result<iroh::endpoint::Connection, TransportError> {
+        let id = endpoint_id(&peer).ok_or(TransportError::InvalidId)?;
+        self.add_peer_addrs(peer, addrs.clone());
+        let addr = EndpointAddr::new(id).with_addrs(addrs.into_iter().map(TransportAddr::Ip));
+        self.endpoint
+            .connect(addr, alpn)
+            .await
+            .map_err(|e| connect_error(e, &self.shared.gate, &peer))
+    }
+
+    /// Queues `bytes` (one or more whole frames) on the session stream, in order.
+    ///
+    /// Never waits: fails with [`TransportError::QueueFull`] when more than
+    /// [`SEND_QUEUE_LIMIT`] bytes are queued (the peer is not reading; the driver should close
+    /// the session with CLOSE_LIMIT), and with [`TransportError::UnknownConn`] once the session
+    /// is closing or closed.
+    pub fn send(&self, conn: ConnId, bytes: Vec<u8>) -> Result<(), TransportError> {
+        let len = bytes.len();
+        let result = self
+            .shared
+            .table
+            .with_session(conn, |entry| entry.queue.push(bytes));
+        match result {
+            None | Some(Err(PushError::Closed)) => Err(TransportError::UnknownConn(conn)),
+            Some(Err(PushError::Full(queued))) => Err(TransportError::QueueFull { conn, queued, len }),
+            Some(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Like [`Transport::send`], but waits for room in the queue instead of failing.
+    pub async fn send_wait(&self, conn: ConnId, bytes: Vec<u8>) -> Result<(), TransportError> {
+        let len = bytes.len();
+        let queue = self
+            .shared
+            .table
+            .with_session(conn, |entry| entry.queue.clone())
+            .ok_or(TransportError::UnknownConn(conn))?;
+        match queue.push_wait(bytes).await {
+            Ok(()) => Ok(()),
+            Err(PushError::Closed) => Err(TransportError::UnknownConn(conn)),
+            Err(PushError::Full(queued)) => Err(TransportError::QueueFull { conn, queued, len }),
+        }
+    }
+
+    /// Bytes queued on a session and not yet handed to QUIC; `None` if it is not open.
+    pub fn queued_bytes(&self, conn: ConnId) -> Option<usize> {
+        self.shared.table.with_session(conn, |entry| entry.queue.queued())
+    }
+
+    /// Closes a session with `code`: what is already queued (typically a Close frame,
+    /// HS-CLOSE-2) is written first, then the stream is finished and the connection closed with
+    /// `code` as the QUIC application code. Bounded: after [`CLOSE_LINGER`] plus a margin the
+    /// connection is closed regardless. The session then reports [`NetEvent::Closed`] with `code`.
+    pub fn close(&self, conn: ConnId, code: CloseCode) {
+        let found = self.shared.table.with_session(conn, |entry| {
+            entry.queue.close(code);
+            (entry.conn.clone(), entry.local_close.clone())
+        });
+        if let Some((quic, local)) = found {
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = quic.closed() => {}
+                    _ = tokio::time::sleep(CLOSE_LINGER + Duration::from_millis(500)) => close_with(&quic, &local, code),
+                }
+            });
+        }
+    }
+
+    /// Closes every connection with `peer` on every ALPN (sessions, blob transfers both ways)
+    /// at once with `code`, discarding queued data (HS-GATE-4). Call after [`Gate::update`],
+    /// so that the peer cannot reconnect. Returns how many connections were open.
+    pub fn disconnect_peer(&self, peer: DeviceId, code: CloseCode) -> usize {
+        self.shared.table.disconnect_peer(&peer, code)
+    }
+
+    /// The ids of the open sessions with `peer`.
+    pub fn sessions_with(&self, peer: DeviceId) -> Vec<ConnId> {
+        self.shared.table.sessions_of(&peer)
+    }
+
+    /// Imports the file at `path` into the blob store (a copy), keeps it with a tag and makes it
+    /// durable before returning its hash (HS-BLOB-1).
+    pub async fn add_blob(&self, path: &Path) -> Result<BlobHash, TransportError> {
+        blobs::add(&self.store, path).await
+    }
+
+    /// True if the whole blob is in the local store.
+    pub async fn has_blob(&self, hash: BlobHash) -> bool {
+        blobs::has(&self.store, hash).await
+    }
+
+    /// Fetches the blob from `from` over the blobs ALPN, asking only for the ranges missing
+    /// locally, so an interrupted fetch resumes (HS-BLOB-2). Completes once the blob is whole,
+    /// verified, tagged and durable. Fails with [`TransportError::NotAdmitted`] if our gate
+    /// does not admit `from`; with [`TransportError::ClosedByPeer`] if the provider closed the
+    /// connection with a code (its gate: NOT_REGISTERED or REVOKED, HS-BLOB-3; iroh-blobs'
+    /// own refusal code ERR_PERMISSION is 1 as well); with [`TransportError::Fetch`] otherwise.
+    pub async fn fetch_blob(&self, hash: BlobHash, from: DeviceId) -> Result<FetchStats, TransportError> {
+        self.fetch_blob_with_progress(hash, from, |_| {}).await
+    }
+
+    /// [`Transport::fetch_blob`], calling `on_progress` with the payload bytes received so far in this call.
+    pub async fn fetch_blob_with_progress(
+        &self,
+        hash: BlobHash,
+        from: DeviceId,
+        on_progress: impl FnMut(u64) + Send,
+    ) -> Result<FetchStats, TransportError> {
+        if let Admission::Reject(code) = self.shared.gate.admission(&from) {
+            return Err(TransportError::NotAdmitted(code));
+        }
+        let conn = self.connect(from, Vec::new(), iroh_blobs::ALPN).await?;
+        let result = blobs::fetch(&self.store, conn.clone(), hash, on_progress).await;
+        // Read the peer's close code before closing: a local close would replace it.
+        let peer_code = match conn.close_reason() {
+            Some(ConnectionError::ApplicationClosed(close)) => Some(close_code(close.error_code)),
+            _ => None,
+        };
+        conn.close(convert::var_int(CloseCode::NORMAL), b"done");
+        match (result, peer_code) {
+            (Ok(stats), _) => Ok(stats),
+            (Err(_), Some(code)) => Err(TransportError::ClosedByPeer(code)),
+            (Err(source), None) => Err(TransportError::Fetch { hash, source }),
+        }
+    }
+
+    /// Copies a complete blob to `to` (overwriting it).
+    pub async fn export_blob(&self, hash: BlobHash, to: &Path) -> Result<(), TransportError> {
+        blobs::export(&self.store, hash, to).await
+    }
+
+    /// What the blob provider admitted and refused so far (HS-BLOB-3).
+    pub fn blob_provider_stats(&self) -> BlobProviderStats {
+        self.provider.snapshot()
+    }
+
+    /// Closes every connection with CLOSE_SHUTDOWN, lets sessions report Closed (bounded),
+    /// stops the router, the endpoint and the blob store.
+    pub async fn shutdown(self) {
+        self.shared.table.close_all(CloseCode::SHUTDOWN);
+        self.shared.drain(SHUTDOWN_GRACE).await;
+        if let Err(e) = self.router.shutdown().await {
+            tracing::warn!("router shutdown: {e}");
+        }
+        self.provider_task.abort();
+    }
+}
+
+/// Maps a connect failure; a refusal by either gate keeps its close code.
+fn connect_error(err: ConnectError, gate: &Gate, peer: &DeviceId) -> TransportError {
+    let connection = match &err {
+        ConnectError::Connecting {
+            source: ConnectingError::LocallyRejected { .. },
+            ..
+        } => {
+            // Our own hook refused: report the gate's verdict.
+            let code = match gate.admission(peer) {
+                Admission::Reject(code) => code,
+                Admission::Admit => CloseCode::NOT_REGISTERED,
+            };
+            return TransportError::NotAdmitted(code);
+        }
+        ConnectError::Connecting {
+            source: ConnectingError::ConnectionError { source, .. },
+            ..
+        } => Some(source),
+        ConnectError::Connection { source, .. } => Some(source),
+        _ => None,
+    };
+    match connection {
+        Some(ConnectionError::ApplicationClosed(close)) => {
+            TransportError::ClosedByPeer(close_code(close.error_code))
+        }
+        _ => TransportError::Connect(Box::new(err)),
+    }
+}
+
+/// Maps a failure to open the session stream.
+fn connection_error(err: &ConnectionError) -> TransportError {
+    match err {
+        ConnectionError::ApplicationClosed(close) => {
+            TransportError::ClosedByPeer(close_code(close.error_code))
+        }
+        other => TransportError::Connection(Box::new(other.clone())),
+    }
+}
