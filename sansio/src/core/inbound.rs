@@ -1,7 +1,5 @@
 //! Receiving: frame decoding, the handshake, and dispatch of every session message.
 
-use std::collections::BTreeSet;
-
 use automerge::sync::{self, SyncDoc};
 use automerge::{Automerge, ReadDoc};
 use humansync_protocol::{CloseCode, DeviceId, DocId, Message, SUPPORTED_VERSIONS, encode_frame, negotiate};
@@ -183,7 +181,10 @@ impl Core {
         self.announce_wants_to(conn);
         // HS-SYNC-4: what changed here between Hello and Welcome was not in the Hello summary
         // and could not be pushed yet (found by the simulation fuzz target): push it now.
-        let pending = self.sessions.get_mut(&conn).map(|s| std::mem::take(&mut s.changed_in_handshake));
+        let pending = self
+            .sessions
+            .get_mut(&conn)
+            .map(|s| std::mem::take(&mut s.changed_in_handshake));
         for doc in pending.unwrap_or_default() {
             match self.set.get(&doc) {
                 Some(digest) if digest.is_tombstone() => self.send(conn, &Message::DocDeleted { doc }),
