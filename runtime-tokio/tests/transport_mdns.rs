@@ -191,6 +191,16 @@ fn mdns_discovery_between_network_namespaces() {
     let status = dialer.0.wait().expect("dialer exit");
     assert!(status.success(), "dialer failed: {status}");
     wait_line(&acceptor_lines, "MDNS_DONE", Duration::from_secs(30));
+    // Let the acceptor finish on its own (it cleans up its temp dir); the Reaper kills it otherwise.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = acceptor.0.try_wait().expect("acceptor status") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the acceptor did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "acceptor failed: {status}");
     drop(acceptor);
     drop(net);
 }

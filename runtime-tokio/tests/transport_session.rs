@@ -152,6 +152,36 @@ async fn unregistered_dialer_is_refused_and_invisible() {
     b.stop().await;
 }
 
+/// HS-GATE-3: the gate decides right after the TLS handshake, before any stream: a refused
+/// peer that never opens a stream is closed at once with NOT_REGISTERED (not after the
+/// acceptor's stream wait), on both ALPNs, and the acceptor reports nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusal_happens_at_the_handshake_before_any_stream() {
+    use iroh::endpoint::{ConnectionError, VarInt};
+    let mut b = Node::start(9, &[]).await;
+    let raw = common::raw_endpoint(10).await;
+    for alpn in [humansync::protocol::SYNC_ALPN, iroh_blobs::ALPN] {
+        match raw.connect(common::endpoint_addr(&b), alpn).await {
+            Ok(conn) => {
+                // The acceptor's stream wait is 10 s; the gate must answer well before.
+                let closed = tokio::time::timeout(Duration::from_secs(5), conn.closed())
+                    .await
+                    .expect("closed");
+                let ConnectionError::ApplicationClosed(close) = closed else {
+                    panic!("{closed:?}")
+                };
+                assert_eq!(close.error_code, VarInt::from_u32(CloseCode::NOT_REGISTERED.0));
+            }
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(b.events.try_recv().is_err());
+    assert_eq!(b.transport.blob_provider_stats(), Default::default());
+    raw.close().await;
+    b.stop().await;
+}
+
 /// HS-GATE-4: revoking a connected peer closes its session with REVOKED within 1 s, and it
 /// cannot come back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,21 +238,10 @@ async fn revoked_peer_is_disconnected_within_a_second() {
 /// CLOSE_PROTOCOL and none of its bytes reach the driver; the session stream carries on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn additional_streams_are_refused_with_protocol() {
-    use iroh::endpoint::{PortmapperConfig, VarInt, presets};
+    use iroh::endpoint::VarInt;
     let mut b = Node::start(8, &[7]).await;
-    let raw = iroh::Endpoint::builder(presets::Minimal)
-        .relay_mode(iroh::RelayMode::Disabled)
-        .portmapper_config(PortmapperConfig::Disabled)
-        .secret_key(iroh::SecretKey::from_bytes(&common::key(7)))
-        .clear_ip_transports()
-        .bind_addr("127.0.0.1:0")
-        .expect("addr")
-        .bind()
-        .await
-        .expect("bind raw endpoint");
-    let b_id = iroh::EndpointId::from_bytes(b.id().as_bytes()).expect("id");
-    let addr = iroh::EndpointAddr::new(b_id)
-        .with_addrs(b.transport.addrs().into_iter().map(iroh::TransportAddr::Ip));
+    let raw = common::raw_endpoint(7).await;
+    let addr = common::endpoint_addr(&b);
     let conn = raw
         .connect(addr, humansync::protocol::SYNC_ALPN)
         .await

@@ -47,3 +47,45 @@ pub(crate) fn code_of_error(err: &ConnectionError, local: Option<CloseCode>) -> 
         _ => local.unwrap_or(CloseCode::INTERNAL),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use iroh::endpoint::ApplicationClose;
+
+    use super::*;
+
+    #[test]
+    fn close_codes_round_trip_and_unknown_wide_codes_read_as_protocol() {
+        for code in [
+            CloseCode::NORMAL,
+            CloseCode::REVOKED,
+            CloseCode::INTERNAL,
+            CloseCode(u32::MAX),
+        ] {
+            assert_eq!(close_code(var_int(code)), code);
+        }
+        let wide = VarInt::from_u64(u64::from(u32::MAX) + 1).expect("fits a varint");
+        assert_eq!(close_code(wide), CloseCode::PROTOCOL);
+    }
+
+    #[test]
+    fn connection_errors_report_the_right_code() {
+        let by_peer = ConnectionError::ApplicationClosed(ApplicationClose {
+            error_code: var_int(CloseCode::REVOKED),
+            reason: Default::default(),
+        });
+        assert_eq!(
+            code_of_error(&by_peer, Some(CloseCode::NORMAL)),
+            CloseCode::REVOKED
+        );
+        let ours = ConnectionError::LocallyClosed;
+        assert_eq!(
+            code_of_error(&ours, Some(CloseCode::DUPLICATE)),
+            CloseCode::DUPLICATE
+        );
+        assert_eq!(
+            code_of_error(&ConnectionError::TimedOut, None),
+            CloseCode::INTERNAL
+        );
+    }
+}

@@ -1,7 +1,12 @@
 //! Transport errors. Peer verdicts (a close code) are kept apart from local and network faults.
 
-use humansync_protocol::{BlobHash, CloseCode};
+use humansync_protocol::{BlobHash, CloseCode, DeviceId};
 use humansync_sansio::ConnId;
+use humansync_sansio::gate::Admission;
+use iroh::endpoint::{ConnectError, ConnectingError, ConnectionError};
+
+use super::convert::close_code;
+use super::gate::Gate;
 
 /// A boxed error from iroh or iroh-blobs (their error types change between releases).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -60,7 +65,46 @@ pub enum TransportError {
     /// iroh returned a key that is not a valid Ed25519 point (cannot happen with iroh's TLS).
     #[error("invalid endpoint id from iroh")]
     InvalidId,
-    /// The transport is shutting down.
-    #[error("transport is shut down")]
-    Shutdown,
+    /// The gate passed to bind was built for another device id than the secret key's.
+    #[error("the gate was built for another device id than the secret key's")]
+    GateMismatch,
+}
+
+/// Maps a connect failure; a refusal by either gate keeps its close code.
+pub(crate) fn connect_error(err: ConnectError, gate: &Gate, peer: &DeviceId) -> TransportError {
+    let connection = match &err {
+        ConnectError::Connecting {
+            source: ConnectingError::LocallyRejected { .. },
+            ..
+        } => {
+            // Our own hook refused: report the gate's verdict.
+            let code = match gate.admission(peer) {
+                Admission::Reject(code) => code,
+                Admission::Admit => CloseCode::NOT_REGISTERED,
+            };
+            return TransportError::NotAdmitted(code);
+        }
+        ConnectError::Connecting {
+            source: ConnectingError::ConnectionError { source, .. },
+            ..
+        } => Some(source),
+        ConnectError::Connection { source, .. } => Some(source),
+        _ => None,
+    };
+    match connection {
+        Some(ConnectionError::ApplicationClosed(close)) => {
+            TransportError::ClosedByPeer(close_code(close.error_code))
+        }
+        _ => TransportError::Connect(Box::new(err)),
+    }
+}
+
+/// Maps a failure to open the session stream.
+pub(crate) fn connection_error(err: &ConnectionError) -> TransportError {
+    match err {
+        ConnectionError::ApplicationClosed(close) => {
+            TransportError::ClosedByPeer(close_code(close.error_code))
+        }
+        other => TransportError::Connection(Box::new(other.clone())),
+    }
 }

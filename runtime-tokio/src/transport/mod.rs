@@ -18,6 +18,8 @@
 //! slows the peers down). The driver MUST call [`Gate::update`] and then
 //! [`Transport::disconnect_peer`] whenever the registry takes admission away from a peer.
 
+#![warn(missing_docs)]
+
 mod blobs;
 mod config;
 mod convert;
@@ -40,7 +42,7 @@ use humansync_protocol::{BlobHash, CloseCode, DeviceId, SYNC_ALPN};
 use humansync_sansio::gate::Admission;
 use humansync_sansio::{ConnId, Role};
 use iroh::address_lookup::MemoryLookup;
-use iroh::endpoint::{ConnectError, ConnectingError, ConnectionError};
+use iroh::endpoint::ConnectionError;
 use iroh::protocol::Router;
 use iroh::{Endpoint, EndpointAddr, TransportAddr};
 use iroh_blobs::BlobsProtocol;
@@ -79,6 +81,7 @@ pub struct Transport {
     address_book: MemoryLookup,
     provider: Arc<provider_gate::Counters>,
     provider_task: JoinHandle<()>,
+    custom_relay: Option<iroh::RelayUrl>,
 }
 
 impl Transport {
@@ -93,9 +96,7 @@ impl Transport {
         let me = device_id(&iroh::SecretKey::from_bytes(&config.secret_key).public())
             .ok_or(TransportError::InvalidId)?;
         if gate.me() != me {
-            return Err(TransportError::Bind(
-                "the gate was built for another device id".into(),
-            ));
+            return Err(TransportError::GateMismatch);
         }
         let store = FsStore::load(&config.blobs_dir)
             .await
@@ -140,6 +141,10 @@ impl Transport {
             address_book,
             provider,
             provider_task,
+            custom_relay: match config.relay {
+                RelayChoice::Custom(url) => Some(url),
+                _ => None,
+            },
         })
     }
 
@@ -182,7 +187,7 @@ impl Transport {
             return Err(TransportError::NotAdmitted(code));
         }
         let conn = self.connect(peer, addrs, SYNC_ALPN).await?;
-        let (send, recv) = conn.open_bi().await.map_err(|e| connection_error(&e))?;
+        let (send, recv) = conn.open_bi().await.map_err(|e| error::connection_error(&e))?;
         session::start_session(&self.shared, conn, send, recv, peer, Role::Dialer)
     }
 
@@ -206,11 +211,15 @@ impl Transport {
     ) -> Result<iroh::endpoint::Connection, TransportError> {
         let id = endpoint_id(&peer).ok_or(TransportError::InvalidId)?;
         self.add_peer_addrs(peer, addrs.clone());
-        let addr = EndpointAddr::new(id).with_addrs(addrs.into_iter().map(TransportAddr::Ip));
+        let mut addr = EndpointAddr::new(id).with_addrs(addrs.into_iter().map(TransportAddr::Ip));
+        // With our own relay, every device of the deployment uses it as its home relay.
+        if let Some(relay) = &self.custom_relay {
+            addr = addr.with_relay_url(relay.clone());
+        }
         self.endpoint
             .connect(addr, alpn)
             .await
-            .map_err(|e| connect_error(e, &self.shared.gate, &peer))
+            .map_err(|e| error::connect_error(e, &self.shared.gate, &peer))
     }
 
     /// Queues `bytes` (one or more whole frames) on the session stream, in order.
@@ -276,6 +285,12 @@ impl Transport {
     /// so that the peer cannot reconnect. Returns how many connections were open.
     pub fn disconnect_peer(&self, peer: DeviceId, code: CloseCode) -> usize {
         self.shared.table.disconnect_peer(&peer, code)
+    }
+
+    /// Closes every connection with every peer at once with `code` (HS-GATE-5: a node that
+    /// finds itself revoked closes all sessions). The endpoint keeps running.
+    pub fn disconnect_all(&self, code: CloseCode) {
+        self.shared.table.close_all(code);
     }
 
     /// The ids of the open sessions with `peer`.
@@ -348,44 +363,5 @@ impl Transport {
             tracing::warn!("router shutdown: {e}");
         }
         self.provider_task.abort();
-    }
-}
-
-/// Maps a connect failure; a refusal by either gate keeps its close code.
-fn connect_error(err: ConnectError, gate: &Gate, peer: &DeviceId) -> TransportError {
-    let connection = match &err {
-        ConnectError::Connecting {
-            source: ConnectingError::LocallyRejected { .. },
-            ..
-        } => {
-            // Our own hook refused: report the gate's verdict.
-            let code = match gate.admission(peer) {
-                Admission::Reject(code) => code,
-                Admission::Admit => CloseCode::NOT_REGISTERED,
-            };
-            return TransportError::NotAdmitted(code);
-        }
-        ConnectError::Connecting {
-            source: ConnectingError::ConnectionError { source, .. },
-            ..
-        } => Some(source),
-        ConnectError::Connection { source, .. } => Some(source),
-        _ => None,
-    };
-    match connection {
-        Some(ConnectionError::ApplicationClosed(close)) => {
-            TransportError::ClosedByPeer(close_code(close.error_code))
-        }
-        _ => TransportError::Connect(Box::new(err)),
-    }
-}
-
-/// Maps a failure to open the session stream.
-fn connection_error(err: &ConnectionError) -> TransportError {
-    match err {
-        ConnectionError::ApplicationClosed(close) => {
-            TransportError::ClosedByPeer(close_code(close.error_code))
-        }
-        other => TransportError::Connection(Box::new(other.clone())),
     }
 }

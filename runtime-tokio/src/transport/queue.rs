@@ -150,3 +150,50 @@ pub(crate) async fn run_writer(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_byte_budget_bounds_the_queue() {
+        let (tx, mut rx) = queue();
+        let big = SEND_QUEUE_LIMIT / 4;
+        for _ in 0..4 {
+            tx.push(vec![0; big]).expect("fits");
+        }
+        assert_eq!(tx.queued(), SEND_QUEUE_LIMIT);
+        assert_eq!(tx.push(vec![1]), Err(PushError::Full(SEND_QUEUE_LIMIT)));
+        // A waiting push proceeds once the writer hands bytes to QUIC and returns their budget.
+        let waiting = tokio::spawn({
+            let tx = tx.clone();
+            async move { tx.push_wait(vec![2; 10]).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        let Some(Cmd::Data(first)) = rx.rx.recv().await else {
+            panic!("data")
+        };
+        rx.budget.add_permits(first.len());
+        assert_eq!(waiting.await.expect("join"), Ok(()));
+        assert_eq!(tx.queued(), SEND_QUEUE_LIMIT - big + 10);
+    }
+
+    #[tokio::test]
+    async fn closing_and_discarding_refuse_more() {
+        let (tx, _rx) = queue();
+        assert!(tx.close(CloseCode::NORMAL));
+        assert!(!tx.close(CloseCode::NORMAL), "a second close is a no-op");
+        assert_eq!(tx.push(vec![1]), Err(PushError::Closed));
+        let (tx, _rx) = queue();
+        tx.discard();
+        assert_eq!(tx.push(vec![1]), Err(PushError::Closed));
+        assert_eq!(tx.push_wait(vec![1]).await, Err(PushError::Closed));
+        // Larger than the whole budget can never fit.
+        let (tx, _rx) = queue();
+        assert!(matches!(
+            tx.push_wait(vec![0; SEND_QUEUE_LIMIT + 1]).await,
+            Err(PushError::Full(0))
+        ));
+    }
+}

@@ -13,7 +13,7 @@ use iroh::protocol::{AcceptError, ProtocolHandler};
 use super::NetEvent;
 use super::convert::{close_code, code_of_error, device_id, var_int};
 use super::error::TransportError;
-use super::queue::{CLOSE_LINGER, queue, run_writer};
+use super::queue::{CLOSE_LINGER, QueueRx, queue, run_writer};
 use super::shared::Shared;
 use super::table::{LocalClose, SessionEntry, close_with, next_conn_id};
 
@@ -81,38 +81,47 @@ pub(crate) fn start_session(
         close_with(&conn, &local, code);
         return Err(TransportError::NotAdmitted(code));
     }
-    let task_shared = shared.clone();
-    shared.spawn(async move {
-        run_session(task_shared, conn, send, recv, id, peer, role, rx, local).await;
-    });
+    let session = Session {
+        shared: shared.clone(),
+        conn,
+        id,
+        local,
+    };
+    shared.spawn(session.run(send, recv, peer, role, rx));
     Ok(id)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_session(
+/// A registered session, owned by its task.
+struct Session {
     shared: Arc<Shared>,
     conn: Connection,
-    send: SendStream,
-    recv: RecvStream,
     id: ConnId,
-    peer: DeviceId,
-    role: Role,
-    queue: super::queue::QueueRx,
     local: LocalClose,
-) {
-    let connected = NetEvent::Connected { conn: id, peer, role };
-    if shared.events.send(connected).await.is_err() {
-        close_with(&conn, &local, CloseCode::SHUTDOWN);
+}
+
+impl Session {
+    /// Emits Connected, runs the writer, the stream refuser and the reader, then emits Closed.
+    async fn run(self, send: SendStream, recv: RecvStream, peer: DeviceId, role: Role, queue: QueueRx) {
+        let Session {
+            shared,
+            conn,
+            id,
+            local,
+        } = self;
+        let connected = NetEvent::Connected { conn: id, peer, role };
+        if shared.events.send(connected).await.is_err() {
+            close_with(&conn, &local, CloseCode::SHUTDOWN);
+            shared.table.remove_session(id);
+            return;
+        }
+        let writer = tokio::spawn(run_writer(send, queue, conn.clone(), local.clone()));
+        let refuser = tokio::spawn(refuse_streams(conn.clone()));
+        let code = read_loop(&shared, &conn, recv, id, &local).await;
         shared.table.remove_session(id);
-        return;
+        writer.abort();
+        refuser.abort();
+        let _ = shared.events.send(NetEvent::Closed { conn: id, code }).await;
     }
-    let writer = tokio::spawn(run_writer(send, queue, conn.clone(), local.clone()));
-    let refuser = tokio::spawn(refuse_streams(conn.clone()));
-    let code = read_loop(&shared, &conn, recv, id, &local).await;
-    shared.table.remove_session(id);
-    writer.abort();
-    refuser.abort();
-    let _ = shared.events.send(NetEvent::Closed { conn: id, code }).await;
 }
 
 /// Forwards received bytes until the connection ends; returns the close code to report.

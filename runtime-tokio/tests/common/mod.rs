@@ -145,3 +145,24 @@ pub async fn closed_code(node: &mut Node, within: Duration) -> CloseCode {
         }
     }
 }
+
+/// A bare iroh endpoint with key `seed` on 127.0.0.1, for playing a peer the transport does not control.
+pub async fn raw_endpoint(seed: u8) -> iroh::Endpoint {
+    use iroh::endpoint::{PortmapperConfig, presets};
+    iroh::Endpoint::builder(presets::Minimal)
+        .relay_mode(iroh::RelayMode::Disabled)
+        .portmapper_config(PortmapperConfig::Disabled)
+        .secret_key(iroh::SecretKey::from_bytes(&key(seed)))
+        .clear_ip_transports()
+        .bind_addr("127.0.0.1:0")
+        .expect("addr")
+        .bind()
+        .await
+        .expect("bind raw endpoint")
+}
+
+/// The iroh address of a node (id and direct addresses).
+pub fn endpoint_addr(node: &Node) -> iroh::EndpointAddr {
+    let id = iroh::EndpointId::from_bytes(node.id().as_bytes()).expect("id");
+    iroh::EndpointAddr::new(id).with_addrs(node.transport.addrs().into_iter().map(iroh::TransportAddr::Ip))
+}
