@@ -1,4 +1,4 @@
-//! Every session message of protocol v1 (SPEC.md §9) and its encoding.
+//! Every session message of protocol v1 (SPEC.md §11) and its encoding.
 //!
 //! A [`Message`] is one postcard-encoded enum; the variant index is its first
 //! byte (a varint below 128). Variants are append-only (HS-MSG-1): indices are
@@ -172,7 +172,7 @@ pub enum DecodeError {
     /// Bytes remain after one complete message.
     #[error("{0} trailing bytes after the message")]
     TrailingBytes(usize),
-    /// Decoded, but breaks a rule of SPEC.md §9.
+    /// Decoded, but breaks a structural rule of SPEC.md §11 (HS-MSG-4).
     #[error("invalid message: {0}")]
     Invalid(&'static str),
 }
@@ -236,7 +236,7 @@ impl Message {
         }
     }
 
-    /// Rules beyond per-field length bounds (SPEC.md §9).
+    /// Rules beyond per-field length bounds (SPEC.md §11, HS-MSG-4).
     fn check(&self) -> Result<(), &'static str> {
         match self {
             Message::Hello { versions, .. } => {

@@ -1,9 +1,64 @@
-//! `humansync`: the app-facing HumanSync library.
+//! # humansync
 //!
-//! The runtime that drives the pure core (`humansync-sansio`) over real iroh
-//! connections and a real on-disk store is built in its own issue (the
-//! `humansync` library issue). Until then this crate only re-exports the wire
-//! types so that apps and tools can already name ids and limits.
+//! The HumanSync library: link it into an app and the app *is* a sync node — no daemon.
+//! Documents are Automerge CRDTs stored on the device; large files are iroh-blobs referenced by
+//! hash; peers are the user's other devices and their always-on server, reached over iroh (QUIC,
+//! NAT traversal, relays, mDNS on the LAN). Every read and write is local and instant and works
+//! offline and before pairing; changes sync in the background and are pushed live.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), humansync::Error> {
+//! use humansync::{HumanSyncConfig, init};
+//!
+//! let mut config = HumanSyncConfig::new("/var/lib/my-app/humansync");
+//! config.server_url = Some("https://sync.example.org".into());
+//! let node = init(config).await?;
+//! node.pair("the server password").await?; // first launch only
+//!
+//! let list = node.open_doc("notes/shopping-list").await?;
+//! list.put("title", "Groceries").await?; // durable on return, pushed to peers at once
+//! let title: Option<String> = list.get("title").await?;
+//! assert_eq!(title.as_deref(), Some("Groceries"));
+//!
+//! // Rich, merge-friendly edits through Automerge itself.
+//! list.change(|tx| {
+//!     use humansync::automerge::{ObjType, ROOT, transaction::Transactable};
+//!     let body = tx.put_object(ROOT, "body", ObjType::Text).map_err(|e| e.to_string())?;
+//!     tx.splice_text(&body, 0, 0, "milk, eggs").map_err(|e| e.to_string())
+//! })
+//! .await?;
+//!
+//! let photo = node.store_blob(std::path::Path::new("photo.jpg")).await?;
+//! list.put_blob("photo", photo).await?; // every device fetches it
+//! let local_copy = node.get_blob(photo).await?;
+//!
+//! let mut events = node.events();
+//! tokio::spawn(async move {
+//!     while let Ok(event) = events.recv().await {
+//!         println!("{event:?}"); // refresh the UI
+//!     }
+//! });
+//! println!("{:?} {:?}", node.list_docs("notes/").await?, node.sync_status().await?);
+//! # let _ = local_copy;
+//! node.shutdown().await?;
+//! # Ok(()) }
+//! ```
 
-pub use humansync_protocol as protocol;
+mod config;
+mod doc;
+mod driver;
+mod error;
+pub mod identity;
+mod node;
+mod pairing;
+pub mod store;
 pub mod transport;
+
+pub use automerge;
+pub use config::{ConfigError, HumanSyncConfig, RelayConfig};
+pub use doc::{Doc, FromValue};
+pub use error::Error;
+pub use humansync_protocol as protocol;
+pub use humansync_protocol::{BlobHash, DeviceId, DocId};
+pub use humansync_sansio::{Event, Origin};
+pub use node::{Node, PeerStatus, SyncStatus, init};

@@ -90,6 +90,7 @@ fn one_side_empty() {
 }
 
 #[test]
+// HS-RECON-9, HS-RECON-12: replies stay in bounds, every fingerprint is the true one (checked by the driver), and progress is made.
 fn disjoint_large_sets_hit_the_limits_and_converge() {
     // HS-RECON-5: replies stay within MAX_RECON_RANGES / MAX_RECON_ITEMS even when
     // every range differs; the deferred tail still converges.
@@ -221,6 +222,7 @@ fn differing_range_without_own_items_answers_empty_items() {
 }
 
 #[test]
+// HS-RECON-7, HS-RECON-8: the dialer's first reply and the near-equal split.
 fn initiate_splits_or_lists() {
     // HS-RECON-2, HS-RECON-3: the whole space as one differing range.
     let mut r = rng(4);
@@ -316,6 +318,7 @@ fn peer_faults_are_errors_with_close_codes() {
         ),
         (
             vec![items(key("m"), &["a", "n"]), skip(Bound::End)],
+            // HS-RECON-11
             ReconError::ItemOutOfRange { index: 0 },
             CloseCode::PROTOCOL,
         ),

@@ -33,6 +33,7 @@ fn put_record_then_absorb() {
 
 // HS-REG-3: garbage bytes, non-bytes values, wrong keys and bad signatures are ignored.
 #[test]
+// HS-REG-8: a value under the wrong key, or not canonical, is ignored.
 fn invalid_entries_are_ignored() {
     let mut d = doc(1);
     let good = device(1, "phone", 100);

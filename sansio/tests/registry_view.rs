@@ -193,6 +193,7 @@ fn anchor_is_admitted_without_records() {
 
 // MAX_REGISTRY_RECORDS caps the view; the next new record is refused with Full.
 #[test]
+// HS-REG-9
 fn view_is_capped_at_max_registry_records() {
     let mut reg = registry();
     for i in 0..MAX_REGISTRY_RECORDS as u64 {
@@ -210,4 +211,29 @@ fn view_is_capped_at_max_registry_records() {
     assert_eq!(reg.insert(&revoked(1, 0)), Ok(None));
     assert_eq!(reg.record_count(), MAX_REGISTRY_RECORDS);
     assert!(!reg.is_admitted(&id(2)));
+}
+
+// HS-REG-4: a full registry still takes the first revocation of a registered device.
+#[test]
+fn a_full_registry_still_accepts_a_revocation() {
+    let mut reg = registry();
+    reg.insert(&device(2, "phone", 1)).expect("registered");
+    for i in 0..(MAX_REGISTRY_RECORDS as u64 - 1) {
+        let rec = humansync_protocol::RegistryRecord::Revoked {
+            device: id(1),
+            revoked_at_ms: i,
+        }
+        .sign(&anchor_key())
+        .expect("signs");
+        reg.insert(&rec).expect("under the cap");
+    }
+    assert_eq!(reg.record_count(), MAX_REGISTRY_RECORDS);
+    assert!(reg.is_admitted(&id(2)));
+    assert_eq!(
+        reg.insert(&revoked(2, 5)),
+        Ok(Some(RegistryChange::Revoked(id(2))))
+    );
+    assert!(!reg.is_admitted(&id(2)));
+    // A second revocation of the same device is refused again: the exemption is bounded.
+    assert_eq!(reg.insert(&revoked(2, 6)), Err(RegistryError::Full));
 }

@@ -1,4 +1,6 @@
-//! Cost of reconnecting with 10,000 documents, asserted as counts (bytes, frames), never time.
+//! Cost of reconnecting with 10,000 documents, asserted as counts (bytes, frames), never time
+//! (HS-RECON-1; HS-RECON-6: `_devices` stays out of the reconciled set, so an unchanged registry
+//! adds nothing).
 
 use automerge::transaction::Transactable;
 use humansync_protocol::DocId;

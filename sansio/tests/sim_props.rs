@@ -1,5 +1,6 @@
 //! Property tests of the core over many seeded simulations (convergence, gating, monotonic
-//! registry). `SIM_SEEDS=N` runs N seeds (default 500); `SIM_SEED=S` replays one seed exactly.
+//! registry). `SIM_SEEDS=N` runs N seeds (default 500, from `SIM_SEED_START`, default 0);
+//! `SIM_SEED=S` replays one seed exactly.
 
 use humansync_protocol::{DocId, RegistryRecord};
 use humansync_sansio::testing::{SERVER, Sim, SimConfig};
@@ -19,7 +20,8 @@ fn doc(i: u64) -> DocId {
     DocId::new(format!("app/doc-{i}")).expect("valid id")
 }
 
-/// One random run: edits everywhere under loss, reordering, duplication, partitions and crashes,
+/// One random run (HS-SYNC-8: every acknowledged edit survives crashes and reaches everyone;
+/// HS-SYNC-7: `settle` waits for every peer to report up to date): edits everywhere under loss, reordering, duplication, partitions and crashes,
 /// optionally a rogue node and a malicious registered device; then heal and check.
 fn run(seed: u64) -> Result<(), String> {
     let mut probe = humansync_sansio::testing::SimRng::new(seed ^ 0x9e37_79b9);
@@ -28,6 +30,7 @@ fn run(seed: u64) -> Result<(), String> {
         latency_ms: (1, 1 + probe.below(40)),
         loss: probe.below(10) as f64 / 100.0,
         duplicate: probe.below(5) as f64 / 100.0,
+        transcript: std::env::var("SIM_TRANSCRIPT").is_ok(),
         ..SimConfig::default()
     };
     let mut sim = Sim::new(seed, devices, cfg);
@@ -65,13 +68,16 @@ fn run(seed: u64) -> Result<(), String> {
                 }
                 .sign(&forger)
                 .map_err(|e| e.to_string())?;
-                let now = sim.now;
-                if let Some(core) = sim.nodes[node].core.as_mut() {
+                sim.with_core(node, |core, now| {
                     core.tamper_devices_doc(now, |am| {
                         humansync_sansio::registry::put_record(am, &forged);
                         delete_all_records(am);
-                    });
-                }
+                    })
+                });
+            }
+            91..=94 => {
+                edit_no += 1;
+                sim.add_blob(node, &doc(probe.below(8)), &format!("b{edit_no}"));
             }
             _ => {}
         }
@@ -85,6 +91,9 @@ fn run(seed: u64) -> Result<(), String> {
         }
     }
     if !sim.settle(300_000) {
+        if std::env::var("SIM_TRANSCRIPT").is_ok() {
+            let _ = std::fs::write(format!("/tmp/sim-{seed}.log"), sim.transcript.join("\n"));
+        }
         return Err(format!("did not settle\n{}", sim.describe()));
     }
     let members: Vec<usize> = (0..=devices).collect();
@@ -92,6 +101,17 @@ fn run(seed: u64) -> Result<(), String> {
         .map_err(|e| format!("{e}\n{}", sim.describe()))?;
     if !sim.violations.is_empty() {
         return Err(format!("{:?}", sim.violations));
+    }
+    // HS-BLOB-2: every blob referenced by a live document ends up on every member.
+    for &i in &members {
+        let missing = sim.missing_blobs(i);
+        if !missing.is_empty() {
+            return Err(format!(
+                "seed {seed}: {} still misses blobs {missing:?}\n{}",
+                sim.nodes[i].name,
+                sim.describe()
+            ));
+        }
     }
     if let Some(r) = rogue {
         // HS-GATE-3: an unregistered device receives zero application bytes.

@@ -24,6 +24,7 @@ fn take(sim: &mut Sim) -> String {
     lines.join("\n")
 }
 
+/// HS-REG-10, HS-SYNC-6: `_devices` is synced first when the digests differ, before any Reconcile.
 #[test]
 fn pairing_and_first_sync_of_a_new_device() {
     let mut sim = Sim::new(11, 1, quiet());
@@ -51,6 +52,7 @@ fn reconnect_with_no_change() {
     insta::assert_snapshot!("reconnect_no_change", take(&mut sim));
 }
 
+/// HS-SYNC-4: a local change is pushed at once as a DocSync.
 #[test]
 fn live_edit() {
     let mut sim = Sim::new(13, 1, quiet());

@@ -116,6 +116,7 @@ fn encode_refuses_over_limit_messages() {
 }
 
 #[test]
+// HS-FRAME-4: a sender never produces a message that does not fit one frame.
 fn encode_refuses_a_message_that_does_not_fit_one_frame() {
     // HS-FRAME-2, HS-MSG-2: every field at its own limit can still add up to more
     // than MAX_FRAME_LEN (MAX_DOC_BYTES leaves 64 KiB, MAX_BLOB_REFS hashes take 128 KiB).

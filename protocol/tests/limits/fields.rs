@@ -173,7 +173,7 @@ fn reconcile_items_bound() {
 
 #[test]
 fn reconcile_structure_rules() {
-    // HS-RECON-2: ranges non-empty, strictly ascending, last upper is End.
+    // HS-RECON-2, HS-MSG-4: ranges non-empty, strictly ascending, last upper is End.
     let empty = [0x02, 0x00];
     assert!(matches!(Message::decode(&empty), Err(DecodeError::Invalid(_))));
     let last_not_end = [0x02, 0x01, 0x00, 0x01, b'a', 0x00];

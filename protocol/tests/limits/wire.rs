@@ -141,6 +141,7 @@ fn invalid_point_as_device_id_in_a_record() {
 }
 
 #[test]
+// HS-MSG-3: decoders SHOULD accept non-minimal varints (encoders emit minimal ones).
 fn known_gap_non_minimal_varints_are_accepted() {
     // Known gap, recorded so a change is visible: postcard accepts non-minimal
     // varints (a value padded with 0x80 continuation bytes), so one message has

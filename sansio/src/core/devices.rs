@@ -36,7 +36,9 @@ impl Core {
         };
         let changes = self.registry.absorb_doc(&loaded.am);
         let healed = self.registry.heal_doc(&mut loaded.am);
-        self.save(now, &devices);
+        if self.save(now, &devices).is_some() {
+            self.note_handshake_change(&devices);
+        }
         for change in changes {
             match change {
                 RegistryChange::Added(device) => self.emit(Event::DeviceAdded(device)),

@@ -257,7 +257,18 @@ impl Core {
     pub(crate) fn tombstone(&mut self, now: Instant, doc: &DocId, origin: Origin) -> IoTaskId {
         let _ = now;
         self.cache.remove(doc);
-        self.cache.loading.remove(doc);
+        // Work waiting on the document ends here: peers that asked for it learn it is deleted,
+        // and nobody waits for it any more (HS-SYNC-2, HS-DOC-5).
+        let waiting = self.cache.loading.remove(doc).unwrap_or_default();
+        for op in waiting {
+            if let DocOp::SendWhole { conn } | DocOp::StartSync { conn } | DocOp::Apply { conn, .. } = op {
+                self.send(conn, &Message::DocDeleted { doc: doc.clone() });
+            }
+        }
+        for session in self.sessions.values_mut() {
+            session.wanted.remove(doc);
+            session.syncing.remove(doc);
+        }
         let was_live = self.metas.get(doc).is_some_and(|m| !m.tombstone);
         self.metas.insert(
             doc.clone(),
@@ -268,6 +279,7 @@ impl Core {
             },
         );
         self.set.insert(doc.clone(), DocDigest::TOMBSTONE);
+        self.note_handshake_change(doc);
         self.refresh_blob_refs();
         if was_live || origin == Origin::Local {
             self.emit(Event::DocDeleted {
@@ -286,6 +298,7 @@ impl Core {
         from: Option<ConnId>,
     ) -> Option<IoTaskId> {
         let task = self.save(now, doc);
+        self.note_handshake_change(doc);
         if doc.is_devices() {
             return task;
         }
@@ -482,7 +495,8 @@ impl Core {
             match op {
                 DocOp::Open => self.emit(Event::DocNotFound(doc.clone())),
                 DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
-                DocOp::SendWhole { .. } | DocOp::StartSync { .. } => {}
+                DocOp::SendWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
+                DocOp::StartSync { .. } => {}
             }
         }
     }

@@ -1,9 +1,7 @@
 //! Receiving: frame decoding, the handshake, and dispatch of every session message.
 
-use std::collections::BTreeSet;
-
-use automerge::Automerge;
 use automerge::sync::{self, SyncDoc};
+use automerge::{Automerge, ReadDoc};
 use humansync_protocol::{CloseCode, DeviceId, DocId, Message, SUPPORTED_VERSIONS, encode_frame, negotiate};
 
 use super::Core;
@@ -84,7 +82,7 @@ impl Core {
                 self.session_opened(now, conn, ours, devices);
             }
             (
-                Phase::AwaitWelcome,
+                Phase::AwaitWelcome { .. },
                 Message::Welcome {
                     version,
                     set,
@@ -92,11 +90,12 @@ impl Core {
                 },
             ) => {
                 if !SUPPORTED_VERSIONS.contains(&version) {
+                    // HS-VER-4: a version we did not offer.
                     self.close_session(
                         now,
                         conn,
-                        CloseCode::UNSUPPORTED_VERSION,
-                        "peer selected a version we do not support",
+                        CloseCode::PROTOCOL,
+                        "Welcome selected a version not in our Hello",
                     );
                     return;
                 }
@@ -104,7 +103,7 @@ impl Core {
                 self.session_opened(now, conn, set, devices);
             }
             // HS-VER-3: nothing else before the handshake, no second Hello/Welcome after it.
-            (Phase::AwaitHello { .. } | Phase::AwaitWelcome, other)
+            (Phase::AwaitHello { .. } | Phase::AwaitWelcome { .. }, other)
             | (Phase::Open, other @ (Message::Hello { .. } | Message::Welcome { .. })) => {
                 let reason = format!("unexpected {} in this session state", other.kind());
                 self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
@@ -132,15 +131,19 @@ impl Core {
             .find(|s| s.peer == peer && s.conn != conn && s.is_open())
             .map(|s| (s.conn, s.role));
         if let Some((other, other_role)) = duplicate {
-            let me_lower = self.config.me < peer;
-            let keep_dialed_by_me = me_lower;
-            let this_dialed_by_me = role == crate::Role::Dialer;
-            let loser = if this_dialed_by_me == keep_dialed_by_me {
-                other
-            } else {
+            let loser = if other_role == role {
+                // HS-TRANSPORT-4: the same side dialled twice; keep the older session.
                 conn
+            } else {
+                // HS-TRANSPORT-3: keep the session dialled by the lower id.
+                let dialled_by_me = if role == crate::Role::Dialer { conn } else { other };
+                let dialled_by_peer = if role == crate::Role::Dialer { other } else { conn };
+                if self.config.me < peer {
+                    dialled_by_peer
+                } else {
+                    dialled_by_me
+                }
             };
-            let _ = other_role;
             self.close_session(now, loser, CloseCode::DUPLICATE, "duplicate session");
             if loser == conn {
                 return;
@@ -161,6 +164,8 @@ impl Core {
             } else {
                 ReconPhase::Running
             };
+            // HS-RECON-10: the dialer sends first, so only the acceptor waits for a Reconcile now.
+            session.expect_recon = !in_sync && role == crate::Role::Acceptor;
         }
         if in_sync {
             self.emit(Event::Reconciled(peer));
@@ -169,8 +174,23 @@ impl Core {
             // HS-RECON-2: the dialer starts.
             let ranges = recon::initiate(&self.set);
             self.send(conn, &Message::Reconcile { ranges });
+            if let Some(session) = self.sessions.get_mut(&conn) {
+                session.expect_recon = true;
+            }
         }
         self.announce_wants_to(conn);
+        // HS-SYNC-4: what changed here between Hello and Welcome was not in the Hello summary
+        // and could not be pushed yet (found by the simulation fuzz target): push it now.
+        let pending = self
+            .sessions
+            .get_mut(&conn)
+            .map(|s| std::mem::take(&mut s.changed_in_handshake));
+        for doc in pending.unwrap_or_default() {
+            match self.set.get(&doc) {
+                Some(digest) if digest.is_tombstone() => self.send(conn, &Message::DocDeleted { doc }),
+                _ => self.push_doc(now, conn, &doc),
+            }
+        }
     }
 
     fn handle_open_message(&mut self, now: Instant, conn: ConnId, msg: Message) {
@@ -222,8 +242,14 @@ impl Core {
     }
 
     fn handle_reconcile(&mut self, now: Instant, conn: ConnId, ranges: &[humansync_protocol::RangeEntry]) {
-        if let Some(s) = self.sessions.get_mut(&conn) {
-            s.stats.recon_in += 1;
+        match self.sessions.get_mut(&conn) {
+            Some(s) if s.expect_recon => s.stats.recon_in += 1,
+            Some(_) => {
+                // HS-RECON-10: not expected (summaries were equal, not the peer's turn, or ended).
+                self.close_session(now, conn, CloseCode::PROTOCOL, "unexpected Reconcile");
+                return;
+            }
+            None => return,
         }
         let response = match recon::respond(&self.set, ranges) {
             Ok(r) => r,
@@ -233,6 +259,9 @@ impl Core {
             }
         };
         let finished = response.is_final();
+        if let Some(s) = self.sessions.get_mut(&conn) {
+            s.expect_recon = !finished;
+        }
         if let Some(reply) = response.reply {
             self.send(conn, &Message::Reconcile { ranges: reply });
         }
@@ -435,7 +464,19 @@ impl Core {
             .am
             .load_incremental(bytes)
             .map_err(|e| format!("bad saved document: {e}"))?;
-        assume_peer_has(loaded.state(peer), heads);
+        // Trust the peer's claimed heads only where the document now holds them: automerge
+        // keeps shared heads to known changes (found by the core_session fuzz target).
+        let known: Vec<humansync_protocol::ChangeHash> = heads
+            .iter()
+            .filter(|h| {
+                loaded
+                    .am
+                    .get_change_by_hash(&automerge::ChangeHash(h.0))
+                    .is_some()
+            })
+            .copied()
+            .collect();
+        assume_peer_has(loaded.state(peer), &known);
         loaded.sync_dirty.insert(peer);
         Ok(loaded.heads() != before)
     }
@@ -466,7 +507,6 @@ impl Core {
         let peer = session.peer;
         self.reset_sync_states(peer);
         self.blobs.peer_gone(&peer);
-        self.drop_outputs_for(&BTreeSet::from([session.conn]));
         if session.phase == Phase::Open {
             self.emit(Event::PeerDisconnected { peer, code });
         }

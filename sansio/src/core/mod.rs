@@ -168,18 +168,25 @@ impl Core {
     /// The earliest instant at which [`Core::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let hello = self.sessions.values().filter_map(|s| match s.phase {
-            session::Phase::AwaitHello { deadline } => Some(deadline),
-            _ => None,
+            session::Phase::AwaitHello { deadline } | session::Phase::AwaitWelcome { deadline } => {
+                Some(deadline)
+            }
+            session::Phase::Open => None,
         });
         hello.chain(self.blobs.next_retry()).min()
     }
 
-    /// Advances timers: handshake deadlines (HS-VER-3) and blob retries (HS-BLOB-2).
+    /// Advances timers: handshake deadlines (HS-VER-3, HS-VER-5) and blob retries (HS-BLOB-2).
     pub fn handle_timeout(&mut self, now: Instant) {
         let expired: Vec<ConnId> = self
             .sessions
             .values()
-            .filter(|s| matches!(s.phase, session::Phase::AwaitHello { deadline } if deadline <= now))
+            .filter(|s| match s.phase {
+                session::Phase::AwaitHello { deadline } | session::Phase::AwaitWelcome { deadline } => {
+                    deadline <= now
+                }
+                session::Phase::Open => false,
+            })
             .map(|s| s.conn)
             .collect();
         for conn in expired {
@@ -207,7 +214,9 @@ impl Core {
             return admission;
         }
         let phase = match role {
-            Role::Dialer => session::Phase::AwaitWelcome,
+            Role::Dialer => session::Phase::AwaitWelcome {
+                deadline: now.plus_ms(humansync_protocol::limits::HANDSHAKE_TIMEOUT_MS),
+            },
             Role::Acceptor => session::Phase::AwaitHello {
                 deadline: now.plus_ms(humansync_protocol::limits::HANDSHAKE_TIMEOUT_MS),
             },
@@ -234,6 +243,8 @@ impl Core {
     /// The transport connection closed (by the peer, the network or us).
     pub fn handle_connection_closed(&mut self, now: Instant, conn: ConnId, code: CloseCode) {
         if let Some(session) = self.sessions.remove(&conn) {
+            // The transport is gone: nothing queued for it can be sent any more.
+            self.drop_outputs_for(&std::collections::BTreeSet::from([conn]));
             self.session_ended(now, session, code);
         }
     }
@@ -321,6 +332,16 @@ impl Core {
     /// Blobs referenced by live documents and not held locally (HS-BLOB-2).
     pub fn missing_blobs(&self) -> Vec<BlobHash> {
         self.blobs.missing()
+    }
+
+    /// Remembers a change for every dialled session still awaiting Welcome (see
+    /// `Session::changed_in_handshake`).
+    pub(crate) fn note_handshake_change(&mut self, doc: &DocId) {
+        for session in self.sessions.values_mut() {
+            if matches!(session.phase, session::Phase::AwaitWelcome { .. }) {
+                session.changed_in_handshake.insert(doc.clone());
+            }
+        }
     }
 
     fn pending_loads(&self) -> usize {

@@ -122,8 +122,14 @@ impl Core {
 
 /// Records in a sync state that the peer holds `heads` (it was just sent, or sent us, the whole
 /// document), so the next change flows as a DocSync with no extra round trip (HS-SYNC-4).
+///
+/// Automerge keeps these hash lists sorted and deduplicated (`State::encode` asserts it), and
+/// heads from a peer's DocWhole arrive in any order: sort them (found by the core_session fuzz
+/// target).
 pub(crate) fn assume_peer_has(state: &mut sync::State, heads: &[humansync_protocol::ChangeHash]) {
-    let heads: Vec<automerge::ChangeHash> = heads.iter().map(|h| automerge::ChangeHash(h.0)).collect();
+    let mut heads: Vec<automerge::ChangeHash> = heads.iter().map(|h| automerge::ChangeHash(h.0)).collect();
+    heads.sort_unstable();
+    heads.dedup();
     state.shared_heads = heads.clone();
     state.their_heads = Some(heads.clone());
     state.their_need = Some(Vec::new());
@@ -132,4 +138,24 @@ pub(crate) fn assume_peer_has(state: &mut sync::State, heads: &[humansync_protoc
         bloom: sync::BloomFilter::default(),
     }]);
     state.in_flight = false;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use humansync_protocol::ChangeHash;
+
+    #[test]
+    fn assumed_heads_are_sorted_and_deduplicated() {
+        // A peer's DocWhole may list its heads in any order, twice (HS-SYNC-1).
+        let (a, b) = (ChangeHash([1; 32]), ChangeHash([2; 32]));
+        let mut state = sync::State::new();
+        assume_peer_has(&mut state, &[b, a, b]);
+        let sorted = vec![automerge::ChangeHash([1; 32]), automerge::ChangeHash([2; 32])];
+        assert_eq!(state.shared_heads, sorted);
+        assert_eq!(state.their_heads.as_ref(), Some(&sorted));
+        // Encoding checks the order (a debug assertion in automerge) and must round-trip.
+        let decoded = sync::State::decode(&state.encode()).expect("encoded state decodes");
+        assert_eq!(decoded.shared_heads, sorted);
+    }
 }

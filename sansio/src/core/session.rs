@@ -9,8 +9,8 @@ use crate::{ConnId, Instant, Role};
 /// Where a session is in its lifecycle (HS-VER-1 .. HS-VER-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
-    /// Dialer: Hello sent, waiting for Welcome.
-    AwaitWelcome,
+    /// Dialer: Hello sent, waiting for Welcome until the deadline (HS-VER-5).
+    AwaitWelcome { deadline: Instant },
     /// Acceptor: waiting for Hello until the deadline.
     AwaitHello { deadline: Instant },
     /// Handshake complete.
@@ -64,6 +64,11 @@ pub(crate) struct Session {
     /// The set summary the dialer sent in Hello: both sides compare exactly (Hello set, Welcome
     /// set), so they agree on whether reconciliation runs (HS-RECON-1).
     pub(crate) hello_set: Option<humansync_protocol::SetSummary>,
+    /// It is the peer's turn to send a Reconcile (HS-RECON-10).
+    pub(crate) expect_recon: bool,
+    /// Documents (and `_devices`) changed while this dialled session awaited Welcome: they are
+    /// not in the Hello summary and are pushed once the session opens (HS-SYNC-4).
+    pub(crate) changed_in_handshake: BTreeSet<DocId>,
 }
 
 impl Session {
@@ -80,6 +85,8 @@ impl Session {
             peer_blobs: BTreeSet::new(),
             stats: SessionStats::default(),
             hello_set: None,
+            expect_recon: false,
+            changed_in_handshake: BTreeSet::new(),
         }
     }
 

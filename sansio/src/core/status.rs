@@ -72,13 +72,31 @@ impl Core {
 
     /// Debug text of what a session is waiting for (tests and logs).
     pub fn describe_session(&self, conn: ConnId) -> String {
-        match self.sessions.get(&conn) {
-            Some(s) => format!(
-                "wanted={:?} syncing={:?} recon={:?}",
-                s.wanted, s.syncing, s.recon
-            ),
-            None => "no session".to_owned(),
-        }
+        let Some(s) = self.sessions.get(&conn) else {
+            return "no session".to_owned();
+        };
+        let detail: Vec<String> = s
+            .syncing
+            .iter()
+            .map(|d| match self.cache.get(d).map(|l| (l, l.sync.get(&s.peer))) {
+                None => format!("{d}: not loaded"),
+                Some((_, None)) => format!("{d}: no sync state"),
+                Some((l, Some(state))) => format!(
+                    "{d}: ours={:?} shared={:?} theirs={:?} in_flight={}",
+                    l.am.get_heads(),
+                    state.shared_heads,
+                    state.their_heads,
+                    state.in_flight
+                ),
+            })
+            .collect();
+        format!(
+            "wanted={:?} syncing={:?} recon={:?} {}",
+            s.wanted,
+            s.syncing,
+            s.recon,
+            detail.join("; ")
+        )
     }
 
     /// Counters of the session on `conn`, if open.

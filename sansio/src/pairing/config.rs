@@ -69,10 +69,12 @@ impl GuardConfig {
         self
     }
 
-    /// The backoff after `failures` failures: none before
+    /// The backoff after `failures` failures: none without a failure or before
     /// `failures_before_backoff`, then base, doubling, capped (HS-PAIR-2).
     pub fn backoff_ms(&self, failures: u32) -> u64 {
-        if failures < self.failures_before_backoff {
+        // A source with no failure (never failed, or succeeded since) is never backed off,
+        // even with `failures_before_backoff == 0` (found by the pairing_guard fuzz target).
+        if failures == 0 || failures < self.failures_before_backoff {
             return 0;
         }
         let doublings = failures - self.failures_before_backoff;
@@ -120,5 +122,27 @@ impl Refusal {
     /// The `Retry-After` header value: whole seconds, rounded up (HS-HTTP-2).
     pub fn retry_after_secs(&self) -> u64 {
         self.retry_after_ms().div_ceil(1_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_failure_means_no_backoff() {
+        // HS-PAIR-2: backoff follows failures; with none there is nothing to back off from.
+        let config = GuardConfig {
+            failures_before_backoff: 0,
+            backoff_base_ms: 1_000,
+            ..GuardConfig::default()
+        };
+        assert_eq!(config.backoff_ms(0), 0);
+        assert_eq!(config.backoff_ms(1), 2_000);
+        assert_eq!(GuardConfig::default().backoff_ms(0), 0);
+        assert_eq!(
+            GuardConfig::default().backoff_ms(PAIR_FAILURES_BEFORE_BACKOFF),
+            PAIR_BACKOFF_BASE_MS
+        );
     }
 }

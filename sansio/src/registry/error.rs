@@ -20,7 +20,8 @@ pub enum RegistryError {
     /// The record does not decode or does not verify under the anchor (HS-REG-1).
     #[error("invalid registry record: {0}")]
     Record(#[from] RecordError),
-    /// The view already holds [`humansync_protocol::limits::MAX_REGISTRY_RECORDS`] records.
+    /// The view already holds [`humansync_protocol::limits::MAX_REGISTRY_RECORDS`] records (a first
+    /// revocation of a registered device is still accepted).
     #[error("registry is full")]
     Full,
 }

@@ -265,6 +265,51 @@ impl Sim {
         }
     }
 
+    /// Stores a new blob on node `idx` (as `store_blob` would) and references it from `doc` under
+    /// `key` (HS-BLOB-1). Returns its hash.
+    pub fn add_blob(&mut self, idx: usize, doc: &DocId, key: &str) -> humansync_protocol::BlobHash {
+        let hash = humansync_protocol::BlobHash(self.rng.bytes32());
+        let now = self.now;
+        self.nodes[idx].store.blobs.insert(hash);
+        if let Some(core) = self.nodes[idx].core.as_mut() {
+            core.handle_blob_added(now, hash);
+        }
+        self.pump(idx);
+        let reference = hash.to_reference();
+        let Some(core) = self.nodes[idx].core.as_mut() else {
+            return hash;
+        };
+        if core.open(now, doc, true) == Ok(crate::OpenState::Ready) {
+            let _ = core.change(now, doc, |am| {
+                am.transact::<_, _, automerge::AutomergeError>(|tx| {
+                    use automerge::transaction::Transactable;
+                    tx.put(automerge::ROOT, key, reference.as_str())?;
+                    Ok(())
+                })
+                .is_ok()
+            });
+        }
+        self.pump(idx);
+        hash
+    }
+
+    /// Blobs referenced by live documents on node `idx` that it does not hold (HS-BLOB-2).
+    pub fn missing_blobs(&self, idx: usize) -> Vec<humansync_protocol::BlobHash> {
+        self.nodes[idx]
+            .core
+            .as_ref()
+            .map(|c| c.missing_blobs())
+            .unwrap_or_default()
+    }
+
+    /// Runs `f` on node `idx`'s core (if it is up) with the current time, then drains its outputs.
+    pub fn with_core<R>(&mut self, idx: usize, f: impl FnOnce(&mut crate::Core, Instant) -> R) -> Option<R> {
+        let now = self.now;
+        let out = self.nodes[idx].core.as_mut().map(|core| f(core, now));
+        self.pump(idx);
+        out
+    }
+
     /// Deletes `doc` on node `idx`.
     pub fn delete(&mut self, idx: usize, doc: &DocId) {
         let now = self.now;

@@ -144,6 +144,7 @@ pub fn check_messages(a: &DocSet, b: &DocSet, t: &Transcript) {
                 RangeMode::Skip => {}
                 RangeMode::Fingerprint { count, fingerprint } => {
                     assert_eq!(
+                        // HS-RECON-12: every Fingerprint sent is the sender's true range fingerprint.
                         sender.range_summary(&lower, &r.upper),
                         (*count, *fingerprint),
                         "message {i}"

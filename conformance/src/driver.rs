@@ -1,0 +1,254 @@
+//! Drives one reference [`Core`] through a recorded transcript: the setup (who
+//! it is, whom it trusts, which documents it holds) and a list of steps
+//! (connections, received bytes, timer ticks), observing after each step the
+//! frames it sends and the close code it applies (HS-GATE-*, HS-VER-*, HS-FRAME-*).
+
+use humansync_protocol::{ChangeHash, CloseCode, DeviceId, DocId, FrameDecoder, Message, SignedRecord};
+use humansync_sansio::gate::Admission;
+use humansync_sansio::{
+    ConnId, Core, CoreConfig, DocMeta, Instant, IoAction, IoResult, Output, Role, Startup,
+};
+use serde_json::{Value, json};
+
+use crate::repr;
+
+/// A transcript's setup as read from a vector.
+#[derive(Debug, Clone)]
+pub(crate) struct Setup {
+    pub(crate) me: DeviceId,
+    pub(crate) actor: Vec<u8>,
+    pub(crate) anchor: Option<DeviceId>,
+    pub(crate) records: Vec<SignedRecord>,
+    pub(crate) docs: Vec<(DocId, Vec<ChangeHash>)>,
+}
+
+/// One input to the core.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// A connection finished its TLS handshake with `peer`, which dialled us.
+    Connect { at_ms: u64, conn: u64, peer: DeviceId },
+    /// Bytes arrived on the session stream of `conn`.
+    Receive { at_ms: u64, conn: u64, bytes: Vec<u8> },
+    /// Timers are due.
+    Timeout { at_ms: u64 },
+}
+
+/// A core built from `setup`, its start-up outputs drained.
+pub(crate) fn start(setup: &Setup) -> Result<Core, String> {
+    let config = CoreConfig::new(setup.me, setup.actor.clone(), setup.anchor);
+    let startup = Startup {
+        index: setup
+            .docs
+            .iter()
+            .map(|(doc, heads)| {
+                let mut heads = heads.clone();
+                heads.sort_unstable();
+                (
+                    doc.clone(),
+                    DocMeta {
+                        heads,
+                        blobs: Vec::new(),
+                        tombstone: false,
+                    },
+                )
+            })
+            .collect(),
+        devices_doc: None,
+        local_blobs: Vec::new(),
+    };
+    let now = Instant(0);
+    let mut core = Core::new(now, config, startup).map_err(|e| e.to_string())?;
+    for record in &setup.records {
+        core.add_registry_record(now, record).map_err(|e| e.to_string())?;
+    }
+    drain(&mut core, now)?;
+    Ok(core)
+}
+
+/// Applies one step and returns what the core did, as JSON: `{"admission"?,
+/// "frames": [..], "close": code|null, "disconnect"?}`.
+pub(crate) fn apply(core: &mut Core, step: &Step) -> Result<Value, String> {
+    let (now, admission) = match step {
+        Step::Connect { at_ms, conn, peer } => {
+            let now = Instant(*at_ms);
+            let verdict = core.handle_connection(now, ConnId(*conn), *peer, Role::Acceptor);
+            (now, Some(verdict))
+        }
+        Step::Receive { at_ms, conn, bytes } => {
+            let now = Instant(*at_ms);
+            core.handle_bytes(now, ConnId(*conn), bytes);
+            (now, None)
+        }
+        Step::Timeout { at_ms } => {
+            let now = Instant(*at_ms);
+            core.handle_timeout(now);
+            (now, None)
+        }
+    };
+    let observed = drain(core, now)?;
+    let mut out = json!({"frames": observed.frames, "close": observed.close.map(|c| c.0)});
+    if let Some(verdict) = admission {
+        out["admission"] = match verdict {
+            Admission::Admit => json!({"verdict": "admit"}),
+            Admission::Reject(code) => json!({"verdict": "reject", "close_code": code.0}),
+        };
+    }
+    if let Some(code) = observed.disconnect {
+        out["disconnect"] = json!(code.0);
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Drained {
+    frames: Vec<Value>,
+    close: Option<CloseCode>,
+    disconnect: Option<CloseCode>,
+}
+
+/// Drains every output, answering I/O at once (saves succeed, loads find
+/// nothing), and collects the frames sent and the close applied. A Close
+/// message sent as the last frame with the close's own code is left out: it
+/// MAY be sent (HS-CLOSE-2), so the vectors do not list it.
+fn drain(core: &mut Core, now: Instant) -> Result<Drained, String> {
+    let mut drained = Drained::default();
+    let mut messages = Vec::new();
+    let mut budget = 10_000;
+    while let Some(output) = core.poll_output() {
+        budget -= 1;
+        if budget == 0 {
+            return Err("the core kept producing outputs".to_owned());
+        }
+        match output {
+            Output::Transmit { bytes, .. } => {
+                let mut decoder = FrameDecoder::new();
+                decoder.push(&bytes);
+                while let Some(msg) = decoder
+                    .next_message()
+                    .map_err(|e| format!("the core sent an undecodable frame: {e}"))?
+                {
+                    messages.push(msg);
+                }
+            }
+            Output::Close { code, .. } => drained.close = Some(code),
+            Output::DisconnectPeer { code, .. } => drained.disconnect = Some(code),
+            Output::Io(task) => {
+                let result = match task.action {
+                    IoAction::LoadDoc { .. } => IoResult::NotFound,
+                    IoAction::SaveDoc { .. } | IoAction::DeleteDoc { .. } => IoResult::Done,
+                    IoAction::FetchBlob { .. } => IoResult::Failed {
+                        reason: "no blobs in transcripts".to_owned(),
+                    },
+                };
+                core.handle_io_result(now, task.id, result);
+            }
+            Output::Event(_) => {}
+        }
+    }
+    drained.frames = frames_json(messages, drained.close);
+    Ok(drained)
+}
+
+fn frames_json(mut frames: Vec<Message>, close: Option<CloseCode>) -> Vec<Value> {
+    if let (Some(Message::Close { code, .. }), Some(close)) = (frames.last(), close)
+        && *code == close
+    {
+        frames.pop();
+    }
+    frames.iter().map(repr::message).collect()
+}
+
+impl Setup {
+    /// `{"me", "actor", "anchor", "records": [hex], "docs": [{"doc", "heads": [hex]}]}`.
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "me": self.me.to_string(),
+            "actor": hex::encode(&self.actor),
+            "anchor": self.anchor.map(|a| a.to_string()),
+            "records": self.records.iter().map(|r| hex::encode(r.encode())).collect::<Vec<_>>(),
+            "docs": self.docs.iter().map(|(doc, heads)| json!({
+                "doc": doc.as_str(),
+                "heads": heads.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Parses [`Setup::to_json`]'s form.
+    pub(crate) fn from_json(v: &Value) -> Result<Setup, String> {
+        let docs = list(&v["docs"], "docs")?
+            .iter()
+            .map(|d| {
+                let doc = DocId::new(text(&d["doc"], "doc")?).map_err(|e| e.to_string())?;
+                let heads = list(&d["heads"], "heads")?
+                    .iter()
+                    .map(|h| text(h, "head")?.parse::<ChangeHash>().map_err(|e| e.to_string()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((doc, heads))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Setup {
+            me: device(&v["me"], "me")?,
+            actor: hex::decode(text(&v["actor"], "actor")?).map_err(|e| e.to_string())?,
+            anchor: match &v["anchor"] {
+                Value::Null => None,
+                a => Some(device(a, "anchor")?),
+            },
+            records: list(&v["records"], "records")?
+                .iter()
+                .map(|r| {
+                    let bytes = hex::decode(text(r, "record")?).map_err(|e| e.to_string())?;
+                    SignedRecord::decode(&bytes).map_err(|e| e.to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            docs,
+        })
+    }
+}
+
+impl Step {
+    /// `{"op": "connect", "at_ms", "conn", "peer"}`, `{"op": "receive", "at_ms",
+    /// "conn", "bytes"}` or `{"op": "timeout", "at_ms"}`.
+    pub(crate) fn to_json(&self) -> Value {
+        match self {
+            Step::Connect { at_ms, conn, peer } => {
+                json!({"op": "connect", "at_ms": at_ms, "conn": conn, "peer": peer.to_string()})
+            }
+            Step::Receive { at_ms, conn, bytes } => {
+                json!({"op": "receive", "at_ms": at_ms, "conn": conn, "bytes": hex::encode(bytes)})
+            }
+            Step::Timeout { at_ms } => json!({"op": "timeout", "at_ms": at_ms}),
+        }
+    }
+
+    /// Parses [`Step::to_json`]'s form.
+    pub(crate) fn from_json(v: &Value) -> Result<Step, String> {
+        let at_ms = v["at_ms"].as_u64().ok_or("step without `at_ms`")?;
+        let conn = || v["conn"].as_u64().ok_or("step without `conn`");
+        match text(&v["op"], "op")? {
+            "connect" => Ok(Step::Connect {
+                at_ms,
+                conn: conn()?,
+                peer: device(&v["peer"], "peer")?,
+            }),
+            "receive" => Ok(Step::Receive {
+                at_ms,
+                conn: conn()?,
+                bytes: hex::decode(text(&v["bytes"], "bytes")?).map_err(|e| e.to_string())?,
+            }),
+            "timeout" => Ok(Step::Timeout { at_ms }),
+            other => Err(format!("unknown step op `{other}`")),
+        }
+    }
+}
+
+fn text<'a>(v: &'a Value, what: &str) -> Result<&'a str, String> {
+    v.as_str().ok_or_else(|| format!("`{what}` is not a string"))
+}
+
+fn list<'a>(v: &'a Value, what: &str) -> Result<&'a Vec<Value>, String> {
+    v.as_array().ok_or_else(|| format!("`{what}` is not a list"))
+}
+
+fn device(v: &Value, what: &str) -> Result<DeviceId, String> {
+    text(v, what)?.parse().map_err(|e| format!("`{what}`: {e}"))
+}

@@ -1,0 +1,368 @@
+//! transcripts.json: recorded runs of one reference acceptor core — inputs
+//! (connections, bytes, timer ticks) and what it sent and how it closed
+//! (HS-GATE-2, HS-GATE-3, HS-GATE-5, HS-VER-1..3, HS-FRAME-2, HS-FRAME-3, HS-RECON-1, HS-REG-6, HS-REG-7).
+
+use humansync_protocol::digest::heads_digest;
+use humansync_protocol::limits::{HANDSHAKE_TIMEOUT_MS, MAX_FRAME_LEN};
+use humansync_protocol::{
+    Bound, DocDigest, DocId, Fingerprint, Item, Message, RangeEntry, RangeMode, RegistryRecord, SetSummary,
+    encode_frame,
+};
+use humansync_sansio::recon::DocSet;
+use serde_json::json;
+
+use super::registry::signed;
+use super::{Cases, doc};
+use crate::check::transcript::run;
+use crate::driver::{Setup, Step};
+use crate::format::{Case, Expect};
+use crate::keys;
+
+pub(crate) const DESCRIPTION: &str = "Transcripts of one acceptor (the reference core): `setup` says who it is \
+(`me`, and `actor`, the Automerge actor of its own _devices changes), whom it trusts (`anchor`), the signed \
+`records` it holds and the documents it has (id and heads); `steps` are inputs at times `at_ms`. \
+`expected.steps[i]` is what step i caused: the admission verdict (connect steps), the messages sent, \
+the close code applied (null: none). A Close message sent just before closing is optional and not listed. \
+The Welcome `devices` digest and _devices DocSync payloads depend on the reference core's own _devices \
+history; other implementations compare them with their own.";
+
+fn frame(msg: &Message) -> Vec<u8> {
+    // Transcript inputs are small and within every limit.
+    encode_frame(msg).unwrap_or_default()
+}
+
+fn setup_server() -> Setup {
+    let me = keys::id("server");
+    let d = |name: &str| RegistryRecord::Device {
+        device: keys::id(name),
+        name: name.to_owned(),
+        paired_at_ms: 1_700_000_000_000,
+    };
+    let revoked = RegistryRecord::Revoked {
+        device: keys::id("d2"),
+        revoked_at_ms: 1_700_000_000_001,
+    };
+    Setup {
+        me,
+        actor: me.as_bytes()[..16].to_vec(),
+        anchor: Some(me),
+        records: vec![
+            signed(&d("d1"), "server"),
+            signed(&d("d2"), "server"),
+            signed(&revoked, "server"),
+        ],
+        docs: vec![
+            (doc("notes/a"), vec![keys::change("a1")]),
+            (doc("notes/b"), vec![keys::change("b1"), keys::change("b2")]),
+        ],
+    }
+}
+
+fn summary(setup: &Setup) -> SetSummary {
+    let set: DocSet = setup
+        .docs
+        .iter()
+        .map(|(d, h)| (d.clone(), heads_digest(h)))
+        .collect();
+    set.summary()
+}
+
+fn devices_digest(setup: &Setup) -> DocDigest {
+    crate::driver::start(setup)
+        .ok()
+        .and_then(|core| core.digest(&DocId::devices()))
+        // A core that fails to start fails every case built on this setup at generation.
+        .unwrap_or_default()
+}
+
+fn hello(versions: Vec<u16>, set: SetSummary, devices: DocDigest) -> Vec<u8> {
+    frame(&Message::Hello {
+        versions,
+        set,
+        devices,
+    })
+}
+
+fn connect(at_ms: u64, peer: &str) -> Step {
+    Step::Connect {
+        at_ms,
+        conn: 1,
+        peer: keys::id(peer),
+    }
+}
+
+fn recv(at_ms: u64, bytes: Vec<u8>) -> Step {
+    Step::Receive {
+        at_ms,
+        conn: 1,
+        bytes,
+    }
+}
+
+fn push(c: &mut Cases, reqs: &[&str], what: &str, setup: &Setup, steps: Vec<Step>) {
+    let expected = run(setup, &steps).unwrap_or_else(|e| json!({ "generator_error": e }));
+    c.push(
+        Case::new(String::new(), "acceptor_transcript", reqs, what, Expect::Valid)
+            .with("setup", setup.to_json())
+            .with("steps", steps.iter().map(Step::to_json).collect::<Vec<_>>())
+            .expect(expected),
+    );
+}
+
+/// Every transcripts.json case.
+pub(crate) fn cases() -> Cases {
+    let mut c = Cases::new("tx");
+    let s = setup_server();
+    let ours = summary(&s);
+    let devices = devices_digest(&s);
+    let good_hello = hello(vec![1], ours, devices);
+    let empty = SetSummary {
+        count: 0,
+        fingerprint: Fingerprint::EMPTY,
+    };
+
+    let gate = &["HS-GATE-2", "HS-GATE-3", "HS-CLOSE-2"];
+    let steps = vec![connect(0, "stranger"), recv(1, good_hello.clone())];
+    push(
+        &mut c,
+        gate,
+        "an unregistered peer is refused with NOT_REGISTERED; nothing it sends is processed",
+        &s,
+        steps,
+    );
+    push(
+        &mut c,
+        gate,
+        "a revoked peer is refused with REVOKED",
+        &s,
+        vec![connect(0, "d2"), recv(1, good_hello.clone())],
+    );
+    push(
+        &mut c,
+        gate,
+        "the node itself (no loopback sessions) is refused",
+        &s,
+        vec![connect(0, "server")],
+    );
+
+    let v = &["HS-VER-1", "HS-VER-2", "HS-RECON-1"];
+    push(
+        &mut c,
+        v,
+        "a registered peer's Hello with equal summaries gets Welcome and nothing more",
+        &s,
+        vec![connect(0, "d1"), recv(5, good_hello.clone())],
+    );
+    let both = hello(vec![1, 7], ours, devices);
+    push(
+        &mut c,
+        v,
+        "Hello listing versions 1 and 7: Welcome selects 1",
+        &s,
+        vec![connect(0, "d1"), recv(5, both)],
+    );
+    let split = good_hello.clone();
+    let (head, tail) = split.split_at(3);
+    push(
+        &mut c,
+        &["HS-FRAME-1", "HS-VER-2"],
+        "a Hello split across two reads is answered once it is whole",
+        &s,
+        vec![connect(0, "d1"), recv(5, head.to_vec()), recv(6, tail.to_vec())],
+    );
+    push(
+        &mut c,
+        &["HS-VER-2"],
+        "Hello with no version in common closes with UNSUPPORTED_VERSION",
+        &s,
+        vec![connect(0, "d1"), recv(5, hello(vec![2, 3], ours, devices))],
+    );
+
+    let v3 = &["HS-VER-3"];
+    let want = frame(&Message::DocWant {
+        docs: vec![doc("notes/a")],
+    });
+    push(
+        &mut c,
+        v3,
+        "a message before Hello closes with PROTOCOL",
+        &s,
+        vec![connect(0, "d1"), recv(5, want)],
+    );
+    let welcome = frame(&Message::Welcome {
+        version: 1,
+        set: ours,
+        devices,
+    });
+    push(
+        &mut c,
+        v3,
+        "a Welcome sent to the acceptor closes with PROTOCOL",
+        &s,
+        vec![connect(0, "d1"), recv(5, welcome)],
+    );
+    push(
+        &mut c,
+        v3,
+        "a second Hello closes with PROTOCOL",
+        &s,
+        vec![
+            connect(0, "d1"),
+            recv(5, good_hello.clone()),
+            recv(9, good_hello.clone()),
+        ],
+    );
+    let steps = vec![
+        connect(0, "d1"),
+        Step::Timeout {
+            at_ms: HANDSHAKE_TIMEOUT_MS - 1,
+        },
+        Step::Timeout {
+            at_ms: HANDSHAKE_TIMEOUT_MS,
+        },
+    ];
+    push(
+        &mut c,
+        v3,
+        "no Hello within HANDSHAKE_TIMEOUT closes with TIMEOUT (not a millisecond before)",
+        &s,
+        steps,
+    );
+
+    let f = &["HS-FRAME-2", "HS-FRAME-3"];
+    push(
+        &mut c,
+        f,
+        "a malformed frame (unknown variant 11) closes with MALFORMED",
+        &s,
+        vec![connect(0, "d1"), recv(5, vec![0, 0, 0, 1, 11])],
+    );
+    push(
+        &mut c,
+        f,
+        "a zero-length frame closes with MALFORMED",
+        &s,
+        vec![connect(0, "d1"), recv(5, vec![0, 0, 0, 0])],
+    );
+    let big = (MAX_FRAME_LEN + 1).to_be_bytes().to_vec();
+    push(
+        &mut c,
+        f,
+        "an oversized frame header closes with FRAME_TOO_LARGE at once",
+        &s,
+        vec![connect(0, "d1"), recv(5, big)],
+    );
+    let bad_id = vec![0, 0, 0, 4, 6, 2, b'.', b'.'];
+    push(
+        &mut c,
+        &["HS-DOC-3", "HS-FRAME-3"],
+        "an invalid document id after the handshake closes with MALFORMED",
+        &s,
+        vec![connect(0, "d1"), recv(5, good_hello.clone()), recv(9, bad_id)],
+    );
+
+    let r = &[
+        "HS-RECON-1",
+        "HS-RECON-2",
+        "HS-RECON-4",
+        "HS-RECON-5",
+        "HS-SYNC-2",
+    ];
+    let items = Message::Reconcile {
+        ranges: vec![RangeEntry {
+            upper: Bound::End,
+            mode: RangeMode::Items(
+                s.docs
+                    .iter()
+                    .map(|(d, h)| Item {
+                        doc: d.clone(),
+                        digest: heads_digest(h),
+                    })
+                    .chain([Item {
+                        doc: doc("notes/c"),
+                        digest: keys::digest("c"),
+                    }])
+                    .collect(),
+            ),
+        }],
+    };
+    let steps = vec![
+        connect(0, "d1"),
+        recv(5, hello(vec![1], empty, devices)),
+        recv(9, frame(&items)),
+    ];
+    push(
+        &mut c,
+        r,
+        "summaries differ: Welcome, then the dialer's Items → all-Skip reply and DocWant for the missing document",
+        &s,
+        steps,
+    );
+    let skip = Message::Reconcile {
+        ranges: vec![RangeEntry {
+            upper: Bound::End,
+            mode: RangeMode::Skip,
+        }],
+    };
+    let steps = vec![
+        connect(0, "d1"),
+        recv(5, hello(vec![1], empty, devices)),
+        recv(9, frame(&skip)),
+    ];
+    push(
+        &mut c,
+        &["HS-RECON-5"],
+        "an all-Skip Reconcile ends reconciliation and is not answered",
+        &s,
+        steps,
+    );
+    let stale_devices = hello(vec![1], ours, heads_digest(&[]));
+    push(
+        &mut c,
+        &["HS-REG-6"],
+        "a different _devices digest in Hello: Welcome, then the registry document is synced first",
+        &s,
+        vec![connect(0, "d1"), recv(5, stale_devices)],
+    );
+    let del = frame(&Message::DocDeleted {
+        doc: DocId::devices(),
+    });
+    push(
+        &mut c,
+        &["HS-REG-7"],
+        "DocDeleted for _devices closes with PROTOCOL",
+        &s,
+        vec![connect(0, "d1"), recv(5, good_hello.clone()), recv(9, del)],
+    );
+    let close = frame(&Message::Close {
+        code: humansync_protocol::CloseCode::SHUTDOWN,
+        reason: "bye".to_owned(),
+    });
+    push(
+        &mut c,
+        &["HS-CLOSE-2"],
+        "a Close from the peer ends the session (closed NORMAL, nothing sent)",
+        &s,
+        vec![connect(0, "d1"), recv(5, good_hello.clone()), recv(9, close)],
+    );
+
+    let mut revoked_me = s.clone();
+    revoked_me.me = keys::id("d1");
+    revoked_me.actor = keys::id("d1").as_bytes()[..16].to_vec();
+    revoked_me.anchor = Some(keys::id("server"));
+    revoked_me.records.push(signed(
+        &RegistryRecord::Revoked {
+            device: keys::id("d1"),
+            revoked_at_ms: 1_700_000_000_002,
+        },
+        "server",
+    ));
+    push(
+        &mut c,
+        &["HS-GATE-5"],
+        "a node that finds itself revoked refuses even the server with REVOKED",
+        &revoked_me,
+        vec![connect(0, "server")],
+    );
+    c
+}

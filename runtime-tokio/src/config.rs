@@ -1,0 +1,177 @@
+//! Node configuration: the PRD's TOML file and the struct it loads into.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Which relay the node uses when a direct path is not available.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RelayConfig {
+    /// iroh's public relays (production default).
+    #[default]
+    Default,
+    /// No relay: direct addresses and mDNS only (what every test uses).
+    Disabled,
+    /// A relay the user runs, for example the server's embedded one.
+    Custom(String),
+}
+
+/// Everything a node needs to start. Build it in code or load the TOML file with [`HumanSyncConfig::load`].
+#[derive(Debug, Clone)]
+pub struct HumanSyncConfig {
+    /// The pairing server, e.g. `https://sync.example.org` (needed only for [`crate::Node::pair`]).
+    pub server_url: Option<String>,
+    /// Where identity, documents and blobs live.
+    pub storage_path: PathBuf,
+    /// UDP port for iroh; 0 picks any free port.
+    pub iroh_port: u16,
+    /// Address to bind iroh to; `None` binds all interfaces.
+    pub bind_addr: Option<IpAddr>,
+    /// Relay choice.
+    pub relay: RelayConfig,
+    /// Discover peers on the local network with mDNS.
+    pub mdns: bool,
+    /// Fallback rescan interval: sessions push changes live; this only retries dialling and re-reads addresses.
+    pub interval_secs: u64,
+    /// Send the pairing password over plain http to a public address anyway (HS-PAIR-5). Off by default.
+    pub allow_insecure_password: bool,
+}
+
+impl HumanSyncConfig {
+    /// A configuration with production defaults storing data under `storage_path`.
+    pub fn new(storage_path: impl Into<PathBuf>) -> Self {
+        HumanSyncConfig {
+            server_url: None,
+            storage_path: storage_path.into(),
+            iroh_port: 0,
+            bind_addr: None,
+            relay: RelayConfig::Default,
+            mdns: true,
+            interval_secs: 30,
+            allow_insecure_password: false,
+        }
+    }
+
+    /// Parses the PRD's TOML layout: `[server] url`, `[storage] path`, `[sync] interval_secs`,
+    /// `[iroh] port, relay` (`relay = "disabled"`, `"default"` or a URL), `mdns`.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let file: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let storage = file.storage.path.ok_or(ConfigError::Missing("storage.path"))?;
+        let mut config = HumanSyncConfig::new(storage);
+        config.server_url = file.server.url;
+        if let Some(secs) = file.sync.interval_secs {
+            config.interval_secs = secs.max(1);
+        }
+        if let Some(port) = file.iroh.port {
+            config.iroh_port = port;
+        }
+        if let Some(mdns) = file.iroh.mdns {
+            config.mdns = mdns;
+        }
+        config.relay = match file.iroh.relay.as_deref() {
+            None | Some("default") => RelayConfig::Default,
+            Some("disabled") | Some("none") => RelayConfig::Disabled,
+            Some(url) => RelayConfig::Custom(url.to_owned()),
+        };
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_owned(), e.to_string()))?;
+        Self::from_toml_str(&text)
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {0}: {1}")]
+    Read(PathBuf, String),
+    /// The TOML is invalid.
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    /// A required key is absent.
+    #[error("missing required setting {0}")]
+    Missing(&'static str),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    server: ServerSection,
+    #[serde(default)]
+    storage: StorageSection,
+    #[serde(default)]
+    sync: SyncSection,
+    #[serde(default)]
+    iroh: IrohSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StorageSection {
+    path: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SyncSection {
+    interval_secs: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct IrohSection {
+    port: Option<u16>,
+    relay: Option<String>,
+    mdns: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_the_prd_layout() {
+        let text = r#"
+            [server]
+            url = "https://sync.example.org"
+            [storage]
+            path = "/var/lib/humandocs"
+            [sync]
+            interval_secs = 60
+            [iroh]
+            port = 4433
+            relay = "disabled"
+        "#;
+        let c = HumanSyncConfig::from_toml_str(text).expect("valid");
+        assert_eq!(c.server_url.as_deref(), Some("https://sync.example.org"));
+        assert_eq!(c.storage_path, PathBuf::from("/var/lib/humandocs"));
+        assert_eq!(c.interval_secs, 60);
+        assert_eq!(c.iroh_port, 4433);
+        assert_eq!(c.relay, RelayConfig::Disabled);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_missing_storage() {
+        assert!(matches!(
+            HumanSyncConfig::from_toml_str("[storage]\npath='x'\nbogus=1"),
+            Err(ConfigError::Parse(_))
+        ));
+        assert!(matches!(
+            HumanSyncConfig::from_toml_str(""),
+            Err(ConfigError::Missing("storage.path"))
+        ));
+    }
+}

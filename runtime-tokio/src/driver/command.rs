@@ -1,0 +1,96 @@
+//! Requests from [`crate::Node`] and [`crate::Doc`] handles to the driver task.
+
+use std::any::Any;
+use std::net::SocketAddr;
+
+use automerge::Automerge;
+use humansync_protocol::http::PairResponse;
+use humansync_protocol::{BlobHash, DeviceId, DocId};
+use tokio::sync::oneshot;
+
+use crate::{Error, SyncStatus};
+
+/// A boxed value crossing the channel (the caller downcasts it back).
+pub(crate) type AnyBox = Box<dyn Any + Send>;
+/// A read of a loaded document.
+pub(crate) type ReadFn = Box<dyn FnOnce(&Automerge) -> AnyBox + Send>;
+/// A change to a loaded document; `Err` aborts without changing anything.
+pub(crate) type ChangeFn = Box<dyn FnOnce(&mut Automerge) -> Result<AnyBox, String> + Send>;
+/// Where the driver sends an answer.
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+/// One request to the driver.
+pub(crate) enum Command {
+    Read {
+        doc: DocId,
+        f: ReadFn,
+        reply: Reply<AnyBox>,
+    },
+    Change {
+        doc: DocId,
+        f: ChangeFn,
+        reply: Reply<AnyBox>,
+    },
+    Delete {
+        doc: DocId,
+        reply: Reply<()>,
+    },
+    List {
+        prefix: String,
+        reply: Reply<Vec<DocId>>,
+    },
+    Status {
+        reply: Reply<SyncStatus>,
+    },
+    StoreBlob {
+        path: std::path::PathBuf,
+        reply: Reply<BlobHash>,
+    },
+    ExportBlob {
+        hash: BlobHash,
+        to: std::path::PathBuf,
+        reply: Reply<()>,
+    },
+    FetchBlob {
+        hash: BlobHash,
+        reply: Reply<()>,
+    },
+    ApplyPairing {
+        response: Box<PairResponse>,
+        reply: Reply<()>,
+    },
+    AddPeerAddrs {
+        peer: DeviceId,
+        addrs: Vec<SocketAddr>,
+    },
+    Shutdown {
+        reply: Reply<()>,
+    },
+}
+
+impl Command {
+    /// The document a command needs loaded first, if any.
+    pub(crate) fn doc(&self) -> Option<&DocId> {
+        match self {
+            Command::Read { doc, .. } | Command::Change { doc, .. } => Some(doc),
+            _ => None,
+        }
+    }
+
+    /// Answers the command with an error, whatever its kind.
+    pub(crate) fn fail(self, error: Error) {
+        match self {
+            Command::Read { reply, .. } | Command::Change { reply, .. } => drop(reply.send(Err(error))),
+            Command::Delete { reply, .. } => drop(reply.send(Err(error))),
+            Command::List { reply, .. } => drop(reply.send(Err(error))),
+            Command::Status { reply } => drop(reply.send(Err(error))),
+            Command::FetchBlob { reply, .. } | Command::ExportBlob { reply, .. } => {
+                drop(reply.send(Err(error)))
+            }
+            Command::StoreBlob { reply, .. } => drop(reply.send(Err(error))),
+            Command::ApplyPairing { reply, .. } => drop(reply.send(Err(error))),
+            Command::Shutdown { reply } => drop(reply.send(Err(error))),
+            Command::AddPeerAddrs { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! The driver: one tokio task that owns the pure [`Core`] and performs what it asks — bytes to
+//! iroh, I/O to the disk worker, events to the app — under the core's single-mutation contract.
+
+mod command;
+mod dial;
+mod store_worker;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use humansync_protocol::{CloseCode, DeviceId, DocId, SignedRecord};
+use humansync_sansio::{ConnId, Core, Event, Instant, IoAction, IoResult, IoTaskId, OpenState, Output};
+use tokio::sync::{broadcast, mpsc};
+
+pub(crate) use command::{AnyBox, Command, Reply};
+use dial::Dialer;
+use store_worker::StoreWorker;
+
+use crate::pairing::PairingState;
+use crate::transport::{Gate, NetEvent, Transport};
+use crate::{Error, PeerStatus, SyncStatus};
+
+/// What the driver needs to run.
+pub(crate) struct DriverParts {
+    pub(crate) core: Core,
+    pub(crate) transport: Transport,
+    pub(crate) gate: Gate,
+    pub(crate) store: crate::store::DocStore,
+    pub(crate) net_events: mpsc::Receiver<NetEvent>,
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) pairing: PairingState,
+    pub(crate) interval: Duration,
+}
+
+/// The driver's state; see the module docs.
+struct Driver {
+    core: Core,
+    transport: std::sync::Arc<Transport>,
+    gate: Gate,
+    store: StoreWorker,
+    io_tx: mpsc::UnboundedSender<(IoTaskId, IoResult)>,
+    events: broadcast::Sender<Event>,
+    pairing: PairingState,
+    base: tokio::time::Instant,
+    base_wall: SystemTime,
+    /// Commands waiting for their document to load.
+    parked: BTreeMap<DocId, Vec<Command>>,
+    /// App changes waiting for their save to be durable.
+    acks: BTreeMap<IoTaskId, (Reply<AnyBox>, AnyBox)>,
+    deletes: BTreeMap<IoTaskId, Reply<()>>,
+    dialer: Dialer,
+    admitted: BTreeSet<DeviceId>,
+    shutting_down: Option<Reply<()>>,
+    blob_added_tx: mpsc::UnboundedSender<humansync_protocol::BlobHash>,
+}
+
+/// Runs the driver until shutdown.
+pub(crate) async fn run(parts: DriverParts) {
+    let DriverParts {
+        core,
+        transport,
+        gate,
+        store,
+        mut net_events,
+        mut commands,
+        events,
+        pairing,
+        interval,
+    } = parts;
+    let (io_tx, mut io_rx) = mpsc::unbounded_channel();
+    let (dial_tx, mut dial_rx) = mpsc::unbounded_channel();
+    let (blob_added_tx, mut blob_added_rx) = mpsc::unbounded_channel();
+    let store = StoreWorker::start(store, io_tx.clone());
+    let mut driver = Driver {
+        core,
+        transport: std::sync::Arc::new(transport),
+        gate,
+        store,
+        io_tx,
+        events,
+        pairing,
+        base: tokio::time::Instant::now(),
+        base_wall: SystemTime::now(),
+        parked: BTreeMap::new(),
+        acks: BTreeMap::new(),
+        deletes: BTreeMap::new(),
+        dialer: Dialer::new(dial_tx, interval),
+        admitted: BTreeSet::new(),
+        shutting_down: None,
+        blob_added_tx,
+    };
+    driver.pump();
+    let mut dial_tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        let timeout = driver
+            .core
+            .poll_timeout()
+            .map(|t| driver.base + Duration::from_millis(t.0));
+        let sleep = async {
+            match timeout {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            cmd = commands.recv() => match cmd {
+                Some(cmd) => driver.command(cmd).await,
+                None => break,
+            },
+            Some(ev) = net_events.recv() => driver.net(ev),
+            Some((id, result)) = io_rx.recv() => driver.io_result(id, result),
+            Some(outcome) = dial_rx.recv() => driver.dialer.finished(outcome),
+            Some(hash) = blob_added_rx.recv() => {
+                let now = driver.now();
+                driver.core.handle_blob_added(now, hash);
+            }
+            _ = dial_tick.tick() => driver.dial(),
+            _ = sleep => {
+                let now = driver.now();
+                driver.core.handle_timeout(now);
+            }
+        }
+        driver.pump();
+        if driver.shutting_down.is_some() {
+            break;
+        }
+    }
+    driver.shutdown().await;
+}
+
+impl Driver {
+    fn now(&self) -> Instant {
+        Instant(self.base.elapsed().as_millis() as u64)
+    }
+
+    /// Drains the core's outputs (the single-mutation contract), then refreshes the gate.
+    fn pump(&mut self) {
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Transmit { conn, bytes } => {
+                    if self.transport.send(conn, bytes).is_err() {
+                        let now = self.now();
+                        self.core.handle_connection_closed(now, conn, CloseCode::INTERNAL);
+                    }
+                }
+                Output::Close { conn, code } => self.transport.close(conn, code),
+                Output::DisconnectPeer { peer, code } => {
+                    self.refresh_gate();
+                    self.transport.disconnect_peer(peer, code);
+                }
+                Output::Io(task) => match task.action {
+                    IoAction::FetchBlob { hash, from } => {
+                        let transport = self.transport.clone();
+                        let tx = self.io_tx.clone();
+                        let id = task.id;
+                        tokio::spawn(async move {
+                            let result = match transport.fetch_blob(hash, from).await {
+                                Ok(_) => IoResult::Done,
+                                Err(e) => IoResult::Failed {
+                                    reason: e.to_string(),
+                                },
+                            };
+                            let _ = tx.send((id, result));
+                        });
+                    }
+                    _ => {
+                        if !self.store.submit(task.clone()) {
+                            let _ = self.io_tx.send((
+                                task.id,
+                                IoResult::Failed {
+                                    reason: "store stopped".into(),
+                                },
+                            ));
+                        }
+                    }
+                },
+                Output::Event(event) => self.event(event),
+            }
+        }
+        self.refresh_gate();
+    }
+
+    /// Keeps the transport's gate equal to the core's registry view (HS-GATE-3, HS-GATE-4).
+    fn refresh_gate(&mut self) {
+        let registry = self.core.registry();
+        let mut admitted: BTreeSet<DeviceId> = registry
+            .devices()
+            .filter(|(id, _)| registry.is_admitted(id))
+            .map(|(id, _)| *id)
+            .collect();
+        admitted.extend(registry.anchor());
+        admitted.remove(&self.core.me());
+        if admitted != self.admitted {
+            let revoked: BTreeSet<DeviceId> = registry
+                .devices()
+                .filter(|(_, s)| s.revoked_at_ms.is_some())
+                .map(|(id, _)| *id)
+                .collect();
+            self.gate.update(admitted.clone(), revoked);
+            self.admitted = admitted;
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        match &event {
+            Event::DocReady(doc) | Event::DocNotFound(doc) => {
+                if let Some(waiting) = self.parked.remove(doc) {
+                    for cmd in waiting {
+                        self.run_doc_command(cmd);
+                    }
+                }
+            }
+            Event::DocCorrupt { doc, reason } => {
+                tracing::warn!(%doc, %reason, "stored document is corrupt: quarantined, recovering from peers");
+            }
+            Event::PeerConnected(peer) => self.dialer.connected(*peer),
+            Event::PeerDisconnected { peer, .. } => self.dialer.disconnected(*peer),
+            _ => {}
+        }
+        let _ = self.events.send(event);
+    }
+
+    fn net(&mut self, event: NetEvent) {
+        let now = self.now();
+        match event {
+            NetEvent::Connected { conn, peer, role } => {
+                if let humansync_sansio::gate::Admission::Reject(code) =
+                    self.core.handle_connection(now, conn, peer, role)
+                {
+                    self.transport.close(conn, code);
+                }
+            }
+            NetEvent::Bytes { conn, bytes } => self.core.handle_bytes(now, conn, &bytes),
+            NetEvent::Closed { conn, code } => self.core.handle_connection_closed(now, conn, code),
+        }
+    }
+
+    fn io_result(&mut self, id: IoTaskId, result: IoResult) {
+        let now = self.now();
+        let ok = matches!(result, IoResult::Done);
+        let failure = match &result {
+            IoResult::Failed { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        self.core.handle_io_result(now, id, result);
+        let error = || Error::Storage(failure.clone().unwrap_or_default());
+        if let Some((reply, value)) = self.acks.remove(&id) {
+            let _ = reply.send(if ok { Ok(value) } else { Err(error()) });
+        }
+        if let Some(reply) = self.deletes.remove(&id) {
+            let _ = reply.send(if ok { Ok(()) } else { Err(error()) });
+        }
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        match cmd {
+            cmd @ (Command::Read { .. } | Command::Change { .. }) => self.run_doc_command(cmd),
+            Command::Delete { doc, reply } => {
+                let now = self.now();
+                match self.core.delete(now, &doc) {
+                    Ok(task) => {
+                        self.deletes.insert(task, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(core_error(e)));
+                    }
+                }
+            }
+            Command::List { prefix, reply } => {
+                let _ = reply.send(Ok(self.core.list(&prefix)));
+            }
+            Command::Status { reply } => {
+                let _ = reply.send(Ok(self.status()));
+            }
+            Command::StoreBlob { path, reply } => {
+                // Adding hashes the file; done off the driver, then reported back as BlobAdded.
+                let transport = self.transport.clone();
+                let added = self.blob_added_tx.clone();
+                tokio::spawn(async move {
+                    let result = transport
+                        .add_blob(&path)
+                        .await
+                        .map_err(|e| Error::Storage(e.to_string()));
+                    if let Ok(hash) = &result {
+                        let _ = added.send(*hash);
+                    }
+                    let _ = reply.send(result);
+                });
+            }
+            Command::ExportBlob { hash, to, reply } => {
+                let transport = self.transport.clone();
+                tokio::spawn(async move {
+                    let result = transport
+                        .export_blob(hash, &to)
+                        .await
+                        .map_err(|e| Error::Storage(e.to_string()));
+                    let _ = reply.send(result);
+                });
+            }
+            Command::FetchBlob { hash, reply } => self.fetch_any(hash, reply),
+            Command::ApplyPairing { response, reply } => {
+                let result = self.apply_pairing(&response);
+                let _ = reply.send(result);
+            }
+            Command::AddPeerAddrs { peer, addrs } => self.dialer.set_addrs(peer, addrs),
+            Command::Shutdown { reply } => self.shutting_down = Some(reply),
+        }
+    }
+
+    /// Runs a Read or Change once its document is loaded, parking it until then.
+    fn run_doc_command(&mut self, cmd: Command) {
+        let Some(doc) = cmd.doc().cloned() else { return };
+        let now = self.now();
+        match self.core.open(now, &doc, true) {
+            Err(e) => cmd.fail(core_error(e)),
+            Ok(OpenState::Loading) => self.parked.entry(doc).or_default().push(cmd),
+            Ok(OpenState::NotFound) => cmd.fail(Error::Storage("document vanished while loading".into())),
+            Ok(OpenState::Ready) => match cmd {
+                Command::Read { f, reply, .. } => {
+                    let result = self
+                        .core
+                        .doc(&doc)
+                        .map(f)
+                        .ok_or(Error::Storage("document not loaded".into()));
+                    let _ = reply.send(result);
+                }
+                Command::Change { f, reply, .. } => {
+                    let mut outcome: Option<Result<AnyBox, String>> = None;
+                    let changed = self.core.change(now, &doc, |am| outcome = Some(f(am)));
+                    match (changed, outcome) {
+                        (Err(e), _) => drop(reply.send(Err(core_error(e)))),
+                        (Ok(_), Some(Err(e))) => drop(reply.send(Err(Error::Automerge(e)))),
+                        (Ok(((), Some(task))), Some(Ok(value))) => {
+                            // Acknowledged once durable (HS-SYNC-8).
+                            self.acks.insert(task, (reply, value));
+                        }
+                        (Ok(((), None)), Some(Ok(value))) => drop(reply.send(Ok(value))),
+                        (Ok(_), None) => drop(reply.send(Err(Error::Automerge("change did not run".into())))),
+                    }
+                }
+                other => other.fail(Error::Shutdown),
+            },
+        }
+    }
+
+    fn fetch_any(&mut self, hash: humansync_protocol::BlobHash, reply: Reply<()>) {
+        let peers: Vec<DeviceId> = self
+            .core
+            .status()
+            .peers
+            .iter()
+            .filter(|p| p.open)
+            .map(|p| p.peer)
+            .collect();
+        let transport = self.transport.clone();
+        tokio::spawn(async move {
+            if transport.has_blob(hash).await {
+                let _ = reply.send(Ok(()));
+                return;
+            }
+            for peer in peers {
+                if transport.fetch_blob(hash, peer).await.is_ok() {
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
+            }
+            let _ = reply.send(Err(Error::BlobUnavailable(hash)));
+        });
+    }
+
+    fn apply_pairing(&mut self, response: &humansync_protocol::http::PairResponse) -> Result<(), Error> {
+        let now = self.now();
+        self.core
+            .set_anchor(now, response.server_node_id)
+            .map_err(|e| Error::Pairing(e.to_string()))?;
+        for hex_record in &response.records {
+            let bytes =
+                hex::decode(hex_record).map_err(|e| Error::Pairing(format!("record is not hex: {e}")))?;
+            let record = SignedRecord::decode(&bytes).map_err(|e| Error::Pairing(e.to_string()))?;
+            self.core
+                .add_registry_record(now, &record)
+                .map_err(|e| Error::Pairing(e.to_string()))?;
+        }
+        let addrs = response
+            .server_addrs
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        self.dialer.set_addrs(response.server_node_id, addrs);
+        self.pairing
+            .save(response)
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        Ok(())
+    }
+
+    fn dial(&mut self) {
+        let connected: BTreeSet<DeviceId> = self
+            .core
+            .status()
+            .peers
+            .iter()
+            .filter(|p| p.open)
+            .map(|p| p.peer)
+            .collect();
+        let targets: Vec<DeviceId> = self
+            .admitted
+            .iter()
+            .filter(|p| !connected.contains(p))
+            .copied()
+            .collect();
+        let now = tokio::time::Instant::now();
+        self.dialer.tick(now, &targets, &self.transport);
+    }
+
+    fn status(&self) -> SyncStatus {
+        let st = self.core.status();
+        SyncStatus {
+            peers: st
+                .peers
+                .iter()
+                .filter(|p| p.open)
+                .map(|p| PeerStatus {
+                    peer: p.peer,
+                    up_to_date: p.up_to_date,
+                    outstanding: p.outstanding,
+                })
+                .collect(),
+            docs: st.docs,
+            docs_pending: st.docs_pending,
+            blobs_missing: st.blobs_missing,
+            last_sync: st.last_sync.map(|t| self.base_wall + Duration::from_millis(t.0)),
+        }
+    }
+
+    async fn shutdown(mut self) {
+        let now = self.now();
+        let conns: Vec<ConnId> = self.core.status().peers.iter().map(|p| p.conn).collect();
+        for conn in conns {
+            self.core.close(now, conn, CloseCode::SHUTDOWN);
+        }
+        self.pump();
+        // Everything acknowledged is already durable; a checkpoint makes the next start cheap.
+        self.store.checkpoint().await;
+        let Driver {
+            store,
+            transport,
+            shutting_down,
+            ..
+        } = self;
+        // Stop the disk worker (it closes the store and releases its lock) before answering, so
+        // that the same storage can be opened again as soon as shutdown returns.
+        let _ = tokio::task::spawn_blocking(move || drop(store)).await;
+        match std::sync::Arc::try_unwrap(transport) {
+            Ok(transport) => transport.shutdown().await,
+            Err(shared) => {
+                // A blob task still holds the transport: close its sessions; it ends with that task.
+                for peer in shared.gate().snapshot().admitted {
+                    shared.disconnect_peer(peer, CloseCode::SHUTDOWN);
+                }
+            }
+        }
+        if let Some(reply) = shutting_down {
+            let _ = reply.send(Ok(()));
+        }
+    }
+}
+
+fn core_error(e: humansync_sansio::CoreError) -> Error {
+    use humansync_sansio::CoreError as C;
+    match e {
+        C::Deleted(doc) => Error::Deleted(doc),
+        C::RegistryDoc => Error::RegistryDoc,
+        other => Error::Storage(other.to_string()),
+    }
+}

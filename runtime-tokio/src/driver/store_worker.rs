@@ -1,0 +1,147 @@
+//! The disk worker: a dedicated thread owning the [`DocStore`], batching writes so that a burst of
+//! saves costs one durable sync (HS-SYNC-8: a save is answered only once it is on disk).
+
+use std::sync::mpsc as std_mpsc;
+
+use humansync_sansio::{IoAction, IoResult, IoTask, IoTaskId};
+use tokio::sync::mpsc;
+
+use crate::store::{DocStore, StoreOp};
+
+/// Handle to the worker thread.
+pub(crate) struct StoreWorker {
+    tx: std_mpsc::Sender<Job>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+pub(crate) enum Job {
+    Task(IoTask),
+    Checkpoint(tokio::sync::oneshot::Sender<()>),
+}
+
+impl StoreWorker {
+    /// Starts the worker; results arrive on `results`.
+    pub(crate) fn start(store: DocStore, results: mpsc::UnboundedSender<(IoTaskId, IoResult)>) -> Self {
+        let (tx, rx) = std_mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("humansync-store".into())
+            .spawn(move || run(store, rx, results))
+            .ok();
+        StoreWorker { tx, thread }
+    }
+
+    /// Queues a document task (LoadDoc, SaveDoc, DeleteDoc).
+    pub(crate) fn submit(&self, task: IoTask) -> bool {
+        self.tx.send(Job::Task(task)).is_ok()
+    }
+
+    /// Flushes and checkpoints; resolves when done.
+    pub(crate) async fn checkpoint(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.tx.send(Job::Checkpoint(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl Drop for StoreWorker {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread after it drains what it has.
+        let (tx, _) = std_mpsc::channel();
+        drop(std::mem::replace(&mut self.tx, tx));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(
+    mut store: DocStore,
+    rx: std_mpsc::Receiver<Job>,
+    results: mpsc::UnboundedSender<(IoTaskId, IoResult)>,
+) {
+    while let Ok(first) = rx.recv() {
+        // Take everything queued right now: consecutive writes become one durable batch.
+        let mut jobs = vec![first];
+        while let Ok(job) = rx.try_recv() {
+            jobs.push(job);
+        }
+        let mut batch: Vec<(IoTaskId, StoreOp)> = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Task(IoTask { id, action }) => match action {
+                    IoAction::SaveDoc {
+                        doc,
+                        write,
+                        meta,
+                        sync_states,
+                    } => {
+                        batch.push((
+                            id,
+                            StoreOp::Save {
+                                doc,
+                                write,
+                                meta,
+                                sync_states,
+                            },
+                        ));
+                    }
+                    IoAction::DeleteDoc { doc } => batch.push((id, StoreOp::Delete { doc })),
+                    IoAction::LoadDoc { doc } => {
+                        flush(&mut store, &mut batch, &results);
+                        let result = match store.load(&doc) {
+                            Ok(Some((bytes, sync_states))) => IoResult::Loaded { bytes, sync_states },
+                            Ok(None) => IoResult::NotFound,
+                            Err(e) => IoResult::Failed {
+                                reason: e.to_string(),
+                            },
+                        };
+                        let _ = results.send((id, result));
+                    }
+                    IoAction::FetchBlob { .. } => {
+                        let _ = results.send((
+                            id,
+                            IoResult::Failed {
+                                reason: "not a disk task".into(),
+                            },
+                        ));
+                    }
+                },
+                Job::Checkpoint(done) => {
+                    flush(&mut store, &mut batch, &results);
+                    if let Err(e) = store.checkpoint() {
+                        tracing::warn!("store checkpoint failed: {e}");
+                    }
+                    let _ = done.send(());
+                }
+            }
+        }
+        flush(&mut store, &mut batch, &results);
+    }
+    if let Err(e) = store.checkpoint() {
+        tracing::warn!("store checkpoint at exit failed: {e}");
+    }
+}
+
+fn flush(
+    store: &mut DocStore,
+    batch: &mut Vec<(IoTaskId, StoreOp)>,
+    results: &mpsc::UnboundedSender<(IoTaskId, IoResult)>,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let (ids, ops): (Vec<IoTaskId>, Vec<StoreOp>) = std::mem::take(batch).into_iter().unzip();
+    let result = match store.apply(&ops) {
+        Ok(()) => IoResult::Done,
+        Err(e) => {
+            tracing::error!("store write failed: {e}");
+            IoResult::Failed {
+                reason: e.to_string(),
+            }
+        }
+    };
+    for id in ids {
+        let _ = results.send((id, result.clone()));
+    }
+}

@@ -1,0 +1,48 @@
+//! The library's error type.
+
+use humansync_protocol::DocId;
+
+/// What went wrong in a library call. Peer misbehaviour never surfaces here: the node closes the
+/// session and carries on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A document id does not follow SPEC.md's rules (HS-DOC-1).
+    #[error("invalid document id: {0}")]
+    DocId(#[from] humansync_protocol::DocIdError),
+    /// The document was deleted; its id is retired (HS-DOC-5).
+    #[error("document {0} was deleted")]
+    Deleted(DocId),
+    /// The registry document cannot be edited directly.
+    #[error("the registry document is read-only")]
+    RegistryDoc,
+    /// Automerge refused an operation.
+    #[error("document operation failed: {0}")]
+    Automerge(String),
+    /// A stored value has another type than the one asked for.
+    #[error("value at {key:?} is not a {expected}")]
+    WrongType {
+        /// The key read.
+        key: String,
+        /// The type asked for.
+        expected: &'static str,
+    },
+    /// Local storage failed; nothing was acknowledged.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// The network layer failed.
+    #[error("network: {0}")]
+    Network(String),
+    /// The blob is not held locally and no connected peer could provide it.
+    #[error("blob {0} is not available from any connected peer")]
+    BlobUnavailable(humansync_protocol::BlobHash),
+    /// Pairing failed.
+    #[error("pairing: {0}")]
+    Pairing(String),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The node has shut down.
+    #[error("the node has shut down")]
+    Shutdown,
+}

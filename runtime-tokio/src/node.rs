@@ -1,0 +1,298 @@
+//! The app-facing node: the sync engine running inside the app (no daemon).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ed25519_dalek::SigningKey;
+use humansync_protocol::http::{PairRequest, PairResponse};
+use humansync_protocol::{BlobHash, DeviceId, DocId};
+use humansync_sansio::{Core, CoreConfig, Event, Instant};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::config::{HumanSyncConfig, RelayConfig};
+use crate::driver::{self, Command, DriverParts};
+use crate::pairing::{self, PairingState};
+use crate::transport::{Gate, RelayChoice, Transport, TransportConfig};
+use crate::{Doc, Error};
+
+/// One peer in [`SyncStatus`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// The peer.
+    pub peer: DeviceId,
+    /// It has all our changes and we have all of its (reconciled, nothing outstanding).
+    pub up_to_date: bool,
+    /// Documents still being exchanged with it.
+    pub outstanding: usize,
+}
+
+/// What [`Node::sync_status`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// Connected peers.
+    pub peers: Vec<PeerStatus>,
+    /// Live documents held locally.
+    pub docs: usize,
+    /// Documents with an exchange in progress.
+    pub docs_pending: usize,
+    /// Referenced blobs not yet held locally.
+    pub blobs_missing: usize,
+    /// When a peer last became fully in sync with us.
+    pub last_sync: Option<SystemTime>,
+}
+
+struct Inner {
+    id: DeviceId,
+    key: SigningKey,
+    config: HumanSyncConfig,
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<Event>,
+    addrs: Vec<SocketAddr>,
+    blobs_out: PathBuf,
+}
+
+/// A running HumanSync node. Cheap to clone; all clones drive the same node.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+/// Starts a node: loads or creates its identity, opens its store, binds iroh and starts syncing
+/// in background tasks. Works offline and unpaired; pair later with [`Node::pair`].
+pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
+    let storage = config.storage_path.clone();
+    std::fs::create_dir_all(&storage)
+        .map_err(|e| Error::Storage(format!("cannot create {}: {e}", storage.display())))?;
+    let secret = crate::identity::load_or_create_identity(&storage, random32)
+        .map_err(|e| Error::Storage(e.to_string()))?;
+    let key = SigningKey::from_bytes(&secret);
+    let id = DeviceId::from(&key);
+    let pairing = PairingState::load(&storage)?;
+    let store =
+        crate::store::DocStore::open(&storage.join("store")).map_err(|e| Error::Storage(e.to_string()))?;
+    let startup = store.startup();
+    // A fresh actor per process lifetime: a crash can never reuse (actor, seq) (see CoreConfig::actor).
+    let mut actor = id.as_bytes()[..16].to_vec();
+    actor.extend_from_slice(&random32()[..16]);
+    let core = Core::new(Instant(0), CoreConfig::new(id, actor, pairing.anchor()), startup)
+        .map_err(|e| Error::Storage(e.to_string()))?;
+    let gate = Gate::new(id);
+    let (net_tx, net_rx) = mpsc::channel(4096);
+    let transport_config = TransportConfig {
+        secret_key: secret,
+        bind_port: config.iroh_port,
+        bind_addr: config.bind_addr,
+        relay: match &config.relay {
+            RelayConfig::Default => RelayChoice::Default,
+            RelayConfig::Disabled => RelayChoice::Disabled,
+            RelayConfig::Custom(url) => RelayChoice::Custom(
+                url.parse()
+                    .map_err(|e| Error::Network(format!("invalid relay URL {url:?}: {e}")))?,
+            ),
+        },
+        mdns: config.mdns,
+        portmapper: !matches!(config.relay, RelayConfig::Disabled),
+        blobs_dir: storage.join("blobs"),
+    };
+    let transport = Transport::bind(transport_config, gate.clone(), net_tx)
+        .await
+        .map_err(|e| Error::Network(e.to_string()))?;
+    let addrs = transport.addrs();
+    let (commands_tx, commands_rx) = mpsc::channel(1024);
+    let (events, _) = broadcast::channel(4096);
+    let interval = std::time::Duration::from_secs(config.interval_secs.max(1));
+    // Blobs already held count as held (the want-list only asks for the rest).
+    let mut core = core;
+    for hash in core.missing_blobs() {
+        if transport.has_blob(hash).await {
+            core.handle_blob_added(Instant(0), hash);
+        }
+    }
+    let parts = DriverParts {
+        core,
+        transport,
+        gate,
+        store,
+        net_events: net_rx,
+        commands: commands_rx,
+        events: events.clone(),
+        pairing: pairing.clone(),
+        interval,
+    };
+    tokio::spawn(driver::run(parts));
+    let node = Node {
+        inner: Arc::new(Inner {
+            id,
+            key,
+            blobs_out: storage.join("blobs-out"),
+            config,
+            commands: commands_tx,
+            events,
+            addrs,
+        }),
+    };
+    if let Some(response) = pairing.response {
+        let addrs = response
+            .server_addrs
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        node.add_peer_addrs(response.server_node_id, addrs).await?;
+    }
+    Ok(node)
+}
+
+fn random32() -> [u8; 32] {
+    let mut out = [0u8; 32];
+    // getrandom only fails when the OS has no entropy source at all; a zero key is then refused below.
+    if getrandom::fill(&mut out).is_err() {
+        tracing::error!("no OS randomness available");
+    }
+    out
+}
+
+impl Node {
+    /// This device's id (its iroh endpoint id).
+    pub fn id(&self) -> DeviceId {
+        self.inner.id
+    }
+
+    /// The local addresses iroh listens on.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.inner.addrs.clone()
+    }
+
+    /// A stream of events: documents changed locally or remotely, blobs arrived, peers came and went.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Pairs this device with the configured server using its password (first time only).
+    pub async fn pair(&self, password: &str) -> Result<(), Error> {
+        let url = self
+            .inner
+            .config
+            .server_url
+            .clone()
+            .ok_or(Error::Pairing("no server_url configured".into()))?;
+        let request = PairRequest {
+            node_id: self.inner.id,
+            password: password.to_owned(),
+            device_name: device_name(),
+        };
+        let response =
+            pairing::request_pairing(&url, self.inner.config.allow_insecure_password, &request).await?;
+        self.apply_pairing(response).await
+    }
+
+    /// Applies a pairing answer (what [`Node::pair`] does with the server's response): trusts the
+    /// server as registry anchor, stores the signed records and dials the server.
+    pub async fn apply_pairing(&self, response: PairResponse) -> Result<(), Error> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::ApplyPairing {
+            response: Box::new(response),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// Tells the node where a peer can be reached (from GET /devices, or in tests).
+    pub async fn add_peer_addrs(&self, peer: DeviceId, addrs: Vec<SocketAddr>) -> Result<(), Error> {
+        self.send(Command::AddPeerAddrs { peer, addrs }).await
+    }
+
+    /// Opens (or creates) a document such as `notes/shopping-list`.
+    pub async fn open_doc(&self, id: &str) -> Result<Doc, Error> {
+        let id = DocId::new(id)?;
+        if id.is_devices() {
+            return Err(Error::RegistryDoc);
+        }
+        Ok(Doc {
+            id,
+            node: self.clone(),
+        })
+    }
+
+    /// Deletes a document everywhere, for good (HS-DOC-5).
+    pub async fn delete_doc(&self, id: &str) -> Result<(), Error> {
+        let doc = DocId::new(id)?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::Delete { doc, reply }).await?;
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// Ids of live documents starting with `prefix`, sorted.
+    pub async fn list_docs(&self, prefix: &str) -> Result<Vec<DocId>, Error> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::List {
+            prefix: prefix.to_owned(),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// Copies a file into the blob store and returns its hash; reference it from a document with
+    /// [`Doc::put_blob`] and every peer fetches it.
+    pub async fn store_blob(&self, path: &Path) -> Result<BlobHash, Error> {
+        let path = std::path::absolute(path).map_err(|e| Error::Storage(e.to_string()))?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::StoreBlob { path, reply }).await?;
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// A local path holding the blob's bytes, fetching it from a connected peer if missing.
+    pub async fn get_blob(&self, hash: BlobHash) -> Result<PathBuf, Error> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::FetchBlob { hash, reply }).await?;
+        rx.await.map_err(|_| Error::Shutdown)??;
+        let out = self.inner.blobs_out.join(hash.to_string());
+        if !out.exists() {
+            std::fs::create_dir_all(&self.inner.blobs_out).map_err(|e| Error::Storage(e.to_string()))?;
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            self.send(Command::ExportBlob {
+                hash,
+                to: out.clone(),
+                reply,
+            })
+            .await?;
+            rx.await.map_err(|_| Error::Shutdown)??;
+        }
+        Ok(out)
+    }
+
+    /// Peers connected, documents pending, last sync, and per peer whether it is up to date.
+    pub async fn sync_status(&self) -> Result<SyncStatus, Error> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::Status { reply }).await?;
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// Stops syncing gracefully: sessions close, everything acknowledged is already on disk.
+    pub async fn shutdown(self) -> Result<(), Error> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::Shutdown { reply }).await?;
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// The device's signing key (for signed HTTP requests such as GET /devices).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.inner.key
+    }
+
+    pub(crate) async fn send(&self, cmd: Command) -> Result<(), Error> {
+        self.inner.commands.send(cmd).await.map_err(|_| Error::Shutdown)
+    }
+}
+
+fn device_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "device".to_owned())
+}

@@ -1,0 +1,166 @@
+//! Pairing with the server (POST /pair, SPEC.md §5) and what a device keeps afterwards (HS-PAIR-6).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use humansync_protocol::DeviceId;
+use humansync_protocol::http::{ErrorBody, PairRequest, PairResponse};
+
+use crate::Error;
+
+/// File under storage_path holding the pairing result.
+const PAIRING_FILE: &str = "pairing.json";
+
+/// The persisted pairing: the server's id (the registry anchor), its addresses and relay.
+#[derive(Debug, Clone)]
+pub(crate) struct PairingState {
+    path: PathBuf,
+    pub(crate) response: Option<PairResponse>,
+}
+
+impl PairingState {
+    /// Reads `storage_path/pairing.json` if present.
+    pub(crate) fn load(storage: &Path) -> Result<Self, Error> {
+        let path = storage.join(PAIRING_FILE);
+        let response = match std::fs::read(&path) {
+            Ok(bytes) => Some(
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| Error::Storage(format!("{} is corrupt: {e}", path.display())))?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::Storage(format!("cannot read {}: {e}", path.display()))),
+        };
+        Ok(PairingState { path, response })
+    }
+
+    /// The registry anchor, once paired.
+    pub(crate) fn anchor(&self) -> Option<DeviceId> {
+        self.response.as_ref().map(|r| r.server_node_id)
+    }
+
+    /// Durably replaces the pairing file (write temp, fsync, rename, fsync dir).
+    pub(crate) fn save(&mut self, response: &PairResponse) -> std::io::Result<()> {
+        use std::io::Write;
+        let tmp = self.path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(response).map_err(std::io::Error::other)?;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        self.response = Some(response.clone());
+        Ok(())
+    }
+}
+
+/// Refuses to send a password in clear text to a public address (HS-PAIR-5): https is always
+/// fine; http only to loopback or private-network hosts, unless the app opted out.
+pub(crate) fn check_password_transport(url: &reqwest::Url, allow_insecure: bool) -> Result<(), Error> {
+    if url.scheme() == "https" || allow_insecure {
+        return Ok(());
+    }
+    if url.scheme() != "http" {
+        return Err(Error::Pairing(format!(
+            "unsupported URL scheme {:?}",
+            url.scheme()
+        )));
+    }
+    let private = match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
+        Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".local"),
+        None => false,
+    };
+    if private {
+        Ok(())
+    } else {
+        Err(Error::Pairing(format!(
+            "refusing to send the server password over plain http to {}: use https, or a loopback or private-network address (set allow_insecure_password to override)",
+            url.host_str().unwrap_or("?")
+        )))
+    }
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local(),
+    }
+}
+
+/// POST /pair (HS-HTTP-2). Returns the server's answer; the caller applies it.
+pub(crate) async fn request_pairing(
+    server_url: &str,
+    allow_insecure: bool,
+    request: &PairRequest,
+) -> Result<PairResponse, Error> {
+    let base = reqwest::Url::parse(server_url).map_err(|e| Error::Pairing(format!("bad server URL: {e}")))?;
+    check_password_transport(&base, allow_insecure)?;
+    let url = base.join("pair").map_err(|e| Error::Pairing(e.to_string()))?;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::Pairing(e.to_string()))?;
+    let response = client
+        .post(url)
+        .json(request)
+        .send()
+        .await
+        .map_err(|e| Error::Pairing(e.to_string()))?;
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Error::Pairing(e.to_string()))?;
+    if !status.is_success() {
+        let detail = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|b| format!("{}: {}", b.error.code, b.error.message))
+            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+        return Err(Error::Pairing(format!("server answered {status}: {detail}")));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| Error::Pairing(format!("bad pairing response: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_only_over_https_or_private_addresses() {
+        // HS-PAIR-5
+        let ok = [
+            "https://sync.example.org",
+            "http://127.0.0.1:8080",
+            "http://192.168.1.5:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+            "http://10.0.0.2",
+        ];
+        for url in ok {
+            assert!(
+                check_password_transport(&reqwest::Url::parse(url).expect("url"), false).is_ok(),
+                "{url}"
+            );
+        }
+        let refused = [
+            "http://sync.example.org",
+            "http://8.8.8.8:8080",
+            "ftp://127.0.0.1",
+        ];
+        for url in refused {
+            assert!(
+                check_password_transport(&reqwest::Url::parse(url).expect("url"), false).is_err(),
+                "{url}"
+            );
+        }
+        assert!(
+            check_password_transport(
+                &reqwest::Url::parse("http://sync.example.org").expect("url"),
+                true
+            )
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! Writing: a batch becomes physical ops, logged with one sync, then performed on the files.
+
+use std::collections::HashMap;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use humansync_protocol::DocId;
+use humansync_sansio::{DocMeta, DocWrite, PeerSyncState};
+
+use super::docfile;
+use super::error::StoreError;
+use super::index::EntryState;
+use super::layout;
+use super::wal::{self, AppendError, PhysOp};
+use super::{DocStore, StoreOp};
+
+impl DocStore {
+    /// Makes `batch` durable, in order, with one log sync for the whole batch (HS-SYNC-8): when
+    /// this returns `Ok`, every op survives a crash. Quarantines not yet logged ride along.
+    ///
+    /// An `Append` (or a save without bytes) to a document with no stored file starts a new file
+    /// with what it is given. When the log passes [`super::StoreOptions::checkpoint_wal_bytes`]
+    /// a checkpoint follows; its failure poisons the store but does not undo the batch.
+    pub fn apply(&mut self, batch: &[StoreOp]) -> Result<(), StoreError> {
+        self.check_poisoned()?;
+        let mut ops = self.pending_forgets();
+        ops.extend(self.plan(batch)?);
+        self.commit(&ops)?;
+        if self.wal.len() > self.options.checkpoint_wal_bytes
+            && let Err(e) = self.checkpoint()
+        {
+            tracing::error!(error = %e, "checkpoint after a batch failed");
+        }
+        Ok(())
+    }
+
+    /// Logs `ops` durably (one sync) and performs them on the files (no sync).
+    pub(crate) fn commit(&mut self, ops: &[PhysOp]) -> Result<(), StoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        if let Err(AppendError { error, poisoned }) = self.wal.append(ops, &self.stats) {
+            if poisoned {
+                self.poisoned = Some(error.to_string());
+            }
+            return Err(error);
+        }
+        self.stats.batch();
+        for op in ops {
+            if let Err(e) = self.perform(op) {
+                // The batch is durable in the log; the files lag it until a reopen replays it.
+                self.poisoned = Some(e.to_string());
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns a batch into physical ops, tracking file lengths through the batch.
+    fn plan(&self, batch: &[StoreOp]) -> Result<Vec<PhysOp>, StoreError> {
+        // Length of each file as earlier ops of this batch leave it; `None`: not appendable.
+        let mut planned: HashMap<&DocId, Option<u64>> = HashMap::new();
+        let mut ops = Vec::with_capacity(batch.len());
+        for op in batch {
+            let phys = match op {
+                StoreOp::Save {
+                    doc,
+                    write,
+                    meta,
+                    sync_states,
+                } => {
+                    let base = match (write, planned.get(doc)) {
+                        (Some(DocWrite::Replace(_)), _) => None,
+                        (_, Some(len)) => *len,
+                        (_, None) => self.append_base(doc)?,
+                    };
+                    let chunk = match write {
+                        Some(DocWrite::Replace(bytes) | DocWrite::Append(bytes)) => Some(&bytes[..]),
+                        None => None,
+                    };
+                    save_op(doc, base, chunk, sync_states, meta)?
+                }
+                StoreOp::Delete { doc } => {
+                    let mut bytes = docfile::fresh(doc);
+                    docfile::push_tombstone(&mut bytes);
+                    PhysOp::Fresh {
+                        doc: doc.clone(),
+                        bytes,
+                    }
+                }
+            };
+            let end = match &phys {
+                PhysOp::Fresh { bytes, .. } => bytes.len() as u64,
+                PhysOp::At { offset, bytes, .. } => offset + bytes.len() as u64,
+                PhysOp::Forget { .. } => 0,
+            };
+            if wal::record_len(&phys).is_none() {
+                return Err(StoreError::TooLarge {
+                    doc: op.doc().clone(),
+                    len: end as usize,
+                });
+            }
+            let live = matches!(op, StoreOp::Save { .. });
+            planned.insert(op.doc(), live.then_some(end));
+            ops.push(phys);
+        }
+        Ok(ops)
+    }
+
+    /// The length of `doc`'s file if an append can go there: it is stored, live, not
+    /// quarantined, and its file exists.
+    fn append_base(&self, doc: &DocId) -> Result<Option<u64>, StoreError> {
+        let live = matches!(self.index.get(doc), Some(EntryState::Live(_)));
+        if !live || self.is_pending_quarantine(doc) {
+            return Ok(None);
+        }
+        if let Some(len) = self.lens.get(doc) {
+            return Ok(Some(*len));
+        }
+        let path = self.layout.doc_path(doc);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+            Ok(_) => Err(StoreError::io(
+                "append to",
+                &path,
+                io::Error::other("not a regular file"),
+            )),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                tracing::warn!(%doc, "indexed document has no file; writing a new one");
+                Ok(None)
+            }
+            Err(e) => Err(StoreError::io("stat", &path, e)),
+        }
+    }
+
+    /// Performs one logged op on the files and the index (also used by replay).
+    pub(crate) fn perform(&mut self, op: &PhysOp) -> Result<(), StoreError> {
+        let doc = op.doc().clone();
+        let state = match op {
+            PhysOp::Fresh { bytes, .. } => {
+                self.write_whole(&doc, bytes)?;
+                self.lens.insert(doc.clone(), bytes.len() as u64);
+                self.appends.remove(&doc);
+                docfile::file_state(bytes)
+            }
+            PhysOp::At { offset, bytes, .. } => {
+                if self.write_at(&doc, *offset, bytes)? {
+                    self.lens.insert(doc.clone(), offset + bytes.len() as u64);
+                    *self.appends.entry(doc.clone()).or_default() += 1;
+                }
+                docfile::fragment_state(bytes)
+            }
+            PhysOp::Forget { .. } => {
+                self.lens.remove(&doc);
+                self.appends.remove(&doc);
+                Some(EntryState::Quarantined)
+            }
+        };
+        // Every op this store logs ends in a state record, so `state` is always `Some` here.
+        if let Some(state) = state {
+            self.index.insert(doc.clone(), state);
+        }
+        self.lock_quarantine().pending.remove(&doc);
+        self.touched.insert(doc);
+        Ok(())
+    }
+
+    /// Writes a whole file next to the documents and renames it into place (no sync: the log
+    /// holds the content until a checkpoint makes the file durable).
+    fn write_whole(&mut self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError> {
+        let dir = self.layout.doc_dir(doc);
+        self.ensure_doc_dir(&dir)?;
+        let tmp = self.layout.tmp_path(doc);
+        let mut file = layout::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(StoreError::at("create", &tmp))?;
+        file.write_all(bytes).map_err(StoreError::at("write", &tmp))?;
+        drop(file);
+        let path = self.layout.doc_path(doc);
+        std::fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename onto", &path, e))?;
+        self.stats.wrote(bytes.len());
+        Ok(())
+    }
+
+    /// Cuts the file to `offset` and writes `bytes` there. Returns `false` (and writes nothing)
+    /// when the file is missing or shorter than `offset`: its earlier content is lost, and the
+    /// next load finds the file behind the index and quarantines it.
+    fn write_at(&mut self, doc: &DocId, offset: u64, bytes: &[u8]) -> Result<bool, StoreError> {
+        let path = self.layout.doc_path(doc);
+        let mut file = match layout::options().read(true).write(true).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                tracing::error!(%doc, "append to a missing file skipped");
+                return Ok(false);
+            }
+            Err(e) => return Err(StoreError::io("open", &path, e)),
+        };
+        let len = file.metadata().map_err(StoreError::at("stat", &path))?.len();
+        if len < offset {
+            tracing::error!(%doc, len, offset, "append beyond the end of a file skipped");
+            return Ok(false);
+        }
+        if len > offset {
+            file.set_len(offset).map_err(StoreError::at("truncate", &path))?;
+        }
+        file.seek(SeekFrom::Start(offset))
+            .map_err(StoreError::at("seek", &path))?;
+        file.write_all(bytes).map_err(StoreError::at("write", &path))?;
+        self.stats.wrote(bytes.len());
+        Ok(true)
+    }
+
+    fn ensure_doc_dir(&mut self, dir: &Path) -> Result<(), StoreError> {
+        if !self.dirs_ok.contains(dir) {
+            layout::ensure_dir(dir).map_err(|e| StoreError::io("create", dir, e))?;
+            self.dirs_ok.insert(dir.to_path_buf());
+        }
+        Ok(())
+    }
+}
+
+/// The op for one save: appended records at `base`, or a new file when `base` is `None`.
+fn save_op(
+    doc: &DocId,
+    base: Option<u64>,
+    chunk: Option<&[u8]>,
+    sync_states: &[PeerSyncState],
+    meta: &DocMeta,
+) -> Result<PhysOp, StoreError> {
+    let mut bytes = match base {
+        None => docfile::fresh(doc),
+        Some(_) => Vec::new(),
+    };
+    docfile::push_save(&mut bytes, chunk, sync_states, meta).ok_or_else(|| StoreError::TooLarge {
+        doc: doc.clone(),
+        len: chunk.map_or(0, <[u8]>::len),
+    })?;
+    let doc = doc.clone();
+    Ok(match base {
+        None => PhysOp::Fresh { doc, bytes },
+        Some(offset) => PhysOp::At { doc, offset, bytes },
+    })
+}

@@ -1,0 +1,134 @@
+//! The index: doc id → state, so that opening a store never reads document files.
+//!
+//! Kept in memory; written as a snapshot file at each checkpoint (`MAGIC`, one [`kind::ENTRY`]
+//! record per document, an [`kind::END`] record with the count); changes since the snapshot are
+//! in the write-ahead log and are replayed at open. A snapshot without its END record or with a
+//! bad record is not used: the index is then rebuilt from the document files.
+
+use std::collections::BTreeMap;
+
+use humansync_protocol::DocId;
+use humansync_sansio::DocMeta;
+
+use super::codec::{self, Malformed, Reader};
+use super::record;
+
+/// The first bytes of the index snapshot (format version 1).
+pub(crate) const MAGIC: &[u8; 8] = b"HSIDX\0\0\x01";
+
+/// Record kinds in the index snapshot.
+pub(crate) mod kind {
+    /// One document's row.
+    pub(crate) const ENTRY: u8 = 0x20;
+    /// The end, with the number of rows.
+    pub(crate) const END: u8 = 0x21;
+}
+
+/// What the store knows about one document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EntryState {
+    /// Stored, with this index row.
+    Live(DocMeta),
+    /// Deleted (HS-DOC-5).
+    Tombstone,
+    /// Its file was corrupt and moved to the quarantine directory; not rewritten since.
+    Quarantined,
+}
+
+/// The in-memory index.
+pub(crate) type Index = BTreeMap<DocId, EntryState>;
+
+/// Encodes a snapshot of `index`.
+pub(crate) fn encode(index: &Index) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    let mut row = Vec::new();
+    for (doc, state) in index {
+        row.clear();
+        codec::put_doc_id(&mut row, doc);
+        match state {
+            EntryState::Live(meta) => {
+                row.push(0);
+                codec::put_meta(&mut row, meta);
+            }
+            EntryState::Tombstone => row.push(1),
+            EntryState::Quarantined => row.push(2),
+        }
+        // A row is at most ~140 KiB (MAX_HEADS and MAX_BLOB_REFS hashes), far below the limit.
+        let _ = record::push(&mut out, kind::ENTRY, &[&row]);
+    }
+    let _ = record::push(&mut out, kind::END, &[&(index.len() as u64).to_le_bytes()]);
+    out
+}
+
+/// Decodes a snapshot; an error means the snapshot must not be trusted.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Index, String> {
+    if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+        return Err("bad magic".to_owned());
+    }
+    let mut index = Index::new();
+    for r in record::iter(bytes, MAGIC.len()) {
+        let r = r.map_err(|bad| bad.to_string())?;
+        let mut reader = Reader::new(r.payload);
+        match r.kind {
+            kind::ENTRY => {
+                let (doc, state) = entry(&mut reader).map_err(|e| e.to_string())?;
+                index.insert(doc, state);
+            }
+            kind::END => {
+                let count = reader.u64().map_err(|e| e.to_string())?;
+                reader.finish().map_err(|e| e.to_string())?;
+                if count != index.len() as u64 {
+                    return Err(format!("END says {count} rows, found {}", index.len()));
+                }
+                return Ok(index);
+            }
+            _ => return Err("unknown record kind".to_owned()),
+        }
+    }
+    Err("snapshot has no END record".to_owned())
+}
+
+fn entry(r: &mut Reader<'_>) -> Result<(DocId, EntryState), Malformed> {
+    let doc = codec::doc_id(r)?;
+    let state = match r.u8()? {
+        0 => EntryState::Live(codec::meta(r)?),
+        1 => EntryState::Tombstone,
+        2 => EntryState::Quarantined,
+        _ => return Err(Malformed("entry state")),
+    };
+    r.finish()?;
+    Ok((doc, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use humansync_protocol::ChangeHash;
+
+    fn sample() -> Index {
+        let mut index = Index::new();
+        let meta = DocMeta {
+            heads: vec![ChangeHash([7; 32])],
+            ..DocMeta::default()
+        };
+        index.insert(DocId::new("a/1").unwrap(), EntryState::Live(meta));
+        index.insert(DocId::new("a/2").unwrap(), EntryState::Tombstone);
+        index.insert(DocId::new("a/3").unwrap(), EntryState::Quarantined);
+        index
+    }
+
+    #[test]
+    fn snapshot_roundtrip() {
+        let index = sample();
+        assert_eq!(decode(&encode(&index)).unwrap(), index);
+        assert_eq!(decode(&encode(&Index::new())).unwrap(), Index::new());
+    }
+
+    #[test]
+    fn every_truncation_is_refused() {
+        let bytes = encode(&sample());
+        for cut in 0..bytes.len() {
+            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut} accepted");
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The write-ahead log: batches of physical file changes, made durable with one fdatasync each.
+//!
+//! `MAGIC`, then per batch one [`kind::OP`] record per [`PhysOp`] and a [`kind::COMMIT`] record
+//! carrying the op count. Only batches whose COMMIT record is intact are replayed; a torn tail is
+//! a batch that was never acknowledged and is cut off at open. Replaying an op is idempotent
+//! (ops carry absolute offsets and whole files), so a crash during replay or during a checkpoint
+//! just replays again.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use humansync_protocol::DocId;
+
+use super::codec::{self, Malformed, Reader};
+use super::durable;
+use super::error::StoreError;
+use super::layout;
+use super::record;
+use super::stats::Counters;
+
+/// The first bytes of the log (format version 1).
+pub(crate) const MAGIC: &[u8; 8] = b"HSWAL\0\0\x01";
+
+/// Record kinds in the log.
+pub(crate) mod kind {
+    /// One physical operation.
+    pub(crate) const OP: u8 = 0x10;
+    /// The end of a batch, with its op count.
+    pub(crate) const COMMIT: u8 = 0x11;
+}
+
+/// A physical change to a document file, logged before it is performed (redo logging).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PhysOp {
+    /// Replace the file with `bytes`, a complete document file.
+    Fresh {
+        /// The document.
+        doc: DocId,
+        /// The new file.
+        bytes: Vec<u8>,
+    },
+    /// Cut the file to `offset` bytes and write `bytes` there (an append).
+    At {
+        /// The document.
+        doc: DocId,
+        /// The file's length before the append.
+        offset: u64,
+        /// Records to append.
+        bytes: Vec<u8>,
+    },
+    /// The file was moved to quarantine; the document has no file any more.
+    Forget {
+        /// The document.
+        doc: DocId,
+    },
+}
+
+impl PhysOp {
+    /// The document the op changes.
+    pub(crate) fn doc(&self) -> &DocId {
+        match self {
+            PhysOp::Fresh { doc, .. } | PhysOp::At { doc, .. } | PhysOp::Forget { doc } => doc,
+        }
+    }
+
+    /// The fixed part of the record payload (mode, id, offset); the file bytes follow it.
+    fn prefix(&self) -> (Vec<u8>, &[u8]) {
+        let mut out = Vec::with_capacity(210);
+        match self {
+            PhysOp::Fresh { doc, bytes } => {
+                out.push(0);
+                codec::put_doc_id(&mut out, doc);
+                (out, bytes)
+            }
+            PhysOp::At { doc, offset, bytes } => {
+                out.push(1);
+                codec::put_doc_id(&mut out, doc);
+                out.extend_from_slice(&offset.to_le_bytes());
+                (out, bytes)
+            }
+            PhysOp::Forget { doc } => {
+                out.push(2);
+                codec::put_doc_id(&mut out, doc);
+                (out, &[])
+            }
+        }
+    }
+
+    fn decode(payload: &[u8]) -> Result<PhysOp, Malformed> {
+        let mut r = Reader::new(payload);
+        let mode = r.u8()?;
+        let doc = codec::doc_id(&mut r)?;
+        match mode {
+            0 => Ok(PhysOp::Fresh {
+                doc,
+                bytes: r.rest().to_vec(),
+            }),
+            1 => Ok(PhysOp::At {
+                doc,
+                offset: r.u64()?,
+                bytes: r.rest().to_vec(),
+            }),
+            2 => {
+                r.finish()?;
+                Ok(PhysOp::Forget { doc })
+            }
+            _ => Err(Malformed("op mode")),
+        }
+    }
+}
+
+/// The size of `op`'s log record, or `None` when it exceeds the record limit.
+pub(crate) fn record_len(op: &PhysOp) -> Option<usize> {
+    let (prefix, bytes) = op.prefix();
+    let len = prefix.len() + bytes.len();
+    (len <= record::MAX_PAYLOAD).then_some(record::HEADER_LEN + len)
+}
+
+/// An append that failed; `poisoned` when the log's durable state is unknown (fsync failed).
+#[derive(Debug)]
+pub(crate) struct AppendError {
+    pub(crate) error: StoreError,
+    pub(crate) poisoned: bool,
+}
+
+/// The open log.
+#[derive(Debug)]
+pub(crate) struct Wal {
+    file: File,
+    path: PathBuf,
+    len: u64,
+}
+
+/// What [`Wal::open`] found.
+#[derive(Debug)]
+pub(crate) struct Recovered {
+    /// Ops of every committed batch, in order.
+    pub(crate) ops: Vec<PhysOp>,
+    /// Bytes of torn tail cut off.
+    pub(crate) dropped: u64,
+}
+
+impl Wal {
+    /// Opens the log at `path` (creating it durably if missing) and reads its committed batches.
+    pub(crate) fn open(path: &Path, stats: &Counters) -> Result<(Wal, Recovered), StoreError> {
+        let io = |op| StoreError::at(op, path);
+        let bytes = match layout::read_all(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io("read log")(e)),
+        };
+        let file = layout::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io("open log"))?;
+        let mut wal = Wal {
+            file,
+            path: path.to_path_buf(),
+            len: bytes.len() as u64,
+        };
+        if bytes.len() < MAGIC.len() && MAGIC.starts_with(&bytes) {
+            // New, or its creation was interrupted before the header was durable.
+            wal.reset(stats).map_err(io("initialise log"))?;
+            if let Some(dir) = path.parent() {
+                durable::sync_dir(dir, stats).map_err(io("sync directory of"))?;
+            }
+            let recovered = Recovered {
+                ops: Vec::new(),
+                dropped: 0,
+            };
+            return Ok((wal, recovered));
+        }
+        if !bytes.starts_with(MAGIC) {
+            return Err(StoreError::Format {
+                path: path.to_path_buf(),
+                reason: "not a HumanSync write-ahead log of this version".to_owned(),
+            });
+        }
+        let (ops, valid_end) = committed(&bytes);
+        let dropped = bytes.len() as u64 - valid_end;
+        if dropped > 0 {
+            tracing::warn!(path = %path.display(), dropped, "dropping the log's torn tail (never acknowledged)");
+            wal.file.set_len(valid_end).map_err(io("truncate log"))?;
+            durable::sync_file(&wal.file, stats).map_err(io("sync log"))?;
+            wal.len = valid_end;
+        }
+        Ok((wal, Recovered { ops, dropped }))
+    }
+
+    /// Current size in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Appends one batch and makes it durable with a single fdatasync (one [`kind::COMMIT`]).
+    pub(crate) fn append(&mut self, ops: &[PhysOp], stats: &Counters) -> Result<(), AppendError> {
+        let written = self.write_batch(ops).map_err(|e| {
+            // Nothing was acknowledged: cut the partial batch off again if we can.
+            let poisoned = self.file.set_len(self.len).is_err();
+            AppendError {
+                error: StoreError::io("append to log", &self.path, e),
+                poisoned,
+            }
+        })?;
+        durable::sync_file(&self.file, stats).map_err(|e| AppendError {
+            error: StoreError::io("sync log", &self.path, e),
+            poisoned: true,
+        })?;
+        stats.wrote(written as usize);
+        self.len += written;
+        Ok(())
+    }
+
+    fn write_batch(&mut self, ops: &[PhysOp]) -> io::Result<u64> {
+        self.file.seek(SeekFrom::Start(self.len))?;
+        let mut out = BufWriter::with_capacity(1 << 20, &self.file);
+        let mut written = 0u64;
+        let too_large = || io::Error::other("log record exceeds the record limit");
+        for op in ops {
+            let (prefix, bytes) = op.prefix();
+            let head = record::header(kind::OP, &[&prefix, bytes]).ok_or_else(too_large)?;
+            out.write_all(&head)?;
+            out.write_all(&prefix)?;
+            out.write_all(bytes)?;
+            written += (head.len() + prefix.len() + bytes.len()) as u64;
+        }
+        let count = (ops.len() as u64).to_le_bytes();
+        let head = record::header(kind::COMMIT, &[&count]).ok_or_else(too_large)?;
+        out.write_all(&head)?;
+        out.write_all(&count)?;
+        out.flush()?;
+        Ok(written + (head.len() + count.len()) as u64)
+    }
+
+    /// Empties the log (after a checkpoint made its content durable elsewhere) durably.
+    pub(crate) fn reset(&mut self, stats: &Counters) -> io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.seek(SeekFrom::Start(0))?;
+        self.file.write_all(MAGIC)?;
+        durable::sync_file(&self.file, stats)?;
+        stats.wrote(MAGIC.len());
+        self.len = MAGIC.len() as u64;
+        Ok(())
+    }
+}
+
+/// The ops of every intact batch and the offset where the intact prefix ends.
+fn committed(bytes: &[u8]) -> (Vec<PhysOp>, u64) {
+    let mut ops = Vec::new();
+    let mut pending = Vec::new();
+    let mut valid_end = MAGIC.len();
+    let mut records = record::iter(bytes, MAGIC.len());
+    while let Some(Ok(r)) = records.next() {
+        let ok = match r.kind {
+            kind::OP => PhysOp::decode(r.payload).map(|op| pending.push(op)).is_ok(),
+            kind::COMMIT => {
+                let mut reader = Reader::new(r.payload);
+                let count = reader.u64().ok().filter(|_| reader.finish().is_ok());
+                let ok = count == Some(pending.len() as u64);
+                if ok {
+                    ops.append(&mut pending);
+                    valid_end = records.position();
+                }
+                ok
+            }
+            _ => false,
+        };
+        if !ok {
+            break;
+        }
+    }
+    (ops, valid_end as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops() -> Vec<PhysOp> {
+        let doc = DocId::new("a/b").unwrap();
+        vec![
+            PhysOp::Fresh {
+                doc: doc.clone(),
+                bytes: b"file".to_vec(),
+            },
+            PhysOp::At {
+                doc: doc.clone(),
+                offset: 4,
+                bytes: b"more".to_vec(),
+            },
+            PhysOp::Forget { doc },
+        ]
+    }
+
+    #[test]
+    fn batches_survive_reopen_and_torn_tails_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let stats = Counters::default();
+        let (mut wal, rec) = Wal::open(&path, &stats).unwrap();
+        assert!(rec.ops.is_empty());
+        wal.append(&ops(), &stats).unwrap();
+        let one = wal.len();
+        wal.append(&ops()[..1], &stats).unwrap();
+        let two = wal.len();
+        drop(wal);
+        let full = std::fs::read(&path).unwrap();
+        for cut in one..two {
+            std::fs::write(&path, &full[..cut as usize]).unwrap();
+            let (wal, rec) = Wal::open(&path, &stats).unwrap();
+            assert_eq!(rec.ops, ops(), "cut at {cut}");
+            assert_eq!(rec.dropped, cut - one);
+            assert_eq!(wal.len(), one);
+        }
+        std::fs::write(&path, &full).unwrap();
+        let (_, rec) = Wal::open(&path, &stats).unwrap();
+        assert_eq!(rec.ops.len(), 4);
+    }
+
+    #[test]
+    fn a_foreign_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        std::fs::write(&path, b"something else entirely").unwrap();
+        assert!(matches!(
+            Wal::open(&path, &Counters::default()),
+            Err(StoreError::Format { .. })
+        ));
+    }
+}

@@ -1,0 +1,325 @@
+//! Nodes syncing over real iroh connections on loopback (relays off, no server running).
+
+mod node_support;
+
+use humansync::Event;
+use node_support::*;
+
+async fn text_of(node: &humansync::Node, doc: &str, key: &str) -> Option<String> {
+    node.open_doc(doc)
+        .await
+        .ok()?
+        .get::<String>(key)
+        .await
+        .ok()
+        .flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_sync_live_and_merge_offline_edits() {
+    let (da, db) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut anchor = Anchor::new(1);
+    let a = start(da.path()).await;
+    let b = start(db.path()).await;
+    anchor.register(a.id());
+    anchor.register(b.id());
+    a.apply_pairing(anchor.pairing()).await.expect("pair a");
+    b.apply_pairing(anchor.pairing()).await.expect("pair b");
+    introduce(&[&a, &b]).await;
+
+    // Live: a put on A reaches B.
+    let mut b_events = b.events();
+    a.open_doc("notes/list")
+        .await
+        .expect("doc")
+        .put("title", "Groceries")
+        .await
+        .expect("put");
+    eventually(10, "B sees A's title", || async {
+        text_of(&b, "notes/list", "title").await.as_deref() == Some("Groceries")
+    })
+    .await;
+    let mut saw_remote_change = false;
+    while let Ok(ev) = b_events.try_recv() {
+        saw_remote_change |= matches!(ev, Event::DocChanged { ref doc, origin: humansync::Origin::Remote(p) } if doc.as_str() == "notes/list" && p == a.id());
+    }
+    assert!(saw_remote_change, "B reported the remote change as an event");
+
+    // Offline: both stop; each edits alone; both restart and merge with nothing lost.
+    let (a_id, b_id) = (a.id(), b.id());
+    a.shutdown().await.expect("shutdown a");
+    b.shutdown().await.expect("shutdown b");
+    let a = start(da.path()).await;
+    assert_eq!(a.id(), a_id, "identity persists");
+    a.open_doc("notes/list")
+        .await
+        .expect("doc")
+        .put("from_a", "eggs")
+        .await
+        .expect("put");
+    a.shutdown().await.expect("shutdown a");
+    let b = start(db.path()).await;
+    assert_eq!(b.id(), b_id);
+    b.open_doc("notes/list")
+        .await
+        .expect("doc")
+        .put("from_b", "milk")
+        .await
+        .expect("put");
+    let a = start(da.path()).await;
+    introduce(&[&a, &b]).await;
+    for node in [&a, &b] {
+        eventually(15, "both offline edits everywhere", || async {
+            text_of(node, "notes/list", "from_a").await.is_some()
+                && text_of(node, "notes/list", "from_b").await.is_some()
+        })
+        .await;
+        assert_eq!(
+            text_of(node, "notes/list", "title").await.as_deref(),
+            Some("Groceries")
+        );
+    }
+    a.shutdown().await.expect("shutdown");
+    b.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_documents_and_blobs() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let mut anchor = Anchor::new(2);
+    let mut nodes = Vec::new();
+    for d in &dirs {
+        nodes.push(start(d.path()).await);
+    }
+    for n in &nodes {
+        anchor.register(n.id());
+    }
+    for n in &nodes {
+        n.apply_pairing(anchor.pairing()).await.expect("pair");
+    }
+    introduce(&nodes.iter().collect::<Vec<_>>()).await;
+
+    let photo = dirs[0].path().join("photo.bin");
+    let bytes: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&photo, &bytes).expect("write photo");
+    let hash = nodes[0].store_blob(&photo).await.expect("store blob");
+    let album = nodes[0].open_doc("photos/album").await.expect("doc");
+    album.put_blob("cover", hash).await.expect("put blob ref");
+    for n in &nodes[1..] {
+        eventually(20, "blob reference arrives", || async {
+            matches!(n.open_doc("photos/album").await.expect("doc").get::<humansync::BlobHash>("cover").await, Ok(Some(h)) if h == hash)
+        })
+        .await;
+        eventually(30, "blob fetched", || async {
+            n.sync_status()
+                .await
+                .map(|s| s.blobs_missing == 0)
+                .unwrap_or(false)
+        })
+        .await;
+        let path = n.get_blob(hash).await.expect("blob available");
+        assert_eq!(std::fs::read(path).expect("read"), bytes, "byte-identical blob");
+    }
+    for n in nodes {
+        n.shutdown().await.expect("shutdown");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_peer_is_disconnected_within_a_second() {
+    let (da, db) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut anchor = Anchor::new(3);
+    let a = start(da.path()).await;
+    let b = start(db.path()).await;
+    anchor.register(a.id());
+    anchor.register(b.id());
+    a.apply_pairing(anchor.pairing()).await.expect("pair");
+    b.apply_pairing(anchor.pairing()).await.expect("pair");
+    introduce(&[&a, &b]).await;
+    eventually(10, "connected", || async {
+        a.sync_status().await.map(|s| s.peers.len() == 1).unwrap_or(false)
+    })
+    .await;
+
+    let mut b_events = b.events();
+    anchor.revoke(b.id());
+    let started = std::time::Instant::now();
+    a.apply_pairing(anchor.pairing())
+        .await
+        .expect("revocation reaches A");
+    let disconnected = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        loop {
+            match b_events.recv().await {
+                Ok(Event::PeerDisconnected { peer, .. }) if peer == a.id() => return,
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    })
+    .await;
+    assert!(disconnected.is_ok(), "B was not disconnected within 1 s");
+    println!("revocation → disconnect: {:?}", started.elapsed());
+    // And B's edits no longer reach A.
+    b.open_doc("notes/x")
+        .await
+        .expect("doc")
+        .put("k", "v")
+        .await
+        .expect("local put still works");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(
+        a.list_docs("notes/").await.expect("list").is_empty(),
+        "a revoked device's edit reached A"
+    );
+    a.shutdown().await.expect("shutdown");
+    b.shutdown().await.expect("shutdown");
+}
+
+/// A corrupt document file is quarantined, reported, and the document is recovered from a peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_document_is_quarantined_and_recovered_from_a_peer() {
+    let (da, db) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut anchor = Anchor::new(4);
+    let a = start(da.path()).await;
+    let b = start(db.path()).await;
+    anchor.register(a.id());
+    anchor.register(b.id());
+    a.apply_pairing(anchor.pairing()).await.expect("pair");
+    b.apply_pairing(anchor.pairing()).await.expect("pair");
+    introduce(&[&a, &b]).await;
+    a.open_doc("notes/precious")
+        .await
+        .expect("doc")
+        .put("text", "do not lose me")
+        .await
+        .expect("put");
+    eventually(10, "B holds the note", || async {
+        text_of(&b, "notes/precious", "text").await.is_some()
+    })
+    .await;
+    b.shutdown().await.expect("shutdown");
+
+    // Damage every stored document file of B that holds this id (flip bytes in its second half).
+    let mut damaged = 0;
+    for path in files_under(&db.path().join("store")) {
+        let Ok(mut bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        if path.extension().is_some_and(|e| e == "hsd") && contains(&bytes, b"notes/precious") {
+            let len = bytes.len();
+            for byte in &mut bytes[len / 2..] {
+                *byte ^= 0x5a;
+            }
+            std::fs::write(&path, bytes).expect("damage");
+            damaged += 1;
+        }
+    }
+    assert_eq!(damaged, 1, "exactly one file holds the document");
+
+    let b = start(db.path()).await;
+    let mut events = b.events();
+    introduce(&[&a, &b]).await;
+    eventually(15, "B recovered the note from A", || async {
+        text_of(&b, "notes/precious", "text").await.as_deref() == Some("do not lose me")
+    })
+    .await;
+    let mut reported = false;
+    while let Ok(ev) = events.try_recv() {
+        reported |= matches!(ev, Event::DocCorrupt { ref doc, .. } if doc.as_str() == "notes/precious");
+    }
+    assert!(reported, "the corruption was reported as an event");
+    assert!(
+        db.path()
+            .join("store")
+            .join("quarantine")
+            .read_dir()
+            .map(|d| d.count() > 0)
+            .unwrap_or(false),
+        "file quarantined"
+    );
+    a.shutdown().await.expect("shutdown");
+    b.shutdown().await.expect("shutdown");
+}
+
+/// HS-GATE-3: a node the registry does not know gets nothing, and gives nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unregistered_node_gets_zero_documents() {
+    let (da, dx) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut anchor = Anchor::new(5);
+    let a = start(da.path()).await;
+    let stranger = start(dx.path()).await;
+    anchor.register(a.id());
+    a.apply_pairing(anchor.pairing()).await.expect("pair");
+    // The stranger trusts the same anchor but was never registered by it.
+    stranger
+        .apply_pairing(anchor.pairing())
+        .await
+        .expect("pair stranger");
+    introduce(&[&a, &stranger]).await;
+    a.open_doc("notes/secret")
+        .await
+        .expect("doc")
+        .put("k", "v")
+        .await
+        .expect("put");
+    stranger
+        .open_doc("notes/spam")
+        .await
+        .expect("doc")
+        .put("k", "v")
+        .await
+        .expect("put");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        stranger
+            .list_docs("notes/")
+            .await
+            .expect("list")
+            .iter()
+            .all(|d| d.as_str() != "notes/secret")
+    );
+    assert!(
+        a.list_docs("notes/")
+            .await
+            .expect("list")
+            .iter()
+            .all(|d| d.as_str() != "notes/spam")
+    );
+    assert!(a.sync_status().await.expect("status").peers.is_empty());
+    assert!(stranger.sync_status().await.expect("status").peers.is_empty());
+    a.shutdown().await.expect("shutdown");
+    stranger.shutdown().await.expect("shutdown");
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(files_under(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
