@@ -13,14 +13,23 @@ const T: Duration = Duration::from_secs(20);
 
 /// Collects `len` bytes of `conn` from `node`'s events; any other event fails the test.
 async fn collect(node: &mut Node, conn: ConnId, len: usize) -> Vec<u8> {
+    collect_counting(node, conn, len).await.0
+}
+
+/// [`collect`], also returning how many Bytes events carried the data.
+async fn collect_counting(node: &mut Node, conn: ConnId, len: usize) -> (Vec<u8>, usize) {
     let mut got = Vec::with_capacity(len);
+    let mut events = 0;
     while got.len() < len {
         match node.next_event(T).await {
-            NetEvent::Bytes { conn: c, bytes } if c == conn => got.extend_from_slice(&bytes),
+            NetEvent::Bytes { conn: c, bytes } if c == conn => {
+                events += 1;
+                got.extend_from_slice(&bytes)
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
-    got
+    (got, events)
 }
 
 /// Sends `data` on `conn` in `chunk`-sized pieces from a task.
@@ -64,13 +73,15 @@ async fn bytes_flow_both_ways_in_order_and_close_carries_the_code() {
     let sender_b = send_all(&b, conn_b, b_data.clone(), 12_345);
 
     let started = Instant::now();
-    let got_b = collect(&mut b, conn_b, LEN).await;
-    let got_a = collect(&mut a, conn_a, LEN).await;
+    let ((got_b, events_b), (got_a, events_a)) = tokio::join!(
+        collect_counting(&mut b, conn_b, LEN),
+        collect_counting(&mut a, conn_a, LEN)
+    );
     let secs = started.elapsed().as_secs_f64();
     sender_a.await.expect("sender a");
     sender_b.await.expect("sender b");
     println!(
-        "session: 2 x {LEN} bytes in {secs:.2} s ({:.0} MB/s each way)",
+        "session: {LEN} bytes each way at once in {secs:.2} s ({:.0} MB/s each way; {events_b} and {events_a} Bytes events)",
         LEN as f64 / secs / 1e6
     );
     assert!(got_b == a_data, "B received A's bytes in order");
@@ -108,6 +119,7 @@ async fn unregistered_dialer_is_refused_and_invisible() {
     let mut b = Node::start(4, &[]).await; // ... B admits nobody.
     match a.transport.dial(b.id(), b.transport.addrs()).await {
         Ok(conn) => {
+            println!("refused after the dialer's handshake completed: Connected, then Closed");
             assert_eq!(
                 a.next_event(T).await,
                 NetEvent::Connected {
@@ -126,7 +138,10 @@ async fn unregistered_dialer_is_refused_and_invisible() {
                 }
             );
         }
-        Err(TransportError::ClosedByPeer(code)) => assert_eq!(code, CloseCode::NOT_REGISTERED),
+        Err(TransportError::ClosedByPeer(code)) => {
+            println!("refused before dial returned");
+            assert_eq!(code, CloseCode::NOT_REGISTERED)
+        }
         Err(other) => panic!("unexpected dial error {other}"),
     }
     // Give stray events time to show up before asserting there are none.
@@ -274,5 +289,42 @@ async fn additional_streams_are_refused_with_protocol() {
     conn.close(VarInt::from_u32(0), b"");
     assert_eq!(closed_code(&mut b, T).await, CloseCode::NORMAL);
     raw.close().await;
+    b.stop().await;
+}
+
+/// Throughput probe, not a requirement: 100 MB one way in 1 MiB sends. Run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "throughput probe; prints a number, asserts only the byte count"]
+async fn session_throughput_one_way() {
+    let mut a = Node::start(41, &[42]).await;
+    let mut b = Node::start(42, &[41]).await;
+    const LEN: usize = 100 * 1000 * 1000;
+    let conn_a = a.transport.dial(b.id(), b.transport.addrs()).await.expect("dial");
+    assert!(matches!(a.next_event(T).await, NetEvent::Connected { .. }));
+    let data = pattern(3, LEN);
+    let started = Instant::now();
+    let sender = send_all(&a, conn_a, data, 1 << 20);
+    let NetEvent::Connected { conn: conn_b, .. } = b.next_event(T).await else {
+        panic!("connected")
+    };
+    let mut received = 0;
+    let mut events = 0;
+    while received < LEN {
+        match b.next_event(T).await {
+            NetEvent::Bytes { conn, bytes } if conn == conn_b => {
+                received += bytes.len();
+                events += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    sender.await.expect("sender");
+    println!(
+        "session one way: {LEN} bytes in {secs:.2} s ({:.0} MB/s, {events} events)",
+        LEN as f64 / secs / 1e6
+    );
+    assert_eq!(received, LEN);
+    a.stop().await;
     b.stop().await;
 }

@@ -329,6 +329,9 @@ impl Transport {
         if let Admission::Reject(code) = self.shared.gate.admission(&from) {
             return Err(TransportError::NotAdmitted(code));
         }
+        if blobs::has(&self.store, hash).await {
+            return Ok(FetchStats::default());
+        }
         let conn = self.connect(from, Vec::new(), iroh_blobs::ALPN).await?;
         let result = blobs::fetch(&self.store, conn.clone(), hash, on_progress).await;
         // Read the peer's close code before closing: a local close would replace it.
