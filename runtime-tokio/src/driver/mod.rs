@@ -140,8 +140,11 @@ impl Driver {
             match output {
                 Output::Transmit { conn, bytes } => {
                     if self.transport.send(conn, bytes).is_err() {
+                        // The peer is not draining (queue full) or the connection is gone: close it
+                        // for good so the transport reports no second Closed later.
                         let now = self.now();
-                        self.core.handle_connection_closed(now, conn, CloseCode::INTERNAL);
+                        self.transport.close(conn, CloseCode::LIMIT);
+                        self.core.handle_connection_closed(now, conn, CloseCode::LIMIT);
                     }
                 }
                 Output::Close { conn, code } => self.transport.close(conn, code),
