@@ -17,18 +17,7 @@ async fn text_of(node: &humansync::Node, doc: &str, key: &str) -> Option<String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_sync_live_and_merge_offline_edits() {
-    let (da, db) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let mut anchor = Anchor::new(1);
-    let a = start(da.path()).await;
-    let b = start(db.path()).await;
-    anchor.register(a.id());
-    anchor.register(b.id());
-    a.apply_pairing(anchor.pairing()).await.expect("pair a");
-    b.apply_pairing(anchor.pairing()).await.expect("pair b");
-    introduce(&[&a, &b]).await;
+    let (da, db, _anchor, a, b) = paired_pair(1).await;
 
     // Live: a put on A reaches B.
     let mut b_events = b.events();
@@ -132,18 +121,7 @@ async fn three_nodes_share_documents_and_blobs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_peer_is_disconnected_within_a_second() {
-    let (da, db) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let mut anchor = Anchor::new(3);
-    let a = start(da.path()).await;
-    let b = start(db.path()).await;
-    anchor.register(a.id());
-    anchor.register(b.id());
-    a.apply_pairing(anchor.pairing()).await.expect("pair");
-    b.apply_pairing(anchor.pairing()).await.expect("pair");
-    introduce(&[&a, &b]).await;
+    let (_da, _db, mut anchor, a, b) = paired_pair(3).await;
     eventually(10, "connected", || async {
         a.sync_status().await.map(|s| s.peers.len() == 1).unwrap_or(false)
     })
@@ -186,18 +164,7 @@ async fn revoked_peer_is_disconnected_within_a_second() {
 /// A corrupt document file is quarantined, reported, and the document is recovered from a peer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_document_is_quarantined_and_recovered_from_a_peer() {
-    let (da, db) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let mut anchor = Anchor::new(4);
-    let a = start(da.path()).await;
-    let b = start(db.path()).await;
-    anchor.register(a.id());
-    anchor.register(b.id());
-    a.apply_pairing(anchor.pairing()).await.expect("pair");
-    b.apply_pairing(anchor.pairing()).await.expect("pair");
-    introduce(&[&a, &b]).await;
+    let (_da, db, _anchor, a, b) = paired_pair(4).await;
     a.open_doc("notes/precious")
         .await
         .expect("doc")

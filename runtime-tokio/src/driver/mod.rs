@@ -347,15 +347,19 @@ impl Driver {
         }
     }
 
-    fn fetch_any(&mut self, hash: humansync_protocol::BlobHash, reply: Reply<()>) {
-        let peers: Vec<DeviceId> = self
-            .core
+    /// Peers with an open session.
+    fn open_peers(&self) -> BTreeSet<DeviceId> {
+        self.core
             .status()
             .peers
             .iter()
             .filter(|p| p.open)
             .map(|p| p.peer)
-            .collect();
+            .collect()
+    }
+
+    fn fetch_any(&mut self, hash: humansync_protocol::BlobHash, reply: Reply<()>) {
+        let peers: Vec<DeviceId> = self.open_peers().into_iter().collect();
         let transport = self.transport.clone();
         tokio::spawn(async move {
             if transport.has_blob(hash).await {
@@ -398,14 +402,7 @@ impl Driver {
     }
 
     fn dial(&mut self) {
-        let connected: BTreeSet<DeviceId> = self
-            .core
-            .status()
-            .peers
-            .iter()
-            .filter(|p| p.open)
-            .map(|p| p.peer)
-            .collect();
+        let connected = self.open_peers();
         let targets: Vec<DeviceId> = self
             .admitted
             .iter()

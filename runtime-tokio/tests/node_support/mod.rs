@@ -100,3 +100,20 @@ where
     }
     panic!("timed out after {secs} s waiting for: {what}");
 }
+
+/// Two started nodes registered by one anchor, paired and introduced to each other.
+pub async fn paired_pair(seed: u8) -> (tempfile::TempDir, tempfile::TempDir, Anchor, Node, Node) {
+    let (da, db) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut anchor = Anchor::new(seed);
+    let a = start(da.path()).await;
+    let b = start(db.path()).await;
+    anchor.register(a.id());
+    anchor.register(b.id());
+    a.apply_pairing(anchor.pairing()).await.expect("pair a");
+    b.apply_pairing(anchor.pairing()).await.expect("pair b");
+    introduce(&[&a, &b]).await;
+    (da, db, anchor, a, b)
+}
