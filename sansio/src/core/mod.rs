@@ -301,8 +301,6 @@ impl Core {
     pub fn tamper_devices_doc(&mut self, now: Instant, f: impl FnOnce(&mut Automerge)) {
         if let Some(loaded) = self.cache.get_mut(&DocId::devices()) {
             f(&mut loaded.am);
-            let heads = loaded.heads();
-            let _ = heads;
             self.save(now, &DocId::devices());
             let conns: Vec<ConnId> = self.open_conns().collect();
             for conn in conns {

@@ -874,26 +874,25 @@ impl Sim {
                 decoders: [FrameDecoder::new(), FrameDecoder::new()],
             },
         );
-        let now = self.now;
-        let (id_a, id_b) = (self.nodes[a].id, self.nodes[b].id);
-        let accept = match self.nodes[b].core.as_mut() {
-            Some(core) => core.handle_connection(now, conn, id_a, Role::Acceptor),
+        // The acceptor's gate decides first, then the dialer's (both after the TLS handshake).
+        if self.open_side(b, a, conn, Role::Acceptor) {
+            self.open_side(a, b, conn, Role::Dialer);
+        }
+    }
+
+    /// Hands a new connection to `node`'s core; on refusal closes it. Returns whether admitted.
+    fn open_side(&mut self, node: usize, peer: usize, conn: ConnId, role: Role) -> bool {
+        let (now, peer_id) = (self.now, self.nodes[peer].id);
+        let verdict = match self.nodes[node].core.as_mut() {
+            Some(core) => core.handle_connection(now, conn, peer_id, role),
             None => Admission::Reject(CloseCode::INTERNAL),
         };
-        if let Admission::Reject(code) = accept {
+        if let Admission::Reject(code) = verdict {
             self.kill_conn(conn, code);
-            return;
+            return false;
         }
-        self.pump(b);
-        let dial = match self.nodes[a].core.as_mut() {
-            Some(core) => core.handle_connection(now, conn, id_b, Role::Dialer),
-            None => Admission::Reject(CloseCode::INTERNAL),
-        };
-        if let Admission::Reject(code) = dial {
-            self.kill_conn(conn, code);
-            return;
-        }
-        self.pump(a);
+        self.pump(node);
+        true
     }
 
     /// HS-REG-4: a node's set of revoked devices never shrinks.
