@@ -44,6 +44,7 @@
 //! # Ok(()) }
 //! ```
 
+mod anchor;
 mod config;
 mod doc;
 mod driver;
@@ -54,11 +55,13 @@ mod pairing;
 pub mod store;
 pub mod transport;
 
+pub use anchor::PeerAddrs;
 pub use automerge;
 pub use config::{ConfigError, HumanSyncConfig, RelayConfig};
 pub use doc::{Doc, FromValue};
 pub use error::Error;
 pub use humansync_protocol as protocol;
 pub use humansync_protocol::{BlobHash, DeviceId, DocId};
+pub use humansync_sansio::registry::{DeviceStatus, Registry};
 pub use humansync_sansio::{Event, Origin};
 pub use node::{Node, PeerStatus, SyncStatus, init};

@@ -99,6 +99,11 @@ pub(crate) async fn request_pairing(
     let base = reqwest::Url::parse(server_url).map_err(|e| Error::Pairing(format!("bad server URL: {e}")))?;
     check_password_transport(&base, allow_insecure)?;
     let url = base.join("pair").map_err(|e| Error::Pairing(e.to_string()))?;
+    // reqwest is built without a bundled crypto provider: use ring (which iroh uses too) unless
+    // the app installed another process default first.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()

@@ -66,6 +66,8 @@ pub(crate) enum Command {
     Shutdown {
         reply: Reply<()>,
     },
+    /// Requests of the registry anchor (the server role), handled in `driver/anchor.rs`.
+    Anchor(super::anchor::AnchorCommand),
 }
 
 impl Command {
@@ -91,6 +93,7 @@ impl Command {
             Command::ApplyPairing { reply, .. } => drop(reply.send(Err(error))),
             Command::Shutdown { reply } => drop(reply.send(Err(error))),
             Command::AddPeerAddrs { .. } => {}
+            Command::Anchor(cmd) => cmd.fail(error),
         }
     }
 }
