@@ -11,24 +11,22 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
+#[path = "kill9_support/mod.rs"]
+mod kill9_support;
 #[path = "node_support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::time::Duration;
 
+use kill9_support::{Writer, below};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
 const CHILD_ENV: &str = "HUMANSYNC_NODE_KILL9_CHILD";
 const DOCS: u64 = 24;
 const WRITERS: u64 = 6;
-
-fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
-    rng.next_u64() % n
-}
 
 /// The app. Runs only when re-invoked by [`node_kill9`] with `CHILD_ENV` set to `<dir>|<seed>`.
 #[test]
@@ -85,7 +83,6 @@ fn node_kill9() {
     let seed: u64 = std::env::var("NODE_KILL9_SEED").map_or(0x4e4f_4445_4b39, |v| v.parse().unwrap());
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut acked: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut identity = None;
     let (mut total_acks, mut kills) = (0u64, 0u64);
@@ -99,20 +96,11 @@ fn node_kill9() {
             1 + below(&mut rng, 300)
         };
         let delay = Duration::from_micros(below(&mut rng, 20_000));
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "node_kill9_child",
-                "--nocapture",
-                "--test-threads",
-                "1",
-            ])
-            .env(CHILD_ENV, format!("{}|{child_seed}", dir.path().display()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut writer = Writer::spawn(
+            "node_kill9_child",
+            CHILD_ENV,
+            format!("{}|{child_seed}", dir.path().display()),
+        );
         let mut record = |line: &str, acked: &mut BTreeMap<String, BTreeMap<String, String>>| {
             let parts: Vec<&str> = line.split(' ').collect();
             if let ["ACK", doc, key, value] = parts[..] {
@@ -127,7 +115,7 @@ fn node_kill9() {
         };
         let mut seen = 0u64;
         if kill_after > 0 {
-            for line in lines.by_ref() {
+            for line in writer.lines.by_ref() {
                 if record(&line.unwrap(), &mut acked) {
                     seen += 1;
                     if seen >= kill_after {
@@ -137,15 +125,11 @@ fn node_kill9() {
             }
         }
         std::thread::sleep(delay);
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL on Unix
+        if writer.kill(|line| {
+            record(line, &mut acked);
+        }) {
             kills += 1;
         }
-        // Lines printed before the kill are acknowledgements too.
-        for line in lines {
-            record(&line.unwrap(), &mut acked);
-        }
-        child.wait().unwrap();
 
         runtime.block_on(async {
             let node = humansync::init(support::config(dir.path()))
