@@ -46,9 +46,11 @@
 
 mod anchor;
 mod config;
+mod discovery;
 mod doc;
 mod driver;
 mod error;
+mod http_client;
 pub mod identity;
 mod node;
 mod pairing;

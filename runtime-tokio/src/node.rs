@@ -33,6 +33,9 @@ pub struct PeerStatus {
 pub struct SyncStatus {
     /// Connected peers.
     pub peers: Vec<PeerStatus>,
+    /// Registered peers that mDNS currently announces on the local network (found without the
+    /// server), connected or not.
+    pub lan_peers: Vec<DeviceId>,
     /// Live documents held locally.
     pub docs: usize,
     /// Documents with an exchange in progress.
@@ -51,6 +54,8 @@ struct Inner {
     events: broadcast::Sender<Event>,
     addrs: Vec<SocketAddr>,
     blobs_out: PathBuf,
+    /// `true` once paired: starts discovery through the server.
+    paired: tokio::sync::watch::Sender<bool>,
 }
 
 /// A running HumanSync node. Cheap to clone; all clones drive the same node.
@@ -133,6 +138,16 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         interval,
     };
     tokio::spawn(driver::run(parts));
+    let (paired, paired_rx) = tokio::sync::watch::channel(pairing.response.is_some());
+    if let Some(server_url) = config.server_url.clone() {
+        tokio::spawn(crate::discovery::run(crate::discovery::DiscoveryParams {
+            server_url,
+            key: key.clone(),
+            interval,
+            paired: paired_rx,
+            commands: commands_tx.downgrade(),
+        }));
+    }
     let node = Node {
         inner: Arc::new(Inner {
             id,
@@ -142,6 +157,7 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
             commands: commands_tx,
             events,
             addrs,
+            paired,
         }),
     };
     if let Some(response) = pairing.response {
@@ -207,7 +223,9 @@ impl Node {
             reply,
         })
         .await?;
-        rx.await.map_err(|_| Error::Shutdown)?
+        rx.await.map_err(|_| Error::Shutdown)??;
+        self.inner.paired.send_replace(true);
+        Ok(())
     }
 
     /// Tells the node where a peer can be reached (from GET /devices, or in tests).
