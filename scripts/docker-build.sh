@@ -39,7 +39,7 @@ printf 'root:x:0:0:root:/:/sbin/nologin\nhumansync:x:%s:%s:humansync:/data:/sbin
 printf 'root:x:0:\nhumansync:x:%s:\n' "$UID_GID" >"$CTX/rootfs/etc/group"
 if [ "$MODE" = debug ]; then
     # Copy every shared library the binary needs, and the loader, at the same paths.
-    ldd "$BIN" | awk '/=> \//{print $3} /^\s*\/[^ ]+/{print $1}' | sort -u | while read -r lib; do
+    ldd "$BIN" | awk '/=> \//{print $3} /^[ \t]*\//{print $1}' | sort -u | while read -r lib; do
         mkdir -p "$CTX/rootfs$(dirname "$lib")"
         cp -L "$lib" "$CTX/rootfs$lib"
     done

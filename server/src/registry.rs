@@ -137,11 +137,12 @@ impl Registry {
             revoked_at_ms: now_ms,
         };
         let record = self.node.sign_record(&parsed)?;
-        if !self.db.insert(&record, &parsed).await? {
-            if let Some(existing) = self.db.record_of(&device, RecordKind::Revoked).await? {
-                self.node.add_signed_record(existing.clone()).await?;
-                return Ok(existing);
-            }
+        if !self.db.insert(&record, &parsed).await?
+            && let Some(existing) = self.db.record_of(&device, RecordKind::Revoked).await?
+        {
+            // Another process (the CLI) signed one meanwhile: that one stands.
+            self.node.add_signed_record(existing.clone()).await?;
+            return Ok(existing);
         }
         self.node.add_signed_record(record.clone()).await?;
         Ok(record)
