@@ -102,7 +102,7 @@ impl PeerArgs {
             let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let password = text.lines().next().unwrap_or("").to_owned();
             let api = ServerApi::new(url, password).map_err(|e| e.to_string())?;
-            return Ok(Some(Enrollment::Server(api)));
+            return Ok(Some(Enrollment::Server(Box::new(api))));
         }
         Ok(None)
     }

@@ -24,7 +24,7 @@ pub enum Enrollment {
     /// A bare library node paired with this anchor key: sign and push records.
     Anchor(Box<AnchorPush>),
     /// A server: pair and revoke over its HTTP API.
-    Server(ServerApi),
+    Server(Box<ServerApi>),
 }
 
 impl Enrollment {

@@ -29,7 +29,7 @@ pub(crate) async fn all(target: &Target, dialer: &Dialer, cases: &mut Cases) {
         Ok(bytes) => hex::encode(&bytes[..6]),
         Err(e) => return fail_all(cases, &e.to_string()),
     };
-    let id = |name: &str| DocId::new(&format!("conformance/{tag}/{name}"));
+    let id = |name: &str| DocId::new(format!("conformance/{tag}/{name}"));
     let (Ok(created), Ok(deleted), Ok(garbage)) = (id("created"), id("deleted"), id("garbage")) else {
         return fail_all(cases, "could not build document ids");
     };

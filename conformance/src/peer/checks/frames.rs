@@ -27,7 +27,7 @@ pub(crate) async fn all(target: &Target, dialer: &Dialer, cases: &mut Cases) {
 }
 
 fn frame_cases() -> Vec<FrameCase> {
-    let too_large = u32::try_from(MAX_FRAME_LEN + 1).unwrap_or(u32::MAX);
+    let too_large = MAX_FRAME_LEN + 1;
     // DocWant whose element count is MAX_WANT + 1, followed by nothing.
     let mut over_bound = vec![0x05];
     over_bound.extend_from_slice(&varint(MAX_WANT + 1));

@@ -61,7 +61,7 @@ async fn run(
     let tag = hex::encode(&random32().map_err(|e| e.to_string())?[..6]);
     let mut ours = Vec::new();
     for i in 0..DOCS {
-        let doc = DocId::new(&format!("conformance/{tag}/doc-{i}")).map_err(|e| e.to_string())?;
+        let doc = DocId::new(format!("conformance/{tag}/doc-{i}")).map_err(|e| e.to_string())?;
         peer.create_doc(&doc, "written_by", "humansync-conformance")?;
         ours.push(doc);
     }
