@@ -177,13 +177,19 @@ impl Node {
             .server_url
             .clone()
             .ok_or(Error::Pairing("no server_url configured".into()))?;
+        self.pair_with(&url, password).await
+    }
+
+    /// Pairs this device with the server at `url` (for apps that learn the URL after [`init`],
+    /// e.g. from the user); otherwise the same as [`Node::pair`].
+    pub async fn pair_with(&self, url: &str, password: &str) -> Result<(), Error> {
         let request = PairRequest {
             node_id: self.inner.id,
             password: password.to_owned(),
             device_name: device_name(),
         };
         let response =
-            pairing::request_pairing(&url, self.inner.config.allow_insecure_password, &request).await?;
+            pairing::request_pairing(url, self.inner.config.allow_insecure_password, &request).await?;
         self.apply_pairing(response).await
     }
 
