@@ -194,7 +194,8 @@ impl Node {
     }
 
     /// Pairs this device with the server at `url` (for apps that learn the URL after [`init`],
-    /// e.g. from the user); otherwise the same as [`Node::pair`].
+    /// e.g. from the user); otherwise the same as [`Node::pair`]. Discovery through `GET /devices`
+    /// asks the configured `server_url`: set it to `url` in the configuration of the next start.
     pub async fn pair_with(&self, url: &str, password: &str) -> Result<(), Error> {
         let request = PairRequest {
             node_id: self.inner.id,
