@@ -33,6 +33,9 @@ pub struct PeerStatus {
 pub struct SyncStatus {
     /// Connected peers.
     pub peers: Vec<PeerStatus>,
+    /// Registered peers that mDNS currently announces on the local network (found without the
+    /// server), connected or not.
+    pub lan_peers: Vec<DeviceId>,
     /// Live documents held locally.
     pub docs: usize,
     /// Documents with an exchange in progress.

@@ -59,6 +59,13 @@ impl Dialer {
         entry.failures = 0;
     }
 
+    /// Forgets the backoff of `peer` (it was just seen, e.g. on the LAN) so the next tick dials it.
+    pub(crate) fn retry_now(&mut self, peer: DeviceId) {
+        if let Some(entry) = self.peers.get_mut(&peer) {
+            entry.next = None;
+        }
+    }
+
     pub(crate) fn connected(&mut self, peer: DeviceId) {
         let entry = self.peers.entry(peer).or_default();
         entry.connected = true;

@@ -52,6 +52,8 @@ struct Driver {
     dialer: Dialer,
     admitted: BTreeSet<DeviceId>,
     shutting_down: Option<Reply<()>>,
+    /// The mDNS neighbourhood generation last acted on.
+    lan_generation: u64,
     blob_added_tx: mpsc::UnboundedSender<humansync_protocol::BlobHash>,
 }
 
@@ -88,6 +90,7 @@ pub(crate) async fn run(parts: DriverParts) {
         dialer: Dialer::new(dial_tx, interval),
         admitted: BTreeSet::new(),
         shutting_down: None,
+        lan_generation: 0,
         blob_added_tx,
     };
     driver.pump();
@@ -402,6 +405,14 @@ impl Driver {
     }
 
     fn dial(&mut self) {
+        let generation = self.transport.lan_generation();
+        if generation != self.lan_generation {
+            // A peer just appeared on the LAN: dial it now rather than after its backoff.
+            self.lan_generation = generation;
+            for peer in self.transport.lan_peers().into_keys() {
+                self.dialer.retry_now(peer);
+            }
+        }
         let connected = self.open_peers();
         let targets: Vec<DeviceId> = self
             .admitted
@@ -425,6 +436,12 @@ impl Driver {
                     up_to_date: p.up_to_date,
                     outstanding: p.outstanding,
                 })
+                .collect(),
+            lan_peers: self
+                .transport
+                .lan_peers()
+                .into_keys()
+                .filter(|p| self.admitted.contains(p))
                 .collect(),
             docs: st.docs,
             docs_pending: st.docs_pending,
