@@ -22,6 +22,8 @@ pub struct PeerReport {
     pub up_to_date: bool,
     /// Documents still being exchanged with it.
     pub outstanding: usize,
+    /// mDNS currently announces it on the local network.
+    pub lan: bool,
 }
 
 /// What `status` answers.
@@ -41,6 +43,9 @@ pub struct StatusReport {
     pub server_connected: bool,
     /// Connected peers (server included).
     pub peers: Vec<PeerReport>,
+    /// Registered peers that mDNS announces on the local network (found without the server),
+    /// connected or not.
+    pub lan_peers: Vec<String>,
     /// Documents held.
     pub docs: usize,
     /// Documents with an exchange in progress.
@@ -84,6 +89,7 @@ impl StatusReport {
                 },
                 up_to_date: p.up_to_date,
                 outstanding: p.outstanding,
+                lan: status.lan_peers.contains(&p.peer),
             })
             .collect();
         StatusReport {
@@ -94,6 +100,7 @@ impl StatusReport {
             server_url,
             server_connected: peers.iter().any(|p| p.role == "server"),
             peers,
+            lan_peers: status.lan_peers.iter().map(|p| p.to_string()).collect(),
             docs: status.docs,
             pending_docs: status.docs_pending,
             missing_blobs: status.blobs_missing,
@@ -162,6 +169,7 @@ mod tests {
                     outstanding: 3,
                 },
             ],
+            lan_peers: vec![dev(2)],
             docs: 4,
             docs_pending: 1,
             blobs_missing: 2,
@@ -170,6 +178,8 @@ mod tests {
         let r = StatusReport::new(dev(9), &[], Some(dev(1)), None, &status);
         assert!(r.server_connected);
         assert_eq!(r.peers[1].role, "device");
+        assert_eq!((r.peers[0].lan, r.peers[1].lan), (false, true));
+        assert_eq!(r.lan_peers, vec![dev(2).to_string()]);
         assert_eq!(r.line(165_000), "peers 2 (server) · pending 3 · last sync 1m ago");
         let alone = StatusReport::new(
             dev(9),
