@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, purity of the core, every test.
-# Usage: ./scripts/test.sh        (SIM_SEEDS=5000 for more simulation seeds)
+# Usage: ./scripts/test.sh        (SIM_SEEDS=5000 for more simulation seeds; FUZZ_SECONDS=N per fuzz target, default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,3 +24,7 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "tests"
 cargo test --workspace --all-features
 
+step "fuzz: replay every target's committed corpus, then fuzz each for ${FUZZ_SECONDS:-5} s"
+# Its own cargo workspace (fuzz/, libFuzzer, nightly flags via RUSTC_BOOTSTRAP): a cold build of
+# the 10 targets is ~180 CPU-seconds. FUZZ_SECONDS=0 replays the corpus only.
+FUZZ_SECONDS=${FUZZ_SECONDS:-5} ./scripts/fuzz.sh
