@@ -209,4 +209,3 @@ mod tests {
         assert!(ok(cat(&[&[0x00], d1.as_bytes(), &lp("é".as_bytes()), &varint(T0)])).is_ok());
     }
 }
-
