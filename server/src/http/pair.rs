@@ -29,7 +29,7 @@ pub(super) async fn pair(
             tracing::info!(target: "humansync::audit", action = "pair", node_id = %node, source = %client.0, outcome = "ok")
         }
         Err((node, e)) => {
-            tracing::warn!(target: "humansync::audit", action = "pair", node_id = node.as_deref().unwrap_or("-"), source = %client.0, status = e.status.as_u16(), code = e.code, outcome = "refused")
+            tracing::warn!(target: "humansync::audit", action = "pair", node_id = %node.as_deref().unwrap_or("-"), source = %client.0, status = e.status.as_u16(), code = e.code, outcome = "refused")
         }
     }
     outcome.map(|(_, r)| Json(r)).map_err(|(_, e)| e)
