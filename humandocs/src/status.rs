@@ -156,7 +156,6 @@ mod tests {
     #[test]
     fn line_names_server_peers_pending_and_age() {
         let status = SyncStatus {
-            lan_peers: Vec::new(),
             peers: vec![
                 PeerStatus {
                     peer: dev(1),
