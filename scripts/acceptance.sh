@@ -26,6 +26,8 @@ skip() {
 command -v ip >/dev/null 2>&1 || skip "needs ip (iproute2)"
 { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; } || skip "no usable Docker engine"
 
+[ -x scripts/docker-build.sh ] || skip "the server image build (scripts/docker-build.sh) is not in this tree yet"
+
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 IMAGE="${IMAGE:-humansync-server:local}"
 if [ -z "${ACCEPTANCE_NO_BUILD:-}" ]; then

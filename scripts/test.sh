@@ -21,5 +21,9 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "tests"
 cargo test --workspace --all-features
 
+step "acceptance test (PRD §13: server in Docker, laptop and phone in network namespaces)"
+# Reuses the debug binaries the tests just built; skips with a message when not root or no Docker.
+./scripts/acceptance.sh
+
 step "requirement coverage (report)"
 ./scripts/spec-coverage.sh || true
