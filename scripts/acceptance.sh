@@ -162,6 +162,7 @@ s1() { # the server from the Docker image, --password test, relays off
     docker run -d --name "$T-server" --network "$T" --ip "$SERVER_IP" -v "$T-data:/data" \
         "$IMAGE" --password "$PASSWORD" --relay disabled >/dev/null || return 1
     for _ in $(seq 100); do
+        [ "$(docker inspect -f '{{.State.Running}}' "$T-server" 2>/dev/null)" = true ] || break
         local health
         health=$(http GET /health 2>/dev/null) && echo "$health" | grep -q '"status":"ok"' && {
             SERVER_ID=$(echo "$health" | field node_id)
@@ -296,6 +297,7 @@ s18() { # the edits reach each other directly, found by mDNS, while the server i
 s19() { # restart the server container, same volume
     docker start "$T-server" >/dev/null || return 1
     for _ in $(seq 100); do
+        [ "$(docker inspect -f '{{.State.Running}}' "$T-server" 2>/dev/null)" = true ] || break
         http GET /health 2>/dev/null | grep -q "\"node_id\":\"$SERVER_ID\"" && break
         sleep 0.2
     done
