@@ -21,5 +21,8 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "tests"
 cargo test --workspace --all-features
 
+step "benchmarks at the quick size (test profile, no release build; asserts counts, never times)"
+cargo test -p humansync --bench sync -- --quick
+
 step "requirement coverage (report)"
 ./scripts/spec-coverage.sh || true

@@ -51,6 +51,7 @@ mod error;
 pub mod identity;
 mod node;
 mod pairing;
+mod stats;
 pub mod store;
 pub mod transport;
 
@@ -62,3 +63,4 @@ pub use humansync_protocol as protocol;
 pub use humansync_protocol::{BlobHash, DeviceId, DocId};
 pub use humansync_sansio::{Event, Origin};
 pub use node::{Node, PeerStatus, SyncStatus, init};
+pub use stats::{NodeStats, SessionCounters};

@@ -293,6 +293,14 @@ impl Transport {
         self.shared.table.close_all(code);
     }
 
+    /// UDP bytes (sent, received) of the QUIC connection carrying session `conn`, if it is open.
+    pub fn session_udp_bytes(&self, conn: ConnId) -> Option<(u64, u64)> {
+        self.shared.table.with_session(conn, |entry| {
+            let stats = entry.conn.stats();
+            (stats.udp_tx.bytes, stats.udp_rx.bytes)
+        })
+    }
+
     /// The ids of the open sessions with `peer`.
     pub fn sessions_with(&self, peer: DeviceId) -> Vec<ConnId> {
         self.shared.table.sessions_of(&peer)
