@@ -36,6 +36,8 @@ pub const MAX_RECORD_LEN: usize = 512;
 pub const MAX_REGISTRY_RECORDS: usize = 10_000;
 /// Largest HTTP request body the server reads, in bytes (HS-HTTP-1).
 pub const MAX_HTTP_BODY: usize = 16 * 1024;
+/// Largest HTTP response body a client reads, in bytes (HS-HTTP-1): a full registry fits.
+pub const MAX_HTTP_RESPONSE: usize = 8 * 1024 * 1024;
 /// Largest clock skew accepted on a signed HTTP request, in milliseconds (HS-HTTP-3).
 pub const HTTP_AUTH_WINDOW_MS: u64 = 300_000;
 /// Time an acceptor waits for Hello before closing, in milliseconds (HS-VER-3).

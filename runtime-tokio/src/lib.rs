@@ -45,9 +45,11 @@
 //! ```
 
 mod config;
+mod discovery;
 mod doc;
 mod driver;
 mod error;
+mod http_client;
 pub mod identity;
 mod node;
 mod pairing;

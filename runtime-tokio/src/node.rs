@@ -33,6 +33,9 @@ pub struct PeerStatus {
 pub struct SyncStatus {
     /// Connected peers.
     pub peers: Vec<PeerStatus>,
+    /// Registered peers that mDNS currently announces on the local network (found without the
+    /// server), connected or not.
+    pub lan_peers: Vec<DeviceId>,
     /// Live documents held locally.
     pub docs: usize,
     /// Documents with an exchange in progress.
@@ -51,6 +54,8 @@ struct Inner {
     events: broadcast::Sender<Event>,
     addrs: Vec<SocketAddr>,
     blobs_out: PathBuf,
+    /// `true` once paired: starts discovery through the server.
+    paired: tokio::sync::watch::Sender<bool>,
 }
 
 /// A running HumanSync node. Cheap to clone; all clones drive the same node.
@@ -122,6 +127,16 @@ pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
         interval,
     };
     tokio::spawn(driver::run(parts));
+    let (paired, paired_rx) = tokio::sync::watch::channel(pairing.response.is_some());
+    if let Some(server_url) = config.server_url.clone() {
+        tokio::spawn(crate::discovery::run(crate::discovery::DiscoveryParams {
+            server_url,
+            key: key.clone(),
+            interval,
+            paired: paired_rx,
+            commands: commands_tx.downgrade(),
+        }));
+    }
     let node = Node {
         inner: Arc::new(Inner {
             id,
@@ -131,6 +146,7 @@ pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
             commands: commands_tx,
             events,
             addrs,
+            paired,
         }),
     };
     if let Some(response) = pairing.response {
@@ -196,7 +212,9 @@ impl Node {
             reply,
         })
         .await?;
-        rx.await.map_err(|_| Error::Shutdown)?
+        rx.await.map_err(|_| Error::Shutdown)??;
+        self.inner.paired.send_replace(true);
+        Ok(())
     }
 
     /// Tells the node where a peer can be reached (from GET /devices, or in tests).

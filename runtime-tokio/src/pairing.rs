@@ -4,9 +4,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use humansync_protocol::DeviceId;
-use humansync_protocol::http::{ErrorBody, PairRequest, PairResponse};
+use humansync_protocol::http::{PairRequest, PairResponse};
 
-use crate::Error;
+use crate::{Error, http_client};
 
 /// File under storage_path holding the pairing result.
 const PAIRING_FILE: &str = "pairing.json";
@@ -96,31 +96,12 @@ pub(crate) async fn request_pairing(
     allow_insecure: bool,
     request: &PairRequest,
 ) -> Result<PairResponse, Error> {
-    let base = reqwest::Url::parse(server_url).map_err(|e| Error::Pairing(format!("bad server URL: {e}")))?;
-    check_password_transport(&base, allow_insecure)?;
-    let url = base.join("pair").map_err(|e| Error::Pairing(e.to_string()))?;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| Error::Pairing(e.to_string()))?;
-    let response = client
-        .post(url)
-        .json(request)
-        .send()
+    let url = http_client::endpoint(server_url, "/pair").map_err(|e| Error::Pairing(e.to_string()))?;
+    check_password_transport(&url, allow_insecure)?;
+    let client = http_client::client().map_err(|e| Error::Pairing(e.to_string()))?;
+    http_client::exchange(client.post(url).json(request))
         .await
-        .map_err(|e| Error::Pairing(e.to_string()))?;
-    let status = response.status();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| Error::Pairing(e.to_string()))?;
-    if !status.is_success() {
-        let detail = serde_json::from_slice::<ErrorBody>(&bytes)
-            .map(|b| format!("{}: {}", b.error.code, b.error.message))
-            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
-        return Err(Error::Pairing(format!("server answered {status}: {detail}")));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| Error::Pairing(format!("bad pairing response: {e}")))
+        .map_err(|e| Error::Pairing(e.to_string()))
 }
 
 #[cfg(test)]

@@ -10,10 +10,11 @@
 
 #[path = "store_support/mod.rs"]
 mod common;
+#[path = "kill9_support/mod.rs"]
+mod kill9_support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::time::Duration;
 
 use automerge::transaction::Transactable;
@@ -21,6 +22,7 @@ use automerge::{AutoCommit, ROOT, ReadDoc};
 use common::{Doc, heads, peer};
 use humansync::store::{DocStore, StoreOp};
 use humansync_protocol::DocId;
+use kill9_support::{Writer, below};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -34,10 +36,6 @@ fn live_id(n: u64, deleted: &BTreeSet<DocId>) -> DocId {
         .map(|g| DocId::new(format!("k9/doc-{n}.{g}")).unwrap())
         .find(|id| !deleted.contains(id))
         .unwrap()
-}
-
-fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
-    rng.next_u64() % n
 }
 
 /// The writer. Runs only when re-invoked by [`kill9`] with `CHILD_ENV` set to `<dir>|<seed>`.
@@ -119,7 +117,6 @@ fn kill9() {
     let seed: u64 = std::env::var("KILL9_SEED").map_or(0x004b_494c_4c39, |v| v.parse().unwrap());
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut acked: BTreeMap<DocId, BTreeMap<String, String>> = BTreeMap::new();
     let mut deleted: BTreeSet<DocId> = BTreeSet::new();
     let mut may_delete: BTreeSet<DocId> = BTreeSet::new();
@@ -133,14 +130,11 @@ fn kill9() {
         };
         let delay = Duration::from_micros(below(&mut rng, 8000));
         let mid_write = below(&mut rng, 3) == 0;
-        let mut child = Command::new(&exe)
-            .args(["--exact", "kill9_child", "--nocapture", "--test-threads", "1"])
-            .env(CHILD_ENV, format!("{}|{child_seed}", dir.path().display()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut writer = Writer::spawn(
+            "kill9_child",
+            CHILD_ENV,
+            format!("{}|{child_seed}", dir.path().display()),
+        );
         let mut seen = 0u64;
         let mut record = |line: &str, acked: &mut BTreeMap<DocId, BTreeMap<String, String>>| {
             let parts: Vec<&str> = line.split(' ').collect();
@@ -164,7 +158,7 @@ fn kill9() {
             true
         };
         if kill_after > 0 {
-            for line in lines.by_ref() {
+            for line in writer.lines.by_ref() {
                 if record(&line.unwrap(), &mut acked) {
                     seen += 1;
                     if seen >= kill_after {
@@ -185,15 +179,11 @@ fn kill9() {
         } else {
             std::thread::sleep(delay);
         }
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL on Unix
+        if writer.kill(|line| {
+            record(line, &mut acked);
+        }) {
             kills += 1;
         }
-        // Lines printed before the kill are acknowledgements too.
-        for line in lines {
-            record(&line.unwrap(), &mut acked);
-        }
-        child.wait().unwrap();
 
         let store =
             DocStore::open(dir.path()).unwrap_or_else(|e| panic!("iteration {it}: reopen failed: {e}"));

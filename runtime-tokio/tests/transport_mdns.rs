@@ -188,6 +188,7 @@ fn mdns_discovery_between_network_namespaces() {
         ECHO_LEN as u64,
         "the echo must come back whole and equal"
     );
+    assert_eq!(field("on_lan"), 1, "Transport::lan_peers must list the acceptor");
     let status = dialer.0.wait().expect("dialer exit");
     assert!(status.success(), "dialer failed: {status}");
     wait_line(&acceptor_lines, "MDNS_DONE", Duration::from_secs(30));
@@ -300,12 +301,16 @@ async fn dial() {
         }
     }
     let equal = echoed == data;
+    // The transport reports whom mDNS announced: the acceptor, at an address it dialled.
+    let lan = node.transport.lan_peers();
+    let on_lan = lan.get(&id_of(ACCEPTOR)).is_some_and(|addrs| !addrs.is_empty());
     node.transport.close(conn, CloseCode::NORMAL);
     let _ = node.next_event(t).await;
     println!(
-        "MDNS_RESULT discovery_ms={} echoed={}",
+        "MDNS_RESULT discovery_ms={} echoed={} on_lan={}",
         discovery.as_millis(),
-        if equal { echoed.len() } else { 0 }
+        if equal { echoed.len() } else { 0 },
+        u64::from(on_lan)
     );
     node.stop().await;
 }

@@ -47,12 +47,23 @@ impl Dialer {
         }
     }
 
-    /// Records addresses for a peer and retries it at once.
+    /// Records addresses for a peer and, when they are new, retries it at once (the same
+    /// addresses reported again, as GET /devices does every interval, keep the backoff).
     pub(crate) fn set_addrs(&mut self, peer: DeviceId, addrs: Vec<SocketAddr>) {
         let entry = self.peers.entry(peer).or_default();
+        if entry.addrs == addrs {
+            return;
+        }
         entry.addrs = addrs;
         entry.next = None;
         entry.failures = 0;
+    }
+
+    /// Forgets the backoff of `peer` (it was just seen, e.g. on the LAN) so the next tick dials it.
+    pub(crate) fn retry_now(&mut self, peer: DeviceId) {
+        if let Some(entry) = self.peers.get_mut(&peer) {
+            entry.next = None;
+        }
     }
 
     pub(crate) fn connected(&mut self, peer: DeviceId) {

@@ -52,6 +52,8 @@ struct Driver {
     dialer: Dialer,
     admitted: BTreeSet<DeviceId>,
     shutting_down: Option<Reply<()>>,
+    /// The mDNS neighbourhood generation last acted on.
+    lan_generation: u64,
     blob_added_tx: mpsc::UnboundedSender<humansync_protocol::BlobHash>,
     /// Store tasks submitted and not answered, true for saves ([`NodeStats::io_pending`]).
     store_pending: BTreeMap<IoTaskId, bool>,
@@ -92,6 +94,7 @@ pub(crate) async fn run(parts: DriverParts) {
         dialer: Dialer::new(dial_tx, interval),
         admitted: BTreeSet::new(),
         shutting_down: None,
+        lan_generation: 0,
         blob_added_tx,
         store_pending: BTreeMap::new(),
         docs_loaded: 0,
@@ -420,6 +423,14 @@ impl Driver {
     }
 
     fn dial(&mut self) {
+        let generation = self.transport.lan_generation();
+        if generation != self.lan_generation {
+            // A peer just appeared on the LAN: dial it now rather than after its backoff.
+            self.lan_generation = generation;
+            for peer in self.transport.lan_peers().into_keys() {
+                self.dialer.retry_now(peer);
+            }
+        }
         let connected = self.open_peers();
         let targets: Vec<DeviceId> = self
             .admitted
@@ -443,6 +454,12 @@ impl Driver {
                     up_to_date: p.up_to_date,
                     outstanding: p.outstanding,
                 })
+                .collect(),
+            lan_peers: self
+                .transport
+                .lan_peers()
+                .into_keys()
+                .filter(|p| self.admitted.contains(p))
                 .collect(),
             docs: st.docs,
             docs_pending: st.docs_pending,

@@ -27,6 +27,7 @@ mod error;
 mod event;
 mod gate;
 mod hooks;
+mod lan;
 mod provider_gate;
 mod queue;
 mod session;
@@ -82,6 +83,9 @@ pub struct Transport {
     provider: Arc<provider_gate::Counters>,
     provider_task: JoinHandle<()>,
     custom_relay: Option<iroh::RelayUrl>,
+    lan: Arc<lan::LanPeers>,
+    /// Follows mDNS announcements; aborted when the transport goes away.
+    _lan_task: Option<n0_future::task::AbortOnDropHandle<()>>,
 }
 
 impl Transport {
@@ -110,8 +114,16 @@ impl Transport {
                 table: table.clone(),
             })
             .address_lookup(address_book.clone());
+        let lan = Arc::new(lan::LanPeers::default());
+        let mut lan_task = None;
         if config.mdns {
-            builder = builder.address_lookup(MdnsAddressLookup::builder().service_name(MDNS_SERVICE));
+            let endpoint_id = endpoint_id(&me).ok_or(TransportError::InvalidId)?;
+            let mdns = MdnsAddressLookup::builder()
+                .service_name(MDNS_SERVICE)
+                .build(endpoint_id)
+                .map_err(|e| TransportError::Bind(Box::new(e)))?;
+            lan_task = Some(lan::watch(&mdns, lan.clone()));
+            builder = builder.address_lookup(lan::LanLookup::new(mdns, lan.clone()));
         }
         let endpoint = builder
             .bind()
@@ -145,6 +157,8 @@ impl Transport {
                 RelayChoice::Custom(url) => Some(url),
                 _ => None,
             },
+            lan,
+            _lan_task: lan_task,
         })
     }
 
@@ -165,6 +179,16 @@ impl Transport {
             .into_iter()
             .filter(|a| !a.ip().is_unspecified())
             .collect()
+    }
+
+    /// Peers mDNS currently announces on the local network, with their addresses.
+    pub fn lan_peers(&self) -> std::collections::BTreeMap<DeviceId, Vec<SocketAddr>> {
+        self.lan.snapshot()
+    }
+
+    /// Changes whenever [`Transport::lan_peers`] does.
+    pub fn lan_generation(&self) -> u64 {
+        self.lan.generation()
     }
 
     /// The admission gate this transport consults.

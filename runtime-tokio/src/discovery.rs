@@ -1,0 +1,152 @@
+//! Remote peers through the server: a paired node periodically asks `GET /devices` (a request
+//! signed with its device key, HS-HTTP-3) where the other registered devices were last seen and
+//! hands their addresses to the dialer. mDNS covers the LAN; this covers everything else.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ed25519_dalek::SigningKey;
+use humansync_protocol::DeviceId;
+use humansync_protocol::http::{DeviceInfo, DevicesResponse, SignedAuth};
+use tokio::sync::{mpsc, watch};
+
+use crate::driver::Command;
+use crate::http_client::{self, HttpError};
+
+/// The API path asked (and signed).
+const DEVICES_PATH: &str = "/devices";
+/// Addresses kept per device: a server never needs to report more.
+const MAX_ADDRS_PER_DEVICE: usize = 16;
+
+/// What the discovery task needs.
+pub(crate) struct DiscoveryParams {
+    /// The server's base URL.
+    pub(crate) server_url: String,
+    /// This device's key: it signs every request.
+    pub(crate) key: SigningKey,
+    /// How often to ask.
+    pub(crate) interval: Duration,
+    /// `true` once the device is paired (nothing to ask before that).
+    pub(crate) paired: watch::Receiver<bool>,
+    /// The driver; the task ends when the node does.
+    pub(crate) commands: mpsc::WeakSender<Command>,
+}
+
+/// Runs until the node shuts down: after pairing, asks the server every `interval` and feeds the
+/// dialer with the addresses of every admitted device but this one.
+pub(crate) async fn run(mut params: DiscoveryParams) {
+    let me = DeviceId::from(&params.key);
+    let mut last_error: Option<String> = None;
+    loop {
+        if params.paired.wait_for(|paired| *paired).await.is_err() {
+            return; // The node is gone.
+        }
+        match fetch_devices(&params.server_url, &params.key).await {
+            Ok(devices) => {
+                if last_error.take().is_some() {
+                    tracing::info!("GET /devices works again");
+                }
+                for (peer, addrs) in peer_addrs(&devices, me) {
+                    let Some(commands) = params.commands.upgrade() else {
+                        return;
+                    };
+                    if commands
+                        .send(Command::AddPeerAddrs { peer, addrs })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                // Offline or server down is normal for a local-first app: say it once per cause.
+                let text = e.to_string();
+                if last_error.as_deref() != Some(&text) {
+                    tracing::warn!(error = %text, "GET /devices failed; peers are still found by mDNS and known addresses");
+                    last_error = Some(text);
+                }
+            }
+        }
+        if params.commands.upgrade().is_none() {
+            return;
+        }
+        tokio::time::sleep(params.interval).await;
+    }
+}
+
+/// One signed `GET /devices` (HS-HTTP-3).
+pub(crate) async fn fetch_devices(server_url: &str, key: &SigningKey) -> Result<Vec<DeviceInfo>, HttpError> {
+    let url = http_client::endpoint(server_url, DEVICES_PATH)?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(|e| HttpError::Transport(format!("no OS randomness: {e}")))?;
+    let auth = SignedAuth::sign(key, "GET", DEVICES_PATH, now_ms, nonce);
+    let client = http_client::client()?;
+    let request = client
+        .get(url)
+        .header(reqwest::header::AUTHORIZATION, auth.to_header());
+    let response: DevicesResponse = http_client::exchange(request).await?;
+    Ok(response.devices)
+}
+
+/// The dialable addresses of every device that is neither `me` nor revoked.
+fn peer_addrs(devices: &[DeviceInfo], me: DeviceId) -> Vec<(DeviceId, Vec<SocketAddr>)> {
+    devices
+        .iter()
+        .filter(|d| d.node_id != me && d.revoked_at_ms.is_none())
+        .filter_map(|d| {
+            let addrs: Vec<SocketAddr> = d
+                .addrs
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .take(MAX_ADDRS_PER_DEVICE)
+                .collect();
+            (!addrs.is_empty()).then_some((d.node_id, addrs))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(seed: u8, revoked: bool, addrs: &[&str]) -> DeviceInfo {
+        DeviceInfo {
+            node_id: DeviceId::from(&SigningKey::from_bytes(&[seed; 32])),
+            name: format!("d{seed}"),
+            paired_at_ms: 1,
+            revoked_at_ms: revoked.then_some(2),
+            addrs: addrs.iter().map(|a| (*a).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn only_other_admitted_devices_with_valid_addresses_are_dialled() {
+        let me = device(1, false, &["127.0.0.1:1"]);
+        let other = device(2, false, &["127.0.0.1:2", "not an address", "[::1]:3"]);
+        let revoked = device(3, true, &["127.0.0.1:4"]);
+        let silent = device(4, false, &["garbage"]);
+        let found = peer_addrs(&[me.clone(), other.clone(), revoked, silent], me.node_id);
+        assert_eq!(
+            found,
+            vec![(
+                other.node_id,
+                vec![
+                    "127.0.0.1:2".parse().expect("addr"),
+                    "[::1]:3".parse().expect("addr")
+                ]
+            )]
+        );
+    }
+
+    #[test]
+    fn addresses_per_device_are_bounded() {
+        let many: Vec<String> = (0..100).map(|p| format!("127.0.0.1:{}", p + 1)).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let found = peer_addrs(&[device(2, false, &many)], device(1, false, &[]).node_id);
+        assert_eq!(found[0].1.len(), MAX_ADDRS_PER_DEVICE);
+    }
+}
