@@ -52,14 +52,8 @@ pub fn peer_addr(id: EndpointId, addrs: &[SocketAddr]) -> EndpointAddr {
     EndpointAddr::new(id).with_addrs(addrs.iter().copied().map(TransportAddr::Ip))
 }
 
-/// What the sending side measured.
-pub struct Sent {
-    pub bytes: u64,
-    pub udp_bytes: u64,
-}
-
 /// Serves `docs` (already parsed) to the first connection on `ep`, until the peer closes.
-pub async fn serve(ep: &Endpoint, docs: &mut [Automerge]) -> Sent {
+pub async fn serve(ep: &Endpoint, docs: &mut [Automerge]) {
     let incoming = ep.accept().await.expect("an incoming connection");
     let conn = incoming.await.expect("connection");
     let (send, recv) = conn.accept_bi().await.expect("stream");
@@ -71,10 +65,8 @@ pub async fn serve(ep: &Endpoint, docs: &mut [Automerge]) -> Sent {
             let _ = tx.send((i as u32, msg.encode()));
         }
     }
-    let mut received = 0u64;
     let mut recv = recv;
     while let Some((i, bytes)) = read_frame(&mut recv).await {
-        received += 8 + bytes.len() as u64;
         if i == HELLO {
             continue;
         }
@@ -88,12 +80,7 @@ pub async fn serve(ep: &Endpoint, docs: &mut [Automerge]) -> Sent {
         }
     }
     drop(tx);
-    let sent = writer.await.expect("writer");
-    let stats = conn.stats();
-    Sent {
-        bytes: sent + received,
-        udp_bytes: stats.udp_tx.bytes + stats.udp_rx.bytes,
-    }
+    let _ = writer.await;
 }
 
 /// The device side (in the child process): dials the server, syncs `n` documents, writes them

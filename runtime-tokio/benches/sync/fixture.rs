@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use automerge::transaction::Transactable;
+use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ObjType, ROOT};
 use ed25519_dalek::SigningKey;
 use humansync::protocol::http::PairResponse;
@@ -37,7 +37,9 @@ pub fn note(i: usize) -> Note {
     let mut am = AutoCommit::new().with_actor(ActorId::from(actor));
     am.put(ROOT, "title", format!("Note number {i}")).expect("put title");
     let body = am.put_object(ROOT, "body", ObjType::Text).expect("body");
-    am.commit();
+    // Edits carry wall-clock times, as apps' changes do (a few seconds apart).
+    let mut time = 1_750_000_000_000i64 + (i as i64) * 86_400_000;
+    am.commit_with(CommitOptions::default().with_time(time));
     let mut seed = i as u64 ^ 0x2545_f491_4f6c_dd1d;
     let mut len = 0usize;
     for _ in 1..CHANGES {
@@ -53,9 +55,12 @@ pub fn note(i: usize) -> Note {
                 }
             })
             .collect();
-        am.splice_text(&body, len, 0, &text).expect("splice");
+        // Mostly typing at the end; every fourth edit inserts in the middle, as revisions do.
+        let at = if seed % 4 == 0 { (seed as usize >> 8) % (len + 1) } else { len };
+        am.splice_text(&body, at, 0, &text).expect("splice");
         len += text.len();
-        am.commit();
+        time += 1_000 + (seed % 60_000) as i64;
+        am.commit_with(CommitOptions::default().with_time(time));
     }
     let saved = am.save();
     let mut heads: Vec<ChangeHash> = am.get_heads().into_iter().map(|h| ChangeHash(h.0)).collect();

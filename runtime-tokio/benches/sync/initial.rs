@@ -54,8 +54,8 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
             let ep = ep.clone();
             let mut docs = std::mem::take(&mut parsed);
             tokio::spawn(async move {
-                let sent = baseline::serve(&ep, &mut docs).await;
-                (sent, docs)
+                baseline::serve(&ep, &mut docs).await;
+                docs
             })
         };
         child.send(&ToChild::Baseline {
@@ -70,7 +70,7 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
             panic!("baseline child did not finish")
         };
         child.exit();
-        let (_sent, docs) = serve.await.expect("baseline server");
+        let docs = serve.await.expect("baseline server");
         parsed = docs;
         drop(dir);
 

@@ -129,7 +129,7 @@ pub async fn changed(world: &World, device: &Device, size: &Size, report: &mut R
             let target = format!("≤ {} B", 200 * k + 1024);
             report.add("3", &metric("session bytes"), "B", "", t.bytes as f64);
             report.add("3", &metric("bytes beyond the changes"), "B", &target, overhead);
-            report.add("3", &metric("round trips"), "", "", t.round_trips as f64);
+            report.add("3", &metric("answers awaited (upper bound on round trips)"), "", "", t.round_trips as f64);
             report.add("3", &metric("dial to in sync"), "ms", "", r.report.ms);
             report.add("3", &metric("documents loaded (device + server)"), "docs", "", (r.report.docs_loaded + r.server_loaded) as f64);
             // The content arrived (every size, every run).

@@ -33,14 +33,6 @@ impl Report {
         });
     }
 
-    /// The median of a row, if recorded.
-    pub fn median(&self, bench: &str, metric: &str) -> Option<f64> {
-        self.rows
-            .iter()
-            .find(|r| r.bench == bench && r.metric == metric)
-            .map(|r| stats(&r.samples).0)
-    }
-
     /// The table in Markdown.
     pub fn table(&self) -> String {
         let mut out = String::new();
