@@ -11,6 +11,9 @@
 //!   `humansync-sansio` crates against every vector and returns a [`Report`]
 //!   of verdicts per requirement: Pass, Fail (a MUST not met), Non-strict (a
 //!   SHOULD not met) or Skipped (with the reason).
+//! * [`peer::run`] checks a live node black-box over real iroh (handshake,
+//!   gating, close codes, convergence, revocation, blobs) and reports the same
+//!   way.
 //!
 //! ```no_run
 //! let report = humansync_conformance::vectors::run("conformance/vectors".as_ref()).unwrap();
@@ -26,6 +29,7 @@ mod driver;
 pub mod format;
 pub mod generate;
 pub mod keys;
+pub mod peer;
 pub mod report;
 pub mod repr;
 pub mod vectors;

@@ -63,14 +63,20 @@ fn a_failing_vector_makes_the_run_exit_non_zero() {
 }
 
 #[test]
-fn peer_mode_says_it_needs_the_runtime() {
-    let out = bin().args(["peer", "--addr", "x"]).output().expect("runs");
+fn peer_mode_without_a_target_cannot_run() {
+    // Nothing to dial: exit 2 (cannot run), not 0 (passed) or 1 (a MUST failed).
+    let out = bin().args(["peer"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).expect("utf-8");
-    assert_eq!(
-        stderr.trim(),
-        "peer mode needs the humansync runtime (not built yet)"
-    );
+    assert!(stderr.contains("no node id / address given"), "{stderr}");
+    // A malformed address or node id is a usage error, also exit 2.
+    let out = bin().args(["peer", "--addr", "x"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let out = bin()
+        .args(["peer", "--node-id", "zz", "--addr", "127.0.0.1:1"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

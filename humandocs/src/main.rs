@@ -1,9 +1,139 @@
-//! Humandocs: the notes app built on `humansync`.
-//!
-//! Not built yet: it lands with the Humandocs issue. This binary says so and
-//! exits with status 2.
+//! The `humandocs` binary: see `humandocs --help` and the crate docs of the `humandocs` library.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("humandocs: not implemented yet (see the Humandocs issue)");
-    std::process::ExitCode::from(2)
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use humandocs::cli::{Cli, Command, NodeArgs};
+use humandocs::ipc::Request;
+use humandocs::settings::Settings;
+use humandocs::setup::{self, SetupAnswer};
+use humandocs::{AppError, client, run, ui, waits};
+use serde_json::{Value, json};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let data = match cli.data.clone().or_else(default_data_dir) {
+        Some(d) => d,
+        None => return fail(&AppError::BadRequest("no data directory: pass --data DIR".into())),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(&AppError::io("starting the runtime")(e)),
+    };
+    match runtime.block_on(dispatch(&data, cli.command)) {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(value)) => {
+            println!("{value}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Prints the error as JSON on stdout and as text on stderr; exit status 1.
+fn fail(e: &AppError) -> ExitCode {
+    println!(
+        "{}",
+        json!({ "error": { "code": e.code(), "message": e.to_string() } })
+    );
+    eprintln!("humandocs: {e}");
+    ExitCode::FAILURE
+}
+
+fn default_data_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("HUMANDOCS_DATA") {
+        return Some(d.into());
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return Some(PathBuf::from(d).join("humandocs"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/humandocs"))
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, AppError> {
+    std::path::absolute(p).map_err(AppError::io(format!("resolving {}", p.display())))
+}
+
+async fn dispatch(data: &Path, command: Option<Command>) -> Result<Option<Value>, AppError> {
+    let request = match command {
+        None => return interactive(data, NodeArgs::default()).await.map(|_| None),
+        Some(Command::Ui(args)) => return interactive(data, args).await.map(|_| None),
+        Some(Command::Run(args)) => {
+            run::init_logging(None)?;
+            let password = args.password.clone();
+            run::start(data, &args, password).await?.until_stopped().await?;
+            return Ok(None);
+        }
+        Some(Command::WaitFor { timeout, condition }) => {
+            return waits::wait_for(data, &condition, timeout).await.map(Some);
+        }
+        Some(Command::Watch) => return watch(data).await.map(|_| None),
+        Some(Command::List) => Request::List,
+        Some(Command::Create { title, body }) => Request::Create { title, body },
+        Some(Command::Show { id }) => Request::Show { id },
+        Some(Command::Insert { id, pos, text }) => Request::Insert { id, pos, text },
+        Some(Command::DeleteText { id, pos, len }) => Request::DeleteText { id, pos, len },
+        Some(Command::Append { id, text }) => Request::Append { id, text },
+        Some(Command::SetTitle { id, title }) => Request::SetTitle { id, title },
+        Some(Command::Delete { id }) => Request::Delete { id },
+        Some(Command::Attach { id, file, name }) => Request::Attach {
+            id,
+            path: absolute(&file)?,
+            name,
+        },
+        Some(Command::Detach { id, name }) => Request::Detach { id, name },
+        Some(Command::SaveAttachment { id, name, path }) => Request::SaveAttachment {
+            id,
+            name,
+            path: absolute(&path)?,
+        },
+        Some(Command::Status) => Request::Status,
+        Some(Command::Peers) => Request::Peers,
+        Some(Command::Id) => Request::Id,
+        Some(Command::Pair { url, password }) => Request::Pair { url, password },
+        Some(Command::Stop) => Request::Stop,
+    };
+    client::request(data, request).await.map(Some)
+}
+
+/// Streams events of the running app as JSON lines.
+async fn watch(data: &Path) -> Result<(), AppError> {
+    let mut conn = client::Connection::open(data)
+        .await?
+        .ok_or_else(|| AppError::NotRunning(data.display().to_string()))?;
+    ipc_watch(&mut conn).await
+}
+
+async fn ipc_watch(conn: &mut client::Connection) -> Result<(), AppError> {
+    use std::io::Write;
+    let first = conn.call(&Request::Watch).await?;
+    println!("{first}");
+    loop {
+        let event = conn.next().await?;
+        println!("{event}");
+        let _ = std::io::stdout().flush();
+    }
+}
+
+/// The interactive app; the first run asks for a server and password.
+async fn interactive(data: &Path, mut args: NodeArgs) -> Result<(), AppError> {
+    std::fs::create_dir_all(data).map_err(AppError::io(format!("creating {}", data.display())))?;
+    run::init_logging(Some(&data.join("humandocs.log")))?;
+    let mut settings = Settings::load(data)?;
+    let mut password = args.password.clone();
+    if !settings.setup_done && args.server.is_none() && settings.server_url.is_none() {
+        let answer =
+            tokio::task::spawn_blocking(|| setup::ask(&mut std::io::stdin().lock(), &mut std::io::stdout()))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))??;
+        if let SetupAnswer::Pair { url, password: pw } = answer {
+            args.server = Some(url);
+            password = Some(pw);
+        }
+        settings.setup_done = true;
+        settings.save(data)?;
+    }
+    let running = run::start(data, &args, password).await?;
+    ui::run(running).await
 }

@@ -20,14 +20,12 @@ const MAX_ADDRS_PER_DEVICE: usize = 16;
 
 /// What the discovery task needs.
 pub(crate) struct DiscoveryParams {
-    /// The server's base URL.
-    pub(crate) server_url: String,
     /// This device's key: it signs every request.
     pub(crate) key: SigningKey,
     /// How often to ask.
     pub(crate) interval: Duration,
-    /// `true` once the device is paired (nothing to ask before that).
-    pub(crate) paired: watch::Receiver<bool>,
+    /// The server's base URL once the device is paired (nothing to ask before that).
+    pub(crate) server: watch::Receiver<Option<String>>,
     /// The driver; the task ends when the node does.
     pub(crate) commands: mpsc::WeakSender<Command>,
 }
@@ -38,10 +36,11 @@ pub(crate) async fn run(mut params: DiscoveryParams) {
     let me = DeviceId::from(&params.key);
     let mut last_error: Option<String> = None;
     loop {
-        if params.paired.wait_for(|paired| *paired).await.is_err() {
-            return; // The node is gone.
-        }
-        match fetch_devices(&params.server_url, &params.key).await {
+        let server_url = match params.server.wait_for(Option::is_some).await {
+            Ok(url) => url.clone().unwrap_or_default(),
+            Err(_) => return, // The node is gone.
+        };
+        match fetch_devices(&server_url, &params.key).await {
             Ok(devices) => {
                 if last_error.take().is_some() {
                     tracing::info!("GET /devices works again");

@@ -54,8 +54,8 @@ struct Inner {
     events: broadcast::Sender<Event>,
     addrs: Vec<SocketAddr>,
     blobs_out: PathBuf,
-    /// `true` once paired: starts discovery through the server.
-    paired: tokio::sync::watch::Sender<bool>,
+    /// The server to ask `GET /devices`, once paired.
+    paired: tokio::sync::watch::Sender<Option<String>>,
 }
 
 /// A running HumanSync node. Cheap to clone; all clones drive the same node.
@@ -127,16 +127,18 @@ pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
         interval,
     };
     tokio::spawn(driver::run(parts));
-    let (paired, paired_rx) = tokio::sync::watch::channel(pairing.response.is_some());
-    if let Some(server_url) = config.server_url.clone() {
-        tokio::spawn(crate::discovery::run(crate::discovery::DiscoveryParams {
-            server_url,
-            key: key.clone(),
-            interval,
-            paired: paired_rx,
-            commands: commands_tx.downgrade(),
-        }));
-    }
+    // Discovery asks the server this device paired with (or the configured one) once paired.
+    let server_url = config
+        .server_url
+        .clone()
+        .or_else(|| pairing::load_server_url(&storage));
+    let (paired, paired_rx) = tokio::sync::watch::channel(server_url.filter(|_| pairing.response.is_some()));
+    tokio::spawn(crate::discovery::run(crate::discovery::DiscoveryParams {
+        key: key.clone(),
+        interval,
+        server: paired_rx,
+        commands: commands_tx.downgrade(),
+    }));
     let node = Node {
         inner: Arc::new(Inner {
             id,
@@ -193,14 +195,25 @@ impl Node {
             .server_url
             .clone()
             .ok_or(Error::Pairing("no server_url configured".into()))?;
+        self.pair_with(&url, password).await
+    }
+
+    /// Pairs this device with the server at `url` (for apps that learn the URL after [`init`],
+    /// e.g. from the user); otherwise the same as [`Node::pair`]. The URL is remembered under
+    /// `storage_path`: discovery keeps asking its `GET /devices` after restarts.
+    pub async fn pair_with(&self, url: &str, password: &str) -> Result<(), Error> {
         let request = PairRequest {
             node_id: self.inner.id,
             password: password.to_owned(),
             device_name: device_name(),
         };
         let response =
-            pairing::request_pairing(&url, self.inner.config.allow_insecure_password, &request).await?;
-        self.apply_pairing(response).await
+            pairing::request_pairing(url, self.inner.config.allow_insecure_password, &request).await?;
+        self.apply_pairing(response).await?;
+        pairing::save_server_url(&self.inner.config.storage_path, url)
+            .map_err(|e| Error::Storage(format!("cannot record the server URL: {e}")))?;
+        self.inner.paired.send_replace(Some(url.to_owned()));
+        Ok(())
     }
 
     /// Applies a pairing answer (what [`Node::pair`] does with the server's response): trusts the
@@ -213,7 +226,9 @@ impl Node {
         })
         .await?;
         rx.await.map_err(|_| Error::Shutdown)??;
-        self.inner.paired.send_replace(true);
+        if let Some(url) = &self.inner.config.server_url {
+            self.inner.paired.send_replace(Some(url.clone()));
+        }
         Ok(())
     }
 

@@ -10,6 +10,10 @@ use crate::{Error, http_client};
 
 /// File under storage_path holding the pairing result.
 const PAIRING_FILE: &str = "pairing.json";
+/// File under storage_path holding the URL the device paired with (asked for `GET /devices`).
+const SERVER_URL_FILE: &str = "server.url";
+/// Longest server URL kept.
+const MAX_SERVER_URL_LEN: usize = 2048;
 
 /// The persisted pairing: the server's id (the registry anchor), its addresses and relay.
 #[derive(Debug, Clone)]
@@ -38,21 +42,40 @@ impl PairingState {
         self.response.as_ref().map(|r| r.server_node_id)
     }
 
-    /// Durably replaces the pairing file (write temp, fsync, rename, fsync dir).
+    /// Durably replaces the pairing file.
     pub(crate) fn save(&mut self, response: &PairResponse) -> std::io::Result<()> {
-        use std::io::Write;
-        let tmp = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(response).map_err(std::io::Error::other)?;
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
+        write_durably(&self.path, &bytes)?;
         self.response = Some(response.clone());
         Ok(())
     }
+}
+
+/// The server URL this device last paired with, if it was recorded.
+pub(crate) fn load_server_url(storage: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(storage.join(SERVER_URL_FILE)).ok()?;
+    let url = text.trim();
+    (!url.is_empty() && url.len() <= MAX_SERVER_URL_LEN && reqwest::Url::parse(url).is_ok())
+        .then(|| url.to_owned())
+}
+
+/// Records the server URL a pairing succeeded with, so discovery keeps asking it after restarts.
+pub(crate) fn save_server_url(storage: &Path, url: &str) -> std::io::Result<()> {
+    write_durably(&storage.join(SERVER_URL_FILE), url.as_bytes())
+}
+
+/// Replaces `path` with `bytes` crash-safely: write a temp file, fsync, rename, fsync the directory.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Refuses to send a password in clear text to a public address (HS-PAIR-5): https is always

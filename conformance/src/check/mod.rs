@@ -74,7 +74,7 @@ fn checker(kind: &str) -> Option<Checker> {
 pub(crate) fn verdict(case: &Case) -> Verdict {
     if let Some(what) = &case.requires {
         return Verdict::Skipped(format!(
-            "needs a live {what}: peer mode needs the humansync runtime (not built yet)"
+            "needs a live {what}: the vectors runner checks libraries only (HTTP server behaviour is the server's to test)"
         ));
     }
     let Some(check) = checker(&case.kind) else {

@@ -52,7 +52,7 @@ fn requests(c: &mut Cases) {
     );
     ok(
         c,
-        &["HS-HTTP-2", "HS-ID-2"],
+        &["HS-HTTP-2", "HS-ID-2", "HS-HTTP-7"],
         "an uppercase node id is normalised",
         &body(&up, "hunter2", "phone"),
         &id,
@@ -179,7 +179,7 @@ fn requests(c: &mut Cases) {
         &json!({"password": "hunter2", "device_name": "x"}).to_string(),
     );
     let extra = json!({"node_id": id, "password": "hunter2", "device_name": "x", "admin": true}).to_string();
-    bad(c, h2, "an unknown member", &extra);
+    bad(c, &["HS-HTTP-2", "HS-HTTP-7"], "an unknown member", &extra);
     let twice = format!(r#"{{"node_id":"{id}","password":"a","password":"b","device_name":"x"}}"#);
     bad(c, h2, "a member given twice", &twice);
     bad(

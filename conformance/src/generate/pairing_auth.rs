@@ -113,6 +113,36 @@ pub(crate) fn add(c: &mut Cases) {
         TS,
         "bad_signature",
     );
+    // HS-ID-5: the identity point is a valid encoding of small order; with R = identity and
+    // S = 0 the cofactorless equation holds for every message, so only a strict verifier
+    // (small-order keys and R refused) turns it down.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    if let Ok(weak) = humansync_protocol::DeviceId::from_bytes(identity) {
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&identity);
+        let forged = SignedAuth {
+            node_id: weak,
+            ts_ms: TS,
+            nonce: good.nonce,
+            signature,
+        };
+        c.push(
+            Case::new(
+                String::new(),
+                "auth_header",
+                &["HS-HTTP-3", "HS-ID-5"],
+                "a small-order node_id (the identity point) with R = identity, S = 0: valid for any message under a non-strict verifier",
+                Expect::Invalid,
+            )
+            .with("header", forged.to_header())
+            .with("method", "GET")
+            .with("path", "/devices")
+            .with("now_ms", TS)
+            .because("bad_signature")
+            .expect(json!({"status": 401, "code": "unauthorized"})),
+        );
+    }
     let mut shifted = good.clone();
     shifted.ts_ms += 1;
     refused(

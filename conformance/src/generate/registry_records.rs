@@ -72,7 +72,12 @@ pub(crate) fn add(c: &mut Cases) {
         signature: keys::key("server").sign(&good.payload).to_bytes(),
         ..good.clone()
     };
-    let forged: [(&str, SignedRecord); 5] = [
+    // HS-ID-5: S + L (the group order) satisfies the verification equation too; only the
+    // canonical S < L is accepted.
+    let mut malleable = good.clone();
+    add_group_order(&mut malleable.signature[32..]);
+    let forged: [(&str, SignedRecord); 6] = [
+        ("the valid signature with S + L (non-canonical S)", malleable),
         ("one signature bit flipped", flipped),
         (
             "signed by the device itself, not the anchor",
@@ -86,13 +91,12 @@ pub(crate) fn add(c: &mut Cases) {
         ("signed without the REGISTRY_SIGNING_CONTEXT prefix", context_free),
     ];
     for (what, record) in forged {
-        record_case(
-            c,
-            &["HS-REG-1", "HS-REG-5"],
-            what,
-            &record.encode(),
-            Some("bad_signature"),
-        );
+        let reqs: &[&str] = if what.contains("non-canonical") {
+            &["HS-REG-1", "HS-ID-5"]
+        } else {
+            &["HS-REG-1", "HS-REG-5"]
+        };
+        record_case(c, reqs, what, &record.encode(), Some("bad_signature"));
     }
 
     let d1 = keys::id("d1");
@@ -157,6 +161,20 @@ pub(crate) fn add(c: &mut Cases) {
     ];
     for (reqs, what, bytes, reason) in broken {
         record_case(c, reqs, what, &bytes, Some(reason));
+    }
+}
+
+/// Adds the Ed25519 group order L (little-endian) to the 32-byte scalar `s` in place.
+fn add_group_order(s: &mut [u8]) {
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+    ];
+    let mut carry = 0u16;
+    for (byte, l) in s.iter_mut().zip(L) {
+        let sum = u16::from(*byte) + u16::from(l) + carry;
+        *byte = (sum & 0xff) as u8;
+        carry = sum >> 8;
     }
 }
 

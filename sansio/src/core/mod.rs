@@ -327,6 +327,11 @@ impl Core {
         self.set.get(doc)
     }
 
+    /// The summary of the whole document set, as sent in Hello and Welcome (HS-RECON-1).
+    pub fn set_summary(&self) -> humansync_protocol::SetSummary {
+        self.set.summary()
+    }
+
     /// Blobs referenced by live documents and not held locally (HS-BLOB-2).
     pub fn missing_blobs(&self) -> Vec<BlobHash> {
         self.blobs.missing()

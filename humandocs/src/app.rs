@@ -1,0 +1,364 @@
+//! The app's operations over a running humansync node: one place used by the socket server, the
+//! direct (no running app) mode and the interactive UI alike.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use humansync::automerge::transaction::Transaction;
+use humansync::{Doc, Node};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::ipc::Request;
+use crate::schema::{self, Attachment, DocView, SchemaError};
+use crate::settings::Settings;
+use crate::status::StatusReport;
+use crate::{AppError, ids};
+
+/// How long `attachment-ready` waits for a fetch before answering false.
+const READY_PROBE: Duration = Duration::from_secs(2);
+
+/// One document with its id.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShownDoc {
+    /// Full document id.
+    pub id: String,
+    /// Its content.
+    #[serde(flatten)]
+    pub view: DocView,
+}
+
+/// One line of `list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListItem {
+    /// Full document id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Body length in characters.
+    pub chars: usize,
+    /// Number of attachments.
+    pub attachments: usize,
+    /// Last local edit on the device that made it, unix ms.
+    pub updated_at_ms: Option<u64>,
+}
+
+/// The Humandocs app over one node and its data directory.
+#[derive(Clone)]
+pub struct App {
+    node: Node,
+    data: PathBuf,
+}
+
+/// Unix ms now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl App {
+    /// Wraps a started node whose storage is `data`.
+    pub fn new(node: Node, data: impl Into<PathBuf>) -> Self {
+        App {
+            node,
+            data: data.into(),
+        }
+    }
+
+    /// The node.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> &Path {
+        &self.data
+    }
+
+    /// Runs one request (`watch` and `stop` are the server's business and answer bad_request here).
+    pub async fn handle(&self, req: Request) -> Result<Value, AppError> {
+        match req {
+            Request::List => to_json(&self.list().await?),
+            Request::Create { title, body } => to_json(&self.create(&title, &body).await?),
+            Request::Show { id } => to_json(&self.show(&id).await?),
+            Request::Insert { id, pos, text } => to_json(&self.splice(&id, pos, 0, &text).await?),
+            Request::DeleteText { id, pos, len } => to_json(&self.splice(&id, pos, len, "").await?),
+            Request::Append { id, text } => to_json(&self.append(&id, &text).await?),
+            Request::SetTitle { id, title } => to_json(&self.set_title(&id, &title).await?),
+            Request::Delete { id } => {
+                let id = self.delete(&id).await?;
+                Ok(json!({ "id": id, "deleted": true }))
+            }
+            Request::Attach { id, path, name } => to_json(&self.attach(&id, &path, name.as_deref()).await?),
+            Request::Detach { id, name } => to_json(&self.detach(&id, &name).await?),
+            Request::SaveAttachment { id, name, path } => self.save_attachment(&id, &name, &path).await,
+            Request::AttachmentReady { id, name } => {
+                let ready = self.attachment_ready(&id, &name).await?;
+                Ok(json!({ "ready": ready }))
+            }
+            Request::Status => to_json(&self.status().await?),
+            Request::Peers => to_json(&self.status().await?.peers),
+            Request::Id => Ok(json!({
+                "id": self.node.id().to_string(),
+                "addrs": self.node.addrs().iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            })),
+            Request::Pair { url, password } => {
+                self.pair(&url, &password).await?;
+                to_json(&self.status().await?)
+            }
+            Request::Watch | Request::Stop => {
+                Err(AppError::BadRequest("watch and stop need a running app".into()))
+            }
+        }
+    }
+
+    /// Creates a document; returns it.
+    pub async fn create(&self, title: &str, body: &str) -> Result<ShownDoc, AppError> {
+        let id = ids::new_doc_id().map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+        let doc = self.node.open_doc(&id).await?;
+        let (title, body, now) = (title.to_owned(), body.to_owned(), now_ms());
+        let view = edit(&doc, move |tx| {
+            schema::init(tx, &title, &body, now)?;
+            schema::read(tx)
+        })
+        .await?;
+        Ok(ShownDoc { id, view })
+    }
+
+    /// Every document, sorted by id.
+    pub async fn list(&self) -> Result<Vec<ListItem>, AppError> {
+        let mut out = Vec::new();
+        for id in self.node.list_docs(ids::DOC_PREFIX).await? {
+            let doc = self.node.open_doc(id.as_str()).await?;
+            // A document deleted meanwhile is simply not listed.
+            let view = match doc.read(schema::read).await {
+                Ok(v) => v?,
+                Err(humansync::Error::Deleted(_)) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            out.push(ListItem {
+                id: id.to_string(),
+                title: view.title,
+                chars: view.body.chars().count(),
+                attachments: view.attachments.len(),
+                updated_at_ms: view.updated_at_ms,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Opens a document that exists (never creates one).
+    async fn existing(&self, input: &str) -> Result<(String, Doc), AppError> {
+        let id = ids::parse_doc_id(input).ok_or_else(|| AppError::BadId(input.to_owned()))?;
+        let listed = self.node.list_docs(&id).await?;
+        if !listed.iter().any(|d| d.as_str() == id) {
+            return Err(AppError::NotFound(id));
+        }
+        let doc = self.node.open_doc(&id).await?;
+        Ok((id, doc))
+    }
+
+    /// One document in full.
+    pub async fn show(&self, input: &str) -> Result<ShownDoc, AppError> {
+        let (id, doc) = self.existing(input).await?;
+        let view = read(&doc, &id).await?;
+        Ok(ShownDoc { id, view })
+    }
+
+    /// Splices the body: deletes `delete` characters at `pos`, inserts `text` there.
+    pub async fn splice(
+        &self,
+        input: &str,
+        pos: usize,
+        delete: usize,
+        text: &str,
+    ) -> Result<ShownDoc, AppError> {
+        let (id, doc) = self.existing(input).await?;
+        let (text, now) = (text.to_owned(), now_ms());
+        let view = edit(&doc, move |tx| {
+            schema::splice_body(tx, pos, delete, &text, now)?;
+            schema::read(tx)
+        })
+        .await?;
+        Ok(ShownDoc { id, view })
+    }
+
+    /// Appends to the body.
+    pub async fn append(&self, input: &str, text: &str) -> Result<ShownDoc, AppError> {
+        let (id, doc) = self.existing(input).await?;
+        let (text, now) = (text.to_owned(), now_ms());
+        let view = edit(&doc, move |tx| {
+            schema::append_body(tx, &text, now)?;
+            schema::read(tx)
+        })
+        .await?;
+        Ok(ShownDoc { id, view })
+    }
+
+    /// Sets the title.
+    pub async fn set_title(&self, input: &str, title: &str) -> Result<ShownDoc, AppError> {
+        let (id, doc) = self.existing(input).await?;
+        let (title, now) = (title.to_owned(), now_ms());
+        let view = edit(&doc, move |tx| {
+            schema::set_title(tx, &title, now)?;
+            schema::read(tx)
+        })
+        .await?;
+        Ok(ShownDoc { id, view })
+    }
+
+    /// Deletes a document on every device (HS-DOC-5). Returns its full id.
+    pub async fn delete(&self, input: &str) -> Result<String, AppError> {
+        let (id, _) = self.existing(input).await?;
+        self.node.delete_doc(&id).await?;
+        Ok(id)
+    }
+
+    /// Attaches the file at `path` under `name` (its file name by default).
+    pub async fn attach(&self, input: &str, path: &Path, name: Option<&str>) -> Result<Attachment, AppError> {
+        let (_, doc) = self.existing(input).await?;
+        let name = match name {
+            Some(n) => n.to_owned(),
+            None => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| AppError::BadRequest(format!("{} has no file name", path.display())))?,
+        };
+        schema::check_name(&name)?;
+        let meta = std::fs::metadata(path).map_err(AppError::io(format!("reading {}", path.display())))?;
+        if !meta.is_file() {
+            return Err(AppError::BadRequest(format!("{} is not a file", path.display())));
+        }
+        let hash = self.node.store_blob(path).await?;
+        let attachment = Attachment {
+            mime: schema::guess_mime(&name).to_owned(),
+            name,
+            hash,
+            size: meta.len(),
+            added_at_ms: None,
+        };
+        let (a, now) = (attachment.clone(), now_ms());
+        edit(&doc, move |tx| schema::add_attachment(tx, &a, now)).await?;
+        Ok(Attachment {
+            added_at_ms: Some(now),
+            ..attachment
+        })
+    }
+
+    /// Removes an attachment from the document.
+    pub async fn detach(&self, input: &str, name: &str) -> Result<ShownDoc, AppError> {
+        let (id, doc) = self.existing(input).await?;
+        let (owned, now) = (name.to_owned(), now_ms());
+        let removed = edit(&doc, move |tx| schema::remove_attachment(tx, &owned, now)).await?;
+        if !removed {
+            return Err(AppError::NoAttachment {
+                id,
+                name: name.to_owned(),
+            });
+        }
+        let view = read(&doc, &id).await?;
+        Ok(ShownDoc { id, view })
+    }
+
+    async fn attachment(&self, input: &str, name: &str) -> Result<Attachment, AppError> {
+        let shown = self.show(input).await?;
+        shown
+            .view
+            .attachments
+            .into_iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| AppError::NoAttachment {
+                id: shown.id,
+                name: name.to_owned(),
+            })
+    }
+
+    /// Copies an attachment's bytes to `dest`, fetching them from a connected peer if needed.
+    pub async fn save_attachment(&self, input: &str, name: &str, dest: &Path) -> Result<Value, AppError> {
+        let a = self.attachment(input, name).await?;
+        let held = match self.node.get_blob(a.hash).await {
+            Ok(p) => p,
+            Err(humansync::Error::BlobUnavailable(_)) => return Err(AppError::Unavailable(a.name)),
+            Err(e) => return Err(e.into()),
+        };
+        let bytes =
+            std::fs::copy(&held, dest).map_err(AppError::io(format!("writing {}", dest.display())))?;
+        Ok(json!({ "path": dest, "bytes": bytes, "hash": a.hash.to_string(), "name": a.name }))
+    }
+
+    /// Whether the attachment's bytes are held here (or arrive within a short probe).
+    pub async fn attachment_ready(&self, input: &str, name: &str) -> Result<bool, AppError> {
+        let a = self.attachment(input, name).await?;
+        match tokio::time::timeout(READY_PROBE, self.node.get_blob(a.hash)).await {
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(humansync::Error::BlobUnavailable(_))) | Err(_) => Ok(false),
+            Ok(Err(e)) => Err(e.into()),
+        }
+    }
+
+    /// Sync status with pairing details.
+    pub async fn status(&self) -> Result<StatusReport, AppError> {
+        let status = self.node.sync_status().await?;
+        let settings = Settings::load(&self.data).unwrap_or_default();
+        Ok(StatusReport::new(
+            self.node.id(),
+            &self.node.addrs(),
+            crate::status::paired_server(&self.data),
+            settings.server_url,
+            &status,
+        ))
+    }
+
+    /// Pairs with the server at `url` and remembers the URL.
+    pub async fn pair(&self, url: &str, password: &str) -> Result<(), AppError> {
+        self.node.pair_with(url, password).await?;
+        let mut settings = Settings::load(&self.data)?;
+        settings.server_url = Some(url.to_owned());
+        settings.setup_done = true;
+        settings.save(&self.data)
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Value, AppError> {
+    serde_json::to_value(value).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+async fn read(doc: &Doc, id: &str) -> Result<DocView, AppError> {
+    match doc.read(schema::read).await {
+        Ok(v) => Ok(v?),
+        Err(humansync::Error::Deleted(_)) => Err(AppError::NotFound(id.to_owned())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs a schema edit in one transaction, keeping the schema's typed error.
+async fn edit<R, F>(doc: &Doc, f: F) -> Result<R, AppError>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut Transaction<'_>) -> Result<R, SchemaError> + Send + 'static,
+{
+    let slot: Arc<Mutex<Option<SchemaError>>> = Arc::default();
+    let inner = slot.clone();
+    let result = doc
+        .change(move |tx| {
+            f(tx).map_err(|e| {
+                let text = e.to_string();
+                if let Ok(mut s) = inner.lock() {
+                    *s = Some(e);
+                }
+                text
+            })
+        })
+        .await;
+    match result {
+        Ok(r) => Ok(r),
+        Err(humansync::Error::Deleted(_)) => Err(AppError::NotFound(doc.id().to_string())),
+        Err(e) => {
+            let typed = slot.lock().ok().and_then(|mut s| s.take());
+            Err(typed.map(AppError::Schema).unwrap_or(AppError::Sync(e)))
+        }
+    }
+}

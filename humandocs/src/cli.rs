@@ -1,0 +1,218 @@
+//! Command-line arguments.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Humandocs: documents on all your devices, synced by HumanSync, no cloud.
+///
+/// Without a command it starts the interactive terminal app. `run` starts the app without a UI
+/// (for scripts and services); every other command talks to the running app over
+/// `<data>/humandocs.sock` and prints one JSON object (exit status 0), or an error object
+/// `{"error":{"code":…,"message":…}}` (exit status 1). When no app is running, document commands
+/// open the data directory directly.
+#[derive(Debug, Parser)]
+#[command(name = "humandocs", version)]
+pub struct Cli {
+    /// Data directory (identity, documents, attachments, socket). Default: $HUMANDOCS_DATA, else
+    /// $XDG_DATA_HOME/humandocs, else ~/.local/share/humandocs.
+    #[arg(long, global = true)]
+    pub data: Option<PathBuf>,
+    /// What to do (default: the interactive app).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// How the node runs: server, network and discovery settings.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NodeArgs {
+    /// Server URL to pair with (remembered).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Server password: pair at start if not paired yet (retried in the background until it works).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// UDP port for sync (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Address to bind sync to (default: all interfaces).
+    #[arg(long)]
+    pub bind: Option<IpAddr>,
+    /// Do not discover peers on the local network with mDNS.
+    #[arg(long)]
+    pub no_mdns: bool,
+    /// Relay: `default` (iroh's public relays), `disabled`, or a relay URL.
+    #[arg(long, default_value = "default")]
+    pub relay: String,
+    /// Seconds between re-dial attempts to unreachable peers.
+    #[arg(long, default_value_t = 30)]
+    pub interval: u64,
+}
+
+/// A subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the app in the foreground without a UI: syncs, logs to stderr, serves the socket.
+    Run(NodeArgs),
+    /// The interactive terminal app (also what runs without a command).
+    Ui(NodeArgs),
+    /// List documents.
+    List,
+    /// Create a document.
+    Create {
+        /// Title.
+        #[arg(long)]
+        title: String,
+        /// Initial body text.
+        #[arg(long, default_value = "")]
+        body: String,
+    },
+    /// Show a document (title, body, attachments).
+    Show {
+        /// Document id (`humandocs/doc-…` or the uuid).
+        id: String,
+    },
+    /// Insert text into the body at a character position.
+    Insert {
+        /// Document id.
+        id: String,
+        /// Position, in characters from the start.
+        pos: usize,
+        /// Text to insert.
+        text: String,
+    },
+    /// Delete characters from the body.
+    DeleteText {
+        /// Document id.
+        id: String,
+        /// Position, in characters from the start.
+        pos: usize,
+        /// Number of characters.
+        len: usize,
+    },
+    /// Append text to the body.
+    Append {
+        /// Document id.
+        id: String,
+        /// Text to append.
+        text: String,
+    },
+    /// Change the title.
+    SetTitle {
+        /// Document id.
+        id: String,
+        /// New title.
+        title: String,
+    },
+    /// Delete a document on every device.
+    Delete {
+        /// Document id.
+        id: String,
+    },
+    /// Attach a file to a document.
+    Attach {
+        /// Document id.
+        id: String,
+        /// The file.
+        file: PathBuf,
+        /// Attachment name (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Remove an attachment from a document.
+    Detach {
+        /// Document id.
+        id: String,
+        /// Attachment name.
+        name: String,
+    },
+    /// Save an attachment's bytes to a file.
+    SaveAttachment {
+        /// Document id.
+        id: String,
+        /// Attachment name.
+        name: String,
+        /// Destination file.
+        path: PathBuf,
+    },
+    /// Sync status: peers, pending, last sync, pairing.
+    Status,
+    /// Connected peers.
+    Peers,
+    /// This device's id and addresses.
+    Id,
+    /// Pair with a server.
+    Pair {
+        /// Server URL, e.g. http://192.168.1.10:8080.
+        url: String,
+        /// Server password.
+        password: String,
+    },
+    /// Print events (changes, peers, attachments) as JSON lines until interrupted (needs a running app).
+    Watch,
+    /// Stop the running app.
+    Stop,
+    /// Wait until a condition holds (needs a running app); exit status 1 on timeout.
+    WaitFor {
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// The condition.
+        #[command(subcommand)]
+        condition: Condition,
+    },
+}
+
+/// Conditions for `wait-for`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Condition {
+    /// The document exists here.
+    Doc {
+        /// Document id.
+        id: String,
+    },
+    /// The document does not exist here (deleted or never seen).
+    Gone {
+        /// Document id.
+        id: String,
+    },
+    /// The body contains the text.
+    Text {
+        /// Document id.
+        id: String,
+        /// Text to find.
+        needle: String,
+    },
+    /// The title equals the text.
+    Title {
+        /// Document id.
+        id: String,
+        /// Expected title.
+        title: String,
+    },
+    /// The attachment is listed and its bytes are held here.
+    Attachment {
+        /// Document id.
+        id: String,
+        /// Attachment name.
+        name: String,
+    },
+    /// A session with this peer (device id) is open.
+    Peer {
+        /// Device id.
+        peer: String,
+    },
+    /// No session with this peer is open.
+    NoPeer {
+        /// Device id.
+        peer: String,
+    },
+    /// At least this many peers are connected.
+    Peers {
+        /// Minimum count.
+        count: usize,
+    },
+    /// At least one peer is connected and everything is exchanged (nothing pending).
+    Synced,
+}

@@ -1,0 +1,187 @@
+//! Starting and running the node: `humandocs run` (headless, logs to stderr), the interactive app,
+//! and the short-lived node of the direct mode.
+
+use std::path::Path;
+use std::time::Duration;
+
+use humansync::{HumanSyncConfig, Node, RelayConfig};
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::cli::NodeArgs;
+use crate::settings::Settings;
+use crate::{AppError, events, server, status};
+
+/// Delay between background pairing attempts while the server is unreachable.
+const PAIR_RETRY: Duration = Duration::from_secs(3);
+
+/// The library configuration for `args`.
+pub fn node_config(data: &Path, args: &NodeArgs, server_url: Option<String>) -> HumanSyncConfig {
+    let mut config = HumanSyncConfig::new(data);
+    config.server_url = server_url;
+    config.iroh_port = args.port;
+    config.bind_addr = args.bind;
+    config.mdns = !args.no_mdns;
+    config.interval_secs = args.interval.max(1);
+    config.relay = match args.relay.as_str() {
+        "default" => RelayConfig::Default,
+        "disabled" | "none" | "off" => RelayConfig::Disabled,
+        url => RelayConfig::Custom(url.to_owned()),
+    };
+    config
+}
+
+/// A node for one direct-mode command: loopback only, relays and mDNS off.
+pub async fn start_direct(data: &Path) -> Result<Node, AppError> {
+    std::fs::create_dir_all(data).map_err(AppError::io(format!("creating {}", data.display())))?;
+    let settings = Settings::load(data)?;
+    let args = NodeArgs {
+        bind: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+        no_mdns: true,
+        relay: "disabled".into(),
+        interval: 30,
+        ..NodeArgs::default()
+    };
+    Ok(humansync::init(node_config(data, &args, settings.server_url)).await?)
+}
+
+/// A started app: the node, its socket and the stop signal.
+pub struct Running {
+    /// The app.
+    pub app: App,
+    /// Set to true to stop (a `stop` request sets it too).
+    pub stop: watch::Sender<bool>,
+    serve: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the node and the socket server; pairs in the background when a password is given and
+/// the device is not paired yet.
+pub async fn start(data: &Path, args: &NodeArgs, password: Option<String>) -> Result<Running, AppError> {
+    std::fs::create_dir_all(data).map_err(AppError::io(format!("creating {}", data.display())))?;
+    let mut settings = Settings::load(data)?;
+    if let Some(url) = &args.server
+        && settings.server_url.as_ref() != Some(url)
+    {
+        settings.server_url = Some(url.clone());
+        settings.save(data)?;
+    }
+    // Bind the socket first: a second app on the same directory fails here, before touching the store.
+    let listener = server::bind(data)?;
+    let node = humansync::init(node_config(data, args, settings.server_url.clone())).await?;
+    let app = App::new(node, data);
+    tracing::info!(
+        id = %app.node().id(),
+        addrs = ?app.node().addrs(),
+        socket = %server::socket_path(data).display(),
+        "humandocs running"
+    );
+    let (stop, _) = watch::channel(false);
+    let serve = tokio::spawn(server::serve(listener, app.clone(), stop.clone()));
+    tokio::spawn(log_events(app.clone(), stop.subscribe()));
+    if let (Some(url), Some(password)) = (settings.server_url.clone(), password)
+        && status::paired_server(data).is_none()
+    {
+        tokio::spawn(pair_until_done(app.clone(), url, password, stop.subscribe()));
+    }
+    Ok(Running { app, stop, serve })
+}
+
+impl Running {
+    /// Waits until stopped by a `stop` request, Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn until_stopped(self) -> Result<(), AppError> {
+        let mut stopped = self.stop.subscribe();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(AppError::io("installing the SIGTERM handler"))?;
+        tokio::select! {
+            _ = crate::server::stopped(&mut stopped) => {}
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        self.shutdown().await
+    }
+
+    /// Stops serving and shuts the node down (everything acknowledged is already on disk).
+    pub async fn shutdown(self) -> Result<(), AppError> {
+        let _ = self.stop.send(true);
+        let _ = self.serve.await;
+        tracing::info!("shutting down");
+        self.app.node().clone().shutdown().await?;
+        Ok(())
+    }
+}
+
+async fn pair_until_done(app: App, url: String, password: String, mut stop: watch::Receiver<bool>) {
+    loop {
+        match app.pair(&url, &password).await {
+            Ok(()) => {
+                tracing::info!(server = %url, "paired");
+                return;
+            }
+            // A wrong password or a revoked device will not get better by retrying.
+            Err(AppError::Sync(humansync::Error::Pairing(msg)))
+                if msg.contains("wrong_password") || msg.contains("revoked") || msg.contains("refusing") =>
+            {
+                tracing::error!(server = %url, "pairing failed: {msg}");
+                return;
+            }
+            Err(e) => tracing::warn!(server = %url, "pairing failed, retrying: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PAIR_RETRY) => {}
+            _ = crate::server::stopped(&mut stop) => return,
+        }
+    }
+}
+
+/// Logs every event of interest as one JSON object.
+async fn log_events(app: App, mut stop: watch::Receiver<bool>) {
+    let mut rx = app.node().events();
+    loop {
+        let event = tokio::select! {
+            e = rx.recv() => e,
+            _ = crate::server::stopped(&mut stop) => return,
+        };
+        match event {
+            Ok(e) => {
+                if let Some(json) = events::to_json(&e) {
+                    tracing::info!(target: "humandocs::event", "{json}");
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!("event log missed {n} events");
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Installs the log subscriber: `RUST_LOG` if set, else info for the app and library, warnings
+/// for iroh, and mDNS discoveries (so the logs show where a peer's address came from).
+pub fn init_logging(to_file: Option<&Path>) -> Result<(), AppError> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,iroh=warn,iroh_blobs=warn,iroh_mdns_address_lookup=debug,swarm_discovery=warn")
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = match to_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(AppError::io(format!("opening {}", path.display())))?;
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .try_init()
+        }
+        None => {
+            use std::io::IsTerminal;
+            builder
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr)
+                .try_init()
+        }
+    };
+    result.map_err(|e| AppError::Internal(format!("logging: {e}")))
+}
