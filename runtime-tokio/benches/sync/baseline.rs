@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Instant;
 
-use automerge::{Automerge, ReadDoc};
 use automerge::sync::{self, SyncDoc};
+use automerge::{Automerge, ReadDoc};
 use iroh::endpoint::{PortmapperConfig, RecvStream, SendStream, presets};
 use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode, TransportAddr};
 use tokio::sync::mpsc;

@@ -39,7 +39,13 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
         report.add("5", "blob through HumanSync", "MB/s", "", mbs(hs));
         report.add("5", "raw iroh QUIC stream (same run)", "MB/s", "", mbs(raw));
         report.add("5", "HumanSync / raw stream", "%", "≥ 60%", 100.0 * raw / hs);
-        report.add("5", "bytes re-sent after a cut at 50%", "% of blob", "≤ 1%", 100.0 * resent as f64 / len as f64);
+        report.add(
+            "5",
+            "bytes re-sent after a cut at 50%",
+            "% of blob",
+            "≤ 1%",
+            100.0 * resent as f64 / len as f64,
+        );
         if size.quick {
             assert!(resent <= len / 100, "{resent} B re-sent of {len}");
         }
@@ -167,10 +173,16 @@ async fn cut_and_resume(len: u64, seed: u64) -> u64 {
         })
     };
     half_rx.await.expect("the transfer reaches 50%");
-    assert!(a.disconnect_peer(b_id, CloseCode::NORMAL) >= 1, "the transfer's connection is cut");
+    assert!(
+        a.disconnect_peer(b_id, CloseCode::NORMAL) >= 1,
+        "the transfer's connection is cut"
+    );
     let first = fetch.await.expect("join");
     let before_cut = progress.load(Ordering::Relaxed);
-    assert!(first.is_err() && before_cut < len, "the cut interrupts the transfer");
+    assert!(
+        first.is_err() && before_cut < len,
+        "the cut interrupts the transfer"
+    );
     let second = b.fetch_blob(hash, a_id).await.expect("resume");
     assert!(b.has_blob(hash).await, "the blob is whole after resuming");
     let resent = (before_cut + second.payload_bytes).saturating_sub(len);

@@ -123,7 +123,8 @@ pub fn run(dir: PathBuf) {
                     }
                     n.add_peer_addrs(server, addrs).await.expect("addrs");
                     let stats =
-                        common::wait_synced(&n, server, docs, (&seen, changed), Duration::from_secs(600)).await;
+                        common::wait_synced(&n, server, docs, (&seen, changed), Duration::from_secs(600))
+                            .await;
                     let ms = common::ms_since(t);
                     let since_main_ms = common::ms_since(main_start);
                     let traffic = common::session_with(&stats, server)

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use humansync::{
     DeviceId, DocId, Event, HumanSyncConfig, Node, NodeStats, Origin, RelayConfig, SessionCounters,
 };
-use tokio::sync::broadcast::error::RecvError;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
 
 /// A node configuration for the benchmarks: 127.0.0.1, relays, mDNS and portmapper off.
 pub fn config(dir: &Path) -> HumanSyncConfig {
@@ -108,14 +108,15 @@ pub async fn wait_synced(
                 return stats;
             }
         }
-        assert!(
-            start.elapsed() < limit,
-            "not synced after {limit:?}: {status:?}"
-        );
+        assert!(start.elapsed() < limit, "not synced after {limit:?}: {status:?}");
         if std::env::var_os("HS_BENCH_DEBUG").is_some() && start.elapsed().as_millis() % 1000 < 5 {
             eprintln!("waiting: {status:?} {:?}", node.stats().await);
         }
-        let pause = if start.elapsed() < Duration::from_millis(50) { 1 } else { 5 };
+        let pause = if start.elapsed() < Duration::from_millis(50) {
+            1
+        } else {
+            5
+        };
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }

@@ -35,7 +35,8 @@ pub fn note(i: usize) -> Note {
     let mut actor = vec![0xA5u8; 8];
     actor.extend_from_slice(&(i as u64).to_be_bytes());
     let mut am = AutoCommit::new().with_actor(ActorId::from(actor));
-    am.put(ROOT, "title", format!("Note number {i}")).expect("put title");
+    am.put(ROOT, "title", format!("Note number {i}"))
+        .expect("put title");
     let body = am.put_object(ROOT, "body", ObjType::Text).expect("body");
     // Edits carry wall-clock times, as apps' changes do (a few seconds apart).
     let mut time = 1_750_000_000_000i64 + (i as i64) * 86_400_000;
@@ -56,7 +57,11 @@ pub fn note(i: usize) -> Note {
             })
             .collect();
         // Mostly typing at the end; every fourth edit inserts in the middle, as revisions do.
-        let at = if seed % 4 == 0 { (seed as usize >> 8) % (len + 1) } else { len };
+        let at = if seed.is_multiple_of(4) {
+            (seed as usize >> 8) % (len + 1)
+        } else {
+            len
+        };
         am.splice_text(&body, at, 0, &text).expect("splice");
         len += text.len();
         time += 1_000 + (seed % 60_000) as i64;

@@ -88,18 +88,57 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
         );
         let b = "1";
         report.add(b, "initial sync: wall time", "ms", "≤ 3,000 ms", hs.ms);
-        report.add(b, "initial sync: session bytes / saved bytes", "×", "≤ 1.1×", hs.traffic.bytes as f64 / saved);
-        report.add(b, "initial sync: UDP bytes / saved bytes", "×", "≤ 1.1×", hs.traffic.udp_bytes as f64 / saved);
-        report.add(b, "initial sync: receiver peak RSS", "MiB", "≤ 150 MiB", hs.peak_kib as f64 / 1024.0);
-        report.add(b, "initial sync: documents loaded by the device", "docs", "0", hs.docs_loaded as f64);
+        report.add(
+            b,
+            "initial sync: session bytes / saved bytes",
+            "×",
+            "≤ 1.1×",
+            hs.traffic.bytes as f64 / saved,
+        );
+        report.add(
+            b,
+            "initial sync: UDP bytes / saved bytes",
+            "×",
+            "≤ 1.1×",
+            hs.traffic.udp_bytes as f64 / saved,
+        );
+        report.add(
+            b,
+            "initial sync: receiver peak RSS",
+            "MiB",
+            "≤ 150 MiB",
+            hs.peak_kib as f64 / 1024.0,
+        );
+        report.add(
+            b,
+            "initial sync: documents loaded by the device",
+            "docs",
+            "0",
+            hs.docs_loaded as f64,
+        );
         report.add(b, "baseline (per-doc Automerge sync): wall time", "ms", "", am.ms);
-        report.add(b, "baseline: UDP bytes / saved bytes", "×", "", am.traffic.udp_bytes as f64 / saved);
-        report.add(b, "baseline: receiver peak RSS", "MiB", "", am.peak_kib as f64 / 1024.0);
+        report.add(
+            b,
+            "baseline: UDP bytes / saved bytes",
+            "×",
+            "",
+            am.traffic.udp_bytes as f64 / saved,
+        );
+        report.add(
+            b,
+            "baseline: receiver peak RSS",
+            "MiB",
+            "",
+            am.peak_kib as f64 / 1024.0,
+        );
         report.add(b, "speed-up over baseline", "×", "≥ 5×", am.ms / hs.ms);
 
         if size.quick {
             // Counts only (never times): the whole set arrives unparsed, in bytes close to its saved size.
-            assert_eq!(hs.docs_loaded, 0, "the device stores whole documents without loading them");
+            assert_eq!(
+                hs.docs_loaded, 0,
+                "the device stores whole documents without loading them"
+            );
             assert_eq!(
                 server_after.docs_loaded - server_before.docs_loaded,
                 n as u64,
@@ -111,7 +150,10 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
                 "initial sync moved {} session bytes for {saved} saved bytes",
                 hs.traffic.bytes
             );
-            assert!(hs.traffic.bytes as f64 >= saved, "every saved byte crossed the session");
+            assert!(
+                hs.traffic.bytes as f64 >= saved,
+                "every saved byte crossed the session"
+            );
             let server_side = server_side.expect("the server saw the session");
             assert!(server_side.bytes as f64 >= saved, "the server counted them too");
         }

@@ -59,7 +59,13 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
             percentile(&during, 50.0),
             percentile(&during, 99.0)
         );
-        report.add("4", "edits during the blob transfer", "edits", "", during.len() as f64);
+        report.add(
+            "4",
+            "edits during the blob transfer",
+            "edits",
+            "",
+            during.len() as f64,
+        );
         if !during.is_empty() {
             report.add("4", "under blob load: p50", "ms", "", percentile(&during, 50.0));
             report.add("4", "under blob load: p99", "ms", "", percentile(&during, 99.0));
@@ -75,8 +81,20 @@ fn ms_of(samples: &[(Instant, f64)]) -> Vec<f64> {
 fn record(report: &mut Report, label: &str, samples: &[(Instant, f64)], edits: usize) {
     assert_eq!(samples.len(), edits, "every edit reached B");
     let ms = ms_of(samples);
-    report.add("4", &format!("{label}: p50"), "ms", "≤ 2 ms", percentile(&ms, 50.0));
-    report.add("4", &format!("{label}: p99"), "ms", "≤ 10 ms", percentile(&ms, 99.0));
+    report.add(
+        "4",
+        &format!("{label}: p50"),
+        "ms",
+        "≤ 2 ms",
+        percentile(&ms, 50.0),
+    );
+    report.add(
+        "4",
+        &format!("{label}: p99"),
+        "ms",
+        "≤ 10 ms",
+        percentile(&ms, 99.0),
+    );
 }
 
 /// Makes `n` sequential edits on A; for each, the time from calling `put` to B's change event.
@@ -87,7 +105,9 @@ async fn edits(pair: &Pair, n: usize, doc_id: &str) -> Vec<(Instant, f64)> {
     let listener = tokio::spawn(async move {
         loop {
             match events.recv().await {
-                Ok(Event::DocChanged { doc, origin }) if doc.as_str() == wanted && origin == Origin::Remote(from) => {
+                Ok(Event::DocChanged { doc, origin })
+                    if doc.as_str() == wanted && origin == Origin::Remote(from) =>
+                {
                     if tx.send(Instant::now()).is_err() {
                         return;
                     }

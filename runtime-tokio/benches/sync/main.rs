@@ -74,7 +74,11 @@ fn main() {
         size.docs = docs.parse().expect("--docs N");
     }
     let only: BTreeSet<u32> = value("--only")
-        .map(|s| s.split(',').map(|n| n.trim().parse().expect("--only 1,2")).collect())
+        .map(|s| {
+            s.split(',')
+                .map(|n| n.trim().parse().expect("--only 1,2"))
+                .collect()
+        })
         .unwrap_or_else(|| (1..=8).collect());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

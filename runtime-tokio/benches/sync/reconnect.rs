@@ -90,12 +90,48 @@ pub async fn no_change(world: &World, device: &Device, size: &Size, report: &mut
             "bench 2/7 run {run}: {} round trips, {} B ({} frames, {} B udp), {:.2} ms dial to in sync, {loaded} loaded; cold start {:.1} ms (init {:.1} ms)",
             t.round_trips, t.bytes, t.frames, t.udp_bytes, r.report.ms, r.report.since_main_ms, r.init_ms
         );
-        report.add("2", "no-change reconnect: round trips", "", "≤ 2", t.round_trips as f64);
-        report.add("2", "no-change reconnect: session bytes", "B", "≤ 1,024 B", t.bytes as f64);
-        report.add("2", "no-change reconnect: UDP bytes (QUIC handshake included)", "B", "", t.udp_bytes as f64);
-        report.add("2", "no-change reconnect: dial to in sync", "ms", "≤ 10 ms", r.report.ms);
-        report.add("2", "no-change reconnect: documents loaded (both ends)", "docs", "0", loaded as f64);
-        report.add("7", "cold start to first no-change sync", "ms", "≤ 250 ms", r.report.since_main_ms);
+        report.add(
+            "2",
+            "no-change reconnect: round trips",
+            "",
+            "≤ 2",
+            t.round_trips as f64,
+        );
+        report.add(
+            "2",
+            "no-change reconnect: session bytes",
+            "B",
+            "≤ 1,024 B",
+            t.bytes as f64,
+        );
+        report.add(
+            "2",
+            "no-change reconnect: UDP bytes (QUIC handshake included)",
+            "B",
+            "",
+            t.udp_bytes as f64,
+        );
+        report.add(
+            "2",
+            "no-change reconnect: dial to in sync",
+            "ms",
+            "≤ 10 ms",
+            r.report.ms,
+        );
+        report.add(
+            "2",
+            "no-change reconnect: documents loaded (both ends)",
+            "docs",
+            "0",
+            loaded as f64,
+        );
+        report.add(
+            "7",
+            "cold start to first no-change sync",
+            "ms",
+            "≤ 250 ms",
+            r.report.since_main_ms,
+        );
         report.add("7", "of which init (open store, bind iroh)", "ms", "", r.init_ms);
         if size.quick {
             assert_eq!(t.round_trips, 1, "a no-change reconnect is one round trip");
@@ -129,9 +165,21 @@ pub async fn changed(world: &World, device: &Device, size: &Size, report: &mut R
             let target = format!("≤ {} B", 200 * k + 1024);
             report.add("3", &metric("session bytes"), "B", "", t.bytes as f64);
             report.add("3", &metric("bytes beyond the changes"), "B", &target, overhead);
-            report.add("3", &metric("answers awaited (upper bound on round trips)"), "", "", t.round_trips as f64);
+            report.add(
+                "3",
+                &metric("answers awaited (upper bound on round trips)"),
+                "",
+                "",
+                t.round_trips as f64,
+            );
             report.add("3", &metric("dial to in sync"), "ms", "", r.report.ms);
-            report.add("3", &metric("documents loaded (device + server)"), "docs", "", (r.report.docs_loaded + r.server_loaded) as f64);
+            report.add(
+                "3",
+                &metric("documents loaded (device + server)"),
+                "docs",
+                "",
+                (r.report.docs_loaded + r.server_loaded) as f64,
+            );
             // The content arrived (every size, every run).
             let mut child = ChildProc::spawn(device.dir.path());
             child.send(&ToChild::Start);
@@ -147,8 +195,14 @@ pub async fn changed(world: &World, device: &Device, size: &Size, report: &mut R
             assert_eq!(got, Some(value), "the device holds the server's change");
             if size.quick {
                 assert!(t.bytes > change_bytes, "the changes themselves crossed");
-                assert!(r.server_loaded <= k as u64, "the server loads at most the changed notes");
-                assert_eq!(r.report.docs_loaded, k as u64, "the device loads exactly the changed notes");
+                assert!(
+                    r.server_loaded <= k as u64,
+                    "the server loads at most the changed notes"
+                );
+                assert_eq!(
+                    r.report.docs_loaded, k as u64,
+                    "the device loads exactly the changed notes"
+                );
             }
         }
     }

@@ -20,7 +20,11 @@ pub struct Report {
 impl Report {
     /// Adds a sample to the row (bench, metric), creating it.
     pub fn add(&mut self, bench: &'static str, metric: &str, unit: &'static str, target: &str, value: f64) {
-        if let Some(row) = self.rows.iter_mut().find(|r| r.bench == bench && r.metric == metric) {
+        if let Some(row) = self
+            .rows
+            .iter_mut()
+            .find(|r| r.bench == bench && r.metric == metric)
+        {
             row.samples.push(value);
             return;
         }

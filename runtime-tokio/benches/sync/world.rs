@@ -30,7 +30,10 @@ impl World {
         fixture::preload(dir.path(), &notes);
         let server = common::start(dir.path()).await;
         assert_eq!(server.id(), anchor.id(), "the server peer's id is the anchor");
-        server.apply_pairing(anchor.pairing()).await.expect("server pairing");
+        server
+            .apply_pairing(anchor.pairing())
+            .await
+            .expect("server pairing");
         if std::env::var_os("HS_BENCH_DEBUG").is_some() {
             let s = server.clone();
             let mut events = server.events();

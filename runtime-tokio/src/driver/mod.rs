@@ -475,7 +475,8 @@ impl Driver {
             .peers
             .iter()
             .map(|p| {
-                let (udp_tx_bytes, udp_rx_bytes) = self.transport.session_udp_bytes(p.conn).unwrap_or_default();
+                let (udp_tx_bytes, udp_rx_bytes) =
+                    self.transport.session_udp_bytes(p.conn).unwrap_or_default();
                 SessionCounters {
                     peer: p.peer,
                     open: p.open,
