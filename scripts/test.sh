@@ -27,6 +27,10 @@ cargo test --workspace --all-features
 step "benchmarks at the quick size (test profile, no release build; asserts counts, never times)"
 cargo test -p humansync --bench sync -- --quick
 
+step "acceptance test (PRD §13: server in Docker, laptop and phone in network namespaces)"
+# Reuses the debug binaries the tests just built; skips with a message when not root or no Docker.
+./scripts/acceptance.sh
+
 step "fuzz: replay every target's committed corpus, then fuzz each for ${FUZZ_SECONDS:-5} s"
 # Its own cargo workspace (fuzz/, libFuzzer, nightly flags via RUSTC_BOOTSTRAP): a cold build of
 # the 10 targets is ~180 CPU-seconds. FUZZ_SECONDS=0 replays the corpus only.

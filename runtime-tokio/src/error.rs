@@ -42,6 +42,12 @@ pub enum Error {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// A registry-anchor operation on a node that is not its own anchor (see [`crate::Node::init_anchor`]).
+    #[error("this node is not a registry anchor")]
+    NotAnchor,
+    /// A registry record was refused (it does not verify, or the view is full).
+    #[error("registry: {0}")]
+    Registry(String),
     /// The node has shut down.
     #[error("the node has shut down")]
     Shutdown,

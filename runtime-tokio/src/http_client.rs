@@ -36,6 +36,11 @@ pub(crate) enum HttpError {
 
 /// A client with the library's timeouts.
 pub(crate) fn client() -> Result<reqwest::Client, HttpError> {
+    // reqwest is built without a bundled crypto provider (it would panic building a client):
+    // use ring, which iroh uses too, unless the app installed another process default first.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .build()

@@ -44,6 +44,7 @@
 //! # Ok(()) }
 //! ```
 
+mod anchor;
 mod config;
 mod discovery;
 mod doc;
@@ -57,12 +58,14 @@ mod stats;
 pub mod store;
 pub mod transport;
 
+pub use anchor::PeerAddrs;
 pub use automerge;
 pub use config::{ConfigError, HumanSyncConfig, RelayConfig};
 pub use doc::{Doc, FromValue};
 pub use error::Error;
 pub use humansync_protocol as protocol;
 pub use humansync_protocol::{BlobHash, DeviceId, DocId};
+pub use humansync_sansio::registry::{DeviceStatus, Registry};
 pub use humansync_sansio::{Event, Origin};
 pub use node::{Node, PeerStatus, SyncStatus, init};
 pub use stats::{NodeStats, SessionCounters};

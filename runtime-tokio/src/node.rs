@@ -67,6 +67,12 @@ pub struct Node {
 /// Starts a node: loads or creates its identity, opens its store, binds iroh and starts syncing
 /// in background tasks. Works offline and unpaired; pair later with [`Node::pair`].
 pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
+    start(config, false).await
+}
+
+/// Starts a node; with `as_anchor` it is its own registry anchor (the server role, see
+/// [`Node::init_anchor`]).
+pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<Node, Error> {
     let storage = config.storage_path.clone();
     std::fs::create_dir_all(&storage)
         .map_err(|e| Error::Storage(format!("cannot create {}: {e}", storage.display())))?;
@@ -75,13 +81,18 @@ pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
     let key = SigningKey::from_bytes(&secret);
     let id = DeviceId::from(&key);
     let pairing = PairingState::load(&storage)?;
+    let anchor = if as_anchor {
+        crate::anchor::own_anchor(id, &pairing)?
+    } else {
+        pairing.anchor()
+    };
     let store =
         crate::store::DocStore::open(&storage.join("store")).map_err(|e| Error::Storage(e.to_string()))?;
     let startup = store.startup();
     // A fresh actor per process lifetime: a crash can never reuse (actor, seq) (see CoreConfig::actor).
     let mut actor = id.as_bytes()[..16].to_vec();
     actor.extend_from_slice(&random32()[..16]);
-    let core = Core::new(Instant(0), CoreConfig::new(id, actor, pairing.anchor()), startup)
+    let core = Core::new(Instant(0), CoreConfig::new(id, actor, anchor), startup)
         .map_err(|e| Error::Storage(e.to_string()))?;
     let gate = Gate::new(id);
     let (net_tx, net_rx) = mpsc::channel(4096);

@@ -69,6 +69,8 @@ pub(crate) enum Command {
     Shutdown {
         reply: Reply<()>,
     },
+    /// Requests of the registry anchor (the server role), handled in `driver/anchor.rs`.
+    Anchor(super::anchor::AnchorCommand),
 }
 
 impl Command {
@@ -95,6 +97,7 @@ impl Command {
             Command::ApplyPairing { reply, .. } => drop(reply.send(Err(error))),
             Command::Shutdown { reply } => drop(reply.send(Err(error))),
             Command::AddPeerAddrs { .. } => {}
+            Command::Anchor(cmd) => cmd.fail(error),
         }
     }
 }

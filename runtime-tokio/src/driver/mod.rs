@@ -1,6 +1,7 @@
 //! The driver: one tokio task that owns the pure [`Core`] and performs what it asks — bytes to
 //! iroh, I/O to the disk worker, events to the app — under the core's single-mutation contract.
 
+mod anchor;
 mod command;
 mod dial;
 mod store_worker;
@@ -12,6 +13,7 @@ use humansync_protocol::{CloseCode, DeviceId, DocId, SignedRecord};
 use humansync_sansio::{ConnId, Core, Event, Instant, IoAction, IoResult, IoTaskId, OpenState, Output};
 use tokio::sync::{broadcast, mpsc};
 
+pub(crate) use anchor::AnchorCommand;
 pub(crate) use command::{AnyBox, Command, Reply};
 use dial::Dialer;
 use store_worker::StoreWorker;
@@ -329,6 +331,7 @@ impl Driver {
             }
             Command::AddPeerAddrs { peer, addrs } => self.dialer.set_addrs(peer, addrs),
             Command::Shutdown { reply } => self.shutting_down = Some(reply),
+            Command::Anchor(cmd) => self.anchor_command(cmd),
         }
     }
 

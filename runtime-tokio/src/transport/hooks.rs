@@ -24,7 +24,10 @@ impl EndpointHooks for GateHooks {
         // this handle and closes it, or ran first and the decision below sees the new state (HS-GATE-4).
         self.table.register(peer, conn);
         match self.gate.admission(&peer) {
-            Admission::Admit => AfterHandshakeOutcome::Accept,
+            Admission::Admit => {
+                self.table.remember_addrs(peer, conn);
+                AfterHandshakeOutcome::Accept
+            }
             Admission::Reject(code) => {
                 self.table.unregister(&peer, conn);
                 let side = match conn.side() {

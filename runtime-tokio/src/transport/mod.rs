@@ -325,6 +325,12 @@ impl Transport {
         })
     }
 
+    /// The direct addresses (`ip:port`) each admitted peer was last seen at: its live
+    /// connections' paths, else those of its last connection (the server's DeviceInfo.addrs, HS-HTTP-2).
+    pub fn peer_addrs(&self) -> std::collections::BTreeMap<DeviceId, Vec<SocketAddr>> {
+        self.shared.table.last_seen_addrs()
+    }
+
     /// The ids of the open sessions with `peer`.
     pub fn sessions_with(&self, peer: DeviceId) -> Vec<ConnId> {
         self.shared.table.sessions_of(&peer)

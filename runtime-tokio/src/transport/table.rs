@@ -47,6 +47,9 @@ struct Inner {
     /// Every admitted connection on every ALPN, both directions, as weak handles keyed by
     /// QUIC stable id (HS-GATE-4). Only admitted peers stay here, so its size is bounded by the registry.
     by_peer: HashMap<DeviceId, Vec<(usize, WeakConnectionHandle)>>,
+    /// The direct addresses each admitted peer was last seen at (for the server's DeviceInfo.addrs).
+    /// Bounded like `by_peer`: only admitted peers are recorded.
+    last_seen: HashMap<DeviceId, Vec<std::net::SocketAddr>>,
 }
 
 /// Shared connection table. Cheap to clone.
@@ -131,6 +134,38 @@ impl Table {
         inner.sessions.keys().copied().collect()
     }
 
+    /// Records the direct addresses an admitted connection with `peer` uses now.
+    pub(crate) fn remember_addrs(&self, peer: DeviceId, conn: &Connection) {
+        let addrs = direct_addrs(conn);
+        if !addrs.is_empty() {
+            self.lock().last_seen.insert(peer, addrs);
+        }
+    }
+
+    /// The direct addresses each peer was last seen at: those of its live connections now
+    /// (paths change), else those recorded when it last connected.
+    pub(crate) fn last_seen_addrs(&self) -> std::collections::BTreeMap<DeviceId, Vec<std::net::SocketAddr>> {
+        let mut inner = self.lock();
+        let Inner {
+            by_peer, last_seen, ..
+        } = &mut *inner;
+        for (peer, handles) in by_peer.iter() {
+            let live: Vec<std::net::SocketAddr> = handles
+                .iter()
+                .filter_map(|(_, h)| h.upgrade())
+                .filter(|c| c.close_reason().is_none())
+                .flat_map(|c| direct_addrs(&c))
+                .collect();
+            if !live.is_empty() {
+                let mut live = live;
+                live.sort();
+                live.dedup();
+                last_seen.insert(*peer, live);
+            }
+        }
+        last_seen.iter().map(|(k, v)| (*k, v.clone())).collect()
+    }
+
     /// The ids of open sessions with `peer`.
     pub(crate) fn sessions_of(&self, peer: &DeviceId) -> Vec<ConnId> {
         let inner = self.lock();
@@ -141,4 +176,15 @@ impl Table {
             .map(|(id, _)| *id)
             .collect()
     }
+}
+
+/// The remote IP addresses of a connection's open paths (relay paths excluded).
+fn direct_addrs(conn: &Connection) -> Vec<std::net::SocketAddr> {
+    conn.paths()
+        .iter()
+        .filter_map(|p| match p.remote_addr() {
+            iroh::TransportAddr::Ip(addr) => Some(*addr),
+            _ => None,
+        })
+        .collect()
 }

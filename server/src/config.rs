@@ -1,0 +1,283 @@
+//! Settings: command line, then environment variables (`HUMANSYNC_*`), then an optional TOML
+//! file (`--config`), then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use humansync::RelayConfig;
+use serde::Deserialize;
+
+/// Default HTTP listen address.
+pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
+/// Default iroh UDP port.
+pub const DEFAULT_IROH_PORT: u16 = 4433;
+/// Default data directory (the Docker image sets `HUMANSYNC_DATA_DIR=/data`).
+pub const DEFAULT_DATA_DIR: &str = "humansync-data";
+
+/// `humansync-server`: the always-on HumanSync peer, pairing API and device registry.
+#[derive(Debug, Parser)]
+#[command(name = "humansync-server", version, about)]
+pub struct Cli {
+    /// A TOML file with the same settings (keys: password, data_dir, http_addr, iroh_port,
+    /// iroh_bind, relay, public_addrs, tls_cert, tls_key, mdns).
+    #[arg(long, env = "HUMANSYNC_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Where the registry, identity, documents and blobs live [default: humansync-data].
+    #[arg(long, env = "HUMANSYNC_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP API listen address [default: 0.0.0.0:8080].
+    #[arg(long, env = "HUMANSYNC_HTTP_ADDR", global = true)]
+    pub http_addr: Option<SocketAddr>,
+    /// Settings of the server itself.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options of the server process.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// The pairing and admin password. Stored only as an argon2id hash; may be omitted on later
+    /// starts (the stored hash is kept).
+    #[arg(long, env = "HUMANSYNC_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// UDP port of the iroh endpoint [default: 4433].
+    #[arg(long, env = "HUMANSYNC_IROH_PORT")]
+    pub iroh_port: Option<u16>,
+    /// Address to bind the iroh endpoint to [default: all interfaces].
+    #[arg(long, env = "HUMANSYNC_IROH_BIND")]
+    pub iroh_bind: Option<std::net::IpAddr>,
+    /// Relay for devices that cannot reach the server directly: `default` (n0's public relays),
+    /// `disabled` (direct addresses only), or the URL of your own iroh relay.
+    #[arg(long, env = "HUMANSYNC_RELAY")]
+    pub relay: Option<String>,
+    /// Addresses (`ip:port`) to announce to devices before the endpoint's own, e.g. the host's
+    /// public address when running in a container. Comma-separated or repeated.
+    #[arg(long, env = "HUMANSYNC_PUBLIC_ADDR", value_delimiter = ',')]
+    pub public_addr: Vec<String>,
+    /// PEM certificate chain: serve the API over HTTPS (with --tls-key).
+    #[arg(long, env = "HUMANSYNC_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "HUMANSYNC_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Find devices on the local network with mDNS [default: false].
+    #[arg(long, env = "HUMANSYNC_MDNS")]
+    pub mdns: Option<bool>,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Inspect or change the device registry in the data directory.
+    Devices {
+        /// What to do.
+        #[command(subcommand)]
+        action: DevicesAction,
+    },
+    /// Exit 0 if the local server answers GET /health (Docker's HEALTHCHECK; the image has no curl).
+    Healthcheck,
+}
+
+/// `devices` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DevicesAction {
+    /// List registered and revoked devices.
+    List {
+        /// Print JSON (DeviceInfo objects) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a device for good; a running server applies it within seconds.
+    Revoke {
+        /// The device id (64 hex characters).
+        node_id: String,
+    },
+}
+
+/// The TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    password: Option<String>,
+    data_dir: Option<PathBuf>,
+    http_addr: Option<SocketAddr>,
+    iroh_port: Option<u16>,
+    iroh_bind: Option<std::net::IpAddr>,
+    relay: Option<String>,
+    #[serde(default)]
+    public_addrs: Vec<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    mdns: Option<bool>,
+}
+
+/// Why the settings are unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    /// The TOML is invalid.
+    #[error("invalid configuration file {0}: {1}")]
+    Parse(PathBuf, String),
+    /// A value is invalid.
+    #[error("invalid setting {0}: {1}")]
+    Invalid(&'static str, String),
+}
+
+/// The resolved settings of a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The password, if given (else the stored hash is used).
+    pub password: Option<String>,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// HTTP listen address.
+    pub http_addr: SocketAddr,
+    /// iroh UDP port (0: any).
+    pub iroh_port: u16,
+    /// Address the iroh endpoint binds to (`None`: all interfaces).
+    pub iroh_bind: Option<std::net::IpAddr>,
+    /// Relay choice.
+    pub relay: RelayConfig,
+    /// Addresses announced first.
+    pub public_addrs: Vec<String>,
+    /// TLS certificate and key.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// mDNS on.
+    pub mdns: bool,
+}
+
+impl ServerConfig {
+    /// Defaults for `data_dir` (what tests start from).
+    pub fn new(data_dir: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            password: None,
+            data_dir: data_dir.into(),
+            http_addr: DEFAULT_HTTP_ADDR
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 8080))),
+            iroh_port: DEFAULT_IROH_PORT,
+            iroh_bind: None,
+            relay: RelayConfig::Default,
+            public_addrs: Vec::new(),
+            tls: None,
+            mdns: false,
+        }
+    }
+
+    /// Resolves the command line (which already holds environment values) over the TOML file.
+    pub fn resolve(cli: &Cli) -> Result<ServerConfig, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => read_file(path)?,
+            None => File::default(),
+        };
+        let s = &cli.serve;
+        let data_dir = cli
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let mut config = ServerConfig::new(data_dir);
+        config.password = s.password.clone().or(file.password);
+        if let Some(addr) = cli.http_addr.or(file.http_addr) {
+            config.http_addr = addr;
+        }
+        config.iroh_port = s.iroh_port.or(file.iroh_port).unwrap_or(DEFAULT_IROH_PORT);
+        config.iroh_bind = s.iroh_bind.or(file.iroh_bind);
+        config.relay = parse_relay(s.relay.as_deref().or(file.relay.as_deref()))?;
+        config.public_addrs = if s.public_addr.is_empty() {
+            file.public_addrs
+        } else {
+            s.public_addr.clone()
+        };
+        for addr in &config.public_addrs {
+            addr.parse::<SocketAddr>()
+                .map_err(|e| ConfigError::Invalid("public_addr", format!("{addr:?}: {e}")))?;
+        }
+        config.tls = match (
+            s.tls_cert.clone().or(file.tls_cert),
+            s.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "tls",
+                    "give both tls_cert and tls_key".into(),
+                ));
+            }
+        };
+        config.mdns = s.mdns.or(file.mdns).unwrap_or(false);
+        Ok(config)
+    }
+}
+
+fn read_file(path: &Path) -> Result<File, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_owned(), e))?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_owned(), e.to_string()))
+}
+
+/// `default`, `disabled` (or `none`), or a relay URL.
+pub fn parse_relay(value: Option<&str>) -> Result<RelayConfig, ConfigError> {
+    Ok(match value {
+        None | Some("default") => RelayConfig::Default,
+        Some("disabled") | Some("none") => RelayConfig::Disabled,
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            RelayConfig::Custom(url.to_owned())
+        }
+        Some(other) => {
+            return Err(ConfigError::Invalid(
+                "relay",
+                format!("{other:?} is not `default`, `disabled` or an http(s) URL"),
+            ));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_wins_over_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.toml");
+        std::fs::write(
+            &path,
+            "password = 'from-file'\niroh_port = 5000\nrelay = 'disabled'\npublic_addrs = ['192.0.2.1:4433']\n",
+        )
+        .expect("write");
+        let cli = Cli::parse_from([
+            "humansync-server",
+            "--config",
+            path.to_str().expect("utf-8"),
+            "--iroh-port",
+            "6000",
+        ]);
+        let c = ServerConfig::resolve(&cli).expect("valid");
+        assert_eq!(c.password.as_deref(), Some("from-file"));
+        assert_eq!(c.iroh_port, 6000);
+        assert_eq!(c.relay, RelayConfig::Disabled);
+        assert_eq!(c.public_addrs, vec!["192.0.2.1:4433".to_owned()]);
+        assert_eq!(c.http_addr.port(), 8080);
+        assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert!(c.tls.is_none());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(parse_relay(Some("sometimes")).is_err());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.toml");
+        std::fs::write(&path, "pasword = 'typo'\n").expect("write");
+        let cli = Cli::parse_from(["humansync-server", "--config", path.to_str().expect("utf-8")]);
+        assert!(matches!(ServerConfig::resolve(&cli), Err(ConfigError::Parse(..))));
+    }
+}

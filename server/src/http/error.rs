@@ -1,0 +1,118 @@
+//! JSON error responses (HS-HTTP-1): `{"error":{"code":..,"message":..}}` with the status of
+//! SPEC.md's table, `Retry-After` on 429 and `WWW-Authenticate` on the admin 401.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use humansync_protocol::http::{ErrorBody, ErrorDetail, error_codes};
+
+/// An error answer of the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code from [`error_codes`].
+    pub code: &'static str,
+    /// Human text.
+    pub message: String,
+    /// `Retry-After` seconds (429).
+    pub retry_after_secs: Option<u64>,
+    /// Add `WWW-Authenticate: Basic realm="humansync"` (HS-HTTP-4).
+    pub basic_challenge: bool,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after_secs: None,
+            basic_challenge: false,
+        }
+    }
+
+    /// 400 `bad_request`.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, error_codes::BAD_REQUEST, message)
+    }
+
+    /// 401 `wrong_password`.
+    pub fn wrong_password() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            error_codes::WRONG_PASSWORD,
+            "wrong or missing password",
+        )
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, error_codes::UNAUTHORIZED, message)
+    }
+
+    /// 403 `revoked`.
+    pub fn revoked() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            error_codes::REVOKED,
+            "this device id is revoked",
+        )
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, error_codes::NOT_FOUND, message)
+    }
+
+    /// 413 `body_too_large`.
+    pub fn body_too_large() -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error_codes::BODY_TOO_LARGE,
+            format!(
+                "request body over {} bytes",
+                humansync_protocol::limits::MAX_HTTP_BODY
+            ),
+        )
+    }
+
+    /// 429 `rate_limited` with `Retry-After` (whole seconds, rounded up, at least 1; HS-PAIR-2).
+    pub fn rate_limited(message: impl Into<String>, retry_after_ms: u64) -> ApiError {
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, error_codes::RATE_LIMITED, message);
+        e.retry_after_secs = Some(retry_after_ms.div_ceil(1_000).max(1));
+        e
+    }
+
+    /// 500 `internal`. The detail goes to the log, not to the client.
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        tracing::error!("internal error: {detail}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_codes::INTERNAL,
+            "internal server error",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.basic_challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"humansync\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,95 @@
+//! The HTTP API of SPEC.md §5 on axum: routes, shared state, client addresses.
+//! `server/openapi.yaml` describes the same routes and bodies.
+
+mod devices;
+mod error;
+mod health;
+mod limit;
+mod pair;
+mod revoke;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::connect_info::Connected;
+use axum::routing::{delete, get, post};
+use axum::serve::IncomingStream;
+use humansync_protocol::DeviceId;
+
+pub use error::ApiError;
+
+use crate::clock::Clock;
+use crate::guard::Guard;
+use crate::password::PasswordCheck;
+use crate::registry::Registry;
+use crate::replay::ReplayCache;
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// The registry and the cloud peer.
+    pub registry: Registry,
+    /// The password hash.
+    pub password: PasswordCheck,
+    /// Brute-force guard of the password endpoints (HS-PAIR-2, HS-PAIR-7).
+    pub guard: Guard,
+    /// Accepted signed-request nonces (HS-HTTP-3).
+    pub replay: ReplayCache,
+    /// Wall clock.
+    pub clock: Clock,
+    /// The server's device id (the registry anchor).
+    pub server_id: DeviceId,
+    /// Addresses announced before the node's own (e.g. the host's public `ip:port`).
+    pub public_addrs: Vec<String>,
+    /// The node's own direct addresses.
+    pub node_addrs: Vec<SocketAddr>,
+    /// The relay announced to devices, if a custom one is used.
+    pub relay_url: Option<String>,
+}
+
+impl AppState {
+    /// `server_addrs` of the pairing answer: public addresses first, then the endpoint's own.
+    pub fn server_addrs(&self) -> Vec<String> {
+        let mut out = self.public_addrs.clone();
+        for addr in &self.node_addrs {
+            let text = addr.to_string();
+            if !out.contains(&text) {
+                out.push(text);
+            }
+        }
+        out
+    }
+}
+
+/// The client's address as the TCP connection shows it (the rate-limit source, HS-PAIR-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, tls::TlsListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, tls::TlsListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
+/// The API's routes (HS-HTTP-1..6). Serve with `into_make_service_with_connect_info::<ClientAddr>()`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/pair", post(pair::pair).fallback(health::not_found))
+        .route("/devices", get(devices::list).fallback(health::not_found))
+        .route(
+            "/devices/{node_id}",
+            delete(revoke::revoke).fallback(health::not_found),
+        )
+        .route("/health", get(health::health).fallback(health::not_found))
+        .fallback(health::not_found)
+        .layer(axum::middleware::from_fn(limit::limit_body))
+        .with_state(state)
+}

@@ -1,0 +1,205 @@
+//! Starting and stopping a server: the registry database, the password hash, the cloud peer
+//! (an anchor node keeping every document and blob under `data_dir/node`), and the HTTP API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use humansync::{HumanSyncConfig, Node, RelayConfig};
+use humansync_sansio::pairing::GuardConfig;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::db::{Db, DbError};
+use crate::guard::Guard;
+use crate::http::{AppState, ClientAddr};
+use crate::password::{PasswordCheck, PasswordError};
+use crate::registry::{Registry, RegistryError};
+use crate::replay::ReplayCache;
+
+/// The registry database under the data directory.
+pub const DB_FILE: &str = "registry.db";
+/// The cloud peer's storage under the data directory.
+pub const NODE_DIR: &str = "node";
+/// How often a running server picks up records written by `devices revoke` on the same data dir.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The data directory is unusable.
+    #[error("data directory {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    /// The registry database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The password could not be set up.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// The cloud peer failed.
+    #[error("cloud peer: {0}")]
+    Node(#[from] humansync::Error),
+    /// Restoring the registry into the node failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The HTTP listener could not bind.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    /// TLS set-up failed.
+    #[error(transparent)]
+    Tls(#[from] crate::http::tls::TlsError),
+}
+
+/// A running server.
+pub struct RunningServer {
+    state: Arc<AppState>,
+    http_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    http: JoinHandle<()>,
+    poller: JoinHandle<()>,
+}
+
+/// Options only tests change.
+#[derive(Debug, Clone)]
+pub struct Overrides {
+    /// The wall clock.
+    pub clock: Clock,
+    /// The pairing guard's limits.
+    pub guard: GuardConfig,
+}
+
+impl Default for Overrides {
+    fn default() -> Self {
+        Overrides {
+            clock: Clock::system(),
+            guard: GuardConfig::default(),
+        }
+    }
+}
+
+/// Starts a server; it runs until [`RunningServer::shutdown`].
+pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<RunningServer, ServerError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| ServerError::DataDir(config.data_dir.clone(), e))?;
+    let db = Db::open(&config.data_dir.join(DB_FILE)).await?;
+    let password = PasswordCheck::load_or_set(&db, config.password.as_deref()).await?;
+    let mut node_config = HumanSyncConfig::new(config.data_dir.join(NODE_DIR));
+    node_config.iroh_port = config.iroh_port;
+    node_config.bind_addr = config.iroh_bind;
+    node_config.relay = config.relay.clone();
+    node_config.mdns = config.mdns;
+    let node = Node::init_anchor(node_config).await?;
+    let registry = Registry::new(db.clone(), node.clone());
+    let restored = registry.restore(0).await?;
+    let server_id = node.id();
+    tracing::info!(node_id = %server_id, addrs = ?node.addrs(), records = restored, "cloud peer running");
+    let state = Arc::new(AppState {
+        registry: registry.clone(),
+        password,
+        guard: Guard::new(overrides.guard),
+        replay: ReplayCache::default(),
+        clock: overrides.clock,
+        server_id,
+        public_addrs: config.public_addrs.clone(),
+        node_addrs: node.addrs(),
+        relay_url: match &config.relay {
+            RelayConfig::Custom(url) => Some(url.clone()),
+            _ => None,
+        },
+    });
+    let tcp = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .map_err(|e| ServerError::Bind(config.http_addr, e))?;
+    let http_addr = tcp
+        .local_addr()
+        .map_err(|e| ServerError::Bind(config.http_addr, e))?;
+    let (stop, stopped) = watch::channel(false);
+    let app = crate::http::router(state.clone()).into_make_service_with_connect_info::<ClientAddr>();
+    let shutdown = wait_for(stopped.clone());
+    let http = match &config.tls {
+        Some((cert, key)) => {
+            let tls = crate::http::tls::load_config(cert, key)?;
+            let listener =
+                crate::http::tls::TlsListener::new(tcp, tls).map_err(|e| ServerError::Bind(http_addr, e))?;
+            tracing::info!(%http_addr, "HTTPS API listening");
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                    tracing::error!("HTTP server: {e}");
+                }
+            })
+        }
+        None => {
+            tracing::info!(%http_addr, "HTTP API listening (plain http: put a TLS reverse proxy in front, or pass --tls-cert/--tls-key)");
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(tcp, app).with_graceful_shutdown(shutdown).await {
+                    tracing::error!("HTTP server: {e}");
+                }
+            })
+        }
+    };
+    let poller = tokio::spawn(poll_registry(registry, restored, stopped));
+    Ok(RunningServer {
+        state,
+        http_addr,
+        stop,
+        http,
+        poller,
+    })
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+/// Applies records other processes (the `devices` command) stored, every [`POLL_INTERVAL`].
+async fn poll_registry(registry: Registry, mut last: i64, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        match registry.restore(last).await {
+            Ok(seen) => last = seen,
+            Err(e) => tracing::warn!("registry poll: {e}"),
+        }
+    }
+}
+
+impl RunningServer {
+    /// Where the HTTP API listens.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The cloud peer.
+    pub fn node(&self) -> &Node {
+        self.state.registry.node()
+    }
+
+    /// The server's device id.
+    pub fn id(&self) -> humansync::DeviceId {
+        self.state.server_id
+    }
+
+    /// The shared handler state (tests inspect it).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stops the API, then the cloud peer (everything acknowledged is already durable), then the database.
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        let _ = self.stop.send(true);
+        let _ = self.http.await;
+        let _ = self.poller.await;
+        let RunningServer { state, .. } = self;
+        let node = state.registry.node().clone();
+        let db = state.registry.db().clone();
+        drop(state);
+        node.shutdown().await?;
+        db.close().await;
+        Ok(())
+    }
+}

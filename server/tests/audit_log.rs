@@ -1,0 +1,102 @@
+//! HS-PAIR-3: every pairing and revocation attempt is logged with the claimed id, the source
+//! and the outcome, and neither the password nor the Authorization header ever is.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use base64::Engine;
+use humansync_server::Overrides;
+use reqwest::StatusCode;
+use support::*;
+
+/// Collects everything the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn attempts_are_logged_without_secrets() {
+    let log = Captured::default();
+    tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .init();
+    let dir = tempfile::tempdir().expect("dir");
+    let server = start_server(dir.path(), Overrides::default()).await;
+    let http = client();
+    let laptop = id(&key(1));
+    let wrong = "a-wrong-password-that-must-not-be-logged";
+    let pair = |password: &str| {
+        http.post(url(&server, "/pair"))
+            .json(&serde_json::json!({"node_id": laptop.to_string(), "password": password, "device_name": "laptop"}))
+            .send()
+    };
+    assert_eq!(
+        pair(wrong).await.expect("post").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(pair(PASSWORD).await.expect("post").status(), StatusCode::OK);
+    let target = url(&server, &format!("/devices/{laptop}"));
+    let r = http
+        .delete(&target)
+        .basic_auth("admin", Some(wrong))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = http
+        .delete(&target)
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::OK);
+    server.shutdown().await.expect("shutdown");
+
+    let text =
+        String::from_utf8(log.0.lock().unwrap_or_else(PoisonError::into_inner).clone()).expect("utf-8");
+    let audit: Vec<&str> = text.lines().filter(|l| l.contains("humansync::audit")).collect();
+    assert_eq!(audit.len(), 4, "one line per attempt:\n{text}");
+    for (line, (action, outcome)) in audit.iter().zip([
+        ("pair", "refused"),
+        ("pair", "ok"),
+        ("revoke", "refused"),
+        ("revoke", "ok"),
+    ]) {
+        assert!(line.contains(&format!("action=\"{action}\"")), "{line}");
+        assert!(line.contains(&format!("outcome=\"{outcome}\"")), "{line}");
+        assert!(line.contains(&format!("node_id={laptop}")), "{line}");
+        assert!(line.contains("source=127.0.0.1:"), "{line}");
+    }
+    assert!(audit[0].contains("code=\"wrong_password\"") && audit[0].contains("status=401"));
+    for secret in [
+        wrong.to_owned(),
+        PASSWORD.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}")),
+        base64::engine::general_purpose::STANDARD.encode(format!("admin:{wrong}")),
+    ] {
+        assert!(!text.contains(&secret), "the log holds a secret");
+    }
+}

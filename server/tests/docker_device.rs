@@ -1,0 +1,173 @@
+//! The device side of the Docker acceptance test (scripts/docker-test.sh runs these, in order,
+//! against a container it started; they are ignored in a plain `cargo test`).
+//!
+//! Env: `HUMANSYNC_DOCKER_URL` (http://<container ip>:8080), `HUMANSYNC_DOCKER_STATE` (a host
+//! directory kept between the phases), `HUMANSYNC_DOCKER_PASSWORD`.
+
+mod support;
+
+use std::path::PathBuf;
+
+use humansync::protocol::http::{DevicesResponse, HealthResponse, SignedAuth};
+use humansync::{BlobHash, DeviceId, HumanSyncConfig, Node, RelayConfig};
+use reqwest::StatusCode;
+use support::{client, eventually, now_ms};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set (run scripts/docker-test.sh)"))
+}
+
+fn state() -> PathBuf {
+    PathBuf::from(env("HUMANSYNC_DOCKER_STATE"))
+}
+
+async fn device(name: &str) -> Node {
+    let mut config = HumanSyncConfig::new(state().join(name));
+    config.relay = RelayConfig::Disabled;
+    config.mdns = false;
+    config.interval_secs = 1;
+    config.server_url = Some(env("HUMANSYNC_DOCKER_URL"));
+    humansync::init(config).await.expect("device starts")
+}
+
+async fn health() -> HealthResponse {
+    client()
+        .get(format!("{}/health", env("HUMANSYNC_DOCKER_URL")))
+        .send()
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn list_devices(node: &Node, nonce: u8) -> (StatusCode, Option<DevicesResponse>) {
+    let auth = SignedAuth::sign(node.signing_key(), "GET", "/devices", now_ms(), [nonce; 16]);
+    let r = client()
+        .get(format!("{}/devices", env("HUMANSYNC_DOCKER_URL")))
+        .header("authorization", auth.to_header())
+        .send()
+        .await
+        .expect("get");
+    let status = r.status();
+    (
+        status,
+        if status.is_success() {
+            r.json().await.ok()
+        } else {
+            None
+        },
+    )
+}
+
+async fn connected(node: &Node, peer: DeviceId) -> bool {
+    node.sync_status()
+        .await
+        .expect("status")
+        .peers
+        .iter()
+        .any(|p| p.peer == peer)
+}
+
+async fn title(node: &Node) -> Option<String> {
+    if node.list_docs("notes/").await.expect("list").is_empty() {
+        return None;
+    }
+    node.open_doc("notes/docker")
+        .await
+        .expect("open")
+        .get::<String>("title")
+        .await
+        .expect("get")
+}
+
+const BLOB: &[u8] = b"a blob that must survive a container restart";
+
+/// Phase 1: two devices pair with the container and sync a document and a blob through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by scripts/docker-test.sh against a container"]
+async fn docker_phase1_pair_and_sync() {
+    let server = health().await.node_id;
+    let a = device("a").await;
+    let b = device("b").await;
+    a.pair(&env("HUMANSYNC_DOCKER_PASSWORD")).await.expect("a pairs");
+    b.pair(&env("HUMANSYNC_DOCKER_PASSWORD")).await.expect("b pairs");
+    eventually(30, "devices connected to the container", || async {
+        connected(&a, server).await && connected(&b, server).await
+    })
+    .await;
+    let note = a.open_doc("notes/docker").await.expect("open");
+    note.put("title", "from the host").await.expect("put");
+    let path = state().join("blob.bin");
+    std::fs::write(&path, BLOB).expect("write");
+    let hash = a.store_blob(&path).await.expect("store");
+    note.put_blob("file", hash).await.expect("put blob");
+    eventually(60, "B received the note through the container", || async {
+        title(&b).await.as_deref() == Some("from the host")
+    })
+    .await;
+    let got = b
+        .get_blob(hash)
+        .await
+        .expect("B fetches the blob from the container");
+    assert_eq!(std::fs::read(got).expect("read"), BLOB);
+    std::fs::write(state().join("server_id"), server.to_string()).expect("write");
+    std::fs::write(state().join("blob_hash"), hash.to_string()).expect("write");
+    a.shutdown().await.expect("shutdown");
+    b.shutdown().await.expect("shutdown");
+}
+
+/// Phase 2 (after `docker restart`): same identity, registry and data; then a revoked device is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by scripts/docker-test.sh against a container"]
+async fn docker_phase2_persisted_then_revoked() {
+    let server: DeviceId = std::fs::read_to_string(state().join("server_id"))
+        .expect("phase 1 ran")
+        .parse()
+        .expect("id");
+    let hash: BlobHash = std::fs::read_to_string(state().join("blob_hash"))
+        .expect("phase 1 ran")
+        .parse()
+        .expect("hash");
+    assert_eq!(health().await.node_id, server, "same identity after the restart");
+    // The registry persisted: A, paired before the restart, still lists both devices.
+    let a = device("a").await;
+    let (status, listed) = list_devices(&a, 1).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed.expect("body").devices.len(), 2);
+    a.shutdown().await.expect("shutdown");
+    // The data persisted: a new device, with A and B offline, gets the note and blob from the container.
+    let c = device("c").await;
+    c.pair(&env("HUMANSYNC_DOCKER_PASSWORD")).await.expect("c pairs");
+    eventually(60, "C received the note from the restarted container", || async {
+        title(&c).await.as_deref() == Some("from the host")
+    })
+    .await;
+    let got = c.get_blob(hash).await.expect("C fetches the blob");
+    assert_eq!(std::fs::read(got).expect("read"), BLOB);
+    // Revoke C through the API: its session closes, it is refused.
+    let r = client()
+        .delete(format!("{}/devices/{}", env("HUMANSYNC_DOCKER_URL"), c.id()))
+        .basic_auth("admin", Some(env("HUMANSYNC_DOCKER_PASSWORD")))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::OK);
+    eventually(15, "C's session closed", || async {
+        !connected(&c, server).await
+    })
+    .await;
+    assert_eq!(list_devices(&c, 2).await.0, StatusCode::FORBIDDEN);
+    let r = client()
+        .post(format!("{}/pair", env("HUMANSYNC_DOCKER_URL")))
+        .json(&serde_json::json!({"node_id": c.id().to_string(), "password": env("HUMANSYNC_DOCKER_PASSWORD"), "device_name": "c"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "a revoked id cannot pair again"
+    );
+    c.shutdown().await.expect("shutdown");
+}
