@@ -471,15 +471,8 @@ impl Driver {
         // Stop the disk worker (it closes the store and releases its lock) before answering, so
         // that the same storage can be opened again as soon as shutdown returns.
         let _ = tokio::task::spawn_blocking(move || drop(store)).await;
-        match std::sync::Arc::try_unwrap(transport) {
-            Ok(transport) => transport.shutdown().await,
-            Err(shared) => {
-                // A blob task still holds the transport: close its sessions; it ends with that task.
-                for peer in shared.gate().snapshot().admitted {
-                    shared.disconnect_peer(peer, CloseCode::SHUTDOWN);
-                }
-            }
-        }
+        // Shut down even if a dial or blob task still holds the transport: they fail fast then.
+        transport.shutdown().await;
         if let Some(reply) = shutting_down {
             let _ = reply.send(Ok(()));
         }

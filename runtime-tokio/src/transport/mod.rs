@@ -388,12 +388,17 @@ impl Transport {
     }
 
     /// Closes every connection with CLOSE_SHUTDOWN, lets sessions report Closed (bounded),
-    /// stops the router, the endpoint and the blob store.
-    pub async fn shutdown(self) {
+    /// stops the router, the endpoint and the blob store (releasing its lock, so the same
+    /// storage can be opened again at once). Tasks still holding the transport (a dial, a
+    /// blob fetch) fail fast afterwards.
+    pub async fn shutdown(&self) {
         self.shared.table.close_all(CloseCode::SHUTDOWN);
         self.shared.drain(SHUTDOWN_GRACE).await;
         if let Err(e) = self.router.shutdown().await {
             tracing::warn!("router shutdown: {e}");
+        }
+        if let Err(e) = self.store.shutdown().await {
+            tracing::warn!("blob store shutdown: {e}");
         }
         self.provider_task.abort();
     }
