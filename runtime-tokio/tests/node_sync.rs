@@ -290,3 +290,30 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// Shutdown releases the storage even while a dial is still in flight (a peer that does not
+/// answer): the same storage opens again at once. This was a flaky "blob store: Database already
+/// open" when a dial task still held the transport.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_at_once_while_a_dial_hangs() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut anchor = Anchor::new(7);
+    let mut node = start(dir.path()).await;
+    let silent = humansync::DeviceId::from(&ed25519_dalek::SigningKey::from_bytes(&[8; 32]));
+    anchor.register(node.id());
+    anchor.register(silent);
+    node.apply_pairing(anchor.pairing()).await.expect("pairing");
+    // A registered peer at an address where nothing answers: every dial waits for its timeout.
+    let nobody = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let nowhere = vec![nobody.local_addr().expect("addr")];
+    for round in 0..3 {
+        node.add_peer_addrs(silent, nowhere.clone()).await.expect("addrs");
+        // The dialer ticks every 500 ms: a dial to the silent peer is now in flight.
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        node.shutdown().await.expect("shutdown");
+        node = humansync::init(config(dir.path()))
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: restart right after shutdown failed: {e}"));
+    }
+    node.shutdown().await.expect("shutdown");
+}

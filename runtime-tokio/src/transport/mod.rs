@@ -317,6 +317,14 @@ impl Transport {
         self.shared.table.close_all(code);
     }
 
+    /// UDP bytes (sent, received) of the QUIC connection carrying session `conn`, if it is open.
+    pub fn session_udp_bytes(&self, conn: ConnId) -> Option<(u64, u64)> {
+        self.shared.table.with_session(conn, |entry| {
+            let stats = entry.conn.stats();
+            (stats.udp_tx.bytes, stats.udp_rx.bytes)
+        })
+    }
+
     /// The direct addresses (`ip:port`) each admitted peer was last seen at: its live
     /// connections' paths, else those of its last connection (the server's DeviceInfo.addrs, HS-HTTP-2).
     pub fn peer_addrs(&self) -> std::collections::BTreeMap<DeviceId, Vec<SocketAddr>> {
@@ -388,12 +396,17 @@ impl Transport {
     }
 
     /// Closes every connection with CLOSE_SHUTDOWN, lets sessions report Closed (bounded),
-    /// stops the router, the endpoint and the blob store.
-    pub async fn shutdown(self) {
+    /// stops the router, the endpoint and the blob store (releasing its lock, so the same
+    /// storage can be opened again at once). Tasks still holding the transport (a dial, a
+    /// blob fetch) fail fast afterwards.
+    pub async fn shutdown(&self) {
         self.shared.table.close_all(CloseCode::SHUTDOWN);
         self.shared.drain(SHUTDOWN_GRACE).await;
         if let Err(e) = self.router.shutdown().await {
             tracing::warn!("router shutdown: {e}");
+        }
+        if let Err(e) = self.store.shutdown().await {
+            tracing::warn!("blob store shutdown: {e}");
         }
         self.provider_task.abort();
     }
