@@ -24,6 +24,12 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "tests"
 cargo test --workspace --all-features
 
+step "benchmarks at the quick size (test profile, no release build; asserts counts, never times)"
+cargo test -p humansync --bench sync -- --quick
+
+step "Docker image: build, run, pair, sync, restart, revoke (scripts/docker-test.sh; skips without a Docker engine)"
+./scripts/docker-test.sh
+
 step "acceptance test (PRD §13: server in Docker, laptop and phone in network namespaces)"
 # Reuses the debug binaries the tests just built; skips with a message when not root or no Docker.
 ./scripts/acceptance.sh

@@ -54,6 +54,7 @@ mod http_client;
 pub mod identity;
 mod node;
 mod pairing;
+mod stats;
 pub mod store;
 pub mod transport;
 
@@ -67,3 +68,4 @@ pub use humansync_protocol::{BlobHash, DeviceId, DocId};
 pub use humansync_sansio::registry::{DeviceStatus, Registry};
 pub use humansync_sansio::{Event, Origin};
 pub use node::{Node, PeerStatus, SyncStatus, init};
+pub use stats::{NodeStats, SessionCounters};

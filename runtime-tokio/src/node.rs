@@ -15,7 +15,7 @@ use crate::config::{HumanSyncConfig, RelayConfig};
 use crate::driver::{self, Command, DriverParts};
 use crate::pairing::{self, PairingState};
 use crate::transport::{Gate, RelayChoice, Transport, TransportConfig};
-use crate::{Doc, Error};
+use crate::{Doc, Error, NodeStats};
 
 /// One peer in [`SyncStatus`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,6 +312,14 @@ impl Node {
     pub async fn sync_status(&self) -> Result<SyncStatus, Error> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.send(Command::Status { reply }).await?;
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// Work counters since start: documents loaded, saves made durable, per-session bytes and
+    /// round trips (for benchmarks and metrics).
+    pub async fn stats(&self) -> Result<NodeStats, Error> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::Stats { reply }).await?;
         rx.await.map_err(|_| Error::Shutdown)?
     }
 

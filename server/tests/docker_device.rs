@@ -106,10 +106,12 @@ async fn docker_phase1_pair_and_sync() {
         title(&b).await.as_deref() == Some("from the host")
     })
     .await;
-    let got = b
-        .get_blob(hash)
-        .await
-        .expect("B fetches the blob from the container");
+    // The container fetches the blob from A after it has the note; B asks until it holds it.
+    eventually(60, "B fetched the blob from the container", || async {
+        b.get_blob(hash).await.is_ok()
+    })
+    .await;
+    let got = b.get_blob(hash).await.expect("B holds the blob");
     assert_eq!(std::fs::read(got).expect("read"), BLOB);
     std::fs::write(state().join("server_id"), server.to_string()).expect("write");
     std::fs::write(state().join("blob_hash"), hash.to_string()).expect("write");
@@ -143,7 +145,11 @@ async fn docker_phase2_persisted_then_revoked() {
         title(&c).await.as_deref() == Some("from the host")
     })
     .await;
-    let got = c.get_blob(hash).await.expect("C fetches the blob");
+    eventually(60, "C fetched the blob from the container", || async {
+        c.get_blob(hash).await.is_ok()
+    })
+    .await;
+    let got = c.get_blob(hash).await.expect("C holds the blob");
     assert_eq!(std::fs::read(got).expect("read"), BLOB);
     // Revoke C through the API: its session closes, it is refused.
     let r = client()

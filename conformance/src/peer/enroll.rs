@@ -230,6 +230,8 @@ impl ServerApi {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
+        // reqwest is built without a default TLS provider (workspace feature `rustls-no-provider`).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()

@@ -8,7 +8,7 @@ use humansync_protocol::http::PairResponse;
 use humansync_protocol::{BlobHash, DeviceId, DocId};
 use tokio::sync::oneshot;
 
-use crate::{Error, SyncStatus};
+use crate::{Error, NodeStats, SyncStatus};
 
 /// A boxed value crossing the channel (the caller downcasts it back).
 pub(crate) type AnyBox = Box<dyn Any + Send>;
@@ -41,6 +41,9 @@ pub(crate) enum Command {
     },
     Status {
         reply: Reply<SyncStatus>,
+    },
+    Stats {
+        reply: Reply<NodeStats>,
     },
     StoreBlob {
         path: std::path::PathBuf,
@@ -86,6 +89,7 @@ impl Command {
             Command::Delete { reply, .. } => drop(reply.send(Err(error))),
             Command::List { reply, .. } => drop(reply.send(Err(error))),
             Command::Status { reply } => drop(reply.send(Err(error))),
+            Command::Stats { reply } => drop(reply.send(Err(error))),
             Command::FetchBlob { reply, .. } | Command::ExportBlob { reply, .. } => {
                 drop(reply.send(Err(error)))
             }

@@ -20,7 +20,7 @@ use store_worker::StoreWorker;
 
 use crate::pairing::PairingState;
 use crate::transport::{Gate, NetEvent, Transport};
-use crate::{Error, PeerStatus, SyncStatus};
+use crate::{Error, NodeStats, PeerStatus, SessionCounters, SyncStatus};
 
 /// What the driver needs to run.
 pub(crate) struct DriverParts {
@@ -57,6 +57,10 @@ struct Driver {
     /// The mDNS neighbourhood generation last acted on.
     lan_generation: u64,
     blob_added_tx: mpsc::UnboundedSender<humansync_protocol::BlobHash>,
+    /// Store tasks submitted and not answered, true for saves ([`NodeStats::io_pending`]).
+    store_pending: BTreeMap<IoTaskId, bool>,
+    docs_loaded: u64,
+    saves_done: u64,
 }
 
 /// Runs the driver until shutdown.
@@ -94,6 +98,9 @@ pub(crate) async fn run(parts: DriverParts) {
         shutting_down: None,
         lan_generation: 0,
         blob_added_tx,
+        store_pending: BTreeMap::new(),
+        docs_loaded: 0,
+        saves_done: 0,
     };
     driver.pump();
     let mut dial_tick = tokio::time::interval(Duration::from_millis(500));
@@ -173,6 +180,11 @@ impl Driver {
                         });
                     }
                     _ => {
+                        let is_save = matches!(task.action, IoAction::SaveDoc { .. });
+                        if matches!(task.action, IoAction::LoadDoc { .. }) {
+                            self.docs_loaded += 1;
+                        }
+                        self.store_pending.insert(task.id, is_save);
                         if !self.store.submit(task.clone()) {
                             let _ = self.io_tx.send((
                                 task.id,
@@ -247,6 +259,9 @@ impl Driver {
     fn io_result(&mut self, id: IoTaskId, result: IoResult) {
         let now = self.now();
         let ok = matches!(result, IoResult::Done);
+        if self.store_pending.remove(&id) == Some(true) && ok {
+            self.saves_done += 1;
+        }
         let failure = match &result {
             IoResult::Failed { reason } => Some(reason.clone()),
             _ => None,
@@ -280,6 +295,9 @@ impl Driver {
             }
             Command::Status { reply } => {
                 let _ = reply.send(Ok(self.status()));
+            }
+            Command::Stats { reply } => {
+                let _ = reply.send(Ok(self.stats()));
             }
             Command::StoreBlob { path, reply } => {
                 // Adding hashes the file; done off the driver, then reported back as BlobAdded.
@@ -450,6 +468,32 @@ impl Driver {
             docs_pending: st.docs_pending,
             blobs_missing: st.blobs_missing,
             last_sync: st.last_sync.map(|t| self.base_wall + Duration::from_millis(t.0)),
+        }
+    }
+
+    fn stats(&self) -> NodeStats {
+        let sessions = self
+            .core
+            .status()
+            .peers
+            .iter()
+            .map(|p| {
+                let (udp_tx_bytes, udp_rx_bytes) =
+                    self.transport.session_udp_bytes(p.conn).unwrap_or_default();
+                SessionCounters {
+                    peer: p.peer,
+                    open: p.open,
+                    stats: p.stats,
+                    udp_tx_bytes,
+                    udp_rx_bytes,
+                }
+            })
+            .collect();
+        NodeStats {
+            docs_loaded: self.docs_loaded,
+            saves_done: self.saves_done,
+            io_pending: self.store_pending.len() as u64,
+            sessions,
         }
     }
 

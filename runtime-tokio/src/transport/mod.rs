@@ -317,6 +317,14 @@ impl Transport {
         self.shared.table.close_all(code);
     }
 
+    /// UDP bytes (sent, received) of the QUIC connection carrying session `conn`, if it is open.
+    pub fn session_udp_bytes(&self, conn: ConnId) -> Option<(u64, u64)> {
+        self.shared.table.with_session(conn, |entry| {
+            let stats = entry.conn.stats();
+            (stats.udp_tx.bytes, stats.udp_rx.bytes)
+        })
+    }
+
     /// The direct addresses (`ip:port`) each admitted peer was last seen at: its live
     /// connections' paths, else those of its last connection (the server's DeviceInfo.addrs, HS-HTTP-2).
     pub fn peer_addrs(&self) -> std::collections::BTreeMap<DeviceId, Vec<SocketAddr>> {

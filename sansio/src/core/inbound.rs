@@ -26,6 +26,10 @@ impl Core {
                 Ok(None) => return,
                 Ok(Some(msg)) => {
                     session.stats.frames_in += 1;
+                    if session.stats.frames_out > session.frames_out_at_last_in {
+                        session.stats.round_trips += 1;
+                    }
+                    session.frames_out_at_last_in = session.stats.frames_out;
                     self.handle_message(now, conn, msg);
                 }
                 Err(err) => {

@@ -43,6 +43,9 @@ pub struct SessionStats {
     pub recon_out: u64,
     /// Reconcile messages received.
     pub recon_in: u64,
+    /// Round trips waited for, counted at this end: frames that arrived after this end had sent
+    /// at least one frame since the previous arrival (a dialer's Hello then Welcome counts 1).
+    pub round_trips: u64,
 }
 
 /// One admitted connection and what the core tracks about it.
@@ -61,6 +64,8 @@ pub(crate) struct Session {
     /// Blobs the peer said it holds (HS-BLOB-2).
     pub(crate) peer_blobs: BTreeSet<BlobHash>,
     pub(crate) stats: SessionStats,
+    /// `stats.frames_out` when the previous frame arrived (for `stats.round_trips`).
+    pub(crate) frames_out_at_last_in: u64,
     /// The set summary the dialer sent in Hello: both sides compare exactly (Hello set, Welcome
     /// set), so they agree on whether reconciliation runs (HS-RECON-1).
     pub(crate) hello_set: Option<humansync_protocol::SetSummary>,
@@ -84,6 +89,7 @@ impl Session {
             syncing: BTreeSet::new(),
             peer_blobs: BTreeSet::new(),
             stats: SessionStats::default(),
+            frames_out_at_last_in: 0,
             hello_set: None,
             expect_recon: false,
             changed_in_handshake: BTreeSet::new(),

@@ -1,0 +1,185 @@
+//! The baseline of benchmark 1: plain per-document Automerge sync, what automerge-repo and samod
+//! do, over the same kind of iroh connection (presets::Minimal, loopback, one bidirectional
+//! stream). Every document runs its own sync protocol; all documents are pipelined at once (no
+//! per-document round trip waits for another). Framing: document index (u32), length (u32),
+//! the Automerge sync message.
+//!
+//! Generous to the baseline: the server side holds every document parsed in memory before the
+//! clock starts (a real server would load them from disk), and the receiver writes all documents
+//! in one batch with a single syncfs at the end (automerge-repo writes per document).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Instant;
+
+use automerge::sync::{self, SyncDoc};
+use automerge::{Automerge, ReadDoc};
+use iroh::endpoint::{PortmapperConfig, RecvStream, SendStream, presets};
+use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode, TransportAddr};
+use tokio::sync::mpsc;
+
+use crate::child::SyncReport;
+use crate::common::{self, Traffic};
+
+/// The baseline's ALPN.
+pub const ALPN: &[u8] = b"hs-bench/automerge-sync/0";
+
+/// The index of the empty frame the device opens the stream with.
+const HELLO: u32 = u32::MAX;
+
+/// Binds a bare iroh endpoint on 127.0.0.1 with relays and the portmapper off.
+pub async fn bind(alpns: Vec<Vec<u8>>) -> Endpoint {
+    Endpoint::builder(presets::Minimal)
+        .relay_mode(RelayMode::Disabled)
+        .portmapper_config(PortmapperConfig::Disabled)
+        .clear_ip_transports()
+        .bind_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind addr")
+        .alpns(alpns)
+        .bind()
+        .await
+        .expect("bind endpoint")
+}
+
+/// The endpoint's loopback addresses.
+pub fn addrs(ep: &Endpoint) -> Vec<SocketAddr> {
+    ep.bound_sockets()
+}
+
+/// The address of a peer.
+pub fn peer_addr(id: EndpointId, addrs: &[SocketAddr]) -> EndpointAddr {
+    EndpointAddr::new(id).with_addrs(addrs.iter().copied().map(TransportAddr::Ip))
+}
+
+/// Serves `docs` (already parsed) to the first connection on `ep`, until the peer closes.
+pub async fn serve(ep: &Endpoint, docs: &mut [Automerge]) {
+    let incoming = ep.accept().await.expect("an incoming connection");
+    let conn = incoming.await.expect("connection");
+    let (send, recv) = conn.accept_bi().await.expect("stream");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_frames(send, rx));
+    let mut states: Vec<sync::State> = (0..docs.len()).map(|_| sync::State::new()).collect();
+    for (i, doc) in docs.iter_mut().enumerate() {
+        if let Some(msg) = doc.generate_sync_message(&mut states[i]) {
+            let _ = tx.send((i as u32, msg.encode()));
+        }
+    }
+    let mut recv = recv;
+    while let Some((i, bytes)) = read_frame(&mut recv).await {
+        if i == HELLO {
+            continue;
+        }
+        let (Some(doc), Some(state)) = (docs.get_mut(i as usize), states.get_mut(i as usize)) else {
+            panic!("the device sent an unknown document index {i}");
+        };
+        let msg = sync::Message::decode(&bytes).expect("sync message");
+        doc.receive_sync_message(state, msg).expect("apply");
+        if let Some(reply) = doc.generate_sync_message(state) {
+            let _ = tx.send((i, reply.encode()));
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+/// The device side (in the child process): dials the server, syncs `n` documents, writes them
+/// all durably, and reports.
+pub async fn receive(dir: &Path, server: String, addrs: Vec<SocketAddr>, n: usize) -> SyncReport {
+    let ep = bind(Vec::new()).await;
+    let id: EndpointId = server.parse().expect("endpoint id");
+    let t = Instant::now();
+    let conn = ep.connect(peer_addr(id, &addrs), ALPN).await.expect("connect");
+    let (send, mut recv) = conn.open_bi().await.expect("stream");
+    let (tx, rx) = mpsc::unbounded_channel();
+    // QUIC shows a stream to the acceptor only once data is written on it: open with an empty frame.
+    let _ = tx.send((HELLO, Vec::new()));
+    let writer = tokio::spawn(write_frames(send, rx));
+    let mut docs: Vec<Automerge> = (0..n).map(|_| Automerge::new()).collect();
+    let mut states: Vec<sync::State> = (0..n).map(|_| sync::State::new()).collect();
+    let mut done = vec![false; n];
+    let mut complete = 0usize;
+    let (mut received, mut frames, mut turns) = (0u64, 0u64, 0u64);
+    while complete < n {
+        let Some((i, bytes)) = read_frame(&mut recv).await else {
+            panic!("the server closed after {complete} of {n} documents");
+        };
+        received += 8 + bytes.len() as u64;
+        frames += 1;
+        let i = i as usize;
+        assert!(i < n, "the server sent an unknown document index {i}");
+        let msg = sync::Message::decode(&bytes).expect("sync message");
+        docs[i].receive_sync_message(&mut states[i], msg).expect("apply");
+        if let Some(reply) = docs[i].generate_sync_message(&mut states[i]) {
+            let _ = tx.send((i as u32, reply.encode()));
+            frames += 1;
+            turns += 1;
+        }
+        // A document is complete once we hold every head the server announced.
+        let theirs = states[i].their_heads.clone().unwrap_or_default();
+        if !done[i] && !theirs.is_empty() && theirs.iter().all(|h| docs[i].get_change_by_hash(h).is_some()) {
+            done[i] = true;
+            complete += 1;
+        }
+    }
+    // Durable: one file per document, one syncfs for all of them.
+    std::fs::create_dir_all(dir.join("docs")).expect("docs dir");
+    for (i, doc) in docs.iter_mut().enumerate() {
+        let mut f = std::fs::File::create(dir.join("docs").join(i.to_string())).expect("create");
+        f.write_all(&doc.save()).expect("write");
+    }
+    let f = std::fs::File::open(dir.join("docs")).expect("open dir");
+    rustix::fs::syncfs(&f).expect("syncfs");
+    let ms = common::ms_since(t);
+    drop(tx);
+    let sent = writer.await.expect("writer");
+    let stats = conn.stats();
+    conn.close(0u32.into(), b"done");
+    let (peak_kib, rss_kib) = common::memory_kib();
+    ep.close().await;
+    SyncReport {
+        ms,
+        since_main_ms: ms,
+        traffic: Traffic {
+            bytes: received + sent,
+            udp_bytes: stats.udp_tx.bytes + stats.udp_rx.bytes,
+            frames,
+            round_trips: turns.min(2 * n as u64),
+        },
+        docs_loaded: n as u64,
+        peak_kib,
+        rss_kib,
+    }
+}
+
+/// Writes queued frames; returns the bytes written.
+async fn write_frames(mut send: SendStream, mut rx: mpsc::UnboundedReceiver<(u32, Vec<u8>)>) -> u64 {
+    let mut written = 0u64;
+    while let Some((i, bytes)) = rx.recv().await {
+        let mut frame = Vec::with_capacity(8 + bytes.len());
+        frame.extend_from_slice(&i.to_be_bytes());
+        frame.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&bytes);
+        if send.write_all(&frame).await.is_err() {
+            break;
+        }
+        written += frame.len() as u64;
+    }
+    let _ = send.finish();
+    written
+}
+
+/// Reads one frame; `None` at the end of the stream.
+async fn read_frame(recv: &mut RecvStream) -> Option<(u32, Vec<u8>)> {
+    let mut head = [0u8; 8];
+    recv.read_exact(&mut head).await.ok()?;
+    let i = u32::from_be_bytes(head[..4].try_into().ok()?);
+    let len = u32::from_be_bytes(head[4..].try_into().ok()?) as usize;
+    // Bounded: the bench's own peer never sends more than a document's history.
+    if len > 64 << 20 {
+        return None;
+    }
+    let mut bytes = vec![0u8; len];
+    recv.read_exact(&mut bytes).await.ok()?;
+    Some((i, bytes))
+}

@@ -1,0 +1,223 @@
+//! The receiving device runs in a child process (this binary re-executed with `--child`), so its
+//! peak RSS is its own. Parent and child talk in JSON lines over the child's stdin and stdout.
+
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use humansync::DeviceId;
+use humansync::protocol::http::PairResponse;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{self, Traffic};
+
+/// What the parent asks.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToChild {
+    /// Start the node and answer Ready.
+    Start,
+    /// Apply `pairing` (if any), dial the server at `addrs`, and report once `docs` notes are
+    /// durable and `changed` distinct notes changed by the server.
+    Sync {
+        pairing: Option<PairResponse>,
+        server: DeviceId,
+        addrs: Vec<SocketAddr>,
+        docs: usize,
+        changed: usize,
+    },
+    /// Baseline: dial the plain Automerge sync server and receive `docs` documents.
+    Baseline {
+        server: String,
+        addrs: Vec<SocketAddr>,
+        docs: usize,
+    },
+    /// Read a note's scalar `key` (to check content arrived).
+    Read { doc: String, key: String },
+    /// Shut the node down and exit.
+    Exit,
+}
+
+/// What the child answers.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FromChild {
+    /// The node started: its id, and the time from `main` to `init` returning.
+    Ready { id: Option<DeviceId>, init_ms: f64 },
+    /// Synced (or baseline received).
+    Synced(SyncReport),
+    /// A value read.
+    Value(Option<i64>),
+    /// Shut down.
+    Bye,
+}
+
+/// One receive, measured in the child.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// From the request (dial) to every document durable.
+    pub ms: f64,
+    /// From the start of `main` to every document durable (cold start).
+    pub since_main_ms: f64,
+    /// Traffic of the session at the child's end.
+    pub traffic: Traffic,
+    /// Documents loaded from disk and parsed since start.
+    pub docs_loaded: u64,
+    /// Peak resident set size (VmHWM) in KiB.
+    pub peak_kib: u64,
+    /// Resident set size now in KiB.
+    pub rss_kib: u64,
+}
+
+/// The child side: runs until told to exit.
+pub fn run(dir: PathBuf) {
+    let main_start = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let stdin = std::io::stdin();
+        let mut lines = stdin.lock().lines();
+        let mut node: Option<humansync::Node> = None;
+        let mut out = std::io::stdout().lock();
+        let mut say = |msg: FromChild| {
+            let line = serde_json::to_string(&msg).expect("encode");
+            writeln!(out, "{line}").expect("write to parent");
+            out.flush().expect("flush");
+        };
+        while let Some(Ok(line)) = lines.next() {
+            let msg: ToChild = serde_json::from_str(&line).expect("parent message");
+            match msg {
+                ToChild::Start => {
+                    let n = common::start(&dir).await;
+                    say(FromChild::Ready {
+                        id: Some(n.id()),
+                        init_ms: common::ms_since(main_start),
+                    });
+                    if std::env::var_os("HS_BENCH_DEBUG").is_some() {
+                        let mut events = n.events();
+                        tokio::spawn(async move {
+                            while let Ok(e) = events.recv().await {
+                                if !matches!(e, humansync::Event::DocChanged { .. }) {
+                                    eprintln!("child event: {e:?}");
+                                }
+                            }
+                        });
+                    }
+                    node = Some(n);
+                }
+                ToChild::Sync {
+                    pairing,
+                    server,
+                    addrs,
+                    docs,
+                    changed,
+                } => {
+                    let n = node.clone().expect("Start comes before Sync");
+                    let seen = common::count_remote_changes(&n);
+                    let t = Instant::now();
+                    if let Some(pairing) = pairing {
+                        n.apply_pairing(pairing).await.expect("pairing");
+                    }
+                    n.add_peer_addrs(server, addrs).await.expect("addrs");
+                    let stats =
+                        common::wait_synced(&n, server, docs, (&seen, changed), Duration::from_secs(600))
+                            .await;
+                    let ms = common::ms_since(t);
+                    let since_main_ms = common::ms_since(main_start);
+                    let traffic = common::session_with(&stats, server)
+                        .map(Traffic::of)
+                        .unwrap_or_default();
+                    let (peak_kib, rss_kib) = common::memory_kib();
+                    say(FromChild::Synced(SyncReport {
+                        ms,
+                        since_main_ms,
+                        traffic,
+                        docs_loaded: stats.docs_loaded,
+                        peak_kib,
+                        rss_kib,
+                    }));
+                }
+                ToChild::Baseline { server, addrs, docs } => {
+                    say(FromChild::Ready {
+                        id: None,
+                        init_ms: common::ms_since(main_start),
+                    });
+                    let report = crate::baseline::receive(&dir, server, addrs, docs).await;
+                    say(FromChild::Synced(report));
+                }
+                ToChild::Read { doc, key } => {
+                    let value = match &node {
+                        Some(n) => n
+                            .open_doc(&doc)
+                            .await
+                            .expect("doc")
+                            .get::<i64>(&key)
+                            .await
+                            .expect("read"),
+                        None => None,
+                    };
+                    say(FromChild::Value(value));
+                }
+                ToChild::Exit => {
+                    if let Some(n) = node.take() {
+                        n.shutdown().await.expect("shutdown");
+                    }
+                    say(FromChild::Bye);
+                    return;
+                }
+            }
+        }
+    });
+}
+
+/// The parent's handle on a child process.
+pub struct ChildProc {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: std::io::BufReader<ChildStdout>,
+}
+
+impl ChildProc {
+    /// Starts this binary as a child storing its node under `dir`.
+    pub fn spawn(dir: &std::path::Path) -> ChildProc {
+        let exe = std::env::current_exe().expect("current exe");
+        let mut child = Command::new(exe)
+            .arg("--child")
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn child");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        ChildProc { child, stdin, stdout }
+    }
+
+    /// Sends a message.
+    pub fn send(&mut self, msg: &ToChild) {
+        let line = serde_json::to_string(msg).expect("encode");
+        writeln!(self.stdin, "{line}").expect("write to child");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// Waits for the next message (the worker thread hands its other tasks over meanwhile).
+    pub fn recv(&mut self) -> FromChild {
+        tokio::task::block_in_place(|| {
+            let mut line = String::new();
+            let n = self.stdout.read_line(&mut line).expect("read from child");
+            assert!(n > 0, "the child exited early");
+            serde_json::from_str(&line).expect("child message")
+        })
+    }
+
+    /// Asks the child to exit and reaps it.
+    pub fn exit(mut self) {
+        self.send(&ToChild::Exit);
+        let _ = self.recv();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,161 @@
+//! The documents the benchmarks sync: note-sized Automerge documents (a title and a text body
+//! typed in ~50 edits, ~2,000 operations), the registry anchor that stands in for the server's key,
+//! and the server peer's storage preloaded through the public store API.
+
+use std::path::Path;
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, ObjType, ROOT};
+use ed25519_dalek::SigningKey;
+use humansync::protocol::http::PairResponse;
+use humansync::protocol::{ChangeHash, DeviceId, DocId, RegistryRecord};
+use humansync::store::{DocStore, StoreOp};
+use humansync_sansio::{DocMeta, DocWrite};
+
+/// Edits per note (each one Automerge change).
+pub const CHANGES: usize = 50;
+/// Characters typed per edit after the first: 49 × 40 + title ≈ 2,000 operations.
+const CHARS_PER_CHANGE: usize = 40;
+
+/// One note: its id and its saved bytes.
+pub struct Note {
+    pub id: DocId,
+    pub saved: Vec<u8>,
+    pub heads: Vec<ChangeHash>,
+}
+
+/// The id of note `i`, spread over the id space the way random ids are.
+pub fn note_id(i: usize) -> DocId {
+    let n = (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c);
+    DocId::new(format!("notes/{n:032x}")).expect("a fixed-form id is valid")
+}
+
+/// Builds note `i`: a title, then a body typed in [`CHANGES`] edits, by its own actor.
+pub fn note(i: usize) -> Note {
+    let mut actor = vec![0xA5u8; 8];
+    actor.extend_from_slice(&(i as u64).to_be_bytes());
+    let mut am = AutoCommit::new().with_actor(ActorId::from(actor));
+    am.put(ROOT, "title", format!("Note number {i}"))
+        .expect("put title");
+    let body = am.put_object(ROOT, "body", ObjType::Text).expect("body");
+    // Edits carry wall-clock times, as apps' changes do (a few seconds apart).
+    let mut time = 1_750_000_000_000i64 + (i as i64) * 86_400_000;
+    am.commit_with(CommitOptions::default().with_time(time));
+    let mut seed = i as u64 ^ 0x2545_f491_4f6c_dd1d;
+    let mut len = 0usize;
+    for _ in 1..CHANGES {
+        // Letters and spaces at random: typed prose compresses about as poorly once columnar.
+        let text: String = (0..CHARS_PER_CHANGE)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                match seed % 32 {
+                    n @ 0..=25 => char::from(b'a' + n as u8),
+                    _ => ' ',
+                }
+            })
+            .collect();
+        // Mostly typing at the end; every fourth edit inserts in the middle, as revisions do.
+        let at = if seed.is_multiple_of(4) {
+            (seed as usize >> 8) % (len + 1)
+        } else {
+            len
+        };
+        am.splice_text(&body, at, 0, &text).expect("splice");
+        len += text.len();
+        time += 1_000 + (seed % 60_000) as i64;
+        am.commit_with(CommitOptions::default().with_time(time));
+    }
+    let saved = am.save();
+    let mut heads: Vec<ChangeHash> = am.get_heads().into_iter().map(|h| ChangeHash(h.0)).collect();
+    heads.sort();
+    Note {
+        id: note_id(i),
+        saved,
+        heads,
+    }
+}
+
+/// Writes `notes` into the document store under `storage` (as the server peer would hold them
+/// after syncing them once), one durable batch per 1,000 documents, then checkpoints.
+pub fn preload(storage: &Path, notes: &[Note]) {
+    let mut store = DocStore::open(&storage.join("store")).expect("open store");
+    for chunk in notes.chunks(1000) {
+        let batch: Vec<StoreOp> = chunk
+            .iter()
+            .map(|n| StoreOp::Save {
+                doc: n.id.clone(),
+                write: Some(DocWrite::Replace(n.saved.clone())),
+                meta: DocMeta {
+                    heads: n.heads.clone(),
+                    blobs: Vec::new(),
+                    tombstone: false,
+                },
+                sync_states: Vec::new(),
+            })
+            .collect();
+        store.apply(&batch).expect("apply batch");
+    }
+    store.checkpoint().expect("checkpoint");
+    store.close().expect("close store");
+}
+
+/// The stand-in for the server's key: signs registry records as POST /pair does.
+pub struct Anchor {
+    pub key: SigningKey,
+    records: Vec<String>,
+}
+
+impl Anchor {
+    /// An anchor with a fixed key.
+    pub fn new() -> Self {
+        Anchor {
+            key: SigningKey::from_bytes(&[0x5E; 32]),
+            records: Vec::new(),
+        }
+    }
+
+    /// The anchor's id: the server peer's device id.
+    pub fn id(&self) -> DeviceId {
+        DeviceId::from(&self.key)
+    }
+
+    /// Registers a device (a signed Device record).
+    pub fn register(&mut self, device: DeviceId) {
+        let record = RegistryRecord::Device {
+            device,
+            name: "bench".into(),
+            paired_at_ms: 1,
+        };
+        self.records
+            .push(hex::encode(record.sign(&self.key).expect("sign").encode()));
+    }
+
+    /// What POST /pair answers; no server addresses (the bench tells nodes where peers are).
+    pub fn pairing(&self) -> PairResponse {
+        PairResponse {
+            server_node_id: self.id(),
+            server_addrs: Vec::new(),
+            relay_url: None,
+            devices: Vec::new(),
+            records: self.records.clone(),
+        }
+    }
+
+    /// Writes the anchor's secret as the identity of the node stored under `storage`, so that
+    /// node is the server peer.
+    pub fn install_as_identity(&self, storage: &Path) {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::create_dir_all(storage).expect("create storage");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(storage.join(humansync::identity::IDENTITY_FILE))
+            .expect("create identity file");
+        f.write_all(&self.key.to_bytes()).expect("write identity");
+        f.sync_all().expect("sync identity");
+    }
+}

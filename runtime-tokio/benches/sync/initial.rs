@@ -1,0 +1,162 @@
+//! Benchmark 1: initial sync of every note from the server peer to a freshly paired device
+//! (a child process), until the device holds all of them durably; and the same documents by
+//! plain per-document Automerge sync over iroh, measured in the same run.
+
+use automerge::Automerge;
+
+use crate::Size;
+use crate::baseline;
+use crate::child::{ChildProc, FromChild, ToChild};
+use crate::common::{self, Traffic};
+use crate::report::Report;
+use crate::world::World;
+
+/// Runs benchmark 1 `size.runs` times.
+pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
+    let n = world.notes.len();
+    let saved = world.saved_bytes as f64;
+    // The baseline's server holds every document parsed before its clock starts.
+    let mut parsed: Vec<Automerge> = world
+        .notes
+        .iter()
+        .map(|note| Automerge::load(&note.saved).expect("fixture loads"))
+        .collect();
+    let ep = baseline::bind(vec![baseline::ALPN.to_vec()]).await;
+    for run in 0..size.runs {
+        // HumanSync.
+        let dir = common::tempdir();
+        let mut child = ChildProc::spawn(dir.path());
+        child.send(&ToChild::Start);
+        let FromChild::Ready { id: Some(id), .. } = child.recv() else {
+            panic!("child did not start")
+        };
+        world.register(id).await;
+        let server_before = world.server.stats().await.expect("stats");
+        child.send(&ToChild::Sync {
+            pairing: Some(world.pairing()),
+            server: world.server.id(),
+            addrs: world.server.addrs(),
+            docs: n,
+            changed: 0,
+        });
+        let FromChild::Synced(hs) = child.recv() else {
+            panic!("child did not sync")
+        };
+        let server_after = world.server.stats().await.expect("stats");
+        let server_side = common::session_with(&server_after, id).map(Traffic::of);
+        child.exit();
+        drop(dir);
+
+        // Baseline: plain per-document Automerge sync.
+        let dir = common::tempdir();
+        let mut child = ChildProc::spawn(dir.path());
+        let serve = {
+            let ep = ep.clone();
+            let mut docs = std::mem::take(&mut parsed);
+            tokio::spawn(async move {
+                baseline::serve(&ep, &mut docs).await;
+                docs
+            })
+        };
+        child.send(&ToChild::Baseline {
+            server: ep.id().to_string(),
+            addrs: baseline::addrs(&ep),
+            docs: n,
+        });
+        let FromChild::Ready { .. } = child.recv() else {
+            panic!("baseline child did not start")
+        };
+        let FromChild::Synced(am) = child.recv() else {
+            panic!("baseline child did not finish")
+        };
+        child.exit();
+        let docs = serve.await.expect("baseline server");
+        parsed = docs;
+        drop(dir);
+
+        eprintln!(
+            "bench 1 run {run}: humansync {:.0} ms, {} B ({} B udp), peak {} KiB, {} loaded | baseline {:.0} ms, {} B ({} B udp), peak {} KiB",
+            hs.ms,
+            hs.traffic.bytes,
+            hs.traffic.udp_bytes,
+            hs.peak_kib,
+            hs.docs_loaded,
+            am.ms,
+            am.traffic.bytes,
+            am.traffic.udp_bytes,
+            am.peak_kib
+        );
+        let b = "1";
+        report.add(b, "initial sync: wall time", "ms", "≤ 3,000 ms", hs.ms);
+        report.add(
+            b,
+            "initial sync: session bytes / saved bytes",
+            "×",
+            "≤ 1.1×",
+            hs.traffic.bytes as f64 / saved,
+        );
+        report.add(
+            b,
+            "initial sync: UDP bytes / saved bytes",
+            "×",
+            "≤ 1.1×",
+            hs.traffic.udp_bytes as f64 / saved,
+        );
+        report.add(
+            b,
+            "initial sync: receiver peak RSS",
+            "MiB",
+            "≤ 150 MiB",
+            hs.peak_kib as f64 / 1024.0,
+        );
+        report.add(
+            b,
+            "initial sync: documents loaded by the device",
+            "docs",
+            "0",
+            hs.docs_loaded as f64,
+        );
+        report.add(b, "baseline (per-doc Automerge sync): wall time", "ms", "", am.ms);
+        report.add(
+            b,
+            "baseline: UDP bytes / saved bytes",
+            "×",
+            "",
+            am.traffic.udp_bytes as f64 / saved,
+        );
+        report.add(
+            b,
+            "baseline: receiver peak RSS",
+            "MiB",
+            "",
+            am.peak_kib as f64 / 1024.0,
+        );
+        report.add(b, "speed-up over baseline", "×", "≥ 5×", am.ms / hs.ms);
+
+        if size.quick {
+            // Counts only (never times): the whole set arrives unparsed, in bytes close to its saved size.
+            assert_eq!(
+                hs.docs_loaded, 0,
+                "the device stores whole documents without loading them"
+            );
+            assert_eq!(
+                server_after.docs_loaded - server_before.docs_loaded,
+                n as u64,
+                "the server reads each stored document once"
+            );
+            let limit = saved * 1.1 + 16_384.0;
+            assert!(
+                (hs.traffic.bytes as f64) <= limit,
+                "initial sync moved {} session bytes for {saved} saved bytes",
+                hs.traffic.bytes
+            );
+            assert!(
+                hs.traffic.bytes as f64 >= saved,
+                "every saved byte crossed the session"
+            );
+            let server_side = server_side.expect("the server saw the session");
+            assert!(server_side.bytes as f64 >= saved, "the server counted them too");
+        }
+    }
+    ep.close().await;
+}
