@@ -36,6 +36,9 @@ pub struct HumanSyncConfig {
     pub interval_secs: u64,
     /// Send the pairing password over plain http to a public address anyway (HS-PAIR-5). Off by default.
     pub allow_insecure_password: bool,
+    /// The server's node id when the app knows it (QR code, server console): pairing with any
+    /// other server fails (HS-PAIR-8). TOML: `[server] node_id`.
+    pub expected_server_id: Option<humansync_protocol::DeviceId>,
 }
 
 impl HumanSyncConfig {
@@ -50,16 +53,23 @@ impl HumanSyncConfig {
             mdns: true,
             interval_secs: 30,
             allow_insecure_password: false,
+            expected_server_id: None,
         }
     }
 
-    /// Parses the PRD's TOML layout: `[server] url`, `[storage] path`, `[sync] interval_secs`,
+    /// Parses the PRD's TOML layout: `[server] url, node_id`, `[storage] path`, `[sync] interval_secs`,
     /// `[iroh] port, relay` (`relay = "disabled"`, `"default"` or a URL), `mdns`.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         let file: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
         let storage = file.storage.path.ok_or(ConfigError::Missing("storage.path"))?;
         let mut config = HumanSyncConfig::new(storage);
         config.server_url = file.server.url;
+        if let Some(id) = file.server.node_id {
+            config.expected_server_id = Some(
+                id.parse()
+                    .map_err(|e| ConfigError::Parse(format!("server.node_id: {e}")))?,
+            );
+        }
         if let Some(secs) = file.sync.interval_secs {
             config.interval_secs = secs.max(1);
         }
@@ -116,6 +126,7 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct ServerSection {
     url: Option<String>,
+    node_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -220,6 +220,7 @@ impl Node {
         };
         let response =
             pairing::request_pairing(url, self.inner.config.allow_insecure_password, &request).await?;
+        pairing::check_answer(&response, self.inner.id, self.inner.config.expected_server_id)?;
         self.apply_pairing(response).await?;
         pairing::save_server_url(&self.inner.config.storage_path, url)
             .map_err(|e| Error::Storage(format!("cannot record the server URL: {e}")))?;

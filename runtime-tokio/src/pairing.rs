@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use humansync_protocol::DeviceId;
 use humansync_protocol::http::{PairRequest, PairResponse};
+use humansync_protocol::{DeviceId, RegistryRecord, SignedRecord};
 
 use crate::{Error, http_client};
 
@@ -127,6 +127,56 @@ pub(crate) async fn request_pairing(
         .map_err(|e| Error::Pairing(e.to_string()))
 }
 
+/// The records of a pairing answer that verify under its `server_node_id` (HS-REG-1); the others
+/// are skipped with a warning, never an error (HS-PAIR-9, HS-REG-3).
+pub(crate) fn valid_records(response: &PairResponse) -> Vec<(SignedRecord, RegistryRecord)> {
+    let anchor = response.server_node_id;
+    response
+        .records
+        .iter()
+        .filter_map(|text| {
+            let checked = hex::decode(text)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| SignedRecord::decode(&bytes).map_err(|e| e.to_string()))
+                .and_then(|signed| {
+                    let record = signed.verify(&anchor).map_err(|e| e.to_string())?;
+                    Ok((signed, record))
+                });
+            checked
+                .map_err(|reason| tracing::warn!(%reason, "pairing answer: invalid record ignored"))
+                .ok()
+        })
+        .collect()
+}
+
+/// Checks a server's pairing answer before anything of it is trusted: the server is the one the
+/// app expects, if it said (HS-PAIR-8), and a valid Device record for this device is among the
+/// records (HS-PAIR-9).
+pub(crate) fn check_answer(
+    response: &PairResponse,
+    me: DeviceId,
+    expected_server: Option<DeviceId>,
+) -> Result<(), Error> {
+    if let Some(expected) = expected_server
+        && expected != response.server_node_id
+    {
+        return Err(Error::Pairing(format!(
+            "the server identifies as {} but {expected} was expected: not pairing with it",
+            response.server_node_id
+        )));
+    }
+    let registered = valid_records(response)
+        .iter()
+        .any(|(_, record)| matches!(record, RegistryRecord::Device { device, .. } if *device == me));
+    if registered {
+        Ok(())
+    } else {
+        Err(Error::Pairing(
+            "the server's answer holds no valid Device record for this device".into(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +216,54 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    fn key(seed: u8) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn answer(
+        server: &ed25519_dalek::SigningKey,
+        signer: &ed25519_dalek::SigningKey,
+        device: DeviceId,
+    ) -> PairResponse {
+        let record = RegistryRecord::Device {
+            device,
+            name: "d".into(),
+            paired_at_ms: 1,
+        };
+        PairResponse {
+            server_node_id: DeviceId::from(server),
+            server_addrs: Vec::new(),
+            relay_url: None,
+            devices: Vec::new(),
+            records: vec![
+                "not hex".into(),
+                hex::encode(record.sign(signer).expect("sign").encode()),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_pairing_answer_must_register_this_device_under_the_server_key() {
+        // HS-PAIR-9
+        let (server, me) = (key(1), DeviceId::from(&key(2)));
+        let good = answer(&server, &server, me);
+        assert!(check_answer(&good, me, None).is_ok());
+        assert_eq!(valid_records(&good).len(), 1, "the garbage record is skipped");
+        // Signed by someone else: no valid record for me.
+        assert!(check_answer(&answer(&server, &key(3), me), me, None).is_err());
+        // Valid, but for another device.
+        assert!(check_answer(&answer(&server, &server, DeviceId::from(&key(4))), me, None).is_err());
+    }
+
+    #[test]
+    fn a_pinned_server_id_must_match() {
+        // HS-PAIR-8
+        let (server, me) = (key(1), DeviceId::from(&key(2)));
+        let good = answer(&server, &server, me);
+        assert!(check_answer(&good, me, Some(DeviceId::from(&server))).is_ok());
+        let err = check_answer(&good, me, Some(DeviceId::from(&key(9)))).expect_err("mismatch");
+        assert!(err.to_string().contains("was expected"), "{err}");
     }
 }

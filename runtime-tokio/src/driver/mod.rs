@@ -402,15 +402,14 @@ impl Driver {
 
     fn apply_pairing(&mut self, response: &humansync_protocol::http::PairResponse) -> Result<(), Error> {
         let now = self.now();
+        // Records are verified before the anchor is changed; invalid ones are skipped (HS-PAIR-9).
+        let records = crate::pairing::valid_records(response);
         self.core
             .set_anchor(now, response.server_node_id)
             .map_err(|e| Error::Pairing(e.to_string()))?;
-        for hex_record in &response.records {
-            let bytes =
-                hex::decode(hex_record).map_err(|e| Error::Pairing(format!("record is not hex: {e}")))?;
-            let record = SignedRecord::decode(&bytes).map_err(|e| Error::Pairing(e.to_string()))?;
+        for (record, _) in &records {
             self.core
-                .add_registry_record(now, &record)
+                .add_registry_record(now, record)
                 .map_err(|e| Error::Pairing(e.to_string()))?;
         }
         let addrs = response
