@@ -9,7 +9,7 @@ mod store_worker;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use humansync_protocol::{CloseCode, DeviceId, DocId, SignedRecord};
+use humansync_protocol::{CloseCode, DeviceId, DocId};
 use humansync_sansio::{ConnId, Core, Event, Instant, IoAction, IoResult, IoTaskId, OpenState, Output};
 use tokio::sync::{broadcast, mpsc};
 
