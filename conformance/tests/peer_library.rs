@@ -108,17 +108,13 @@ async fn every_peer_check_passes_against_a_library_node() {
         run_peer(&node, &["--anchor-key-file", key_file.to_str().expect("utf-8")]).await;
     println!("{stdout}");
     let verdicts = verdicts(&stdout);
-    // Known deviation, asserted so that a change either way is seen: the library node re-serves
-    // DocWhole bytes it stored unparsed (HS-SYNC-1 vs HS-SYNC-10, a SPEC.md ambiguity).
+    // HS-SYNC-12: garbage DocWhole bytes are refused, never stored and re-served.
     assert_eq!(
         verdicts.get("doc/unloadable-discarded").map(String::as_str),
-        Some("non_strict"),
+        Some("pass"),
         "{stdout}"
     );
-    let not_passed: Vec<_> = verdicts
-        .iter()
-        .filter(|(id, v)| *v != "pass" && id.as_str() != "doc/unloadable-discarded")
-        .collect();
+    let not_passed: Vec<_> = verdicts.iter().filter(|(_, v)| *v != "pass").collect();
     assert!(
         not_passed.is_empty(),
         "cases not passed: {not_passed:?}\n{stdout}\n{stderr}"

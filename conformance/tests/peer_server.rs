@@ -57,12 +57,10 @@ async fn every_peer_check_passes_against_the_server() {
             )
         })
         .collect();
-    // The server's node stores DocWhole bytes like any library node (see peer_library.rs).
     let not_passed: Vec<_> = verdicts
         .iter()
         .filter(|(id, v)| {
             *v != "pass"
-                && !(id.as_str() == "doc/unloadable-discarded" && *v == "non_strict")
                 // A fresh server's documents reference no blob: nothing to fetch.
                 && !(id.as_str() == "blob/registered-fetch" && *v == "skipped")
         })

@@ -47,8 +47,9 @@ pub(crate) enum DocOp {
     Apply { conn: ConnId, msg: Message },
     /// Send the whole document to this session.
     SendWhole { conn: ConnId },
-    /// Start an Automerge sync with this session.
-    StartSync { conn: ConnId },
+    /// Start an Automerge sync with this session; `theirs` is the peer's digest of the document
+    /// when reconciliation reported it.
+    StartSync { conn: ConnId, theirs: Option<DocDigest> },
 }
 
 /// What an outstanding I/O task was for.
@@ -261,7 +262,8 @@ impl Core {
         // and nobody waits for it any more (HS-SYNC-2, HS-DOC-5).
         let waiting = self.cache.loading.remove(doc).unwrap_or_default();
         for op in waiting {
-            if let DocOp::SendWhole { conn } | DocOp::StartSync { conn } | DocOp::Apply { conn, .. } = op {
+            if let DocOp::SendWhole { conn } | DocOp::StartSync { conn, .. } | DocOp::Apply { conn, .. } = op
+            {
                 self.send(conn, &Message::DocDeleted { doc: doc.clone() });
             }
         }
@@ -506,7 +508,7 @@ impl Core {
             DocOp::Open => self.emit(Event::DocReady(doc.clone())),
             DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
             DocOp::SendWhole { conn } => self.send_whole_loaded(conn, doc),
-            DocOp::StartSync { conn } => self.sync_step(now, conn, doc),
+            DocOp::StartSync { conn, theirs } => self.start_sync(now, conn, doc, theirs),
         }
     }
 

@@ -279,7 +279,10 @@ impl Core {
                     let peer = self.sessions.get(&conn).map(|s| s.peer);
                     self.tombstone(now, &doc, peer.map(Origin::Remote).unwrap_or(Origin::Local));
                 }
-                ReconAction::Sync(doc) => self.sync_step(now, conn, &doc),
+                ReconAction::Sync(doc) => {
+                    let theirs = received_digest(ranges, &doc);
+                    self.start_sync(now, conn, &doc, theirs);
+                }
             }
         }
         for chunk in wants.chunks(humansync_protocol::limits::MAX_WANT) {
@@ -354,6 +357,13 @@ impl Core {
         blobs: Vec<humansync_protocol::BlobHash>,
         bytes: Vec<u8>,
     ) {
+        // HS-SYNC-12: never store (nor later serve) bytes that are not Automerge chunks;
+        // HS-SYNC-10: they are discarded and the peer is told why.
+        if let Err(e) = super::chunks::check_chunks(&bytes) {
+            let reason = format!("DocWhole for {doc} is not an Automerge document: {e}");
+            self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
+            return;
+        }
         let mut heads = heads;
         heads.sort_unstable();
         heads.dedup();
@@ -404,7 +414,8 @@ impl Core {
             _ => return,
         };
         match result {
-            Err(reason) => self.close_session(now, conn, CloseCode::MALFORMED, &reason),
+            // HS-SYNC-10: document bytes that do not load are discarded and the session closed.
+            Err(reason) => self.close_session(now, conn, CloseCode::PROTOCOL, &reason),
             Ok(changed) => {
                 if changed {
                     self.emit(Event::DocChanged {
@@ -534,4 +545,19 @@ impl Core {
             self.last_sync = Some(now);
         }
     }
+}
+
+/// The digest a received Reconcile lists for `doc` in one of its `Items` ranges.
+fn received_digest(
+    ranges: &[humansync_protocol::RangeEntry],
+    doc: &DocId,
+) -> Option<humansync_protocol::DocDigest> {
+    ranges.iter().find_map(|range| match &range.mode {
+        humansync_protocol::RangeMode::Items(items) => items
+            .binary_search_by(|item| item.doc.as_str().as_bytes().cmp(doc.as_str().as_bytes()))
+            .ok()
+            .and_then(|i| items.get(i))
+            .map(|item| item.digest),
+        _ => None,
+    })
 }

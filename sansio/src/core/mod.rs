@@ -7,7 +7,9 @@
 //! never reads a clock, never touches the network or disk and never draws OS
 //! randomness, so the same inputs always give the same outputs.
 
+mod ancestry;
 mod blobs;
+mod chunks;
 mod devices;
 mod docs;
 mod inbound;

@@ -2,7 +2,7 @@
 
 use automerge::ReadDoc;
 use automerge::sync::{self, SyncDoc};
-use humansync_protocol::{DocId, Message, encode_frame};
+use humansync_protocol::{DocDigest, DocId, Message, encode_frame};
 
 use super::Core;
 use super::docs::DocOp;
@@ -81,13 +81,43 @@ impl Core {
         }
     }
 
+    /// Starts the Automerge sync of `doc` with the session after reconciliation found that it
+    /// differs (HS-RECON-4); `theirs` is the peer's digest of it.
+    ///
+    /// When the peer's digest is the digest of heads this node has been at — the heads it last
+    /// shared with the peer, or the heads just before one of its recent changes — the peer holds
+    /// exactly those heads (HS-SYNC-11): the first sync message then carries the changes the peer
+    /// lacks instead of only announcing this node's heads, which saves a message each way.
+    pub(crate) fn start_sync(&mut self, now: Instant, conn: ConnId, doc: &DocId, theirs: Option<DocDigest>) {
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
+            return;
+        };
+        let Some(loaded) = self.cache.get_mut(doc) else {
+            self.want_loaded(now, doc, DocOp::StartSync { conn, theirs });
+            return;
+        };
+        if let Some(theirs) = theirs
+            && loaded.sync.get(&peer).is_none_or(|s| s.their_heads.is_none())
+        {
+            let shared = loaded
+                .sync
+                .get(&peer)
+                .map(|s| s.shared_heads.clone())
+                .unwrap_or_default();
+            if let Some(heads) = super::ancestry::heads_with_digest(&loaded.am, &shared, theirs) {
+                assume_peer_has(loaded.state(peer), &heads);
+            }
+        }
+        self.sync_step(now, conn, doc);
+    }
+
     /// Generates and sends the next Automerge sync message for `doc` to the session (HS-SYNC-3).
     pub(crate) fn sync_step(&mut self, now: Instant, conn: ConnId, doc: &DocId) {
         let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
             return;
         };
         let Some(loaded) = self.cache.get_mut(doc) else {
-            self.want_loaded(now, doc, DocOp::StartSync { conn });
+            self.want_loaded(now, doc, DocOp::StartSync { conn, theirs: None });
             return;
         };
         loaded.last_used = now;

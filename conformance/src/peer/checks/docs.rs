@@ -107,15 +107,9 @@ pub(crate) async fn all(target: &Target, dialer: &Dialer, cases: &mut Cases) {
     .await
     {
         Ok(Message::DocMissing { .. }) => Verdict::Pass,
-        // HS-SYNC-1 lets a node store DocWhole bytes unparsed; HS-SYNC-10 says bytes that fail
-        // to load are discarded. Re-serving bytes it never loaded sits between the two: not a
-        // MUST failure as SPEC.md 1.0 is written, but the garbage spreads to other peers.
+        // HS-SYNC-12: bytes stored unparsed must at least be Automerge chunks; these are not.
         Ok(Message::DocWhole { bytes, .. }) if bytes.starts_with(b"these bytes are not") => {
-            Verdict::NonStrict(
-                "the node re-served the unparsed bytes as DocWhole instead of discarding them \
-             (SPEC.md does not yet say whether a node may serve bytes it never loaded)"
-                    .into(),
-            )
+            Verdict::Fail("the node stored and re-served DocWhole bytes that are not Automerge chunks".into())
         }
         Ok(other) => Verdict::Fail(format!(
             "answered {} for a document whose bytes do not load",
@@ -127,7 +121,7 @@ pub(crate) async fn all(target: &Target, dialer: &Dialer, cases: &mut Cases) {
     };
     cases.add(
         "doc/unloadable-discarded",
-        &["HS-SYNC-10", "HS-SYNC-2"],
+        &["HS-SYNC-10", "HS-SYNC-12", "HS-SYNC-2"],
         GARBAGE,
         verdict,
     );

@@ -111,7 +111,7 @@ const REGISTERED_CASES: &[(&str, &[&str])] = &[
     ("gate/revoked-refused", &["HS-GATE-2", "HS-GATE-3"]),
     ("blob/registered-fetch", &["HS-BLOB-3"]),
     ("doc/docsync-creates", &["HS-SYNC-5"]),
-    ("doc/unloadable-discarded", &["HS-SYNC-10"]),
+    ("doc/unloadable-discarded", &["HS-SYNC-10", "HS-SYNC-12"]),
 ];
 
 /// A Hello offering `versions`, with an empty set and an all-zero `_devices` digest (which
