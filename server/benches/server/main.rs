@@ -17,15 +17,15 @@
 
 mod memory;
 mod revoke;
+// The integration tests' helpers: the same server configuration, password and HTTP client.
+#[path = "../../tests/support/mod.rs"]
+mod support;
 
 use std::time::Duration;
 
 use humansync_benchkit::args::Args;
 use humansync_benchkit::machine::describe_machine;
 use humansync_benchkit::report::Report;
-
-/// The pairing and admin password of every server the benchmarks start.
-pub const PASSWORD: &str = "correct horse battery staple";
 
 /// How big a run is.
 pub struct Size {

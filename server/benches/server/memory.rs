@@ -15,7 +15,8 @@ use humansync_benchkit::proc::{RssSampler, mib};
 use humansync_benchkit::report::Report;
 use humansync_benchkit::server_process::ServerProcess;
 
-use crate::{PASSWORD, Size, tempdir};
+use crate::support::PASSWORD;
+use crate::{Size, tempdir};
 
 /// How often the sampler reads the server's `VmRSS` during the sync.
 const SAMPLE_EVERY: Duration = Duration::from_millis(2);

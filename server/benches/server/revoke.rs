@@ -1,6 +1,7 @@
 //! Benchmark 8: revocation. A server (the `humansync-server` library the binary runs, in this
-//! process so that its node's events can be watched) and three paired devices: R, and A and B,
-//! each connected to the server and directly to R. The clock starts when `DELETE /devices/{R}`
+//! process so that its node's events can be watched; started as the integration tests start it,
+//! `server/tests/support`: loopback only, relays and mDNS off) and three paired devices: R, and A
+//! and B, each connected to the server and directly to R. The clock starts when `DELETE /devices/{R}`
 //! (HS-HTTP-4, admin password) is sent and stops, per peer, when that peer holds no session with
 //! R any more (HS-GATE-4): the server closes R's connections before it answers; A and B close
 //! theirs when the Revoked record reaches them.
@@ -11,14 +12,15 @@
 
 use std::time::{Duration, Instant};
 
-use humansync::{DeviceId, Event, Node, RelayConfig};
+use humansync::{DeviceId, Event, Node};
 use humansync_benchkit::node::{config, ms_since, session_with};
 use humansync_benchkit::report::Report;
-use humansync_server::{Overrides, RunningServer, ServerConfig};
+use humansync_server::Overrides;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use crate::{PASSWORD, Size, tempdir};
+use crate::support::{PASSWORD, client, start_server};
+use crate::{Size, tempdir};
 
 /// How long set-up and each close may take before the run fails.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -35,7 +37,7 @@ struct Closed {
 pub async fn run(size: &Size, report: &mut Report) {
     for run in 0..size.runs {
         let dir = tempdir();
-        let server = start_server(&dir.path().join("server")).await;
+        let server = start_server(&dir.path().join("server"), Overrides::default()).await;
         let url = format!("http://{}", server.http_addr());
         let r = device(&dir.path().join("r"), &url).await;
         let a = device(&dir.path().join("a"), &url).await;
@@ -136,20 +138,6 @@ pub async fn run(size: &Size, report: &mut Report) {
     }
 }
 
-/// Starts a server on loopback under `dir`.
-async fn start_server(dir: &std::path::Path) -> RunningServer {
-    let mut config = ServerConfig::new(dir);
-    config.password = Some(PASSWORD.into());
-    config.http_addr = "127.0.0.1:0".parse().expect("addr");
-    config.iroh_port = 0;
-    config.iroh_bind = Some("127.0.0.1".parse().expect("ip"));
-    config.relay = RelayConfig::Disabled;
-    config.mdns = false;
-    humansync_server::start(config, Overrides::default())
-        .await
-        .expect("server starts")
-}
-
 /// A device under `dir`, paired with the server at `url` by `POST /pair`.
 async fn device(dir: &std::path::Path, url: &str) -> Node {
     let node = humansync::init(config(dir)).await.expect("device starts");
@@ -195,10 +183,4 @@ fn watch_closed(node: Node, peer: DeviceId) -> JoinHandle<Closed> {
             }
         }
     })
-}
-
-/// An HTTP client for the API (reqwest is built without a bundled rustls provider).
-fn client() -> reqwest::Client {
-    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(LIMIT).build().expect("client")
 }
