@@ -26,6 +26,7 @@ cargo test --workspace --all-features
 
 step "benchmarks at the quick size (test profile, no release build; asserts counts, never times)"
 cargo test -p humansync --bench sync -- --quick
+cargo test -p humansync-server --bench server -- --quick
 
 step "Docker image: build, run, pair, sync, restart, revoke (scripts/docker-test.sh; skips without a Docker engine)"
 ./scripts/docker-test.sh

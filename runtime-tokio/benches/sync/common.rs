@@ -1,42 +1,15 @@
-//! Helpers every benchmark uses: node configuration on loopback, waiting for sync, memory
-//! readings, sample summaries.
+//! Helpers every benchmark uses. Node configuration on loopback, waiting for sync and memory
+//! readings live in `humansync-benchkit` (shared with the server's benchmarks); what is only this
+//! binary's is here.
 
-use std::collections::BTreeSet;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use humansync::{
-    DeviceId, DocId, Event, HumanSyncConfig, Node, NodeStats, Origin, RelayConfig, SessionCounters,
-};
+use humansync::SessionCounters;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::error::RecvError;
 
-/// A node configuration for the benchmarks: 127.0.0.1, relays, mDNS and portmapper off.
-pub fn config(dir: &Path) -> HumanSyncConfig {
-    let mut config = HumanSyncConfig::new(dir);
-    config.bind_addr = Some("127.0.0.1".parse().expect("ip"));
-    config.relay = RelayConfig::Disabled;
-    config.mdns = false;
-    config
-}
-
-/// Starts a node stored under `dir`.
-pub async fn start(dir: &Path) -> Node {
-    humansync::init(config(dir)).await.expect("node starts")
-}
+pub use humansync_benchkit::node::{count_remote_changes, ms_since, session_with, start, wait_synced};
 
 /// A temporary directory next to the build (same disk as the target dir).
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("hs-bench-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .expect("temp dir")
-}
-
-/// The open session with `peer` in `stats`, if any.
-pub fn session_with(stats: &NodeStats, peer: DeviceId) -> Option<&SessionCounters> {
-    stats.sessions.iter().find(|s| s.peer == peer && s.open)
+    humansync_benchkit::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
 }
 
 /// Traffic of one session as measured at one end.
@@ -64,78 +37,8 @@ impl Traffic {
     }
 }
 
-/// Counts the distinct notes a peer changed from now on (events seen by a background task).
-pub fn count_remote_changes(node: &Node) -> Arc<Mutex<BTreeSet<DocId>>> {
-    let seen = Arc::new(Mutex::new(BTreeSet::new()));
-    let mut events = node.events();
-    let out = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(Event::DocChanged {
-                    doc,
-                    origin: Origin::Remote(_),
-                }) if doc.as_str().starts_with("notes/") => {
-                    out.lock().expect("not poisoned").insert(doc);
-                }
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return,
-            }
-        }
-    });
-    seen
-}
-
-/// Waits until `node` holds at least `docs` live documents under `notes/`, has seen `changed.1`
-/// notes changed remotely (counted by [`count_remote_changes`]), has a session to `peer` that is up
-/// to date, and every received document is durable. Polls every millisecond for the first 50 ms,
-/// then every 5 ms. Panics after `limit`.
-pub async fn wait_synced(
-    node: &Node,
-    peer: DeviceId,
-    docs: usize,
-    changed: (&Mutex<BTreeSet<DocId>>, usize),
-    limit: Duration,
-) -> NodeStats {
-    let start = Instant::now();
-    loop {
-        let status = node.sync_status().await.expect("status");
-        let up = status.peers.iter().any(|p| p.peer == peer && p.up_to_date);
-        let seen = changed.0.lock().expect("not poisoned").len();
-        if up && status.docs >= docs && status.docs_pending == 0 && seen >= changed.1 {
-            let stats = node.stats().await.expect("stats");
-            if stats.io_pending == 0 && node.list_docs("notes/").await.expect("list").len() >= docs {
-                return stats;
-            }
-        }
-        assert!(start.elapsed() < limit, "not synced after {limit:?}: {status:?}");
-        if std::env::var_os("HS_BENCH_DEBUG").is_some() && start.elapsed().as_millis() % 1000 < 5 {
-            eprintln!("waiting: {status:?} {:?}", node.stats().await);
-        }
-        let pause = if start.elapsed() < Duration::from_millis(50) {
-            1
-        } else {
-            5
-        };
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-    }
-}
-
 /// Peak and current resident set size of this process in KiB (VmHWM, VmRSS).
 pub fn memory_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
-}
-
-/// Milliseconds since `t`.
-pub fn ms_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
+    let m = humansync_benchkit::proc::Memory::of_self();
+    (m.peak_kib, m.rss_kib)
 }

@@ -15,14 +15,18 @@ mod blob;
 mod child;
 mod common;
 mod devices;
-mod fixture;
 mod initial;
 mod live;
 mod reconnect;
-mod report;
 mod world;
 
 use std::collections::BTreeSet;
+
+use humansync_benchkit::args::Args;
+use humansync_benchkit::machine::describe_machine;
+// Shared with the server's benchmarks (server/benches/server); `crate::fixture` and
+// `crate::report` name them in this binary's modules.
+use humansync_benchkit::{fixture, report};
 
 /// How big a run is.
 pub struct Size {
@@ -35,19 +39,12 @@ pub struct Size {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(i) = args.iter().position(|a| a == "--child") {
-        let dir = args.get(i + 1).expect("--child DIR");
+    let args = Args::from_env();
+    if let Some(dir) = args.value("--child") {
         child::run(dir.into());
         return;
     }
-    let quick = args.iter().any(|a| a == "--quick");
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let quick = args.quick();
     let mut size = if quick {
         Size {
             quick,
@@ -67,19 +64,9 @@ fn main() {
             changed: vec![10, 100, 1_000],
         }
     };
-    if let Some(runs) = value("--runs") {
-        size.runs = runs.parse().expect("--runs N");
-    }
-    if let Some(docs) = value("--docs") {
-        size.docs = docs.parse().expect("--docs N");
-    }
-    let only: BTreeSet<u32> = value("--only")
-        .map(|s| {
-            s.split(',')
-                .map(|n| n.trim().parse().expect("--only 1,2"))
-                .collect()
-        })
-        .unwrap_or_else(|| (1..=8).collect());
+    size.runs = args.number("--runs", size.runs);
+    size.docs = args.number("--docs", size.docs);
+    let only = args.only(1..=8);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -112,33 +99,4 @@ async fn run(size: &Size, only: &BTreeSet<u32>) -> report::Report {
         blob::run(&mut world, size, &mut report).await;
     }
     report
-}
-
-/// CPU model, cores, memory and kernel, for the results table.
-fn describe_machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<u64>().ok())
-        })
-        .map(|kib| kib / (1 << 20))
-        .unwrap_or(0);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!(
-        "machine: {cpu}, {cores} cores, {mem} GiB RAM, Linux {}",
-        kernel.trim()
-    )
 }

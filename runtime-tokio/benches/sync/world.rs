@@ -22,8 +22,8 @@ impl World {
     /// Builds `n` notes, preloads them into the server peer's store and starts it.
     pub async fn new(n: usize) -> World {
         let t = Instant::now();
-        let notes = build_notes(n);
-        let saved_bytes: u64 = notes.iter().map(|n| n.saved.len() as u64).sum();
+        let notes = fixture::build_notes(n);
+        let saved_bytes = fixture::saved_bytes(&notes);
         let dir = common::tempdir();
         let anchor = Anchor::new();
         anchor.install_as_identity(dir.path());
@@ -80,16 +80,4 @@ impl World {
             .await
             .expect("server learns the record");
     }
-}
-
-/// Builds the notes on both cores.
-fn build_notes(n: usize) -> Vec<Note> {
-    let half = n / 2;
-    std::thread::scope(|s| {
-        let first = s.spawn(|| (0..half).map(fixture::note).collect::<Vec<_>>());
-        let second: Vec<Note> = (half..n).map(fixture::note).collect();
-        let mut all = first.join().expect("fixture thread");
-        all.extend(second);
-        all
-    })
 }

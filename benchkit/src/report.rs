@@ -4,16 +4,22 @@ use std::fmt::Write;
 
 /// One measured quantity.
 pub struct Row {
+    /// The benchmark's number in BENCHMARKS.md ("1" … "8").
     pub bench: &'static str,
+    /// What is measured.
     pub metric: String,
+    /// The unit printed after the median.
     pub unit: &'static str,
+    /// The target as text (empty when there is none).
     pub target: String,
+    /// One value per run (or per measurement).
     pub samples: Vec<f64>,
 }
 
 /// All rows, in the order first recorded.
 #[derive(Default)]
 pub struct Report {
+    /// The rows.
     pub rows: Vec<Row>,
 }
 

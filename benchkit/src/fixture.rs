@@ -1,6 +1,7 @@
 //! The documents the benchmarks sync: note-sized Automerge documents (a title and a text body
 //! typed in ~50 edits, ~2,000 operations), the registry anchor that stands in for the server's key,
-//! and the server peer's storage preloaded through the public store API.
+//! and a node's storage (a device's, or `humansync-server`'s `data_dir/node`) preloaded with them
+//! through the public store API.
 
 use std::path::Path;
 
@@ -19,8 +20,11 @@ const CHARS_PER_CHANGE: usize = 40;
 
 /// One note: its id and its saved bytes.
 pub struct Note {
+    /// The document id ([`note_id`]).
     pub id: DocId,
+    /// `Automerge::save()` of the note.
     pub saved: Vec<u8>,
+    /// Its heads, sorted.
     pub heads: Vec<ChangeHash>,
 }
 
@@ -77,6 +81,23 @@ pub fn note(i: usize) -> Note {
     }
 }
 
+/// Builds notes `0..n` on two threads (the fixture for 10,000 takes a few seconds).
+pub fn build_notes(n: usize) -> Vec<Note> {
+    let half = n / 2;
+    std::thread::scope(|s| {
+        let first = s.spawn(|| (0..half).map(note).collect::<Vec<_>>());
+        let second: Vec<Note> = (half..n).map(note).collect();
+        let mut all = first.join().expect("fixture thread");
+        all.extend(second);
+        all
+    })
+}
+
+/// Sum of the notes' saved sizes in bytes.
+pub fn saved_bytes(notes: &[Note]) -> u64 {
+    notes.iter().map(|n| n.saved.len() as u64).sum()
+}
+
 /// Writes `notes` into the document store under `storage` (as the server peer would hold them
 /// after syncing them once), one durable batch per 1,000 documents, then checkpoints.
 pub fn preload(storage: &Path, notes: &[Note]) {
@@ -103,8 +124,15 @@ pub fn preload(storage: &Path, notes: &[Note]) {
 
 /// The stand-in for the server's key: signs registry records as POST /pair does.
 pub struct Anchor {
+    /// The anchor's signing key (fixed).
     pub key: SigningKey,
     records: Vec<String>,
+}
+
+impl Default for Anchor {
+    fn default() -> Self {
+        Anchor::new()
+    }
 }
 
 impl Anchor {
