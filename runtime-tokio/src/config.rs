@@ -39,6 +39,9 @@ pub struct HumanSyncConfig {
     /// The server's node id when the app knows it (QR code, server console): pairing with any
     /// other server fails (HS-PAIR-8). TOML: `[server] node_id`.
     pub expected_server_id: Option<humansync_protocol::DeviceId>,
+    /// A PEM file of extra root certificates for `server_url` (a self-signed server certificate
+    /// or a private CA), trusted in addition to the system's. TOML: `[server] ca_cert`.
+    pub server_ca_cert: Option<PathBuf>,
 }
 
 impl HumanSyncConfig {
@@ -54,6 +57,7 @@ impl HumanSyncConfig {
             interval_secs: 30,
             allow_insecure_password: false,
             expected_server_id: None,
+            server_ca_cert: None,
         }
     }
 
@@ -64,6 +68,7 @@ impl HumanSyncConfig {
         let storage = file.storage.path.ok_or(ConfigError::Missing("storage.path"))?;
         let mut config = HumanSyncConfig::new(storage);
         config.server_url = file.server.url;
+        config.server_ca_cert = file.server.ca_cert;
         if let Some(id) = file.server.node_id {
             config.expected_server_id = Some(
                 id.parse()
@@ -107,6 +112,9 @@ pub enum ConfigError {
     /// A required key is absent.
     #[error("missing required setting {0}")]
     Missing(&'static str),
+    /// The `server_ca_cert` file is unreadable or holds no PEM certificate.
+    #[error("server CA certificate {0}: {1}")]
+    Certificate(PathBuf, String),
 }
 
 #[derive(Deserialize, Default)]
@@ -127,6 +135,7 @@ struct File {
 struct ServerSection {
     url: Option<String>,
     node_id: Option<String>,
+    ca_cert: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -158,6 +167,7 @@ mod tests {
         let text = r#"
             [server]
             url = "https://sync.example.org"
+            ca_cert = "/etc/humandocs/server.pem"
             [storage]
             path = "/var/lib/humandocs"
             [sync]
@@ -168,6 +178,7 @@ mod tests {
         "#;
         let c = HumanSyncConfig::from_toml_str(text).expect("valid");
         assert_eq!(c.server_url.as_deref(), Some("https://sync.example.org"));
+        assert_eq!(c.server_ca_cert, Some(PathBuf::from("/etc/humandocs/server.pem")));
         assert_eq!(c.storage_path, PathBuf::from("/var/lib/humandocs"));
         assert_eq!(c.interval_secs, 60);
         assert_eq!(c.iroh_port, 4433);

@@ -3,6 +3,7 @@
 //! hands their addresses to the dialer. mDNS covers the LAN; this covers everything else.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::SigningKey;
@@ -11,7 +12,7 @@ use humansync_protocol::http::{DeviceInfo, DevicesResponse, SignedAuth};
 use tokio::sync::{mpsc, watch};
 
 use crate::driver::Command;
-use crate::http_client::{self, HttpError};
+use crate::http_client::{self, Http, HttpError};
 
 /// The API path asked (and signed).
 const DEVICES_PATH: &str = "/devices";
@@ -20,6 +21,8 @@ const MAX_ADDRS_PER_DEVICE: usize = 16;
 
 /// What the discovery task needs.
 pub(crate) struct DiscoveryParams {
+    /// The node's HTTP client (with `server_ca_cert`).
+    pub(crate) http: Arc<Http>,
     /// This device's key: it signs every request.
     pub(crate) key: SigningKey,
     /// How often to ask.
@@ -40,7 +43,7 @@ pub(crate) async fn run(mut params: DiscoveryParams) {
             Ok(url) => url.clone().unwrap_or_default(),
             Err(_) => return, // The node is gone.
         };
-        match fetch_devices(&server_url, &params.key).await {
+        match fetch_devices(&params.http, &server_url, &params.key).await {
             Ok(devices) => {
                 if last_error.take().is_some() {
                     tracing::info!("GET /devices works again");
@@ -75,7 +78,11 @@ pub(crate) async fn run(mut params: DiscoveryParams) {
 }
 
 /// One signed `GET /devices` (HS-HTTP-3).
-pub(crate) async fn fetch_devices(server_url: &str, key: &SigningKey) -> Result<Vec<DeviceInfo>, HttpError> {
+pub(crate) async fn fetch_devices(
+    http: &Http,
+    server_url: &str,
+    key: &SigningKey,
+) -> Result<Vec<DeviceInfo>, HttpError> {
     let url = http_client::endpoint(server_url, DEVICES_PATH)?;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -83,7 +90,7 @@ pub(crate) async fn fetch_devices(server_url: &str, key: &SigningKey) -> Result<
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).map_err(|e| HttpError::Transport(format!("no OS randomness: {e}")))?;
     let auth = SignedAuth::sign(key, "GET", DEVICES_PATH, now_ms, nonce);
-    let client = http_client::client()?;
+    let client = http.client()?;
     let request = client
         .get(url)
         .header(reqwest::header::AUTHORIZATION, auth.to_header());

@@ -1,10 +1,16 @@
 //! The library's HTTP client side of SPEC.md §5: one client with timeouts, bounded response reads
 //! (HS-HTTP-1) and the server's JSON error bodies turned into readable messages.
 
+use std::io::Read;
+use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use humansync_protocol::http::ErrorBody;
 use humansync_protocol::limits::MAX_HTTP_RESPONSE;
+
+use crate::Error;
+use crate::config::ConfigError;
 
 /// How long one request may take end to end.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,17 +40,66 @@ pub(crate) enum HttpError {
     Body(String),
 }
 
-/// A client with the library's timeouts.
-pub(crate) fn client() -> Result<reqwest::Client, HttpError> {
-    // reqwest is built without a bundled crypto provider (it would panic building a client):
-    // use ring, which iroh uses too, unless the app installed another process default first.
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+/// Most bytes read from a `server_ca_cert` file.
+const MAX_CA_FILE: u64 = 1024 * 1024;
+
+/// The node's HTTP client for the server's API: the library's timeouts, the system's root
+/// certificates plus those of `server_ca_cert` (a self-signed server or a private CA). Built on
+/// first use and kept: building one loads the system's roots, and a machine without any (a
+/// `FROM scratch` container running the server's own node) must still start.
+#[derive(Debug)]
+pub(crate) struct Http {
+    roots: Vec<reqwest::Certificate>,
+    client: OnceLock<reqwest::Client>,
+}
+
+impl Http {
+    /// Reads the PEM file `ca_cert` now, so that a bad file fails `init`, not a later pairing.
+    pub(crate) fn new(ca_cert: Option<&Path>) -> Result<Http, Error> {
+        Ok(Http {
+            roots: ca_cert.map(read_roots).transpose()?.unwrap_or_default(),
+            client: OnceLock::new(),
+        })
     }
-    reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .map_err(|e| HttpError::Transport(e.to_string()))
+
+    /// The client (cheap to clone).
+    pub(crate) fn client(&self) -> Result<reqwest::Client, HttpError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client.clone());
+        }
+        // reqwest is built without a bundled crypto provider (it would panic building a client):
+        // use ring, which iroh uses too, unless the app installed another process default first.
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let mut builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+        if !self.roots.is_empty() {
+            builder = builder.tls_certs_merge(self.roots.iter().cloned());
+        }
+        let client = builder.build().map_err(|e| {
+            HttpError::Transport(format!("cannot set up the HTTP client: {}", with_causes(&e)))
+        })?;
+        // Two first uses at once build two equal clients; either is kept.
+        Ok(self.client.get_or_init(|| client).clone())
+    }
+}
+
+/// The certificates of PEM file `path`; at least one.
+fn read_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, Error> {
+    let bad = |reason: String| Error::Config(ConfigError::Certificate(path.to_owned(), reason));
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut pem = Vec::new();
+    file.take(MAX_CA_FILE + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| bad(e.to_string()))?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        return Err(bad(format!("longer than {MAX_CA_FILE} bytes")));
+    }
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad("no PEM certificate in the file".into()));
+    }
+    Ok(certs)
 }
 
 /// The URL of API path `path` (such as `/pair`) on the server at `base`. A path prefix in `base`
@@ -59,6 +114,24 @@ pub(crate) fn endpoint(base: &str, path: &str) -> Result<reqwest::Url, HttpError
         .map_err(|e| HttpError::Url(e.to_string()))
 }
 
+/// `e` and its causes: reqwest's own text ("error sending request for url …") hides why, such
+/// as an untrusted certificate (`invalid peer certificate: UnknownIssuer`).
+fn with_causes(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    // Bounded: error chains are short, but a cyclic one must not hang.
+    for _ in 0..8 {
+        let Some(c) = cause else { break };
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// Sends `request` and decodes a successful JSON answer, reading at most `MAX_HTTP_RESPONSE`
 /// bytes of body (HS-HTTP-1).
 pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(
@@ -67,7 +140,7 @@ pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(
     let mut response = request
         .send()
         .await
-        .map_err(|e| HttpError::Transport(e.to_string()))?;
+        .map_err(|e| HttpError::Transport(with_causes(&e)))?;
     let status = response.status();
     if response
         .content_length()
@@ -79,7 +152,7 @@ pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| HttpError::Transport(e.to_string()))?
+        .map_err(|e| HttpError::Transport(with_causes(&e)))?
     {
         if body.len() + chunk.len() > MAX_HTTP_RESPONSE {
             return Err(HttpError::TooLarge);
@@ -97,7 +170,24 @@ pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(
 
 #[cfg(test)]
 mod tests {
-    use super::endpoint;
+    use super::{Http, endpoint};
+    use crate::Error;
+    use crate::config::ConfigError;
+
+    #[test]
+    fn a_bad_ca_file_is_a_configuration_error() {
+        let dir = tempfile::tempdir().expect("dir");
+        let missing = dir.path().join("missing.pem");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("write");
+        for path in [missing, empty] {
+            match Http::new(Some(&path)) {
+                Err(Error::Config(ConfigError::Certificate(p, _))) => assert_eq!(p, path),
+                other => panic!("{}: {other:?}", path.display()),
+            }
+        }
+        assert!(Http::new(None).is_ok());
+    }
 
     #[test]
     fn endpoint_keeps_a_path_prefix() {

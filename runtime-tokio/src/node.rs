@@ -54,6 +54,8 @@ struct Inner {
     events: broadcast::Sender<Event>,
     addrs: Vec<SocketAddr>,
     blobs_out: PathBuf,
+    /// The HTTP client for the server's API (trusting `server_ca_cert`).
+    http: Arc<crate::http_client::Http>,
     /// The server to ask `GET /devices`, once paired.
     paired: tokio::sync::watch::Sender<Option<String>>,
 }
@@ -74,6 +76,7 @@ pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
 /// [`Node::init_anchor`]).
 pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<Node, Error> {
     let storage = config.storage_path.clone();
+    let http = Arc::new(crate::http_client::Http::new(config.server_ca_cert.as_deref())?);
     std::fs::create_dir_all(&storage)
         .map_err(|e| Error::Storage(format!("cannot create {}: {e}", storage.display())))?;
     let secret = crate::identity::load_or_create_identity(&storage, random32)
@@ -145,6 +148,7 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         .or_else(|| pairing::load_server_url(&storage));
     let (paired, paired_rx) = tokio::sync::watch::channel(server_url.filter(|_| pairing.response.is_some()));
     tokio::spawn(crate::discovery::run(crate::discovery::DiscoveryParams {
+        http: http.clone(),
         key: key.clone(),
         interval,
         server: paired_rx,
@@ -156,6 +160,7 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
             key,
             blobs_out: storage.join("blobs-out"),
             config,
+            http,
             commands: commands_tx,
             events,
             addrs,
@@ -218,8 +223,13 @@ impl Node {
             password: password.to_owned(),
             device_name: device_name(),
         };
-        let response =
-            pairing::request_pairing(url, self.inner.config.allow_insecure_password, &request).await?;
+        let response = pairing::request_pairing(
+            &self.inner.http,
+            url,
+            self.inner.config.allow_insecure_password,
+            &request,
+        )
+        .await?;
         pairing::check_answer(&response, self.inner.id, self.inner.config.expected_server_id)?;
         self.apply_pairing(response).await?;
         pairing::save_server_url(&self.inner.config.storage_path, url)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use humansync_protocol::http::{PairRequest, PairResponse};
 use humansync_protocol::{DeviceId, RegistryRecord, SignedRecord};
 
+use crate::http_client::Http;
 use crate::{Error, http_client};
 
 /// File under storage_path holding the pairing result.
@@ -115,13 +116,14 @@ fn is_private(ip: IpAddr) -> bool {
 
 /// POST /pair (HS-HTTP-2). Returns the server's answer; the caller applies it.
 pub(crate) async fn request_pairing(
+    http: &Http,
     server_url: &str,
     allow_insecure: bool,
     request: &PairRequest,
 ) -> Result<PairResponse, Error> {
     let url = http_client::endpoint(server_url, "/pair").map_err(|e| Error::Pairing(e.to_string()))?;
     check_password_transport(&url, allow_insecure)?;
-    let client = http_client::client().map_err(|e| Error::Pairing(e.to_string()))?;
+    let client = http.client().map_err(|e| Error::Pairing(e.to_string()))?;
     http_client::exchange(client.post(url).json(request))
         .await
         .map_err(|e| Error::Pairing(e.to_string()))
