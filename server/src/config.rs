@@ -8,6 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use humansync::RelayConfig;
 use serde::Deserialize;
 
+use crate::proxy::{TrustedProxies, TrustedProxy};
+
 /// Default HTTP listen address.
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
 /// Default iroh UDP port.
@@ -20,7 +22,7 @@ pub const DEFAULT_DATA_DIR: &str = "humansync-data";
 #[command(name = "humansync-server", version, about)]
 pub struct Cli {
     /// A TOML file with the same settings (keys: password, data_dir, http_addr, iroh_port,
-    /// iroh_bind, relay, public_addrs, tls_cert, tls_key, mdns).
+    /// iroh_bind, relay, public_addrs, tls_cert, tls_key, mdns, trusted_proxies).
     #[arg(long, env = "HUMANSYNC_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Where the registry, identity, documents and blobs live [default: humansync-data].
@@ -67,6 +69,15 @@ pub struct ServeArgs {
     /// Find devices on the local network with mDNS [default: false].
     #[arg(long, env = "HUMANSYNC_MDNS")]
     pub mdns: Option<bool>,
+    /// A reverse proxy (IP address or CIDR network) whose `X-Forwarded-For` header names the
+    /// client, for rate limits and the audit log. From any other peer the header is ignored.
+    /// Repeat, or comma-separate in HUMANSYNC_TRUSTED_PROXIES.
+    #[arg(
+        long = "trusted-proxy",
+        env = "HUMANSYNC_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxy: Vec<String>,
 }
 
 /// Subcommands.
@@ -115,6 +126,8 @@ struct File {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     mdns: Option<bool>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 /// Why the settings are unusable.
@@ -152,6 +165,8 @@ pub struct ServerConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// mDNS on.
     pub mdns: bool,
+    /// Reverse proxies trusted to forward the client's address (HS-PAIR-10).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl ServerConfig {
@@ -169,6 +184,7 @@ impl ServerConfig {
             public_addrs: Vec::new(),
             tls: None,
             mdns: false,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 
@@ -215,6 +231,18 @@ impl ServerConfig {
             }
         };
         config.mdns = s.mdns.or(file.mdns).unwrap_or(false);
+        let proxies = if s.trusted_proxy.is_empty() {
+            file.trusted_proxies
+        } else {
+            s.trusted_proxy.clone()
+        };
+        config.trusted_proxies = TrustedProxies::new(
+            proxies
+                .iter()
+                .map(|p| p.parse::<TrustedProxy>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| ConfigError::Invalid("trusted_proxy", e.to_string()))?,
+        );
         Ok(config)
     }
 }
@@ -269,6 +297,42 @@ mod tests {
         assert_eq!(c.http_addr.port(), 8080);
         assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert!(c.tls.is_none());
+        assert!(c.trusted_proxies.list().is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_flag_or_the_file() {
+        // HS-PAIR-10
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.toml");
+        std::fs::write(&path, "trusted_proxies = ['10.0.0.0/8', '::1']\n").expect("write");
+        let file = path.to_str().expect("utf-8");
+        let c =
+            ServerConfig::resolve(&Cli::parse_from(["humansync-server", "--config", file])).expect("valid");
+        let shown: Vec<String> = c.trusted_proxies.list().iter().map(|p| p.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "::1/128"]);
+        let cli = Cli::parse_from([
+            "humansync-server",
+            "--config",
+            file,
+            "--trusted-proxy",
+            "192.0.2.7",
+            "--trusted-proxy",
+            "172.16.0.0/12,fd00::/8",
+        ]);
+        let shown: Vec<String> = ServerConfig::resolve(&cli)
+            .expect("valid")
+            .trusted_proxies
+            .list()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(shown, ["192.0.2.7/32", "172.16.0.0/12", "fd00::/8"]);
+        let bad = Cli::parse_from(["humansync-server", "--trusted-proxy", "proxy.example"]);
+        assert!(matches!(
+            ServerConfig::resolve(&bad),
+            Err(ConfigError::Invalid("trusted_proxy", _))
+        ));
     }
 
     #[test]

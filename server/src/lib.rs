@@ -19,6 +19,7 @@ pub mod guard;
 pub mod healthcheck;
 pub mod http;
 pub mod password;
+pub mod proxy;
 pub mod registry;
 pub mod replay;
 pub mod server;

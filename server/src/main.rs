@@ -26,7 +26,12 @@ async fn main() -> ExitCode {
     };
     match cli.command.clone().unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Healthcheck => match healthcheck::check(config.http_addr, config.tls.is_some()).await {
+        Command::Healthcheck => match healthcheck::check(
+            config.http_addr,
+            config.tls.as_ref().map(|(cert, _)| cert.as_path()),
+        )
+        .await
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("unhealthy: {e}");

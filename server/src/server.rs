@@ -82,6 +82,11 @@ impl Default for Overrides {
 
 /// Starts a server; it runs until [`RunningServer::shutdown`].
 pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<RunningServer, ServerError> {
+    // A bad certificate or key is a configuration error: refuse it before anything starts.
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(crate::http::tls::load_config(cert, key)?),
+        None => None,
+    };
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| ServerError::DataDir(config.data_dir.clone(), e))?;
     let db = Db::open(&config.data_dir.join(DB_FILE)).await?;
@@ -109,6 +114,7 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
             RelayConfig::Custom(url) => Some(url.clone()),
             _ => None,
         },
+        trusted_proxies: config.trusted_proxies.clone(),
     });
     let tcp = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -119,9 +125,20 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
     let (stop, stopped) = watch::channel(false);
     let app = crate::http::router(state.clone()).into_make_service_with_connect_info::<ClientAddr>();
     let shutdown = wait_for(stopped.clone());
-    let http = match &config.tls {
-        Some((cert, key)) => {
-            let tls = crate::http::tls::load_config(cert, key)?;
+    if !config.trusted_proxies.list().is_empty() {
+        let proxies: Vec<String> = config
+            .trusted_proxies
+            .list()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        tracing::info!(
+            ?proxies,
+            "client addresses from X-Forwarded-For of these proxies (HS-PAIR-10)"
+        );
+    }
+    let http = match tls {
+        Some(tls) => {
             let listener =
                 crate::http::tls::TlsListener::new(tcp, tls).map_err(|e| ServerError::Bind(http_addr, e))?;
             tracing::info!(%http_addr, "HTTPS API listening");

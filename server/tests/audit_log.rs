@@ -99,4 +99,37 @@ async fn attempts_are_logged_without_secrets() {
     ] {
         assert!(!text.contains(&secret), "the log holds a secret");
     }
+    for line in &audit {
+        assert!(line.contains("via=-"), "direct requests name no proxy: {line}");
+    }
+
+    // HS-PAIR-10: behind a trusted proxy (here the test client on 127.0.0.1) the log names the
+    // forwarded client and the proxy it came through.
+    let seen = log.0.lock().unwrap_or_else(PoisonError::into_inner).len();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut config = server_config(dir.path());
+    config.trusted_proxies =
+        humansync_server::proxy::TrustedProxies::new(vec!["127.0.0.1".parse().expect("proxy")]);
+    let server = humansync_server::start(config, Overrides::default())
+        .await
+        .expect("server starts");
+    let r = http
+        .post(url(&server, "/pair"))
+        .header("X-Forwarded-For", "203.0.113.66, 198.51.100.7")
+        .json(&serde_json::json!({"node_id": laptop.to_string(), "password": wrong, "device_name": "laptop"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    server.shutdown().await.expect("shutdown");
+    let all = log.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let text = String::from_utf8_lossy(&all[seen..]).into_owned();
+    let audit: Vec<&str> = text.lines().filter(|l| l.contains("humansync::audit")).collect();
+    assert_eq!(audit.len(), 1, "{text}");
+    assert!(audit[0].contains("source=198.51.100.7 "), "{}", audit[0]);
+    assert!(audit[0].contains("via=127.0.0.1:"), "{}", audit[0]);
+    assert!(
+        !audit[0].contains("203.0.113.66"),
+        "the spoofable part is not the source"
+    );
 }

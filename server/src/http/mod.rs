@@ -23,6 +23,7 @@ pub use error::ApiError;
 use crate::clock::Clock;
 use crate::guard::Guard;
 use crate::password::PasswordCheck;
+use crate::proxy::TrustedProxies;
 use crate::registry::Registry;
 use crate::replay::ReplayCache;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub node_addrs: Vec<SocketAddr>,
     /// The relay announced to devices, if a custom one is used.
     pub relay_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (HS-PAIR-10).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl AppState {
@@ -63,7 +66,8 @@ impl AppState {
     }
 }
 
-/// The client's address as the TCP connection shows it (the rate-limit source, HS-PAIR-2).
+/// The TCP peer's address: the rate-limit source (HS-PAIR-2) unless it is a trusted proxy
+/// forwarding the client's (HS-PAIR-10, [`TrustedProxies::source`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub SocketAddr);
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use humansync_protocol::http::{PairRequest, PairResponse, sanitize_device_name};
 use humansync_sansio::pairing::{PairDecision, decide_pair};
 
@@ -13,23 +14,27 @@ use super::error::ApiError;
 use super::limit::read_body;
 use super::{AppState, ClientAddr};
 use crate::guard::SourceKey;
+use crate::proxy::Source;
 use crate::registry::Registered;
 
 /// The handler.
 pub(super) async fn pair(
     State(state): State<Arc<AppState>>,
     ConnectInfo(client): ConnectInfo<ClientAddr>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Json<PairResponse>, ApiError> {
-    let outcome = run(&state, client, body).await;
+    // HS-PAIR-10: the client's address, forwarded by a trusted proxy or the TCP peer's.
+    let source = state.trusted_proxies.source(client.0, &headers);
+    let outcome = run(&state, source, body).await;
     // HS-PAIR-3: every attempt is logged with the claimed id, the source and the outcome; the
     // password and the headers never are.
     match &outcome {
         Ok((node, _)) => {
-            tracing::info!(target: "humansync::audit", action = "pair", node_id = %node, source = %client.0, outcome = "ok")
+            tracing::info!(target: "humansync::audit", action = "pair", node_id = %node, source = %source, via = %source.via(), outcome = "ok")
         }
         Err((node, e)) => {
-            tracing::warn!(target: "humansync::audit", action = "pair", node_id = %node.as_deref().unwrap_or("-"), source = %client.0, status = e.status.as_u16(), code = e.code, outcome = "refused")
+            tracing::warn!(target: "humansync::audit", action = "pair", node_id = %node.as_deref().unwrap_or("-"), source = %source, via = %source.via(), status = e.status.as_u16(), code = e.code, outcome = "refused")
         }
     }
     outcome.map(|(_, r)| Json(r)).map_err(|(_, e)| e)
@@ -37,13 +42,13 @@ pub(super) async fn pair(
 
 type Outcome = Result<(humansync_protocol::DeviceId, PairResponse), (Option<String>, ApiError)>;
 
-async fn run(state: &AppState, client: ClientAddr, body: Body) -> Outcome {
+async fn run(state: &AppState, source: Source, body: Body) -> Outcome {
     let bytes = read_body(body).await.map_err(|e| (None, e))?;
-    let source = SourceKey::of(client.0.ip());
+    let key = SourceKey::of(source.ip);
     let now = state.clock.now_ms();
     state
         .guard
-        .check(now, source)
+        .check(now, key)
         .map_err(|r| (None, ApiError::rate_limited(r.to_string(), r.retry_after_ms())))?;
     let request: PairRequest = serde_json::from_slice(&bytes).map_err(|e| {
         (
@@ -65,9 +70,9 @@ async fn run(state: &AppState, client: ClientAddr, body: Body) -> Outcome {
     let password_ok = state.password.verify(request.password).await;
     let now = state.clock.now_ms();
     if password_ok {
-        state.guard.success(now, source);
+        state.guard.success(now, key);
     } else {
-        state.guard.failure(now, source);
+        state.guard.failure(now, key);
     }
     let snapshot = state
         .registry

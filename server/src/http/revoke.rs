@@ -13,6 +13,7 @@ use humansync_protocol::{DeviceId, RegistryRecord};
 use super::error::ApiError;
 use super::{AppState, ClientAddr};
 use crate::guard::SourceKey;
+use crate::proxy::Source;
 
 /// The handler.
 pub(super) async fn revoke(
@@ -21,15 +22,17 @@ pub(super) async fn revoke(
     Path(raw_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<RevokeResponse>, ApiError> {
-    let outcome = run(&state, client, &raw_id, &headers).await;
+    // HS-PAIR-10: the client's address, forwarded by a trusted proxy or the TCP peer's.
+    let source = state.trusted_proxies.source(client.0, &headers);
+    let outcome = run(&state, source, &raw_id, &headers).await;
     // HS-PAIR-3: log every revocation attempt; never the Authorization header.
     let node_id: String = raw_id.chars().take(64).collect();
     match &outcome {
         Ok(r) => {
-            tracing::info!(target: "humansync::audit", action = "revoke", node_id = %node_id, source = %client.0, revoked_at_ms = r.revoked_at_ms, outcome = "ok")
+            tracing::info!(target: "humansync::audit", action = "revoke", node_id = %node_id, source = %source, via = %source.via(), revoked_at_ms = r.revoked_at_ms, outcome = "ok")
         }
         Err(e) => {
-            tracing::warn!(target: "humansync::audit", action = "revoke", node_id = %node_id, source = %client.0, status = e.status.as_u16(), code = e.code, outcome = "refused")
+            tracing::warn!(target: "humansync::audit", action = "revoke", node_id = %node_id, source = %source, via = %source.via(), status = e.status.as_u16(), code = e.code, outcome = "refused")
         }
     }
     outcome.map(Json)
@@ -57,15 +60,15 @@ fn challenge(mut e: ApiError) -> ApiError {
 
 async fn run(
     state: &AppState,
-    client: ClientAddr,
+    source: Source,
     raw_id: &str,
     headers: &HeaderMap,
 ) -> Result<RevokeResponse, ApiError> {
-    let source = SourceKey::of(client.0.ip());
+    let key = SourceKey::of(source.ip);
     let now = state.clock.now_ms();
     state
         .guard
-        .check(now, source)
+        .check(now, key)
         .map_err(|r| ApiError::rate_limited(r.to_string(), r.retry_after_ms()))?;
     let Some((user, password)) = basic_credentials(headers) else {
         return Err(challenge(ApiError::wrong_password()));
@@ -74,10 +77,10 @@ async fn run(
     let now = state.clock.now_ms();
     if !ok {
         // HS-PAIR-7: a wrong admin password feeds the pairing guard's counters.
-        state.guard.failure(now, source);
+        state.guard.failure(now, key);
         return Err(challenge(ApiError::wrong_password()));
     }
-    state.guard.success(now, source);
+    state.guard.success(now, key);
     let device: DeviceId = raw_id
         .parse()
         .map_err(|_| ApiError::bad_request("node_id is not a valid device id"))?;
