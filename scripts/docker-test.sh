@@ -4,6 +4,10 @@
 # document and a blob, restart the container, check identity, registry and data persisted, then
 # revoke a device through the API and check it is refused. Cleans up what it made, also on failure.
 # Skips (exit 0, with a message) only when no Docker engine is reachable.
+#
+# Env: IMAGE (default humansync-server:local); DOCKER_TEST_BUILD: `debug` (default: build IMAGE
+# with scripts/docker-build.sh), `release` (scripts/docker-build.sh --release, the production
+# image; compiles the release profile) or `none` (test IMAGE as it is, e.g. one built before).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +35,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-./scripts/docker-build.sh
+case "${DOCKER_TEST_BUILD:-debug}" in
+    debug) IMAGE="$IMAGE" ./scripts/docker-build.sh ;;
+    release) IMAGE="$IMAGE" ./scripts/docker-build.sh --release ;;
+    none) docker image inspect "$IMAGE" >/dev/null ;;
+    *) echo "DOCKER_TEST_BUILD must be debug, release or none" >&2; exit 2 ;;
+esac
 
 docker volume create "$VOLUME" >/dev/null
 docker run -d --name "$NAME" -v "$VOLUME:/data" --health-interval 1s \
