@@ -125,7 +125,9 @@ start_app() {
     PIDS+=("$pid")
     echo "$pid" >"$WORK/$dev.pid"
     for _ in $(seq 300); do
-        hd "$dev" id >/dev/null 2>&1 && return 0
+        # Only once the app's socket exists: without it `hd id` opens the store itself, racing
+        # the starting app for the store lock (the app then fails with "store … in use").
+        [ -S "$WORK/$dev/humandocs.sock" ] && hd "$dev" id >/dev/null 2>&1 && return 0
         kill -0 "$pid" 2>/dev/null || { log "$dev exited"; return 1; }
         sleep 0.1
     done
