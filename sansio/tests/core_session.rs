@@ -7,7 +7,7 @@ use humansync_protocol::{
     encode_frame,
 };
 use humansync_sansio::gate::Admission;
-use humansync_sansio::{ConnId, Core, CoreConfig, Instant, Output, Role, Startup};
+use humansync_sansio::{ConnId, Core, CoreConfig, Event, Instant, Output, Role, Startup};
 
 struct Fixture {
     core: Core,
@@ -386,5 +386,43 @@ fn a_node_that_learns_it_is_revoked_closes_everything() {
             .handle_connection(Instant(4), ConnId(5), f.peer, Role::Dialer),
         Admission::Reject(CloseCode::REVOKED),
         "and it stops dialling"
+    );
+}
+
+#[test]
+fn records_added_directly_report_device_added_and_revoked() {
+    // HS-GATE-4: what the server's node does when it signs records; the events are how the
+    // runtime (and the server's relay, HS-RELAY-2) learns of them.
+    let mut f = fixture();
+    let newcomer = DeviceId::from(&key(9));
+    let events = |out: &[Output]| -> Vec<Event> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Event(e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let added = RegistryRecord::Device {
+        device: newcomer,
+        name: "n".into(),
+        paired_at_ms: 2,
+    }
+    .sign(&f.server)
+    .expect("sign");
+    f.core.add_registry_record(Instant(1), &added).expect("record");
+    assert_eq!(events(&drain(&mut f.core)), vec![Event::DeviceAdded(newcomer)]);
+    let revoked = RegistryRecord::Revoked {
+        device: newcomer,
+        revoked_at_ms: 3,
+    }
+    .sign(&f.server)
+    .expect("sign");
+    f.core.add_registry_record(Instant(2), &revoked).expect("record");
+    assert_eq!(events(&drain(&mut f.core)), vec![Event::DeviceRevoked(newcomer)]);
+    f.core.add_registry_record(Instant(3), &revoked).expect("again");
+    assert!(
+        events(&drain(&mut f.core)).is_empty(),
+        "a known record changes nothing"
     );
 }

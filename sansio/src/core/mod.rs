@@ -276,9 +276,16 @@ impl Core {
     /// Adds a signed registry record (the anchor after signing one, or a device after pairing) to
     /// the registry and to `_devices`, and pushes it to every session (HS-REG-6).
     pub fn add_registry_record(&mut self, now: Instant, record: &SignedRecord) -> Result<(), CoreError> {
-        self.registry
+        let change = self
+            .registry
             .insert(record)
             .map_err(|e| CoreError::Record(e.to_string()))?;
+        // The view has the record now, so re-reading `_devices` finds no change: report it here.
+        match change {
+            Some(crate::registry::RegistryChange::Added(device)) => self.emit(Event::DeviceAdded(device)),
+            Some(crate::registry::RegistryChange::Revoked(device)) => self.emit(Event::DeviceRevoked(device)),
+            None => {}
+        }
         let changed = self
             .cache
             .get_mut(&DocId::devices())
