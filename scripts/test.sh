@@ -25,8 +25,8 @@ step "tests"
 cargo test --workspace --all-features
 
 step "benchmarks at the quick size (test profile, no release build; asserts counts, never times)"
-cargo test -p humansync --bench sync -- --quick
-cargo test -p humansync-server --bench server -- --quick
+# Same package selection and features as the test step, so no dependency is rebuilt.
+cargo test --workspace --all-features --bench sync --bench server -- --quick
 
 step "Docker image: build, run, pair, sync, restart, revoke (scripts/docker-test.sh; skips without a Docker engine)"
 ./scripts/docker-test.sh
