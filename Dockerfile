@@ -7,6 +7,7 @@
 #   ./scripts/docker-build.sh            # debug binary + its libraries (no extra compile after the tests)
 #   ./scripts/docker-build.sh --release  # static release binary (production)
 #   docker run -d -v humansync-data:/data -p 4433:4433/udp -p 8080:8080 humansync-server:local --password PW
+#   (with its own relay: add -p 3340:3340 and --serve-relay)
 FROM scratch
 COPY target/docker/rootfs/ /
 COPY --chown=65532:65532 target/docker/data/ /data/
@@ -16,7 +17,8 @@ ENV HUMANSYNC_DATA_DIR=/data \
     RUST_LOG=info
 USER 65532:65532
 VOLUME ["/data"]
-EXPOSE 8080/tcp 4433/udp
+# 3340/tcp: the embedded relay, only with --serve-relay.
+EXPOSE 8080/tcp 4433/udp 3340/tcp
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/humansync-server", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/humansync-server"]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Docker acceptance test of humansync-server: build the image (scripts/docker-build.sh), run it
-# with --password (relays off), pair devices from the host (server/tests/docker_device.rs), sync a
+# with --password and its own relay (--serve-relay; devices use only that relay), pair devices
+# from the host (server/tests/docker_device.rs), check they home on the container's relay, sync a
 # document and a blob, restart the container, check identity, registry and data persisted, then
-# revoke a device through the API and check it is refused. Cleans up what it made, also on failure.
+# revoke a device through the API and check it is refused, by the relay too. Cleans up what it made, also on failure.
 # Skips (exit 0, with a message) only when no Docker engine is reachable.
 #
 # Env: IMAGE (default humansync-server:local); DOCKER_TEST_BUILD: `debug` (default: build IMAGE
@@ -44,7 +45,7 @@ esac
 
 docker volume create "$VOLUME" >/dev/null
 docker run -d --name "$NAME" -v "$VOLUME:/data" --health-interval 1s \
-    "$IMAGE" --password "$PASSWORD" --relay disabled >/dev/null
+    "$IMAGE" --password "$PASSWORD" --serve-relay >/dev/null
 
 wait_healthy() {
     for _ in $(seq 1 60); do

@@ -1,5 +1,5 @@
 //! The documents the benchmarks sync: note-sized Automerge documents (a title and a text body
-//! typed in ~50 edits, ~2,000 operations), the registry anchor that stands in for the server's key,
+//! typed in ~50 edits, ~2,000 operations),
 //! and a node's storage (a device's, or `humansync-server`'s `data_dir/node`) preloaded with them
 //! through the public store API.
 
@@ -7,9 +7,7 @@ use std::path::Path;
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ObjType, ROOT};
-use ed25519_dalek::SigningKey;
-use humansync::protocol::http::PairResponse;
-use humansync::protocol::{ChangeHash, DeviceId, DocId, RegistryRecord};
+use humansync::protocol::{ChangeHash, DocId};
 use humansync::store::{DocStore, StoreOp};
 use humansync_sansio::{DocMeta, DocWrite};
 
@@ -120,70 +118,4 @@ pub fn preload(storage: &Path, notes: &[Note]) {
     }
     store.checkpoint().expect("checkpoint");
     store.close().expect("close store");
-}
-
-/// The stand-in for the server's key: signs registry records as POST /pair does.
-pub struct Anchor {
-    /// The anchor's signing key (fixed).
-    pub key: SigningKey,
-    records: Vec<String>,
-}
-
-impl Default for Anchor {
-    fn default() -> Self {
-        Anchor::new()
-    }
-}
-
-impl Anchor {
-    /// An anchor with a fixed key.
-    pub fn new() -> Self {
-        Anchor {
-            key: SigningKey::from_bytes(&[0x5E; 32]),
-            records: Vec::new(),
-        }
-    }
-
-    /// The anchor's id: the server peer's device id.
-    pub fn id(&self) -> DeviceId {
-        DeviceId::from(&self.key)
-    }
-
-    /// Registers a device (a signed Device record).
-    pub fn register(&mut self, device: DeviceId) {
-        let record = RegistryRecord::Device {
-            device,
-            name: "bench".into(),
-            paired_at_ms: 1,
-        };
-        self.records
-            .push(hex::encode(record.sign(&self.key).expect("sign").encode()));
-    }
-
-    /// What POST /pair answers; no server addresses (the bench tells nodes where peers are).
-    pub fn pairing(&self) -> PairResponse {
-        PairResponse {
-            server_node_id: self.id(),
-            server_addrs: Vec::new(),
-            relay_url: None,
-            devices: Vec::new(),
-            records: self.records.clone(),
-        }
-    }
-
-    /// Writes the anchor's secret as the identity of the node stored under `storage`, so that
-    /// node is the server peer.
-    pub fn install_as_identity(&self, storage: &Path) {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::create_dir_all(storage).expect("create storage");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(storage.join(humansync::identity::IDENTITY_FILE))
-            .expect("create identity file");
-        f.write_all(&self.key.to_bytes()).expect("write identity");
-        f.sync_all().expect("sync identity");
-    }
 }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used)]
 
+pub mod anchor;
 pub mod args;
 pub mod fixture;
 pub mod machine;
@@ -18,6 +19,10 @@ pub mod node;
 pub mod proc;
 pub mod report;
 pub mod server_process;
+pub mod wait;
+
+pub use anchor::Anchor;
+pub use wait::eventually;
 
 /// A temporary directory under `base` (benches pass `env!("CARGO_TARGET_TMPDIR")`: the same disk
 /// as the build), removed when dropped.

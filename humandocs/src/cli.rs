@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use humansync::RelayConfig;
 
 /// Humandocs: documents on all your devices, synced by HumanSync, no cloud.
 ///
@@ -42,9 +43,10 @@ pub struct NodeArgs {
     /// Do not discover peers on the local network with mDNS.
     #[arg(long)]
     pub no_mdns: bool,
-    /// Relay: `default` (iroh's public relays), `disabled`, or a relay URL.
+    /// Relay: `default` (iroh's public relays and the server's), `server` (only the relay the
+    /// server announces), `disabled`, or a relay URL.
     #[arg(long, default_value = "default")]
-    pub relay: String,
+    pub relay: RelayConfig,
     /// Seconds between re-dial attempts to unreachable peers.
     #[arg(long, default_value_t = 30)]
     pub interval: u64,

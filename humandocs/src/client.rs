@@ -68,16 +68,62 @@ impl Connection {
 
 /// Runs one request: through the running app when there is one, else on the store directly
 /// (a short-lived node on loopback, mDNS off; it syncs with the server if paired and reachable).
+/// While another process holds the store (an app starting up, before its socket answers, or
+/// another direct command), it keeps trying both for up to [`run::STORE_WAIT`].
 pub async fn request(data: &Path, request: Request) -> Result<Value, AppError> {
-    if let Some(mut conn) = Connection::open(data).await? {
-        return conn.call(&request).await;
+    let deadline = tokio::time::Instant::now() + run::STORE_WAIT;
+    loop {
+        if let Some(mut conn) = Connection::open(data).await? {
+            return conn.call(&request).await;
+        }
+        if matches!(request, Request::Watch | Request::Stop) {
+            return Err(AppError::NotRunning(data.display().to_string()));
+        }
+        match run::start_direct(data).await {
+            Ok(node) => {
+                let app = App::new(node.clone(), data);
+                let result = app.handle(request).await;
+                node.shutdown().await?;
+                return result;
+            }
+            Err(AppError::Sync(humansync::Error::StoreInUse(_)))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(run::STORE_RETRY).await;
+            }
+            Err(e) => return Err(e),
+        }
     }
-    if matches!(request, Request::Watch | Request::Stop) {
-        return Err(AppError::NotRunning(data.display().to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_command_waits_while_another_node_holds_the_store() {
+        let dir = tempfile::tempdir().expect("dir");
+        // What a starting app looks like before its socket answers: the store is held.
+        let holder = run::start_direct(dir.path()).await.expect("holder starts");
+        let data = dir.path().to_owned();
+        let command = tokio::spawn(async move {
+            request(
+                &data,
+                Request::Create {
+                    title: "waited".into(),
+                    body: String::new(),
+                },
+            )
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        holder.shutdown().await.expect("holder stops");
+        let created = command
+            .await
+            .expect("task")
+            .expect("the command ran once the store was free");
+        assert!(created.get("id").is_some(), "{created}");
+        let listed = request(dir.path(), Request::List).await.expect("list");
+        assert!(listed.to_string().contains("waited"), "{listed}");
     }
-    let node = run::start_direct(data).await?;
-    let app = App::new(node.clone(), data);
-    let result = app.handle(request).await;
-    node.shutdown().await?;
-    result
 }

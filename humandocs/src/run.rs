@@ -12,6 +12,10 @@ use crate::cli::NodeArgs;
 use crate::settings::Settings;
 use crate::{AppError, events, server, status};
 
+/// How long a starting app, or a command, waits for a store another process holds.
+pub const STORE_WAIT: Duration = Duration::from_secs(30);
+/// How often it looks again.
+pub const STORE_RETRY: Duration = Duration::from_millis(100);
 /// Delay between background pairing attempts while the server is unreachable.
 const PAIR_RETRY: Duration = Duration::from_secs(3);
 
@@ -23,11 +27,7 @@ pub fn node_config(data: &Path, args: &NodeArgs, server_url: Option<String>) -> 
     config.bind_addr = args.bind;
     config.mdns = !args.no_mdns;
     config.interval_secs = args.interval.max(1);
-    config.relay = match args.relay.as_str() {
-        "default" => RelayConfig::Default,
-        "disabled" | "none" | "off" => RelayConfig::Disabled,
-        url => RelayConfig::Custom(url.to_owned()),
-    };
+    config.relay = args.relay.clone();
     config
 }
 
@@ -38,11 +38,26 @@ pub async fn start_direct(data: &Path) -> Result<Node, AppError> {
     let args = NodeArgs {
         bind: Some(std::net::Ipv4Addr::LOCALHOST.into()),
         no_mdns: true,
-        relay: "disabled".into(),
+        relay: RelayConfig::Disabled,
         interval: 30,
         ..NodeArgs::default()
     };
     Ok(humansync::init(node_config(data, &args, settings.server_url)).await?)
+}
+
+/// Starts the node, waiting up to [`STORE_WAIT`] while a direct-mode command (which found no
+/// app to ask, and opened the store itself) holds the store.
+async fn init_waiting(config: HumanSyncConfig) -> Result<Node, AppError> {
+    let deadline = tokio::time::Instant::now() + STORE_WAIT;
+    loop {
+        match humansync::init(config.clone()).await {
+            Err(humansync::Error::StoreInUse(path)) if tokio::time::Instant::now() < deadline => {
+                tracing::info!(store = %path.display(), "the store is in use by a command; waiting");
+                tokio::time::sleep(STORE_RETRY).await;
+            }
+            result => return Ok(result?),
+        }
+    }
 }
 
 /// A started app: the node, its socket and the stop signal.
@@ -67,7 +82,7 @@ pub async fn start(data: &Path, args: &NodeArgs, password: Option<String>) -> Re
     }
     // Bind the socket first: a second app on the same directory fails here, before touching the store.
     let listener = server::bind(data)?;
-    let node = humansync::init(node_config(data, args, settings.server_url.clone())).await?;
+    let node = init_waiting(node_config(data, args, settings.server_url.clone())).await?;
     let app = App::new(node, data);
     tracing::info!(
         id = %app.node().id(),

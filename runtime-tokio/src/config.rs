@@ -6,15 +6,44 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// Which relay the node uses when a direct path is not available.
+///
+/// Except with [`RelayConfig::Disabled`], a node also uses the relay its pairing server
+/// announces (`relay_url`, HS-RELAY-3), from the moment it pairs and after every restart.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum RelayConfig {
-    /// iroh's public relays (production default).
+    /// iroh's public relays (production default), plus the server's relay once announced.
     #[default]
     Default,
-    /// No relay: direct addresses and mDNS only (what every test uses).
+    /// No relay at all: direct addresses and mDNS only (what most tests use).
     Disabled,
-    /// A relay the user runs, for example the server's embedded one.
+    /// Only the relay the pairing server announces: no third-party relay is ever contacted,
+    /// and before pairing (or with a server that runs no relay) only direct paths are used.
+    Server,
+    /// A relay the user runs, plus the server's relay once announced.
     Custom(String),
+}
+
+impl std::str::FromStr for RelayConfig {
+    type Err = ConfigError;
+
+    /// `default`, `disabled` (or `none`, `off`), `server`, or an `http://` / `https://` relay URL.
+    fn from_str(value: &str) -> Result<Self, ConfigError> {
+        Ok(match value {
+            "default" => RelayConfig::Default,
+            "disabled" | "none" | "off" => RelayConfig::Disabled,
+            "server" => RelayConfig::Server,
+            url if (url.starts_with("https://") || url.starts_with("http://"))
+                && url.parse::<iroh::RelayUrl>().is_ok() =>
+            {
+                RelayConfig::Custom(url.to_owned())
+            }
+            other => {
+                return Err(ConfigError::Parse(format!(
+                    "relay {other:?} is not `default`, `disabled`, `server` or an http(s) URL"
+                )));
+            }
+        })
+    }
 }
 
 /// Everything a node needs to start. Build it in code or load the TOML file with [`HumanSyncConfig::load`].
@@ -62,7 +91,7 @@ impl HumanSyncConfig {
     }
 
     /// Parses the PRD's TOML layout: `[server] url, node_id`, `[storage] path`, `[sync] interval_secs`,
-    /// `[iroh] port, relay` (`relay = "disabled"`, `"default"` or a URL), `mdns`.
+    /// `[iroh] port, relay` (`relay = "default"`, `"disabled"`, `"server"` or a URL), `mdns`.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         let file: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
         let storage = file.storage.path.ok_or(ConfigError::Missing("storage.path"))?;
@@ -84,11 +113,9 @@ impl HumanSyncConfig {
         if let Some(mdns) = file.iroh.mdns {
             config.mdns = mdns;
         }
-        config.relay = match file.iroh.relay.as_deref() {
-            None | Some("default") => RelayConfig::Default,
-            Some("disabled") | Some("none") => RelayConfig::Disabled,
-            Some(url) => RelayConfig::Custom(url.to_owned()),
-        };
+        if let Some(relay) = file.iroh.relay.as_deref() {
+            config.relay = relay.parse()?;
+        }
         Ok(config)
     }
 
@@ -183,6 +210,23 @@ mod tests {
         assert_eq!(c.interval_secs, 60);
         assert_eq!(c.iroh_port, 4433);
         assert_eq!(c.relay, RelayConfig::Disabled);
+    }
+
+    #[test]
+    fn parses_every_relay_choice_and_refuses_junk() {
+        assert_eq!("default".parse::<RelayConfig>().ok(), Some(RelayConfig::Default));
+        assert_eq!("off".parse::<RelayConfig>().ok(), Some(RelayConfig::Disabled));
+        assert_eq!("server".parse::<RelayConfig>().ok(), Some(RelayConfig::Server));
+        assert_eq!(
+            "http://10.0.0.1:3340".parse::<RelayConfig>().ok(),
+            Some(RelayConfig::Custom("http://10.0.0.1:3340".into()))
+        );
+        for junk in ["", "relay.example.org", "ftp://x", "https://"] {
+            assert!(junk.parse::<RelayConfig>().is_err(), "{junk:?} accepted");
+        }
+        let c = HumanSyncConfig::from_toml_str("[storage]\npath='x'\n[iroh]\nrelay='server'").expect("valid");
+        assert_eq!(c.relay, RelayConfig::Server);
+        assert!(HumanSyncConfig::from_toml_str("[storage]\npath='x'\n[iroh]\nrelay='bogus'").is_err());
     }
 
     #[test]

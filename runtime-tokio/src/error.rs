@@ -30,6 +30,9 @@ pub enum Error {
     /// Local storage failed; nothing was acknowledged.
     #[error("storage: {0}")]
     Storage(String),
+    /// Another node, in this or another process, has the store open; nothing was changed.
+    #[error("storage: {} is in use by another node (another process of this app?)", .0.display())]
+    StoreInUse(std::path::PathBuf),
     /// The network layer failed.
     #[error("network: {0}")]
     Network(String),

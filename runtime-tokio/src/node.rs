@@ -89,8 +89,10 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
     } else {
         pairing.anchor()
     };
-    let store =
-        crate::store::DocStore::open(&storage.join("store")).map_err(|e| Error::Storage(e.to_string()))?;
+    let store = crate::store::DocStore::open(&storage.join("store")).map_err(|e| match e {
+        crate::store::StoreError::Locked(path) => Error::StoreInUse(path),
+        e => Error::Storage(e.to_string()),
+    })?;
     let startup = store.startup();
     // A fresh actor per process lifetime: a crash can never reuse (actor, seq) (see CoreConfig::actor).
     let mut actor = id.as_bytes()[..16].to_vec();
@@ -106,13 +108,16 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         relay: match &config.relay {
             RelayConfig::Default => RelayChoice::Default,
             RelayConfig::Disabled => RelayChoice::Disabled,
+            RelayConfig::Server => RelayChoice::Adopted,
             RelayConfig::Custom(url) => RelayChoice::Custom(
                 url.parse()
                     .map_err(|e| Error::Network(format!("invalid relay URL {url:?}: {e}")))?,
             ),
         },
         mdns: config.mdns,
-        portmapper: !matches!(config.relay, RelayConfig::Disabled),
+        // A gateway port mapping serves only a node that may be reached from outside.
+        portmapper: !matches!(config.relay, RelayConfig::Disabled)
+            && !config.bind_addr.is_some_and(|ip| ip.is_loopback()),
         blobs_dir: storage.join("blobs"),
     };
     let transport = Transport::bind(transport_config, gate.clone(), net_tx)

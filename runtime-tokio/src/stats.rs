@@ -19,6 +19,8 @@ pub struct SessionCounters {
     pub udp_tx_bytes: u64,
     /// Bytes of UDP datagrams the QUIC connection received.
     pub udp_rx_bytes: u64,
+    /// The connection currently goes through a relay rather than a direct path.
+    pub relayed: bool,
 }
 
 /// What a node did since it started.
@@ -35,4 +37,6 @@ pub struct NodeStats {
     pub io_pending: u64,
     /// Every session the core knows, open or still in its handshake.
     pub sessions: Vec<SessionCounters>,
+    /// The relay this node is connected to and reachable through, if any.
+    pub home_relay: Option<String>,
 }

@@ -9,6 +9,7 @@ use humansync::RelayConfig;
 use serde::Deserialize;
 
 use crate::proxy::{TrustedProxies, TrustedProxy};
+use crate::relay::DEFAULT_RELAY_PORT;
 
 /// Default HTTP listen address.
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
@@ -22,7 +23,8 @@ pub const DEFAULT_DATA_DIR: &str = "humansync-data";
 #[command(name = "humansync-server", version, about)]
 pub struct Cli {
     /// A TOML file with the same settings (keys: password, data_dir, http_addr, iroh_port,
-    /// iroh_bind, relay, public_addrs, tls_cert, tls_key, mdns, trusted_proxies).
+    /// iroh_bind, relay, public_addrs, tls_cert, tls_key, mdns, trusted_proxies, serve_relay,
+    /// relay_port, relay_public_url).
     #[arg(long, env = "HUMANSYNC_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Where the registry, identity, documents and blobs live [default: humansync-data].
@@ -69,6 +71,17 @@ pub struct ServeArgs {
     /// Find devices on the local network with mDNS [default: false].
     #[arg(long, env = "HUMANSYNC_MDNS")]
     pub mdns: Option<bool>,
+    /// Run an iroh relay inside the server (plain HTTP on --relay-port) and announce it to
+    /// devices, instead of using n0's public relays. Only registered devices may use it.
+    #[arg(long, env = "HUMANSYNC_SERVE_RELAY", conflicts_with = "relay")]
+    pub serve_relay: bool,
+    /// TCP port of the embedded relay, on the HTTP API's address [default: 3340].
+    #[arg(long, env = "HUMANSYNC_RELAY_PORT")]
+    pub relay_port: Option<u16>,
+    /// The relay URL announced to devices, e.g. `https://relay.example.org` behind a TLS proxy
+    /// [default: `http://` + the host name the device paired with + `:` + --relay-port].
+    #[arg(long, env = "HUMANSYNC_RELAY_PUBLIC_URL")]
+    pub relay_public_url: Option<String>,
     /// A reverse proxy (IP address or CIDR network) whose `X-Forwarded-For` header names the
     /// client, for rate limits and the audit log. From any other peer the header is ignored.
     /// Repeat, or comma-separate in HUMANSYNC_TRUSTED_PROXIES.
@@ -128,6 +141,9 @@ struct File {
     mdns: Option<bool>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    serve_relay: Option<bool>,
+    relay_port: Option<u16>,
+    relay_public_url: Option<String>,
 }
 
 /// Why the settings are unusable.
@@ -167,6 +183,17 @@ pub struct ServerConfig {
     pub mdns: bool,
     /// Reverse proxies trusted to forward the client's address (HS-PAIR-10).
     pub trusted_proxies: TrustedProxies,
+    /// The embedded relay, if served (HS-RELAY-1).
+    pub serve_relay: Option<ServeRelay>,
+}
+
+/// Settings of the embedded relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeRelay {
+    /// TCP address the relay listens on (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// The URL announced to devices; `None` derives it from the pairing request's host name.
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -185,6 +212,7 @@ impl ServerConfig {
             tls: None,
             mdns: false,
             trusted_proxies: TrustedProxies::default(),
+            serve_relay: None,
         }
     }
 
@@ -208,6 +236,23 @@ impl ServerConfig {
         config.iroh_port = s.iroh_port.or(file.iroh_port).unwrap_or(DEFAULT_IROH_PORT);
         config.iroh_bind = s.iroh_bind.or(file.iroh_bind);
         config.relay = parse_relay(s.relay.as_deref().or(file.relay.as_deref()))?;
+        if s.serve_relay || file.serve_relay.unwrap_or(false) {
+            if s.relay.is_some() || file.relay.is_some() {
+                return Err(ConfigError::Invalid(
+                    "serve_relay",
+                    "give either relay or serve_relay, not both".into(),
+                ));
+            }
+            let port = s.relay_port.or(file.relay_port).unwrap_or(DEFAULT_RELAY_PORT);
+            let public_url = s.relay_public_url.clone().or(file.relay_public_url);
+            if let Some(url) = &public_url {
+                parse_relay(Some(url))?;
+            }
+            config.serve_relay = Some(ServeRelay {
+                addr: SocketAddr::new(config.http_addr.ip(), port),
+                public_url,
+            });
+        }
         config.public_addrs = if s.public_addr.is_empty() {
             file.public_addrs
         } else {
@@ -252,21 +297,18 @@ fn read_file(path: &Path) -> Result<File, ConfigError> {
     toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_owned(), e.to_string()))
 }
 
-/// `default`, `disabled` (or `none`), or a relay URL.
+/// `default`, `disabled` (or `none`), or a relay URL (`server` means nothing to a server).
 pub fn parse_relay(value: Option<&str>) -> Result<RelayConfig, ConfigError> {
-    Ok(match value {
-        None | Some("default") => RelayConfig::Default,
-        Some("disabled") | Some("none") => RelayConfig::Disabled,
-        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
-            RelayConfig::Custom(url.to_owned())
-        }
-        Some(other) => {
-            return Err(ConfigError::Invalid(
-                "relay",
-                format!("{other:?} is not `default`, `disabled` or an http(s) URL"),
-            ));
-        }
-    })
+    let Some(value) = value else {
+        return Ok(RelayConfig::Default);
+    };
+    match value.parse() {
+        Ok(RelayConfig::Server) | Err(_) => Err(ConfigError::Invalid(
+            "relay",
+            format!("{value:?} is not `default`, `disabled` or an http(s) URL"),
+        )),
+        Ok(relay) => Ok(relay),
+    }
 }
 
 #[cfg(test)]
@@ -333,6 +375,43 @@ mod tests {
             ServerConfig::resolve(&bad),
             Err(ConfigError::Invalid("trusted_proxy", _))
         ));
+    }
+
+    #[test]
+    fn the_embedded_relay_is_off_unless_asked_for_and_excludes_another_relay() {
+        // HS-RELAY-1
+        let off = ServerConfig::resolve(&Cli::parse_from(["humansync-server"])).expect("valid");
+        assert_eq!(off.serve_relay, None);
+        let cli = Cli::parse_from([
+            "humansync-server",
+            "--http-addr",
+            "127.0.0.1:9000",
+            "--serve-relay",
+            "--relay-port",
+            "4000",
+        ]);
+        let on = ServerConfig::resolve(&cli).expect("valid");
+        assert_eq!(
+            on.serve_relay,
+            Some(ServeRelay {
+                addr: "127.0.0.1:4000".parse().expect("addr"),
+                public_url: None,
+            })
+        );
+        let default_port = Cli::parse_from(["humansync-server", "--serve-relay"]);
+        let c = ServerConfig::resolve(&default_port).expect("valid");
+        assert_eq!(c.serve_relay.map(|r| r.addr.port()), Some(DEFAULT_RELAY_PORT));
+        assert!(Cli::try_parse_from(["humansync-server", "--serve-relay", "--relay", "disabled"]).is_err());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.toml");
+        std::fs::write(&path, "serve_relay = true\nrelay = 'disabled'\n").expect("write");
+        let both = Cli::parse_from(["humansync-server", "--config", path.to_str().expect("utf-8")]);
+        assert!(matches!(
+            ServerConfig::resolve(&both),
+            Err(ConfigError::Invalid("serve_relay", _))
+        ));
+        let bad_url = Cli::parse_from(["humansync-server", "--serve-relay", "--relay-public-url", "relay"]);
+        assert!(ServerConfig::resolve(&bad_url).is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod http;
 pub mod password;
 pub mod proxy;
 pub mod registry;
+pub mod relay;
 pub mod replay;
 pub mod server;
 

@@ -12,12 +12,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
-use crate::config::ServerConfig;
+use crate::config::{ServeRelay, ServerConfig};
 use crate::db::{Db, DbError};
 use crate::guard::Guard;
-use crate::http::{AppState, ClientAddr};
+use crate::http::{AnnouncedRelay, AppState, ClientAddr};
 use crate::password::{PasswordCheck, PasswordError};
 use crate::registry::{Registry, RegistryError};
+use crate::relay::EmbeddedRelay;
 use crate::replay::ReplayCache;
 
 /// The registry database under the data directory.
@@ -51,6 +52,9 @@ pub enum ServerError {
     /// TLS set-up failed.
     #[error(transparent)]
     Tls(#[from] crate::http::tls::TlsError),
+    /// The embedded relay could not start.
+    #[error(transparent)]
+    Relay(#[from] crate::relay::RelayError),
 }
 
 /// A running server.
@@ -60,6 +64,7 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     http: JoinHandle<()>,
     poller: JoinHandle<()>,
+    relay: Option<EmbeddedRelay>,
 }
 
 /// Options only tests change.
@@ -94,9 +99,21 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
     let mut node_config = HumanSyncConfig::new(config.data_dir.join(NODE_DIR));
     node_config.iroh_port = config.iroh_port;
     node_config.bind_addr = config.iroh_bind;
-    node_config.relay = config.relay.clone();
+    // The relay starts first: the node uses it as its home relay (HS-RELAY-1).
+    let mut relay = match &config.serve_relay {
+        Some(settings) => Some(EmbeddedRelay::start(settings.addr).await?),
+        None => None,
+    };
+    node_config.relay = match relay.as_ref().and_then(EmbeddedRelay::local_url) {
+        Some(url) => RelayConfig::Custom(url),
+        None => config.relay.clone(),
+    };
     node_config.mdns = config.mdns;
     let node = Node::init_anchor(node_config).await?;
+    if let Some(relay) = &mut relay {
+        relay.attach(node.clone());
+        tracing::info!(addr = ?relay.http_addr(), "relay listening (plain http; only registered devices are admitted)");
+    }
     let registry = Registry::new(db.clone(), node.clone());
     let restored = registry.restore(0).await?;
     let server_id = node.id();
@@ -110,9 +127,24 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
         server_id,
         public_addrs: config.public_addrs.clone(),
         node_addrs: node.addrs(),
-        relay_url: match &config.relay {
-            RelayConfig::Custom(url) => Some(url.clone()),
-            _ => None,
+        relay: match (&config.serve_relay, &relay, &config.relay) {
+            (
+                Some(ServeRelay {
+                    public_url: Some(url),
+                    ..
+                }),
+                _,
+                _,
+            ) => AnnouncedRelay::Url(url.clone()),
+            (_, Some(relay), _) => {
+                relay
+                    .http_addr()
+                    .map_or(AnnouncedRelay::None, |addr| AnnouncedRelay::SameHost {
+                        port: addr.port(),
+                    })
+            }
+            (_, None, RelayConfig::Custom(url)) => AnnouncedRelay::Url(url.clone()),
+            _ => AnnouncedRelay::None,
         },
         trusted_proxies: config.trusted_proxies.clone(),
     });
@@ -164,6 +196,7 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
         stop,
         http,
         poller,
+        relay,
     })
 }
 
@@ -191,6 +224,16 @@ impl RunningServer {
         self.http_addr
     }
 
+    /// Where the embedded relay listens, if served.
+    pub fn relay_addr(&self) -> Option<SocketAddr> {
+        self.relay.as_ref().and_then(EmbeddedRelay::http_addr)
+    }
+
+    /// Relay connections refused since start (0 without an embedded relay).
+    pub fn relay_refused(&self) -> u64 {
+        self.relay.as_ref().map_or(0, EmbeddedRelay::refused)
+    }
+
     /// The cloud peer.
     pub fn node(&self) -> &Node {
         self.state.registry.node()
@@ -211,11 +254,14 @@ impl RunningServer {
         let _ = self.stop.send(true);
         let _ = self.http.await;
         let _ = self.poller.await;
-        let RunningServer { state, .. } = self;
+        let RunningServer { state, relay, .. } = self;
         let node = state.registry.node().clone();
         let db = state.registry.db().clone();
         drop(state);
         node.shutdown().await?;
+        if let Some(relay) = relay {
+            relay.shutdown().await;
+        }
         db.close().await;
         Ok(())
     }

@@ -4,31 +4,8 @@
 
 mod support;
 
-use humansync::{DeviceId, Node};
 use humansync_server::Overrides;
 use support::*;
-
-async fn connected(node: &Node, peer: DeviceId) -> bool {
-    node.sync_status()
-        .await
-        .expect("status")
-        .peers
-        .iter()
-        .any(|p| p.peer == peer)
-}
-
-async fn title(node: &Node, doc: &str) -> Option<String> {
-    let listed = node.list_docs("notes/").await.expect("list");
-    if !listed.iter().any(|d| d.as_str() == doc) {
-        return None;
-    }
-    node.open_doc(doc)
-        .await
-        .expect("open")
-        .get::<String>("title")
-        .await
-        .expect("get")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_find_each_other_through_get_devices() {

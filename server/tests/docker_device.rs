@@ -11,10 +11,16 @@ use std::path::PathBuf;
 use humansync::protocol::http::{DevicesResponse, HealthResponse, SignedAuth};
 use humansync::{BlobHash, DeviceId, HumanSyncConfig, Node, RelayConfig};
 use reqwest::StatusCode;
-use support::{client, eventually, now_ms};
+use support::{client, connected, eventually, home_relay, now_ms, title};
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set (run scripts/docker-test.sh)"))
+}
+
+/// The relay the container serves: on the API's host, port 3340 (HS-RELAY-1).
+fn container_relay() -> String {
+    let api = reqwest::Url::parse(&env("HUMANSYNC_DOCKER_URL")).expect("HUMANSYNC_DOCKER_URL is a URL");
+    format!("http://{}:3340/", api.host_str().expect("host"))
 }
 
 fn state() -> PathBuf {
@@ -23,7 +29,8 @@ fn state() -> PathBuf {
 
 async fn device(name: &str) -> Node {
     let mut config = HumanSyncConfig::new(state().join(name));
-    config.relay = RelayConfig::Disabled;
+    // Only the relay the container announces (it runs with --serve-relay).
+    config.relay = RelayConfig::Server;
     config.mdns = false;
     config.interval_secs = 1;
     config.server_url = Some(env("HUMANSYNC_DOCKER_URL"));
@@ -60,27 +67,6 @@ async fn list_devices(node: &Node, nonce: u8) -> (StatusCode, Option<DevicesResp
     )
 }
 
-async fn connected(node: &Node, peer: DeviceId) -> bool {
-    node.sync_status()
-        .await
-        .expect("status")
-        .peers
-        .iter()
-        .any(|p| p.peer == peer)
-}
-
-async fn title(node: &Node) -> Option<String> {
-    if node.list_docs("notes/").await.expect("list").is_empty() {
-        return None;
-    }
-    node.open_doc("notes/docker")
-        .await
-        .expect("open")
-        .get::<String>("title")
-        .await
-        .expect("get")
-}
-
 const BLOB: &[u8] = b"a blob that must survive a container restart";
 
 /// Phase 1: two devices pair with the container and sync a document and a blob through it.
@@ -96,6 +82,10 @@ async fn docker_phase1_pair_and_sync() {
         connected(&a, server).await && connected(&b, server).await
     })
     .await;
+    eventually(30, "devices home on the container's own relay", || async {
+        home_relay(&a).await == Some(container_relay()) && home_relay(&b).await == Some(container_relay())
+    })
+    .await;
     let note = a.open_doc("notes/docker").await.expect("open");
     note.put("title", "from the host").await.expect("put");
     let path = state().join("blob.bin");
@@ -103,7 +93,7 @@ async fn docker_phase1_pair_and_sync() {
     let hash = a.store_blob(&path).await.expect("store");
     note.put_blob("file", hash).await.expect("put blob");
     eventually(60, "B received the note through the container", || async {
-        title(&b).await.as_deref() == Some("from the host")
+        title(&b, "notes/docker").await.as_deref() == Some("from the host")
     })
     .await;
     // The container fetches the blob from A after it has the note; B asks until it holds it.
@@ -142,7 +132,7 @@ async fn docker_phase2_persisted_then_revoked() {
     let c = device("c").await;
     c.pair(&env("HUMANSYNC_DOCKER_PASSWORD")).await.expect("c pairs");
     eventually(60, "C received the note from the restarted container", || async {
-        title(&c).await.as_deref() == Some("from the host")
+        title(&c, "notes/docker").await.as_deref() == Some("from the host")
     })
     .await;
     eventually(60, "C fetched the blob from the container", || async {
@@ -164,6 +154,10 @@ async fn docker_phase2_persisted_then_revoked() {
     })
     .await;
     assert_eq!(list_devices(&c, 2).await.0, StatusCode::FORBIDDEN);
+    eventually(30, "the container's relay dropped C", || async {
+        home_relay(&c).await.is_none()
+    })
+    .await;
     let r = client()
         .post(format!("{}/pair", env("HUMANSYNC_DOCKER_URL")))
         .json(&serde_json::json!({"node_id": c.id().to_string(), "password": env("HUMANSYNC_DOCKER_PASSWORD"), "device_name": "c"}))

@@ -10,35 +10,6 @@ use humansync_server::Overrides;
 use reqwest::StatusCode;
 use support::*;
 
-async fn has_doc(node: &Node, doc: &str) -> bool {
-    node.list_docs("notes/")
-        .await
-        .expect("list")
-        .iter()
-        .any(|d| d.as_str() == doc)
-}
-
-async fn title(node: &Node, doc: &str) -> Option<String> {
-    if !has_doc(node, doc).await {
-        return None;
-    }
-    node.open_doc(doc)
-        .await
-        .expect("open")
-        .get::<String>("title")
-        .await
-        .expect("get")
-}
-
-async fn connected(node: &Node, peer: humansync::DeviceId) -> bool {
-    node.sync_status()
-        .await
-        .expect("status")
-        .peers
-        .iter()
-        .any(|p| p.peer == peer)
-}
-
 async fn holds_blob(node: &Node, hash: BlobHash) -> bool {
     node.sync_status().await.expect("status").blobs_missing == 0 && node.get_blob(hash).await.is_ok()
 }

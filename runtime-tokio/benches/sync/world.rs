@@ -6,7 +6,8 @@ use std::time::Instant;
 use humansync::{DeviceId, Node};
 
 use crate::common;
-use crate::fixture::{self, Anchor, Note};
+use crate::fixture::{self, Note};
+use humansync_benchkit::Anchor;
 
 /// The server peer and what it holds.
 pub struct World {
@@ -25,7 +26,7 @@ impl World {
         let notes = fixture::build_notes(n);
         let saved_bytes = fixture::saved_bytes(&notes);
         let dir = common::tempdir();
-        let anchor = Anchor::new();
+        let anchor = Anchor::default();
         anchor.install_as_identity(dir.path());
         fixture::preload(dir.path(), &notes);
         let server = common::start(dir.path()).await;

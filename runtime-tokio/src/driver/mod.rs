@@ -102,6 +102,7 @@ pub(crate) async fn run(parts: DriverParts) {
         docs_loaded: 0,
         saves_done: 0,
     };
+    driver.adopt_server_relay().await;
     driver.pump();
     let mut dial_tick = tokio::time::interval(Duration::from_millis(500));
     loop {
@@ -327,6 +328,9 @@ impl Driver {
             Command::FetchBlob { hash, reply } => self.fetch_any(hash, reply),
             Command::ApplyPairing { response, reply } => {
                 let result = self.apply_pairing(&response);
+                if result.is_ok() {
+                    self.adopt_server_relay().await;
+                }
                 let _ = reply.send(result);
             }
             Command::AddPeerAddrs { peer, addrs } => self.dialer.set_addrs(peer, addrs),
@@ -424,6 +428,27 @@ impl Driver {
         Ok(())
     }
 
+    /// Uses the relay the pairing server announced, if any (HS-RELAY-3). A URL that does not
+    /// parse is ignored with a warning: direct paths still work.
+    async fn adopt_server_relay(&mut self) {
+        let Some(url) = self
+            .pairing
+            .response
+            .as_ref()
+            .and_then(|r| r.relay_url.as_deref())
+        else {
+            return;
+        };
+        match url.parse::<iroh::RelayUrl>() {
+            Ok(relay) => {
+                if self.transport.adopt_relay(relay).await {
+                    tracing::info!(relay = url, "using the server's relay");
+                }
+            }
+            Err(e) => tracing::warn!(relay = url, "ignoring the server's relay URL: {e}"),
+        }
+    }
+
     fn dial(&mut self) {
         let generation = self.transport.lan_generation();
         if generation != self.lan_generation {
@@ -485,6 +510,7 @@ impl Driver {
                     stats: p.stats,
                     udp_tx_bytes,
                     udp_rx_bytes,
+                    relayed: self.transport.session_relayed(p.conn).unwrap_or(false),
                 }
             })
             .collect();
@@ -493,6 +519,7 @@ impl Driver {
             saves_done: self.saves_done,
             io_pending: self.store_pending.len() as u64,
             sessions,
+            home_relay: self.transport.home_relay().map(|url| url.to_string()),
         }
     }
 
@@ -511,11 +538,12 @@ impl Driver {
             shutting_down,
             ..
         } = self;
-        // Stop the disk worker (it closes the store and releases its lock) before answering, so
-        // that the same storage can be opened again as soon as shutdown returns.
-        let _ = tokio::task::spawn_blocking(move || drop(store)).await;
         // Shut down even if a dial or blob task still holds the transport: they fail fast then.
         transport.shutdown().await;
+        // Then stop the disk worker (it closes the store and releases its lock) before
+        // answering, so that the same storage can be opened again as soon as shutdown returns.
+        // The store's lock goes last: while it is held, the blob store is not free either.
+        let _ = tokio::task::spawn_blocking(move || drop(store)).await;
         if let Some(reply) = shutting_down {
             let _ = reply.send(Ok(()));
         }

@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use iroh::endpoint::{BindOpts, Builder, PortmapperConfig, presets};
-use iroh::{RelayMode, RelayUrl};
+use iroh::{RelayMap, RelayMode, RelayUrl};
 
 use super::error::TransportError;
 
@@ -15,6 +15,9 @@ pub enum RelayChoice {
     Disabled,
     /// Our own relay (for example the server's iroh-relay).
     Custom(RelayUrl),
+    /// No relay until one is added with [`super::Transport::adopt_relay`] (the one the pairing
+    /// server announces); until then only direct paths are used.
+    Adopted,
     /// number 0's public relays and DNS address lookup (iroh's `presets::N0`).
     Default,
 }
@@ -61,6 +64,10 @@ impl TransportConfig {
             }
             RelayChoice::Custom(url) => {
                 iroh::Endpoint::builder(presets::Minimal).relay_mode(RelayMode::custom([url.clone()]))
+            }
+            // An empty map keeps the relay transport, so that a relay can be added at run time.
+            RelayChoice::Adopted => {
+                iroh::Endpoint::builder(presets::Minimal).relay_mode(RelayMode::Custom(RelayMap::empty()))
             }
         };
         builder = builder.secret_key(iroh::SecretKey::from_bytes(&self.secret_key));

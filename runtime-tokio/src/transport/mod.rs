@@ -82,7 +82,10 @@ pub struct Transport {
     address_book: MemoryLookup,
     provider: Arc<provider_gate::Counters>,
     provider_task: JoinHandle<()>,
-    custom_relay: Option<iroh::RelayUrl>,
+    /// The relay every device of the deployment uses: given to dials as the peer's relay.
+    relay_hint: std::sync::Mutex<Option<iroh::RelayUrl>>,
+    /// False with [`RelayChoice::Disabled`]: [`Transport::adopt_relay`] then does nothing.
+    relays_enabled: bool,
     lan: Arc<lan::LanPeers>,
     /// Follows mDNS announcements; aborted when the transport goes away.
     _lan_task: Option<n0_future::task::AbortOnDropHandle<()>>,
@@ -153,10 +156,11 @@ impl Transport {
             address_book,
             provider,
             provider_task,
-            custom_relay: match config.relay {
+            relays_enabled: config.relay != RelayChoice::Disabled,
+            relay_hint: std::sync::Mutex::new(match config.relay {
                 RelayChoice::Custom(url) => Some(url),
                 _ => None,
-            },
+            }),
             lan,
             _lan_task: lan_task,
         })
@@ -179,6 +183,37 @@ impl Transport {
             .into_iter()
             .filter(|a| !a.ip().is_unspecified())
             .collect()
+    }
+
+    /// Adds `url` (the relay the pairing server announces, HS-RELAY-3) to the relays this
+    /// endpoint may use as its home relay, and gives it to later dials as every peer's relay.
+    /// Returns false, doing nothing, when relays are disabled.
+    pub async fn adopt_relay(&self, url: iroh::RelayUrl) -> bool {
+        if !self.relays_enabled {
+            return false;
+        }
+        *self.relay_hint.lock().unwrap_or_else(|e| e.into_inner()) = Some(url.clone());
+        // No QUIC address discovery: the embedded relay serves HTTP only.
+        let config = iroh::RelayConfig::new(url.clone(), None);
+        self.endpoint.insert_relay(url, Arc::new(config)).await;
+        true
+    }
+
+    /// The relay given to dials as the peer's relay, if any.
+    fn relay_hint(&self) -> Option<iroh::RelayUrl> {
+        self.relay_hint.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The home relay this endpoint is connected to, and so reachable through, if any (one it
+    /// chose but is not connected to, e.g. because the relay refuses it, does not count).
+    pub fn home_relay(&self) -> Option<iroh::RelayUrl> {
+        use iroh::Watcher;
+        let mut status = self.endpoint.home_relay_status();
+        status
+            .get()
+            .into_iter()
+            .find(|status| status.is_connected())
+            .map(|status| status.url().clone())
     }
 
     /// Peers mDNS currently announces on the local network, with their addresses.
@@ -237,8 +272,8 @@ impl Transport {
         self.add_peer_addrs(peer, addrs.clone());
         let mut addr = EndpointAddr::new(id).with_addrs(addrs.into_iter().map(TransportAddr::Ip));
         // With our own relay, every device of the deployment uses it as its home relay.
-        if let Some(relay) = &self.custom_relay {
-            addr = addr.with_relay_url(relay.clone());
+        if let Some(relay) = self.relay_hint() {
+            addr = addr.with_relay_url(relay);
         }
         self.endpoint
             .connect(addr, alpn)
@@ -322,6 +357,18 @@ impl Transport {
         self.shared.table.with_session(conn, |entry| {
             let stats = entry.conn.stats();
             (stats.udp_tx.bytes, stats.udp_rx.bytes)
+        })
+    }
+
+    /// Whether the session's QUIC connection currently sends over a relay rather than a direct path.
+    pub fn session_relayed(&self, conn: ConnId) -> Option<bool> {
+        self.shared.table.with_session(conn, |entry| {
+            entry
+                .conn
+                .paths()
+                .iter()
+                .find(|p| p.is_selected())
+                .is_some_and(|p| p.is_relay())
         })
     }
 

@@ -46,10 +46,40 @@ pub struct AppState {
     pub public_addrs: Vec<String>,
     /// The node's own direct addresses.
     pub node_addrs: Vec<SocketAddr>,
-    /// The relay announced to devices, if a custom one is used.
-    pub relay_url: Option<String>,
+    /// The relay announced to devices (HS-RELAY-3).
+    pub relay: AnnouncedRelay,
     /// Reverse proxies whose `X-Forwarded-For` names the client (HS-PAIR-10).
     pub trusted_proxies: TrustedProxies,
+}
+
+/// Which relay the pairing answer announces (`relay_url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnnouncedRelay {
+    /// None: devices keep their own relay settings.
+    None,
+    /// This URL (`--relay URL`, or `--relay-public-url`).
+    Url(String),
+    /// The embedded relay, on this port of the host name the device used to reach the API.
+    SameHost {
+        /// The relay's TCP port.
+        port: u16,
+    },
+}
+
+impl AnnouncedRelay {
+    /// The `relay_url` for a request with these headers. [`AnnouncedRelay::SameHost`] needs a
+    /// valid `Host` header; without one nothing is announced.
+    pub fn url_for(&self, headers: &axum::http::HeaderMap) -> Option<String> {
+        match self {
+            AnnouncedRelay::None => None,
+            AnnouncedRelay::Url(url) => Some(url.clone()),
+            AnnouncedRelay::SameHost { port } => {
+                let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
+                let authority: axum::http::uri::Authority = host.parse().ok()?;
+                Some(format!("http://{}:{port}", authority.host()))
+            }
+        }
+    }
 }
 
 impl AppState {

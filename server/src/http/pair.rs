@@ -26,7 +26,10 @@ pub(super) async fn pair(
 ) -> Result<Json<PairResponse>, ApiError> {
     // HS-PAIR-10: the client's address, forwarded by a trusted proxy or the TCP peer's.
     let source = state.trusted_proxies.source(client.0, &headers);
-    let outcome = run(&state, source, body).await;
+    let outcome = run(&state, source, body).await.map(|(node, mut answer)| {
+        answer.relay_url = state.relay.url_for(&headers);
+        (node, answer)
+    });
     // HS-PAIR-3: every attempt is logged with the claimed id, the source and the outcome; the
     // password and the headers never are.
     match &outcome {
@@ -119,7 +122,7 @@ async fn run(state: &AppState, source: Source, body: Body) -> Outcome {
         PairResponse {
             server_node_id: state.server_id,
             server_addrs: state.server_addrs(),
-            relay_url: state.relay_url.clone(),
+            relay_url: None,
             devices: snapshot.devices,
             records: snapshot.records,
         },

@@ -1,7 +1,7 @@
 //! Shared helpers: a real server (SQLite, iroh on 127.0.0.1 with relays off, HTTP on loopback)
 //! in a temporary directory, library nodes that pair with it, signed requests.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use humansync::{HumanSyncConfig, Node, RelayConfig};
+pub use humansync_benchkit::eventually;
 use humansync_protocol::DeviceId;
 use humansync_protocol::http::SignedAuth;
 use humansync_server::clock::Clock;
@@ -75,6 +76,43 @@ pub async fn start_device(dir: &Path, server: &RunningServer) -> Node {
         .expect("device starts")
 }
 
+/// Whether `node` holds document `doc` (under `notes/`).
+pub async fn has_doc(node: &Node, doc: &str) -> bool {
+    node.list_docs("notes/")
+        .await
+        .expect("list")
+        .iter()
+        .any(|d| d.as_str() == doc)
+}
+
+/// The `title` of `doc` on `node`, if `node` holds it (never creates it).
+pub async fn title(node: &Node, doc: &str) -> Option<String> {
+    if !has_doc(node, doc).await {
+        return None;
+    }
+    node.open_doc(doc)
+        .await
+        .expect("open")
+        .get::<String>("title")
+        .await
+        .expect("get")
+}
+
+/// Whether `node` has a session (open or opening) with `peer`.
+pub async fn connected(node: &Node, peer: DeviceId) -> bool {
+    node.sync_status()
+        .await
+        .expect("status")
+        .peers
+        .iter()
+        .any(|p| p.peer == peer)
+}
+
+/// The relay `node` is connected to and reachable through (its home relay), if any.
+pub async fn home_relay(node: &Node) -> Option<String> {
+    node.stats().await.expect("stats").home_relay
+}
+
 /// A GET /devices request signed by `key` at `ts`.
 pub fn signed(key: &SigningKey, ts: u64, nonce: [u8; 16]) -> String {
     SignedAuth::sign(key, "GET", "/devices", ts, nonce).to_header()
@@ -95,22 +133,6 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client")
-}
-
-/// Polls `check` every 50 ms until it returns true or `secs` pass.
-pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out after {secs} s waiting for: {what}");
 }
 
 pub fn now_ms() -> u64 {
