@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use humansync::{Event, Node};
 use humansync_protocol::DeviceId;
@@ -20,6 +21,11 @@ use tokio::task::JoinHandle;
 
 /// Default TCP port of the embedded relay.
 pub const DEFAULT_RELAY_PORT: u16 = 3340;
+
+/// How long a revoked device keeps its open relay connections: the server closes the device's
+/// sessions at the same moment, and a session that still runs over the relay needs the relay to
+/// carry that close to the device. New relay connections are refused at once.
+pub const REVOKED_RELAY_GRACE: Duration = Duration::from_secs(1);
 
 /// Why the relay could not start.
 #[derive(Debug, thiserror::Error)]
@@ -168,11 +174,18 @@ impl EmbeddedRelay {
     }
 }
 
-/// Closes a revoked device's relay connections. After missed events, sweeps every revoked device.
+/// Closes a revoked device's relay connections [`REVOKED_RELAY_GRACE`] after its revocation.
+/// After missed events, sweeps every revoked device.
 async fn close_revoked(node: Node, mut events: broadcast::Receiver<Event>, service: RelayService) {
     loop {
         match events.recv().await {
-            Ok(Event::DeviceRevoked(device)) => disconnect(&service, device),
+            Ok(Event::DeviceRevoked(device)) => {
+                let service = service.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(REVOKED_RELAY_GRACE).await;
+                    disconnect(&service, device);
+                });
+            }
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 if let Ok(view) = node.registry().await {
