@@ -127,3 +127,45 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(limit::limit_body))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    fn host(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(value).expect("header"));
+        headers
+    }
+
+    #[test]
+    fn the_embedded_relay_is_announced_on_the_host_the_device_used() {
+        // HS-RELAY-1
+        let same = AnnouncedRelay::SameHost { port: 3340 };
+        assert_eq!(
+            same.url_for(&host("sync.example.org:8080")).as_deref(),
+            Some("http://sync.example.org:3340")
+        );
+        assert_eq!(
+            same.url_for(&host("sync.example.org")).as_deref(),
+            Some("http://sync.example.org:3340")
+        );
+        assert_eq!(
+            same.url_for(&host("[2001:db8::1]:8080")).as_deref(),
+            Some("http://[2001:db8::1]:3340")
+        );
+        assert_eq!(
+            same.url_for(&HeaderMap::new()),
+            None,
+            "no Host, nothing announced"
+        );
+        assert_eq!(same.url_for(&host("bad host/x")), None);
+        let fixed = AnnouncedRelay::Url("https://relay.example.org".into());
+        assert_eq!(
+            fixed.url_for(&host("10.0.0.1:8080")).as_deref(),
+            Some("https://relay.example.org")
+        );
+        assert_eq!(AnnouncedRelay::None.url_for(&host("x:1")), None);
+    }
+}
