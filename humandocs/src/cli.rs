@@ -31,6 +31,10 @@ pub struct NodeArgs {
     /// Server URL to pair with (remembered).
     #[arg(long)]
     pub server: Option<String>,
+    /// PEM root certificates to trust for an https:// server with a self-signed or private-CA
+    /// certificate (remembered).
+    #[arg(long)]
+    pub server_ca_cert: Option<PathBuf>,
     /// Server password: pair at start if not paired yet (retried in the background until it works).
     #[arg(long)]
     pub password: Option<String>,

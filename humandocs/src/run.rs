@@ -19,10 +19,11 @@ pub const STORE_RETRY: Duration = Duration::from_millis(100);
 /// Delay between background pairing attempts while the server is unreachable.
 const PAIR_RETRY: Duration = Duration::from_secs(3);
 
-/// The library configuration for `args`.
-pub fn node_config(data: &Path, args: &NodeArgs, server_url: Option<String>) -> HumanSyncConfig {
+/// The library configuration for `args` and the remembered `settings`.
+pub fn node_config(data: &Path, args: &NodeArgs, settings: &Settings) -> HumanSyncConfig {
     let mut config = HumanSyncConfig::new(data);
-    config.server_url = server_url;
+    config.server_url = settings.server_url.clone();
+    config.server_ca_cert = settings.server_ca_cert.clone();
     config.iroh_port = args.port;
     config.bind_addr = args.bind;
     config.mdns = !args.no_mdns;
@@ -42,7 +43,18 @@ pub async fn start_direct(data: &Path) -> Result<Node, AppError> {
         interval: 30,
         ..NodeArgs::default()
     };
-    Ok(humansync::init(node_config(data, &args, settings.server_url)).await?)
+    Ok(humansync::init(node_config(data, &args, &settings)).await?)
+}
+
+/// Records `cert` in `settings` as an absolute path, so that commands run from another directory
+/// find it too; true when that changed the settings.
+fn remember_ca_cert(settings: &mut Settings, cert: &Path) -> Result<bool, AppError> {
+    let cert = std::path::absolute(cert).map_err(AppError::io(format!("locating {}", cert.display())))?;
+    if settings.server_ca_cert.as_ref() == Some(&cert) {
+        return Ok(false);
+    }
+    settings.server_ca_cert = Some(cert);
+    Ok(true)
 }
 
 /// Starts the node, waiting up to [`STORE_WAIT`] while a direct-mode command (which found no
@@ -80,9 +92,14 @@ pub async fn start(data: &Path, args: &NodeArgs, password: Option<String>) -> Re
         settings.server_url = Some(url.clone());
         settings.save(data)?;
     }
+    if let Some(cert) = &args.server_ca_cert
+        && remember_ca_cert(&mut settings, cert)?
+    {
+        settings.save(data)?;
+    }
     // Bind the socket first: a second app on the same directory fails here, before touching the store.
     let listener = server::bind(data)?;
-    let node = init_waiting(node_config(data, args, settings.server_url.clone())).await?;
+    let node = init_waiting(node_config(data, args, &settings)).await?;
     let app = App::new(node, data);
     tracing::info!(
         id = %app.node().id(),
@@ -199,4 +216,29 @@ pub fn init_logging(to_file: Option<&Path>) -> Result<(), AppError> {
         }
     };
     result.map_err(|e| AppError::Internal(format!("logging: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_ca_cert_is_remembered_as_an_absolute_path() {
+        let mut settings = Settings {
+            server_url: Some("https://sync.example.org".into()),
+            ..Settings::default()
+        };
+        let relative = Path::new("certs/ca.pem");
+        assert!(remember_ca_cert(&mut settings, relative).expect("remember"));
+        let expected = std::env::current_dir().expect("cwd").join(relative);
+        assert_eq!(settings.server_ca_cert.as_deref(), Some(expected.as_path()));
+        assert!(
+            !remember_ca_cert(&mut settings, &expected).expect("again"),
+            "unchanged"
+        );
+        // Later runs and direct-mode commands, without the flag, still trust it.
+        let config = node_config(Path::new("/data"), &NodeArgs::default(), &settings);
+        assert_eq!(config.server_ca_cert.as_deref(), Some(expected.as_path()));
+        assert_eq!(config.server_url.as_deref(), Some("https://sync.example.org"));
+    }
 }

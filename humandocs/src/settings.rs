@@ -20,6 +20,9 @@ pub struct Settings {
     /// The pairing server's URL, once known.
     #[serde(default)]
     pub server_url: Option<String>,
+    /// Extra root certificates (PEM) trusted for the server's https API, once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_ca_cert: Option<PathBuf>,
     /// The first interactive run asked for a server (paired or skipped).
     #[serde(default)]
     pub setup_done: bool,

@@ -19,9 +19,13 @@ pub async fn start(dir: &Path) -> App {
         interval: 1,
         ..NodeArgs::default()
     };
-    let node = humansync::init(humandocs::run::node_config(dir, &args, None))
-        .await
-        .expect("node starts");
+    let node = humansync::init(humandocs::run::node_config(
+        dir,
+        &args,
+        &humandocs::settings::Settings::default(),
+    ))
+    .await
+    .expect("node starts");
     App::new(node, dir)
 }
 
