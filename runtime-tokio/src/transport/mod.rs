@@ -71,6 +71,8 @@ pub const MDNS_SERVICE: &str = "humansync";
 
 /// How long [`Transport::shutdown`] lets sessions report their Closed events.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// How long [`Transport::shutdown`] waits for the endpoint to close its connections gracefully.
+const ROUTER_CLOSE_LIMIT: Duration = Duration::from_secs(3);
 
 /// The iroh transport. See the module docs for the contract.
 #[derive(Debug)]
@@ -449,8 +451,14 @@ impl Transport {
     pub async fn shutdown(&self) {
         self.shared.table.close_all(CloseCode::SHUTDOWN);
         self.shared.drain(SHUTDOWN_GRACE).await;
-        if let Err(e) = self.router.shutdown().await {
-            tracing::warn!("router shutdown: {e}");
+        // Closing the endpoint waits for peers to acknowledge; a peer that vanished must not
+        // hold the app's exit (everything acknowledged is already durable).
+        match tokio::time::timeout(ROUTER_CLOSE_LIMIT, self.router.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("router shutdown: {e}"),
+            Err(_) => {
+                tracing::warn!("closing the network took over {ROUTER_CLOSE_LIMIT:?}; not waiting for it")
+            }
         }
         if let Err(e) = self.store.shutdown().await {
             tracing::warn!("blob store shutdown: {e}");
