@@ -9,7 +9,6 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use humansync::{DeviceId, Node};
 use humansync_protocol::http::{HealthResponse, PairResponse};
 use humansync_server::http::tls::TlsError;
 use humansync_server::{Overrides, RunningServer, ServerError, healthcheck};
@@ -232,15 +231,6 @@ async fn bad_certificate_or_key_files_stop_the_start_with_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("cannot start: TLS configuration"), "{stderr}");
-}
-
-async fn connected(node: &Node, peer: DeviceId) -> bool {
-    node.sync_status()
-        .await
-        .expect("status")
-        .peers
-        .iter()
-        .any(|p| p.peer == peer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
