@@ -294,7 +294,7 @@ pub(crate) fn cases() -> Cases {
     push(
         &mut c,
         r,
-        "summaries differ: Welcome, then the dialer's Items → all-Skip reply and DocWant for the missing document",
+        "summaries differ: Welcome, then the dialer's Items → DocWant for the missing document, then the all-Skip reply that ends reconciliation (HS-RECON-10)",
         &s,
         steps,
     );

@@ -52,6 +52,18 @@ pub(crate) enum DocOp {
     StartSync { conn: ConnId, theirs: Option<DocDigest> },
 }
 
+impl DocOp {
+    /// The session the operation sends to, if any.
+    fn conn(&self) -> Option<ConnId> {
+        match self {
+            DocOp::Open => None,
+            DocOp::Apply { conn, .. } | DocOp::SendWhole { conn } | DocOp::StartSync { conn, .. } => {
+                Some(*conn)
+            }
+        }
+    }
+}
+
 /// What an outstanding I/O task was for.
 #[derive(Debug)]
 pub(crate) enum PendingIo {
@@ -256,11 +268,11 @@ impl Core {
 
     /// Records a tombstone: drops the parsed doc, updates set and index, asks the store to delete.
     pub(crate) fn tombstone(&mut self, now: Instant, doc: &DocId, origin: Origin) -> IoTaskId {
-        let _ = now;
         self.cache.remove(doc);
         // Work waiting on the document ends here: peers that asked for it learn it is deleted,
         // and nobody waits for it any more (HS-SYNC-2, HS-DOC-5).
         let waiting = self.cache.loading.remove(doc).unwrap_or_default();
+        let waiters = self.release_waiters(doc, &waiting);
         for op in waiting {
             if let DocOp::SendWhole { conn } | DocOp::StartSync { conn, .. } | DocOp::Apply { conn, .. } = op
             {
@@ -270,6 +282,9 @@ impl Core {
         for session in self.sessions.values_mut() {
             session.wanted.remove(doc);
             session.syncing.remove(doc);
+        }
+        for conn in waiters {
+            self.flush_final_reply(now, conn);
         }
         let was_live = self.metas.get(doc).is_some_and(|m| !m.tombstone);
         self.metas.insert(
@@ -378,6 +393,9 @@ impl Core {
             self.run_op(now, doc, op);
             return;
         }
+        if let Some(session) = op.conn().and_then(|conn| self.sessions.get_mut(&conn)) {
+            session.awaiting_loads.insert(doc.clone());
+        }
         let first = !self.cache.loading.contains_key(doc);
         self.cache.loading.entry(doc.clone()).or_default().push(op);
         if first {
@@ -429,6 +447,26 @@ impl Core {
 
     fn load_done(&mut self, now: Instant, doc: &DocId, result: IoResult) {
         let ops = self.cache.loading.remove(doc).unwrap_or_default();
+        let waiters = self.release_waiters(doc, &ops);
+        self.run_loaded(now, doc, ops, result);
+        for conn in waiters {
+            self.flush_final_reply(now, conn);
+        }
+    }
+
+    /// The sessions that waited on `doc` for `ops`, which no longer wait on it.
+    fn release_waiters(&mut self, doc: &DocId, ops: &[DocOp]) -> BTreeSet<ConnId> {
+        let conns: BTreeSet<ConnId> = ops.iter().filter_map(DocOp::conn).collect();
+        for conn in &conns {
+            if let Some(session) = self.sessions.get_mut(conn) {
+                session.awaiting_loads.remove(doc);
+            }
+        }
+        conns
+    }
+
+    /// Runs the operations that waited on a load, with its result.
+    fn run_loaded(&mut self, now: Instant, doc: &DocId, ops: Vec<DocOp>, result: IoResult) {
         if ops.is_empty() {
             return;
         }

@@ -266,8 +266,16 @@ impl Core {
         if let Some(s) = self.sessions.get_mut(&conn) {
             s.expect_recon = !finished;
         }
+        // HS-RECON-10: a reply that continues reconciliation goes first, so the peer can carry
+        // on; the all-Skip that ends it goes last, after the document messages it causes, so the
+        // peer has them by the time it learns reconciliation is over (HS-SYNC-7).
+        let mut final_reply = None;
         if let Some(reply) = response.reply {
-            self.send(conn, &Message::Reconcile { ranges: reply });
+            if finished {
+                final_reply = Some(reply);
+            } else {
+                self.send(conn, &Message::Reconcile { ranges: reply });
+            }
         }
         let mut wants = Vec::new();
         for action in response.actions {
@@ -294,11 +302,29 @@ impl Core {
         if finished {
             if let Some(s) = self.sessions.get_mut(&conn) {
                 s.recon = ReconPhase::Done;
+                s.final_reply = final_reply;
                 let peer = s.peer;
                 self.emit(Event::Reconciled(peer));
             }
+            self.flush_final_reply(now, conn);
             self.check_settled(now, conn);
         }
+    }
+
+    /// Sends the held all-Skip Reconcile once no document message for the session waits on a
+    /// load any more (HS-RECON-10).
+    pub(crate) fn flush_final_reply(&mut self, now: Instant, conn: ConnId) {
+        let Some(s) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        if !s.awaiting_loads.is_empty() {
+            return;
+        }
+        let Some(ranges) = s.final_reply.take() else {
+            return;
+        };
+        self.send(conn, &Message::Reconcile { ranges });
+        self.check_settled(now, conn);
     }
 
     /// HS-SYNC-2

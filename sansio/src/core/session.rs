@@ -61,6 +61,12 @@ pub(crate) struct Session {
     pub(crate) wanted: BTreeSet<DocId>,
     /// Documents whose Automerge sync with this peer has a message in flight.
     pub(crate) syncing: BTreeSet<DocId>,
+    /// Documents this session waits on a load for: a message to the peer (an answer, a whole
+    /// document, a first sync message) goes out once the load is done (HS-SYNC-7).
+    pub(crate) awaiting_loads: BTreeSet<DocId>,
+    /// The all-`Skip` Reconcile that ends reconciliation, held until the document messages caused
+    /// by the same input have been sent (HS-RECON-10).
+    pub(crate) final_reply: Option<Vec<humansync_protocol::RangeEntry>>,
     /// Blobs the peer said it holds (HS-BLOB-2).
     pub(crate) peer_blobs: BTreeSet<BlobHash>,
     pub(crate) stats: SessionStats,
@@ -87,6 +93,8 @@ impl Session {
             recon: ReconPhase::Pending,
             wanted: BTreeSet::new(),
             syncing: BTreeSet::new(),
+            awaiting_loads: BTreeSet::new(),
+            final_reply: None,
             peer_blobs: BTreeSet::new(),
             stats: SessionStats::default(),
             frames_out_at_last_in: 0,
@@ -100,8 +108,13 @@ impl Session {
         self.phase == Phase::Open
     }
 
-    /// HS-SYNC-7: reconciliation over and nothing outstanding in either direction.
+    /// HS-SYNC-7: reconciliation over and nothing outstanding in either direction, nor waiting
+    /// here to be sent.
     pub(crate) fn is_settled(&self) -> bool {
-        self.recon == ReconPhase::Done && self.wanted.is_empty() && self.syncing.is_empty()
+        self.recon == ReconPhase::Done
+            && self.final_reply.is_none()
+            && self.wanted.is_empty()
+            && self.syncing.is_empty()
+            && self.awaiting_loads.is_empty()
     }
 }

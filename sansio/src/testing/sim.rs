@@ -424,6 +424,40 @@ impl Sim {
         self.now = until;
     }
 
+    /// Runs for `ms` of simulated time like [`Sim::run_for`], calling `check` after every event;
+    /// returns the first error `check` reports.
+    pub fn run_checked(
+        &mut self,
+        ms: u64,
+        mut check: impl FnMut(&Sim) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let until = self.now.plus_ms(ms);
+        while self.step(until) {
+            check(self)?;
+        }
+        self.now = until;
+        Ok(())
+    }
+
+    /// Chunks of bytes `from` has sent to `to` on live connections that `to` has not processed yet.
+    pub fn undelivered(&self, from: usize, to: usize) -> u64 {
+        self.conns
+            .values()
+            .filter(|c| c.alive)
+            .filter_map(|c| {
+                // Stream `side` carries what `ends[side]` sends.
+                let side = if c.ends == [from, to] {
+                    0
+                } else if c.ends == [to, from] {
+                    1
+                } else {
+                    return None;
+                };
+                Some(c.next_seq[side] - c.expect[side])
+            })
+            .sum()
+    }
+
     /// Runs until nothing is in flight and every session is settled, at most `max_ms`.
     /// Returns false if it did not settle in time.
     pub fn settle(&mut self, max_ms: u64) -> bool {
