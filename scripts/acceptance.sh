@@ -31,7 +31,8 @@ command -v ip >/dev/null 2>&1 || skip "needs ip (iproute2)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 IMAGE="${IMAGE:-humansync-server:local}"
 if [ -z "${ACCEPTANCE_NO_BUILD:-}" ]; then
-    cargo build --profile test --workspace --all-features --bin humandocs || exit 1
+    # The test build's own binaries (same features as ./scripts/test.sh: nothing is rebuilt).
+    cargo test --workspace --all-features --no-run || exit 1
     ./scripts/docker-build.sh || exit 1
 fi
 HD="${HUMANDOCS_BIN:-$TARGET_DIR/debug/humandocs}"

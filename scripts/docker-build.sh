@@ -2,10 +2,11 @@
 # Builds the humansync-server Docker image, tagged humansync-server:local, FROM scratch.
 #
 # Usage: ./scripts/docker-build.sh [--release]
-#   (default)  the debug binary cargo builds for the tests (`--profile test --workspace
-#              --all-features`, exactly as ./scripts/test.sh builds it, so after
-#              ./scripts/test.sh nothing is recompiled), plus the shared libraries it links
-#              (from ldd) and the dynamic loader.
+#   (default)  the debug binary cargo builds for the tests (`cargo test --workspace
+#              --all-features --no-run`, exactly as ./scripts/test.sh builds it, so after
+#              ./scripts/test.sh nothing is recompiled: a `cargo build --bin` would resolve
+#              features without the dev-dependencies and rebuild iroh and everything above it,
+#              ~3 min), plus the shared libraries it links (from ldd) and the dynamic loader.
 #   --release  a static release binary (RUSTFLAGS='-C target-feature=+crt-static', target
 #              x86_64-unknown-linux-gnu): the production image, one file. Compiles the release
 #              profile (~6-8 min cold on 2 cores).
@@ -20,7 +21,7 @@ CTX=target/docker
 
 case "$MODE" in
     debug)
-        cargo build --profile test --workspace --all-features --bin humansync-server
+        cargo test --workspace --all-features --no-run
         BIN="$TARGET_DIR/debug/humansync-server"
         ;;
     --release|release)
