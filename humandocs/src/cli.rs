@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use humansync::RelayConfig;
 
+use crate::ipc::Request;
+
 /// Humandocs: documents on all your devices, synced by HumanSync, no cloud.
 ///
 /// Without a command it starts the interactive terminal app. `run` starts the app without a UI
@@ -63,102 +65,9 @@ pub enum Command {
     Run(NodeArgs),
     /// The interactive terminal app (also what runs without a command).
     Ui(NodeArgs),
-    /// List documents.
-    List,
-    /// Create a document.
-    Create {
-        /// Title.
-        #[arg(long)]
-        title: String,
-        /// Initial body text.
-        #[arg(long, default_value = "")]
-        body: String,
-    },
-    /// Show a document (title, body, attachments).
-    Show {
-        /// Document id (`humandocs/doc-…` or the uuid).
-        id: String,
-    },
-    /// Insert text into the body at a character position.
-    Insert {
-        /// Document id.
-        id: String,
-        /// Position, in characters from the start.
-        pos: usize,
-        /// Text to insert.
-        text: String,
-    },
-    /// Delete characters from the body.
-    DeleteText {
-        /// Document id.
-        id: String,
-        /// Position, in characters from the start.
-        pos: usize,
-        /// Number of characters.
-        len: usize,
-    },
-    /// Append text to the body.
-    Append {
-        /// Document id.
-        id: String,
-        /// Text to append.
-        text: String,
-    },
-    /// Change the title.
-    SetTitle {
-        /// Document id.
-        id: String,
-        /// New title.
-        title: String,
-    },
-    /// Delete a document on every device.
-    Delete {
-        /// Document id.
-        id: String,
-    },
-    /// Attach a file to a document.
-    Attach {
-        /// Document id.
-        id: String,
-        /// The file.
-        file: PathBuf,
-        /// Attachment name (default: the file name).
-        #[arg(long)]
-        name: Option<String>,
-    },
-    /// Remove an attachment from a document.
-    Detach {
-        /// Document id.
-        id: String,
-        /// Attachment name.
-        name: String,
-    },
-    /// Save an attachment's bytes to a file.
-    SaveAttachment {
-        /// Document id.
-        id: String,
-        /// Attachment name.
-        name: String,
-        /// Destination file.
-        path: PathBuf,
-    },
-    /// Sync status: peers, pending, last sync, pairing.
-    Status,
-    /// Connected peers.
-    Peers,
-    /// This device's id and addresses.
-    Id,
-    /// Pair with a server.
-    Pair {
-        /// Server URL, e.g. http://192.168.1.10:8080.
-        url: String,
-        /// Server password.
-        password: String,
-    },
-    /// Print events (changes, peers, attachments) as JSON lines until interrupted (needs a running app).
-    Watch,
-    /// Stop the running app.
-    Stop,
+    /// A document, attachment, status or pairing command, sent to the running app as is.
+    #[command(flatten)]
+    App(Request),
     /// Wait until a condition holds (needs a running app); exit status 1 on timeout.
     WaitFor {
         /// Give up after this many seconds.

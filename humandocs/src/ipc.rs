@@ -25,26 +25,29 @@ pub const MAX_LINE: usize = 4 << 20;
 /// File name of the socket under the data directory.
 pub const SOCKET_NAME: &str = "humandocs.sock";
 
-/// One request to the running app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One request to the running app; also the document commands of the command line
+/// ([`crate::cli::Command`] flattens it), so the two cannot drift apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clap::Subcommand)]
 #[serde(tag = "cmd", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Request {
-    /// Every document: id, title, sizes.
+    /// List documents: id, title, sizes.
     List,
-    /// A new document.
+    /// Create a document.
     Create {
         /// Its title.
+        #[arg(long)]
         title: String,
         /// Initial body text.
         #[serde(default)]
+        #[arg(long, default_value = "")]
         body: String,
     },
-    /// One document in full.
+    /// Show a document in full (title, body, attachments).
     Show {
         /// Document id (full or uuid).
         id: String,
     },
-    /// Inserts text at a character position of the body.
+    /// Insert text into the body at a character position.
     Insert {
         /// Document id.
         id: String,
@@ -53,7 +56,7 @@ pub enum Request {
         /// Text to insert.
         text: String,
     },
-    /// Deletes `len` characters at `pos` of the body.
+    /// Delete `len` characters of the body at `pos`.
     DeleteText {
         /// Document id.
         id: String,
@@ -62,52 +65,54 @@ pub enum Request {
         /// Characters to delete.
         len: usize,
     },
-    /// Appends text to the body.
+    /// Append text to the body.
     Append {
         /// Document id.
         id: String,
         /// Text to append.
         text: String,
     },
-    /// Sets the title.
+    /// Change the title.
     SetTitle {
         /// Document id.
         id: String,
         /// The new title.
         title: String,
     },
-    /// Deletes a document on every device.
+    /// Delete a document on every device.
     Delete {
         /// Document id.
         id: String,
     },
-    /// Attaches a file (copied into the blob store).
+    /// Attach a file to a document (copied into the blob store).
     Attach {
         /// Document id.
         id: String,
-        /// Absolute path of the file.
+        /// Path of the file (made absolute by the command line).
         path: PathBuf,
         /// Attachment name; the file name when absent.
         #[serde(default)]
+        #[arg(long)]
         name: Option<String>,
     },
-    /// Removes an attachment from a document.
+    /// Remove an attachment from a document.
     Detach {
         /// Document id.
         id: String,
         /// Attachment name.
         name: String,
     },
-    /// Copies an attachment's bytes to a path (fetching them from a peer if needed).
+    /// Save an attachment's bytes to a file (fetching them from a peer if needed).
     SaveAttachment {
         /// Document id.
         id: String,
         /// Attachment name.
         name: String,
-        /// Absolute destination path.
+        /// Destination path (made absolute by the command line).
         path: PathBuf,
     },
     /// Whether an attachment's bytes are available (held, or fetched within a moment).
+    #[command(skip)]
     AttachmentReady {
         /// Document id.
         id: String,
@@ -120,16 +125,17 @@ pub enum Request {
     Peers,
     /// This device's id and addresses.
     Id,
-    /// Pairs with a server.
+    /// Pair with a server.
     Pair {
-        /// Server URL.
+        /// Server URL, e.g. http://192.168.1.10:8080.
         url: String,
         /// Server password.
         password: String,
     },
-    /// Streams events (one response line each) until the client hangs up.
+    /// Stream events (changes, peers, attachments), one JSON line each, until the client hangs up
+    /// (needs a running app).
     Watch,
-    /// Stops the running app gracefully.
+    /// Stop the running app gracefully.
     Stop,
 }
 

@@ -68,31 +68,18 @@ async fn dispatch(data: &Path, command: Option<Command>) -> Result<Option<Value>
         Some(Command::WaitFor { timeout, condition }) => {
             return waits::wait_for(data, &condition, timeout).await.map(Some);
         }
-        Some(Command::Watch) => return watch(data).await.map(|_| None),
-        Some(Command::List) => Request::List,
-        Some(Command::Create { title, body }) => Request::Create { title, body },
-        Some(Command::Show { id }) => Request::Show { id },
-        Some(Command::Insert { id, pos, text }) => Request::Insert { id, pos, text },
-        Some(Command::DeleteText { id, pos, len }) => Request::DeleteText { id, pos, len },
-        Some(Command::Append { id, text }) => Request::Append { id, text },
-        Some(Command::SetTitle { id, title }) => Request::SetTitle { id, title },
-        Some(Command::Delete { id }) => Request::Delete { id },
-        Some(Command::Attach { id, file, name }) => Request::Attach {
+        Some(Command::App(Request::Watch)) => return watch(data).await.map(|_| None),
+        Some(Command::App(Request::Attach { id, path, name })) => Request::Attach {
             id,
-            path: absolute(&file)?,
+            path: absolute(&path)?,
             name,
         },
-        Some(Command::Detach { id, name }) => Request::Detach { id, name },
-        Some(Command::SaveAttachment { id, name, path }) => Request::SaveAttachment {
+        Some(Command::App(Request::SaveAttachment { id, name, path })) => Request::SaveAttachment {
             id,
             name,
             path: absolute(&path)?,
         },
-        Some(Command::Status) => Request::Status,
-        Some(Command::Peers) => Request::Peers,
-        Some(Command::Id) => Request::Id,
-        Some(Command::Pair { url, password }) => Request::Pair { url, password },
-        Some(Command::Stop) => Request::Stop,
+        Some(Command::App(request)) => request,
     };
     client::request(data, request).await.map(Some)
 }
