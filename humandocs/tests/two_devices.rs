@@ -5,22 +5,17 @@ mod support;
 
 use humansync::automerge::ROOT;
 use humansync::automerge::transaction::Transactable;
-use support::{Anchor, eventually, introduce, start};
+use support::{TwoApps, eventually, introduce, start, two_paired_apps};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_edits_of_one_body_both_survive() {
-    let (da, db) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let mut anchor = Anchor::new(21);
-    let a = start(da.path()).await;
-    let b = start(db.path()).await;
-    anchor.register(a.node().id());
-    anchor.register(b.node().id());
-    a.node().apply_pairing(anchor.pairing()).await.expect("pair a");
-    b.node().apply_pairing(anchor.pairing()).await.expect("pair b");
-    introduce(&a, &b).await;
+    // Both directories must outlive the apps: `_da` keeps A's alive (a `..` would drop it here).
+    let TwoApps {
+        a,
+        b,
+        dir_a: _da,
+        dir_b: db,
+    } = two_paired_apps(21).await;
 
     let doc = a.create("Shared", "hello world").await.expect("create");
     let id = doc.id.clone();
@@ -57,18 +52,12 @@ async fn offline_edits_of_one_body_both_survive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attachments_titles_unknown_fields_and_deletes_reach_the_other_device() {
-    let (da, db) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let mut anchor = Anchor::new(22);
-    let a = start(da.path()).await;
-    let b = start(db.path()).await;
-    anchor.register(a.node().id());
-    anchor.register(b.node().id());
-    a.node().apply_pairing(anchor.pairing()).await.expect("pair a");
-    b.node().apply_pairing(anchor.pairing()).await.expect("pair b");
-    introduce(&a, &b).await;
+    let TwoApps {
+        a,
+        b,
+        dir_a: da,
+        dir_b: db,
+    } = two_paired_apps(22).await;
 
     let doc = a.create("Photos", "").await.expect("create");
     let id = doc.id.clone();

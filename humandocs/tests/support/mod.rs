@@ -40,3 +40,32 @@ pub async fn introduce(a: &App, b: &App) {
         .await
         .expect("addrs");
 }
+
+/// Two apps on fresh data directories, paired by one test anchor and told where the other listens.
+pub struct TwoApps {
+    /// The first app.
+    pub a: App,
+    /// The second app.
+    pub b: App,
+    /// The first app's data directory.
+    pub dir_a: tempfile::TempDir,
+    /// The second app's data directory.
+    pub dir_b: tempfile::TempDir,
+}
+
+/// Starts [`TwoApps`] paired by an anchor made from `seed`.
+pub async fn two_paired_apps(seed: u8) -> TwoApps {
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut anchor = Anchor::new(seed);
+    let a = start(dir_a.path()).await;
+    let b = start(dir_b.path()).await;
+    anchor.register(a.node().id());
+    anchor.register(b.node().id());
+    a.node().apply_pairing(anchor.pairing()).await.expect("pair a");
+    b.node().apply_pairing(anchor.pairing()).await.expect("pair b");
+    introduce(&a, &b).await;
+    TwoApps { a, b, dir_a, dir_b }
+}
