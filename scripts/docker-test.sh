@@ -64,6 +64,7 @@ run_phase() {
     local ip
     ip="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$NAME")"
     HUMANSYNC_DOCKER_URL="http://$ip:8080" HUMANSYNC_DOCKER_STATE="$STATE" HUMANSYNC_DOCKER_PASSWORD="$PASSWORD" \
+        HUMANSYNC_DOCKER_NAME="$NAME" \
         cargo test --workspace --all-features --test docker_device -- --ignored --exact "$1"
 }
 

@@ -2,7 +2,8 @@
 //! against a container it started; they are ignored in a plain `cargo test`).
 //!
 //! Env: `HUMANSYNC_DOCKER_URL` (http://<container ip>:8080), `HUMANSYNC_DOCKER_STATE` (a host
-//! directory kept between the phases), `HUMANSYNC_DOCKER_PASSWORD`.
+//! directory kept between the phases), `HUMANSYNC_DOCKER_PASSWORD`, `HUMANSYNC_DOCKER_NAME` (the
+//! container, whose log tells which blobs it fetched).
 
 mod support;
 
@@ -35,6 +36,20 @@ async fn device(name: &str) -> Node {
     config.interval_secs = 1;
     config.server_url = Some(env("HUMANSYNC_DOCKER_URL"));
     humansync::init(config).await.expect("device starts")
+}
+
+/// Whether the container's log says it fetched `hash` (the driver logs "blob fetched" with the
+/// hash once the blob is whole and durable).
+fn container_fetched(hash: BlobHash) -> bool {
+    let out = std::process::Command::new("docker")
+        .args(["logs", &env("HUMANSYNC_DOCKER_NAME")])
+        .output()
+        .expect("docker logs runs");
+    // The server logs to stderr.
+    let log = String::from_utf8_lossy(&out.stderr);
+    let hash = hash.to_string();
+    log.lines()
+        .any(|line| line.contains("blob fetched") && line.contains(&hash))
 }
 
 async fn health() -> HealthResponse {
@@ -103,6 +118,12 @@ async fn docker_phase1_pair_and_sync() {
     .await;
     let got = b.get_blob(hash).await.expect("B holds the blob");
     assert_eq!(std::fs::read(got).expect("read"), BLOB);
+    // B may have fetched the blob from A directly; phase 2 needs the container to hold it, so
+    // A and B stay online until it says it does (it fetches from either of them).
+    eventually(60, "the container fetched the blob", || async {
+        container_fetched(hash)
+    })
+    .await;
     std::fs::write(state().join("server_id"), server.to_string()).expect("write");
     std::fs::write(state().join("blob_hash"), hash.to_string()).expect("write");
     a.shutdown().await.expect("shutdown");

@@ -171,11 +171,18 @@ impl Driver {
                         let tx = self.io_tx.clone();
                         let id = task.id;
                         tokio::spawn(async move {
+                            // Operators read what a node holds from these lines (the Docker test too).
                             let result = match transport.fetch_blob(hash, from).await {
-                                Ok(_) => IoResult::Done,
-                                Err(e) => IoResult::Failed {
-                                    reason: e.to_string(),
-                                },
+                                Ok(stats) => {
+                                    tracing::info!(%hash, peer = %from, bytes = stats.payload_bytes, "blob fetched");
+                                    IoResult::Done
+                                }
+                                Err(e) => {
+                                    tracing::info!(%hash, peer = %from, error = %e, "blob fetch failed; will retry");
+                                    IoResult::Failed {
+                                        reason: e.to_string(),
+                                    }
+                                }
                             };
                             let _ = tx.send((id, result));
                         });
