@@ -33,6 +33,9 @@ pub(crate) enum Step {
     Timeout { at_ms: u64 },
 }
 
+/// The change-log epoch of every core the vectors drive (HS-RESUME-1).
+pub(crate) const LOG_EPOCH: u64 = 0x4853_2d52_4553_554d;
+
 /// A core built from `setup`, its start-up outputs drained.
 pub(crate) fn start(setup: &Setup) -> Result<Core, String> {
     let config = CoreConfig::new(setup.me, setup.actor.clone(), setup.anchor);
@@ -55,6 +58,9 @@ pub(crate) fn start(setup: &Setup) -> Result<Core, String> {
             .collect(),
         devices_doc: None,
         local_blobs: Vec::new(),
+        // Fixed, so that vectors are reproducible (a runtime draws one per start).
+        log_epoch: LOG_EPOCH,
+        cursors: Vec::new(),
     };
     let now = Instant(0);
     let mut core = Core::new(now, config, startup).map_err(|e| e.to_string())?;
@@ -135,7 +141,9 @@ fn drain(core: &mut Core, now: Instant) -> Result<Drained, String> {
             Output::Io(task) => {
                 let result = match task.action {
                     IoAction::LoadDoc { .. } => IoResult::NotFound,
-                    IoAction::SaveDoc { .. } | IoAction::DeleteDoc { .. } => IoResult::Done,
+                    IoAction::SaveDoc { .. } | IoAction::DeleteDoc { .. } | IoAction::SaveCursors { .. } => {
+                        IoResult::Done
+                    }
                     IoAction::FetchBlob { .. } => IoResult::Failed {
                         reason: "no blobs in transcripts".to_owned(),
                     },

@@ -69,6 +69,21 @@ pub fn message(msg: &Message) -> Value {
             "hashes": hashes.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
         }),
         Message::Close { code, reason } => json!({"type": "Close", "code": code.0, "reason": reason}),
+        Message::Resume { cursor } => json!({
+            "type": "Resume",
+            "cursor": cursor.map(|c| json!({"epoch": c.epoch, "seq": c.seq})),
+        }),
+        Message::Resumed { complete } => json!({"type": "Resumed", "complete": complete}),
+        Message::DocChanges { doc, bytes } => json!({
+            "type": "DocChanges",
+            "doc": doc.as_str(),
+            "bytes": hex::encode(bytes),
+        }),
+        Message::Synced { cursor, set } => json!({
+            "type": "Synced",
+            "cursor": {"epoch": cursor.epoch, "seq": cursor.seq},
+            "set": {"count": set.count, "fingerprint": set.fingerprint.to_string()},
+        }),
     }
 }
 

@@ -42,9 +42,11 @@ pub use close::CloseCode;
 pub use doc_id::{DocId, DocIdError, validate as validate_doc_id};
 pub use frame::{FRAME_HEADER_LEN, FrameDecoder, FrameError, encode_frame, frame_payload};
 pub use ids::{BlobHash, ChangeHash, DeviceId, DeviceIdError, DocDigest, Fingerprint};
-pub use message::{Bound, DecodeError, EncodeError, Item, Message, RangeEntry, RangeMode, SetSummary};
+pub use message::{
+    Bound, Cursor, DecodeError, EncodeError, Item, Message, RangeEntry, RangeMode, SetSummary,
+};
 pub use registry::{RecordError, RegistryRecord, SignedRecord};
-pub use version::{SUPPORTED_VERSIONS, SYNC_ALPN, V1, negotiate};
+pub use version::{SUPPORTED_VERSIONS, SYNC_ALPN, V1, V2, allowed_in, negotiate};
 
 /// The prefix of a blob reference stored in a document: `hsblob:<64 hex>` (HS-BLOB-1).
 pub const BLOB_REF_PREFIX: &str = "hsblob:";

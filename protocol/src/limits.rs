@@ -64,3 +64,5 @@ pub const PAIR_RATE_WINDOW_MS: u64 = 60 * 1_000;
 pub const BLOB_RETRY_BASE_MS: u64 = 500;
 /// Longest retry delay for a failed blob fetch, in milliseconds (HS-BLOB-2).
 pub const BLOB_RETRY_MAX_MS: u64 = 60_000;
+/// Least time between two `Synced` messages on one session, in milliseconds (HS-RESUME-5).
+pub const SYNCED_INTERVAL_MS: u64 = 1_000;

@@ -1,4 +1,4 @@
-//! Every session message of protocol v1 (SPEC.md §11) and its encoding.
+//! Every session message of protocol versions 1 and 2 (SPEC.md §11) and its encoding.
 //!
 //! A [`Message`] is one postcard-encoded enum; the variant index is its first
 //! byte (a varint below 128). Variants are append-only (HS-MSG-1): indices are
@@ -67,6 +67,16 @@ pub struct RangeEntry {
     pub upper: Bound,
     /// Payload.
     pub mode: RangeMode,
+}
+
+/// A position in a node's change log (HS-RESUME-1): every document whose digest changed at or
+/// before `seq` of log `epoch` is covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The log: random, chosen when the node starts; a restart starts a new log.
+    pub epoch: u64,
+    /// The last sequence number covered.
+    pub seq: u64,
 }
 
 /// A session message. Indices are fixed forever (HS-MSG-1).
@@ -161,6 +171,36 @@ pub enum Message {
         #[serde(deserialize_with = "bounded::string::<_, MAX_REASON_LEN>")]
         reason: String,
     },
+    /// 11 (version 2) — asks for every document changed in the receiver's log after `cursor`
+    /// (HS-RESUME-2).
+    Resume {
+        /// The receiver's log position the sender holds everything up to, if it knows one.
+        cursor: Option<Cursor>,
+    },
+    /// 12 (version 2) — ends the answer to a Resume (HS-RESUME-3).
+    Resumed {
+        /// Every document changed after the cursor was sent; `false` if the cursor is unknown.
+        complete: bool,
+    },
+    /// 13 (version 2) — changes for one document, to apply without answering (HS-RESUME-4).
+    DocChanges {
+        /// The document.
+        doc: DocId,
+        /// Automerge change chunks (`save_after` output).
+        #[serde(
+            serialize_with = "bounded::ser_bytes",
+            deserialize_with = "bounded::bytes::<_, MAX_DOC_BYTES>"
+        )]
+        bytes: Vec<u8>,
+    },
+    /// 14 (version 2) — the sender is idle with this session at `cursor` with this set
+    /// (HS-RESUME-5).
+    Synced {
+        /// The sender's current log position.
+        cursor: Cursor,
+        /// The sender's document set at that position.
+        set: SetSummary,
+    },
 }
 
 /// Why a payload is not a valid message (HS-FRAME-3, HS-MSG-2).
@@ -233,6 +273,10 @@ impl Message {
             Message::BlobWant { .. } => "BlobWant",
             Message::BlobHave { .. } => "BlobHave",
             Message::Close { .. } => "Close",
+            Message::Resume { .. } => "Resume",
+            Message::Resumed { .. } => "Resumed",
+            Message::DocChanges { .. } => "DocChanges",
+            Message::Synced { .. } => "Synced",
         }
     }
 
@@ -270,6 +314,9 @@ impl Message {
             }
             Message::DocSync { message, .. } if message.len() > MAX_DOC_BYTES => {
                 return Err("DocSync message over MAX_DOC_BYTES");
+            }
+            Message::DocChanges { bytes, .. } if bytes.len() > MAX_DOC_BYTES => {
+                return Err("DocChanges bytes over MAX_DOC_BYTES");
             }
             Message::DocWhole {
                 heads, blobs, bytes, ..

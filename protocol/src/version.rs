@@ -3,11 +3,26 @@
 /// The ALPN of the HumanSync sync protocol, version family 1 (HS-TRANSPORT-1).
 pub const SYNC_ALPN: &[u8] = b"humansync/1";
 
-/// Protocol version 1, the one this crate implements.
+/// Protocol version 1: range reconciliation on every reconnect.
 pub const V1: u16 = 1;
 
+/// Protocol version 2: version 1 plus resuming from a change-log cursor (HS-RESUME-*).
+pub const V2: u16 = 2;
+
 /// The versions this implementation supports, ascending (HS-VER-1).
-pub const SUPPORTED_VERSIONS: &[u16] = &[V1];
+pub const SUPPORTED_VERSIONS: &[u16] = &[V1, V2];
+
+/// Whether `msg` may be sent in a session of `version` (HS-MSG-5): the resume messages need 2.
+pub fn allowed_in(msg: &crate::Message, version: u16) -> bool {
+    use crate::Message;
+    match msg {
+        Message::Resume { .. }
+        | Message::Resumed { .. }
+        | Message::DocChanges { .. }
+        | Message::Synced { .. } => version >= V2,
+        _ => true,
+    }
+}
 
 /// Picks the highest version present in both `ours` and `theirs` (HS-VER-2).
 ///

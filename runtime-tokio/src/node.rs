@@ -93,7 +93,9 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         crate::store::StoreError::Locked(path) => Error::StoreInUse(path),
         e => Error::Storage(e.to_string()),
     })?;
-    let startup = store.startup();
+    let mut startup = store.startup();
+    // A new change log per start (HS-RESUME-1); 0 would turn resuming off.
+    startup.log_epoch = u64::from_le_bytes(random32()[..8].try_into().unwrap_or([1; 8])) | 1;
     // A fresh actor per process lifetime: a crash can never reuse (actor, seq) (see CoreConfig::actor).
     let mut actor = id.as_bytes()[..16].to_vec();
     actor.extend_from_slice(&random32()[..16]);

@@ -256,7 +256,11 @@ impl Harness {
             index,
             devices_doc,
             local_blobs,
+            log_epoch,
+            cursors,
         } = store.startup();
+        // The runtime draws the epoch; this model never saves cursors.
+        assert_eq!((log_epoch, cursors), (0, Vec::new()));
         let want: Vec<(DocId, DocMeta)> = self
             .models
             .iter()

@@ -1,6 +1,6 @@
 //! Effects the core asks the runtime to perform, and their results (samod-core's IoTask / IoResult shape).
 
-use humansync_protocol::{BlobHash, ChangeHash, DeviceId, DocId};
+use humansync_protocol::{BlobHash, ChangeHash, Cursor, DeviceId, DocId};
 
 /// Identifies one I/O task; the runtime answers it with [`crate::Core::handle_io_result`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,6 +52,12 @@ pub enum IoAction {
     DeleteDoc {
         /// The document.
         doc: DocId,
+    },
+    /// Durably replace the persisted cursors into peers' change logs (HS-RESUME-5) with these;
+    /// answer with [`IoResult::Done`]. Losing the write only costs a fuller resume later.
+    SaveCursors {
+        /// Every cursor, by peer.
+        cursors: Vec<(DeviceId, Cursor)>,
     },
     /// Fetch a blob from a peer over the blobs ALPN; answer with [`IoResult::Done`] when complete or [`IoResult::Failed`].
     FetchBlob {

@@ -1,6 +1,6 @@
 //! Cost of reconnecting with 10,000 documents, asserted as counts (bytes, frames), never time
 //! (HS-RECON-1; HS-RECON-6: `_devices` stays out of the reconciled set, so an unchanged registry
-//! adds nothing).
+//! adds nothing), with protocol version 2 (HS-RESUME-*) and with a version-1 device.
 
 use automerge::transaction::Transactable;
 use humansync_protocol::DocId;
@@ -36,6 +36,33 @@ fn quiet() -> SimConfig {
     }
 }
 
+/// A server and a device holding the same 10,000 documents, the device offering `versions`.
+fn synced_pair(versions: &[u16]) -> (Sim, Vec<(DocId, Vec<u8>)>) {
+    let docs = fixture();
+    let mut sim = Sim::new(7, 1, quiet());
+    sim.nodes[1].versions = versions.to_vec();
+    sim.preload(SERVER, &docs);
+    sim.preload(1, &docs);
+    assert!(sim.settle(120_000), "{}", sim.describe());
+    (sim, docs)
+}
+
+/// The server changes the first `k` documents (setting key `{round}{k}-{i}`) while cut off from
+/// the device; then they reconnect. Returns (total bytes, total frames) of the new session.
+fn reconnect_after_changes(sim: &mut Sim, docs: &[(DocId, Vec<u8>)], k: usize, round: &str) -> (u64, u64) {
+    sim.disconnect(1);
+    sim.set_cut(SERVER, 1, true);
+    for (i, (doc, _)) in docs.iter().take(k).enumerate() {
+        sim.edit(SERVER, doc, &format!("{round}{k}-{i}"));
+    }
+    assert!(sim.settle(120_000), "{}", sim.describe());
+    sim.set_cut(SERVER, 1, false);
+    assert!(sim.settle(120_000), "{}", sim.describe());
+    let (ab, af, bb, bf) = sim.link_stats(SERVER, 1).expect("linked");
+    sim.check_converged(&[SERVER, 1]).expect("converged");
+    (ab + bb, af + bf)
+}
+
 /// Reconnects server and device and returns (total bytes, total frames) of the new session.
 fn reconnect(sim: &mut Sim) -> (u64, u64) {
     sim.disconnect(1);
@@ -46,11 +73,7 @@ fn reconnect(sim: &mut Sim) -> (u64, u64) {
 
 #[test]
 fn reconnect_cost_grows_with_changes_not_with_the_set() {
-    let docs = fixture();
-    let mut sim = Sim::new(7, 1, quiet());
-    sim.preload(SERVER, &docs);
-    sim.preload(1, &docs);
-    assert!(sim.settle(120_000), "{}", sim.describe());
+    let (mut sim, docs) = synced_pair(humansync_protocol::SUPPORTED_VERSIONS);
 
     // No change: Hello + Welcome only — one round trip, well under 1 KB (HS-RECON-1).
     let (bytes, frames) = reconnect(&mut sim);
@@ -58,21 +81,43 @@ fn reconnect_cost_grows_with_changes_not_with_the_set() {
     assert_eq!(frames, 2, "a no-change reconnect is exactly Hello and Welcome");
     assert!(bytes <= 1024, "{bytes} B");
 
-    // k changed documents: cost grows with k, not with the 10,000 in the set.
+    // Preloaded sets never exchanged Synced, so the first reconnect with a change falls back to
+    // range reconciliation (HS-RESUME-3, HS-RESUME-6); its settled session exchanges cursors.
+    let (bytes, frames) = reconnect_after_changes(&mut sim, &docs, 1, "w");
+    println!("first change, no cursors yet: {bytes} B in {frames} frames");
+    assert!(frames > 8, "reconciled: {frames} frames");
+
+    // k changed documents: each side resumes from its cursor into the other's log
+    // (HS-RESUME-2, HS-RESUME-3): one DocChanges per changed document and no answer to it.
     let mut last = 0;
     for k in [1usize, 10, 100] {
-        sim.disconnect(1);
-        sim.set_cut(SERVER, 1, true);
-        for (i, (doc, _)) in docs.iter().take(k).enumerate() {
-            sim.edit(SERVER, doc, &format!("k{k}-{i}"));
-        }
-        assert!(sim.settle(120_000), "{}", sim.describe());
-        sim.set_cut(SERVER, 1, false);
-        assert!(sim.settle(120_000), "{}", sim.describe());
-        let (ab, af, bb, bf) = sim.link_stats(SERVER, 1).expect("linked");
-        let (bytes, frames) = (ab + bb, af + bf);
-        let per_doc = bytes / k as u64;
-        println!("k={k}: {bytes} B in {frames} frames ({per_doc} B per changed doc)");
+        let (bytes, frames) = reconnect_after_changes(&mut sim, &docs, k, "k");
+        println!(
+            "k={k}: {bytes} B in {frames} frames ({} B per changed doc)",
+            bytes / k as u64
+        );
+        assert!(bytes > last, "more changes, more bytes");
+        // Hello, Welcome, Resume and Resumed each way, a Synced each way; then one frame per
+        // changed document (its id, ~45 B of changes and framing).
+        assert!(frames <= k as u64 + 10, "k={k}: {frames} frames");
+        assert!(bytes <= 1_000 + 200 * k as u64, "k={k}: {bytes} B");
+        last = bytes;
+    }
+}
+
+#[test]
+fn a_version_1_device_reconciles_ranges_and_syncs_each_document() {
+    let (mut sim, docs) = synced_pair(&[humansync_protocol::V1]);
+    let (bytes, frames) = reconnect(&mut sim);
+    println!("v1 no change: {bytes} B in {frames} frames");
+    assert_eq!(frames, 2, "a no-change reconnect is exactly Hello and Welcome");
+    let mut last = 0;
+    for k in [1usize, 10, 100] {
+        let (bytes, frames) = reconnect_after_changes(&mut sim, &docs, k, "k");
+        println!(
+            "v1 k={k}: {bytes} B in {frames} frames ({} B per changed doc)",
+            bytes / k as u64
+        );
         assert!(bytes > last, "more changes, more bytes");
         // Reconciliation plus one Automerge sync exchange per changed document (HS-RECON-3, HS-SYNC-3).
         assert!(bytes <= 4_000 + 2_500 * k as u64, "k={k}: {bytes} B");
@@ -84,6 +129,5 @@ fn reconnect_cost_grows_with_changes_not_with_the_set() {
             assert!(frames <= 3 * k as u64 + 10, "k={k}: {frames} frames");
         }
         last = bytes;
-        sim.check_converged(&[SERVER, 1]).expect("converged");
     }
 }

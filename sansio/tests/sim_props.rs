@@ -1,5 +1,5 @@
 //! Property tests of the core over many seeded simulations (convergence, gating, monotonic
-//! registry). `SIM_SEEDS=N` runs N seeds (default 500, from `SIM_SEED_START`, default 0);
+//! registry; version-2 resumes and version-1 peers mixed, HS-RESUME-*). `SIM_SEEDS=N` runs N seeds (default 500, from `SIM_SEED_START`, default 0);
 //! `SIM_SEED=S` replays one seed exactly.
 
 use humansync_protocol::{DocId, RegistryRecord};
@@ -35,6 +35,14 @@ fn run(seed: u64) -> Result<(), String> {
     };
     let mut sim = Sim::new(seed, devices, cfg);
     let rogue = probe.chance(0.3).then(|| sim.add_node("rogue", true));
+    // HS-VER-2, HS-RESUME-2: sometimes one device speaks only version 1, so sessions with it
+    // reconcile ranges while the others resume from cursors.
+    if probe.chance(0.3) {
+        let old = 1 + probe.below(devices as u64) as usize;
+        sim.nodes[old].versions = vec![humansync_protocol::V1];
+        sim.crash(old);
+        sim.restart(old);
+    }
     let mut edit_no = 0u64;
     for _ in 0..(10 + probe.below(30)) {
         let node = 1 + probe.below(devices as u64) as usize;

@@ -189,11 +189,11 @@ pub(crate) fn cases() -> Cases {
         "frame_too_large",
         &before,
     );
-    let unknown = with_len(&[11]);
+    let unknown = with_len(&[15]);
     broken(
         &mut c,
         F3,
-        "a payload that is not a message (variant 11)",
+        "a payload that is not a message (variant 15)",
         &unknown,
         "malformed",
         &[],

@@ -96,14 +96,14 @@ fn structure() -> Vec<Bad> {
     vec![
         bad(
             M1,
-            "unknown variant 11 (the first unassigned index)",
-            vec![11],
+            "unknown variant 15 (the first unassigned index; 11..=14 are version 2's)",
+            vec![15],
             uv,
         ),
         bad(
             M1,
-            "unknown variant 11 with a plausible body",
-            cat(&[&[11], &lp(b"notes/a")]),
+            "unknown variant 15 with a plausible body",
+            cat(&[&[15], &lp(b"notes/a")]),
             uv,
         ),
         bad(M1, "variant 127, the largest one-byte varint", vec![0x7f], uv),

@@ -309,3 +309,40 @@ pub(crate) fn add(c: &mut Cases) {
         close(10, "arrêt — shutting down ✓"),
     );
 }
+
+/// Adds the valid cases of the version-2 variants 11..=14 (HS-RESUME-*), after every older case
+/// so that existing case ids stay put.
+pub(crate) fn add_v2(c: &mut Cases) {
+    let cursor = |epoch, seq| humansync_protocol::Cursor { epoch, seq };
+    let r2 = &["HS-MSG-1", "HS-RESUME-2"];
+    valid(c, r2, "Resume without a cursor", Message::Resume { cursor: None });
+    valid(
+        c,
+        r2,
+        "Resume with a cursor (varint epoch and seq)",
+        Message::Resume {
+            cursor: Some(cursor(0x4853_2d52_4553_554d, 300)),
+        },
+    );
+    let r3 = &["HS-MSG-1", "HS-RESUME-3"];
+    valid(c, r3, "Resumed, complete", Message::Resumed { complete: true });
+    valid(c, r3, "Resumed, incomplete", Message::Resumed { complete: false });
+    valid(
+        c,
+        &["HS-MSG-1", "HS-RESUME-4"],
+        "DocChanges with two bytes of changes",
+        Message::DocChanges {
+            doc: doc("notes/a"),
+            bytes: vec![0x85, 0x6f],
+        },
+    );
+    valid(
+        c,
+        &["HS-MSG-1", "HS-RESUME-5"],
+        "Synced at seq 0 with a 3-document set",
+        Message::Synced {
+            cursor: cursor(1, 0),
+            set: summary(3, "synced"),
+        },
+    );
+}

@@ -175,7 +175,7 @@ pub(crate) fn cases() -> Cases {
         &["HS-VER-2"],
         "Hello with no version in common closes with UNSUPPORTED_VERSION",
         &s,
-        vec![connect(0, "d1"), recv(5, hello(vec![2, 3], ours, devices))],
+        vec![connect(0, "d1"), recv(5, hello(vec![3, 4], ours, devices))],
     );
 
     let v3 = &["HS-VER-3"];
@@ -233,9 +233,9 @@ pub(crate) fn cases() -> Cases {
     push(
         &mut c,
         f,
-        "a malformed frame (unknown variant 11) closes with MALFORMED",
+        "a malformed frame (unknown variant 15) closes with MALFORMED",
         &s,
-        vec![connect(0, "d1"), recv(5, vec![0, 0, 0, 1, 11])],
+        vec![connect(0, "d1"), recv(5, vec![0, 0, 0, 1, 15])],
     );
     push(
         &mut c,
@@ -364,5 +364,96 @@ pub(crate) fn cases() -> Cases {
         &revoked_me,
         vec![connect(0, "server")],
     );
+    resume_cases(&mut c, &s, ours, devices);
     c
+}
+
+/// Version 2: Welcome selects 2; Synced, Resume and Resumed (HS-RESUME-*, HS-MSG-5).
+fn resume_cases(c: &mut Cases, s: &Setup, ours: SetSummary, devices: DocDigest) {
+    let v2_hello = hello(vec![1, 2], ours, devices);
+    push(
+        c,
+        &["HS-VER-2", "HS-RESUME-5"],
+        "Hello listing 1 and 2 with equal summaries: Welcome selects 2, then a Synced with the \
+         acceptor's log position (the first this run)",
+        s,
+        vec![connect(0, "d1"), recv(5, v2_hello)],
+    );
+    let empty = SetSummary {
+        count: 0,
+        fingerprint: Fingerprint::EMPTY,
+    };
+    let differing = hello(vec![1, 2], empty, devices);
+    let resume = |cursor| frame(&Message::Resume { cursor });
+    let at = |epoch, seq| Some(humansync_protocol::Cursor { epoch, seq });
+    push(
+        c,
+        &["HS-RESUME-2", "HS-RESUME-3"],
+        "differing summaries on version 2: Welcome, then Resume; a Resume without a cursor is \
+         answered Resumed{complete: false}",
+        s,
+        vec![
+            connect(0, "d1"),
+            recv(5, differing.clone()),
+            recv(9, resume(None)),
+        ],
+    );
+    push(
+        c,
+        &["HS-RESUME-3"],
+        "a Resume with a cursor of another log (epoch) is answered Resumed{complete: false}",
+        s,
+        vec![
+            connect(0, "d1"),
+            recv(5, differing.clone()),
+            recv(9, resume(at(7, 0))),
+        ],
+    );
+    push(
+        c,
+        &["HS-RESUME-3"],
+        "a Resume at the acceptor's current position is answered Resumed{complete: true} alone",
+        s,
+        vec![
+            connect(0, "d1"),
+            recv(5, differing.clone()),
+            recv(9, resume(at(crate::driver::LOG_EPOCH, 0))),
+        ],
+    );
+    push(
+        c,
+        &["HS-RESUME-6", "HS-RECON-10"],
+        "an incomplete answer: the acceptor then waits for the dialer's Reconcile; one range \
+         whose fingerprint equals its set is answered all-Skip",
+        s,
+        vec![
+            connect(0, "d1"),
+            recv(5, differing.clone()),
+            recv(9, resume(None)),
+            recv(13, frame(&Message::Resumed { complete: true })),
+            recv(
+                17,
+                frame(&Message::Reconcile {
+                    ranges: vec![RangeEntry {
+                        upper: Bound::End,
+                        mode: RangeMode::Fingerprint {
+                            count: ours.count,
+                            fingerprint: ours.fingerprint,
+                        },
+                    }],
+                }),
+            ),
+        ],
+    );
+    push(
+        c,
+        &["HS-MSG-5"],
+        "a version-2 message in a version-1 session closes with PROTOCOL",
+        s,
+        vec![
+            connect(0, "d1"),
+            recv(5, hello(vec![1], empty, devices)),
+            recv(9, resume(None)),
+        ],
+    );
 }

@@ -218,6 +218,10 @@ impl CorePeer {
                 self.store.delete(&doc);
                 IoResult::Done
             }
+            IoAction::SaveCursors { cursors } => {
+                self.store.cursors = cursors;
+                IoResult::Done
+            }
             IoAction::FetchBlob { .. } => IoResult::Failed {
                 reason: "the conformance runner does not fetch blobs through its core".into(),
             },

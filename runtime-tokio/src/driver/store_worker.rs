@@ -98,6 +98,19 @@ fn run(
                         };
                         let _ = results.send((id, result));
                     }
+                    IoAction::SaveCursors { cursors } => {
+                        flush(&mut store, &mut batch, &results);
+                        let result = match store.save_cursors(&cursors) {
+                            Ok(()) => IoResult::Done,
+                            Err(e) => {
+                                tracing::warn!("saving cursors failed: {e}");
+                                IoResult::Failed {
+                                    reason: e.to_string(),
+                                }
+                            }
+                        };
+                        let _ = results.send((id, result));
+                    }
                     IoAction::FetchBlob { .. } => {
                         let _ = results.send((
                             id,

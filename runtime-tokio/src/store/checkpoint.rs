@@ -154,7 +154,7 @@ impl DocStore {
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut file = layout::options()
         .write(true)
         .create(true)

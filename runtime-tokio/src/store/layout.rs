@@ -4,6 +4,7 @@
 //! <root>/lock                  flock'd while a DocStore has the directory open
 //! <root>/wal                   write-ahead log (wal.rs)
 //! <root>/index                 index snapshot written at each checkpoint (index.rs)
+//! <root>/cursors               cursors into peers' change logs (cursors.rs)
 //! <root>/docs/<kk>/<key>.hsd   one file per document (docfile.rs)
 //! <root>/tmp/                  files being written; emptied at open
 //! <root>/quarantine/<key>.<n>.hsd   corrupt files moved aside, never read again by the store
@@ -29,6 +30,7 @@ pub(crate) struct Layout {
     pub(crate) quarantine: PathBuf,
     pub(crate) wal: PathBuf,
     pub(crate) index: PathBuf,
+    pub(crate) cursors: PathBuf,
     pub(crate) lock: PathBuf,
 }
 
@@ -42,6 +44,7 @@ impl Layout {
             quarantine: root.join("quarantine"),
             wal: root.join("wal"),
             index: root.join("index"),
+            cursors: root.join("cursors"),
             lock: root.join("lock"),
         }
     }
@@ -64,6 +67,11 @@ impl Layout {
     /// Where the index snapshot is written before it is renamed into place.
     pub(crate) fn index_tmp(&self) -> PathBuf {
         self.tmp.join("index")
+    }
+
+    /// Where the cursors file is written before it is renamed into place.
+    pub(crate) fn cursors_tmp(&self) -> PathBuf {
+        self.tmp.join("cursors")
     }
 
     /// The `n`th quarantine slot for a file named by `key`.

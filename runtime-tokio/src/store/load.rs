@@ -18,7 +18,7 @@ impl DocStore {
     /// What the core needs at start-up: every index row except `_devices` (tombstones included,
     /// quarantined documents left out so the core fetches them again), and the `_devices` bytes.
     /// Reads one document file (`_devices`) and no other. `local_blobs` is left empty: blobs
-    /// belong to the blob store.
+    /// belong to the blob store. `log_epoch` is left 0 (resuming off) for the caller to draw.
     pub fn startup(&self) -> Startup {
         let index = {
             let q = self.lock_quarantine();
@@ -49,6 +49,9 @@ impl DocStore {
             index,
             devices_doc,
             local_blobs: Vec::new(),
+            // The runtime draws a fresh epoch per start (HS-RESUME-1).
+            log_epoch: 0,
+            cursors: self.cursors(),
         }
     }
 

@@ -54,6 +54,7 @@
 mod apply;
 mod checkpoint;
 mod codec;
+mod cursors;
 mod docfile;
 mod durable;
 mod error;

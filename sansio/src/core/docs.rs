@@ -50,6 +50,8 @@ pub(crate) enum DocOp {
     /// Start an Automerge sync with this session; `theirs` is the peer's digest of the document
     /// when reconciliation reported it.
     StartSync { conn: ConnId, theirs: Option<DocDigest> },
+    /// Send this session the changes after `after`, heads it holds (HS-RESUME-3).
+    SendChanges { conn: ConnId, after: Vec<ChangeHash> },
 }
 
 impl DocOp {
@@ -57,9 +59,10 @@ impl DocOp {
     fn conn(&self) -> Option<ConnId> {
         match self {
             DocOp::Open => None,
-            DocOp::Apply { conn, .. } | DocOp::SendWhole { conn } | DocOp::StartSync { conn, .. } => {
-                Some(*conn)
-            }
+            DocOp::Apply { conn, .. }
+            | DocOp::SendWhole { conn }
+            | DocOp::StartSync { conn, .. }
+            | DocOp::SendChanges { conn, .. } => Some(*conn),
         }
     }
 }
@@ -71,6 +74,7 @@ pub(crate) enum PendingIo {
     Save(DocId),
     Delete,
     Fetch { hash: BlobHash, peer: DeviceId },
+    Cursors,
 }
 
 /// Parsed documents, bounded by a capacity, plus loads in progress.
@@ -274,7 +278,10 @@ impl Core {
         let waiting = self.cache.loading.remove(doc).unwrap_or_default();
         let waiters = self.release_waiters(doc, &waiting);
         for op in waiting {
-            if let DocOp::SendWhole { conn } | DocOp::StartSync { conn, .. } | DocOp::Apply { conn, .. } = op
+            if let DocOp::SendWhole { conn }
+            | DocOp::StartSync { conn, .. }
+            | DocOp::Apply { conn, .. }
+            | DocOp::SendChanges { conn, .. } = op
             {
                 self.send(conn, &Message::DocDeleted { doc: doc.clone() });
             }
@@ -287,15 +294,14 @@ impl Core {
             self.flush_final_reply(now, conn);
         }
         let was_live = self.metas.get(doc).is_some_and(|m| !m.tombstone);
-        self.metas.insert(
-            doc.clone(),
+        self.index_doc(
+            doc,
             DocMeta {
                 heads: Vec::new(),
                 blobs: Vec::new(),
                 tombstone: true,
             },
         );
-        self.set.insert(doc.clone(), DocDigest::TOMBSTONE);
         self.note_handshake_change(doc);
         self.refresh_blob_refs();
         if was_live || origin == Origin::Local {
@@ -328,8 +334,7 @@ impl Core {
                 blobs,
                 tombstone: false,
             };
-            self.set.insert(doc.clone(), digest_of(&meta));
-            self.metas.insert(doc.clone(), meta);
+            self.index_doc(doc, meta);
         }
         self.announce_wants();
         let conns: Vec<ConnId> = self.open_conns().filter(|c| Some(*c) != from).collect();
@@ -337,6 +342,21 @@ impl Core {
             self.push_doc(now, conn, doc);
         }
         task
+    }
+
+    /// Sets a document's index row and set digest, logging a digest change (HS-RESUME-1).
+    pub(crate) fn index_doc(&mut self, doc: &DocId, meta: DocMeta) {
+        let digest = digest_of(&meta);
+        if self.set.get(doc) != Some(digest) {
+            let old = self
+                .metas
+                .get(doc)
+                .filter(|m| !m.tombstone)
+                .map(|m| m.heads.as_slice());
+            self.log.record(doc, old);
+        }
+        self.set.insert(doc.clone(), digest);
+        self.metas.insert(doc.clone(), meta);
     }
 
     /// Emits a SaveDoc for a loaded document if its content or sync states changed.
@@ -439,8 +459,10 @@ impl Core {
                     }
                 }
                 self.evict(now);
+                self.accept_parked_cursors();
             }
-            PendingIo::Delete => {}
+            PendingIo::Delete => self.accept_parked_cursors(),
+            PendingIo::Cursors => {}
             PendingIo::Fetch { hash, peer } => self.fetch_done(now, hash, peer, result),
         }
     }
@@ -519,6 +541,7 @@ impl Core {
         });
         self.metas.remove(doc);
         self.set.remove(doc);
+        self.forget_cursors();
         let conns: Vec<ConnId> = self.open_conns().collect();
         for conn in &conns {
             self.send(
@@ -536,7 +559,7 @@ impl Core {
                 DocOp::Open => self.emit(Event::DocNotFound(doc.clone())),
                 DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
                 DocOp::SendWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
-                DocOp::StartSync { .. } => {}
+                DocOp::StartSync { .. } | DocOp::SendChanges { .. } => {}
             }
         }
     }
@@ -547,6 +570,7 @@ impl Core {
             DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
             DocOp::SendWhole { conn } => self.send_whole_loaded(conn, doc),
             DocOp::StartSync { conn, theirs } => self.start_sync(now, conn, doc, theirs),
+            DocOp::SendChanges { conn, after } => self.send_changes_loaded(conn, doc, &after),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use automerge::sync::{self, SyncDoc};
 use automerge::{Automerge, ReadDoc};
-use humansync_protocol::{CloseCode, DeviceId, DocId, Message, SUPPORTED_VERSIONS, encode_frame, negotiate};
+use humansync_protocol::{CloseCode, DeviceId, DocId, Message, V2, allowed_in, encode_frame, negotiate};
 
 use super::Core;
 use super::docs::DocOp;
@@ -64,7 +64,7 @@ impl Core {
                     devices,
                 },
             ) => {
-                let Some(version) = negotiate(SUPPORTED_VERSIONS, &versions) else {
+                let Some(version) = negotiate(&self.config.versions, &versions) else {
                     self.close_session(
                         now,
                         conn,
@@ -74,6 +74,7 @@ impl Core {
                     return;
                 };
                 session.phase = Phase::Open;
+                session.version = version;
                 let ours = self.set.summary();
                 // The acceptor compares (Hello set, Welcome set); so does the dialer (HS-RECON-1).
                 session.hello_set = Some(set);
@@ -83,7 +84,7 @@ impl Core {
                     devices: self.devices_digest(),
                 };
                 self.send(conn, &welcome);
-                self.session_opened(now, conn, ours, devices);
+                self.session_opened(now, conn, version, ours, devices);
             }
             (
                 Phase::AwaitWelcome { .. },
@@ -93,7 +94,7 @@ impl Core {
                     devices,
                 },
             ) => {
-                if !SUPPORTED_VERSIONS.contains(&version) {
+                if !self.config.versions.contains(&version) {
                     // HS-VER-4: a version we did not offer.
                     self.close_session(
                         now,
@@ -104,12 +105,18 @@ impl Core {
                     return;
                 }
                 session.phase = Phase::Open;
-                self.session_opened(now, conn, set, devices);
+                session.version = version;
+                self.session_opened(now, conn, version, set, devices);
             }
             // HS-VER-3: nothing else before the handshake, no second Hello/Welcome after it.
             (Phase::AwaitHello { .. } | Phase::AwaitWelcome { .. }, other)
             | (Phase::Open, other @ (Message::Hello { .. } | Message::Welcome { .. })) => {
                 let reason = format!("unexpected {} in this session state", other.kind());
+                self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
+            }
+            // HS-MSG-5: version-2 messages only in version-2 sessions.
+            (Phase::Open, msg) if !allowed_in(&msg, session.version) => {
+                let reason = format!("{} needs protocol version 2", msg.kind());
                 self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
             }
             (Phase::Open, msg) => self.handle_open_message(now, conn, msg),
@@ -121,6 +128,7 @@ impl Core {
         &mut self,
         now: Instant,
         conn: ConnId,
+        version: u16,
         set: humansync_protocol::SetSummary,
         devices: humansync_protocol::DocDigest,
     ) {
@@ -162,6 +170,8 @@ impl Core {
         // `set` is the peer's Welcome summary at the dialer and our own Welcome summary at the
         // acceptor; `hello_set` is the Hello summary on both sides: one comparison, one answer.
         let in_sync = self.sessions.get(&conn).and_then(|s| s.hello_set) == Some(set);
+        let resume = !in_sync && version >= V2;
+        let position = self.log.position();
         if let Some(session) = self.sessions.get_mut(&conn) {
             session.recon = if in_sync {
                 ReconPhase::Done
@@ -169,11 +179,18 @@ impl Core {
                 ReconPhase::Running
             };
             // HS-RECON-10: the dialer sends first, so only the acceptor waits for a Reconcile now.
-            session.expect_recon = !in_sync && role == crate::Role::Acceptor;
+            session.expect_recon = !in_sync && !resume && role == crate::Role::Acceptor;
+            // HS-RESUME-5: equal sets at the handshake: nothing new to tell (a no-change
+            // reconnect stays Hello and Welcome).
+            if in_sync {
+                session.synced_sent = Some((position, set));
+            }
         }
         if in_sync {
             self.emit(Event::Reconciled(peer));
             self.last_sync = Some(now);
+        } else if resume {
+            self.start_resume(conn);
         } else if role == crate::Role::Dialer {
             // HS-RECON-2: the dialer starts.
             let ranges = recon::initiate(&self.set);
@@ -195,6 +212,7 @@ impl Core {
                 _ => self.push_doc(now, conn, &doc),
             }
         }
+        self.check_settled(now, conn);
     }
 
     fn handle_open_message(&mut self, now: Instant, conn: ConnId, msg: Message) {
@@ -241,6 +259,10 @@ impl Core {
             }
             Message::BlobWant { hashes } => self.answer_blob_want(conn, &hashes),
             Message::BlobHave { hashes } => self.peer_has_blobs(now, conn, &hashes),
+            Message::Resume { cursor } => self.handle_resume(now, conn, cursor),
+            Message::Resumed { complete } => self.handle_resumed(now, conn, complete),
+            Message::DocChanges { doc, bytes } => self.receive_changes(now, conn, doc, bytes),
+            Message::Synced { cursor, set } => self.handle_synced(conn, cursor, set),
             Message::Hello { .. } | Message::Welcome { .. } | Message::Close { .. } => {}
         }
     }
@@ -320,10 +342,17 @@ impl Core {
         if !s.awaiting_loads.is_empty() {
             return;
         }
-        let Some(ranges) = s.final_reply.take() else {
+        // HS-RESUME-3: the same holds for the Resumed that ends an answer to Resume.
+        if let Some(complete) = s.held_resumed.take() {
+            self.send(conn, &Message::Resumed { complete });
+        }
+        self.resume_progress(now, conn);
+        let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        self.send(conn, &Message::Reconcile { ranges });
+        if let Some(ranges) = s.final_reply.take() {
+            self.send(conn, &Message::Reconcile { ranges });
+        }
         self.check_settled(now, conn);
     }
 
@@ -399,8 +428,7 @@ impl Core {
             tombstone: false,
         };
         self.blobs.add_refs(&meta.blobs);
-        self.set.insert(doc.clone(), super::docs::digest_of(&meta));
-        self.metas.insert(doc.clone(), meta.clone());
+        self.index_doc(&doc, meta.clone());
         let action = IoAction::SaveDoc {
             doc: doc.clone(),
             write: Some(DocWrite::Replace(bytes)),
@@ -421,11 +449,16 @@ impl Core {
         }
     }
 
-    /// Applies a DocSync or DocWhole to the loaded document (HS-SYNC-1, HS-SYNC-3).
+    /// Applies a DocSync, DocWhole or DocChanges to the loaded document (HS-SYNC-1, HS-SYNC-3,
+    /// HS-RESUME-4).
     pub(crate) fn apply_received(&mut self, now: Instant, conn: ConnId, msg: Message) {
         let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
             return;
         };
+        if let Message::DocChanges { doc, bytes } = msg {
+            self.apply_changes(now, conn, &doc, &bytes);
+            return;
+        }
         let (doc, result) = match msg {
             Message::DocSync { doc, message } => {
                 let result = self.apply_sync(now, peer, &doc, &message);
@@ -569,6 +602,8 @@ impl Core {
         let Some(s) = self.sessions.get(&conn) else { return };
         if s.is_settled() {
             self.last_sync = Some(now);
+            self.accept_parked_cursors();
+            self.maybe_send_synced(now, conn);
         }
     }
 }

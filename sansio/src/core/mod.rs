@@ -13,7 +13,9 @@ mod chunks;
 mod devices;
 mod docs;
 mod inbound;
+mod log;
 mod push;
+mod resume;
 mod session;
 mod status;
 
@@ -49,6 +51,8 @@ pub struct CoreConfig {
     pub cache_capacity: usize,
     /// Most LoadDoc tasks in flight at once, to bound memory during bulk transfers.
     pub max_inflight_loads: usize,
+    /// Protocol versions offered and accepted, ascending (HS-VER-1); default: all supported.
+    pub versions: Vec<u16>,
 }
 
 impl CoreConfig {
@@ -60,6 +64,7 @@ impl CoreConfig {
             anchor,
             cache_capacity: 256,
             max_inflight_loads: 64,
+            versions: humansync_protocol::SUPPORTED_VERSIONS.to_vec(),
         }
     }
 }
@@ -73,6 +78,12 @@ pub struct Startup {
     pub devices_doc: Option<Vec<u8>>,
     /// Blobs held complete locally.
     pub local_blobs: Vec<BlobHash>,
+    /// This run's change-log epoch (HS-RESUME-1): random and different at every start. 0 turns
+    /// resuming off (every Resume is answered incomplete and no Synced is sent).
+    pub log_epoch: u64,
+    /// The persisted cursors into peers' logs (the last [`IoAction::SaveCursors`] that completed).
+    /// Leave empty if any stored document was lost since they were saved.
+    pub cursors: Vec<(DeviceId, humansync_protocol::Cursor)>,
 }
 
 /// Errors of app operations on the core (local faults, never peer faults).
@@ -111,6 +122,7 @@ pub struct Core {
     outputs: VecDeque<Output>,
     next_io: u64,
     last_sync: Option<Instant>,
+    log: log::ChangeLog,
 }
 
 impl Core {
@@ -135,6 +147,7 @@ impl Core {
             outputs: VecDeque::new(),
             next_io: 0,
             last_sync: None,
+            log: log::ChangeLog::new(startup.log_epoch, startup.cursors),
             config,
         };
         for (doc, meta) in startup.index {
@@ -175,7 +188,8 @@ impl Core {
             }
             session::Phase::Open => None,
         });
-        hello.chain(self.blobs.next_retry()).min()
+        let synced = self.sessions.values().filter_map(|s| s.synced_due);
+        hello.chain(synced).chain(self.blobs.next_retry()).min()
     }
 
     /// Advances timers: handshake deadlines (HS-VER-3, HS-VER-5) and blob retries (HS-BLOB-2).
@@ -200,6 +214,15 @@ impl Core {
             );
         }
         self.blobs_tick(now);
+        let due: Vec<ConnId> = self
+            .sessions
+            .values()
+            .filter(|s| s.synced_due.is_some_and(|at| at <= now))
+            .map(|s| s.conn)
+            .collect();
+        for conn in due {
+            self.maybe_send_synced(now, conn);
+        }
     }
 
     /// A transport connection with `peer` finished its TLS handshake. Returns whether it is admitted;
@@ -228,7 +251,7 @@ impl Core {
         self.sessions.insert(conn, session);
         if role == Role::Dialer {
             let hello = humansync_protocol::Message::Hello {
-                versions: humansync_protocol::SUPPORTED_VERSIONS.to_vec(),
+                versions: self.config.versions.clone(),
                 set: self.set.summary(),
                 devices: self.devices_digest(),
             };

@@ -16,6 +16,7 @@ impl Core {
             Err(_) => {
                 // Only document payloads can outgrow the limits (HS-MSG-2): report and skip.
                 if let Message::DocWhole { doc, bytes, .. }
+                | Message::DocChanges { doc, bytes }
                 | Message::DocSync {
                     doc, message: bytes, ..
                 } = msg

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use humansync_protocol::{BlobHash, DeviceId, DocId, FrameDecoder};
+use humansync_protocol::{BlobHash, Cursor, DeviceId, DocId, FrameDecoder, SetSummary};
 
 use crate::{ConnId, Instant, Role};
 
@@ -26,6 +26,15 @@ pub(crate) enum ReconPhase {
     Running,
     /// Finished: an all-Skip message was sent or received, or the summaries matched.
     Done,
+}
+
+/// Progress of a version-2 resume (HS-RESUME-2 .. HS-RESUME-4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ResumeProgress {
+    /// Our answer to the peer's Resume: whether it is complete (once decided).
+    pub(crate) answered: Option<bool>,
+    /// The peer's Resumed: whether its answer was complete (once received).
+    pub(crate) received: Option<bool>,
 }
 
 /// Counters for one session; tests assert on these.
@@ -80,6 +89,19 @@ pub(crate) struct Session {
     /// Documents (and `_devices`) changed while this dialled session awaited Welcome: they are
     /// not in the Hello summary and are pushed once the session opens (HS-SYNC-4).
     pub(crate) changed_in_handshake: BTreeSet<DocId>,
+    /// The negotiated protocol version (0 until the handshake completes).
+    pub(crate) version: u16,
+    /// A version-2 resume in progress (HS-RESUME-2); `None` before and after it.
+    pub(crate) resume: Option<ResumeProgress>,
+    /// Our Resumed (its `complete`), held until the document messages of our answer are sent,
+    /// like `final_reply` (HS-RESUME-3).
+    pub(crate) held_resumed: Option<bool>,
+    /// The position and set of the last Synced sent on this session (HS-RESUME-5).
+    pub(crate) synced_sent: Option<(Cursor, SetSummary)>,
+    /// No Synced before this instant.
+    pub(crate) synced_not_before: Instant,
+    /// A Synced waits for this instant.
+    pub(crate) synced_due: Option<Instant>,
 }
 
 impl Session {
@@ -101,6 +123,12 @@ impl Session {
             hello_set: None,
             expect_recon: false,
             changed_in_handshake: BTreeSet::new(),
+            version: 0,
+            resume: None,
+            held_resumed: None,
+            synced_sent: None,
+            synced_not_before: Instant(0),
+            synced_due: None,
         }
     }
 
@@ -112,6 +140,8 @@ impl Session {
     /// here to be sent.
     pub(crate) fn is_settled(&self) -> bool {
         self.recon == ReconPhase::Done
+            && self.resume.is_none()
+            && self.held_resumed.is_none()
             && self.final_reply.is_none()
             && self.wanted.is_empty()
             && self.syncing.is_empty()

@@ -46,6 +46,6 @@ mod split;
 
 pub use action::ReconAction;
 pub use error::ReconError;
-pub use respond::{Response, initiate, respond};
+pub use respond::{Response, initiate, initiate_whole, respond};
 pub use set::DocSet;
 pub use split::separator;

@@ -21,6 +21,19 @@ pub fn initiate(set: &DocSet) -> Vec<RangeEntry> {
     answer_differing(set, &[], &Bound::End)
 }
 
+/// The dialer's first Reconcile after an incomplete resume (HS-RESUME-6): one Fingerprint range
+/// over the whole set, answered all-Skip when the resume already made the sets equal.
+pub fn initiate_whole(set: &DocSet) -> Vec<RangeEntry> {
+    let summary = set.summary();
+    vec![RangeEntry {
+        upper: Bound::End,
+        mode: RangeMode::Fingerprint {
+            count: summary.count,
+            fingerprint: summary.fingerprint,
+        },
+    }]
+}
+
 /// The result of processing one received Reconcile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {

@@ -36,6 +36,8 @@ pub struct SimNode {
     pub epoch: u64,
     /// Application bytes ever delivered to this node (HS-GATE-3 checks).
     pub bytes_received: u64,
+    /// Protocol versions it offers and accepts (applied at its next start).
+    pub versions: Vec<u16>,
     /// Edits whose save was acknowledged: (doc, key).
     pub acked: BTreeSet<(DocId, String)>,
     pub(crate) io_free_at: Instant,
@@ -56,6 +58,7 @@ impl SimNode {
             rogue,
             epoch: 0,
             bytes_received: 0,
+            versions: humansync_protocol::SUPPORTED_VERSIONS.to_vec(),
             acked: BTreeSet::new(),
             io_free_at: Instant(0),
             pending_edits: Vec::new(),
@@ -67,8 +70,14 @@ impl SimNode {
     pub(crate) fn boot(&mut self, now: Instant) {
         let mut actor = self.id.as_bytes()[..12].to_vec();
         actor.extend_from_slice(&(self.epoch as u32).to_be_bytes());
-        let config = CoreConfig::new(self.id, actor, self.anchor);
-        let core = Core::new(now, config, self.store.startup()).unwrap_or_else(|e| {
+        let mut config = CoreConfig::new(self.id, actor, self.anchor);
+        config.versions = self.versions.clone();
+        let mut startup = self.store.startup();
+        // A new change log per start (HS-RESUME-1), as a runtime draws a random one.
+        startup.log_epoch = u64::from_be_bytes(self.id.as_bytes()[..8].try_into().unwrap_or([1; 8]))
+            ^ (self.epoch + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            | 1;
+        let core = Core::new(now, config, startup).unwrap_or_else(|e| {
             // The simulated store only ever holds bytes the core produced.
             panic!("{}: core failed to start from its own store: {e}", self.name)
         });

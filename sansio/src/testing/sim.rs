@@ -622,6 +622,10 @@ impl Sim {
                 self.nodes[node].store.delete(doc);
                 IoResult::Done
             }
+            IoAction::SaveCursors { cursors } => {
+                self.nodes[node].store.cursors = cursors.clone();
+                IoResult::Done
+            }
             IoAction::FetchBlob { hash, from } => {
                 // HS-BLOB-3: the provider serves only peers its own gate admits, over a live link.
                 let Some(src) = self.nodes.iter().position(|n| n.id == *from) else {
@@ -1134,5 +1138,12 @@ pub fn summarize(msg: &humansync_protocol::Message) -> String {
         Message::BlobWant { hashes } => format!("BlobWant{{{}}}", hashes.len()),
         Message::BlobHave { hashes } => format!("BlobHave{{{}}}", hashes.len()),
         Message::Close { code, reason } => format!("Close{{{code}, {reason:?}}}"),
+        Message::Resume { cursor } => match cursor {
+            Some(c) => format!("Resume{{seq:{}}}", c.seq),
+            None => "Resume{none}".to_owned(),
+        },
+        Message::Resumed { complete } => format!("Resumed{{complete:{complete}}}"),
+        Message::DocChanges { doc, bytes } => format!("DocChanges{{{doc}, {} B}}", bytes.len()),
+        Message::Synced { cursor, set } => format!("Synced{{seq:{}, docs:{}}}", cursor.seq, set.count),
     }
 }

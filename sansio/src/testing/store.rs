@@ -26,6 +26,8 @@ pub struct SimStore {
     pub blobs: BTreeSet<BlobHash>,
     /// Completed write operations (for cost assertions).
     pub writes: u64,
+    /// The persisted cursors into peers' change logs (HS-RESUME-5).
+    pub cursors: Vec<(DeviceId, humansync_protocol::Cursor)>,
 }
 
 impl SimStore {
@@ -92,6 +94,8 @@ impl SimStore {
                 .map(|d| d.bytes.clone())
                 .filter(|b| !b.is_empty()),
             local_blobs: self.blobs.iter().copied().collect(),
+            log_epoch: 0,
+            cursors: self.cursors.clone(),
         }
     }
 }

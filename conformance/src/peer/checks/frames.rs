@@ -49,8 +49,8 @@ fn frame_cases() -> Vec<FrameCase> {
         (
             "frame/unknown-variant",
             &["HS-FRAME-3", "HS-MSG-1"],
-            "payload 0b (unassigned message index 11): close CLOSE_MALFORMED",
-            framed(&[0x0b]),
+            "payload 0f (unassigned message index 15): close CLOSE_MALFORMED",
+            framed(&[0x0f]),
             CloseCode::MALFORMED,
         ),
         (

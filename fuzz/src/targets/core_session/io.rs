@@ -70,6 +70,10 @@ impl Store {
                     IoResult::Done
                 }
             },
+            IoAction::SaveCursors { .. } => match choice {
+                0 => failed(),
+                _ => IoResult::Done,
+            },
             IoAction::FetchBlob { .. } => match choice {
                 0..=3 => failed(),
                 4 => IoResult::NotFound,

@@ -112,6 +112,19 @@ impl Harness {
             index,
             devices_doc: Some(devices_doc),
             local_blobs: if u.arbitrary()? { vec![fx.blob] } else { Vec::new() },
+            // Small epochs, so that fuzzed cursors sometimes name this log (HS-RESUME-3).
+            log_epoch: u.int_in_range(0u64..=3)?,
+            cursors: if u.arbitrary()? {
+                vec![(
+                    DeviceId::from(&fx.registered),
+                    humansync_protocol::Cursor {
+                        epoch: u.arbitrary()?,
+                        seq: u.int_in_range(0u64..=8)?,
+                    },
+                )]
+            } else {
+                Vec::new()
+            },
         };
         let mut config = CoreConfig::new(DeviceId::from(&fx.me), vec![1; 16], Some(fx.anchor_id()));
         config.cache_capacity = u.int_in_range(1..=4)?;

@@ -8,7 +8,7 @@ use automerge::Automerge;
 use automerge::sync::{self, SyncDoc};
 use humansync_protocol::digest::heads_digest;
 use humansync_protocol::{
-    BlobHash, ChangeHash, CloseCode, DocDigest, DocId, Fingerprint, Message, RangeEntry, SetSummary, V1,
+    BlobHash, ChangeHash, CloseCode, DocDigest, DocId, Fingerprint, Message, RangeEntry, SetSummary, V1, V2,
 };
 use humansync_sansio::recon::{self, DocSet};
 
@@ -146,15 +146,17 @@ fn devices_digest(u: &mut Unstructured<'_>, view: &PeerView) -> Result<DocDigest
 pub(super) fn handshake(u: &mut Unstructured<'_>, view: &PeerView, core_dialed: bool) -> Result<Message> {
     let set = set_summary(u, view)?;
     let devices = devices_digest(u, view)?;
+    // Version 2 sessions (resume, HS-RESUME-*) as often as version 1 ones.
+    let v2 = u.arbitrary::<bool>()?;
     Ok(if core_dialed {
         Message::Welcome {
-            version: V1,
+            version: if v2 { V2 } else { V1 },
             set,
             devices,
         }
     } else {
         Message::Hello {
-            versions: vec![V1],
+            versions: if v2 { vec![V1, V2] } else { vec![V1] },
             set,
             devices,
         }
@@ -163,7 +165,7 @@ pub(super) fn handshake(u: &mut Unstructured<'_>, view: &PeerView, core_dialed: 
 
 /// Any message, valid or rule-breaking.
 pub(super) fn message(u: &mut Unstructured<'_>, fx: &Fixture, view: &PeerView) -> Result<Message> {
-    Ok(match u.int_in_range(0u8..=14)? {
+    Ok(match u.int_in_range(0u8..=18)? {
         0 => Message::Hello {
             versions: u.arbitrary::<Vec<u16>>()?.into_iter().take(10).collect(),
             set: set_summary(u, view)?,
@@ -216,10 +218,41 @@ pub(super) fn message(u: &mut Unstructured<'_>, fx: &Fixture, view: &PeerView) -
         13 => Message::BlobHave {
             hashes: hashes(u, fx)?,
         },
+        14 => Message::Resume {
+            cursor: u.arbitrary::<bool>()?.then_some(cursor(u)?),
+        },
+        15 => Message::Resumed {
+            complete: u.arbitrary()?,
+        },
+        16 => {
+            let sample = &fx.docs[u.choose_index(fx.docs.len())?];
+            let doc = if u.ratio(1u8, 4)? {
+                doc(u, fx)?
+            } else {
+                sample.id.clone()
+            };
+            let bytes = match u.int_in_range(0u8..=2)? {
+                0 => u.arbitrary::<Vec<u8>>()?,
+                _ => sample.bytes.clone(),
+            };
+            Message::DocChanges { doc, bytes }
+        }
+        17 => Message::Synced {
+            cursor: cursor(u)?,
+            set: set_summary(u, view)?,
+        },
         _ => Message::Close {
             code: CloseCode(u.int_in_range(0u32..=12)?),
             reason: String::from_utf8_lossy(&u.arbitrary::<Vec<u8>>()?).into_owned(),
         },
+    })
+}
+
+/// A cursor: a small position in one of the small epochs the harness gives the core.
+fn cursor(u: &mut Unstructured<'_>) -> Result<humansync_protocol::Cursor> {
+    Ok(humansync_protocol::Cursor {
+        epoch: u.int_in_range(0u64..=3)?,
+        seq: u.int_in_range(0u64..=64)?,
     })
 }
 

@@ -1,0 +1,139 @@
+//! The cursors file: how far this node holds each peer's change log (HS-RESUME-5).
+//!
+//! `MAGIC`, then one record (checksummed, record.rs) per cursor: the 32-byte peer id, the log
+//! epoch and the sequence number, little-endian. Replaced whole (written to `tmp/`, synced,
+//! renamed, directory synced). A missing or damaged file means no cursors: the next session
+//! with each peer reconciles ranges instead of resuming, which loses nothing.
+
+use humansync_protocol::{Cursor, DeviceId};
+
+use super::DocStore;
+use super::checkpoint::write_file;
+use super::codec::{Malformed, Reader};
+use super::durable;
+use super::error::StoreError;
+use super::record;
+
+/// The first bytes of the cursors file (format version 1).
+const MAGIC: &[u8; 8] = b"HSCUR\0\0\x01";
+
+/// Record kind of one cursor.
+const CURSOR: u8 = 0x30;
+
+/// Most cursors read back (one per registered peer; the registry holds at most 10,000 records).
+const MAX_CURSORS: usize = humansync_protocol::limits::MAX_REGISTRY_RECORDS;
+
+fn encode(cursors: &[(DeviceId, Cursor)]) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    for (peer, cursor) in cursors.iter().take(MAX_CURSORS) {
+        let _ = record::push(
+            &mut out,
+            CURSOR,
+            &[
+                peer.as_bytes(),
+                &cursor.epoch.to_le_bytes(),
+                &cursor.seq.to_le_bytes(),
+            ],
+        );
+    }
+    out
+}
+
+fn decode(bytes: &[u8]) -> Result<Vec<(DeviceId, Cursor)>, String> {
+    if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+        return Err("bad magic".to_owned());
+    }
+    let mut cursors = Vec::new();
+    for r in record::iter(bytes, MAGIC.len()) {
+        let r = r.map_err(|bad| bad.to_string())?;
+        if r.kind != CURSOR || cursors.len() >= MAX_CURSORS {
+            return Err("unexpected record".to_owned());
+        }
+        cursors.push(cursor(&mut Reader::new(r.payload)).map_err(|e| e.to_string())?);
+    }
+    Ok(cursors)
+}
+
+fn cursor(r: &mut Reader<'_>) -> Result<(DeviceId, Cursor), Malformed> {
+    let peer = DeviceId::from_bytes(r.array32()?).map_err(|_| Malformed("peer id is not a key"))?;
+    let epoch = r.u64()?;
+    let seq = r.u64()?;
+    r.finish()?;
+    Ok((peer, Cursor { epoch, seq }))
+}
+
+impl DocStore {
+    /// The persisted cursors, or none if the file is missing or damaged, or if any stored
+    /// document was lost (quarantined): what this node holds of its peers' logs is then unknown.
+    pub fn cursors(&self) -> Vec<(DeviceId, Cursor)> {
+        if !self.quarantined().is_empty() {
+            return Vec::new();
+        }
+        let path = &self.layout.cursors;
+        match std::fs::read(path) {
+            Ok(bytes) => decode(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "cursors file unreadable; resuming from none");
+                Vec::new()
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cursors file unreadable; resuming from none");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Durably replaces the persisted cursors.
+    pub fn save_cursors(&mut self, cursors: &[(DeviceId, Cursor)]) -> Result<(), StoreError> {
+        let tmp = self.layout.cursors_tmp();
+        let bytes = encode(cursors);
+        write_file(&tmp, &bytes)?;
+        let file = std::fs::File::open(&tmp).map_err(|e| StoreError::io("open", &tmp, e))?;
+        durable::sync_file(&file, &self.stats).map_err(|e| StoreError::io("sync", &tmp, e))?;
+        let path = &self.layout.cursors;
+        std::fs::rename(&tmp, path).map_err(|e| StoreError::io("rename onto", path, e))?;
+        let root = &self.layout.root;
+        durable::sync_dir(root, &self.stats).map_err(|e| StoreError::io("sync", root, e))?;
+        self.stats.wrote(bytes.len());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(b: u8) -> DeviceId {
+        DeviceId::from(&ed25519_dalek::SigningKey::from_bytes(&[b; 32]))
+    }
+
+    #[test]
+    fn roundtrip_and_every_truncation_refused() {
+        let cursors = vec![
+            (peer(1), Cursor { epoch: 7, seq: 3 }),
+            (
+                peer(2),
+                Cursor {
+                    epoch: u64::MAX,
+                    seq: 0,
+                },
+            ),
+        ];
+        let bytes = encode(&cursors);
+        assert_eq!(decode(&bytes).unwrap(), cursors);
+        assert_eq!(decode(&encode(&[])).unwrap(), Vec::new());
+        for cut in 0..bytes.len() {
+            // A cut at a record boundary is a shorter valid file; anything else is refused.
+            if let Ok(read) = decode(&bytes[..cut]) {
+                assert!(
+                    read.len() < cursors.len() && cursors.starts_with(&read),
+                    "cut at {cut}"
+                );
+            }
+        }
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert!(decode(&flipped).is_err());
+    }
+}

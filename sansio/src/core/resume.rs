@@ -1,0 +1,289 @@
+//! Protocol version 2: a reconnect resumes from a cursor into the peer's change log instead of
+//! reconciling the whole set (HS-RESUME-1 .. HS-RESUME-6).
+
+use automerge::ReadDoc;
+use humansync_protocol::limits::SYNCED_INTERVAL_MS;
+use humansync_protocol::{ChangeHash, CloseCode, Cursor, DocId, Message, SetSummary, V2};
+
+use super::Core;
+use super::docs::{DocOp, PendingIo};
+use super::log::Catchup;
+use super::session::{ReconPhase, ResumeProgress};
+use crate::{ConnId, Event, Instant, IoAction, Origin, Role};
+
+impl Core {
+    /// The summaries differ on a version-2 session: each side asks the other for what changed
+    /// after its cursor into the other's log (HS-RESUME-2).
+    pub(crate) fn start_resume(&mut self, conn: ConnId) {
+        let Some(s) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        s.resume = Some(ResumeProgress::default());
+        s.recon = ReconPhase::Running;
+        let cursor = self.log.cursor(&s.peer);
+        self.send(conn, &Message::Resume { cursor });
+    }
+
+    /// HS-RESUME-3: one message per document changed after `cursor`, then Resumed (held until
+    /// those messages are out).
+    pub(crate) fn handle_resume(&mut self, now: Instant, conn: ConnId, cursor: Option<Cursor>) {
+        let expected = self
+            .sessions
+            .get(&conn)
+            .and_then(|s| s.resume)
+            .is_some_and(|p| p.answered.is_none());
+        if !expected {
+            self.close_session(now, conn, CloseCode::PROTOCOL, "unexpected Resume");
+            return;
+        }
+        let changed = cursor.and_then(|c| self.log.changed_since(&c));
+        let complete = changed.is_some();
+        for (doc, catchup) in changed.unwrap_or_default() {
+            match self.metas.get(&doc) {
+                // Lost here since (corrupt): there is nothing to send.
+                None => {}
+                Some(meta) if meta.tombstone => self.send(conn, &Message::DocDeleted { doc }),
+                Some(_) => {
+                    let op = match catchup {
+                        Catchup::ChangesAfter(after) => DocOp::SendChanges { conn, after },
+                        Catchup::Whole => DocOp::SendWhole { conn },
+                    };
+                    self.want_loaded(now, &doc, op);
+                }
+            }
+        }
+        if let Some(s) = self.sessions.get_mut(&conn) {
+            if let Some(p) = s.resume.as_mut() {
+                p.answered = Some(complete);
+            }
+            s.held_resumed = Some(complete);
+        }
+        self.flush_final_reply(now, conn);
+    }
+
+    /// The peer's answer is complete (or not) (HS-RESUME-3).
+    pub(crate) fn handle_resumed(&mut self, now: Instant, conn: ConnId, complete: bool) {
+        let progress = self.sessions.get_mut(&conn).and_then(|s| s.resume.as_mut());
+        match progress {
+            Some(p) if p.received.is_none() => p.received = Some(complete),
+            _ => {
+                self.close_session(now, conn, CloseCode::PROTOCOL, "unexpected Resumed");
+                return;
+            }
+        }
+        self.resume_progress(now, conn);
+    }
+
+    /// Ends the resume once both answers are out (HS-RESUME-6): if both were complete the sets
+    /// are reconciled; otherwise range reconciliation follows, which the dialer starts once it
+    /// has applied the peer's answer, from one range over the whole set.
+    pub(crate) fn resume_progress(&mut self, now: Instant, conn: ConnId) {
+        let Some(s) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        let Some(progress) = s.resume else {
+            return;
+        };
+        let (Some(answered), Some(received)) = (progress.answered, progress.received) else {
+            return;
+        };
+        let outcome = answered && received;
+        if s.held_resumed.is_some() {
+            return;
+        }
+        if outcome {
+            s.resume = None;
+            s.recon = ReconPhase::Done;
+            let peer = s.peer;
+            self.emit(Event::Reconciled(peer));
+            self.check_settled(now, conn);
+            return;
+        }
+        match s.role {
+            Role::Acceptor => {
+                s.resume = None;
+                s.expect_recon = true;
+            }
+            Role::Dialer => {
+                if !s.awaiting_loads.is_empty() {
+                    return;
+                }
+                s.resume = None;
+                s.expect_recon = true;
+                // Neither side knew a cursor (a new device, or both restarted): the sets likely
+                // differ, so start splitting at once; otherwise the resume likely made them equal.
+                let neither = !answered && !received;
+                let ranges = if neither {
+                    crate::recon::initiate(&self.set)
+                } else {
+                    crate::recon::initiate_whole(&self.set)
+                };
+                self.send(conn, &Message::Reconcile { ranges });
+            }
+        }
+    }
+
+    /// A DocChanges arrived: apply it once the document is loaded (HS-RESUME-4).
+    pub(crate) fn receive_changes(&mut self, now: Instant, conn: ConnId, doc: DocId, bytes: Vec<u8>) {
+        if doc.is_devices() {
+            // `_devices` is never in the log: it syncs by its own digest (HS-REG-6).
+            self.close_session(
+                now,
+                conn,
+                CloseCode::PROTOCOL,
+                "DocChanges for the registry document",
+            );
+            return;
+        }
+        match self.metas.get(&doc) {
+            Some(meta) if meta.tombstone => self.send(conn, &Message::DocDeleted { doc }),
+            Some(_) => self.want_loaded(
+                now,
+                &doc,
+                DocOp::Apply {
+                    conn,
+                    msg: Message::DocChanges {
+                        doc: doc.clone(),
+                        bytes,
+                    },
+                },
+            ),
+            None if self.cache.get(&doc).is_some() => self.apply_changes(now, conn, &doc, &bytes),
+            None => {
+                // Changes to a document we do not hold: ask for it whole (HS-SYNC-2).
+                if let Some(s) = self.sessions.get_mut(&conn) {
+                    s.wanted.insert(doc.clone());
+                }
+                self.send(conn, &Message::DocWant { docs: vec![doc] });
+            }
+        }
+        self.check_settled(now, conn);
+    }
+
+    /// Applies DocChanges to the loaded document without answering; if changes it depends on
+    /// are missing here, an Automerge sync with the sender fetches them (HS-RESUME-4).
+    pub(crate) fn apply_changes(&mut self, now: Instant, conn: ConnId, doc: &DocId, bytes: &[u8]) {
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
+            return;
+        };
+        let Some(loaded) = self.cache.get_mut(doc) else {
+            return;
+        };
+        loaded.last_used = now;
+        let before = loaded.heads();
+        if let Err(e) = loaded.am.load_incremental(bytes) {
+            // HS-SYNC-10
+            let reason = format!("DocChanges for {doc} do not load: {e}");
+            self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
+            return;
+        }
+        let missing = !loaded.am.get_missing_deps(&[]).is_empty();
+        if loaded.heads() != before {
+            self.emit(Event::DocChanged {
+                doc: doc.clone(),
+                origin: Origin::Remote(peer),
+            });
+            self.doc_updated(now, doc, Some(conn));
+        }
+        if missing {
+            self.start_sync(now, conn, doc, None);
+        }
+        self.check_settled(now, conn);
+    }
+
+    /// Sends the changes of a loaded document after `after` (heads the peer holds), or the whole
+    /// document if it lacks any of them (HS-RESUME-3).
+    pub(crate) fn send_changes_loaded(&mut self, conn: ConnId, doc: &DocId, after: &[ChangeHash]) {
+        let Some(loaded) = self.cache.get(doc) else {
+            return;
+        };
+        let after: Vec<automerge::ChangeHash> = after.iter().map(|h| automerge::ChangeHash(h.0)).collect();
+        if after.iter().any(|h| loaded.am.get_change_by_hash(h).is_none()) {
+            let bytes = loaded.am.save();
+            self.send_whole_bytes(conn, doc, bytes);
+            return;
+        }
+        let bytes = loaded.am.save_after(&after);
+        if !bytes.is_empty() {
+            self.send(
+                conn,
+                &Message::DocChanges {
+                    doc: doc.clone(),
+                    bytes,
+                },
+            );
+        }
+    }
+
+    /// Sends Synced when the session has settled with something new to tell, at most once per
+    /// `SYNCED_INTERVAL_MS` (HS-RESUME-5).
+    pub(crate) fn maybe_send_synced(&mut self, now: Instant, conn: ConnId) {
+        if !self.log.enabled() {
+            return;
+        }
+        let set = self.set.summary();
+        let position = self.log.position();
+        let Some(s) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        s.synced_due = None;
+        if s.version < V2 || !s.is_open() || !s.is_settled() {
+            return;
+        }
+        if s.synced_sent
+            .is_some_and(|(c, summary)| c == position && summary == set)
+        {
+            return;
+        }
+        if now < s.synced_not_before {
+            s.synced_due = Some(s.synced_not_before);
+            return;
+        }
+        s.synced_not_before = now.plus_ms(SYNCED_INTERVAL_MS);
+        let cursor = self.log.checkpoint();
+        if let Some(s) = self.sessions.get_mut(&conn) {
+            s.synced_sent = Some((cursor, set));
+        }
+        self.send(conn, &Message::Synced { cursor, set });
+    }
+
+    /// The peer is at `cursor` with `set`. Whenever our set equals `set` with every write
+    /// durable — now, or once what is still being applied here is in — we hold everything in its
+    /// log up to `cursor`, and keep the cursor (HS-RESUME-5).
+    pub(crate) fn handle_synced(&mut self, conn: ConnId, cursor: Cursor, set: SetSummary) {
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
+            return;
+        };
+        self.log.park(peer, cursor, set);
+        self.accept_parked_cursors();
+    }
+
+    /// Accepts the parked Synced messages whose set equals ours, once nothing is left to write.
+    pub(crate) fn accept_parked_cursors(&mut self) {
+        if self.writes_pending() {
+            return;
+        }
+        let summary = self.set.summary();
+        if self.log.accept_parked(&summary) {
+            self.persist_cursors();
+        }
+    }
+
+    /// A stored document was lost: what we held of peers' logs is unknown now (HS-RESUME-5).
+    pub(crate) fn forget_cursors(&mut self) {
+        if self.log.forget_cursors() {
+            self.persist_cursors();
+        }
+    }
+
+    fn writes_pending(&self) -> bool {
+        self.pending_io
+            .values()
+            .any(|p| matches!(p, PendingIo::Save(_) | PendingIo::Delete))
+    }
+
+    fn persist_cursors(&mut self) {
+        let cursors = self.log.cursors();
+        self.next_task(IoAction::SaveCursors { cursors }, PendingIo::Cursors);
+    }
+}
