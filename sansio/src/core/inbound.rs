@@ -267,9 +267,27 @@ impl Core {
         }
     }
 
-    fn handle_reconcile(&mut self, now: Instant, conn: ConnId, ranges: &[humansync_protocol::RangeEntry]) {
+    pub(crate) fn handle_reconcile(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        ranges: &[humansync_protocol::RangeEntry],
+    ) {
         match self.sessions.get_mut(&conn) {
-            Some(s) if s.expect_recon => s.stats.recon_in += 1,
+            // HS-RESUME-6: the first Reconcile after a resume waits until the peer's answer is
+            // applied here, so that it compares the sets the resume made.
+            Some(s) if s.expect_recon && s.after_resume && !s.awaiting_loads.is_empty() => {
+                if s.deferred_reconcile.is_some() {
+                    self.close_session(now, conn, CloseCode::PROTOCOL, "unexpected Reconcile");
+                } else {
+                    s.deferred_reconcile = Some(ranges.to_vec());
+                }
+                return;
+            }
+            Some(s) if s.expect_recon => {
+                s.after_resume = false;
+                s.stats.recon_in += 1;
+            }
             Some(_) => {
                 // HS-RECON-10: not expected (summaries were equal, not the peer's turn, or ended).
                 self.close_session(now, conn, CloseCode::PROTOCOL, "unexpected Reconcile");
@@ -347,6 +365,12 @@ impl Core {
             self.send(conn, &Message::Resumed { complete });
         }
         self.resume_progress(now, conn);
+        let Some(s) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        if let Some(ranges) = s.deferred_reconcile.take() {
+            self.handle_reconcile(now, conn, &ranges);
+        }
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };

@@ -103,6 +103,7 @@ impl Core {
             Role::Acceptor => {
                 s.resume = None;
                 s.expect_recon = true;
+                s.after_resume = true;
             }
             Role::Dialer => {
                 if !s.awaiting_loads.is_empty() {

@@ -102,6 +102,11 @@ pub(crate) struct Session {
     pub(crate) synced_not_before: Instant,
     /// A Synced waits for this instant.
     pub(crate) synced_due: Option<Instant>,
+    /// Range reconciliation follows an incomplete resume and has not received its first
+    /// Reconcile yet (HS-RESUME-6).
+    pub(crate) after_resume: bool,
+    /// That first Reconcile, held until the peer's answer is applied here (HS-RESUME-6).
+    pub(crate) deferred_reconcile: Option<Vec<humansync_protocol::RangeEntry>>,
 }
 
 impl Session {
@@ -129,6 +134,8 @@ impl Session {
             synced_sent: None,
             synced_not_before: Instant(0),
             synced_due: None,
+            after_resume: false,
+            deferred_reconcile: None,
         }
     }
 
@@ -142,6 +149,7 @@ impl Session {
         self.recon == ReconPhase::Done
             && self.resume.is_none()
             && self.held_resumed.is_none()
+            && self.deferred_reconcile.is_none()
             && self.final_reply.is_none()
             && self.wanted.is_empty()
             && self.syncing.is_empty()
