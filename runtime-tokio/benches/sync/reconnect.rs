@@ -195,6 +195,11 @@ pub async fn changed(world: &World, device: &Device, size: &Size, report: &mut R
             assert_eq!(got, Some(value), "the device holds the server's change");
             if size.quick {
                 assert!(t.bytes > change_bytes, "the changes themselves crossed");
+                // Issue 7's target, a byte count: a version-2 resume sends one DocChanges per note.
+                assert!(
+                    overhead <= 200.0 * k as f64 + 1024.0,
+                    "k={k}: {overhead} B beyond the changes"
+                );
                 assert!(
                     r.server_loaded <= k as u64,
                     "the server loads at most the changed notes"
