@@ -137,6 +137,11 @@ impl ChangeLog {
         self.cursors.get(peer).copied()
     }
 
+    /// Whether a Synced waits to be accepted.
+    pub(crate) fn has_parked(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// Parks a peer's Synced (replacing an older one) until our set equals its set.
     pub(crate) fn park(&mut self, peer: DeviceId, cursor: Cursor, set: SetSummary) {
         self.pending.insert(peer, (cursor, set));

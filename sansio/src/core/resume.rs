@@ -261,7 +261,9 @@ impl Core {
 
     /// Accepts the parked Synced messages whose set equals ours, once nothing is left to write.
     pub(crate) fn accept_parked_cursors(&mut self) {
-        if self.writes_pending() {
+        // Called on every settled check and write completion: look at the pending writes (a
+        // scan) only when a Synced is actually waiting.
+        if !self.log.has_parked() || self.writes_pending() {
             return;
         }
         let summary = self.set.summary();
