@@ -17,19 +17,20 @@ fn a_ci_length_run_draws_every_structural_event() {
     for seed in 0..20 {
         let s = Schedule::generate(seed, 2);
         let counts = s.counts();
+        let n = |kind: &str| counts.get(kind).copied().unwrap_or(0);
         for kind in [
             "server_backup",
             "server_restore",
             "pair",
             "revoke",
             "kill9_device",
-            "link_down",
         ] {
-            assert!(
-                counts.get(kind).copied().unwrap_or(0) > 0,
-                "seed {seed}: no {kind} in {counts:?}"
-            );
+            assert!(n(kind) > 0, "seed {seed}: no {kind} in {counts:?}");
         }
+        assert!(
+            n("link_down") + n("server_isolated") > 0,
+            "seed {seed}: no partition in {counts:?}"
+        );
         assert!(s.entries.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
         let backup = s.entries.iter().position(|e| e.fault == Fault::ServerBackup);
         let restore = s.entries.iter().position(|e| e.fault == Fault::ServerRestore);
