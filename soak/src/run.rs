@@ -53,7 +53,7 @@ pub fn run(cfg: SoakConfig) -> RunOutcome {
         };
         let outcome = tokio::select! {
             o = chaos(world.clone()) => o,
-            _ = tokio::signal::ctrl_c() => {
+            _ = interrupted() => {
                 eprintln!("soak: interrupted; cleaning up");
                 RunOutcome::Error("interrupted".into())
             }
@@ -67,6 +67,22 @@ pub fn run(cfg: SoakConfig) -> RunOutcome {
         .status();
     runtime.shutdown_timeout(Duration::from_secs(5));
     result
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 async fn setup(cfg: SoakConfig) -> Result<Shared, String> {
