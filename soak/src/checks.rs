@@ -218,26 +218,29 @@ fn half_open(snaps: &BTreeMap<String, Snapshot>) -> bool {
 
 /// Waits until no registered device misses an attachment's bytes.
 async fn blobs(world: &Shared, start: Instant, bound: Duration) {
+    let mut missing = BTreeMap::new();
     while start.elapsed() < bound {
         let registered = world.lock().await.registered();
-        if let Some(snaps) = collect(world).await
-            && snaps
+        if let Some(snaps) = collect(world).await {
+            missing = snaps
                 .iter()
-                .filter(|(n, _)| registered.contains(n))
-                .all(|(_, s)| s.missing_blobs() == 0)
-        {
-            world
-                .lock()
-                .await
-                .journal
-                .blob_convergence_ms
-                .push(start.elapsed().as_millis() as u64);
-            return;
+                .filter(|(n, s)| registered.contains(n) && s.missing_blobs() > 0)
+                .map(|(n, s)| (n.clone(), s.missing_blobs()))
+                .collect();
+            if missing.is_empty() {
+                world
+                    .lock()
+                    .await
+                    .journal
+                    .blob_convergence_ms
+                    .push(start.elapsed().as_millis() as u64);
+                return;
+            }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     world.lock().await.journal.violation(format!(
-        "attachments' bytes still missing {bound:?} after the heal"
+        "attachments' bytes still missing {bound:?} after the heal: {missing:?}"
     ));
 }
 
