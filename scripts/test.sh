@@ -35,6 +35,14 @@ step "acceptance test (PRD §13: server in Docker, laptop and phone in network n
 # Reuses the debug binaries the tests just built; skips with a message when not root or no Docker.
 ./scripts/acceptance.sh
 
+step "chaos soak, 3 minutes (scripts/soak.sh; skips when not root)"
+# Reuses the test build's binaries. A fixed seed (its schedule replays exactly; timing still
+# varies), so that CI stays reproducible; on-demand runs draw new seeds. The disk-full fault is
+# left out until the store and blob store recover from ENOSPC by themselves (README, Chaos
+# soak: known issues).
+SOAK_SEED=${SOAK_SEED:-2} SOAK_MINUTES=${SOAK_MINUTES:-3} SOAK_SKIP=${SOAK_SKIP-disk_full} SOAK_NO_BUILD=1 \
+    ./scripts/soak.sh
+
 step "fuzz: replay every target's committed corpus, then fuzz each for ${FUZZ_SECONDS:-5} s"
 # Its own cargo workspace (fuzz/, libFuzzer, nightly flags via RUSTC_BOOTSTRAP): a cold build of
 # the 10 targets is ~180 CPU-seconds. FUZZ_SECONDS=0 replays the corpus only.

@@ -27,6 +27,10 @@ pub struct ShownDoc {
     /// Its content.
     #[serde(flatten)]
     pub view: DocView,
+    /// The Automerge heads (hex change hashes, sorted) of the state shown, in `show` only: two
+    /// devices holding the same heads hold the same document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heads: Option<Vec<String>>,
 }
 
 /// One line of `list`.
@@ -125,7 +129,11 @@ impl App {
             schema::read(tx)
         })
         .await?;
-        Ok(ShownDoc { id, view })
+        Ok(ShownDoc {
+            id,
+            view,
+            heads: None,
+        })
     }
 
     /// Every document, sorted by id.
@@ -164,8 +172,21 @@ impl App {
     /// One document in full.
     pub async fn show(&self, input: &str) -> Result<ShownDoc, AppError> {
         let (id, doc) = self.existing(input).await?;
-        let view = read(&doc, &id).await?;
-        Ok(ShownDoc { id, view })
+        let read = doc.read(|am| {
+            let mut heads: Vec<String> = am.get_heads().iter().map(|h| h.to_string()).collect();
+            heads.sort();
+            schema::read(am).map(|view| (view, heads))
+        });
+        let (view, heads) = match read.await {
+            Ok(v) => v?,
+            Err(humansync::Error::Deleted(_)) => return Err(AppError::NotFound(id)),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(ShownDoc {
+            id,
+            view,
+            heads: Some(heads),
+        })
     }
 
     /// Splices the body: deletes `delete` characters at `pos`, inserts `text` there.
@@ -183,7 +204,11 @@ impl App {
             schema::read(tx)
         })
         .await?;
-        Ok(ShownDoc { id, view })
+        Ok(ShownDoc {
+            id,
+            view,
+            heads: None,
+        })
     }
 
     /// Appends to the body.
@@ -195,7 +220,11 @@ impl App {
             schema::read(tx)
         })
         .await?;
-        Ok(ShownDoc { id, view })
+        Ok(ShownDoc {
+            id,
+            view,
+            heads: None,
+        })
     }
 
     /// Sets the title.
@@ -207,7 +236,11 @@ impl App {
             schema::read(tx)
         })
         .await?;
-        Ok(ShownDoc { id, view })
+        Ok(ShownDoc {
+            id,
+            view,
+            heads: None,
+        })
     }
 
     /// Deletes a document on every device (HS-DOC-5). Returns its full id.
@@ -260,7 +293,11 @@ impl App {
             });
         }
         let view = read(&doc, &id).await?;
-        Ok(ShownDoc { id, view })
+        Ok(ShownDoc {
+            id,
+            view,
+            heads: None,
+        })
     }
 
     async fn attachment(&self, input: &str, name: &str) -> Result<Attachment, AppError> {

@@ -68,4 +68,4 @@ pub use humansync_protocol::{BlobHash, DeviceId, DocId};
 pub use humansync_sansio::registry::{DeviceStatus, Registry};
 pub use humansync_sansio::{Event, Origin};
 pub use node::{Node, PeerStatus, SyncStatus, init};
-pub use stats::{NodeStats, SessionCounters};
+pub use stats::{NodeStats, NodeTotals, SessionCounters};

@@ -334,11 +334,27 @@ impl Node {
     }
 
     /// Work counters since start: documents loaded, saves made durable, per-session bytes and
-    /// round trips (for benchmarks and metrics).
+    /// round trips, totals since start, and the store's and blob store's size on disk (for
+    /// benchmarks and metrics; the disk figures walk the directories, off the sync engine).
     pub async fn stats(&self) -> Result<NodeStats, Error> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.send(Command::Stats { reply }).await?;
-        rx.await.map_err(|_| Error::Shutdown)?
+        let mut stats = rx.await.map_err(|_| Error::Shutdown)??;
+        let storage = self.inner.config.storage_path.clone();
+        let (store, blobs, quarantined) = tokio::task::spawn_blocking(move || {
+            let store = storage.join("store");
+            (
+                crate::stats::disk_usage(&store),
+                crate::stats::disk_usage(&storage.join("blobs")),
+                crate::stats::files_in(&store.join("quarantine")),
+            )
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("measuring the store: {e}")))?;
+        stats.store_bytes = store;
+        stats.blob_bytes = blobs;
+        stats.quarantined_files = quarantined;
+        Ok(stats)
     }
 
     /// Stops syncing gracefully: sessions close, everything acknowledged is already on disk.

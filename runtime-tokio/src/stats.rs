@@ -23,6 +23,28 @@ pub struct SessionCounters {
     pub relayed: bool,
 }
 
+/// Counters that only grow while a node runs (Prometheus counters): what it did since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeTotals {
+    /// Sessions whose handshake completed.
+    pub sessions_opened: u64,
+    /// Sync-protocol bytes received, frame headers included (every session, closed ones too).
+    pub bytes_in: u64,
+    /// Sync-protocol bytes sent, frame headers included.
+    pub bytes_out: u64,
+    /// Sync exchanges completed: reconciliations (or resumes) that ended with a peer.
+    pub sync_exchanges: u64,
+    /// Documents changed or deleted by a peer's change.
+    pub remote_changes: u64,
+    /// Stored documents found corrupt and quarantined (recovered from peers afterwards).
+    pub quarantines: u64,
+    /// Blobs that arrived from peers.
+    pub blobs_arrived: u64,
+    /// Devices the registry revoked while this node ran.
+    pub devices_revoked: u64,
+}
+
 /// What a node did since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -39,4 +61,43 @@ pub struct NodeStats {
     pub sessions: Vec<SessionCounters>,
     /// The relay this node is connected to and reachable through, if any.
     pub home_relay: Option<String>,
+    /// Sessions open now (handshake complete).
+    pub sessions_open: u64,
+    /// Live documents held now.
+    pub documents: u64,
+    /// Referenced blobs not held yet.
+    pub blobs_missing: u64,
+    /// Counters since start.
+    pub totals: NodeTotals,
+    /// Bytes on disk of the document store (`storage_path/store`: files, log, index, quarantine).
+    pub store_bytes: u64,
+    /// Bytes on disk of the blob store (`storage_path/blobs`).
+    pub blob_bytes: u64,
+    /// Files in the store's quarantine directory now (from this run or earlier ones).
+    pub quarantined_files: u64,
+}
+
+/// Bytes of the regular files under `dir` (recursively; symlinks not followed; 0 when absent).
+pub(crate) fn disk_usage(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => disk_usage(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Regular files directly in `dir` (0 when absent).
+pub(crate) fn files_in(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .count() as u64
+    })
 }

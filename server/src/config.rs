@@ -24,7 +24,7 @@ pub const DEFAULT_DATA_DIR: &str = "humansync-data";
 pub struct Cli {
     /// A TOML file with the same settings (keys: password, data_dir, http_addr, iroh_port,
     /// iroh_bind, relay, public_addrs, tls_cert, tls_key, mdns, trusted_proxies, serve_relay,
-    /// relay_port, relay_public_url).
+    /// relay_port, relay_public_url, metrics_addr).
     #[arg(long, env = "HUMANSYNC_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Where the registry, identity, documents and blobs live [default: humansync-data].
@@ -91,6 +91,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxy: Vec<String>,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address, e.g. 127.0.0.1:9464; off by
+    /// default. A listener of its own: never the pairing port, never its rate limits.
+    #[arg(long, env = "HUMANSYNC_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Subcommands.
@@ -144,6 +148,7 @@ struct File {
     serve_relay: Option<bool>,
     relay_port: Option<u16>,
     relay_public_url: Option<String>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 /// Why the settings are unusable.
@@ -185,6 +190,8 @@ pub struct ServerConfig {
     pub trusted_proxies: TrustedProxies,
     /// The embedded relay, if served (HS-RELAY-1).
     pub serve_relay: Option<ServeRelay>,
+    /// Where `GET /metrics` is served, if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Settings of the embedded relay.
@@ -213,6 +220,7 @@ impl ServerConfig {
             mdns: false,
             trusted_proxies: TrustedProxies::default(),
             serve_relay: None,
+            metrics_addr: None,
         }
     }
 
@@ -276,6 +284,7 @@ impl ServerConfig {
             }
         };
         config.mdns = s.mdns.or(file.mdns).unwrap_or(false);
+        config.metrics_addr = s.metrics_addr.or(file.metrics_addr);
         let proxies = if s.trusted_proxy.is_empty() {
             file.trusted_proxies
         } else {

@@ -18,6 +18,7 @@ pub mod db;
 pub mod guard;
 pub mod healthcheck;
 pub mod http;
+pub mod metrics;
 pub mod password;
 pub mod proxy;
 pub mod registry;

@@ -135,6 +135,11 @@ impl EmbeddedRelay {
         self.server.http_addr()
     }
 
+    /// The live counter behind [`EmbeddedRelay::refused`] (for `/metrics`).
+    pub fn refused_counter(&self) -> Arc<AtomicU64> {
+        self.refused.clone()
+    }
+
     /// Connections refused since start (unregistered, revoked or malformed ids).
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)

@@ -60,6 +60,7 @@ pub enum ServerError {
 /// A running server.
 pub struct RunningServer {
     state: Arc<AppState>,
+    metrics: Option<(SocketAddr, JoinHandle<()>)>,
     http_addr: SocketAddr,
     stop: watch::Sender<bool>,
     http: JoinHandle<()>,
@@ -155,7 +156,28 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
         .local_addr()
         .map_err(|e| ServerError::Bind(config.http_addr, e))?;
     let (stop, stopped) = watch::channel(false);
-    let app = crate::http::router(state.clone()).into_make_service_with_connect_info::<ClientAddr>();
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let app = crate::http::router(state.clone())
+        .route_layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            crate::metrics::count,
+        ))
+        .into_make_service_with_connect_info::<ClientAddr>();
+    let metrics = match config.metrics_addr {
+        Some(addr) => {
+            let scrape = crate::metrics::Scrape {
+                metrics,
+                state: state.clone(),
+                relay_refused: relay.as_ref().map(EmbeddedRelay::refused_counter),
+            };
+            let served = crate::metrics::serve(addr, scrape, wait_for(stopped.clone()))
+                .await
+                .map_err(|e| ServerError::Bind(addr, e))?;
+            tracing::info!(addr = %served.0, "metrics listening (GET /metrics)");
+            Some(served)
+        }
+        None => None,
+    };
     let shutdown = wait_for(stopped.clone());
     if !config.trusted_proxies.list().is_empty() {
         let proxies: Vec<String> = config
@@ -192,6 +214,7 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
     let poller = tokio::spawn(poll_registry(registry, restored, stopped));
     Ok(RunningServer {
         state,
+        metrics,
         http_addr,
         stop,
         http,
@@ -224,6 +247,11 @@ impl RunningServer {
         self.http_addr
     }
 
+    /// Where `GET /metrics` is served, if configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(addr, _)| *addr)
+    }
+
     /// Where the embedded relay listens, if served.
     pub fn relay_addr(&self) -> Option<SocketAddr> {
         self.relay.as_ref().and_then(EmbeddedRelay::http_addr)
@@ -254,6 +282,9 @@ impl RunningServer {
         let _ = self.stop.send(true);
         let _ = self.http.await;
         let _ = self.poller.await;
+        if let Some((_, task)) = self.metrics {
+            let _ = task.await;
+        }
         let RunningServer { state, relay, .. } = self;
         let node = state.registry.node().clone();
         let db = state.registry.db().clone();

@@ -11,6 +11,7 @@ fn openapi_lists_every_route_and_error_code() {
         "  /devices:\n    get:",
         "  /devices/{node_id}:\n    delete:",
         "  /health:\n    get:",
+        "  /metrics:\n    get:",
     ] {
         assert!(OPENAPI.contains(route), "openapi.yaml lacks {route:?}");
     }
@@ -27,6 +28,12 @@ fn openapi_lists_every_route_and_error_code() {
         assert!(
             OPENAPI.contains(&format!("'`{code}`'")),
             "openapi.yaml lacks the {code} response"
+        );
+    }
+    for family in humansync_server::metrics::FAMILIES {
+        assert!(
+            OPENAPI.contains(family),
+            "openapi.yaml does not describe the metric {family}"
         );
     }
     let limit = humansync_protocol::limits::MAX_HTTP_BODY.to_string();

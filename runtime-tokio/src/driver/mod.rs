@@ -61,6 +61,8 @@ struct Driver {
     store_pending: BTreeMap<IoTaskId, bool>,
     docs_loaded: u64,
     saves_done: u64,
+    /// Counters since start ([`NodeStats::totals`]).
+    totals: crate::NodeTotals,
 }
 
 /// Runs the driver until shutdown.
@@ -101,6 +103,7 @@ pub(crate) async fn run(parts: DriverParts) {
         store_pending: BTreeMap::new(),
         docs_loaded: 0,
         saves_done: 0,
+        totals: crate::NodeTotals::default(),
     };
     driver.adopt_server_relay().await;
     driver.pump();
@@ -152,6 +155,7 @@ impl Driver {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::Transmit { conn, bytes } => {
+                    self.totals.bytes_out += bytes.len() as u64;
                     if self.transport.send(conn, bytes).is_err() {
                         // The peer is not draining (queue full) or the connection is gone: close it
                         // for good so the transport reports no second Closed later.
@@ -231,6 +235,7 @@ impl Driver {
     }
 
     fn event(&mut self, event: Event) {
+        self.count(&event);
         match &event {
             Event::DocReady(doc) | Event::DocNotFound(doc) => {
                 if let Some(waiting) = self.parked.remove(doc) {
@@ -249,6 +254,27 @@ impl Driver {
         let _ = self.events.send(event);
     }
 
+    /// Counts what [`NodeStats::totals`] reports.
+    fn count(&mut self, event: &Event) {
+        let t = &mut self.totals;
+        match event {
+            Event::PeerConnected(_) => t.sessions_opened += 1,
+            Event::Reconciled(_) => t.sync_exchanges += 1,
+            Event::DocChanged {
+                origin: humansync_sansio::Origin::Remote(_),
+                ..
+            }
+            | Event::DocDeleted {
+                origin: humansync_sansio::Origin::Remote(_),
+                ..
+            } => t.remote_changes += 1,
+            Event::DocCorrupt { .. } => t.quarantines += 1,
+            Event::BlobArrived(_) => t.blobs_arrived += 1,
+            Event::DeviceRevoked(_) => t.devices_revoked += 1,
+            _ => {}
+        }
+    }
+
     fn net(&mut self, event: NetEvent) {
         let now = self.now();
         match event {
@@ -259,7 +285,10 @@ impl Driver {
                     self.transport.close(conn, code);
                 }
             }
-            NetEvent::Bytes { conn, bytes } => self.core.handle_bytes(now, conn, &bytes),
+            NetEvent::Bytes { conn, bytes } => {
+                self.totals.bytes_in += bytes.len() as u64;
+                self.core.handle_bytes(now, conn, &bytes)
+            }
             NetEvent::Closed { conn, code } => self.core.handle_connection_closed(now, conn, code),
         }
     }
@@ -521,12 +550,21 @@ impl Driver {
                 }
             })
             .collect();
+        let status = self.core.status();
         NodeStats {
             docs_loaded: self.docs_loaded,
             saves_done: self.saves_done,
             io_pending: self.store_pending.len() as u64,
+            sessions_open: status.peers.iter().filter(|p| p.open).count() as u64,
+            documents: status.docs as u64,
+            blobs_missing: status.blobs_missing as u64,
             sessions,
             home_relay: self.transport.home_relay().map(|url| url.to_string()),
+            totals: self.totals,
+            // Disk figures are filled in by `Node::stats`, off the driver.
+            store_bytes: 0,
+            blob_bytes: 0,
+            quarantined_files: 0,
         }
     }
 
