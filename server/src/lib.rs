@@ -6,18 +6,21 @@
 //! registry records.
 //!
 //! Layout of the data directory: `registry.db` (SQLite, WAL: every signed record and the
-//! argon2id password hash) and `node/` (the node's identity key, documents and blobs).
+//! OPAQUE keys and password record, invitations) and `node/` (the node's identity key, documents and blobs).
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod admin_invite;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod guard;
 pub mod healthcheck;
 pub mod http;
+pub mod invitations;
+pub mod logins;
 pub mod password;
 pub mod proxy;
 pub mod registry;
