@@ -332,14 +332,14 @@ impl App {
     /// remembers the server's URL.
     pub async fn pair(&self, url: &str, password: Option<&str>) -> Result<(), AppError> {
         let server_url = if url.trim_start().starts_with("humansync://") {
-            let invitation = humansync::Invitation::parse(url)
-                .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            let invitation =
+                humansync::Invitation::parse(url).map_err(|e| AppError::BadRequest(e.to_string()))?;
             self.node.pair_with_invitation(url).await?;
             invitation.url
         } else {
-            let password = password
-                .filter(|p| !p.is_empty())
-                .ok_or_else(|| AppError::BadRequest("give the server password, or an invitation link".into()))?;
+            let password = password.filter(|p| !p.is_empty()).ok_or_else(|| {
+                AppError::BadRequest("give the server password, or an invitation link".into())
+            })?;
             self.node.pair_with(url, password).await?;
             url.to_owned()
         };

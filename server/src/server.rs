@@ -217,7 +217,10 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
 /// and the node's documents are the user's, not every local account's (issue 16 §3).
 fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let mode = std::fs::metadata(dir)?.permissions().mode();
     if mode & 0o077 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;

@@ -87,11 +87,21 @@ const BLOB: &[u8] = b"a blob that must survive a container restart";
 /// An invitation minted on the server host: `docker exec … humansync-server invite` (HS-INV-2).
 fn host_invitation() -> String {
     let out = std::process::Command::new("docker")
-        .args(["exec", &env("HUMANSYNC_DOCKER_NAME"), "humansync-server", "invite", "--link-only"])
+        .args([
+            "exec",
+            &env("HUMANSYNC_DOCKER_NAME"),
+            "humansync-server",
+            "invite",
+            "--link-only",
+        ])
         .args(["--public-url", &env("HUMANSYNC_DOCKER_URL")])
         .output()
         .expect("docker exec runs");
-    assert!(out.status.success(), "invite failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "invite failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
 }
 
@@ -103,11 +113,18 @@ async fn docker_phase1_pair_and_sync() {
     let server = health().await.node_id;
     let a = device("a").await;
     let b = device("b").await;
-    a.pair(&env("HUMANSYNC_DOCKER_PASSWORD")).await.expect("a pairs by password");
+    a.pair(&env("HUMANSYNC_DOCKER_PASSWORD"))
+        .await
+        .expect("a pairs by password");
     let link = host_invitation();
     assert!(link.starts_with("humansync://pair?v=1&"), "{link}");
-    b.pair_with_invitation(&link).await.expect("b pairs by invitation");
-    assert!(b.pair_with_invitation(&link).await.is_err(), "an invitation is single-use");
+    b.pair_with_invitation(&link)
+        .await
+        .expect("b pairs by invitation");
+    assert!(
+        b.pair_with_invitation(&link).await.is_err(),
+        "an invitation is single-use"
+    );
     eventually(30, "devices connected to the container", || async {
         connected(&a, server).await && connected(&b, server).await
     })
@@ -194,7 +211,10 @@ async fn docker_phase2_persisted_then_revoked() {
         home_relay(&c).await.is_none()
     })
     .await;
-    let err = c.pair(&env("HUMANSYNC_DOCKER_PASSWORD")).await.expect_err("a revoked id cannot pair again");
+    let err = c
+        .pair(&env("HUMANSYNC_DOCKER_PASSWORD"))
+        .await
+        .expect_err("a revoked id cannot pair again");
     assert!(err.to_string().contains("revoked"), "{err}");
     c.shutdown().await.expect("shutdown");
 }

@@ -5,8 +5,8 @@
 
 mod support;
 
-use humansync_server::Overrides;
 use humansync_protocol::http::SignedAuth;
+use humansync_server::Overrides;
 use reqwest::StatusCode;
 use support::*;
 
@@ -130,19 +130,37 @@ async fn one_device_cannot_fill_the_nonce_memory() {
     let http = client();
     let base = url(&server, "");
     let (flooder, other) = (key(1), key(2));
-    pair(&http, &base, &flooder, "flooder", PASSWORD).await.expect("paired");
-    pair(&http, &base, &other, "other", PASSWORD).await.expect("paired");
+    pair(&http, &base, &flooder, "flooder", PASSWORD)
+        .await
+        .expect("paired");
+    pair(&http, &base, &other, "other", PASSWORD)
+        .await
+        .expect("paired");
     let get = |key: &ed25519_dalek::SigningKey, nonce: [u8; 16]| {
         http.get(url(&server, "/devices"))
-            .header("authorization", SignedAuth::sign(key, "GET", "/devices", now_ms(), nonce).to_header())
+            .header(
+                "authorization",
+                SignedAuth::sign(key, "GET", "/devices", now_ms(), nonce).to_header(),
+            )
             .send()
     };
     for i in 0..MAX_NONCES_PER_DEVICE as u32 {
         let mut nonce = [0u8; 16];
         nonce[..4].copy_from_slice(&i.to_le_bytes());
-        assert_eq!(get(&flooder, nonce).await.expect("get").status(), StatusCode::OK, "request {i}");
+        assert_eq!(
+            get(&flooder, nonce).await.expect("get").status(),
+            StatusCode::OK,
+            "request {i}"
+        );
     }
-    assert_eq!(get(&flooder, [0xff; 16]).await.expect("get").status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(get(&other, [0xff; 16]).await.expect("get").status(), StatusCode::OK, "the others are not locked out");
+    assert_eq!(
+        get(&flooder, [0xff; 16]).await.expect("get").status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        get(&other, [0xff; 16]).await.expect("get").status(),
+        StatusCode::OK,
+        "the others are not locked out"
+    );
     server.shutdown().await.expect("shutdown");
 }

@@ -15,9 +15,13 @@ use tokio::net::{TcpSocket, TcpStream};
 /// A connection from `ip` that sends the start of a request and never finishes it.
 async fn half_sent(ip: &str, server: std::net::SocketAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().expect("socket");
-    socket.bind(format!("{ip}:0").parse().expect("addr")).expect("bind");
+    socket
+        .bind(format!("{ip}:0").parse().expect("addr"))
+        .expect("bind");
     let mut stream = socket.connect(server).await.expect("connect");
-    let _ = stream.write_all(b"POST /pair/start HTTP/1.1\r\nHost: x\r\nContent-Le").await;
+    let _ = stream
+        .write_all(b"POST /pair/start HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .await;
     stream
 }
 
@@ -57,14 +61,21 @@ async fn slow_clients_are_cut_off_and_capped_per_address() {
     // Another address is served meanwhile.
     let other = client_from("127.0.0.2");
     let started = Instant::now();
-    let health: humansync_protocol::http::HealthResponse =
-        send(other.get(url(&server, "/health"))).await.expect("health answers under the flood");
-    eprintln!("GET /health under the flood: {} ms", started.elapsed().as_millis());
+    let health: humansync_protocol::http::HealthResponse = send(other.get(url(&server, "/health")))
+        .await
+        .expect("health answers under the flood");
+    eprintln!(
+        "GET /health under the flood: {} ms",
+        started.elapsed().as_millis()
+    );
     assert_eq!(health.node_id, server.id());
     // The held ones are closed once the header-read timeout passes.
     let bound = HEADER_READ_TIMEOUT + Duration::from_secs(5);
     for stream in slow.iter_mut() {
-        assert!(closed_within(stream, bound).await, "a half-sent request outlived the header-read timeout");
+        assert!(
+            closed_within(stream, bound).await,
+            "a half-sent request outlived the header-read timeout"
+        );
     }
     server.shutdown().await.expect("shutdown");
 }

@@ -23,21 +23,33 @@ async fn rewriting_proxy(target: String, rewrite: Rewrite) -> String {
         let (parts, body) = request.into_parts();
         let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
         let path = parts.uri.path().to_owned();
-        let mut out = client().request(parts.method, format!("{target}{path}")).body(body.to_vec());
+        let mut out = client()
+            .request(parts.method, format!("{target}{path}"))
+            .body(body.to_vec());
         if let Some(auth) = parts.headers.get("authorization") {
             out = out.header("authorization", auth.clone());
         }
-        let answer = out.header("content-type", "application/json").send().await.expect("forward");
+        let answer = out
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .expect("forward");
         let status = answer.status();
         let text = answer.text().await.unwrap_or_default();
-        let text = if status.is_success() { rewrite(&path, text) } else { text };
+        let text = if status.is_success() {
+            rewrite(&path, text)
+        } else {
+            text
+        };
         Response::builder()
             .status(status)
             .header("content-type", "application/json")
             .body(Body::from(text))
             .expect("response")
     }
-    let app = axum::Router::new().fallback(forward).with_state((target, rewrite));
+    let app = axum::Router::new()
+        .fallback(forward)
+        .with_state((target, rewrite));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -57,7 +69,10 @@ async fn nothing_stored(node: &humansync::Node, dir: &std::path::Path) {
 
 #[tokio::test]
 async fn a_substituted_server_id_or_answer_is_refused_and_nothing_is_stored() {
-    let (sdir, ddir) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let (sdir, ddir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
     let server = start_server(sdir.path(), Overrides::default()).await;
     let real = url(&server, "");
     let impostor_id = id(&key(66)).to_string();
@@ -66,19 +81,35 @@ async fn a_substituted_server_id_or_answer_is_refused_and_nothing_is_stored() {
 
     // 1. The proxy claims to be another node (its own id) in the login answer.
     let (from, to) = (real_id.clone(), impostor_id.clone());
-    let swap_id: Rewrite = Arc::new(move |path, body| if path == "/pair/start" { body.replace(&from, &to) } else { body });
+    let swap_id: Rewrite = Arc::new(move |path, body| {
+        if path == "/pair/start" {
+            body.replace(&from, &to)
+        } else {
+            body
+        }
+    });
     let proxy = rewriting_proxy(real.clone(), swap_id).await;
-    let err = device.pair_with(&proxy, PASSWORD).await.expect_err("substituted id");
+    let err = device
+        .pair_with(&proxy, PASSWORD)
+        .await
+        .expect_err("substituted id");
     assert!(matches!(err, Error::WrongPassword), "{err}");
     assert!(err.to_string().contains("altered in transit"), "{err}");
     nothing_stored(&device, ddir.path()).await;
 
     // 2. The login is left alone; the answer's addresses are replaced by the attacker's.
     let swap_addrs: Rewrite = Arc::new(|path, body| {
-        if path == "/pair/finish" { body.replace("127.0.0.1:", "203.0.113.66:") } else { body }
+        if path == "/pair/finish" {
+            body.replace("127.0.0.1:", "203.0.113.66:")
+        } else {
+            body
+        }
     });
     let proxy = rewriting_proxy(real.clone(), swap_addrs).await;
-    let err = device.pair_with(&proxy, PASSWORD).await.expect_err("altered answer");
+    let err = device
+        .pair_with(&proxy, PASSWORD)
+        .await
+        .expect_err("altered answer");
     assert!(err.to_string().contains("MAC does not verify"), "{err}");
     nothing_stored(&device, ddir.path()).await;
 
@@ -86,8 +117,13 @@ async fn a_substituted_server_id_or_answer_is_refused_and_nothing_is_stored() {
     let idir = tempfile::tempdir().expect("dir");
     let mut config = server_config(idir.path());
     config.password = Some("the impostor does not know it".into());
-    let impostor = humansync_server::start(config, Overrides::default()).await.expect("impostor");
-    let err = device.pair_with(&url(&impostor, ""), PASSWORD).await.expect_err("impostor");
+    let impostor = humansync_server::start(config, Overrides::default())
+        .await
+        .expect("impostor");
+    let err = device
+        .pair_with(&url(&impostor, ""), PASSWORD)
+        .await
+        .expect_err("impostor");
     assert!(matches!(err, Error::WrongPassword), "{err}");
     nothing_stored(&device, ddir.path()).await;
     impostor.shutdown().await.expect("stop");

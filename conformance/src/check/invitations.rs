@@ -15,7 +15,9 @@ fn refused(reason: &str) -> Observed {
 }
 
 fn device(case: &Case, name: &str) -> Result<DeviceId, String> {
-    case.str_field(name)?.parse().map_err(|_| format!("field `{name}` is not a device id"))
+    case.str_field(name)?
+        .parse()
+        .map_err(|_| format!("field `{name}` is not a device id"))
 }
 
 /// `invitation_link`: `link`. Valid: `{"url", "server", "key", "exp", "addrs", "id"}`.
@@ -34,11 +36,16 @@ pub(crate) fn invitation_link(case: &Case) -> Result<Observed, String> {
 
 /// `invitation_redeem`: `request` (the JSON body) and `server`. Valid: `{"signed_input"}`.
 pub(crate) fn invitation_redeem(case: &Case) -> Result<Observed, String> {
-    let request: RedeemRequest =
-        serde_json::from_value(case.field("request")?.clone()).map_err(|e| format!("field `request`: {e}"))?;
+    let request: RedeemRequest = serde_json::from_value(case.field("request")?.clone())
+        .map_err(|e| format!("field `request`: {e}"))?;
     let server = device(case, "server")?;
     Ok(if request.verify(&server) {
-        let input = redeem_input(&server, &request.invitation, &request.node_id, &request.device_name);
+        let input = redeem_input(
+            &server,
+            &request.invitation,
+            &request.node_id,
+            &request.device_name,
+        );
         Observed::accept(json!({"signed_input": hex::encode(input)}))
     } else {
         refused("signature")
@@ -53,13 +60,17 @@ pub(crate) fn login_context(case: &Case) -> Result<Observed, String> {
         "revoke" => Context::revoke(&server, &device),
         other => return Err(format!("unknown purpose {other:?}")),
     };
-    Ok(Observed::accept(json!({"context": hex::encode(context.as_bytes())})))
+    Ok(Observed::accept(
+        json!({"context": hex::encode(context.as_bytes())}),
+    ))
 }
 
 /// `opaque_auth_header`: `header`. Valid: `{"login_id", "ke3"}`.
 pub(crate) fn opaque_auth_header(case: &Case) -> Result<Observed, String> {
     Ok(match OpaqueAuth::parse(case.str_field("header")?) {
-        Some(auth) => Observed::accept(json!({"login_id": auth.login_id.to_string(), "ke3": auth.ke3.to_string()})),
+        Some(auth) => {
+            Observed::accept(json!({"login_id": auth.login_id.to_string(), "ke3": auth.ke3.to_string()}))
+        }
         None => refused("malformed"),
     })
 }

@@ -20,7 +20,7 @@ Authorization header of GET /devices. Cases with `requires` need a live server."
 /// A valid KE1 (OPAQUE, password `hunter2`, RNG seed `[7; 32]`): what a device sends.
 fn ke1() -> String {
     let mut rng = PakeRng::from_seed([7; 32]);
-    let (ke1, _) = ClientStart::start(bk, &mut rng).expect("KE1 of a fixed seed");
+    let (ke1, _) = ClientStart::start(b"hunter2", &mut rng).expect("KE1 of a fixed seed");
     hex::encode(ke1)
 }
 

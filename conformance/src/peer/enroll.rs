@@ -16,10 +16,10 @@ use humansync_protocol::login::{
     Hex, LoginStartResponse, OpaqueAuth, PairFinishRequest, PairStartRequest, RevokeStartRequest,
     SealedAnswer,
 };
-use humansync_sansio::pairing::pake::{ClientStart, Context, PakeRng};
 use humansync_protocol::{
     ChangeHash, DeviceId, DocId, Fingerprint, Message, RegistryRecord, SetSummary, SignedRecord, V1,
 };
+use humansync_sansio::pairing::pake::{ClientStart, Context, PakeRng};
 use humansync_sansio::registry::{Registry, put_record};
 
 use super::wire::{Dialer, Ending, after};
@@ -269,7 +269,10 @@ impl ServerApi {
             .await
             .map_err(|e| PeerError::Setup(format!("{what}: {e}")))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| PeerError::Setup(e.to_string()))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| PeerError::Setup(e.to_string()))?;
         if !status.is_success() {
             return Err(PeerError::Setup(format!(
                 "{what} answered {status}: {}",
@@ -283,7 +286,9 @@ impl ServerApi {
     fn login_start(&self) -> Result<(Hex<96>, ClientStart), PeerError> {
         let (ke1, state) = ClientStart::start(self.password.as_bytes(), &mut rng()?)
             .map_err(|e| PeerError::Setup(e.to_string()))?;
-        let ke1 = ke1.try_into().map_err(|_| PeerError::Setup("KE1 length".into()))?;
+        let ke1 = ke1
+            .try_into()
+            .map_err(|_| PeerError::Setup("KE1 length".into()))?;
         Ok((Hex(ke1), state))
     }
 
@@ -306,20 +311,26 @@ impl ServerApi {
         let (ke3, session) = state
             .finish(self.password.as_bytes(), &start.ke2.0, &context, &mut rng()?)
             .map_err(|e| PeerError::Setup(format!("pairing login: {e}")))?;
-        let ke3 = Hex(ke3.try_into().map_err(|_| PeerError::Setup("KE3 length".into()))?);
+        let ke3 = Hex(ke3
+            .try_into()
+            .map_err(|_| PeerError::Setup("KE3 length".into()))?);
         let sealed: SealedAnswer = self
             .call(
                 "POST /pair/finish",
-                self.client.post(self.url("pair/finish")?).json(&PairFinishRequest {
-                    login_id: start.login_id,
-                    ke3,
-                }),
+                self.client
+                    .post(self.url("pair/finish")?)
+                    .json(&PairFinishRequest {
+                        login_id: start.login_id,
+                        ke3,
+                    }),
             )
             .await?;
         let mac = humansync_protocol::hex_text::decode_fixed::<32>(&sealed.auth)
             .map_err(|e| PeerError::Setup(format!("answer MAC: {e}")))?;
         if !session.verify_answer_mac(sealed.answer.as_bytes(), &mac) {
-            return Err(PeerError::Setup("the pairing answer's MAC does not verify (HS-PAIR-12)".into()));
+            return Err(PeerError::Setup(
+                "the pairing answer's MAC does not verify (HS-PAIR-12)".into(),
+            ));
         }
         let answer: PairResponse = serde_json::from_str(&sealed.answer)
             .map_err(|e| PeerError::Setup(format!("pairing answer: {e}")))?;
@@ -357,7 +368,9 @@ impl ServerApi {
             .map_err(|e| PeerError::Setup(format!("revocation login: {e}")))?;
         let auth = OpaqueAuth {
             login_id: start.login_id,
-            ke3: Hex(ke3.try_into().map_err(|_| PeerError::Setup("KE3 length".into()))?),
+            ke3: Hex(ke3
+                .try_into()
+                .map_err(|_| PeerError::Setup("KE3 length".into()))?),
         };
         let _: RevokeResponse = self
             .call(

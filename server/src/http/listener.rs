@@ -89,7 +89,8 @@ where
             tracing::debug!(%addr, "connection refused: {MAX_CONNECTIONS_PER_IP} open from this address");
             continue;
         };
-        let service = TowerToHyperService::new(app.clone().layer(axum::Extension(ConnectInfo(ClientAddr(addr)))));
+        let service =
+            TowerToHyperService::new(app.clone().layer(axum::Extension(ConnectInfo(ClientAddr(addr)))));
         let mut stopped = stopped.clone();
         tasks.spawn(async move {
             let _held = (permit, slot);
@@ -123,7 +124,10 @@ where
     }
     // Requests in flight complete (the connections close gracefully), within a bound.
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
         tracing::warn!("HTTP connections still open 10 s after shutdown: dropped");
     }
 }
