@@ -38,7 +38,7 @@ async fn pair_sync_restart_revoke() {
     let (http_addr, iroh_port) = (server.http_addr(), server.node().addrs()[0].port());
     let a = start_device(adir.path(), &server).await;
     let b = start_device(bdir.path(), &server).await;
-    // HS-PAIR-5 allows plain http to 127.0.0.1.
+    // Plain http: the password never crosses the network (HS-PAIR-11).
     a.pair(PASSWORD).await.expect("a pairs");
     b.pair(PASSWORD).await.expect("b pairs");
     eventually(20, "both devices connected to the server", || async {

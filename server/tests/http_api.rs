@@ -40,7 +40,6 @@ fn overrides(clock: &TestClock) -> Overrides {
             lockout_failures: 1_000,
             ..GuardConfig::default()
         },
-        ..Overrides::default()
     }
 }
 

@@ -116,7 +116,6 @@ async fn expired_revoked_and_orphaned_invitations_are_refused() {
             lockout_failures: 1_000,
             ..GuardConfig::default()
         },
-        ..Overrides::default()
     };
     let server = start_server(dir.path(), overrides).await;
     let http = client();

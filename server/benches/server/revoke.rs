@@ -19,7 +19,7 @@ use humansync_server::Overrides;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use crate::support::{PASSWORD, client, start_server};
+use crate::support::{PASSWORD, start_server};
 use crate::{Size, tempdir};
 
 /// How long set-up and each close may take before the run fails.

@@ -59,7 +59,7 @@ pub fn url(server: &RunningServer, path: &str) -> String {
     format!("http://{}{path}", server.http_addr())
 }
 
-/// A library node configured to pair with `server` over loopback http (HS-PAIR-5 allows it).
+/// A library node configured to pair with `server` over loopback http (any http is fine, HS-PAIR-11).
 pub fn device_config(dir: &Path, server: &RunningServer) -> HumanSyncConfig {
     let mut config = HumanSyncConfig::new(dir);
     config.bind_addr = Some("127.0.0.1".parse().expect("ip"));
