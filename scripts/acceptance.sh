@@ -161,9 +161,11 @@ PHONE_MDNS="[phone, server down]"
 PHONE_REVOKED="[phone after revocation]"
 LAPTOP_REVOKED="[laptop after revocation]"
 
-s1() { # the server from the Docker image, --password test, relays off
+s1() { # the server from the Docker image, the password as a Docker secret file, relays off
+    printf '%s\n' "$PASSWORD" > "$WORK/password" && chmod 644 "$WORK/password" || return 1
     docker run -d --name "$T-server" --network "$T" --ip "$SERVER_IP" -v "$T-data:/data" \
-        "$IMAGE" --password "$PASSWORD" --relay disabled >/dev/null || return 1
+        -v "$WORK/password:/run/secrets/humansync_password:ro" \
+        "$IMAGE" --relay disabled >/dev/null || return 1
     for _ in $(seq 100); do
         [ "$(docker inspect -f '{{.State.Running}}' "$T-server" 2>/dev/null)" = true ] || break
         local health
@@ -326,11 +328,11 @@ s20() { # the server catches up with both devices' changes: once laptop and phon
         hd phone wait-for --timeout 60 peer "$SERVER_ID" >/dev/null
 }
 
-s21() { # revoke the phone: DELETE /devices/{node_id} with the password
+s21() { # revoke the phone from the laptop: an OPAQUE login (over plain http) and DELETE /devices/{id}
     local answer
-    answer=$(http DELETE "/devices/$PHONE_ID" "admin:$PASSWORD") || return 1
-    log "$(echo "$answer" | head -n1 | tr -d '\r')"
-    echo "$answer" | head -n1 | grep -q " 200" && echo "$answer" | grep -q '"revoked_at_ms":'
+    answer=$(hd laptop revoke "$PHONE_ID" "$PASSWORD") || return 1
+    log "$answer"
+    echo "$answer" | grep -q '"revoked_at_ms":'
 }
 
 s22() { # the phone can no longer sync: its new edits reach neither laptop nor server, theirs do not reach it

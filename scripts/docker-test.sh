@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Docker acceptance test of humansync-server: build the image (scripts/docker-build.sh), run it
-# with --password and its own relay (--serve-relay; devices use only that relay), pair devices
-# from the host (server/tests/docker_device.rs), check they home on the container's relay, sync a
+# with the password as a Docker secret file (never in argv or the environment) and its own relay
+# (--serve-relay; devices use only that relay), pair one device by password (OPAQUE over plain
+# http to the container's bridge address) and one by an invitation minted with `docker exec …
+# humansync-server invite` (server/tests/docker_device.rs), check they home on the container's relay, sync a
 # document and a blob, restart the container, check identity, registry and data persisted, then
 # revoke a device through the API and check it is refused, by the relay too. Cleans up what it made, also on failure.
 # Skips (exit 0, with a message) only when no Docker engine is reachable.
@@ -44,8 +46,11 @@ case "${DOCKER_TEST_BUILD:-debug}" in
 esac
 
 docker volume create "$VOLUME" >/dev/null
+printf '%s\n' "$PASSWORD" > "$STATE/password"
+chmod 644 "$STATE/password"   # read by the container's user 65532 through the bind mount
 docker run -d --name "$NAME" -v "$VOLUME:/data" --health-interval 1s \
-    "$IMAGE" --password "$PASSWORD" --serve-relay >/dev/null
+    -v "$STATE/password:/run/secrets/humansync_password:ro" \
+    "$IMAGE" --serve-relay >/dev/null
 
 wait_healthy() {
     for _ in $(seq 1 60); do
@@ -69,6 +74,9 @@ run_phase() {
 }
 
 wait_healthy
+if docker inspect "$NAME" | grep -q "$PASSWORD"; then
+    echo "the password is visible in docker inspect" >&2; exit 1
+fi
 echo "container healthy; user $(docker inspect -f '{{.Config.User}}' "$NAME"), image $(docker image inspect -f '{{.Size}}' "$IMAGE") bytes"
 run_phase docker_phase1_pair_and_sync
 docker restart "$NAME" >/dev/null

@@ -361,6 +361,7 @@ fn json_seeds() -> Seeds {
                 status: "ok".into(),
                 node_id,
                 version: "0.1.0".into(),
+                api_version: Some(2),
             })),
         ),
         (

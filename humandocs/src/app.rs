@@ -110,8 +110,24 @@ impl App {
                 "addrs": self.node.addrs().iter().map(|a| a.to_string()).collect::<Vec<_>>(),
             })),
             Request::Pair { url, password } => {
-                self.pair(&url, &password).await?;
+                self.pair(&url, password.as_deref()).await?;
                 to_json(&self.status().await?)
+            }
+            Request::Invite { minutes } => {
+                let invitation = self
+                    .node
+                    .create_invitation(minutes.map(|m| m.saturating_mul(60_000)))
+                    .await?;
+                let link = invitation.to_link();
+                let qr = humansync::render_qr(&link)?;
+                Ok(json!({ "link": link, "qr": qr, "expires_at_ms": invitation.expires_at_ms }))
+            }
+            Request::Revoke { device, password } => {
+                let id: humansync::DeviceId = device
+                    .trim()
+                    .parse()
+                    .map_err(|_| AppError::BadRequest(format!("{device:?} is not a device id")))?;
+                to_json(&self.node.revoke_device(id, &password, None).await?)
             }
             Request::Watch | Request::Stop => {
                 Err(AppError::BadRequest("watch and stop need a running app".into()))
@@ -349,11 +365,23 @@ impl App {
         ))
     }
 
-    /// Pairs with the server at `url` and remembers the URL.
-    pub async fn pair(&self, url: &str, password: &str) -> Result<(), AppError> {
-        self.node.pair_with(url, password).await?;
+    /// Pairs with the server at `url` by `password`, or with the invitation link `url`, and
+    /// remembers the server's URL.
+    pub async fn pair(&self, url: &str, password: Option<&str>) -> Result<(), AppError> {
+        let server_url = if url.trim_start().starts_with("humansync://") {
+            let invitation =
+                humansync::Invitation::parse(url).map_err(|e| AppError::BadRequest(e.to_string()))?;
+            self.node.pair_with_invitation(url).await?;
+            invitation.url
+        } else {
+            let password = password.filter(|p| !p.is_empty()).ok_or_else(|| {
+                AppError::BadRequest("give the server password, or an invitation link".into())
+            })?;
+            self.node.pair_with(url, password).await?;
+            url.to_owned()
+        };
         let mut settings = Settings::load(&self.data)?;
-        settings.server_url = Some(url.to_owned());
+        settings.server_url = Some(server_url);
         settings.setup_done = true;
         settings.save(&self.data)
     }

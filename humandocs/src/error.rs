@@ -78,6 +78,7 @@ impl AppError {
             AppError::Schema(_) => "invalid",
             AppError::Unavailable(_) => "unavailable",
             AppError::Sync(humansync::Error::Pairing(_)) => "pairing_failed",
+            AppError::Sync(humansync::Error::WrongPassword) => "wrong_password",
             AppError::Sync(humansync::Error::Deleted(_)) => "not_found",
             AppError::Sync(_) => "sync",
             AppError::Io { .. } => "io",

@@ -125,10 +125,26 @@ pub enum Request {
     Peers,
     /// This device's id and addresses.
     Id,
-    /// Pair with a server.
+    /// Pair with a server: its URL and password, or an invitation link alone.
     Pair {
-        /// Server URL, e.g. http://192.168.1.10:8080.
+        /// Server URL, e.g. http://192.168.1.10:8080 (plain http is safe: the password never
+        /// leaves this device), or an invitation link `humansync://pair?…`.
         url: String,
+        /// Server password (not with an invitation link).
+        #[serde(default)]
+        password: Option<String>,
+    },
+    /// Mint a one-time invitation for another device (this one must be paired): a link and a QR code.
+    Invite {
+        /// How long it stays valid, in minutes [default: 10].
+        #[arg(long)]
+        #[serde(default)]
+        minutes: Option<u64>,
+    },
+    /// Revoke a device (a lost or stolen one) with the server password.
+    Revoke {
+        /// The device id (64 hex characters).
+        device: String,
         /// Server password.
         password: String,
     },

@@ -114,12 +114,25 @@ async fn interactive(data: &Path, mut args: NodeArgs) -> Result<(), AppError> {
             tokio::task::spawn_blocking(|| setup::ask(&mut std::io::stdin().lock(), &mut std::io::stdout()))
                 .await
                 .map_err(|e| AppError::Internal(e.to_string()))??;
-        if let SetupAnswer::Pair { url, password: pw } = answer {
-            args.server = Some(url);
-            password = Some(pw);
+        let mut invitation = None;
+        match answer {
+            SetupAnswer::Pair { url, password: pw } => {
+                args.server = Some(url);
+                password = Some(pw);
+            }
+            SetupAnswer::Invitation { link } => invitation = Some(link),
+            SetupAnswer::Skip => {}
         }
         settings.setup_done = true;
         settings.save(data)?;
+        if let Some(link) = invitation {
+            let running = run::start(data, &args, None).await?;
+            match running.app.pair(&link, None).await {
+                Ok(()) => println!("Paired by invitation."),
+                Err(e) => println!("Pairing with the invitation failed: {e} (try `pair LINK` again)"),
+            }
+            return ui::run(running).await;
+        }
     }
     let running = run::start(data, &args, password).await?;
     ui::run(running).await

@@ -144,12 +144,16 @@ impl Running {
 
 async fn pair_until_done(app: App, url: String, password: String, mut stop: watch::Receiver<bool>) {
     loop {
-        match app.pair(&url, &password).await {
+        match app.pair(&url, Some(&password)).await {
             Ok(()) => {
                 tracing::info!(server = %url, "paired");
                 return;
             }
             // A wrong password or a revoked device will not get better by retrying.
+            Err(AppError::Sync(humansync::Error::WrongPassword)) => {
+                tracing::error!(server = %url, "pairing failed: wrong password (or an altered exchange)");
+                return;
+            }
             Err(AppError::Sync(humansync::Error::Pairing(msg)))
                 if msg.contains("wrong_password") || msg.contains("revoked") || msg.contains("refusing") =>
             {

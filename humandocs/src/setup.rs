@@ -1,5 +1,5 @@
-//! First interactive run: ask for the server URL and password (both may be skipped: the app works
-//! unpaired and can pair later with `pair`).
+//! First interactive run: ask for the server URL and password, or an invitation link (all may be
+//! skipped: the app works unpaired and can pair later with `pair`).
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -15,6 +15,11 @@ pub enum SetupAnswer {
         /// Password.
         password: String,
     },
+    /// Pair with this invitation link (no password).
+    Invitation {
+        /// The `humansync://pair?…` link.
+        link: String,
+    },
     /// Use the app unpaired for now.
     Skip,
 }
@@ -28,7 +33,7 @@ pub fn ask(input: &mut impl BufRead, output: &mut impl Write) -> Result<SetupAns
     .map_err(term)?;
     write!(
         output,
-        "Server URL to pair with (empty to skip, pair later with `pair`): "
+        "Server URL, or an invitation link from another device (empty to skip, pair later with `pair`): "
     )
     .map_err(term)?;
     output.flush().map_err(term)?;
@@ -36,6 +41,9 @@ pub fn ask(input: &mut impl BufRead, output: &mut impl Write) -> Result<SetupAns
     if url.is_empty() {
         writeln!(output, "Skipped: working offline and unpaired.").map_err(term)?;
         return Ok(SetupAnswer::Skip);
+    }
+    if url.starts_with("humansync://") {
+        return Ok(SetupAnswer::Invitation { link: url });
     }
     write!(output, "Server password: ").map_err(term)?;
     output.flush().map_err(term)?;
@@ -95,5 +103,13 @@ mod tests {
         );
         let mut no_password: &[u8] = b"http://10.0.0.1:8080\n\n";
         assert_eq!(ask(&mut no_password, &mut out).expect("ask"), SetupAnswer::Skip);
+        // An invitation link needs no password.
+        let mut link: &[u8] = b" humansync://pair?v=1&url=x \n";
+        assert_eq!(
+            ask(&mut link, &mut out).expect("ask"),
+            SetupAnswer::Invitation {
+                link: "humansync://pair?v=1&url=x".into()
+            }
+        );
     }
 }

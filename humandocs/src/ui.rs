@@ -24,7 +24,9 @@ commands (N is a number from `list`, or a document id; most act on the open docu
   detach NAME               remove an attachment
   rm [N]                    delete a document (on every device)
   status | peers | id       sync status, connected peers, this device
-  pair URL PASSWORD         pair with a server
+  pair URL PASSWORD         pair with a server (plain http is safe)
+  pair LINK                 pair with an invitation link (humansync://pair?…)
+  invite                    print a one-time invitation for another device (link + QR)
   help | quit";
 
 /// State shared between the prompt and the event printer.
@@ -209,9 +211,15 @@ async fn command(app: &App, view: &Arc<Mutex<View>>, line: &str) -> Result<(), A
         "id" => println!("{}", app.node().id()),
         "pair" => {
             let (url, password) = word(rest);
-            app.pair(url, password.trim()).await?;
-            println!("paired with {url}");
+            app.pair(url, Some(password.trim())).await?;
+            println!("paired");
             print_status(app).await;
+        }
+        "invite" => {
+            let invitation = app.node().create_invitation(None).await?;
+            let link = invitation.to_link();
+            println!("{}", humansync::render_qr(&link)?);
+            println!("{link}\nValid for 10 minutes, for one device: open it there with `pair LINK`.");
         }
         other => println!("unknown command {other:?}; `help` lists them"),
     }

@@ -10,7 +10,9 @@ pub const HTTP_SIGNING_CONTEXT: &[u8] = b"humansync/http/v1\0";
 /// The `Authorization` scheme of a signed request (HS-HTTP-3).
 pub const HTTP_AUTH_SCHEME: &str = "HumanSync-Ed25519";
 
-/// POST /pair request body (HS-HTTP-2).
+/// POST /pair request body of HTTP API version 1, which sent the password in clear. A version-2
+/// server refuses it unread (HS-HTTP-8); kept so that tests and vectors can show what an old
+/// client sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PairRequest {
@@ -79,6 +81,9 @@ pub struct HealthResponse {
     pub node_id: DeviceId,
     /// The server's version.
     pub version: String,
+    /// The HTTP API version ([`crate::login::HTTP_API_VERSION`]); absent from version-1 servers.
+    #[serde(default)]
+    pub api_version: Option<u32>,
 }
 
 /// Every error response body: `{"error":{"code":..,"message":..}}` (HS-HTTP-1).
@@ -115,6 +120,14 @@ pub mod error_codes {
     pub const RATE_LIMITED: &str = "rate_limited";
     /// 500: a server fault.
     pub const INTERNAL: &str = "internal";
+    /// 408: the request body did not arrive in time.
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    /// 410 / 401: a request of HTTP API version 1 (the password in clear); update the client.
+    pub const UPGRADE_REQUIRED: &str = "upgrade_required";
+    /// 401: the login id is unknown, used or expired; start the login again.
+    pub const LOGIN_EXPIRED: &str = "login_expired";
+    /// 401 / 404 / 410: the invitation is unknown, used, expired or revoked.
+    pub const INVITATION_INVALID: &str = "invitation_invalid";
 }
 
 /// Cleans a client-supplied device name (HS-PAIR-4): control characters

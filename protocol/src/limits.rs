@@ -40,6 +40,12 @@ pub const MAX_HTTP_BODY: usize = 16 * 1024;
 pub const MAX_HTTP_RESPONSE: usize = 8 * 1024 * 1024;
 /// Largest clock skew accepted on a signed HTTP request, in milliseconds (HS-HTTP-3).
 pub const HTTP_AUTH_WINDOW_MS: u64 = 300_000;
+/// How far ahead of the server's clock a signed request's timestamp may be, in milliseconds
+/// (HS-HTTP-3): tighter than the window, so a pre-signed request cannot be held for long.
+pub const HTTP_AUTH_FUTURE_MS: u64 = 30_000;
+/// Most nonces the server remembers per signing device (HS-HTTP-3): one device cannot fill
+/// the server-wide memory and lock the others out.
+pub const MAX_NONCES_PER_DEVICE: usize = 1_024;
 /// Time an acceptor waits for Hello before closing, in milliseconds (HS-VER-3).
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 /// Pairing failures from one source before backoff starts (HS-PAIR-2).
@@ -66,3 +72,32 @@ pub const BLOB_RETRY_BASE_MS: u64 = 500;
 pub const BLOB_RETRY_MAX_MS: u64 = 60_000;
 /// Least time between two `Synced` messages on one session, in milliseconds (HS-RESUME-5).
 pub const SYNCED_INTERVAL_MS: u64 = 1_000;
+
+/// Time between a password login's start and its finish, ms (HS-PAIR-11).
+pub const LOGIN_TTL_MS: u64 = 60_000;
+/// Password logins in progress on a server (HS-PAIR-11).
+pub const MAX_LOGINS: usize = 1_024;
+/// Password logins in progress per source or signing device (HS-PAIR-11).
+pub const MAX_LOGINS_PER_SOURCE: usize = 4;
+/// Open HTTP connections on a server (HS-HTTP-9).
+pub const HTTP_MAX_CONNECTIONS: usize = 256;
+/// Open HTTP connections from one IP address (HS-HTTP-9).
+pub const HTTP_MAX_CONNECTIONS_PER_IP: usize = 32;
+/// Time a client has to send a request's headers, ms (HS-HTTP-9).
+pub const HTTP_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Time a client has to send a request's body, ms (HS-HTTP-9).
+pub const HTTP_BODY_READ_TIMEOUT_MS: u64 = 10_000;
+/// Life of one HTTP connection before it is closed gracefully, ms (HS-HTTP-9).
+pub const HTTP_CONNECTION_LIFETIME_MS: u64 = 60_000;
+/// Longest invitation link, bytes (HS-INV-1).
+pub const MAX_LINK_LEN: usize = 2_048;
+/// Longest `url` of an invitation link, bytes decoded (HS-INV-1).
+pub const MAX_LINK_URL_LEN: usize = 1_024;
+/// Most `addr` parameters of an invitation link (HS-INV-1).
+pub const MAX_LINK_ADDRS: usize = 8;
+/// An invitation's lifetime unless asked otherwise, ms: 10 min (HS-INV-2).
+pub const INVITATION_DEFAULT_TTL_MS: u64 = 600_000;
+/// The longest invitation lifetime a server grants, ms: 7 days (HS-INV-2).
+pub const INVITATION_MAX_TTL_MS: u64 = 7 * 24 * 3_600_000;
+/// Invitations active at once on a server (HS-INV-2).
+pub const MAX_ACTIVE_INVITATIONS: u64 = 100;

@@ -63,8 +63,6 @@ pub struct HumanSyncConfig {
     pub mdns: bool,
     /// Fallback rescan interval: sessions push changes live; this only retries dialling and re-reads addresses.
     pub interval_secs: u64,
-    /// Send the pairing password over plain http to a public address anyway (HS-PAIR-5). Off by default.
-    pub allow_insecure_password: bool,
     /// The server's node id when the app knows it (QR code, server console): pairing with any
     /// other server fails (HS-PAIR-8). TOML: `[server] node_id`.
     pub expected_server_id: Option<humansync_protocol::DeviceId>,
@@ -84,7 +82,6 @@ impl HumanSyncConfig {
             relay: RelayConfig::Default,
             mdns: true,
             interval_secs: 30,
-            allow_insecure_password: false,
             expected_server_id: None,
             server_ca_cert: None,
         }

@@ -4,11 +4,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use humansync_protocol::DeviceId;
-use humansync_protocol::http::{DeviceInfo, DevicesResponse, SignedAuth};
+use humansync_protocol::http::{DeviceInfo, DevicesResponse};
 use tokio::sync::{mpsc, watch};
 
 use crate::driver::Command;
@@ -84,16 +84,9 @@ pub(crate) async fn fetch_devices(
     key: &SigningKey,
 ) -> Result<Vec<DeviceInfo>, HttpError> {
     let url = http_client::endpoint(server_url, DEVICES_PATH)?;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let mut nonce = [0u8; 16];
-    getrandom::fill(&mut nonce).map_err(|e| HttpError::Transport(format!("no OS randomness: {e}")))?;
-    let auth = SignedAuth::sign(key, "GET", DEVICES_PATH, now_ms, nonce);
+    let auth = http_client::sign_request(key, "GET", DEVICES_PATH)?;
     let client = http.client()?;
-    let request = client
-        .get(url)
-        .header(reqwest::header::AUTHORIZATION, auth.to_header());
+    let request = client.get(url).header(reqwest::header::AUTHORIZATION, auth);
     let response: DevicesResponse = http_client::exchange(request).await?;
     Ok(response.devices)
 }

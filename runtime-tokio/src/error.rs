@@ -42,6 +42,10 @@ pub enum Error {
     /// Pairing failed.
     #[error("pairing: {0}")]
     Pairing(String),
+    /// The server password is wrong — or someone between this device and the server altered the
+    /// exchange (OPAQUE cannot tell the two apart); nothing was stored.
+    #[error("wrong password (or the exchange with the server was altered in transit); nothing was stored")]
+    WrongPassword,
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),

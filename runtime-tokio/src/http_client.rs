@@ -132,6 +132,20 @@ fn with_causes(e: &reqwest::Error) -> String {
     text
 }
 
+/// An `Authorization` value signing `method path` now with `key` (HS-HTTP-3).
+pub(crate) fn sign_request(
+    key: &ed25519_dalek::SigningKey,
+    method: &str,
+    path: &str,
+) -> Result<String, HttpError> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(|e| HttpError::Transport(format!("no OS randomness: {e}")))?;
+    Ok(humansync_protocol::http::SignedAuth::sign(key, method, path, now_ms, nonce).to_header())
+}
+
 /// Sends `request` and decodes a successful JSON answer, reading at most `MAX_HTTP_RESPONSE`
 /// bytes of body (HS-HTTP-1).
 pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use ed25519_dalek::SigningKey;
-use humansync_protocol::http::{PairRequest, PairResponse};
+use humansync_protocol::http::PairResponse;
 use humansync_protocol::{BlobHash, DeviceId, DocId};
 use humansync_sansio::{Core, CoreConfig, Event, Instant};
 use tokio::sync::{broadcast, mpsc};
@@ -224,19 +224,95 @@ impl Node {
     /// Pairs this device with the server at `url` (for apps that learn the URL after [`init`],
     /// e.g. from the user); otherwise the same as [`Node::pair`]. The URL is remembered under
     /// `storage_path`: discovery keeps asking its `GET /devices` after restarts.
+    ///
+    /// The password never leaves this process (OPAQUE, SPEC.md §5.2), so plain `http://` to any
+    /// address is safe; a wrong password is [`Error::WrongPassword`]. The server id is
+    /// authenticated by the exchange and pinned (compared with `expected_server_id` when set).
     pub async fn pair_with(&self, url: &str, password: &str) -> Result<(), Error> {
-        let request = PairRequest {
-            node_id: self.inner.id,
-            password: password.to_owned(),
-            device_name: device_name(),
-        };
-        let response = pairing::request_pairing(
+        let name = device_name();
+        let response = crate::login::pair(
             &self.inner.http,
             url,
-            self.inner.config.allow_insecure_password,
-            &request,
+            self.inner.id,
+            &name,
+            password,
+            self.inner.config.expected_server_id,
         )
         .await?;
+        self.finish_pairing(url, response).await
+    }
+
+    /// Pairs this device with the invitation link `link` (`humansync://pair?…`, SPEC.md §5.8):
+    /// no password; the server id is pinned from the link, and the server's answer must be
+    /// signed by it.
+    pub async fn pair_with_invitation(&self, link: &str) -> Result<(), Error> {
+        let invitation = crate::Invitation::parse(link).map_err(|e| Error::Pairing(e.to_string()))?;
+        if let Some(expected) = self.inner.config.expected_server_id
+            && expected != invitation.server
+        {
+            return Err(Error::Pairing(format!(
+                "the invitation is for server {} but {expected} was expected",
+                invitation.server
+            )));
+        }
+        let response = crate::invite::redeem(
+            &self.inner.http,
+            &invitation,
+            self.inner.id,
+            &device_name(),
+            now_ms(),
+        )
+        .await?;
+        self.finish_pairing(&invitation.url, response).await
+    }
+
+    /// Mints a one-time invitation for another device (SPEC.md §5.8), valid `ttl_ms` (default
+    /// 10 minutes). This device must be paired. Show [`crate::Invitation::to_link`] to the user,
+    /// as text or as a QR code ([`crate::render_qr`]).
+    pub async fn create_invitation(&self, ttl_ms: Option<u64>) -> Result<crate::Invitation, Error> {
+        let url = self.paired_url()?;
+        crate::invite::create(&self.inner.http, &url, &self.inner.key, ttl_ms).await
+    }
+
+    /// Revokes device `target` with the server password (HS-HTTP-4), over the server this
+    /// device paired with, or `url` when given (a device that is not paired).
+    pub async fn revoke_device(
+        &self,
+        target: DeviceId,
+        password: &str,
+        url: Option<&str>,
+    ) -> Result<crate::protocol::http::RevokeResponse, Error> {
+        let url = match url {
+            Some(url) => url.to_owned(),
+            None => self.paired_url()?,
+        };
+        let paired = self.inner.paired.borrow().is_some();
+        let stored = PairingState::load(&self.inner.config.storage_path)
+            .ok()
+            .and_then(|p| p.anchor());
+        let pin = self.inner.config.expected_server_id.or(stored);
+        crate::login::revoke(
+            &self.inner.http,
+            &url,
+            paired.then_some(&self.inner.key),
+            target,
+            password,
+            pin,
+        )
+        .await
+    }
+
+    /// The server URL this device paired with.
+    fn paired_url(&self) -> Result<String, Error> {
+        self.inner
+            .paired
+            .borrow()
+            .clone()
+            .or_else(|| self.inner.config.server_url.clone())
+            .ok_or(Error::Pairing("this device is not paired with a server".into()))
+    }
+
+    async fn finish_pairing(&self, url: &str, response: PairResponse) -> Result<(), Error> {
         pairing::check_answer(&response, self.inner.id, self.inner.config.expected_server_id)?;
         self.apply_pairing(response).await?;
         pairing::save_server_url(&self.inner.config.storage_path, url)
@@ -372,6 +448,12 @@ impl Node {
     pub(crate) async fn send(&self, cmd: Command) -> Result<(), Error> {
         self.inner.commands.send(cmd).await.map_err(|_| Error::Shutdown)
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn device_name() -> String {

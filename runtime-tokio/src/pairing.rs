@@ -1,13 +1,12 @@
-//! Pairing with the server (POST /pair, SPEC.md §5) and what a device keeps afterwards (HS-PAIR-6).
+//! What a device keeps after pairing (HS-PAIR-6) and the checks of a pairing answer (HS-PAIR-8,
+//! HS-PAIR-9); the exchanges themselves are in `login` (password) and `invite` (invitations).
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use humansync_protocol::http::{PairRequest, PairResponse};
+use humansync_protocol::http::PairResponse;
 use humansync_protocol::{DeviceId, RegistryRecord, SignedRecord};
 
-use crate::http_client::Http;
-use crate::{Error, http_client};
+use crate::Error;
 
 /// File under storage_path holding the pairing result.
 const PAIRING_FILE: &str = "pairing.json";
@@ -79,56 +78,6 @@ fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Refuses to send a password in clear text to a public address (HS-PAIR-5): https is always
-/// fine; http only to loopback or private-network hosts, unless the app opted out.
-pub(crate) fn check_password_transport(url: &reqwest::Url, allow_insecure: bool) -> Result<(), Error> {
-    if url.scheme() == "https" || allow_insecure {
-        return Ok(());
-    }
-    if url.scheme() != "http" {
-        return Err(Error::Pairing(format!(
-            "unsupported URL scheme {:?}",
-            url.scheme()
-        )));
-    }
-    let private = match url.host() {
-        Some(url::Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
-        Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".local"),
-        None => false,
-    };
-    if private {
-        Ok(())
-    } else {
-        Err(Error::Pairing(format!(
-            "refusing to send the server password over plain http to {}: use https, or a loopback or private-network address (set allow_insecure_password to override)",
-            url.host_str().unwrap_or("?")
-        )))
-    }
-}
-
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local(),
-    }
-}
-
-/// POST /pair (HS-HTTP-2). Returns the server's answer; the caller applies it.
-pub(crate) async fn request_pairing(
-    http: &Http,
-    server_url: &str,
-    allow_insecure: bool,
-    request: &PairRequest,
-) -> Result<PairResponse, Error> {
-    let url = http_client::endpoint(server_url, "/pair").map_err(|e| Error::Pairing(e.to_string()))?;
-    check_password_transport(&url, allow_insecure)?;
-    let client = http.client().map_err(|e| Error::Pairing(e.to_string()))?;
-    http_client::exchange(client.post(url).json(request))
-        .await
-        .map_err(|e| Error::Pairing(e.to_string()))
-}
-
 /// The records of a pairing answer that verify under its `server_node_id` (HS-REG-1); the others
 /// are skipped with a warning, never an error (HS-PAIR-9, HS-REG-3).
 pub(crate) fn valid_records(response: &PairResponse) -> Vec<(SignedRecord, RegistryRecord)> {
@@ -182,43 +131,6 @@ pub(crate) fn check_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn password_only_over_https_or_private_addresses() {
-        // HS-PAIR-5
-        let ok = [
-            "https://sync.example.org",
-            "http://127.0.0.1:8080",
-            "http://192.168.1.5:8080",
-            "http://localhost:8080",
-            "http://[::1]:8080",
-            "http://10.0.0.2",
-        ];
-        for url in ok {
-            assert!(
-                check_password_transport(&reqwest::Url::parse(url).expect("url"), false).is_ok(),
-                "{url}"
-            );
-        }
-        let refused = [
-            "http://sync.example.org",
-            "http://8.8.8.8:8080",
-            "ftp://127.0.0.1",
-        ];
-        for url in refused {
-            assert!(
-                check_password_transport(&reqwest::Url::parse(url).expect("url"), false).is_err(),
-                "{url}"
-            );
-        }
-        assert!(
-            check_password_transport(
-                &reqwest::Url::parse("http://sync.example.org").expect("url"),
-                true
-            )
-            .is_ok()
-        );
-    }
 
     fn key(seed: u8) -> ed25519_dalek::SigningKey {
         ed25519_dalek::SigningKey::from_bytes(&[seed; 32])

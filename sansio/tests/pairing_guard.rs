@@ -97,7 +97,7 @@ fn global_rate_limit_exact_retry_after() {
 
 // HS-PAIR-2: when both windows are full, the longer wait is returned.
 #[test]
-fn both_rate_limits_return_the_longer_wait() {
+fn a_source_over_its_own_rate_gets_its_own_wait() {
     let config = GuardConfig {
         rate_per_source: 2,
         rate_global: 3,
@@ -342,4 +342,47 @@ fn retry_after_seconds_round_up() {
         .retry_after_ms(),
         900_000
     );
+}
+
+#[test]
+fn attempts_in_flight_count_as_failures_until_they_succeed() {
+    // HS-PAIR-2: begin() counts the attempt as a failure at once, so concurrent guesses from
+    // one source cannot all pass before any is counted.
+    let mut g = PairingGuard::new(GuardConfig::default());
+    for _ in 0..3 {
+        let _ = g.begin(0, &1).expect("within limits");
+    }
+    assert!(
+        matches!(g.begin(0, &1), Err(Refusal::Backoff { .. })),
+        "the 4th in flight is refused"
+    );
+    // Successful attempts are taken back: 40 sequential successes never lock anyone out.
+    let mut g = PairingGuard::new(GuardConfig::default());
+    for i in 0..40u64 {
+        let attempt = g.begin(i * 2_000, &(i % 4)).expect("allowed");
+        g.succeed(i * 2_000 + 1, &(i % 4), attempt);
+    }
+    assert_eq!(g.locked_until_ms(80_001), None);
+}
+
+#[test]
+fn a_source_refused_by_its_own_limits_never_uses_the_global_budget() {
+    // HS-PAIR-2: per-source limits come before the global ones.
+    let config = GuardConfig {
+        rate_per_source: 2,
+        rate_global: 4,
+        ..GuardConfig::default()
+    };
+    let mut g = PairingGuard::new(config);
+    assert_eq!(g.check(0, &1), Ok(()));
+    assert_eq!(g.check(0, &1), Ok(()));
+    for _ in 0..100 {
+        assert!(g.check(0, &1).is_err());
+    }
+    assert_eq!(
+        g.check(0, &2),
+        Ok(()),
+        "source 1's refused requests used no global slot"
+    );
+    assert_eq!(g.check(0, &2), Ok(()));
 }

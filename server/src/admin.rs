@@ -34,7 +34,8 @@ pub enum AdminError {
     Sign(String),
 }
 
-fn server_key(data_dir: &Path) -> Result<SigningKey, AdminError> {
+/// The server's signing key from the data directory.
+pub fn server_key(data_dir: &Path) -> Result<SigningKey, AdminError> {
     let dir = data_dir.join(NODE_DIR);
     if !dir.join("identity.key").exists() {
         return Err(AdminError::NoIdentity(dir.display().to_string()));

@@ -22,7 +22,7 @@ pub const DEFAULT_DATA_DIR: &str = "humansync-data";
 #[derive(Debug, Parser)]
 #[command(name = "humansync-server", version, about)]
 pub struct Cli {
-    /// A TOML file with the same settings (keys: password, data_dir, http_addr, iroh_port,
+    /// A TOML file with the same settings (keys: password, password_file, public_url, data_dir, http_addr, iroh_port,
     /// iroh_bind, relay, public_addrs, tls_cert, tls_key, mdns, trusted_proxies, serve_relay,
     /// relay_port, relay_public_url, metrics_addr).
     #[arg(long, env = "HUMANSYNC_CONFIG", global = true)]
@@ -44,10 +44,18 @@ pub struct Cli {
 /// Options of the server process.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
-    /// The pairing and admin password. Stored only as an argon2id hash; may be omitted on later
-    /// starts (the stored hash is kept).
+    /// The pairing and admin password. Visible to other local users (`ps`, `docker inspect`):
+    /// prefer --password-file. Stored only as an OPAQUE record; may be omitted on later starts.
     #[arg(long, env = "HUMANSYNC_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
+    /// A file holding the password (its first line), e.g. a Docker secret
+    /// (`/run/secrets/humansync_password` is read by default when it exists).
+    #[arg(long, env = "HUMANSYNC_PASSWORD_FILE", conflicts_with = "password")]
+    pub password_file: Option<PathBuf>,
+    /// The URL devices use to reach this API (put into invitation links), e.g.
+    /// `http://192.168.1.10:8080` [default: derived from --http-addr when it names one address].
+    #[arg(long, env = "HUMANSYNC_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
     /// UDP port of the iroh endpoint [default: 4433].
     #[arg(long, env = "HUMANSYNC_IROH_PORT")]
     pub iroh_port: Option<u16>,
@@ -110,6 +118,54 @@ pub enum Command {
     },
     /// Exit 0 if the local server answers GET /health (Docker's HEALTHCHECK; the image has no curl).
     Healthcheck,
+    /// Mint a one-time invitation for a new device: prints a link and a QR code.
+    Invite {
+        /// How long it stays valid, e.g. `10m`, `1h`, `2d` [default: 10m; at most 7d].
+        #[arg(long, default_value = "10m")]
+        ttl: String,
+        /// Print only the link (for scripts).
+        #[arg(long)]
+        link_only: bool,
+    },
+    /// List or revoke invitations.
+    Invites {
+        /// What to do.
+        #[command(subcommand)]
+        action: InvitesAction,
+    },
+}
+
+/// `invites` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum InvitesAction {
+    /// List every invitation (active, used, expired, revoked).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke unused invitations by id (or a prefix of at least 8 hex characters).
+    Revoke {
+        /// The invitation id or prefix.
+        id: String,
+    },
+}
+
+/// Parses `10m`, `90s`, `1h`, `2d` (or plain seconds) into milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<u64, ConfigError> {
+    let text = text.trim();
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| ConfigError::Invalid("ttl", format!("{text:?} is not a duration like 10m")))?;
+    let factor = match unit {
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(ConfigError::Invalid("ttl", format!("unknown unit in {text:?}"))),
+    };
+    Ok(n.saturating_mul(factor))
 }
 
 /// `devices` subcommands.
@@ -133,6 +189,8 @@ pub enum DevicesAction {
 #[serde(deny_unknown_fields)]
 struct File {
     password: Option<String>,
+    password_file: Option<PathBuf>,
+    public_url: Option<String>,
     data_dir: Option<PathBuf>,
     http_addr: Option<SocketAddr>,
     iroh_port: Option<u16>,
@@ -168,8 +226,12 @@ pub enum ConfigError {
 /// The resolved settings of a server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// The password, if given (else the stored hash is used).
+    /// The password, if given (else the stored record is used).
     pub password: Option<String>,
+    /// Where the password came from, for the log.
+    pub password_source: PasswordSource,
+    /// The URL devices reach the API at, for invitation links.
+    pub public_url: Option<String>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// HTTP listen address.
@@ -208,6 +270,8 @@ impl ServerConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> ServerConfig {
         ServerConfig {
             password: None,
+            password_source: PasswordSource::None,
+            public_url: None,
             data_dir: data_dir.into(),
             http_addr: DEFAULT_HTTP_ADDR
                 .parse()
@@ -237,7 +301,8 @@ impl ServerConfig {
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let mut config = ServerConfig::new(data_dir);
-        config.password = s.password.clone().or(file.password);
+        (config.password, config.password_source) = resolve_password(s, file.password, file.password_file)?;
+        config.public_url = s.public_url.clone().or(file.public_url);
         if let Some(addr) = cli.http_addr.or(file.http_addr) {
             config.http_addr = addr;
         }
@@ -299,6 +364,67 @@ impl ServerConfig {
         );
         Ok(config)
     }
+}
+
+/// Where the password came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// None given: the stored record is used.
+    None,
+    /// `--password` / `HUMANSYNC_PASSWORD` / the TOML `password`: visible to other local users.
+    Argument,
+    /// A file (`--password-file`, `HUMANSYNC_PASSWORD_FILE`, TOML `password_file`, a Docker secret).
+    File,
+}
+
+/// The Docker secret read when no password is given otherwise.
+pub const DOCKER_SECRET: &str = "/run/secrets/humansync_password";
+/// Longest password file read, bytes.
+const MAX_PASSWORD_FILE: u64 = 4_096;
+
+fn resolve_password(
+    s: &ServeArgs,
+    file_password: Option<String>,
+    file_password_file: Option<PathBuf>,
+) -> Result<(Option<String>, PasswordSource), ConfigError> {
+    if let Some(p) = &s.password {
+        return Ok((Some(p.clone()), PasswordSource::Argument));
+    }
+    if let Some(path) = s.password_file.clone().or(file_password_file) {
+        return Ok((Some(read_password_file(&path)?), PasswordSource::File));
+    }
+    if let Some(p) = file_password {
+        return Ok((Some(p), PasswordSource::Argument));
+    }
+    let secret = Path::new(DOCKER_SECRET);
+    if secret.exists() {
+        return Ok((Some(read_password_file(secret)?), PasswordSource::File));
+    }
+    Ok((None, PasswordSource::None))
+}
+
+/// The first line of `path`, without its line ending.
+pub fn read_password_file(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| ConfigError::Read(path.to_owned(), e))?;
+    let mut text = String::new();
+    file.take(MAX_PASSWORD_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| ConfigError::Read(path.to_owned(), e))?;
+    if text.len() as u64 > MAX_PASSWORD_FILE {
+        return Err(ConfigError::Invalid(
+            "password_file",
+            format!("{} is longer than {MAX_PASSWORD_FILE} bytes", path.display()),
+        ));
+    }
+    let line = text.lines().next().unwrap_or("").to_owned();
+    if line.is_empty() {
+        return Err(ConfigError::Invalid(
+            "password_file",
+            format!("{} holds no password on its first line", path.display()),
+        ));
+    }
+    Ok(line)
 }
 
 fn read_file(path: &Path) -> Result<File, ConfigError> {

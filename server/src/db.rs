@@ -16,7 +16,10 @@ use sqlx::sqlite::{
 };
 
 /// The embedded migrations: (version, SQL). Append only; never edit a shipped one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_registry.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_registry.sql")),
+    (2, include_str!("../migrations/0002_invitations.sql")),
+];
 
 /// Errors of the registry database.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,20 @@ pub enum DbError {
     /// The database was written by a newer server.
     #[error("database schema version {0} is newer than this server understands")]
     TooNew(i64),
+}
+
+/// Creates `path` with mode 0600 if it is missing, and narrows an existing file to 0600.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    if file.metadata()?.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 /// One stored record.
@@ -70,7 +87,10 @@ pub struct Db {
 
 impl Db {
     /// Opens (creating if needed) `path`, sets WAL + synchronous=FULL and applies migrations.
+    /// The file is created 0600 (an existing one is narrowed to 0600), so that SQLite gives its
+    /// `-wal` and `-shm` files the same mode (issue 16 §3).
     pub async fn open(path: &Path) -> Result<Db, DbError> {
+        private_file(path).map_err(|e| DbError::Sqlite(sqlx::Error::Io(e)))?;
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -193,6 +213,20 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Deletes a setting.
+    pub async fn delete_setting(&self, name: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM settings WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The pool, for the modules that keep their own tables ([`crate::invitations`]).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Closes the pool (waits for connections to finish).

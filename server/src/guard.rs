@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 
-use humansync_sansio::pairing::{GuardConfig, PairingGuard, Refusal};
+use humansync_sansio::pairing::{Attempt, GuardConfig, PairingGuard, Refusal};
 
 /// A rate-limit source: an IPv4 address, or an IPv6 /64 (HS-PAIR-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,34 +27,35 @@ impl SourceKey {
     }
 }
 
-/// The guard, shared by the handlers.
+/// A guard, shared by the handlers: keyed by [`SourceKey`] for unauthenticated clients, or by
+/// device id for the owner's logins from registered devices (HS-PAIR-7).
 #[derive(Debug)]
-pub struct Guard(Mutex<PairingGuard<SourceKey>>);
+pub struct Guard<K: Ord + Clone = SourceKey>(Mutex<PairingGuard<K>>);
 
-impl Guard {
+impl<K: Ord + Clone> Guard<K> {
     /// A guard with `config` (the SPEC's limits by default).
-    pub fn new(config: GuardConfig) -> Guard {
+    pub fn new(config: GuardConfig) -> Guard<K> {
         Guard(Mutex::new(PairingGuard::new(config)))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, PairingGuard<SourceKey>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PairingGuard<K>> {
         // The guard's methods leave it consistent at every return; a panic cannot tear it.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Lockout, backoff and rate limits before a password check (HS-PAIR-2).
-    pub fn check(&self, now_ms: u64, source: SourceKey) -> Result<(), Refusal> {
-        self.lock().check(now_ms, &source)
+    /// Limits, then counts the attempt as a failure until [`Guard::succeed`] (HS-PAIR-2).
+    pub fn begin(&self, now_ms: u64, source: &K) -> Result<Attempt, Refusal> {
+        self.lock().begin(now_ms, source)
     }
 
-    /// A wrong password from `source`.
-    pub fn failure(&self, now_ms: u64, source: SourceKey) {
-        self.lock().record_failure(now_ms, &source);
+    /// Resolves an attempt as a success.
+    pub fn succeed(&self, now_ms: u64, source: &K, attempt: Attempt) {
+        self.lock().succeed(now_ms, source, attempt);
     }
 
-    /// A right password from `source`.
-    pub fn success(&self, now_ms: u64, source: SourceKey) {
-        self.lock().record_success(now_ms, &source);
+    /// When pairing is locked out, if it is at `now_ms`.
+    pub fn locked_until_ms(&self, now_ms: u64) -> Option<u64> {
+        self.lock().locked_until_ms(now_ms)
     }
 }
 

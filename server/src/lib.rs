@@ -6,12 +6,13 @@
 //! registry records.
 //!
 //! Layout of the data directory: `registry.db` (SQLite, WAL: every signed record and the
-//! argon2id password hash) and `node/` (the node's identity key, documents and blobs).
+//! OPAQUE keys and password record, invitations) and `node/` (the node's identity key, documents and blobs).
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod admin_invite;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -19,6 +20,8 @@ pub mod guard;
 pub mod healthcheck;
 pub mod http;
 pub mod metrics;
+pub mod invitations;
+pub mod logins;
 pub mod password;
 pub mod proxy;
 pub mod registry;

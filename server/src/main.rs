@@ -3,8 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use humansync_server::config::{Cli, Command, DevicesAction, ServerConfig};
-use humansync_server::{Overrides, admin, clock::Clock, healthcheck};
+use humansync_server::config::{
+    Cli, Command, DevicesAction, InvitesAction, PasswordSource, ServerConfig, parse_duration_ms,
+};
+use humansync_server::{Overrides, admin, admin_invite, clock::Clock, healthcheck};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -39,10 +41,102 @@ async fn main() -> ExitCode {
             }
         },
         Command::Devices { action } => devices(&config, action).await,
+        Command::Invite { ttl, link_only } => invite(&config, &ttl, link_only).await,
+        Command::Invites { action } => invites(&config, action).await,
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("humansync-server: {e}");
+    ExitCode::FAILURE
+}
+
+async fn invite(config: &ServerConfig, ttl: &str, link_only: bool) -> ExitCode {
+    let ttl_ms = match parse_duration_ms(ttl) {
+        Ok(ms) => humansync_server::invitations::granted_ttl_ms(Some(ms)),
+        Err(e) => return fail(e),
+    };
+    let url = match config
+        .public_url
+        .clone()
+        .or_else(|| (!config.http_addr.ip().is_unspecified()).then(|| format!("http://{}", config.http_addr)))
+    {
+        Some(url) => url,
+        None => {
+            return fail(
+                "give --public-url http://HOST:PORT (or HUMANSYNC_PUBLIC_URL): the address devices use to reach this server",
+            );
+        }
+    };
+    match admin_invite::mint(&config.data_dir, &url, ttl_ms, Clock::system().now_ms()).await {
+        Ok(invitation) => {
+            let link = invitation.to_link();
+            if link_only {
+                println!("{link}");
+                return ExitCode::SUCCESS;
+            }
+            match humansync::render_qr(&link) {
+                Ok(qr) => println!("{qr}"),
+                Err(e) => eprintln!("(no QR code: {e})"),
+            }
+            println!("{link}\n");
+            println!(
+                "One device may pair with it, until {} ms since 1970 ({} minutes from now). Id: {}",
+                invitation.expires_at_ms,
+                ttl_ms / 60_000,
+                invitation.id()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn invites(config: &ServerConfig, action: InvitesAction) -> ExitCode {
+    let now = Clock::system().now_ms();
+    match action {
+        InvitesAction::List { json } => match admin_invite::list(&config.data_dir).await {
+            Ok(rows) if json => match serde_json::to_string_pretty(&rows) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            },
+            Ok(rows) => {
+                println!("{:<64}  {:<8}  {:>14}  minted_by", "id", "state", "expires_at_ms");
+                for r in rows {
+                    println!(
+                        "{}  {:<8}  {:>14}  {}",
+                        r.id,
+                        r.state(now),
+                        r.expires_at_ms,
+                        r.minted_by
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        InvitesAction::Revoke { id } => match admin_invite::revoke(&config.data_dir, &id, now).await {
+            Ok(0) => fail(format!(
+                "no unused invitation starts with {id:?} (give at least 8 hex characters)"
+            )),
+            Ok(n) => {
+                println!("revoked {n} invitation(s)");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
     }
 }
 
 async fn serve(config: ServerConfig) -> ExitCode {
+    if config.password_source == PasswordSource::Argument {
+        tracing::warn!(
+            "the password was given as --password, HUMANSYNC_PASSWORD or in the config file: other local users can read it (ps, docker inspect); use --password-file or a Docker secret instead"
+        );
+    }
     let server = match humansync_server::start(config, Overrides::default()).await {
         Ok(s) => s,
         Err(e) => {

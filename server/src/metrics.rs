@@ -73,6 +73,7 @@ pub struct Metrics {
     registry: Registry,
     pair: Family<Labels, Counter>,
     revoke: Family<Labels, Counter>,
+    logins: Family<Labels, Counter>,
     snapshot: Arc<Mutex<Snapshot>>,
 }
 
@@ -84,6 +85,7 @@ impl Default for Metrics {
         let mut registry = Registry::default();
         let pair = Family::<Labels, Counter>::default();
         let revoke = Family::<Labels, Counter>::default();
+        let logins = Family::<Labels, Counter>::default();
         registry.register(
             "humansync_pair_attempts",
             "Pairing requests by outcome",
@@ -94,12 +96,19 @@ impl Default for Metrics {
             "Revocation requests by outcome",
             revoke.clone(),
         );
+        registry.register(
+            "humansync_logins_started",
+            "OPAQUE logins started, by purpose (pair, revoke); a wrong password is a login that \
+             never finishes",
+            logins.clone(),
+        );
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         registry.register_collector(Box::new(SnapshotCollector(snapshot.clone())));
         Metrics {
             registry,
             pair,
             revoke,
+            logins,
             snapshot,
         }
     }
@@ -109,7 +118,8 @@ impl Default for Metrics {
 pub fn outcome(status: StatusCode) -> &'static str {
     match status.as_u16() {
         200..=299 => "ok",
-        401 => "wrong_password",
+        401 => "unauthorized",
+        410 => "upgrade_required",
         403 => "revoked",
         404 => "not_found",
         429 => "rate_limited",
@@ -119,17 +129,26 @@ pub fn outcome(status: StatusCode) -> &'static str {
 }
 
 impl Metrics {
-    /// Counts a finished API request (pairing and revocation attempts; others are ignored).
+    /// Counts a finished API request. A pairing or revocation attempt is counted once, by the
+    /// request that ends it: the finish of its OPAQUE login (`/pair/finish`, `DELETE
+    /// /devices/{id}`), an invitation's redemption, or a start that was refused. A start that
+    /// succeeds counts in `humansync_logins_started` instead: a wrong password is only ever seen
+    /// by the device (HS-PAIR-11), so on the server it shows as a login started and never
+    /// finished.
     pub fn request(&self, method: &Method, route: &str, status: StatusCode) {
-        let family = if route.starts_with("/pair") && method == Method::POST {
-            &self.pair
-        } else if route.starts_with("/devices/") && method == Method::DELETE {
-            &self.revoke
-        } else {
-            return;
+            let (family, login) = match (method.as_str(), route) {
+            ("POST", "/pair" | "/pair/finish" | "/invitations/redeem") => (&self.pair, None),
+            ("POST", "/pair/start") => (&self.pair, Some("pair")),
+            ("DELETE", "/devices/{node_id}") => (&self.revoke, None),
+            ("POST", "/devices/{node_id}/revoke/start") => (&self.revoke, Some("revoke")),
+            _ => return,
+        };
+        let (family, label) = match login {
+            Some(purpose) if status.is_success() => (&self.logins, ("purpose", purpose)),
+            _ => (family, ("outcome", outcome(status))),
         };
         family
-            .get_or_create(&vec![("outcome".to_owned(), outcome(status).to_owned())])
+            .get_or_create(&vec![(label.0.to_owned(), label.1.to_owned())])
             .inc();
     }
 

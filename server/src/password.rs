@@ -1,167 +1,176 @@
-//! The server password: stored only as an argon2id PHC string, checked in constant time
-//! (HS-PAIR-1).
+//! The server password as an OPAQUE registration record (HS-PAIR-1): created from the configured
+//! password at first start and whenever the password changes; the password itself and any plain
+//! hash of it are never stored. A version-1 data directory's argon2id hash is replaced by a
+//! record the first time the server starts with the password.
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+use humansync_sansio::pairing::pake::{PakeRng, PasswordRecord, ServerKeys};
 
 use crate::db::{Db, DbError};
 
-/// argon2id memory cost in KiB: 19 MiB, OWASP's minimum (HS-PAIR-1).
-pub const ARGON2_M_KIB: u32 = 19 * 1024;
-/// argon2id passes.
-pub const ARGON2_T: u32 = 2;
-/// argon2id lanes.
-pub const ARGON2_P: u32 = 1;
-/// Password checks running at once; each holds `ARGON2_M_KIB` of memory.
-const CONCURRENT_CHECKS: usize = 2;
-/// The settings row holding the PHC string.
-const SETTING: &str = "password_hash";
-/// The user name HTTP Basic credentials must carry (HS-HTTP-4).
-pub const ADMIN_USER: &str = "admin";
+/// The settings row holding the server's OPAQUE keys (hex).
+const KEYS_SETTING: &str = "opaque_server_keys";
+/// The settings row holding the OPAQUE password record (hex).
+const RECORD_SETTING: &str = "opaque_password_record";
+/// The settings row of a version-1 server: an argon2id PHC string of the password.
+const LEGACY_SETTING: &str = "password_hash";
 
 /// Errors of the password store.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
     /// No password was given and none is stored yet.
-    #[error("no password configured: pass --password (or HUMANSYNC_PASSWORD) on the first start")]
+    #[error(
+        "no password configured: give it once with --password-file FILE (or HUMANSYNC_PASSWORD_FILE, a Docker secret, or --password)"
+    )]
     Missing,
+    /// Only a version-1 argon2id hash is stored: the OPAQUE record needs the password once.
+    #[error(
+        "this data directory holds a password hash of HumanSync 0.1 (argon2id); pairing now uses OPAQUE, whose record must be created from the password itself: start the server once with --password-file FILE (or HUMANSYNC_PASSWORD_FILE / --password)"
+    )]
+    LegacyNeedsPassword,
     /// The password is empty.
     #[error("the password must not be empty")]
     Empty,
-    /// Hashing failed, or the stored hash is not a valid argon2id PHC string.
-    #[error("password hash: {0}")]
-    Hash(String),
+    /// The stored keys or record are corrupt.
+    #[error("stored OPAQUE state: {0}")]
+    Corrupt(String),
+    /// Randomness or a worker thread failed.
+    #[error("password set-up: {0}")]
+    Internal(String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
-/// The stored password hash and a bounded checker. Cheap to clone.
+/// An RNG seeded from the operating system.
+pub fn os_rng() -> Result<PakeRng, PasswordError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| PasswordError::Internal(e.to_string()))?;
+    Ok(PakeRng::from_seed(seed))
+}
+
+/// The server's OPAQUE keys and password record. Cheap to clone.
 #[derive(Clone)]
-pub struct PasswordCheck {
-    phc: Arc<str>,
-    permits: Arc<Semaphore>,
+pub struct PasswordStore {
+    keys: Arc<ServerKeys>,
+    record: Arc<PasswordRecord>,
 }
 
-impl std::fmt::Debug for PasswordCheck {
+impl std::fmt::Debug for PasswordStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PasswordCheck(argon2id)")
+        f.write_str("PasswordStore(OPAQUE)")
     }
 }
 
-fn argon2() -> Result<Argon2<'static>, PasswordError> {
-    let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, None)
-        .map_err(|e| PasswordError::Hash(e.to_string()))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+/// What [`PasswordStore::load_or_set`] did, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordSetup {
+    /// The stored record was used as it is.
+    Kept,
+    /// First start: a record was created.
+    Created,
+    /// The configured password no longer matched the record: a new record replaced it.
+    Changed,
+    /// A version-1 argon2id hash was replaced by a record.
+    Migrated,
 }
 
-/// Hashes `password` as an argon2id PHC string with a fresh random salt (HS-PAIR-1).
-pub fn hash_password(password: &str) -> Result<String, PasswordError> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
-    argon2()?
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| PasswordError::Hash(e.to_string()))
-}
-
-/// Checks `password` against a PHC string: argon2id recomputation and a constant-time comparison
-/// of the outputs (HS-PAIR-1). Refuses any hash that is not argon2id.
-pub fn verify_phc(phc: &str, password: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    if parsed.algorithm != argon2::ARGON2ID_IDENT {
-        return false;
-    }
-    // argon2's verifier recomputes with the stored parameters and compares in constant time.
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
-}
-
-impl PasswordCheck {
-    /// Loads the stored hash; with `password`, replaces it unless it already matches (a changed
-    /// `--password` takes effect at start). The password itself is never stored.
-    pub async fn load_or_set(db: &Db, password: Option<&str>) -> Result<PasswordCheck, PasswordError> {
-        let stored = db.setting(SETTING).await?;
-        let phc = match (stored, password) {
-            (_, Some("")) => return Err(PasswordError::Empty),
-            (None, None) => return Err(PasswordError::Missing),
-            (Some(phc), None) => phc,
-            (stored, Some(password)) => {
-                let (password, keep) = (password.to_owned(), stored.clone());
-                let phc = tokio::task::spawn_blocking(move || match keep {
-                    Some(phc) if verify_phc(&phc, &password) => Ok(phc),
-                    _ => hash_password(&password),
-                })
-                .await
-                .map_err(|e| PasswordError::Hash(e.to_string()))??;
-                if stored.as_deref() != Some(phc.as_str()) {
-                    db.set_setting(SETTING, &phc).await?;
-                    tracing::info!("stored a new argon2id password hash");
-                }
-                phc
+impl PasswordStore {
+    /// Loads the stored record; with `password`, checks it against the record by a local login
+    /// and registers it anew if it does not match (a changed password takes effect at start).
+    pub async fn load_or_set(
+        db: &Db,
+        password: Option<&str>,
+    ) -> Result<(PasswordStore, PasswordSetup), PasswordError> {
+        if password == Some("") {
+            return Err(PasswordError::Empty);
+        }
+        let keys = match db.setting(KEYS_SETTING).await? {
+            Some(text) => {
+                ServerKeys::from_bytes(&decode(&text)?).map_err(|e| PasswordError::Corrupt(e.to_string()))?
+            }
+            None => {
+                let keys = ServerKeys::generate(&mut os_rng()?);
+                db.set_setting(KEYS_SETTING, &hex::encode(keys.to_bytes()))
+                    .await?;
+                keys
             }
         };
-        PasswordHash::new(&phc).map_err(|e| PasswordError::Hash(format!("stored hash is invalid: {e}")))?;
-        Ok(PasswordCheck {
-            phc: phc.into(),
-            permits: Arc::new(Semaphore::new(CONCURRENT_CHECKS)),
-        })
-    }
-
-    /// The PHC string (for tests and the admin; it is not secret the way the password is, but
-    /// is never logged).
-    pub fn phc(&self) -> &str {
-        &self.phc
-    }
-
-    /// Checks a password off the async threads, at most `CONCURRENT_CHECKS` at once.
-    pub async fn verify(&self, password: String) -> bool {
-        let Ok(_permit) = self.permits.acquire().await else {
-            return false;
+        let stored = match db.setting(RECORD_SETTING).await? {
+            Some(text) => Some(
+                PasswordRecord::from_bytes(&decode(&text)?)
+                    .map_err(|e| PasswordError::Corrupt(e.to_string()))?,
+            ),
+            None => None,
         };
-        let phc = self.phc.clone();
-        tokio::task::spawn_blocking(move || verify_phc(&phc, &password))
-            .await
-            .unwrap_or(false)
+        let legacy = db.setting(LEGACY_SETTING).await?.is_some();
+        let keys = Arc::new(keys);
+        let (record, setup) = match (stored, password) {
+            (Some(record), None) => (record, PasswordSetup::Kept),
+            (None, None) if legacy => return Err(PasswordError::LegacyNeedsPassword),
+            (None, None) => return Err(PasswordError::Missing),
+            (stored, Some(password)) => {
+                let (keys2, password) = (keys.clone(), password.as_bytes().to_vec());
+                let mut rng = os_rng()?;
+                let (record, setup) = tokio::task::spawn_blocking(move || match stored {
+                    Some(record) if record.matches(&keys2, &password, &mut rng) => {
+                        Ok((record, PasswordSetup::Kept))
+                    }
+                    stored => PasswordRecord::register(&keys2, &password, &mut rng).map(|r| {
+                        let setup = match (stored, legacy) {
+                            (Some(_), _) => PasswordSetup::Changed,
+                            (None, true) => PasswordSetup::Migrated,
+                            (None, false) => PasswordSetup::Created,
+                        };
+                        (r, setup)
+                    }),
+                })
+                .await
+                .map_err(|e| PasswordError::Internal(e.to_string()))?
+                .map_err(|e| PasswordError::Internal(e.to_string()))?;
+                if setup != PasswordSetup::Kept {
+                    db.set_setting(RECORD_SETTING, &hex::encode(record.to_bytes()))
+                        .await?;
+                }
+                if legacy {
+                    db.delete_setting(LEGACY_SETTING).await?;
+                }
+                (record, setup)
+            }
+        };
+        match setup {
+            PasswordSetup::Kept => tracing::info!("password: the stored OPAQUE record is in use"),
+            PasswordSetup::Created => {
+                tracing::info!("password: created the OPAQUE record (the password itself is not stored)")
+            }
+            PasswordSetup::Changed => tracing::warn!(
+                "password: the configured password changed; replaced the OPAQUE record (devices already paired are unaffected)"
+            ),
+            PasswordSetup::Migrated => tracing::warn!(
+                "password: migrated from the HumanSync 0.1 argon2id hash to an OPAQUE record; the old hash is deleted"
+            ),
+        }
+        Ok((
+            PasswordStore {
+                keys,
+                record: Arc::new(record),
+            },
+            setup,
+        ))
     }
 
-    /// Checks HTTP Basic credentials `user:password` (HS-HTTP-4): the user name in constant time,
-    /// and the password with argon2id even when the user name is wrong.
-    pub async fn verify_admin(&self, user: &[u8], password: String) -> bool {
-        let user_ok: bool = user.ct_eq(ADMIN_USER.as_bytes()).into();
-        let password_ok = self.verify(password).await;
-        user_ok & password_ok
+    /// The server's OPAQUE keys.
+    pub fn keys(&self) -> &ServerKeys {
+        &self.keys
+    }
+
+    /// The password record.
+    pub fn record(&self) -> &PasswordRecord {
+        &self.record
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hash_is_argon2id_phc_with_the_minimum_parameters() {
-        // HS-PAIR-1
-        let phc = hash_password("correct horse").expect("hash");
-        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(!phc.contains("correct horse"));
-        assert!(verify_phc(&phc, "correct horse"));
-        assert!(!verify_phc(&phc, "correct horsf"));
-        assert!(!verify_phc("not a phc", "correct horse"));
-    }
-
-    #[test]
-    fn other_algorithms_are_refused() {
-        let phc = hash_password("pw")
-            .expect("hash")
-            .replacen("argon2id", "argon2i", 1);
-        assert!(!verify_phc(&phc, "pw"));
-    }
+fn decode(text: &str) -> Result<Vec<u8>, PasswordError> {
+    hex::decode(text.trim()).map_err(|e| PasswordError::Corrupt(e.to_string()))
 }

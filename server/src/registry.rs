@@ -148,6 +148,11 @@ impl Registry {
         Ok(record)
     }
 
+    /// The node's registry view alone (cheap: no DeviceInfo list, no hex).
+    pub async fn view(&self) -> Result<humansync::Registry, RegistryError> {
+        Ok(self.node.registry().await?)
+    }
+
     /// Every registered and revoked device with the addresses it was last seen at, and every
     /// record of the view as hex (HS-HTTP-2, HS-HTTP-3).
     pub async fn snapshot(&self) -> Result<Snapshot, RegistryError> {

@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
 
 use humansync_protocol::DeviceId;
-use humansync_protocol::limits::HTTP_AUTH_WINDOW_MS;
+use humansync_protocol::limits::{HTTP_AUTH_WINDOW_MS, MAX_NONCES_PER_DEVICE};
 
-/// Most remembered nonces. Only registered devices with a valid signature get this far, so the
-/// bound is reached only by a registered device flooding the server; it is then answered 429.
+/// Most remembered nonces. Only registered devices with a valid signature get this far, and each
+/// holds at most `MAX_NONCES_PER_DEVICE`, so the bound is reached only by 64 devices flooding the
+/// server at once; it is then answered 429.
 pub const MAX_NONCES: usize = 65_536;
 
 type Key = (DeviceId, [u8; 16]);
@@ -29,6 +30,8 @@ pub enum ReplayError {
 struct Inner {
     expiry: BTreeMap<Key, u64>,
     by_time: BTreeSet<(u64, Key)>,
+    /// Live nonces per device, for the per-device quota.
+    per_device: BTreeMap<DeviceId, usize>,
 }
 
 /// Accepted nonces with their expiry.
@@ -52,10 +55,27 @@ impl ReplayCache {
             }
             inner.by_time.pop_first();
             inner.expiry.remove(&key);
+            if let Some(n) = inner.per_device.get_mut(&key.0) {
+                *n -= 1;
+                if *n == 0 {
+                    inner.per_device.remove(&key.0);
+                }
+            }
         }
         let key = (node, nonce);
         if inner.expiry.contains_key(&key) {
             return Err(ReplayError::Replayed);
+        }
+        // The per-device quota first: one device flooding never locks the others out.
+        if inner.per_device.get(&node).copied().unwrap_or(0) >= MAX_NONCES_PER_DEVICE {
+            let oldest = inner
+                .by_time
+                .iter()
+                .find(|(_, (device, _))| *device == node)
+                .map_or(now_ms, |(at, _)| *at);
+            return Err(ReplayError::Full {
+                retry_after_ms: oldest.saturating_sub(now_ms).max(1),
+            });
         }
         if inner.expiry.len() >= MAX_NONCES {
             let oldest = inner.by_time.first().map_or(now_ms, |(at, _)| *at);
@@ -68,6 +88,7 @@ impl ReplayCache {
         let until = ts_ms.max(now_ms).saturating_add(HTTP_AUTH_WINDOW_MS);
         inner.expiry.insert(key, until);
         inner.by_time.insert((until, key));
+        *inner.per_device.entry(node).or_default() += 1;
         Ok(())
     }
 

@@ -15,8 +15,9 @@ use crate::clock::Clock;
 use crate::config::{ServeRelay, ServerConfig};
 use crate::db::{Db, DbError};
 use crate::guard::Guard;
-use crate::http::{AnnouncedRelay, AppState, ClientAddr};
-use crate::password::{PasswordCheck, PasswordError};
+use crate::http::{AnnouncedRelay, AppState};
+use crate::logins::Logins;
+use crate::password::{PasswordError, PasswordStore};
 use crate::registry::{Registry, RegistryError};
 use crate::relay::EmbeddedRelay;
 use crate::replay::ReplayCache;
@@ -93,10 +94,9 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
         Some((cert, key)) => Some(crate::http::tls::load_config(cert, key)?),
         None => None,
     };
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| ServerError::DataDir(config.data_dir.clone(), e))?;
+    private_dir(&config.data_dir).map_err(|e| ServerError::DataDir(config.data_dir.clone(), e))?;
     let db = Db::open(&config.data_dir.join(DB_FILE)).await?;
-    let password = PasswordCheck::load_or_set(&db, config.password.as_deref()).await?;
+    let (password, _) = PasswordStore::load_or_set(&db, config.password.as_deref()).await?;
     let mut node_config = HumanSyncConfig::new(config.data_dir.join(NODE_DIR));
     node_config.iroh_port = config.iroh_port;
     node_config.bind_addr = config.iroh_bind;
@@ -119,12 +119,34 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
     let restored = registry.restore(0).await?;
     let server_id = node.id();
     tracing::info!(node_id = %server_id, addrs = ?node.addrs(), records = restored, "cloud peer running");
+    // The addresses devices are told, kept for `humansync-server invite` (HS-INV-1).
+    let announced: Vec<String> = config
+        .public_addrs
+        .iter()
+        .cloned()
+        .chain(node.addrs().iter().map(|a| a.to_string()))
+        .collect();
+    if let Ok(text) = serde_json::to_string(&announced)
+        && let Err(e) = db
+            .set_setting(crate::admin_invite::ANNOUNCED_ADDRS_SETTING, &text)
+            .await
+    {
+        tracing::warn!("cannot record the announced addresses: {e}");
+    }
     let state = Arc::new(AppState {
         registry: registry.clone(),
         password,
-        guard: Guard::new(overrides.guard),
+        guard: Guard::new(overrides.guard.clone()),
+        owner_guard: Guard::new(GuardConfig {
+            rate_global: u32::MAX,
+            lockout_failures: u32::MAX,
+            ..overrides.guard.clone()
+        }),
+        invite_guard: Guard::new(overrides.guard.clone()),
+        logins: Logins::default(),
+        started_at_ms: overrides.clock.now_ms(),
         replay: ReplayCache::default(),
-        clock: overrides.clock,
+        clock: overrides.clock.clone(),
         server_id,
         public_addrs: config.public_addrs.clone(),
         node_addrs: node.addrs(),
@@ -161,8 +183,7 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
         .route_layer(axum::middleware::from_fn_with_state(
             metrics.clone(),
             crate::metrics::count,
-        ))
-        .into_make_service_with_connect_info::<ClientAddr>();
+        ));
     let metrics = match config.metrics_addr {
         Some(addr) => {
             let scrape = crate::metrics::Scrape {
@@ -178,7 +199,6 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
         }
         None => None,
     };
-    let shutdown = wait_for(stopped.clone());
     if !config.trusted_proxies.list().is_empty() {
         let proxies: Vec<String> = config
             .trusted_proxies
@@ -196,19 +216,11 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
             let listener =
                 crate::http::tls::TlsListener::new(tcp, tls).map_err(|e| ServerError::Bind(http_addr, e))?;
             tracing::info!(%http_addr, "HTTPS API listening");
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-                    tracing::error!("HTTP server: {e}");
-                }
-            })
+            tokio::spawn(crate::http::listener::serve(listener, app, stopped.clone()))
         }
         None => {
-            tracing::info!(%http_addr, "HTTP API listening (plain http: put a TLS reverse proxy in front, or pass --tls-cert/--tls-key)");
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(tcp, app).with_graceful_shutdown(shutdown).await {
-                    tracing::error!("HTTP server: {e}");
-                }
-            })
+            tracing::info!(%http_addr, "HTTP API listening (plain http is safe for pairing: the password never crosses the network)");
+            tokio::spawn(crate::http::listener::serve(tcp, app, stopped.clone()))
         }
     };
     let poller = tokio::spawn(poll_registry(registry, restored, stopped));
@@ -223,6 +235,22 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
     })
 }
 
+/// Creates the data directory 0700 (narrowing an existing one): the registry, the OPAQUE record
+/// and the node's documents are the user's, not every local account's (issue 16 §3).
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Resolves once `stopped` turns true.
 async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
 }

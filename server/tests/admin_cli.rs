@@ -16,14 +16,9 @@ async fn cli_revocation_reaches_a_running_server() {
     ));
     let server = start_server(dir.path(), Overrides::default()).await;
     let laptop = key(1);
-    let body = serde_json::json!({"node_id": id(&laptop).to_string(), "password": PASSWORD, "device_name": "laptop"});
-    let r = client()
-        .post(url(&server, "/pair"))
-        .json(&body)
-        .send()
+    pair(&client(), &url(&server, ""), &laptop, "laptop", PASSWORD)
         .await
-        .expect("post");
-    assert_eq!(r.status(), StatusCode::OK);
+        .expect("paired");
     let listed = admin::list(dir.path()).await.expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].node_id, id(&laptop));
@@ -65,15 +60,9 @@ async fn cli_revocation_reaches_a_running_server() {
         .expect("get");
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // The API returns the CLI's record: one Revoked record per device (HS-REG-11).
-    let r: humansync_protocol::http::RevokeResponse = client()
-        .delete(url(&server, &format!("/devices/{}", id(&laptop))))
-        .basic_auth("admin", Some(PASSWORD))
-        .send()
+    let r = revoke(&client(), &url(&server, ""), id(&laptop), PASSWORD, None)
         .await
-        .expect("delete")
-        .json()
-        .await
-        .expect("json");
+        .expect("revoke");
     assert_eq!(r.revoked_at_ms, 5);
     assert_eq!(
         admin::list(dir.path()).await.expect("list")[0].revoked_at_ms,

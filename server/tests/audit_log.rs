@@ -46,51 +46,67 @@ async fn attempts_are_logged_without_secrets() {
     let dir = tempfile::tempdir().expect("dir");
     let server = start_server(dir.path(), Overrides::default()).await;
     let http = client();
+    let base = url(&server, "");
     let laptop = id(&key(1));
     let wrong = "a-wrong-password-that-must-not-be-logged";
-    let pair = |password: &str| {
-        http.post(url(&server, "/pair"))
-            .json(&serde_json::json!({"node_id": laptop.to_string(), "password": password, "device_name": "laptop"}))
-            .send()
-    };
-    assert_eq!(
-        pair(wrong).await.expect("post").status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(pair(PASSWORD).await.expect("post").status(), StatusCode::OK);
+    // A wrong password: the login starts (logged), the device cannot finish it.
+    assert!(pair(&http, &base, &key(1), "laptop", wrong).await.is_err());
+    pair(&http, &base, &key(1), "laptop", PASSWORD)
+        .await
+        .expect("paired");
+    // A forged KE3 for a revocation login: refused and logged.
+    let (mut auth, _) = revoke_login(&http, &base, laptop, PASSWORD, None)
+        .await
+        .expect("login");
+    auth.ke3.0[0] ^= 1;
     let target = url(&server, &format!("/devices/{laptop}"));
     let r = http
         .delete(&target)
-        .basic_auth("admin", Some(wrong))
+        .header("authorization", auth.to_header())
         .send()
         .await
         .expect("delete");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    revoke(&http, &base, laptop, PASSWORD, None)
+        .await
+        .expect("revoked");
+    // Issue 16 §3: a path that is not an id (here with a line break) is logged as `-`.
     let r = http
-        .delete(&target)
-        .basic_auth("admin", Some(PASSWORD))
+        .delete(url(&server, "/devices/x%0a2026-01-01T00:00:00Z%20INFO%20forged"))
         .send()
         .await
         .expect("delete");
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     server.shutdown().await.expect("shutdown");
 
     let text =
         String::from_utf8(log.0.lock().unwrap_or_else(PoisonError::into_inner).clone()).expect("utf-8");
     let audit: Vec<&str> = text.lines().filter(|l| l.contains("humansync::audit")).collect();
-    assert_eq!(audit.len(), 4, "one line per attempt:\n{text}");
-    for (line, (action, outcome)) in audit.iter().zip([
-        ("pair", "refused"),
+    let expected = [
+        ("pair_start", "ok"),
+        ("pair_start", "ok"),
         ("pair", "ok"),
+        ("revoke_start", "ok"),
         ("revoke", "refused"),
+        ("revoke_start", "ok"),
         ("revoke", "ok"),
-    ]) {
+        ("revoke", "refused"),
+    ];
+    assert_eq!(audit.len(), expected.len(), "one line per attempt:\n{text}");
+    for (line, (action, outcome)) in audit.iter().zip(expected) {
         assert!(line.contains(&format!("action=\"{action}\"")), "{line}");
         assert!(line.contains(&format!("outcome=\"{outcome}\"")), "{line}");
-        assert!(line.contains(&format!("node_id={laptop}")), "{line}");
         assert!(line.contains("source=127.0.0.1:"), "{line}");
     }
-    assert!(audit[0].contains("code=\"wrong_password\"") && audit[0].contains("status=401"));
+    for line in &audit[..7] {
+        assert!(line.contains(&format!("node_id={laptop}")), "{line}");
+    }
+    assert!(audit[4].contains("code=\"wrong_password\"") && audit[4].contains("status=401"));
+    assert!(audit[7].contains("node_id=- "), "{}", audit[7]);
+    assert!(
+        !text.contains("forged"),
+        "no raw path text reaches the log:\n{text}"
+    );
     for secret in [
         wrong.to_owned(),
         PASSWORD.to_owned(),
@@ -113,14 +129,21 @@ async fn attempts_are_logged_without_secrets() {
     let server = humansync_server::start(config, Overrides::default())
         .await
         .expect("server starts");
+    let (ke1, _) =
+        humansync_sansio::pairing::pake::ClientStart::start(wrong.as_bytes(), &mut rng()).expect("ke1");
+    let body = humansync_protocol::login::PairStartRequest {
+        node_id: laptop,
+        device_name: "laptop".into(),
+        ke1: humansync_protocol::login::Hex(ke1.try_into().expect("96 bytes")),
+    };
     let r = http
-        .post(url(&server, "/pair"))
+        .post(url(&server, "/pair/start"))
         .header("X-Forwarded-For", "203.0.113.66, 198.51.100.7")
-        .json(&serde_json::json!({"node_id": laptop.to_string(), "password": wrong, "device_name": "laptop"}))
+        .json(&body)
         .send()
         .await
         .expect("post");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status(), StatusCode::OK);
     server.shutdown().await.expect("shutdown");
     let all = log.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let text = String::from_utf8_lossy(&all[seen..]).into_owned();

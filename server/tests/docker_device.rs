@@ -84,15 +84,47 @@ async fn list_devices(node: &Node, nonce: u8) -> (StatusCode, Option<DevicesResp
 
 const BLOB: &[u8] = b"a blob that must survive a container restart";
 
-/// Phase 1: two devices pair with the container and sync a document and a blob through it.
+/// An invitation minted on the server host: `docker exec … humansync-server invite` (HS-INV-2).
+fn host_invitation() -> String {
+    let out = std::process::Command::new("docker")
+        .args([
+            "exec",
+            &env("HUMANSYNC_DOCKER_NAME"),
+            "humansync-server",
+            "invite",
+            "--link-only",
+        ])
+        .args(["--public-url", &env("HUMANSYNC_DOCKER_URL")])
+        .output()
+        .expect("docker exec runs");
+    assert!(
+        out.status.success(),
+        "invite failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+}
+
+/// Phase 1: one device pairs by password (OPAQUE over plain http to the container's bridge
+/// address), one by an invitation minted in the container; both sync a document and a blob.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run by scripts/docker-test.sh against a container"]
 async fn docker_phase1_pair_and_sync() {
     let server = health().await.node_id;
     let a = device("a").await;
     let b = device("b").await;
-    a.pair(&env("HUMANSYNC_DOCKER_PASSWORD")).await.expect("a pairs");
-    b.pair(&env("HUMANSYNC_DOCKER_PASSWORD")).await.expect("b pairs");
+    a.pair(&env("HUMANSYNC_DOCKER_PASSWORD"))
+        .await
+        .expect("a pairs by password");
+    let link = host_invitation();
+    assert!(link.starts_with("humansync://pair?v=1&"), "{link}");
+    b.pair_with_invitation(&link)
+        .await
+        .expect("b pairs by invitation");
+    assert!(
+        b.pair_with_invitation(&link).await.is_err(),
+        "an invitation is single-use"
+    );
     eventually(30, "devices connected to the container", || async {
         connected(&a, server).await && connected(&b, server).await
     })
@@ -162,14 +194,14 @@ async fn docker_phase2_persisted_then_revoked() {
     .await;
     let got = c.get_blob(hash).await.expect("C holds the blob");
     assert_eq!(std::fs::read(got).expect("read"), BLOB);
-    // Revoke C through the API: its session closes, it is refused.
-    let r = client()
-        .delete(format!("{}/devices/{}", env("HUMANSYNC_DOCKER_URL"), c.id()))
-        .basic_auth("admin", Some(env("HUMANSYNC_DOCKER_PASSWORD")))
-        .send()
+    // A revokes C through the API (an OPAQUE login signed by A): C's session closes, it is refused.
+    let a = device("a").await;
+    let revoked = a
+        .revoke_device(c.id(), &env("HUMANSYNC_DOCKER_PASSWORD"), None)
         .await
-        .expect("delete");
-    assert_eq!(r.status(), StatusCode::OK);
+        .expect("revoke");
+    assert_eq!(revoked.node_id, c.id());
+    a.shutdown().await.expect("shutdown");
     eventually(15, "C's session closed", || async {
         !connected(&c, server).await
     })
@@ -179,16 +211,10 @@ async fn docker_phase2_persisted_then_revoked() {
         home_relay(&c).await.is_none()
     })
     .await;
-    let r = client()
-        .post(format!("{}/pair", env("HUMANSYNC_DOCKER_URL")))
-        .json(&serde_json::json!({"node_id": c.id().to_string(), "password": env("HUMANSYNC_DOCKER_PASSWORD"), "device_name": "c"}))
-        .send()
+    let err = c
+        .pair(&env("HUMANSYNC_DOCKER_PASSWORD"))
         .await
-        .expect("post");
-    assert_eq!(
-        r.status(),
-        StatusCode::FORBIDDEN,
-        "a revoked id cannot pair again"
-    );
+        .expect_err("a revoked id cannot pair again");
+    assert!(err.to_string().contains("revoked"), "{err}");
     c.shutdown().await.expect("shutdown");
 }

@@ -38,7 +38,7 @@ async fn pair_sync_restart_revoke() {
     let (http_addr, iroh_port) = (server.http_addr(), server.node().addrs()[0].port());
     let a = start_device(adir.path(), &server).await;
     let b = start_device(bdir.path(), &server).await;
-    // HS-PAIR-5 allows plain http to 127.0.0.1.
+    // Plain http: the password never crosses the network (HS-PAIR-11).
     a.pair(PASSWORD).await.expect("a pairs");
     b.pair(PASSWORD).await.expect("b pairs");
     eventually(20, "both devices connected to the server", || async {
@@ -103,13 +103,9 @@ async fn pair_sync_restart_revoke() {
     assert_eq!(devices_status(&b, &server, 1).await, StatusCode::OK);
 
     // Revoke B through the API: its connections close and it is refused everywhere.
-    let r = client()
-        .delete(url(&server, &format!("/devices/{}", b.id())))
-        .basic_auth("admin", Some(PASSWORD))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(r.status(), StatusCode::OK);
+    // A revokes B with the password (an OPAQUE login signed by A's key, HS-HTTP-4).
+    let revoked = a.revoke_device(b.id(), PASSWORD, None).await.expect("revoke");
+    assert_eq!(revoked.node_id, b.id());
     eventually(10, "the server closed B's session", || async {
         !connected(server.node(), b.id()).await
     })

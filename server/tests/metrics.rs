@@ -51,18 +51,26 @@ async fn metrics_count_outcomes_and_work_without_naming_anyone() {
     assert_ne!(metrics, server.http_addr());
     let http = client();
 
-    // A device pairs (ok), one guess fails (wrong_password), one request is malformed.
+    // A device pairs (ok), one guess fails (a login started, never finished), one request is
+    // malformed, one comes from a version-1 client.
     let device = start_device(&dir.path().join("device"), &server).await;
     device.pair(PASSWORD).await.expect("pair");
     let stranger = start_device(&dir.path().join("stranger"), &server).await;
     assert!(stranger.pair("not the password").await.is_err());
     let bad = http
-        .post(url(&server, "/pair"))
+        .post(url(&server, "/pair/start"))
         .body("{")
         .send()
         .await
         .expect("post");
     assert_eq!(bad.status(), 400);
+    let old = http
+        .post(url(&server, "/pair"))
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(old.status(), 410);
     let doc = device.open_doc("notes/metrics").await.expect("doc");
     doc.put("title", "counted").await.expect("put");
     let server_id = server.id();
@@ -72,13 +80,10 @@ async fn metrics_count_outcomes_and_work_without_naming_anyone() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let revoke = http
-        .delete(url(&server, &format!("/devices/{}", device.id())))
-        .basic_auth("admin", Some(PASSWORD))
-        .send()
+    stranger
+        .revoke_device(device.id(), PASSWORD, Some(&url(&server, "")))
         .await
         .expect("revoke");
-    assert_eq!(revoke.status(), 200);
 
     let body = scrape(&http, metrics).await;
     assert_eq!(
@@ -87,7 +92,16 @@ async fn metrics_count_outcomes_and_work_without_naming_anyone() {
         "{body}"
     );
     assert_eq!(
-        sample(&body, "humansync_pair_attempts_total{outcome=\"wrong_password\"}"),
+        sample(&body, "humansync_logins_started_total{purpose=\"pair\"}"),
+        Some(2.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "humansync_logins_started_total{purpose=\"revoke\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&body, "humansync_pair_attempts_total{outcome=\"upgrade_required\"}"),
         Some(1.0)
     );
     assert_eq!(
@@ -131,14 +145,11 @@ async fn metrics_count_outcomes_and_work_without_naming_anyone() {
     let on_api = http.get(url(&server, "/metrics")).send().await.expect("get");
     assert_eq!(on_api.status(), 404);
     let mut limited = 0;
-    for _ in 0..20 {
-        let r = http
-            .post(url(&server, "/pair"))
-            .body("{}")
-            .send()
-            .await
-            .expect("post");
-        if r.status() == 429 {
+    let base = url(&server, "");
+    for seed in 0..20u8 {
+        if let Err((status, _)) = pair_start(&http, &base, &key(seed), "guess", "wrong").await
+            && status == 429
+        {
             limited += 1;
         }
     }

@@ -8,8 +8,13 @@ const OPENAPI: &str = include_str!("../openapi.yaml");
 fn openapi_lists_every_route_and_error_code() {
     for route in [
         "  /pair:\n    post:",
+        "  /pair/start:\n    post:",
+        "  /pair/finish:\n    post:",
         "  /devices:\n    get:",
+        "  /devices/{node_id}/revoke/start:\n    post:",
         "  /devices/{node_id}:\n    delete:",
+        "  /invitations:\n    post:",
+        "  /invitations/redeem:\n    post:",
         "  /health:\n    get:",
         "  /metrics:\n    get:",
     ] {
@@ -24,6 +29,10 @@ fn openapi_lists_every_route_and_error_code() {
         error_codes::BODY_TOO_LARGE,
         error_codes::RATE_LIMITED,
         error_codes::INTERNAL,
+        error_codes::UPGRADE_REQUIRED,
+        error_codes::LOGIN_EXPIRED,
+        error_codes::INVITATION_INVALID,
+        error_codes::REQUEST_TIMEOUT,
     ] {
         assert!(
             OPENAPI.contains(&format!("'`{code}`'")),

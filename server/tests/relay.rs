@@ -8,7 +8,6 @@ mod support;
 use humansync::{DeviceId, Node, RelayConfig};
 use humansync_server::config::ServeRelay;
 use humansync_server::{Overrides, RunningServer};
-use reqwest::StatusCode;
 use support::*;
 
 async fn start_relay_server(dir: &std::path::Path) -> RunningServer {
@@ -57,15 +56,9 @@ async fn devices_without_a_direct_path_sync_through_the_servers_relay() {
     .await;
 
     // The pairing answer announces the relay on the host name the device used.
-    let answer: humansync_protocol::http::PairResponse = client()
-        .post(url(&server, "/pair"))
-        .json(&serde_json::json!({"node_id": id(&key(7)).to_string(), "password": PASSWORD, "device_name": "probe"}))
-        .send()
+    let answer = pair(&client(), &url(&server, ""), &key(7), "probe", PASSWORD)
         .await
-        .expect("pair")
-        .json()
-        .await
-        .expect("answer");
+        .expect("pair");
     assert_eq!(answer.relay_url, Some(format!("http://127.0.0.1:{relay_port}")));
 
     let a = device_on(adir.path(), &server, "127.0.0.1").await;
@@ -146,13 +139,9 @@ async fn the_relay_refuses_strangers_and_revoked_devices() {
     })
     .await;
     let refused_before = server.relay_refused();
-    let r = client()
-        .delete(url(&server, &format!("/devices/{}", a.id())))
-        .basic_auth("admin", Some(PASSWORD))
-        .send()
+    revoke(&client(), &url(&server, ""), a.id(), PASSWORD, None)
         .await
-        .expect("delete");
-    assert_eq!(r.status(), StatusCode::OK);
+        .expect("revoked");
     // Its relay connection is closed, and its reconnection is refused.
     eventually(
         30,

@@ -74,14 +74,15 @@ async fn https_serves_trusting_clients_and_survives_junk() {
         assert_eq!((h.status.as_str(), h.node_id), ("ok", server.id()));
     }
     let laptop = key(1);
-    let r = http
-        .post(format!("https://localhost:{port}/pair"))
-        .json(&serde_json::json!({"node_id": id(&laptop).to_string(), "password": PASSWORD, "device_name": "laptop"}))
-        .send()
-        .await
-        .expect("POST /pair");
-    assert_eq!(r.status(), StatusCode::OK);
-    let paired: PairResponse = r.json().await.expect("pair body");
+    let paired: PairResponse = pair(
+        &http,
+        &format!("https://localhost:{port}"),
+        &laptop,
+        "laptop",
+        PASSWORD,
+    )
+    .await
+    .expect("paired over https");
     assert_eq!(paired.server_node_id, server.id());
     assert!(paired.devices.iter().any(|d| d.node_id == id(&laptop)));
 

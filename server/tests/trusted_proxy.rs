@@ -36,21 +36,27 @@ async fn start(
         .expect("server starts")
 }
 
-/// A pairing attempt (an empty body: 400 when the guard lets it through, no argon2 needed)
+/// A valid login start (200 when the guard lets it through; the device never finishes it)
 /// carrying `forwarded` as `X-Forwarded-For`.
 async fn attempt(
     http: &reqwest::Client,
     server: &humansync_server::RunningServer,
     forwarded: Option<&str>,
 ) -> StatusCode {
-    let mut request = http.post(url(server, "/pair")).body("{}");
+    let (ke1, _) = humansync_sansio::pairing::pake::ClientStart::start(b"guess", &mut rng()).expect("ke1");
+    let body = humansync_protocol::login::PairStartRequest {
+        node_id: id(&key(1)),
+        device_name: "probe".into(),
+        ke1: humansync_protocol::login::Hex(ke1.try_into().expect("96 bytes")),
+    };
+    let mut request = http.post(url(server, "/pair/start")).json(&body);
     if let Some(value) = forwarded {
         request = request.header("X-Forwarded-For", value);
     }
     request.send().await.expect("post").status()
 }
 
-const LET_THROUGH: StatusCode = StatusCode::BAD_REQUEST;
+const LET_THROUGH: StatusCode = StatusCode::OK;
 const LIMITED: StatusCode = StatusCode::TOO_MANY_REQUESTS;
 
 #[tokio::test]
@@ -86,18 +92,23 @@ async fn a_trusted_proxy_forwards_the_rate_limit_source() {
         attempt(&http, &server, Some("203.0.113.66, 198.51.100.1, 10.1.2.3")).await,
         LIMITED
     );
-    // The admin endpoint shares the guard (HS-PAIR-7), keyed the same way.
+    // An unsigned revocation login shares the guard (HS-PAIR-7), keyed the same way.
     let revoke = |forwarded: &'static str| {
-        http.delete(url(&server, &format!("/devices/{}", id(&key(9)))))
-            .basic_auth("admin", Some(PASSWORD))
+        let (ke1, _) =
+            humansync_sansio::pairing::pake::ClientStart::start(b"guess", &mut rng()).expect("ke1");
+        let body = humansync_protocol::login::RevokeStartRequest {
+            ke1: humansync_protocol::login::Hex(ke1.try_into().expect("96 bytes")),
+        };
+        http.post(url(&server, &format!("/devices/{}/revoke/start", id(&key(9)))))
+            .json(&body)
             .header("X-Forwarded-For", forwarded)
             .send()
     };
-    assert_eq!(revoke("198.51.100.1").await.expect("delete").status(), LIMITED);
+    assert_eq!(revoke("198.51.100.1").await.expect("post").status(), LIMITED);
     assert_eq!(
-        revoke("198.51.100.3").await.expect("delete").status(),
-        StatusCode::NOT_FOUND,
-        "another client passes the guard (and finds no such device)"
+        revoke("198.51.100.3").await.expect("post").status(),
+        LET_THROUGH,
+        "another client passes the guard"
     );
     server.shutdown().await.expect("shutdown");
 }

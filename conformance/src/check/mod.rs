@@ -7,6 +7,7 @@
 
 mod digests;
 mod ids;
+mod invitations;
 mod pairing;
 pub(crate) mod recon;
 mod registry;
@@ -59,6 +60,10 @@ fn checker(kind: &str) -> Option<Checker> {
         "pair_request" => pairing::pair_request,
         "pair_decision" => pairing::pair_decision,
         "auth_header" => pairing::auth_header,
+        "invitation_link" => invitations::invitation_link,
+        "invitation_redeem" => invitations::invitation_redeem,
+        "login_context" => invitations::login_context,
+        "opaque_auth_header" => invitations::opaque_auth_header,
         "heads_digest" => digests::heads_digest,
         "item_fingerprint" => digests::item_fingerprint,
         "set_summary" => digests::set_summary,

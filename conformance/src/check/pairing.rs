@@ -2,9 +2,8 @@
 //! signed requests (HS-HTTP-1..3, HS-PAIR-4).
 
 use humansync_protocol::hex_text;
-use humansync_protocol::http::{
-    PairRequest, SignedAuth, error_codes, sanitize_device_name, signed_request_input,
-};
+use humansync_protocol::http::{SignedAuth, error_codes, sanitize_device_name, signed_request_input};
+use humansync_protocol::login::PairStartRequest;
 use humansync_sansio::pairing::{PairDecision, decide_pair};
 use serde_json::json;
 
@@ -16,19 +15,18 @@ fn error(status: u16, code: &str) -> Observed {
     Observed::reject(json!({"status": status, "code": code}))
 }
 
-/// `pair_request`: `body` is the raw POST /pair body text. Valid: it parses and
-/// the name survives sanitising; `expected = {"node_id", "password",
-/// "device_name"}` with the normalised id and the sanitised name. Invalid:
+/// `pair_request`: `body` is the raw POST /pair/start body text. Valid: it parses and
+/// the name survives sanitising; `expected = {"node_id", "device_name"}` with the
+/// normalised id and the sanitised name. Invalid:
 /// `expected = {"status": 400, "code": "bad_request"}`.
 pub(crate) fn pair_request(case: &Case) -> Result<Observed, String> {
     let body = case.str_field("body")?;
-    let Ok(request) = serde_json::from_str::<PairRequest>(body) else {
+    let Ok(request) = serde_json::from_str::<PairStartRequest>(body) else {
         return Ok(error(400, error_codes::BAD_REQUEST));
     };
     Ok(match sanitize_device_name(&request.device_name) {
         Some(name) => Observed::accept(json!({
             "node_id": request.node_id.to_string(),
-            "password": request.password,
             "device_name": name,
         })),
         None => error(400, error_codes::BAD_REQUEST),

@@ -11,6 +11,7 @@ mod bytes;
 mod digests;
 mod frames;
 mod ids;
+mod invitations;
 mod messages_invalid;
 mod messages_limits;
 mod messages_valid;
@@ -77,6 +78,10 @@ pub fn all() -> Vec<(&'static str, VectorFile)> {
         ("digests.json", digests::cases().file(digests::DESCRIPTION)),
         ("doc_ids.json", ids::doc_ids().file(ids::DOC_IDS)),
         ("frames.json", frames::cases().file(frames::DESCRIPTION)),
+        (
+            "invitations.json",
+            invitations::cases().file(invitations::DESCRIPTION),
+        ),
         ("messages.json", messages.file(messages_valid::DESCRIPTION)),
         ("pairing.json", pairing.file(pairing::DESCRIPTION)),
         ("reconciliation.json", recon::cases().file(recon::DESCRIPTION)),

@@ -1,4 +1,4 @@
-//! pairing.json, part 1: POST /pair bodies, device-name sanitising and the
+//! pairing.json, part 1: POST /pair/start bodies, device-name sanitising and the
 //! pairing decision (HS-HTTP-1, HS-HTTP-2, HS-PAIR-4).
 
 use humansync_protocol::limits::MAX_HTTP_BODY;
@@ -9,22 +9,30 @@ use super::registry::{hex_records, signed};
 use crate::format::{Case, Expect};
 use crate::keys;
 use humansync_protocol::RegistryRecord;
+use humansync_sansio::pairing::pake::{ClientStart, PakeRng};
 
-pub(crate) const DESCRIPTION: &str = "The pairing API. `pair_request`: a raw POST /pair body; valid bodies yield the \
+pub(crate) const DESCRIPTION: &str = "The pairing API (HTTP API version 2). `pair_request`: a raw POST /pair/start body; valid bodies yield the \
 normalised node id and the sanitised device name (control characters removed, whitespace trimmed, cut to \
 MAX_DEVICE_NAME_LEN bytes on a character boundary); invalid ones get 400 bad_request. `pair_decision`: \
-the server's answer given its registry and whether the password was right. `auth_header`: the signed \
+the server's answer given its registry and whether the login succeeded (password_ok). `auth_header`: the signed \
 Authorization header of GET /devices. Cases with `requires` need a live server.";
 
-fn body(node: &str, password: &str, name: &str) -> String {
-    json!({"node_id": node, "password": password, "device_name": name}).to_string()
+/// A valid KE1 (OPAQUE, password `hunter2`, RNG seed `[7; 32]`): what a device sends.
+fn ke1() -> String {
+    let mut rng = PakeRng::from_seed([7; 32]);
+    let (ke1, _) = ClientStart::start(b"hunter2", &mut rng).expect("KE1 of a fixed seed");
+    hex::encode(ke1)
+}
+
+fn body(node: &str, ke1: &str, name: &str) -> String {
+    json!({"node_id": node, "device_name": name, "ke1": ke1}).to_string()
 }
 
 fn ok(c: &mut Cases, reqs: &[&str], what: &str, body: &str, node: &str, name: &str) {
     c.push(
         Case::new(String::new(), "pair_request", reqs, what, Expect::Valid)
             .with("body", body)
-            .expect(json!({"node_id": node, "password": "hunter2", "device_name": name})),
+            .expect(json!({"node_id": node, "device_name": name})),
     );
 }
 
@@ -39,6 +47,8 @@ fn bad(c: &mut Cases, reqs: &[&str], what: &str, body: &str) {
 
 fn requests(c: &mut Cases) {
     let id = keys::id("d1").to_string();
+    let k = ke1();
+    let k = k.as_str();
     let up = id.to_uppercase();
     let h2 = &["HS-HTTP-2"];
     let p4 = &["HS-HTTP-2", "HS-PAIR-4"];
@@ -46,7 +56,7 @@ fn requests(c: &mut Cases) {
         c,
         h2,
         "a well-formed request",
-        &body(&id, "hunter2", "Alice's phone"),
+        &body(&id, k, "Alice's phone"),
         &id,
         "Alice's phone",
     );
@@ -54,17 +64,17 @@ fn requests(c: &mut Cases) {
         c,
         &["HS-HTTP-2", "HS-ID-2", "HS-HTTP-7"],
         "an uppercase node id is normalised",
-        &body(&up, "hunter2", "phone"),
+        &body(&up, k, "phone"),
         &id,
         "phone",
     );
-    let reordered = format!(r#"{{"device_name":"phone","password":"hunter2","node_id":"{id}"}}"#);
+    let reordered = format!(r#"{{"ke1":"{k}","device_name":"phone","node_id":"{id}"}}"#);
     ok(c, h2, "members in another order", &reordered, &id, "phone");
     ok(
         c,
         p4,
         "surrounding spaces are trimmed",
-        &body(&id, "hunter2", "  laptop  "),
+        &body(&id, k, "  laptop  "),
         &id,
         "laptop",
     );
@@ -72,7 +82,7 @@ fn requests(c: &mut Cases) {
         c,
         p4,
         "control characters are removed",
-        &body(&id, "hunter2", "My\u{7}Phone\u{1b}"),
+        &body(&id, k, "My\u{7}Phone\u{1b}"),
         &id,
         "MyPhone",
     );
@@ -80,7 +90,7 @@ fn requests(c: &mut Cases) {
         c,
         p4,
         "tab and newline are control characters: removed, not turned into spaces",
-        &body(&id, "hunter2", "My\tPhone\n"),
+        &body(&id, k, "My\tPhone\n"),
         &id,
         "MyPhone",
     );
@@ -88,7 +98,7 @@ fn requests(c: &mut Cases) {
         c,
         p4,
         "a C1 control character (U+0085) is removed",
-        &body(&id, "hunter2", "a\u{85}b"),
+        &body(&id, k, "a\u{85}b"),
         &id,
         "ab",
     );
@@ -97,7 +107,7 @@ fn requests(c: &mut Cases) {
         c,
         p4,
         "70 ASCII bytes are cut to MAX_DEVICE_NAME_LEN (64)",
-        &body(&id, "hunter2", &ascii),
+        &body(&id, k, &ascii),
         &id,
         &ascii[..64],
     );
@@ -106,7 +116,7 @@ fn requests(c: &mut Cases) {
         c,
         p4,
         "40 two-byte characters are cut to 32 (64 bytes)",
-        &body(&id, "hunter2", &accents),
+        &body(&id, k, &accents),
         &id,
         &"\u{e9}".repeat(32),
     );
@@ -115,7 +125,7 @@ fn requests(c: &mut Cases) {
         c,
         p4,
         "a cut inside a character backs off to its start (63 bytes)",
-        &body(&id, "hunter2", &straddle),
+        &body(&id, k, &straddle),
         &id,
         &"a".repeat(63),
     );
@@ -124,7 +134,7 @@ fn requests(c: &mut Cases) {
         c,
         p4,
         "whitespace left at the cut is trimmed",
-        &body(&id, "hunter2", &spaced),
+        &body(&id, k, &spaced),
         &id,
         &"a".repeat(63),
     );
@@ -132,7 +142,7 @@ fn requests(c: &mut Cases) {
         c,
         p4,
         "emoji and inner spaces are kept",
-        &body(&id, "hunter2", "📱 work phone"),
+        &body(&id, k, "📱 work phone"),
         &id,
         "📱 work phone",
     );
@@ -145,75 +155,93 @@ fn requests(c: &mut Cases) {
             Expect::Valid,
         )
         .should()
-        .with("body", body(&id, "hunter2", "\u{3000}tablet\u{3000}"))
-        .expect(json!({"node_id": id, "password": "hunter2", "device_name": "tablet"})),
+        .with("body", body(&id, k, "\u{3000}tablet\u{3000}"))
+        .expect(json!({"node_id": id, "device_name": "tablet"})),
     );
 
-    bad(c, p4, "a name of spaces only", &body(&id, "hunter2", "   "));
+    bad(c, p4, "a name of spaces only", &body(&id, k, "   "));
     bad(
         c,
         p4,
         "a name of control characters only",
-        &body(&id, "hunter2", "\u{0}\u{1}\n"),
+        &body(&id, k, "\u{0}\u{1}\n"),
     );
-    bad(c, p4, "an empty name", &body(&id, "hunter2", ""));
+    bad(c, p4, "an empty name", &body(&id, k, ""));
     bad(c, h2, "not JSON", "node_id=abc");
-    bad(c, h2, "truncated JSON", &body(&id, "hunter2", "x")[..20]);
+    bad(c, h2, "truncated JSON", &body(&id, k, "x")[..20]);
     bad(c, h2, "a JSON array", "[]");
     bad(
         c,
         h2,
         "device_name missing",
-        &json!({"node_id": id, "password": "hunter2"}).to_string(),
+        &json!({"node_id": id, "ke1": k}).to_string(),
     );
     bad(
         c,
         h2,
-        "password missing",
+        "ke1 missing",
         &json!({"node_id": id, "device_name": "x"}).to_string(),
     );
     bad(
         c,
         h2,
         "node_id missing",
-        &json!({"password": "hunter2", "device_name": "x"}).to_string(),
+        &json!({"ke1": k, "device_name": "x"}).to_string(),
     );
-    let extra = json!({"node_id": id, "password": "hunter2", "device_name": "x", "admin": true}).to_string();
+    let extra = json!({"node_id": id, "ke1": k, "device_name": "x", "admin": true}).to_string();
     bad(c, &["HS-HTTP-2", "HS-HTTP-7"], "an unknown member", &extra);
-    let twice = format!(r#"{{"node_id":"{id}","password":"a","password":"b","device_name":"x"}}"#);
+    let twice = format!(r#"{{"node_id":"{id}","ke1":"{k}","ke1":"{k}","device_name":"x"}}"#);
     bad(c, h2, "a member given twice", &twice);
     bad(
         c,
         h2,
-        "password is a number",
-        &json!({"node_id": id, "password": 1234, "device_name": "x"}).to_string(),
+        "ke1 is a number",
+        &json!({"node_id": id, "ke1": 1234, "device_name": "x"}).to_string(),
     );
     bad(
         c,
         h2,
         "device_name is null",
-        &json!({"node_id": id, "password": "p", "device_name": null}).to_string(),
+        &json!({"node_id": id, "ke1": k, "device_name": null}).to_string(),
     );
     bad(
         c,
         &["HS-HTTP-2", "HS-ID-2"],
         "node_id of 63 hex characters",
-        &body(&id[..63], "hunter2", "x"),
+        &body(&id[..63], k, "x"),
     );
     bad(
         c,
         &["HS-HTTP-2", "HS-ID-2"],
         "node_id with a non-hex character",
-        &body(&format!("{}z", &id[..63]), "hunter2", "x"),
+        &body(&format!("{}z", &id[..63]), k, "x"),
     );
     let np = format!("02{}", "00".repeat(31));
     bad(
         c,
         &["HS-HTTP-2", "HS-ID-1"],
         "node_id that is not a curve point",
-        &body(&np, "hunter2", "x"),
+        &body(&np, k, "x"),
     );
 
+    bad(
+        c,
+        &["HS-HTTP-2", "HS-HTTP-8"],
+        "a version-1 body (the password in clear) is not a login start",
+        &json!({"node_id": id, "password": "hunter2", "device_name": "x"}).to_string(),
+    );
+    bad(
+        c,
+        &["HS-HTTP-2", "HS-HTTP-7", "HS-PAIR-11"],
+        "ke1 one byte short (190 hex characters)",
+        &body(&id, &k[..190], "x"),
+    );
+    bad(
+        c,
+        &["HS-HTTP-2", "HS-HTTP-7", "HS-PAIR-11"],
+        "ke1 with a non-hex character",
+        &body(&id, &format!("{}g", &k[..191]), "x"),
+    );
     let huge = body(&id, &"p".repeat(MAX_HTTP_BODY), "x");
     c.push(
         Case::new(

@@ -1,7 +1,8 @@
 //! How the runner gets its own identities registered (and one revoked) at the node under test:
 //!
-//! * against a server: `POST /pair` with the server password for each fresh key (HS-HTTP-2)
-//!   and `DELETE /devices/{id}` with `admin:password` to revoke (HS-HTTP-4);
+//! * against a server: an OPAQUE password login (`POST /pair/start`, `/pair/finish`) for each
+//!   fresh key (HS-HTTP-2) and a login bound to the target, finished by `DELETE /devices/{id}`,
+//!   to revoke (HS-HTTP-4);
 //! * against a bare library node: the runner is given the deployment's anchor secret key, signs
 //!   Device / Revoked records itself (HS-REG-1) and pushes them in `_devices` over a session
 //!   dialled *as the anchor*, which every paired node admits (HS-GATE-2).
@@ -10,10 +11,15 @@ use automerge::Automerge;
 use automerge::sync::{self, SyncDoc};
 use ed25519_dalek::SigningKey;
 use humansync_protocol::digest::heads_digest;
-use humansync_protocol::http::{PairRequest, PairResponse, RevokeResponse};
+use humansync_protocol::http::{PairResponse, RevokeResponse};
+use humansync_protocol::login::{
+    Hex, LoginStartResponse, OpaqueAuth, PairFinishRequest, PairStartRequest, RevokeStartRequest,
+    SealedAnswer,
+};
 use humansync_protocol::{
     ChangeHash, DeviceId, DocId, Fingerprint, Message, RegistryRecord, SetSummary, SignedRecord, V1,
 };
+use humansync_sansio::pairing::pake::{ClientStart, Context, PakeRng};
 use humansync_sansio::registry::{Registry, put_record};
 
 use super::wire::{Dialer, Ending, after};
@@ -213,7 +219,14 @@ fn refused_anchor(end: &Ending) -> PeerError {
     ))
 }
 
-/// The server's HTTP API (pairing and revocation with the password).
+/// An RNG for OPAQUE, seeded from the OS.
+fn rng() -> Result<PakeRng, PeerError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| PeerError::Setup(format!("no OS randomness: {e}")))?;
+    Ok(PakeRng::from_seed(seed))
+}
+
+/// The server's HTTP API (pairing and revocation with OPAQUE logins, HTTP API version 2).
 pub struct ServerApi {
     base: reqwest::Url,
     password: String,
@@ -245,21 +258,16 @@ impl ServerApi {
         })
     }
 
-    /// `POST /pair` for `device` (HS-HTTP-2); returns the verified records of the answer.
-    pub async fn pair(&mut self, device: DeviceId) -> Result<Vec<SignedRecord>, PeerError> {
-        let url = self.url("pair")?;
-        let request = PairRequest {
-            node_id: device,
-            password: self.password.clone(),
-            device_name: "conformance".into(),
-        };
-        let response = self
-            .client
-            .post(url)
-            .json(&request)
+    /// Sends a JSON request; a non-2xx answer is a set-up error naming `what`.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, PeerError> {
+        let response = request
             .send()
             .await
-            .map_err(|e| PeerError::Setup(format!("POST /pair: {e}")))?;
+            .map_err(|e| PeerError::Setup(format!("{what}: {e}")))?;
         let status = response.status();
         let body = response
             .bytes()
@@ -267,13 +275,69 @@ impl ServerApi {
             .map_err(|e| PeerError::Setup(e.to_string()))?;
         if !status.is_success() {
             return Err(PeerError::Setup(format!(
-                "POST /pair answered {status}: {}",
+                "{what} answered {status}: {}",
                 String::from_utf8_lossy(&body)
             )));
         }
-        let answer: PairResponse =
-            serde_json::from_slice(&body).map_err(|e| PeerError::Setup(format!("POST /pair body: {e}")))?;
+        serde_json::from_slice(&body).map_err(|e| PeerError::Setup(format!("{what} body: {e}")))
+    }
+
+    /// An OPAQUE login start for `password` (HS-PAIR-11): KE1 and the client state.
+    fn login_start(&self) -> Result<(Hex<96>, ClientStart), PeerError> {
+        let (ke1, state) = ClientStart::start(self.password.as_bytes(), &mut rng()?)
+            .map_err(|e| PeerError::Setup(e.to_string()))?;
+        let ke1 = ke1
+            .try_into()
+            .map_err(|_| PeerError::Setup("KE1 length".into()))?;
+        Ok((Hex(ke1), state))
+    }
+
+    /// Pairs `device` by password (`POST /pair/start`, `/pair/finish`, HS-HTTP-2): checks the
+    /// answer's MAC (HS-PAIR-12) and returns its records that verify under the server's id.
+    pub async fn pair(&mut self, device: DeviceId) -> Result<Vec<SignedRecord>, PeerError> {
+        let name = "conformance";
+        let (ke1, state) = self.login_start()?;
+        let start: LoginStartResponse = self
+            .call(
+                "POST /pair/start",
+                self.client.post(self.url("pair/start")?).json(&PairStartRequest {
+                    node_id: device,
+                    device_name: name.into(),
+                    ke1,
+                }),
+            )
+            .await?;
+        let context = Context::pair(&start.server_node_id, &device, name);
+        let (ke3, session) = state
+            .finish(self.password.as_bytes(), &start.ke2.0, &context, &mut rng()?)
+            .map_err(|e| PeerError::Setup(format!("pairing login: {e}")))?;
+        let ke3 = Hex(ke3
+            .try_into()
+            .map_err(|_| PeerError::Setup("KE3 length".into()))?);
+        let sealed: SealedAnswer = self
+            .call(
+                "POST /pair/finish",
+                self.client
+                    .post(self.url("pair/finish")?)
+                    .json(&PairFinishRequest {
+                        login_id: start.login_id,
+                        ke3,
+                    }),
+            )
+            .await?;
+        let mac = humansync_protocol::hex_text::decode_fixed::<32>(&sealed.auth)
+            .map_err(|e| PeerError::Setup(format!("answer MAC: {e}")))?;
+        if !session.verify_answer_mac(sealed.answer.as_bytes(), &mac) {
+            return Err(PeerError::Setup(
+                "the pairing answer's MAC does not verify (HS-PAIR-12)".into(),
+            ));
+        }
+        let answer: PairResponse = serde_json::from_str(&sealed.answer)
+            .map_err(|e| PeerError::Setup(format!("pairing answer: {e}")))?;
         let anchor = answer.server_node_id;
+        if anchor != start.server_node_id {
+            return Err(PeerError::Setup("the pairing answer names another server".into()));
+        }
         self.anchor = Some(anchor);
         let records = answer
             .records
@@ -286,30 +350,37 @@ impl ServerApi {
         Ok(records)
     }
 
-    /// `DELETE /devices/{id}` with `admin:password` (HS-HTTP-4).
+    /// Revokes `device` with a login bound to it (HS-HTTP-4): `POST /devices/{id}/revoke/start`,
+    /// then `DELETE /devices/{id}` with `Authorization: HumanSync-OPAQUE`.
     pub async fn revoke(&mut self, device: DeviceId) -> Result<(), PeerError> {
-        let url = self.url(&format!("devices/{device}"))?;
-        let response = self
-            .client
-            .delete(url)
-            .basic_auth("admin", Some(&self.password))
-            .send()
-            .await
-            .map_err(|e| PeerError::Setup(format!("DELETE /devices: {e}")))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| PeerError::Setup(e.to_string()))?;
-        if !status.is_success() {
-            return Err(PeerError::Setup(format!(
-                "DELETE /devices/{device} answered {status}: {}",
-                String::from_utf8_lossy(&body)
-            )));
-        }
-        serde_json::from_slice::<RevokeResponse>(&body)
-            .map(|_| ())
-            .map_err(|e| PeerError::Setup(format!("DELETE /devices body: {e}")))
+        let (ke1, state) = self.login_start()?;
+        let start: LoginStartResponse = self
+            .call(
+                "POST /devices/{id}/revoke/start",
+                self.client
+                    .post(self.url(&format!("devices/{device}/revoke/start"))?)
+                    .json(&RevokeStartRequest { ke1 }),
+            )
+            .await?;
+        let context = Context::revoke(&start.server_node_id, &device);
+        let (ke3, _) = state
+            .finish(self.password.as_bytes(), &start.ke2.0, &context, &mut rng()?)
+            .map_err(|e| PeerError::Setup(format!("revocation login: {e}")))?;
+        let auth = OpaqueAuth {
+            login_id: start.login_id,
+            ke3: Hex(ke3
+                .try_into()
+                .map_err(|_| PeerError::Setup("KE3 length".into()))?),
+        };
+        let _: RevokeResponse = self
+            .call(
+                "DELETE /devices/{id}",
+                self.client
+                    .delete(self.url(&format!("devices/{device}"))?)
+                    .header("authorization", auth.to_header()),
+            )
+            .await?;
+        Ok(())
     }
 
     fn url(&self, path: &str) -> Result<reqwest::Url, PeerError> {

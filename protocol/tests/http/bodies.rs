@@ -160,6 +160,7 @@ fn json_snapshot_health_response() {
         status: "ok".into(),
         node_id: id_of(&anchor_key()),
         version: "0.1.0".into(),
+        api_version: Some(2),
     };
     crate::snapshot("health_response", &json(&body));
 }

@@ -20,9 +20,12 @@ struct Source {
 /// Rate limits, per-source backoff and a global lockout for `POST /pair` (HS-PAIR-2).
 ///
 /// `K` identifies a source (the server passes the client IP, as bytes or text).
-/// Driving contract: call [`PairingGuard::check`] before verifying a password;
-/// if it returns `Ok`, verify, then call [`PairingGuard::record_failure`] or
-/// [`PairingGuard::record_success`]. Every call takes the current time in ms
+/// Driving contract: call [`PairingGuard::begin`] before a password attempt
+/// starts; if it returns `Ok`, the attempt already counts as a failure, and a
+/// successful one is resolved with [`PairingGuard::succeed`]. (The older pair
+/// [`PairingGuard::check`], then [`PairingGuard::record_failure`] or
+/// [`PairingGuard::record_success`], leaves a window in which concurrent
+/// attempts all pass: use it only where attempts cannot overlap.) Every call takes the current time in ms
 /// (any monotonic clock); the guard reads no clock itself.
 ///
 /// The guard is for pairing only: registered devices' sync sessions and
@@ -57,6 +60,13 @@ fn expire(times: &mut VecDeque<u64>, now: u64, window: u64) {
     while times.front().is_some_and(|t| !in_window(*t, now, window)) {
         times.pop_front();
     }
+}
+
+/// An accepted attempt, counted as a failure until resolved ([`PairingGuard::begin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "resolve a successful attempt with PairingGuard::succeed"]
+pub struct Attempt {
+    at_ms: u64,
 }
 
 /// Time until one of `times` leaves the window (the soonest), or the whole window if there are none.
@@ -100,19 +110,13 @@ impl<K: Ord + Clone> PairingGuard<K> {
     /// password check (HS-PAIR-2). An accepted attempt counts toward the rate
     /// limits; a refused one does not.
     ///
-    /// Checks, in order: the global lockout, this source's backoff, then the
-    /// per-source and global rate limits over the sliding window (when both
-    /// are exceeded, the longer wait is returned).
+    /// Per-source limits come first, so that a source refused by its own
+    /// limits never touches the global ones (HS-PAIR-2): this source's
+    /// backoff, its rate over the sliding window, then the global lockout and
+    /// the global rate.
     pub fn check(&mut self, now_ms: u64, source: &K) -> Result<(), Refusal> {
         self.forget_idle(now_ms);
-        if let Some(until) = self.locked_until_ms(now_ms) {
-            return Err(Refusal::LockedOut {
-                retry_after_ms: until - now_ms,
-            });
-        }
-        self.locked_until_ms = None;
         let window = self.config.rate_window_ms;
-        let mut wait = 0;
         if let Some(state) = self.sources.get_mut(source) {
             let backoff = self.config.backoff_ms(state.failures);
             let until = state.last_failure_ms.saturating_add(backoff);
@@ -123,21 +127,51 @@ impl<K: Ord + Clone> PairingGuard<K> {
             }
             expire(&mut state.attempts, now_ms, window);
             if state.attempts.len() >= self.config.rate_per_source as usize {
-                wait = time_to_free_slot(&state.attempts, now_ms, window);
+                return Err(Refusal::RateLimited {
+                    retry_after_ms: time_to_free_slot(&state.attempts, now_ms, window),
+                });
             }
         } else if self.config.rate_per_source == 0 {
-            wait = window;
+            return Err(Refusal::RateLimited {
+                retry_after_ms: window,
+            });
         }
+        if let Some(until) = self.locked_until_ms(now_ms) {
+            return Err(Refusal::LockedOut {
+                retry_after_ms: until - now_ms,
+            });
+        }
+        self.locked_until_ms = None;
         expire(&mut self.global_attempts, now_ms, window);
         if self.global_attempts.len() >= self.config.rate_global as usize {
-            wait = wait.max(time_to_free_slot(&self.global_attempts, now_ms, window));
-        }
-        if wait > 0 {
-            return Err(Refusal::RateLimited { retry_after_ms: wait });
+            return Err(Refusal::RateLimited {
+                retry_after_ms: time_to_free_slot(&self.global_attempts, now_ms, window),
+            });
         }
         self.global_attempts.push_back(now_ms);
         self.touch(now_ms, source).attempts.push_back(now_ms);
         Ok(())
+    }
+
+    /// [`PairingGuard::check`], and if the attempt may proceed, counts it as a
+    /// failure at once: an attempt in flight is a failure until
+    /// [`PairingGuard::succeed`] resolves it, so concurrent guesses cannot all
+    /// pass the limits before any of them is counted (HS-PAIR-2). An attempt
+    /// that never finishes stays a failure.
+    pub fn begin(&mut self, now_ms: u64, source: &K) -> Result<Attempt, Refusal> {
+        self.check(now_ms, source)?;
+        self.record_failure(now_ms, source);
+        Ok(Attempt { at_ms: now_ms })
+    }
+
+    /// Resolves an attempt from [`PairingGuard::begin`] as a success: its
+    /// provisional failure is taken back (globally too, unless a lockout
+    /// already consumed it) and the source's failure count resets.
+    pub fn succeed(&mut self, now_ms: u64, source: &K, attempt: Attempt) {
+        if let Some(i) = self.global_failures.iter().position(|t| *t == attempt.at_ms) {
+            self.global_failures.remove(i);
+        }
+        self.record_success(now_ms, source);
     }
 
     /// Records a wrong password from `source`: feeds its backoff and the global lockout (HS-PAIR-2).

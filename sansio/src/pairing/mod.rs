@@ -9,7 +9,8 @@
 mod config;
 mod decide;
 mod guard;
+pub mod pake;
 
 pub use config::{GuardConfig, MAX_TRACKED_SOURCES, Refusal};
 pub use decide::{PairDecision, decide_pair};
-pub use guard::PairingGuard;
+pub use guard::{Attempt, PairingGuard};

@@ -19,7 +19,7 @@ use humansync_server::Overrides;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use crate::support::{PASSWORD, client, start_server};
+use crate::support::{PASSWORD, start_server};
 use crate::{Size, tempdir};
 
 /// How long set-up and each close may take before the run fails.
@@ -62,18 +62,13 @@ pub async fn run(size: &Size, report: &mut Report) {
                 .map(|(name, node)| (name, watch_closed(node.clone(), r.id())))
                 .collect();
         let t0 = Instant::now();
-        let response = client()
-            .delete(format!("{url}/devices/{}", r.id()))
-            .basic_auth("admin", Some(PASSWORD))
-            .send()
+        // Device A revokes R with the password: an OPAQUE login (argon2id on A) and the DELETE.
+        let revoked = a
+            .revoke_device(r.id(), PASSWORD, Some(url.as_str()))
             .await
-            .expect("DELETE /devices");
+            .expect("revocation login and DELETE /devices");
         let answered_ms = ms_since(t0);
-        assert!(
-            response.status().is_success(),
-            "DELETE answered {}",
-            response.status()
-        );
+        assert_eq!(revoked.node_id, r.id());
 
         let mut worst = 0f64;
         let mut closed = 0;
@@ -111,7 +106,7 @@ pub async fn run(size: &Size, report: &mut Report) {
         );
         report.add(
             "8",
-            "… DELETE answered (argon2id password check included)",
+            "… DELETE answered (OPAQUE login included: argon2id runs on the device)",
             "ms",
             "",
             answered_ms,

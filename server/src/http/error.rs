@@ -1,5 +1,5 @@
 //! JSON error responses (HS-HTTP-1): `{"error":{"code":..,"message":..}}` with the status of
-//! SPEC.md's table, `Retry-After` on 429 and `WWW-Authenticate` on the admin 401.
+//! SPEC.md's table, `Retry-After` on 429 and `WWW-Authenticate` on the revocation 401.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,8 +16,8 @@ pub struct ApiError {
     pub message: String,
     /// `Retry-After` seconds (429).
     pub retry_after_secs: Option<u64>,
-    /// Add `WWW-Authenticate: Basic realm="humansync"` (HS-HTTP-4).
-    pub basic_challenge: bool,
+    /// Add `WWW-Authenticate: HumanSync-OPAQUE` (HS-HTTP-4).
+    pub auth_challenge: bool,
 }
 
 impl ApiError {
@@ -27,7 +27,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_secs: None,
-            basic_challenge: false,
+            auth_challenge: false,
         }
     }
 
@@ -83,6 +83,35 @@ impl ApiError {
         e
     }
 
+    /// `upgrade_required` with `status` (410 for `POST /pair`, 401 for Basic credentials): a
+    /// client of HTTP API version 1.
+    pub fn upgrade_required(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError::new(status, error_codes::UPGRADE_REQUIRED, message)
+    }
+
+    /// 401 `login_expired`: the login id is unknown, already used or expired.
+    pub fn login_expired() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            error_codes::LOGIN_EXPIRED,
+            "unknown, used or expired login: start again",
+        )
+    }
+
+    /// `invitation_invalid` with `status` (401 unknown or bad proof, 410 used, expired or revoked).
+    pub fn invitation_invalid(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError::new(status, error_codes::INVITATION_INVALID, message)
+    }
+
+    /// 408 `request_timeout`: the body did not arrive in time (HS-HTTP-9).
+    pub fn request_timeout() -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            error_codes::REQUEST_TIMEOUT,
+            "the request body did not arrive in time",
+        )
+    }
+
     /// 500 `internal`. The detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!("internal error: {detail}");
@@ -107,10 +136,10 @@ impl IntoResponse for ApiError {
         if let Some(secs) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if self.basic_challenge {
+        if self.auth_challenge {
             headers.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"humansync\""),
+                HeaderValue::from_static(humansync_protocol::login::OPAQUE_AUTH_SCHEME),
             );
         }
         response

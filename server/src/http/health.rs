@@ -15,6 +15,7 @@ pub(super) async fn health(State(state): State<Arc<AppState>>) -> Json<HealthRes
         status: "ok".into(),
         node_id: state.server_id,
         version: env!("CARGO_PKG_VERSION").into(),
+        api_version: Some(humansync_protocol::login::HTTP_API_VERSION),
     })
 }
 

@@ -24,9 +24,14 @@ pub(super) async fn limit_body(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// Reads a body of at most `MAX_HTTP_BODY` bytes; more is 413, without buffering it all.
+/// Reads a body of at most `MAX_HTTP_BODY` bytes within `BODY_READ_TIMEOUT`; more is 413,
+/// without buffering it all; slower is 408.
 pub(super) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_HTTP_BODY).await.map_err(|e| {
+    let read = axum::body::to_bytes(body, MAX_HTTP_BODY);
+    let Ok(read) = tokio::time::timeout(super::listener::BODY_READ_TIMEOUT, read).await else {
+        return Err(ApiError::request_timeout());
+    };
+    read.map_err(|e| {
         // to_bytes fails only on a transport error or the length limit; both end the request.
         tracing::debug!("request body refused: {e}");
         ApiError::body_too_large()

@@ -1,12 +1,16 @@
 //! The HTTP API of SPEC.md §5 on axum: routes, shared state, client addresses.
 //! `server/openapi.yaml` describes the same routes and bodies.
 
+mod answer;
 mod devices;
 mod error;
 mod health;
+mod invite;
 mod limit;
+pub mod listener;
 mod pair;
 mod revoke;
+mod signed;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -22,7 +26,8 @@ pub use error::ApiError;
 
 use crate::clock::Clock;
 use crate::guard::Guard;
-use crate::password::PasswordCheck;
+use crate::logins::{Budget, Logins};
+use crate::password::PasswordStore;
 use crate::proxy::TrustedProxies;
 use crate::registry::Registry;
 use crate::replay::ReplayCache;
@@ -32,10 +37,19 @@ use crate::replay::ReplayCache;
 pub struct AppState {
     /// The registry and the cloud peer.
     pub registry: Registry,
-    /// The password hash.
-    pub password: PasswordCheck,
-    /// Brute-force guard of the password endpoints (HS-PAIR-2, HS-PAIR-7).
+    /// The OPAQUE keys and password record (HS-PAIR-1).
+    pub password: PasswordStore,
+    /// Brute-force guard of unauthenticated password logins, by client address (HS-PAIR-2).
     pub guard: Guard,
+    /// The owner's guard: revocation logins signed by a registered device, by device id, with
+    /// no global limit or lockout that others could trigger (HS-PAIR-7).
+    pub owner_guard: Guard<DeviceId>,
+    /// Brute-force guard of invitation redemptions, by client address (HS-INV-5).
+    pub invite_guard: Guard,
+    /// Logins between start and finish (HS-PAIR-11).
+    pub logins: Logins,
+    /// When this process started, unix ms: older signed requests are refused (HS-HTTP-3).
+    pub started_at_ms: u64,
     /// Accepted signed-request nonces (HS-HTTP-3).
     pub replay: ReplayCache,
     /// Wall clock.
@@ -96,6 +110,15 @@ impl AppState {
     }
 }
 
+/// Resolves a finished login as a success in the guard that counted it.
+fn resolve(state: &AppState, budget: Budget, attempt: humansync_sansio::pairing::Attempt) {
+    let now = state.clock.now_ms();
+    match budget {
+        Budget::Source(key) => state.guard.succeed(now, &key, attempt),
+        Budget::Device(device) => state.owner_guard.succeed(now, &device, attempt),
+    }
+}
+
 /// The TCP peer's address: the rate-limit source (HS-PAIR-2) unless it is a trusted proxy
 /// forwarding the client's (HS-PAIR-10, [`TrustedProxies::source`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,14 +136,28 @@ impl Connected<IncomingStream<'_, tls::TlsListener>> for ClientAddr {
     }
 }
 
-/// The API's routes (HS-HTTP-1..6). Serve with `into_make_service_with_connect_info::<ClientAddr>()`.
+/// The API's routes (HS-HTTP-1..8, HS-INV-2..3). Serve with `into_make_service_with_connect_info::<ClientAddr>()`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/pair", post(pair::pair).fallback(health::not_found))
+        .route("/pair", post(pair::legacy_pair).fallback(health::not_found))
+        .route("/pair/start", post(pair::pair_start).fallback(health::not_found))
+        .route(
+            "/pair/finish",
+            post(pair::pair_finish).fallback(health::not_found),
+        )
         .route("/devices", get(devices::list).fallback(health::not_found))
         .route(
             "/devices/{node_id}",
             delete(revoke::revoke).fallback(health::not_found),
+        )
+        .route(
+            "/devices/{node_id}/revoke/start",
+            post(revoke::revoke_start).fallback(health::not_found),
+        )
+        .route("/invitations", post(invite::create).fallback(health::not_found))
+        .route(
+            "/invitations/redeem",
+            post(invite::redeem).fallback(health::not_found),
         )
         .route("/health", get(health::health).fallback(health::not_found))
         .fallback(health::not_found)

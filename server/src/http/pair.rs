@@ -1,130 +1,156 @@
-//! `POST /pair` (HS-HTTP-2): body size → rate limit, backoff, lockout → JSON, id and name →
-//! password → revocation → sign, store, answer.
+//! Password pairing with OPAQUE (HS-HTTP-2, HS-PAIR-11, HS-PAIR-12): `POST /pair/start` answers
+//! the device's KE1 with KE2 under a context that binds the server id, the device id and its
+//! name; `POST /pair/finish` checks KE3, registers the device and answers with the pairing
+//! answer MAC'ed under the session key. `POST /pair` of HTTP API version 1 is refused unread.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
-use humansync_protocol::http::{PairRequest, PairResponse, sanitize_device_name};
-use humansync_sansio::pairing::{PairDecision, decide_pair};
+use axum::http::{HeaderMap, StatusCode};
+use humansync_protocol::http::sanitize_device_name;
+use humansync_protocol::login::{Hex, LoginStartResponse, PairFinishRequest, PairStartRequest, SealedAnswer};
+use humansync_sansio::pairing::pake::{Context, ServerStart};
 
 use super::error::ApiError;
 use super::limit::read_body;
 use super::{AppState, ClientAddr};
 use crate::guard::SourceKey;
-use crate::proxy::Source;
-use crate::registry::Registered;
+use crate::logins::{Budget, Full, Purpose};
+use crate::password::os_rng;
 
-/// The handler.
-pub(super) async fn pair(
+/// `POST /pair` (version 1): 410 `upgrade_required`, without reading the body (HS-HTTP-8).
+pub(super) async fn legacy_pair() -> ApiError {
+    ApiError::upgrade_required(
+        StatusCode::GONE,
+        "this server speaks HTTP API version 2: pairing uses OPAQUE (POST /pair/start, /pair/finish) and never sends the password; update the app",
+    )
+}
+
+/// 429 for a full login table.
+pub(super) fn full(e: Full) -> ApiError {
+    match e {
+        Full::Source => ApiError::rate_limited("too many logins in progress from this source", 1_000),
+        Full::Global => ApiError::rate_limited("too many logins in progress", 1_000),
+    }
+}
+
+/// A fresh login id.
+pub(super) fn new_login_id() -> Result<Hex<16>, ApiError> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(ApiError::internal)?;
+    Ok(Hex(id))
+}
+
+/// `POST /pair/start`.
+pub(super) async fn pair_start(
     State(state): State<Arc<AppState>>,
     ConnectInfo(client): ConnectInfo<ClientAddr>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<PairResponse>, ApiError> {
-    // HS-PAIR-10: the client's address, forwarded by a trusted proxy or the TCP peer's.
+) -> Result<Json<LoginStartResponse>, ApiError> {
     let source = state.trusted_proxies.source(client.0, &headers);
-    let outcome = run(&state, source, body).await.map(|(node, mut answer)| {
-        answer.relay_url = state.relay.url_for(&headers);
-        (node, answer)
-    });
-    // HS-PAIR-3: every attempt is logged with the claimed id, the source and the outcome; the
-    // password and the headers never are.
+    let bytes = read_body(body).await?;
+    // A request that is not a login attempt at all is refused before it counts (HS-PAIR-2).
+    let request: PairStartRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid pairing request: {e}")))?;
+    let outcome = start(&state, source.ip, &request).await;
     match &outcome {
-        Ok((node, _)) => {
-            tracing::info!(target: "humansync::audit", action = "pair", node_id = %node, source = %source, via = %source.via(), outcome = "ok")
+        Ok(_) => {
+            tracing::info!(target: "humansync::audit", action = "pair_start", node_id = %request.node_id, name = ?request.device_name, source = %source, via = %source.via(), outcome = "ok")
         }
-        Err((node, e)) => {
-            tracing::warn!(target: "humansync::audit", action = "pair", node_id = %node.as_deref().unwrap_or("-"), source = %source, via = %source.via(), status = e.status.as_u16(), code = e.code, outcome = "refused")
+        Err(e) => {
+            tracing::warn!(target: "humansync::audit", action = "pair_start", node_id = %request.node_id, name = ?request.device_name, source = %source, via = %source.via(), status = e.status.as_u16(), code = e.code, outcome = "refused")
         }
     }
-    outcome.map(|(_, r)| Json(r)).map_err(|(_, e)| e)
+    outcome.map(Json)
 }
 
-type Outcome = Result<(humansync_protocol::DeviceId, PairResponse), (Option<String>, ApiError)>;
-
-async fn run(state: &AppState, source: Source, body: Body) -> Outcome {
-    let bytes = read_body(body).await.map_err(|e| (None, e))?;
-    let key = SourceKey::of(source.ip);
-    let now = state.clock.now_ms();
-    state
-        .guard
-        .check(now, key)
-        .map_err(|r| (None, ApiError::rate_limited(r.to_string(), r.retry_after_ms())))?;
-    let request: PairRequest = serde_json::from_slice(&bytes).map_err(|e| {
-        (
-            None,
-            ApiError::bad_request(format!("invalid pairing request: {e}")),
-        )
-    })?;
-    let claimed = Some(request.node_id.to_string());
+async fn start(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    request: &PairStartRequest,
+) -> Result<LoginStartResponse, ApiError> {
     if request.node_id == state.server_id {
-        return Err((claimed, ApiError::bad_request("node_id is the server's own id")));
+        return Err(ApiError::bad_request("node_id is the server's own id"));
     }
-    // HS-PAIR-4: an empty name is refused before the password is looked at (SPEC order).
     if sanitize_device_name(&request.device_name).is_none() {
-        return Err((
-            claimed,
-            ApiError::bad_request("device_name is empty after sanitising"),
-        ));
+        return Err(ApiError::bad_request("device_name is empty after sanitising"));
     }
-    let password_ok = state.password.verify(request.password).await;
+    let key = SourceKey::of(ip);
+    let budget = Budget::Source(key);
     let now = state.clock.now_ms();
-    if password_ok {
-        state.guard.success(now, key);
-    } else {
-        state.guard.failure(now, key);
+    state.logins.has_room(now, budget).map_err(full)?;
+    let attempt = state
+        .guard
+        .begin(now, &key)
+        .map_err(|r| ApiError::rate_limited(r.to_string(), r.retry_after_ms()))?;
+    let context = Context::pair(&state.server_id, &request.node_id, &request.device_name);
+    let (ke2, server) = ServerStart::start(
+        state.password.keys(),
+        state.password.record(),
+        &request.ke1.0,
+        &context,
+        &mut os_rng().map_err(ApiError::internal)?,
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let login_id = new_login_id()?;
+    let purpose = Purpose::Pair {
+        device: request.node_id,
+        name: request.device_name.clone(),
+    };
+    state
+        .logins
+        .insert(now, login_id, server, context, purpose, budget, attempt)
+        .map_err(full)?;
+    Ok(LoginStartResponse {
+        login_id,
+        server_node_id: state.server_id,
+        ke2: Hex(ke2.try_into().map_err(|_| ApiError::internal("KE2 length"))?),
+    })
+}
+
+/// `POST /pair/finish`.
+pub(super) async fn pair_finish(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(client): ConnectInfo<ClientAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<SealedAnswer>, ApiError> {
+    let source = state.trusted_proxies.source(client.0, &headers);
+    let bytes = read_body(body).await?;
+    let request: PairFinishRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid pairing request: {e}")))?;
+    let now = state.clock.now_ms();
+    let pending = state
+        .logins
+        .take(now, &request.login_id)
+        .ok_or_else(ApiError::login_expired)?;
+    let Purpose::Pair { device, name } = pending.purpose.clone() else {
+        return Err(ApiError::login_expired());
+    };
+    let outcome = async {
+        // A wrong password was already detected on the device; a KE3 that does not verify here
+        // is a forgery or an altered context. The attempt stays counted as a failure.
+        let session = pending
+            .state
+            .finish(&request.ke3.0, &pending.context)
+            .map_err(|_| ApiError::wrong_password())?;
+        super::resolve(&state, pending.budget, pending.attempt);
+        let answer = super::answer::pairing_answer(&state, device, &name, &headers).await?;
+        let text = serde_json::to_string(&answer).map_err(ApiError::internal)?;
+        let auth = hex::encode(session.answer_mac(text.as_bytes()));
+        Ok::<_, ApiError>(SealedAnswer { answer: text, auth })
     }
-    let snapshot = state
-        .registry
-        .snapshot()
-        .await
-        .map_err(|e| (claimed.clone(), ApiError::internal(e)))?;
-    let decision = decide_pair(
-        &snapshot.view,
-        &request.node_id,
-        &request.device_name,
-        password_ok,
-    );
-    let name = match decision {
-        PairDecision::WrongPassword => return Err((claimed, ApiError::wrong_password())),
-        PairDecision::IsAnchor => {
-            return Err((claimed, ApiError::bad_request("node_id is the server's own id")));
+    .await;
+    match &outcome {
+        Ok(_) => {
+            tracing::info!(target: "humansync::audit", action = "pair", node_id = %device, name = ?name, source = %source, via = %source.via(), outcome = "ok")
         }
-        PairDecision::BadName => {
-            return Err((
-                claimed,
-                ApiError::bad_request("device_name is empty after sanitising"),
-            ));
+        Err(e) => {
+            tracing::warn!(target: "humansync::audit", action = "pair", node_id = %device, name = ?name, source = %source, via = %source.via(), status = e.status.as_u16(), code = e.code, outcome = "refused")
         }
-        PairDecision::Revoked => return Err((claimed, ApiError::revoked())),
-        PairDecision::AlreadyRegistered => None,
-        PairDecision::Register { name } => Some(name),
-    };
-    let snapshot = match name {
-        Some(name) => {
-            match state.registry.register(request.node_id, name, now).await {
-                Ok(Registered::New(_) | Registered::Existing(_)) => {}
-                Err(e) => return Err((claimed, ApiError::internal(e))),
-            }
-            state
-                .registry
-                .snapshot()
-                .await
-                .map_err(|e| (claimed.clone(), ApiError::internal(e)))?
-        }
-        None => snapshot,
-    };
-    Ok((
-        request.node_id,
-        PairResponse {
-            server_node_id: state.server_id,
-            server_addrs: state.server_addrs(),
-            relay_url: None,
-            devices: snapshot.devices,
-            records: snapshot.records,
-        },
-    ))
+    }
+    outcome.map(Json)
 }

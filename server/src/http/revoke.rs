@@ -1,32 +1,129 @@
-//! `DELETE /devices/{node_id}` (HS-HTTP-4): revocation with the admin password, under the same
-//! guard as pairing (HS-PAIR-7).
+//! Revocation over the API (HS-HTTP-4): an OPAQUE login bound to the target
+//! (`POST /devices/{node_id}/revoke/start`), finished by `DELETE /devices/{node_id}` with
+//! `Authorization: HumanSync-OPAQUE login_id=…,ke3=…`. A login can be finished once, and only
+//! for the target it was started for, so a captured request cannot be replayed. A start signed
+//! by a registered device (HS-HTTP-3) is counted in that device's own budget, which
+//! unauthenticated traffic cannot exhaust (HS-PAIR-7); the host CLI (`devices revoke`) is the
+//! fallback that needs no network at all.
 
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, header};
-use base64::Engine;
+use axum::http::{HeaderMap, StatusCode, header};
 use humansync_protocol::http::RevokeResponse;
+use humansync_protocol::login::{Hex, LoginStartResponse, OpaqueAuth, RevokeStartRequest};
 use humansync_protocol::{DeviceId, RegistryRecord};
+use humansync_sansio::pairing::pake::{Context, ServerStart};
 
 use super::error::ApiError;
+use super::limit::read_body;
+use super::pair::{full, new_login_id};
+use super::signed::{is_signed, signer};
 use super::{AppState, ClientAddr};
 use crate::guard::SourceKey;
-use crate::proxy::Source;
+use crate::logins::{Budget, Purpose};
+use crate::password::os_rng;
 
-/// The handler.
+/// The audit form of a path id: the parsed id, or `-` (never the raw text, HS-PAIR-3).
+fn audit_id(raw: &str) -> String {
+    raw.parse::<DeviceId>()
+        .map_or_else(|_| "-".to_owned(), |d| d.to_string())
+}
+
+/// `POST /devices/{node_id}/revoke/start`.
+pub(super) async fn revoke_start(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(client): ConnectInfo<ClientAddr>,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<LoginStartResponse>, ApiError> {
+    let source = state.trusted_proxies.source(client.0, &headers);
+    let outcome = async {
+        let bytes = read_body(body).await?;
+        let target: DeviceId = raw_id
+            .parse()
+            .map_err(|_| ApiError::bad_request("node_id is not a valid device id"))?;
+        let request: RevokeStartRequest = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid revocation request: {e}")))?;
+        let now = state.clock.now_ms();
+        let budget = if is_signed(&headers) {
+            let path = format!("/devices/{raw_id}/revoke/start");
+            Budget::Device(signer(&state, "POST", &path, &headers).await?)
+        } else {
+            Budget::Source(SourceKey::of(source.ip))
+        };
+        state.logins.has_room(now, budget).map_err(full)?;
+        let refused =
+            |r: humansync_sansio::pairing::Refusal| ApiError::rate_limited(r.to_string(), r.retry_after_ms());
+        let attempt = match &budget {
+            Budget::Source(key) => state.guard.begin(now, key).map_err(refused)?,
+            Budget::Device(device) => state.owner_guard.begin(now, device).map_err(refused)?,
+        };
+        let context = Context::revoke(&state.server_id, &target);
+        let (ke2, server) = ServerStart::start(
+            state.password.keys(),
+            state.password.record(),
+            &request.ke1.0,
+            &context,
+            &mut os_rng().map_err(ApiError::internal)?,
+        )
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let login_id = new_login_id()?;
+        state
+            .logins
+            .insert(
+                now,
+                login_id,
+                server,
+                context,
+                Purpose::Revoke { target },
+                budget,
+                attempt,
+            )
+            .map_err(full)?;
+        Ok::<_, ApiError>((
+            budget,
+            LoginStartResponse {
+                login_id,
+                server_node_id: state.server_id,
+                ke2: Hex(ke2.try_into().map_err(|_| ApiError::internal("KE2 length"))?),
+            },
+        ))
+    }
+    .await;
+    let node_id = audit_id(&raw_id);
+    match &outcome {
+        Ok((budget, _)) => {
+            tracing::info!(target: "humansync::audit", action = "revoke_start", node_id = %node_id, source = %source, via = %source.via(), signed_by = %signed_by(budget), outcome = "ok")
+        }
+        Err(e) => {
+            tracing::warn!(target: "humansync::audit", action = "revoke_start", node_id = %node_id, source = %source, via = %source.via(), status = e.status.as_u16(), code = e.code, outcome = "refused")
+        }
+    }
+    outcome.map(|(_, r)| Json(r))
+}
+
+fn signed_by(budget: &Budget) -> String {
+    match budget {
+        Budget::Device(d) => d.to_string(),
+        Budget::Source(_) => "-".into(),
+    }
+}
+
+/// `DELETE /devices/{node_id}`.
 pub(super) async fn revoke(
     State(state): State<Arc<AppState>>,
     ConnectInfo(client): ConnectInfo<ClientAddr>,
     Path(raw_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<RevokeResponse>, ApiError> {
-    // HS-PAIR-10: the client's address, forwarded by a trusted proxy or the TCP peer's.
     let source = state.trusted_proxies.source(client.0, &headers);
-    let outcome = run(&state, source, &raw_id, &headers).await;
-    // HS-PAIR-3: log every revocation attempt; never the Authorization header.
-    let node_id: String = raw_id.chars().take(64).collect();
+    let outcome = run(&state, &raw_id, &headers).await;
+    // HS-PAIR-3: log every revocation attempt with parsed values only; never the header.
+    let node_id = audit_id(&raw_id);
     match &outcome {
         Ok(r) => {
             tracing::info!(target: "humansync::audit", action = "revoke", node_id = %node_id, source = %source, via = %source.via(), revoked_at_ms = r.revoked_at_ms, outcome = "ok")
@@ -38,54 +135,44 @@ pub(super) async fn revoke(
     outcome.map(Json)
 }
 
-/// `Authorization: Basic base64(user:password)` → (user, password).
-fn basic_credentials(headers: &HeaderMap) -> Option<(Vec<u8>, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let colon = decoded.iter().position(|b| *b == b':')?;
-    let password = String::from_utf8(decoded[colon + 1..].to_vec()).ok()?;
-    Some((decoded[..colon].to_vec(), password))
-}
-
 fn challenge(mut e: ApiError) -> ApiError {
-    e.basic_challenge = true;
+    e.auth_challenge = true;
     e
 }
 
-async fn run(
-    state: &AppState,
-    source: Source,
-    raw_id: &str,
-    headers: &HeaderMap,
-) -> Result<RevokeResponse, ApiError> {
-    let key = SourceKey::of(source.ip);
-    let now = state.clock.now_ms();
-    state
-        .guard
-        .check(now, key)
-        .map_err(|r| ApiError::rate_limited(r.to_string(), r.retry_after_ms()))?;
-    let Some((user, password)) = basic_credentials(headers) else {
-        return Err(challenge(ApiError::wrong_password()));
+async fn run(state: &AppState, raw_id: &str, headers: &HeaderMap) -> Result<RevokeResponse, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let auth = match value {
+        Some(v) if v.len() > 6 && v[..6].eq_ignore_ascii_case("basic ") => {
+            return Err(challenge(ApiError::upgrade_required(
+                StatusCode::UNAUTHORIZED,
+                "this server speaks HTTP API version 2: revocation uses an OPAQUE login (POST /devices/{id}/revoke/start) and never takes the password; update the client, or run `humansync-server devices revoke` on the server host",
+            )));
+        }
+        Some(v) => OpaqueAuth::parse(v).ok_or_else(|| challenge(ApiError::wrong_password()))?,
+        None => return Err(challenge(ApiError::wrong_password())),
     };
-    let ok = state.password.verify_admin(&user, password).await;
-    let now = state.clock.now_ms();
-    if !ok {
-        // HS-PAIR-7: a wrong admin password feeds the pairing guard's counters.
-        state.guard.failure(now, key);
-        return Err(challenge(ApiError::wrong_password()));
-    }
-    state.guard.success(now, key);
     let device: DeviceId = raw_id
         .parse()
         .map_err(|_| ApiError::bad_request("node_id is not a valid device id"))?;
-    let snapshot = state.registry.snapshot().await.map_err(ApiError::internal)?;
-    if device == state.server_id || !snapshot.view.is_registered(&device) {
+    let now = state.clock.now_ms();
+    let pending = state
+        .logins
+        .take(now, &auth.login_id)
+        .ok_or_else(ApiError::login_expired)?;
+    if pending.purpose != (Purpose::Revoke { target: device }) {
+        return Err(ApiError::login_expired());
+    }
+    pending
+        .state
+        .finish(&auth.ke3.0, &pending.context)
+        .map_err(|_| challenge(ApiError::wrong_password()))?;
+    super::resolve(state, pending.budget, pending.attempt);
+    let view = state.registry.view().await.map_err(ApiError::internal)?;
+    if device == state.server_id || !view.is_registered(&device) {
         return Err(ApiError::not_found("no such device"));
     }
     let record = state

@@ -59,7 +59,7 @@ pub fn url(server: &RunningServer, path: &str) -> String {
     format!("http://{}{path}", server.http_addr())
 }
 
-/// A library node configured to pair with `server` over loopback http (HS-PAIR-5 allows it).
+/// A library node configured to pair with `server` over loopback http (any http is fine, HS-PAIR-11).
 pub fn device_config(dir: &Path, server: &RunningServer) -> HumanSyncConfig {
     let mut config = HumanSyncConfig::new(dir);
     config.bind_addr = Some("127.0.0.1".parse().expect("ip"));
@@ -137,4 +137,165 @@ pub fn client() -> reqwest::Client {
 
 pub fn now_ms() -> u64 {
     Clock::system().now_ms()
+}
+
+// --- the OPAQUE client side, for raw HTTP tests (the library has its own, in `login`) ----------
+
+use humansync_protocol::http::{ErrorBody, PairResponse, RevokeResponse};
+use humansync_protocol::login::{
+    Hex, LoginStartResponse, OpaqueAuth, PairFinishRequest, PairStartRequest, RevokeStartRequest,
+    SealedAnswer,
+};
+use humansync_sansio::pairing::pake::{ClientStart, Context, PakeRng};
+
+/// An error answer: status and `code`.
+pub type Refused = (reqwest::StatusCode, String);
+
+pub fn rng() -> PakeRng {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("randomness");
+    PakeRng::from_seed(seed)
+}
+
+/// Sends `request`; 2xx → the JSON body, else (status, code).
+pub async fn send<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T, Refused> {
+    let response = request.send().await.expect("request sent");
+    let status = response.status();
+    let bytes = response.bytes().await.expect("body");
+    if status.is_success() {
+        Ok(serde_json::from_slice(&bytes).expect("JSON answer"))
+    } else {
+        let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "{status}: not an error body ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        Err((status, body.error.code))
+    }
+}
+
+/// `POST /pair/start` with `password`'s KE1 for `key` named `name`.
+pub async fn pair_start(
+    http: &reqwest::Client,
+    base: &str,
+    key: &SigningKey,
+    name: &str,
+    password: &str,
+) -> Result<(LoginStartResponse, ClientStart), Refused> {
+    let (ke1, client) = ClientStart::start(password.as_bytes(), &mut rng()).expect("ke1");
+    let body = PairStartRequest {
+        node_id: id(key),
+        device_name: name.into(),
+        ke1: Hex(ke1.try_into().expect("96 bytes")),
+    };
+    let start: LoginStartResponse = send(http.post(format!("{base}/pair/start")).json(&body)).await?;
+    Ok((start, client))
+}
+
+/// The device's finish of a started pairing: `Err((401, "wrong_password"))` when the device
+/// itself detects the wrong password (nothing is sent then), else the server's answer, its MAC
+/// checked.
+pub async fn pair_finish(
+    http: &reqwest::Client,
+    base: &str,
+    key: &SigningKey,
+    name: &str,
+    password: &str,
+    start: LoginStartResponse,
+    client: ClientStart,
+) -> Result<PairResponse, Refused> {
+    let context = Context::pair(&start.server_node_id, &id(key), name);
+    let Ok((ke3, session)) = client.finish(password.as_bytes(), &start.ke2.0, &context, &mut rng()) else {
+        return Err((reqwest::StatusCode::UNAUTHORIZED, "wrong_password".into()));
+    };
+    let body = PairFinishRequest {
+        login_id: start.login_id,
+        ke3: Hex(ke3.try_into().expect("64 bytes")),
+    };
+    let sealed: SealedAnswer = send(http.post(format!("{base}/pair/finish")).json(&body)).await?;
+    let mac: [u8; 32] = humansync_protocol::hex_text::decode_fixed(&sealed.auth).expect("mac hex");
+    assert!(
+        session.verify_answer_mac(sealed.answer.as_bytes(), &mac),
+        "answer MAC verifies"
+    );
+    Ok(serde_json::from_str(&sealed.answer).expect("answer JSON"))
+}
+
+/// A whole password pairing of `key` named `name`.
+pub async fn pair(
+    http: &reqwest::Client,
+    base: &str,
+    key: &SigningKey,
+    name: &str,
+    password: &str,
+) -> Result<PairResponse, Refused> {
+    let (start, client) = pair_start(http, base, key, name, password).await?;
+    pair_finish(http, base, key, name, password, start, client).await
+}
+
+/// A whole revocation of `target` with `password`; the start signed by `signer` at its time
+/// (unix ms) when given.
+pub async fn revoke(
+    http: &reqwest::Client,
+    base: &str,
+    target: DeviceId,
+    password: &str,
+    signer: Option<(&SigningKey, u64)>,
+) -> Result<RevokeResponse, Refused> {
+    let (auth, _) = revoke_login(http, base, target, password, signer).await?;
+    send(
+        http.delete(format!("{base}/devices/{target}"))
+            .header("authorization", auth.to_header()),
+    )
+    .await
+}
+
+/// The `HumanSync-OPAQUE` authorization of a revocation login for `target` (and its start answer).
+pub async fn revoke_login(
+    http: &reqwest::Client,
+    base: &str,
+    target: DeviceId,
+    password: &str,
+    signer: Option<(&SigningKey, u64)>,
+) -> Result<(OpaqueAuth, LoginStartResponse), Refused> {
+    let (ke1, client) = ClientStart::start(password.as_bytes(), &mut rng()).expect("ke1");
+    let path = format!("/devices/{target}/revoke/start");
+    let mut request = http.post(format!("{base}{path}")).json(&RevokeStartRequest {
+        ke1: Hex(ke1.try_into().expect("96 bytes")),
+    });
+    if let Some((key, ts)) = signer {
+        request = request.header(
+            "authorization",
+            SignedAuth::sign(key, "POST", &path, ts, rand_nonce()).to_header(),
+        );
+    }
+    let start: LoginStartResponse = send(request).await?;
+    let context = Context::revoke(&start.server_node_id, &target);
+    let Ok((ke3, _)) = client.finish(password.as_bytes(), &start.ke2.0, &context, &mut rng()) else {
+        return Err((reqwest::StatusCode::UNAUTHORIZED, "wrong_password".into()));
+    };
+    Ok((
+        OpaqueAuth {
+            login_id: start.login_id,
+            ke3: Hex(ke3.try_into().expect("64 bytes")),
+        },
+        start,
+    ))
+}
+
+pub fn rand_nonce() -> [u8; 16] {
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).expect("randomness");
+    nonce
+}
+
+/// A client whose requests come from `ip` (any 127.0.0.0/8 address works on loopback).
+pub fn client_from(ip: &str) -> reqwest::Client {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .local_address(ip.parse::<std::net::IpAddr>().expect("ip"))
+        .build()
+        .expect("client")
 }
