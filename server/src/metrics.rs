@@ -136,7 +136,7 @@ impl Metrics {
     /// by the device (HS-PAIR-11), so on the server it shows as a login started and never
     /// finished.
     pub fn request(&self, method: &Method, route: &str, status: StatusCode) {
-            let (family, login) = match (method.as_str(), route) {
+        let (family, login) = match (method.as_str(), route) {
             ("POST", "/pair" | "/pair/finish" | "/invitations/redeem") => (&self.pair, None),
             ("POST", "/pair/start") => (&self.pair, Some("pair")),
             ("DELETE", "/devices/{node_id}") => (&self.revoke, None),

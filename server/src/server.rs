@@ -179,11 +179,10 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
         .map_err(|e| ServerError::Bind(config.http_addr, e))?;
     let (stop, stopped) = watch::channel(false);
     let metrics = Arc::new(crate::metrics::Metrics::default());
-    let app = crate::http::router(state.clone())
-        .route_layer(axum::middleware::from_fn_with_state(
-            metrics.clone(),
-            crate::metrics::count,
-        ));
+    let app = crate::http::router(state.clone()).route_layer(axum::middleware::from_fn_with_state(
+        metrics.clone(),
+        crate::metrics::count,
+    ));
     let metrics = match config.metrics_addr {
         Some(addr) => {
             let scrape = crate::metrics::Scrape {

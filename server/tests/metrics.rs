@@ -101,7 +101,10 @@ async fn metrics_count_outcomes_and_work_without_naming_anyone() {
         Some(1.0)
     );
     assert_eq!(
-        sample(&body, "humansync_pair_attempts_total{outcome=\"upgrade_required\"}"),
+        sample(
+            &body,
+            "humansync_pair_attempts_total{outcome=\"upgrade_required\"}"
+        ),
         Some(1.0)
     );
     assert_eq!(
