@@ -99,8 +99,11 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
     // A fresh actor per process lifetime: a crash can never reuse (actor, seq) (see CoreConfig::actor).
     let mut actor = id.as_bytes()[..16].to_vec();
     actor.extend_from_slice(&random32()[..16]);
-    let core = Core::new(Instant(0), CoreConfig::new(id, actor, anchor), startup)
-        .map_err(|e| Error::Storage(e.to_string()))?;
+    let interval = std::time::Duration::from_secs(config.interval_secs.max(1));
+    let mut core_config = CoreConfig::new(id, actor, anchor);
+    // The rescan interval is also the longest wait between dials of an unreachable device.
+    core_config.dial.backoff_max_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+    let core = Core::new(Instant(0), core_config, startup).map_err(|e| Error::Storage(e.to_string()))?;
     let gate = Gate::new(id);
     let (net_tx, net_rx) = mpsc::channel(4096);
     let transport_config = TransportConfig {
@@ -128,7 +131,6 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
     let addrs = transport.addrs();
     let (commands_tx, commands_rx) = mpsc::channel(1024);
     let (events, _) = broadcast::channel(4096);
-    let interval = std::time::Duration::from_secs(config.interval_secs.max(1));
     // Blobs already held count as held (the want-list only asks for the rest).
     let mut core = core;
     for hash in core.missing_blobs() {
@@ -145,7 +147,6 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         commands: commands_rx,
         events: events.clone(),
         pairing: pairing.clone(),
-        interval,
     };
     tokio::spawn(driver::run(parts));
     // Discovery asks the server this device paired with (or the configured one) once paired.

@@ -43,6 +43,8 @@ pub struct NodeTotals {
     pub blobs_arrived: u64,
     /// Devices the registry revoked while this node ran.
     pub devices_revoked: u64,
+    /// Dials started (sync sessions this node tried to open), as the core asked for them.
+    pub dials_started: u64,
 }
 
 /// What a node did since it started.

@@ -40,7 +40,9 @@ pub mod testing;
 mod time;
 
 pub use crate::core::OpenState;
-pub use crate::core::{Core, CoreConfig, CoreError, PeerStatus, SessionStats, Startup, SyncStatus};
+pub use crate::core::{
+    Core, CoreConfig, CoreError, DialConfig, DialStats, PeerStatus, SessionStats, Startup, SyncStatus, Wake,
+};
 pub use event::{Event, Origin};
 pub use io::{DocMeta, DocWrite, IoAction, IoResult, IoTask, IoTaskId, PeerSyncState};
 pub use output::{ConnId, Output, Role};

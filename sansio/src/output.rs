@@ -41,6 +41,17 @@ pub enum Output {
         /// Why (CloseCode::REVOKED).
         code: CloseCode,
     },
+    /// Dial this peer (HS-TRANSPORT-4): the connection policy decided it is time. Answer with
+    /// [`crate::Core::handle_connection`] (role [`Role::Dialer`]) once connected, or
+    /// [`crate::Core::handle_dial_failed`]. Addresses are the runtime's business.
+    Dial {
+        /// The peer to dial.
+        peer: DeviceId,
+    },
+    /// The admission view changed: the runtime's gate MUST decide every new connection and blob
+    /// request with this view from now on (HS-GATE-3); emitted before any [`Output::DisconnectPeer`]
+    /// it causes.
+    Gate(crate::gate::GateView),
     /// Perform this I/O and answer with [`crate::Core::handle_io_result`].
     Io(IoTask),
     /// Report this to the app.

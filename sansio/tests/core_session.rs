@@ -331,15 +331,31 @@ fn unexpected_reconcile_is_a_protocol_error() {
 
 #[test]
 fn duplicate_sessions_keep_one_winner() {
-    // HS-TRANSPORT-4: the same peer dials twice: the newer session is closed.
+    // HS-TRANSPORT-4: the same peer dials twice: it lost the older session (a restart, a
+    // half-open connection), so the older is closed and the newer kept (soak: zombie_session).
     let mut f = fixture();
     for conn in [ConnId(1), ConnId(2)] {
         f.core.handle_connection(Instant(1), conn, f.peer, Role::Acceptor);
         f.core.handle_bytes(Instant(2), conn, &hello(vec![1]));
     }
     let out = drain(&mut f.core);
-    assert_eq!(closed_with(&out, ConnId(2)), Some(CloseCode::DUPLICATE));
-    assert_eq!(closed_with(&out, ConnId(1)), None);
+    assert_eq!(closed_with(&out, ConnId(1)), Some(CloseCode::DUPLICATE));
+    assert_eq!(closed_with(&out, ConnId(2)), None);
+
+    // HS-TRANSPORT-4: a session we dialled has been open for a while when the peer dials us:
+    // the peer no longer has it, whatever the ids; the newer is kept.
+    let mut f = fixture();
+    f.core
+        .handle_connection(Instant(1), ConnId(1), f.peer, Role::Dialer);
+    f.core.handle_bytes(Instant(2), ConnId(1), &welcome(1));
+    drain(&mut f.core);
+    f.core
+        .handle_connection(Instant(60_000), ConnId(2), f.peer, Role::Acceptor);
+    f.core
+        .handle_bytes(Instant(60_001), ConnId(2), &hello(vec![1]));
+    let out = drain(&mut f.core);
+    assert_eq!(closed_with(&out, ConnId(1)), Some(CloseCode::DUPLICATE));
+    assert_eq!(closed_with(&out, ConnId(2)), None);
 
     // HS-TRANSPORT-3: crossed dials: both sides keep the session dialled by the lower id.
     let mut f = fixture();

@@ -11,6 +11,7 @@ fn quiet() -> SimConfig {
         latency_ms: (5, 5),
         io_ms: (1, 1),
         transcript: true,
+        crossing_dials: 0.0,
         ..SimConfig::default()
     }
 }

@@ -1,6 +1,7 @@
-//! Keeps sessions open to every admitted peer: dials the ones we are not connected to, with
-//! exponential backoff per peer; addresses come from pairing, GET /devices or the app, and mDNS
-//! finds LAN peers by id alone.
+//! Performs the core's dial requests ([`humansync_sansio::Output::Dial`]). Who is dialled, when
+//! and with what backoff is the core's decision (HS-TRANSPORT-4, HS-GATE-5..7); this only keeps
+//! the addresses learned for each peer (pairing, GET /devices, the app), dials with a bounded
+//! wait, and reports failures back so that the core can back off.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,108 +10,60 @@ use std::time::Duration;
 
 use humansync_protocol::DeviceId;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use crate::transport::Transport;
 
-/// First retry delay after a failed dial.
-const BACKOFF_START: Duration = Duration::from_millis(500);
+/// The longest a dial may take before it counts as failed. QUIC retransmits its first packet
+/// with a growing delay, so a dial started while the peer was down can take long to notice the
+/// peer is back; the core's backoff then starts a fresh one.
+pub(crate) const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The result of one dial attempt.
-pub(crate) struct DialOutcome {
-    peer: DeviceId,
-    ok: bool,
-}
-
-#[derive(Default)]
-struct PeerDial {
-    addrs: Vec<SocketAddr>,
-    in_flight: bool,
-    connected: bool,
-    failures: u32,
-    next: Option<Instant>,
-}
-
-/// Dial bookkeeping for every known peer.
+/// Addresses per peer, and the dials in flight.
 pub(crate) struct Dialer {
-    peers: BTreeMap<DeviceId, PeerDial>,
-    results: mpsc::UnboundedSender<DialOutcome>,
-    max_backoff: Duration,
+    addrs: BTreeMap<DeviceId, Vec<SocketAddr>>,
+    failed: mpsc::UnboundedSender<DeviceId>,
 }
 
 impl Dialer {
-    pub(crate) fn new(results: mpsc::UnboundedSender<DialOutcome>, interval: Duration) -> Self {
+    /// A dialer reporting failed dials on `failed`.
+    pub(crate) fn new(failed: mpsc::UnboundedSender<DeviceId>) -> Self {
         Dialer {
-            peers: BTreeMap::new(),
-            results,
-            max_backoff: interval.max(BACKOFF_START),
+            addrs: BTreeMap::new(),
+            failed,
         }
     }
 
-    /// Records addresses for a peer and, when they are new, retries it at once (the same
-    /// addresses reported again, as GET /devices does every interval, keep the backoff).
-    pub(crate) fn set_addrs(&mut self, peer: DeviceId, addrs: Vec<SocketAddr>) {
-        let entry = self.peers.entry(peer).or_default();
-        if entry.addrs == addrs {
-            return;
+    /// Records addresses for a peer; true when they are new (the same addresses reported again,
+    /// as GET /devices does every interval, are not news).
+    pub(crate) fn set_addrs(&mut self, peer: DeviceId, addrs: Vec<SocketAddr>) -> bool {
+        let entry = self.addrs.entry(peer).or_default();
+        if *entry == addrs {
+            return false;
         }
-        entry.addrs = addrs;
-        entry.next = None;
-        entry.failures = 0;
+        *entry = addrs;
+        true
     }
 
-    /// Forgets the backoff of `peer` (it was just seen, e.g. on the LAN) so the next tick dials it.
-    pub(crate) fn retry_now(&mut self, peer: DeviceId) {
-        if let Some(entry) = self.peers.get_mut(&peer) {
-            entry.next = None;
-        }
-    }
-
-    pub(crate) fn connected(&mut self, peer: DeviceId) {
-        let entry = self.peers.entry(peer).or_default();
-        entry.connected = true;
-        entry.failures = 0;
-    }
-
-    pub(crate) fn disconnected(&mut self, peer: DeviceId) {
-        let entry = self.peers.entry(peer).or_default();
-        entry.connected = false;
-        entry.next = None;
-    }
-
-    pub(crate) fn finished(&mut self, outcome: DialOutcome) {
-        let entry = self.peers.entry(outcome.peer).or_default();
-        entry.in_flight = false;
-        if outcome.ok {
-            entry.failures = 0;
-            entry.next = None;
-        } else {
-            entry.failures = entry.failures.saturating_add(1);
-            let backoff = BACKOFF_START
-                .saturating_mul(1 << entry.failures.min(10))
-                .min(self.max_backoff);
-            entry.next = Some(Instant::now() + backoff);
-        }
-    }
-
-    /// Starts a dial to every target that is not connected, not being dialled and not backing off.
-    pub(crate) fn tick(&mut self, now: Instant, targets: &[DeviceId], transport: &Arc<Transport>) {
-        for peer in targets {
-            let entry = self.peers.entry(*peer).or_default();
-            if entry.in_flight || entry.connected || entry.next.is_some_and(|t| t > now) {
-                continue;
+    /// Dials `peer` in the background. Success shows up as the transport's `Connected` event;
+    /// a failure (or no answer within [`DIAL_TIMEOUT`]) is reported on the failure channel.
+    pub(crate) fn dial(&self, peer: DeviceId, transport: &Arc<Transport>) {
+        let (addrs, transport, failed) = (
+            self.addrs.get(&peer).cloned().unwrap_or_default(),
+            transport.clone(),
+            self.failed.clone(),
+        );
+        tokio::spawn(async move {
+            match tokio::time::timeout(DIAL_TIMEOUT, transport.dial(peer, addrs)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "dial failed");
+                    let _ = failed.send(peer);
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "dial timed out");
+                    let _ = failed.send(peer);
+                }
             }
-            entry.in_flight = true;
-            let (peer, addrs, transport, results) = (
-                *peer,
-                entry.addrs.clone(),
-                transport.clone(),
-                self.results.clone(),
-            );
-            tokio::spawn(async move {
-                let ok = transport.dial(peer, addrs).await.is_ok();
-                let _ = results.send(DialOutcome { peer, ok });
-            });
-        }
+        });
     }
 }

@@ -32,7 +32,6 @@ pub(crate) struct DriverParts {
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) pairing: PairingState,
-    pub(crate) interval: Duration,
 }
 
 /// The driver's state; see the module docs.
@@ -52,7 +51,6 @@ struct Driver {
     acks: BTreeMap<IoTaskId, (Reply<AnyBox>, AnyBox)>,
     deletes: BTreeMap<IoTaskId, Reply<()>>,
     dialer: Dialer,
-    admitted: BTreeSet<DeviceId>,
     shutting_down: Option<Reply<()>>,
     /// The mDNS neighbourhood generation last acted on.
     lan_generation: u64,
@@ -76,7 +74,6 @@ pub(crate) async fn run(parts: DriverParts) {
         mut commands,
         events,
         pairing,
-        interval,
     } = parts;
     let (io_tx, mut io_rx) = mpsc::unbounded_channel();
     let (dial_tx, mut dial_rx) = mpsc::unbounded_channel();
@@ -95,8 +92,7 @@ pub(crate) async fn run(parts: DriverParts) {
         parked: BTreeMap::new(),
         acks: BTreeMap::new(),
         deletes: BTreeMap::new(),
-        dialer: Dialer::new(dial_tx, interval),
-        admitted: BTreeSet::new(),
+        dialer: Dialer::new(dial_tx),
         shutting_down: None,
         lan_generation: 0,
         blob_added_tx,
@@ -107,12 +103,13 @@ pub(crate) async fn run(parts: DriverParts) {
     };
     driver.adopt_server_relay().await;
     driver.pump();
-    let mut dial_tick = tokio::time::interval(Duration::from_millis(500));
+    // Only looks for news from mDNS; dial timing is the core's (poll_timeout).
+    let mut lan_tick = tokio::time::interval(Duration::from_millis(500));
     loop {
-        let timeout = driver
-            .core
-            .poll_timeout()
-            .map(|t| driver.base + Duration::from_millis(t.0));
+        let timeout = driver.core.poll_timeout_reason().map(|(t, reason)| {
+            tracing::trace!(?reason, at_ms = t.0, "core timer");
+            driver.base + Duration::from_millis(t.0)
+        });
         let sleep = async {
             match timeout {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -126,12 +123,15 @@ pub(crate) async fn run(parts: DriverParts) {
             },
             Some(ev) = net_events.recv() => driver.net(ev),
             Some((id, result)) = io_rx.recv() => driver.io_result(id, result),
-            Some(outcome) = dial_rx.recv() => driver.dialer.finished(outcome),
+            Some(peer) = dial_rx.recv() => {
+                let now = driver.now();
+                driver.core.handle_dial_failed(now, peer);
+            }
             Some(hash) = blob_added_rx.recv() => {
                 let now = driver.now();
                 driver.core.handle_blob_added(now, hash);
             }
-            _ = dial_tick.tick() => driver.dial(),
+            _ = lan_tick.tick() => driver.lan_news(),
             _ = sleep => {
                 let now = driver.now();
                 driver.core.handle_timeout(now);
@@ -165,8 +165,19 @@ impl Driver {
                     }
                 }
                 Output::Close { conn, code } => self.transport.close(conn, code),
+                Output::Gate(view) => {
+                    let self_revoked = view.self_revoked();
+                    self.gate.set(view);
+                    if self_revoked {
+                        // HS-GATE-5: every connection on every ALPN, blob transfers included.
+                        self.transport.disconnect_all(CloseCode::REVOKED);
+                    }
+                }
+                Output::Dial { peer } => {
+                    self.totals.dials_started += 1;
+                    self.dialer.dial(peer, &self.transport);
+                }
                 Output::DisconnectPeer { peer, code } => {
-                    self.refresh_gate();
                     self.transport.disconnect_peer(peer, code);
                 }
                 Output::Io(task) => match task.action {
@@ -210,28 +221,6 @@ impl Driver {
                 Output::Event(event) => self.event(event),
             }
         }
-        self.refresh_gate();
-    }
-
-    /// Keeps the transport's gate equal to the core's registry view (HS-GATE-3, HS-GATE-4).
-    fn refresh_gate(&mut self) {
-        let registry = self.core.registry();
-        let mut admitted: BTreeSet<DeviceId> = registry
-            .devices()
-            .filter(|(id, _)| registry.is_admitted(id))
-            .map(|(id, _)| *id)
-            .collect();
-        admitted.extend(registry.anchor());
-        admitted.remove(&self.core.me());
-        if admitted != self.admitted {
-            let revoked: BTreeSet<DeviceId> = registry
-                .devices()
-                .filter(|(_, s)| s.revoked_at_ms.is_some())
-                .map(|(id, _)| *id)
-                .collect();
-            self.gate.update(admitted.clone(), revoked);
-            self.admitted = admitted;
-        }
     }
 
     fn event(&mut self, event: Event) {
@@ -247,8 +236,6 @@ impl Driver {
             Event::DocCorrupt { doc, reason } => {
                 tracing::warn!(%doc, %reason, "stored document is corrupt: quarantined, recovering from peers");
             }
-            Event::PeerConnected(peer) => self.dialer.connected(*peer),
-            Event::PeerDisconnected { peer, .. } => self.dialer.disconnected(*peer),
             _ => {}
         }
         let _ = self.events.send(event);
@@ -369,7 +356,7 @@ impl Driver {
                 }
                 let _ = reply.send(result);
             }
-            Command::AddPeerAddrs { peer, addrs } => self.dialer.set_addrs(peer, addrs),
+            Command::AddPeerAddrs { peer, addrs } => self.peer_addrs(peer, addrs),
             Command::Shutdown { reply } => self.shutting_down = Some(reply),
             Command::Anchor(cmd) => self.anchor_command(cmd),
         }
@@ -457,7 +444,7 @@ impl Driver {
             .iter()
             .filter_map(|a| a.parse().ok())
             .collect();
-        self.dialer.set_addrs(response.server_node_id, addrs);
+        self.peer_addrs(response.server_node_id, addrs);
         self.pairing
             .save(response)
             .map_err(|e| Error::Storage(e.to_string()))?;
@@ -485,24 +472,24 @@ impl Driver {
         }
     }
 
-    fn dial(&mut self) {
+    /// New addresses for `peer`: the core dials it at once instead of after its backoff.
+    fn peer_addrs(&mut self, peer: DeviceId, addrs: Vec<std::net::SocketAddr>) {
+        if self.dialer.set_addrs(peer, addrs) {
+            let now = self.now();
+            self.core.handle_peer_seen(now, peer);
+        }
+    }
+
+    /// A peer just appeared on the LAN (mDNS): the core dials it now rather than after its backoff.
+    fn lan_news(&mut self) {
         let generation = self.transport.lan_generation();
         if generation != self.lan_generation {
-            // A peer just appeared on the LAN: dial it now rather than after its backoff.
             self.lan_generation = generation;
+            let now = self.now();
             for peer in self.transport.lan_peers().into_keys() {
-                self.dialer.retry_now(peer);
+                self.core.handle_peer_seen(now, peer);
             }
         }
-        let connected = self.open_peers();
-        let targets: Vec<DeviceId> = self
-            .admitted
-            .iter()
-            .filter(|p| !connected.contains(p))
-            .copied()
-            .collect();
-        let now = tokio::time::Instant::now();
-        self.dialer.tick(now, &targets, &self.transport);
     }
 
     fn status(&self) -> SyncStatus {
@@ -522,7 +509,7 @@ impl Driver {
                 .transport
                 .lan_peers()
                 .into_keys()
-                .filter(|p| self.admitted.contains(p))
+                .filter(|p| self.core.gate().admit(p).is_admit())
                 .collect(),
             docs: st.docs,
             docs_pending: st.docs_pending,

@@ -1,62 +1,41 @@
-//! The transport's admission gate: the registry view the driver keeps current (HS-GATE-2, HS-GATE-3).
+//! The transport's admission gate: the core's admission view, kept current by the driver
+//! (HS-GATE-2, HS-GATE-3). It decides with [`GateView::admit`], the one admission function.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use humansync_protocol::{CloseCode, DeviceId};
-use humansync_sansio::gate::Admission;
-
-/// What the gate decides from: our own id and the registry's admitted and revoked sets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GateState {
-    /// This node's device id; never admitted (no loopback sessions, HS-GATE-2).
-    pub me: DeviceId,
-    /// Devices admitted by the registry, the anchor included.
-    pub admitted: BTreeSet<DeviceId>,
-    /// Devices with a valid Revoked record; refused with [`CloseCode::REVOKED`] even if also in `admitted`.
-    pub revoked: BTreeSet<DeviceId>,
-}
-
-impl GateState {
-    /// The verdict on `peer` (HS-GATE-2): revoked beats admitted, unknown ids and `me` are not registered.
-    pub fn admission(&self, peer: &DeviceId) -> Admission {
-        if *peer == self.me {
-            Admission::Reject(CloseCode::NOT_REGISTERED)
-        } else if self.revoked.contains(peer) {
-            Admission::Reject(CloseCode::REVOKED)
-        } else if self.admitted.contains(peer) {
-            Admission::Admit
-        } else {
-            Admission::Reject(CloseCode::NOT_REGISTERED)
-        }
-    }
-}
+use humansync_protocol::DeviceId;
+use humansync_sansio::gate::{Admission, GateView};
 
 /// Decides admission for every incoming and outgoing connection on every ALPN (HS-GATE-3).
 ///
-/// Cheap to clone; all clones share one state. The driver MUST call [`Gate::update`]
-/// whenever its registry view changes, then [`super::Transport::disconnect_peer`] for every
-/// peer that lost admission (HS-GATE-4): the gate only decides new connections and new blob
-/// requests, it does not close open ones.
+/// Cheap to clone; all clones share one view. The driver MUST call [`Gate::set`] with every
+/// view the core emits ([`humansync_sansio::Output::Gate`]), then
+/// [`super::Transport::disconnect_peer`] for every peer that lost admission (HS-GATE-4): the
+/// gate only decides new connections and new blob requests, it does not close open ones.
 #[derive(Debug, Clone)]
-pub struct Gate(Arc<RwLock<GateState>>);
+pub struct Gate(Arc<RwLock<GateView>>);
 
 impl Gate {
     /// A gate for the node `me` that admits nobody yet (an unpaired node, HS-GATE-2).
     pub fn new(me: DeviceId) -> Self {
-        Gate(Arc::new(RwLock::new(GateState {
-            me,
-            admitted: BTreeSet::new(),
-            revoked: BTreeSet::new(),
-        })))
+        Gate(Arc::new(RwLock::new(GateView::unpaired(me))))
     }
 
-    /// Replaces the admitted set (anchor included) and the revoked set.
-    pub fn update(&self, admitted: BTreeSet<DeviceId>, revoked: BTreeSet<DeviceId>) {
-        // A poisoned lock only means a writer panicked mid-assignment of plain sets; the data is still usable.
+    /// Replaces the view (its `me` must be this gate's).
+    pub fn set(&self, view: GateView) {
+        // A poisoned lock only means a writer panicked mid-assignment; the data is still usable.
         let mut state = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        state.admitted = admitted;
-        state.revoked = revoked;
+        if view.me() == state.me() {
+            *state = view;
+        }
+    }
+
+    /// For tools and tests that run a transport without a core: admits `admitted` and refuses
+    /// `revoked` (with CLOSE_REVOKED, even if also admitted), as an anchor with that registry would.
+    pub fn update(&self, admitted: BTreeSet<DeviceId>, revoked: BTreeSet<DeviceId>) {
+        let me = self.me();
+        self.set(GateView::from_parts(me, Some(me), admitted, revoked));
     }
 
     /// The verdict on `peer` now.
@@ -64,23 +43,24 @@ impl Gate {
         self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .admission(peer)
+            .admit(peer)
     }
 
-    /// A copy of the current state.
-    pub fn snapshot(&self) -> GateState {
+    /// A copy of the current view.
+    pub fn snapshot(&self) -> GateView {
         self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// This node's id.
     pub fn me(&self) -> DeviceId {
-        self.0.read().unwrap_or_else(PoisonError::into_inner).me
+        self.0.read().unwrap_or_else(PoisonError::into_inner).me()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use humansync_protocol::CloseCode;
 
     fn id(seed: u8) -> DeviceId {
         let public = iroh::SecretKey::from_bytes(&[seed; 32]).public();
@@ -106,5 +86,8 @@ mod tests {
             gate.admission(&id(4)),
             Admission::Reject(CloseCode::NOT_REGISTERED)
         );
+        // HS-GATE-5: a node revoked in its own view admits nobody.
+        gate.update([id(2)].into(), [id(1)].into());
+        assert_eq!(gate.admission(&id(2)), Admission::Reject(CloseCode::REVOKED));
     }
 }

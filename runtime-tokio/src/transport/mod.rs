@@ -56,7 +56,7 @@ pub use blobs::FetchStats;
 pub use config::{RelayChoice, TransportConfig};
 pub use error::{BoxError, TransportError};
 pub use event::NetEvent;
-pub use gate::{Gate, GateState};
+pub use gate::Gate;
 pub use provider_gate::BlobProviderStats;
 pub use queue::SEND_QUEUE_LIMIT;
 pub use session::READ_CHUNK;

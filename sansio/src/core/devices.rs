@@ -6,7 +6,7 @@ use humansync_protocol::digest::heads_digest;
 use humansync_protocol::{CloseCode, DocDigest, DocId};
 
 use super::Core;
-use crate::gate::{Admission, admit};
+use crate::gate::Admission;
 use crate::registry::RegistryChange;
 use crate::{ConnId, Event, Instant, Output};
 
@@ -45,34 +45,33 @@ impl Core {
                 RegistryChange::Revoked(device) => self.emit(Event::DeviceRevoked(device)),
             }
         }
+        let gate = crate::gate::GateView::new(self.config.me, &self.registry);
+        if gate != self.gate {
+            // The runtime's gate decides new connections with the new view before the
+            // DisconnectPeer outputs below close the old ones (HS-GATE-3, HS-GATE-4).
+            self.gate = gate;
+            self.outputs.push_back(Output::Gate(self.gate.clone()));
+        }
         self.enforce_gate(now);
+        self.plan_dials(now);
         let conns: Vec<ConnId> = self.open_conns().filter(|c| healed || Some(*c) != from).collect();
         for conn in conns {
             self.sync_step(now, conn, &devices);
         }
     }
 
-    /// HS-GATE-4, HS-GATE-5: drops every session whose peer is no longer admitted, discarding
-    /// anything still queued for it, and asks the runtime to close all its connections.
+    /// HS-GATE-4, HS-GATE-5: drops every session whose peer is no longer admitted (every
+    /// session, once this node is revoked in its own view), discarding anything still queued for
+    /// it, and asks the runtime to close all its connections.
     fn enforce_gate(&mut self, now: Instant) {
-        let me_revoked = self
-            .registry
-            .status(&self.config.me)
-            .is_some_and(|s| s.revoked_at_ms.is_some());
-        let mut refused: Vec<(ConnId, humansync_protocol::DeviceId, CloseCode)> = Vec::new();
-        for session in self.sessions.values() {
-            let code = if me_revoked {
-                Some(CloseCode::REVOKED)
-            } else {
-                match admit(&session.peer, &self.config.me, &self.registry) {
-                    Admission::Admit => None,
-                    Admission::Reject(code) => Some(code),
-                }
-            };
-            if let Some(code) = code {
-                refused.push((session.conn, session.peer, code));
-            }
-        }
+        let refused: Vec<(ConnId, humansync_protocol::DeviceId, CloseCode)> = self
+            .sessions
+            .values()
+            .filter_map(|s| match self.gate.admit(&s.peer) {
+                Admission::Admit => None,
+                Admission::Reject(code) => Some((s.conn, s.peer, code)),
+            })
+            .collect();
         if refused.is_empty() {
             return;
         }
@@ -91,13 +90,6 @@ impl Core {
 
     /// HS-GATE-2 plus HS-GATE-5: the admission decision for a new connection.
     pub(crate) fn admission(&self, peer: &humansync_protocol::DeviceId) -> Admission {
-        if self
-            .registry
-            .status(&self.config.me)
-            .is_some_and(|s| s.revoked_at_ms.is_some())
-        {
-            return Admission::Reject(CloseCode::REVOKED);
-        }
-        admit(peer, &self.config.me, &self.registry)
+        self.gate.admit(peer)
     }
 }

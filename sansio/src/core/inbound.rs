@@ -1,6 +1,6 @@
 //! Receiving: frame decoding, the handshake, and dispatch of every session message.
 
-use automerge::sync::{self, SyncDoc};
+use automerge::sync;
 use automerge::{Automerge, ReadDoc};
 use humansync_protocol::{CloseCode, DeviceId, DocId, Message, V2, allowed_in, encode_frame, negotiate};
 
@@ -136,31 +136,29 @@ impl Core {
             return;
         };
         let (peer, role) = (session.peer, session.role);
-        // HS-TRANSPORT-3: keep one session per peer; the one dialled by the lower id wins.
+        // HS-TRANSPORT-3, HS-TRANSPORT-4: keep one session per peer.
         let duplicate = self
             .sessions
             .values()
             .find(|s| s.peer == peer && s.conn != conn && s.is_open())
-            .map(|s| (s.conn, s.role));
-        if let Some((other, other_role)) = duplicate {
-            let loser = if other_role == role {
-                // HS-TRANSPORT-4: the same side dialled twice; keep the older session.
-                conn
-            } else {
-                // HS-TRANSPORT-3: keep the session dialled by the lower id.
-                let dialled_by_me = if role == crate::Role::Dialer { conn } else { other };
-                let dialled_by_peer = if role == crate::Role::Dialer { other } else { conn };
-                if self.config.me < peer {
-                    dialled_by_peer
-                } else {
-                    dialled_by_me
-                }
-            };
+            .map(|s| (s.conn, s.role, s.opened_at));
+        if let Some((other, other_role, other_opened)) = duplicate {
+            let loser = super::tie_break::loser(super::tie_break::Pair {
+                me: self.config.me,
+                peer,
+                now,
+                newer: (conn, role),
+                older: (other, other_role, other_opened),
+            });
             self.close_session(now, loser, CloseCode::DUPLICATE, "duplicate session");
             if loser == conn {
                 return;
             }
         }
+        if let Some(session) = self.sessions.get_mut(&conn) {
+            session.opened_at = Some(now);
+        }
+        self.dialer.session_opened(peer);
         self.reset_sync_states(peer);
         self.emit(Event::PeerConnected(peer));
         // HS-REG-6: the registry first.
@@ -537,9 +535,7 @@ impl Core {
         loaded.last_used = now;
         let before = loaded.heads();
         let state = loaded.sync.entry(peer).or_default();
-        loaded
-            .am
-            .receive_sync_message(state, message)
+        super::sync_msg::receive(&mut loaded.am, state, message)
             .map_err(|e| format!("Automerge sync failed: {e}"))?;
         loaded.sync_dirty.insert(peer);
         Ok(loaded.heads() != before)
@@ -601,13 +597,15 @@ impl Core {
 
     /// Forget per-session state: in-flight sync state resets to its persisted form.
     pub(crate) fn session_ended(&mut self, now: Instant, session: Session, code: CloseCode) {
-        let _ = now;
         let peer = session.peer;
         self.reset_sync_states(peer);
         self.blobs.peer_gone(&peer);
-        if session.phase == Phase::Open {
+        let opened = session.phase == Phase::Open;
+        if opened {
             self.emit(Event::PeerDisconnected { peer, code });
         }
+        self.dialer.session_ended(now, &self.gate, peer, opened);
+        self.plan_dials(now);
     }
 
     /// Drops the in-flight part of every sync state with `peer` (what was sent, what it said it

@@ -11,6 +11,7 @@ mod ancestry;
 mod blobs;
 mod chunks;
 mod devices;
+mod dialer;
 mod docs;
 mod inbound;
 mod log;
@@ -18,6 +19,8 @@ mod push;
 mod resume;
 mod session;
 mod status;
+mod sync_msg;
+mod tie_break;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -28,6 +31,7 @@ use crate::recon::DocSet;
 use crate::registry::Registry;
 use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult, IoTask, IoTaskId, Output, Role};
 
+pub use dialer::{DialConfig, DialStats};
 pub use docs::OpenState;
 pub use session::SessionStats;
 pub use status::{PeerStatus, SyncStatus};
@@ -53,6 +57,8 @@ pub struct CoreConfig {
     pub max_inflight_loads: usize,
     /// Protocol versions offered and accepted, ascending (HS-VER-1); default: all supported.
     pub versions: Vec<u16>,
+    /// Timing of the connection policy (who is dialled when, HS-TRANSPORT-4).
+    pub dial: DialConfig,
 }
 
 impl CoreConfig {
@@ -65,6 +71,7 @@ impl CoreConfig {
             cache_capacity: 256,
             max_inflight_loads: 64,
             versions: humansync_protocol::SUPPORTED_VERSIONS.to_vec(),
+            dial: DialConfig::default(),
         }
     }
 }
@@ -123,6 +130,23 @@ pub struct Core {
     next_io: u64,
     last_sync: Option<Instant>,
     log: log::ChangeLog,
+    /// The admission view, rebuilt whenever the registry changes: the one input of `admit`.
+    gate: crate::gate::GateView,
+    /// The connection policy (HS-TRANSPORT-4, HS-GATE-5..7).
+    dialer: dialer::Dialer,
+}
+
+/// Why [`Core::poll_timeout`] asks to be woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// A handshake deadline (HS-VER-3, HS-VER-5).
+    Handshake,
+    /// A Synced is due (HS-RESUME-5).
+    Synced,
+    /// A blob fetch is to be retried (HS-BLOB-2).
+    BlobRetry,
+    /// A peer is to be dialled again, or a dial's answer is overdue (HS-TRANSPORT-4).
+    Dial,
 }
 
 impl Core {
@@ -148,6 +172,8 @@ impl Core {
             next_io: 0,
             last_sync: None,
             log: log::ChangeLog::new(startup.log_epoch, startup.cursors),
+            gate: crate::gate::GateView::unpaired(config.me),
+            dialer: dialer::Dialer::new(config.dial),
             config,
         };
         for (doc, meta) in startup.index {
@@ -182,14 +208,26 @@ impl Core {
 
     /// The earliest instant at which [`Core::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        self.poll_timeout_reason().map(|(at, _)| at)
+    }
+
+    /// [`Core::poll_timeout`] with the reason for it (for logs and tests).
+    pub fn poll_timeout_reason(&self) -> Option<(Instant, Wake)> {
         let hello = self.sessions.values().filter_map(|s| match s.phase {
             session::Phase::AwaitHello { deadline } | session::Phase::AwaitWelcome { deadline } => {
-                Some(deadline)
+                Some((deadline, Wake::Handshake))
             }
             session::Phase::Open => None,
         });
-        let synced = self.sessions.values().filter_map(|s| s.synced_due);
-        hello.chain(synced).chain(self.blobs.next_retry()).min()
+        let synced = self
+            .sessions
+            .values()
+            .filter_map(|s| s.synced_due.map(|t| (t, Wake::Synced)));
+        hello
+            .chain(synced)
+            .chain(self.blobs.next_retry().map(|t| (t, Wake::BlobRetry)))
+            .chain(self.dialer.next_wake().map(|t| (t, Wake::Dial)))
+            .min_by_key(|(t, _)| *t)
     }
 
     /// Advances timers: handshake deadlines (HS-VER-3, HS-VER-5) and blob retries (HS-BLOB-2).
@@ -223,6 +261,7 @@ impl Core {
         for conn in due {
             self.maybe_send_synced(now, conn);
         }
+        self.plan_dials(now);
     }
 
     /// A transport connection with `peer` finished its TLS handshake. Returns whether it is admitted;
@@ -236,8 +275,13 @@ impl Core {
     ) -> crate::gate::Admission {
         let admission = self.admission(&peer);
         if admission != crate::gate::Admission::Admit {
+            if role == Role::Dialer {
+                // Our own gate refused what we dialled (the registry changed meanwhile).
+                self.dialer.dial_failed(now, &self.gate, peer);
+            }
             return admission;
         }
+        self.dialer.session_started(peer, role == Role::Dialer);
         let phase = match role {
             Role::Dialer => session::Phase::AwaitWelcome {
                 deadline: now.plus_ms(humansync_protocol::limits::HANDSHAKE_TIMEOUT_MS),
@@ -257,7 +301,44 @@ impl Core {
             };
             self.send(conn, &hello);
         }
+        self.plan_dials(now);
         admission
+    }
+
+    /// A dial this core asked for ([`Output::Dial`]) failed before any session started: no
+    /// route, a timeout, or the peer's gate refused us during the handshake (HS-GATE-7). The
+    /// peer is dialled again after a growing delay.
+    pub fn handle_dial_failed(&mut self, now: Instant, peer: DeviceId) {
+        self.dialer.dial_failed(now, &self.gate, peer);
+        self.plan_dials(now);
+    }
+
+    /// The runtime learned a new address for `peer` (pairing, GET /devices, mDNS): if it is a
+    /// peer to dial, it is dialled at once instead of after its backoff.
+    pub fn handle_peer_seen(&mut self, now: Instant, peer: DeviceId) {
+        self.dialer.peer_seen(now, peer);
+        self.plan_dials(now);
+    }
+
+    /// The admission view every gate of this node decides with (HS-GATE-2, HS-GATE-5).
+    pub fn gate(&self) -> &crate::gate::GateView {
+        &self.gate
+    }
+
+    /// Counters of the connection policy.
+    pub fn dial_stats(&self) -> DialStats {
+        self.dialer.stats()
+    }
+
+    /// Asks for a dial of every admitted peer that has no session and whose time has come.
+    pub(crate) fn plan_dials(&mut self, now: Instant) {
+        let sessions = &self.sessions;
+        self.dialer.plan(
+            now,
+            &self.gate,
+            |peer| sessions.values().any(|s| s.peer == *peer),
+            &mut self.outputs,
+        );
     }
 
     /// Bytes arrived on the session stream of `conn`.

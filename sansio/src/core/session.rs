@@ -107,6 +107,8 @@ pub(crate) struct Session {
     pub(crate) after_resume: bool,
     /// That first Reconcile, held until the peer's answer is applied here (HS-RESUME-6).
     pub(crate) deferred_reconcile: Option<Vec<humansync_protocol::RangeEntry>>,
+    /// When the handshake completed (for the duplicate-session rule, HS-TRANSPORT-4).
+    pub(crate) opened_at: Option<Instant>,
 }
 
 impl Session {
@@ -136,6 +138,7 @@ impl Session {
             synced_due: None,
             after_resume: false,
             deferred_reconcile: None,
+            opened_at: None,
         }
     }
 

@@ -31,6 +31,9 @@ pub struct SimConfig {
     pub dial_interval_ms: u64,
     /// Record a transcript of every message.
     pub transcript: bool,
+    /// Probability that a dial crosses one from the peer (a fault that exercises the
+    /// duplicate-session tie-break, HS-TRANSPORT-3).
+    pub crossing_dials: f64,
 }
 
 impl Default for SimConfig {
@@ -44,6 +47,7 @@ impl Default for SimConfig {
             io_ms: (0, 5),
             dial_interval_ms: 500,
             transcript: false,
+            crossing_dials: 0.1,
         }
     }
 }
@@ -82,6 +86,10 @@ enum SimEvent {
         epoch: u64,
         code: CloseCode,
     },
+    /// A dial the core of `from` asked for reaches `to` (or fails) now.
+    Dial { from: usize, epoch: u64, to: usize },
+    /// The dial from `from` to `to` failed.
+    DialFailed { from: usize, epoch: u64, to: usize },
 }
 
 /// A deterministic multi-device simulation. Same seed, same run.
@@ -106,10 +114,17 @@ pub struct Sim {
     /// Invariant violations seen so far (must stay empty).
     pub violations: Vec<String>,
     revoked_seen: Vec<BTreeSet<humansync_protocol::DeviceId>>,
+    /// Dial requests the cores emitted ([`Output::Dial`]).
+    pub dials: u64,
+    /// Sessions closed with CLOSE_DUPLICATE (the duplicate-session tie-break, HS-TRANSPORT-3/4).
+    pub duplicate_closes: u64,
 }
 
 /// Index of the server node.
 pub const SERVER: usize = 0;
+
+/// How long a dial to a node that is down or cut off takes to fail, ms.
+const DIAL_TIMEOUT_MS: u64 = 1_000;
 
 impl Sim {
     /// A simulation with a server and `devices` paired devices.
@@ -131,6 +146,8 @@ impl Sim {
             transcript: Vec::new(),
             violations: Vec::new(),
             revoked_seen: vec![BTreeSet::new()],
+            dials: 0,
+            duplicate_closes: 0,
         };
         let server_id = sim.nodes[SERVER].id;
         sim.nodes[SERVER].anchor = Some(server_id);
@@ -601,6 +618,38 @@ impl Sim {
                 }
                 self.pump(node);
             }
+            SimEvent::Dial { from, epoch, to } => {
+                if self.nodes[from].epoch != epoch || !self.nodes[from].is_up() {
+                    return; // the node that asked crashed meanwhile
+                }
+                let pair = (from.min(to), from.max(to));
+                if !self.nodes[to].is_up() || self.cut.contains(&pair) {
+                    // No answer: the dial times out.
+                    let at = self.now.plus_ms(DIAL_TIMEOUT_MS);
+                    self.schedule(at, SimEvent::DialFailed { from, epoch, to });
+                    return;
+                }
+                self.connect(from, to);
+                // Fault: the peer dials us at the same moment (a restart, an mDNS sighting), which
+                // exercises the duplicate-session tie-break (HS-TRANSPORT-3).
+                let admits = self.nodes[to]
+                    .core
+                    .as_ref()
+                    .is_some_and(|c| c.admission_of(&self.nodes[from].id) == Admission::Admit);
+                if admits && self.rng.chance(self.cfg.crossing_dials) {
+                    self.connect(to, from);
+                }
+            }
+            SimEvent::DialFailed { from, epoch, to } => {
+                if self.nodes[from].epoch != epoch {
+                    return;
+                }
+                let (now, peer) = (self.now, self.nodes[to].id);
+                if let Some(core) = self.nodes[from].core.as_mut() {
+                    core.handle_dial_failed(now, peer);
+                }
+                self.pump(from);
+            }
         }
     }
 
@@ -693,6 +742,18 @@ impl Sim {
                         },
                     );
                 }
+                Output::Dial { peer } => {
+                    self.dials += 1;
+                    if let Some(to) = self.nodes.iter().position(|n| n.id == peer) {
+                        let at = self
+                            .now
+                            .plus_ms(self.rng.between(self.cfg.latency_ms.0, self.cfg.latency_ms.1));
+                        let epoch = self.nodes[idx].epoch;
+                        self.schedule(at, SimEvent::Dial { from: idx, epoch, to });
+                    }
+                }
+                // The simulation asks the core itself (`admission_of`): the same view, the same `admit`.
+                Output::Gate(_) => {}
                 Output::Event(event) => self.app_event(idx, event),
             }
         }
@@ -839,6 +900,9 @@ impl Sim {
             return;
         }
         c.alive = false;
+        if code == CloseCode::DUPLICATE {
+            self.duplicate_closes += 1;
+        }
         let ends = c.ends;
         let epochs = c.epochs;
         self.queue
@@ -857,8 +921,8 @@ impl Sim {
         }
     }
 
-    /// Dials every link that should be up and is not (both directions now and then, to exercise
-    /// the duplicate-session tie-break, HS-TRANSPORT-3), and lets rogue nodes try everyone.
+    /// Rogue nodes (attackers, never paired) dial every running node they are not connected to.
+    /// Registered nodes dial only what their core asks for ([`Output::Dial`]).
     fn dial_missing(&mut self) {
         let connected: BTreeSet<(usize, usize)> = self
             .conns
@@ -868,26 +932,15 @@ impl Sim {
             .collect();
         let mut dials = Vec::new();
         for a in 0..self.nodes.len() {
-            for b in (a + 1)..self.nodes.len() {
-                if connected.contains(&(a, b)) || self.cut.contains(&(a, b)) {
+            if !self.nodes[a].rogue || !self.nodes[a].is_up() {
+                continue;
+            }
+            for b in 0..self.nodes.len() {
+                let pair = (a.min(b), a.max(b));
+                if a == b || connected.contains(&pair) || self.cut.contains(&pair) || !self.nodes[b].is_up() {
                     continue;
                 }
-                if !self.nodes[a].is_up() || !self.nodes[b].is_up() {
-                    continue;
-                }
-                let knows = |x: usize, y: usize| {
-                    self.nodes[x].rogue
-                        || self.nodes[x]
-                            .core
-                            .as_ref()
-                            .is_some_and(|c| c.admission_of(&self.nodes[y].id) == Admission::Admit)
-                };
-                if knows(a, b) {
-                    dials.push((a, b));
-                }
-                if knows(b, a) && (dials.last() != Some(&(a, b)) || self.rng.chance(0.2)) {
-                    dials.push((b, a));
-                }
+                dials.push((a, b));
             }
         }
         for (a, b) in dials {
@@ -915,6 +968,10 @@ impl Sim {
         // The acceptor's gate decides first, then the dialer's (both after the TLS handshake).
         if self.open_side(b, a, conn, Role::Acceptor) {
             self.open_side(a, b, conn, Role::Dialer);
+        } else {
+            // The refusal wins the race with the handshake: the dial fails (HS-GATE-7).
+            let (epoch, at) = (self.nodes[a].epoch, self.now.plus_ms(self.cfg.latency_ms.0));
+            self.schedule(at, SimEvent::DialFailed { from: a, epoch, to: b });
         }
     }
 

@@ -1,0 +1,186 @@
+//! The connection policy of the core (HS-TRANSPORT-4, HS-GATE-5, HS-GATE-7): whom it dials,
+//! when, with what backoff, and that a node revoked in its own view dials nobody.
+
+use ed25519_dalek::SigningKey;
+use humansync_protocol::{CloseCode, DeviceId, RegistryRecord};
+use humansync_sansio::gate::Admission;
+use humansync_sansio::{ConnId, Core, CoreConfig, Instant, Output, Role, Startup, Wake};
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn id(seed: u8) -> DeviceId {
+    DeviceId::from(&key(seed))
+}
+
+fn drain(core: &mut Core) -> Vec<Output> {
+    std::iter::from_fn(|| core.poll_output()).collect()
+}
+
+fn dials(outputs: &[Output]) -> Vec<DeviceId> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Dial { peer } => Some(*peer),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A core for device `me` (anchor: key 1), with Device records for `devices`.
+fn device_core(me: u8, devices: &[u8]) -> Core {
+    let server = key(1);
+    let config = CoreConfig::new(id(me), vec![me; 16], Some(id(1)));
+    let mut core = Core::new(Instant(0), config, Startup::default()).expect("core");
+    for d in devices {
+        let record = RegistryRecord::Device {
+            device: id(*d),
+            name: format!("d{d}"),
+            paired_at_ms: 1,
+        }
+        .sign(&server)
+        .expect("sign");
+        core.add_registry_record(Instant(0), &record).expect("record");
+    }
+    core
+}
+
+fn revoke(core: &mut Core, now: Instant, device: u8) {
+    let record = RegistryRecord::Revoked {
+        device: id(device),
+        revoked_at_ms: 2,
+    }
+    .sign(&key(1))
+    .expect("sign");
+    core.add_registry_record(now, &record).expect("record");
+}
+
+/// Runs the core's timers until `until`, failing every dial it asks for; returns the dials.
+fn fail_dials_until(core: &mut Core, mut now: Instant, until: Instant) -> Vec<(Instant, DeviceId)> {
+    let mut seen = Vec::new();
+    loop {
+        for peer in dials(&drain(core)) {
+            seen.push((now, peer));
+            core.handle_dial_failed(now, peer);
+        }
+        match core.poll_timeout() {
+            Some(t) if t <= until => {
+                assert!(t >= now, "a timer in the past");
+                now = t;
+                core.handle_timeout(now);
+            }
+            _ => return seen,
+        }
+    }
+}
+
+// HS-GATE-5: once a node's own view holds its revocation, it closes every session, tells the
+// runtime's gate to admit nobody, and asks for no dial ever again.
+#[test]
+fn a_self_revoked_node_dials_nobody_and_closes_everything() {
+    let mut core = device_core(2, &[2, 3, 4]);
+    let first = dials(&drain(&mut core));
+    assert!(first.contains(&id(1)), "a device dials the anchor");
+    // Sessions with the anchor and device 3.
+    for (conn, peer) in [(ConnId(1), id(1)), (ConnId(2), id(3))] {
+        assert_eq!(core.handle_connection(Instant(10), conn, peer, Role::Dialer), Admission::Admit);
+    }
+    drain(&mut core);
+    revoke(&mut core, Instant(20), 2);
+    let out = drain(&mut core);
+    let gate = out.iter().find_map(|o| match o {
+        Output::Gate(view) => Some(view.clone()),
+        _ => None,
+    });
+    let gate = gate.expect("the gate view changed");
+    assert!(gate.self_revoked());
+    for peer in [1, 3, 4] {
+        assert_eq!(gate.admit(&id(peer)), Admission::Reject(CloseCode::REVOKED));
+    }
+    let gate_at = out.iter().position(|o| matches!(o, Output::Gate(_)));
+    let first_disconnect = out.iter().position(|o| matches!(o, Output::DisconnectPeer { .. }));
+    assert!(gate_at < first_disconnect, "the gate changes before connections close");
+    assert!(core.status().peers.is_empty(), "every session closed");
+    assert!(dials(&out).is_empty());
+    let later = fail_dials_until(&mut core, Instant(20), Instant(3_600_000));
+    assert!(later.is_empty(), "dials after self-revocation: {later:?}");
+    assert_eq!(core.poll_timeout_reason().map(|(_, w)| w), None);
+}
+
+// HS-GATE-7, bug 4: a device dials the anchor again and again while it is unreachable, never
+// waiting longer than the anchor's cap; a new address makes it dial at once.
+#[test]
+fn the_anchor_is_retried_with_a_short_cap_and_at_once_when_seen() {
+    let mut core = device_core(2, &[2]);
+    let cap = core_config_anchor_cap();
+    let seen = fail_dials_until(&mut core, Instant(0), Instant(120_000));
+    let to_anchor: Vec<Instant> = seen.iter().filter(|(_, p)| *p == id(1)).map(|(t, _)| *t).collect();
+    assert!(to_anchor.len() >= 60, "{} dials in 120 s", to_anchor.len());
+    let gaps: Vec<u64> = to_anchor.windows(2).map(|w| w[1].ms_since(w[0])).collect();
+    assert!(gaps.iter().all(|g| *g <= cap), "a gap over {cap} ms: {gaps:?}");
+    // Backoff grows from the start value: the first gaps are shorter than the last.
+    assert!(gaps[0] < gaps[gaps.len() - 1], "{gaps:?}");
+    // A new address: dialled at once, not after the backoff.
+    let now = Instant(120_001);
+    core.handle_timeout(now);
+    let out = drain(&mut core);
+    for peer in dials(&out) {
+        core.handle_dial_failed(now, peer);
+    }
+    drain(&mut core);
+    core.handle_peer_seen(now, id(1));
+    assert_eq!(dials(&drain(&mut core)), vec![id(1)]);
+    assert_eq!(core.poll_timeout_reason().map(|(_, w)| w), Some(Wake::Dial));
+}
+
+fn core_config_anchor_cap() -> u64 {
+    humansync_sansio::DialConfig::default().anchor_backoff_max_ms
+}
+
+// HS-TRANSPORT-4: of two devices the lower id dials; the higher one only after the pair has had
+// no session for the fallback delay. The anchor dials a device only as that fallback too.
+#[test]
+fn the_preferred_dialer_dials_first_and_the_other_side_only_as_a_fallback() {
+    let (lo, hi) = if id(2) < id(3) { (2, 3) } else { (3, 2) };
+    let fallback = humansync_sansio::DialConfig::default().fallback_ms;
+    let mut low = device_core(lo, &[2, 3]);
+    let mut high = device_core(hi, &[2, 3]);
+    let low_dials = fail_dials_until(&mut low, Instant(0), Instant(fallback - 1));
+    let high_dials = fail_dials_until(&mut high, Instant(0), Instant(fallback - 1));
+    assert!(low_dials.iter().any(|(_, p)| *p == id(hi)));
+    assert!(high_dials.iter().all(|(_, p)| *p != id(lo)), "{high_dials:?}");
+    let high_later = fail_dials_until(&mut high, Instant(fallback - 1), Instant(fallback + 1));
+    assert!(
+        high_later.iter().any(|(_, p)| *p == id(lo)),
+        "the fallback dial: {high_later:?}"
+    );
+    // The anchor: no dial to a device before the fallback delay.
+    let anchor_config = CoreConfig::new(id(1), vec![1; 16], Some(id(1)));
+    let mut anchor = Core::new(Instant(0), anchor_config, Startup::default()).expect("core");
+    let record = RegistryRecord::Device {
+        device: id(2),
+        name: "d2".into(),
+        paired_at_ms: 1,
+    }
+    .sign(&key(1))
+    .expect("sign");
+    anchor.add_registry_record(Instant(0), &record).expect("record");
+    let early = fail_dials_until(&mut anchor, Instant(0), Instant(fallback - 1));
+    assert!(early.is_empty(), "{early:?}");
+    let late = fail_dials_until(&mut anchor, Instant(fallback - 1), Instant(fallback + 1));
+    assert_eq!(late.len(), 1);
+}
+
+// HS-TRANSPORT-4: no dial while a session with the peer exists, in any phase.
+#[test]
+fn no_dial_while_a_session_exists() {
+    let mut core = device_core(2, &[2]);
+    drain(&mut core);
+    assert_eq!(core.handle_connection(Instant(5), ConnId(9), id(1), Role::Acceptor), Admission::Admit);
+    drain(&mut core);
+    // The dial the core asked for at start fails; the incoming session is enough.
+    core.handle_dial_failed(Instant(6), id(1));
+    let later = fail_dials_until(&mut core, Instant(6), Instant(9_000));
+    assert!(later.is_empty(), "{later:?}");
+}
