@@ -400,6 +400,13 @@ impl Sim {
         }
     }
 
+    /// Crashes a node without its peers noticing: their ends of its connections stay open
+    /// (half-open, as after a kill -9 behind a lost close packet) and what they send is lost.
+    pub fn crash_half_open(&mut self, idx: usize) {
+        self.nodes[idx].core = None;
+        self.nodes[idx].epoch += 1;
+    }
+
     /// Restarts a crashed node from its disk.
     pub fn restart(&mut self, idx: usize) {
         if self.nodes[idx].is_up() {
@@ -492,11 +499,19 @@ impl Sim {
 
     fn all_settled(&self) -> bool {
         let wanted = self.wanted_links();
+        // A link is up when both ends hold an open session on the same live connection (a
+        // half-open one, held at one end only, does not count).
+        let open_at = |node: usize, conn: ConnId| {
+            self.nodes[node]
+                .core
+                .as_ref()
+                .is_some_and(|c| c.status().peers.iter().any(|p| p.conn == conn && p.open))
+        };
         let connected: BTreeSet<(usize, usize)> = self
             .conns
-            .values()
-            .filter(|c| c.alive)
-            .map(|c| (c.ends[0].min(c.ends[1]), c.ends[0].max(c.ends[1])))
+            .iter()
+            .filter(|(id, c)| c.alive && open_at(c.ends[0], **id) && open_at(c.ends[1], **id))
+            .map(|(_, c)| (c.ends[0].min(c.ends[1]), c.ends[0].max(c.ends[1])))
             .collect();
         wanted.iter().all(|l| connected.contains(l))
             && self.nodes.iter().filter_map(|n| n.core.as_ref()).all(|core| {
