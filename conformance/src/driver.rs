@@ -151,6 +151,8 @@ fn drain(core: &mut Core, now: Instant) -> Result<Drained, String> {
                 core.handle_io_result(now, task.id, result);
             }
             Output::Event(_) => {}
+            // Connection policy: nothing to dial or gate here.
+            Output::Dial { .. } | Output::Gate(_) => {}
         }
     }
     drained.frames = frames_json(messages, drained.close);

@@ -33,7 +33,11 @@ async fn a_self_revoked_node_makes_no_dial_attempt_and_closes_every_session() {
         0,
         "dial attempts after B learned it is revoked"
     );
-    assert!(stats.sessions.is_empty(), "B holds no session: {:?}", stats.sessions);
+    assert!(
+        stats.sessions.is_empty(),
+        "B holds no session: {:?}",
+        stats.sessions
+    );
     let status = a.sync_status().await.expect("status");
     assert!(
         status.peers.iter().all(|p| p.peer != b.id()),

@@ -351,8 +351,7 @@ fn duplicate_sessions_keep_one_winner() {
     drain(&mut f.core);
     f.core
         .handle_connection(Instant(60_000), ConnId(2), f.peer, Role::Acceptor);
-    f.core
-        .handle_bytes(Instant(60_001), ConnId(2), &hello(vec![1]));
+    f.core.handle_bytes(Instant(60_001), ConnId(2), &hello(vec![1]));
     let out = drain(&mut f.core);
     assert_eq!(closed_with(&out, ConnId(1)), Some(CloseCode::DUPLICATE));
     assert_eq!(closed_with(&out, ConnId(2)), None);

@@ -84,7 +84,10 @@ fn a_self_revoked_node_dials_nobody_and_closes_everything() {
     assert!(first.contains(&id(1)), "a device dials the anchor");
     // Sessions with the anchor and device 3.
     for (conn, peer) in [(ConnId(1), id(1)), (ConnId(2), id(3))] {
-        assert_eq!(core.handle_connection(Instant(10), conn, peer, Role::Dialer), Admission::Admit);
+        assert_eq!(
+            core.handle_connection(Instant(10), conn, peer, Role::Dialer),
+            Admission::Admit
+        );
     }
     drain(&mut core);
     revoke(&mut core, Instant(20), 2);
@@ -99,8 +102,13 @@ fn a_self_revoked_node_dials_nobody_and_closes_everything() {
         assert_eq!(gate.admit(&id(peer)), Admission::Reject(CloseCode::REVOKED));
     }
     let gate_at = out.iter().position(|o| matches!(o, Output::Gate(_)));
-    let first_disconnect = out.iter().position(|o| matches!(o, Output::DisconnectPeer { .. }));
-    assert!(gate_at < first_disconnect, "the gate changes before connections close");
+    let first_disconnect = out
+        .iter()
+        .position(|o| matches!(o, Output::DisconnectPeer { .. }));
+    assert!(
+        gate_at < first_disconnect,
+        "the gate changes before connections close"
+    );
     assert!(core.status().peers.is_empty(), "every session closed");
     assert!(dials(&out).is_empty());
     let later = fail_dials_until(&mut core, Instant(20), Instant(3_600_000));
@@ -115,7 +123,11 @@ fn the_anchor_is_retried_with_a_short_cap_and_at_once_when_seen() {
     let mut core = device_core(2, &[2]);
     let cap = core_config_anchor_cap();
     let seen = fail_dials_until(&mut core, Instant(0), Instant(120_000));
-    let to_anchor: Vec<Instant> = seen.iter().filter(|(_, p)| *p == id(1)).map(|(t, _)| *t).collect();
+    let to_anchor: Vec<Instant> = seen
+        .iter()
+        .filter(|(_, p)| *p == id(1))
+        .map(|(t, _)| *t)
+        .collect();
     assert!(to_anchor.len() >= 60, "{} dials in 120 s", to_anchor.len());
     let gaps: Vec<u64> = to_anchor.windows(2).map(|w| w[1].ms_since(w[0])).collect();
     assert!(gaps.iter().all(|g| *g <= cap), "a gap over {cap} ms: {gaps:?}");
@@ -177,7 +189,10 @@ fn the_preferred_dialer_dials_first_and_the_other_side_only_as_a_fallback() {
 fn no_dial_while_a_session_exists() {
     let mut core = device_core(2, &[2]);
     drain(&mut core);
-    assert_eq!(core.handle_connection(Instant(5), ConnId(9), id(1), Role::Acceptor), Admission::Admit);
+    assert_eq!(
+        core.handle_connection(Instant(5), ConnId(9), id(1), Role::Acceptor),
+        Admission::Admit
+    );
     drain(&mut core);
     // The dial the core asked for at start fails; the incoming session is enough.
     core.handle_dial_failed(Instant(6), id(1));

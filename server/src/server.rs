@@ -249,6 +249,13 @@ fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The longest shutdown waits for the HTTP API (its own drain of requests in flight is 10 s).
+const HTTP_STOP: Duration = Duration::from_secs(12);
+/// The longest shutdown waits for the cloud peer (its own steps are bounded within this).
+const NODE_STOP: Duration = Duration::from_secs(20);
+/// The longest shutdown waits for each other step (poller, metrics, relay, database).
+const TASK_STOP: Duration = Duration::from_secs(5);
+
 /// Resolves once `stopped` turns true.
 async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
@@ -304,23 +311,28 @@ impl RunningServer {
         &self.state
     }
 
-    /// Stops the API, then the cloud peer (everything acknowledged is already durable), then the database.
+    /// Stops the API, then the cloud peer (everything acknowledged is already durable), then the
+    /// database. Every step is bounded (see the `*_STOP` limits); a step that did not finish in
+    /// time is logged by name and not waited for, so this always returns.
     pub async fn shutdown(self) -> Result<(), ServerError> {
+        use crate::shutdown::{join, step};
         let _ = self.stop.send(true);
-        let _ = self.http.await;
-        let _ = self.poller.await;
+        join("http API", HTTP_STOP, self.http).await;
+        join("registry poller", TASK_STOP, self.poller).await;
         if let Some((_, task)) = self.metrics {
-            let _ = task.await;
+            join("metrics listener", TASK_STOP, task).await;
         }
         let RunningServer { state, relay, .. } = self;
         let node = state.registry.node().clone();
         let db = state.registry.db().clone();
         drop(state);
-        node.shutdown().await?;
-        if let Some(relay) = relay {
-            relay.shutdown().await;
+        if let Some(result) = step("cloud peer", NODE_STOP, node.shutdown()).await {
+            result?;
         }
-        db.close().await;
+        if let Some(relay) = relay {
+            step("relay", TASK_STOP, relay.shutdown()).await;
+        }
+        step("database", TASK_STOP, db.close()).await;
         Ok(())
     }
 }

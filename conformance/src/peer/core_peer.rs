@@ -187,6 +187,8 @@ impl CorePeer {
                     self.core.handle_io_result(self.now(), task.id, result);
                 }
                 Output::Event(_) => {}
+                // Connection policy: nothing to dial or gate here.
+                Output::Dial { .. } | Output::Gate(_) => {}
             }
         }
         closed

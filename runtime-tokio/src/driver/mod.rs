@@ -4,6 +4,7 @@
 mod anchor;
 mod command;
 mod dial;
+mod shutdown;
 mod store_worker;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -552,32 +553,6 @@ impl Driver {
             store_bytes: 0,
             blob_bytes: 0,
             quarantined_files: 0,
-        }
-    }
-
-    async fn shutdown(mut self) {
-        let now = self.now();
-        let conns: Vec<ConnId> = self.core.status().peers.iter().map(|p| p.conn).collect();
-        for conn in conns {
-            self.core.close(now, conn, CloseCode::SHUTDOWN);
-        }
-        self.pump();
-        // Everything acknowledged is already durable; a checkpoint makes the next start cheap.
-        self.store.checkpoint().await;
-        let Driver {
-            store,
-            transport,
-            shutting_down,
-            ..
-        } = self;
-        // Shut down even if a dial or blob task still holds the transport: they fail fast then.
-        transport.shutdown().await;
-        // Then stop the disk worker (it closes the store and releases its lock) before
-        // answering, so that the same storage can be opened again as soon as shutdown returns.
-        // The store's lock goes last: while it is held, the blob store is not free either.
-        let _ = tokio::task::spawn_blocking(move || drop(store)).await;
-        if let Some(reply) = shutting_down {
-            let _ = reply.send(Ok(()));
         }
     }
 }

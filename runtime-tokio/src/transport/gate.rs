@@ -40,10 +40,7 @@ impl Gate {
 
     /// The verdict on `peer` now.
     pub fn admission(&self, peer: &DeviceId) -> Admission {
-        self.0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .admit(peer)
+        self.0.read().unwrap_or_else(PoisonError::into_inner).admit(peer)
     }
 
     /// A copy of the current view.

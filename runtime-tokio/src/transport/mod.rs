@@ -73,6 +73,8 @@ pub const MDNS_SERVICE: &str = "humansync";
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// How long [`Transport::shutdown`] waits for the endpoint to close its connections gracefully.
 const ROUTER_CLOSE_LIMIT: Duration = Duration::from_secs(3);
+/// How long [`Transport::shutdown`] waits for the blob store to close.
+const BLOB_STORE_CLOSE_LIMIT: Duration = Duration::from_secs(3);
 
 /// The iroh transport. See the module docs for the contract.
 #[derive(Debug)]
@@ -460,8 +462,12 @@ impl Transport {
                 tracing::warn!("closing the network took over {ROUTER_CLOSE_LIMIT:?}; not waiting for it")
             }
         }
-        if let Err(e) = self.store.shutdown().await {
-            tracing::warn!("blob store shutdown: {e}");
+        match tokio::time::timeout(BLOB_STORE_CLOSE_LIMIT, self.store.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("blob store shutdown: {e}"),
+            Err(_) => tracing::warn!(
+                "closing the blob store took over {BLOB_STORE_CLOSE_LIMIT:?}; not waiting for it"
+            ),
         }
         self.provider_task.abort();
     }

@@ -12,7 +12,11 @@ use automerge::sync::{self, SyncDoc};
 use automerge::{Automerge, AutomergeError};
 
 /// [`SyncDoc::receive_sync_message`], keeping `last_sent_heads` to heads actually sent.
-pub(crate) fn receive(am: &mut Automerge, state: &mut sync::State, message: sync::Message) -> Result<(), AutomergeError> {
+pub(crate) fn receive(
+    am: &mut Automerge,
+    state: &mut sync::State,
+    message: sync::Message,
+) -> Result<(), AutomergeError> {
     let told = state.last_sent_heads.clone();
     am.receive_sync_message(state, message)?;
     // The only other change automerge makes here is a reset to no heads (the peer lost its data).
@@ -72,9 +76,16 @@ mod tests {
     #[test]
     fn a_peer_learns_our_heads_reached_by_another_path() {
         let (a, sa) = race(|am, state, m| super::receive(am, state, m).expect("receive"));
-        assert!(a.has_our_changes(&sa), "A still waits: their heads {:?}", sa.their_heads);
+        assert!(
+            a.has_our_changes(&sa),
+            "A still waits: their heads {:?}",
+            sa.their_heads
+        );
         assert!(!sa.in_flight);
         let (a, sa) = race(|am, state, m| am.receive_sync_message(state, m).expect("receive"));
-        assert!(!a.has_our_changes(&sa), "automerge alone now settles: this helper can go");
+        assert!(
+            !a.has_our_changes(&sa),
+            "automerge alone now settles: this helper can go"
+        );
     }
 }

@@ -22,21 +22,18 @@ pub(crate) struct Pair {
 
 /// The session to close with CLOSE_DUPLICATE.
 ///
-/// A node dials only a peer it has no session with (HS-TRANSPORT-4), so when the peer dialled the
-/// newer session, the older one is dead at the peer's end (it restarted, or its side of the
-/// connection went away unnoticed here) unless both are a race of fresh dials: the newer is kept
-/// when the peer dialled both, or when the older had been open for [`DUPLICATE_RACE_MS`]. In a
-/// race (the two dialled by different sides within the window) both nodes keep the session
-/// dialled by the lower id (HS-TRANSPORT-3). Both ends compute the same winner from what each
-/// sees, so either may close the loser.
+/// A node dials only a peer it has no session with (HS-TRANSPORT-4), so a second session means
+/// either a race of fresh dials from both sides, or that one side lost the older session (it
+/// restarted, or its end of the connection went away unnoticed here). The newer is kept when
+/// both were dialled by the same side, or when the older had been open for
+/// [`DUPLICATE_RACE_MS`] already; otherwise (a race) the session dialled by the lower id is kept
+/// (HS-TRANSPORT-3). Both ends see the same two sessions with mirrored roles and about the same
+/// ages, so they compute the same winner, and either may close the loser.
 pub(crate) fn loser(pair: Pair) -> ConnId {
     let (newer, newer_role) = pair.newer;
     let (older, older_role, opened) = pair.older;
-    if newer_role == older_role {
-        return older;
-    }
     let older_is_stale = opened.is_some_and(|t| pair.now.ms_since(t) >= DUPLICATE_RACE_MS);
-    if newer_role == Role::Acceptor && older_is_stale {
+    if newer_role == older_role || older_is_stale {
         return older;
     }
     let (dialled_by_me, dialled_by_peer) = if newer_role == Role::Dialer {

@@ -986,7 +986,14 @@ impl Sim {
         } else {
             // The refusal wins the race with the handshake: the dial fails (HS-GATE-7).
             let (epoch, at) = (self.nodes[a].epoch, self.now.plus_ms(self.cfg.latency_ms.0));
-            self.schedule(at, SimEvent::DialFailed { from: a, epoch, to: b });
+            self.schedule(
+                at,
+                SimEvent::DialFailed {
+                    from: a,
+                    epoch,
+                    to: b,
+                },
+            );
         }
     }
 

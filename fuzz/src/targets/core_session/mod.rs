@@ -411,6 +411,8 @@ impl Harness {
                     self.tasks.push(task);
                 }
                 Output::Event(_) => {}
+                // The gate decides again when the harness connects; a dial is not performed.
+                Output::Dial { .. } | Output::Gate(_) => {}
             }
         }
     }
