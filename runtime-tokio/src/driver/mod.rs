@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use humansync_protocol::{CloseCode, DeviceId, DocId};
-use humansync_sansio::{ConnId, Core, Event, Instant, IoAction, IoResult, IoTaskId, OpenState, Output};
+use humansync_sansio::{Core, Event, Instant, IoAction, IoResult, IoTaskId, OpenState, Output};
 use tokio::sync::{broadcast, mpsc};
 
 pub(crate) use anchor::AnchorCommand;
