@@ -199,3 +199,36 @@ fn no_dial_while_a_session_exists() {
     let later = fail_dials_until(&mut core, Instant(6), Instant(9_000));
     assert!(later.is_empty(), "{later:?}");
 }
+
+// HS-GATE-7: a peer whose gate refuses us (the connection closed with REVOKED before any
+// handshake) is dialled again only after a growing delay, and we do not conclude that we are
+// revoked: the peer stays admitted here.
+#[test]
+fn a_peer_that_refuses_us_is_dialled_with_a_growing_delay() {
+    let (me, other) = if id(2) < id(3) { (2, 3) } else { (3, 2) };
+    let mut core = device_core(me, &[2, 3]);
+    let mut now = Instant(0);
+    let mut times = Vec::new();
+    let mut conn = 100;
+    while times.len() < 6 {
+        let out = drain(&mut core);
+        if dials(&out).contains(&id(other)) {
+            times.push(now);
+            conn += 1;
+            let c = ConnId(conn);
+            assert_eq!(core.handle_connection(now, c, id(other), Role::Dialer), Admission::Admit);
+            drain(&mut core);
+            core.handle_connection_closed(now, c, CloseCode::REVOKED);
+        }
+        for peer in dials(&out).into_iter().filter(|p| *p != id(other)) {
+            core.handle_dial_failed(now, peer);
+        }
+        now = core.poll_timeout().expect("a timer");
+        core.handle_timeout(now);
+    }
+    let gaps: Vec<u64> = times.windows(2).map(|w| w[1].ms_since(w[0])).collect();
+    assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{gaps:?}");
+    assert!(gaps[gaps.len() - 1] >= 4 * gaps[0], "{gaps:?}");
+    assert_eq!(core.admission_of(&id(other)), Admission::Admit);
+    assert!(!core.gate().self_revoked());
+}
