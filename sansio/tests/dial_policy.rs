@@ -216,7 +216,10 @@ fn a_peer_that_refuses_us_is_dialled_with_a_growing_delay() {
             times.push(now);
             conn += 1;
             let c = ConnId(conn);
-            assert_eq!(core.handle_connection(now, c, id(other), Role::Dialer), Admission::Admit);
+            assert_eq!(
+                core.handle_connection(now, c, id(other), Role::Dialer),
+                Admission::Admit
+            );
             drain(&mut core);
             core.handle_connection_closed(now, c, CloseCode::REVOKED);
         }

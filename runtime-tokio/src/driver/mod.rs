@@ -103,6 +103,7 @@ pub(crate) async fn run(parts: DriverParts) {
         totals: crate::NodeTotals::default(),
     };
     driver.adopt_server_relay().await;
+    driver.know_server_addrs();
     driver.pump();
     // Only looks for news from mDNS; dial timing is the core's (poll_timeout).
     let mut lan_tick = tokio::time::interval(Duration::from_millis(500));
@@ -473,8 +474,26 @@ impl Driver {
         }
     }
 
+    /// The server's addresses from pairing, known before the first pump performs the dials the
+    /// core asked for at start (else the first dial to the server has no address and fails).
+    fn know_server_addrs(&mut self) {
+        let Some(response) = self.pairing.response.as_ref() else {
+            return;
+        };
+        let addrs: Vec<std::net::SocketAddr> = response
+            .server_addrs
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        let server = response.server_node_id;
+        self.transport.add_peer_addrs(server, addrs.clone());
+        self.dialer.set_addrs(server, addrs);
+    }
+
     /// New addresses for `peer`: the core dials it at once instead of after its backoff.
     fn peer_addrs(&mut self, peer: DeviceId, addrs: Vec<std::net::SocketAddr>) {
+        // The address book at once: a dial already in flight may use them too.
+        self.transport.add_peer_addrs(peer, addrs.clone());
         if self.dialer.set_addrs(peer, addrs) {
             let now = self.now();
             self.core.handle_peer_seen(now, peer);
