@@ -47,6 +47,9 @@ pub(crate) async fn run(mut params: DiscoveryParams) {
             Ok(devices) => {
                 if last_error.take().is_some() {
                     tracing::info!("GET /devices works again");
+                    if let Some(commands) = params.commands.upgrade() {
+                        let _ = commands.send(Command::ServerAnswered).await;
+                    }
                 }
                 for (peer, addrs) in peer_addrs(&devices, me) {
                     let Some(commands) = params.commands.upgrade() else {

@@ -235,3 +235,51 @@ fn a_peer_that_refuses_us_is_dialled_with_a_growing_delay() {
     assert_eq!(core.admission_of(&id(other)), Admission::Admit);
     assert!(!core.gate().self_revoked());
 }
+
+// HS-TRANSPORT-4: a peer found again (its server API answers again after failing, a new address,
+// mDNS) while the session with it has been silent gets a new dial, which replaces the session if
+// it was dead at the peer's end (a server killed and restarted); a session with recent traffic
+// is left alone.
+#[test]
+fn a_silent_session_is_replaced_when_the_peer_is_found_again() {
+    let mut core = device_core(2, &[2]);
+    drain(&mut core);
+    assert_eq!(
+        core.handle_connection(Instant(10), ConnId(1), id(1), Role::Dialer),
+        Admission::Admit
+    );
+    let welcome = humansync_protocol::encode_frame(&humansync_protocol::Message::Welcome {
+        version: 2,
+        set: core.set_summary(),
+        devices: core
+            .digest(&humansync_protocol::DocId::devices())
+            .expect("digest"),
+    })
+    .expect("frame");
+    core.handle_bytes(Instant(20), ConnId(1), &welcome);
+    drain(&mut core);
+    assert!(core.status().peers.iter().any(|p| p.open));
+    // Recent traffic: no dial.
+    core.handle_peer_seen(Instant(1_000), id(1));
+    assert!(dials(&drain(&mut core)).is_empty());
+    // Silent for longer than the race window: a new dial; the new session replaces the old one.
+    core.handle_peer_seen(Instant(60_000), id(1));
+    assert_eq!(dials(&drain(&mut core)), vec![id(1)]);
+    assert_eq!(
+        core.handle_connection(Instant(60_010), ConnId(2), id(1), Role::Dialer),
+        Admission::Admit
+    );
+    core.handle_bytes(Instant(60_020), ConnId(2), &welcome);
+    let out = drain(&mut core);
+    assert!(out.iter().any(
+        |o| matches!(o, Output::Close { conn, code } if *conn == ConnId(1) && *code == CloseCode::DUPLICATE)
+    ));
+    let open: Vec<ConnId> = core
+        .status()
+        .peers
+        .iter()
+        .filter(|p| p.open)
+        .map(|p| p.conn)
+        .collect();
+    assert_eq!(open, vec![ConnId(2)]);
+}

@@ -66,6 +66,9 @@ pub(crate) enum Command {
         peer: DeviceId,
         addrs: Vec<SocketAddr>,
     },
+    /// The server's API answers again after failing: the server may have restarted, and a
+    /// silent session with it may be dead at its end.
+    ServerAnswered,
     Shutdown {
         reply: Reply<()>,
     },
@@ -96,7 +99,7 @@ impl Command {
             Command::StoreBlob { reply, .. } => drop(reply.send(Err(error))),
             Command::ApplyPairing { reply, .. } => drop(reply.send(Err(error))),
             Command::Shutdown { reply } => drop(reply.send(Err(error))),
-            Command::AddPeerAddrs { .. } => {}
+            Command::AddPeerAddrs { .. } | Command::ServerAnswered => {}
             Command::Anchor(cmd) => cmd.fail(error),
         }
     }

@@ -55,6 +55,8 @@ struct Driver {
     shutting_down: Option<Reply<()>>,
     /// The mDNS neighbourhood generation last acted on.
     lan_generation: u64,
+    /// The LAN peers and addresses as of that generation.
+    lan_seen: BTreeMap<DeviceId, Vec<std::net::SocketAddr>>,
     blob_added_tx: mpsc::UnboundedSender<humansync_protocol::BlobHash>,
     /// Store tasks submitted and not answered, true for saves ([`NodeStats::io_pending`]).
     store_pending: BTreeMap<IoTaskId, bool>,
@@ -96,6 +98,7 @@ pub(crate) async fn run(parts: DriverParts) {
         dialer: Dialer::new(dial_tx),
         shutting_down: None,
         lan_generation: 0,
+        lan_seen: BTreeMap::new(),
         blob_added_tx,
         store_pending: BTreeMap::new(),
         docs_loaded: 0,
@@ -359,6 +362,12 @@ impl Driver {
                 let _ = reply.send(result);
             }
             Command::AddPeerAddrs { peer, addrs } => self.peer_addrs(peer, addrs),
+            Command::ServerAnswered => {
+                if let Some(anchor) = self.core.gate().anchor() {
+                    let now = self.now();
+                    self.core.handle_peer_seen(now, anchor);
+                }
+            }
             Command::Shutdown { reply } => self.shutting_down = Some(reply),
             Command::Anchor(cmd) => self.anchor_command(cmd),
         }
@@ -500,15 +509,20 @@ impl Driver {
         }
     }
 
-    /// A peer just appeared on the LAN (mDNS): the core dials it now rather than after its backoff.
+    /// A peer just appeared on the LAN (mDNS), or at new addresses (it restarted): the core dials
+    /// it now rather than after its backoff.
     fn lan_news(&mut self) {
         let generation = self.transport.lan_generation();
         if generation != self.lan_generation {
             self.lan_generation = generation;
             let now = self.now();
-            for peer in self.transport.lan_peers().into_keys() {
-                self.core.handle_peer_seen(now, peer);
+            let peers = self.transport.lan_peers();
+            for (peer, addrs) in &peers {
+                if self.lan_seen.get(peer) != Some(addrs) {
+                    self.core.handle_peer_seen(now, *peer);
+                }
             }
+            self.lan_seen = peers;
         }
     }
 

@@ -69,6 +69,8 @@ struct PeerDial {
     missing_since: Option<Instant>,
     /// When the next dial may start, as of the last plan (for `next_wake`).
     next: Option<Instant>,
+    /// Dial even though a session exists: it has been silent and the peer was just found again.
+    replace: bool,
 }
 
 /// The connection policy's state; see the module docs.
@@ -133,10 +135,13 @@ impl Dialer {
 
     /// `peer` was just seen at a new address (pairing, GET /devices, mDNS): dial it at once
     /// rather than after its backoff.
-    pub(crate) fn peer_seen(&mut self, now: Instant, peer: DeviceId) {
+    /// With `stale_session`, the session held with it has been silent: it is replaced by a new
+    /// one (the tie-break keeps the newer, HS-TRANSPORT-4).
+    pub(crate) fn peer_seen(&mut self, now: Instant, peer: DeviceId, stale_session: bool) {
         if let Some(entry) = self.peers.get_mut(&peer) {
             entry.attempts = 0;
             entry.due = now;
+            entry.replace |= stale_session;
         }
     }
 
@@ -156,7 +161,7 @@ impl Dialer {
         for peer in targets {
             let entry = self.peers.entry(peer).or_default();
             entry.next = None;
-            if has_session(&peer) {
+            if has_session(&peer) && !entry.replace {
                 entry.missing_since = None;
                 continue;
             }
@@ -171,13 +176,14 @@ impl Dialer {
                 fail(entry, now, &config, gate, peer);
             }
             let mut earliest = entry.due;
-            if !preferred_dialer(gate, peer) {
+            if !preferred_dialer(gate, peer) && !entry.replace {
                 earliest = earliest.max(missing_since.plus_ms(config.fallback_ms));
             }
             if earliest > now {
                 entry.next = Some(earliest);
                 continue;
             }
+            entry.replace = false;
             entry.in_flight = Some(now.plus_ms(config.answer_timeout_ms.max(1)));
             entry.next = entry.in_flight;
             self.stats.dials += 1;

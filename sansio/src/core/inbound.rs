@@ -17,6 +17,7 @@ impl Core {
             return;
         };
         session.stats.bytes_in += bytes.len() as u64;
+        session.last_in = now;
         session.decoder.push(bytes);
         loop {
             let Some(session) = self.sessions.get_mut(&conn) else {

@@ -315,8 +315,15 @@ impl Core {
 
     /// The runtime learned a new address for `peer` (pairing, GET /devices, mDNS): if it is a
     /// peer to dial, it is dialled at once instead of after its backoff.
+    ///
+    /// A session with `peer` that has received nothing for [`tie_break::DUPLICATE_RACE_MS`] may be
+    /// dead at the peer's end (it restarted and nothing told us): it is replaced by a new dial,
+    /// and the tie-break keeps the newer session (HS-TRANSPORT-4).
     pub fn handle_peer_seen(&mut self, now: Instant, peer: DeviceId) {
-        self.dialer.peer_seen(now, peer);
+        let silent = |s: &Session| s.is_open() && now.ms_since(s.last_in) >= tie_break::DUPLICATE_RACE_MS;
+        let sessions: Vec<&Session> = self.sessions.values().filter(|s| s.peer == peer).collect();
+        let stale = !sessions.is_empty() && sessions.iter().all(|s| silent(s));
+        self.dialer.peer_seen(now, peer, stale);
         self.plan_dials(now);
     }
 

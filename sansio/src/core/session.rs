@@ -109,6 +109,20 @@ pub(crate) struct Session {
     pub(crate) deferred_reconcile: Option<Vec<humansync_protocol::RangeEntry>>,
     /// When the handshake completed (for the duplicate-session rule, HS-TRANSPORT-4).
     pub(crate) opened_at: Option<Instant>,
+    /// When bytes last arrived (a session silent for long may be dead at the peer's end).
+    pub(crate) last_in: Instant,
+}
+
+/// The instant a session starts from: its handshake deadline minus the handshake timeout.
+fn phase_start(phase: Phase) -> Instant {
+    match phase {
+        Phase::AwaitWelcome { deadline } | Phase::AwaitHello { deadline } => Instant(
+            deadline
+                .0
+                .saturating_sub(humansync_protocol::limits::HANDSHAKE_TIMEOUT_MS),
+        ),
+        Phase::Open => Instant(0),
+    }
 }
 
 impl Session {
@@ -139,6 +153,7 @@ impl Session {
             after_resume: false,
             deferred_reconcile: None,
             opened_at: None,
+            last_in: phase_start(phase),
         }
     }
 
