@@ -495,6 +495,8 @@ impl Driver {
             }
         }
         let connected = self.open_peers();
+        // HS-GATE-6: only peers the gate admits are dialled (the same set the transport's gate
+        // applies to outgoing connections).
         let targets: Vec<DeviceId> = self
             .admitted
             .iter()

@@ -14,7 +14,7 @@ use super::split::answer_differing;
 const _: () = assert!(1 + RECON_BRANCHING < MAX_RECON_RANGES && RECON_ITEMS_THRESHOLD <= MAX_RECON_ITEMS);
 
 /// The dialer's first Reconcile ranges, sent when the Hello / Welcome summaries
-/// differ (HS-RECON-2): the whole id space answered as a differing range, i.e.
+/// differ (HS-RECON-2, HS-RECON-7): the whole id space answered as a differing range, i.e.
 /// `RECON_BRANCHING` Fingerprint ranges, or one `Items` range when the set holds
 /// at most `RECON_ITEMS_THRESHOLD` items (HS-RECON-3). Always within the limits of HS-RECON-5.
 pub fn initiate(set: &DocSet) -> Vec<RangeEntry> {
@@ -106,7 +106,8 @@ pub fn respond(set: &DocSet, ranges: &[RangeEntry]) -> Result<Response, ReconErr
     })
 }
 
-/// A reply under construction, within the limits of HS-RECON-5.
+/// A reply under construction, within the limits of HS-RECON-5, built by the policy of
+/// HS-RECON-9 (fit with one range spare, else defer; merge deferrals once no range is spare).
 ///
 /// Invariant: after every call, `ranges.len() < MAX_RECON_RANGES` or the last
 /// range is deferred, so any further range can still be answered or deferred.
