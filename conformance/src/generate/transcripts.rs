@@ -428,10 +428,20 @@ fn later_cases(c: &mut Cases, s: &Setup, ours: SetSummary, devices: DocDigest) {
         count: 0,
         fingerprint: Fingerprint::EMPTY,
     };
+    // The dialer's Items list exactly the acceptor's documents: nothing differs, so the answer
+    // is the all-Skip that ends reconciliation, with no document traffic.
     let items = Message::Reconcile {
         ranges: vec![RangeEntry {
             upper: Bound::End,
-            mode: RangeMode::Items(Vec::new()),
+            mode: RangeMode::Items(
+                s.docs
+                    .iter()
+                    .map(|(d, h)| Item {
+                        doc: d.clone(),
+                        digest: heads_digest(h),
+                    })
+                    .collect(),
+            ),
         }],
     };
     push(
