@@ -393,7 +393,7 @@ fn recv_on(at_ms: u64, conn: u64, bytes: Vec<u8>) -> Step {
 }
 
 /// Cases added in SPEC.md v3.1 (appended, so that earlier case ids stay): HS-GATE-7,
-/// HS-CLOSE-3, HS-VER-6, HS-TRANSPORT-4.
+/// HS-CLOSE-3, HS-VER-6, HS-RECON-11, HS-TRANSPORT-4.
 fn later_cases(c: &mut Cases, s: &Setup, ours: SetSummary, devices: DocDigest) {
     let good_hello = hello(vec![1], ours, devices);
     let close = |code: u32| {
@@ -457,6 +457,26 @@ fn later_cases(c: &mut Cases, s: &Setup, ours: SetSummary, devices: DocDigest) {
             Step::Timeout {
                 at_ms: 9 + 2 * humansync_protocol::limits::SYNCED_INTERVAL_MS,
             },
+        ],
+    );
+    let devices_item = Message::Reconcile {
+        ranges: vec![RangeEntry {
+            upper: Bound::End,
+            mode: RangeMode::Items(vec![Item {
+                doc: DocId::devices(),
+                digest: devices,
+            }]),
+        }],
+    };
+    push(
+        c,
+        &["HS-RECON-11", "HS-RECON-6"],
+        "an Items range that lists _devices (never in the document set) closes with PROTOCOL",
+        s,
+        vec![
+            connect(0, "d1"),
+            recv(5, hello(vec![1], empty, devices)),
+            recv(9, frame(&devices_item)),
         ],
     );
     push(

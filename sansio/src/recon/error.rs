@@ -38,6 +38,12 @@ pub enum ReconError {
         /// Position of the offending range.
         index: usize,
     },
+    /// An Items range lists `_devices`, which is never in the document set (HS-RECON-6, HS-RECON-11).
+    #[error("range {index} lists _devices as an item")]
+    DevicesItem {
+        /// Position of the offending range.
+        index: usize,
+    },
 }
 
 impl ReconError {
@@ -51,7 +57,9 @@ impl ReconError {
             | ReconError::TooManyItems(_)
             | ReconError::LastNotEnd
             | ReconError::NotAscending { .. } => CloseCode::MALFORMED,
-            ReconError::ItemOutOfRange { .. } | ReconError::ItemsNotAscending { .. } => CloseCode::PROTOCOL,
+            ReconError::ItemOutOfRange { .. }
+            | ReconError::ItemsNotAscending { .. }
+            | ReconError::DevicesItem { .. } => CloseCode::PROTOCOL,
         }
     }
 }

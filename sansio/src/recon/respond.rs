@@ -180,9 +180,10 @@ fn item_count(ranges: &[RangeEntry]) -> usize {
         .sum()
 }
 
-/// Checks HS-RECON-2 and HS-RECON-5 on a received message: 1..=MAX_RECON_RANGES
+/// Checks HS-RECON-2, HS-RECON-5 and HS-RECON-11 on a received message: 1..=MAX_RECON_RANGES
 /// ranges, bounds strictly ascending from the empty key, the last at End, at most
-/// MAX_RECON_ITEMS items, each Items list strictly ascending and inside its range.
+/// MAX_RECON_ITEMS items, each Items list strictly ascending, inside its range and free of
+/// `_devices`.
 fn validate(ranges: &[RangeEntry]) -> Result<(), ReconError> {
     if ranges.is_empty() {
         return Err(ReconError::NoRanges);
@@ -210,6 +211,10 @@ fn validate(ranges: &[RangeEntry]) -> Result<(), ReconError> {
             }
             if ids.clone().any(|id| id < lower || upper.is_some_and(|u| id >= u)) {
                 return Err(ReconError::ItemOutOfRange { index });
+            }
+            // HS-RECON-11: `_devices` is not in the set (HS-RECON-6); listing it is a fault.
+            if items.iter().any(|i| i.doc.is_devices()) {
+                return Err(ReconError::DevicesItem { index });
             }
         }
         match upper {
