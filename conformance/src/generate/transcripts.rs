@@ -393,7 +393,7 @@ fn recv_on(at_ms: u64, conn: u64, bytes: Vec<u8>) -> Step {
 }
 
 /// Cases added in SPEC.md v3.1 (appended, so that earlier case ids stay): HS-GATE-7,
-/// HS-CLOSE-3, HS-VER-6, HS-RECON-11, HS-TRANSPORT-4.
+/// HS-CLOSE-3, HS-VER-6, HS-RECON-11, HS-BLOB-2, HS-TRANSPORT-4.
 fn later_cases(c: &mut Cases, s: &Setup, ours: SetSummary, devices: DocDigest) {
     let good_hello = hello(vec![1], ours, devices);
     let close = |code: u32| {
@@ -477,6 +477,22 @@ fn later_cases(c: &mut Cases, s: &Setup, ours: SetSummary, devices: DocDigest) {
             connect(0, "d1"),
             recv(5, hello(vec![1], empty, devices)),
             recv(9, frame(&devices_item)),
+        ],
+    );
+    push(
+        c,
+        &["HS-BLOB-2"],
+        "a BlobWant for a blob the acceptor does not hold is answered with an empty BlobHave",
+        s,
+        vec![
+            connect(0, "d1"),
+            recv(5, good_hello.clone()),
+            recv(
+                9,
+                frame(&Message::BlobWant {
+                    hashes: vec![humansync_protocol::BlobHash(keys::bytes32("no-such-blob"))],
+                }),
+            ),
         ],
     );
     push(
