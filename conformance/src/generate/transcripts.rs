@@ -464,7 +464,7 @@ fn later_cases(c: &mut Cases, s: &Setup, ours: SetSummary, devices: DocDigest) {
             upper: Bound::End,
             mode: RangeMode::Items(vec![Item {
                 doc: DocId::devices(),
-                digest: devices,
+                digest: keys::digest("devices-as-an-item"),
             }]),
         }],
     };
