@@ -3,7 +3,9 @@
 //! (connections, received bytes, timer ticks), observing after each step the
 //! frames it sends and the close code it applies (HS-GATE-*, HS-VER-*, HS-FRAME-*).
 
-use humansync_protocol::{ChangeHash, CloseCode, DeviceId, DocDigest, DocId, FrameDecoder, Message, SignedRecord};
+use humansync_protocol::{
+    ChangeHash, CloseCode, DeviceId, DocDigest, DocId, FrameDecoder, Message, SignedRecord,
+};
 use humansync_sansio::gate::Admission;
 use humansync_sansio::{
     ConnId, Core, CoreConfig, DocMeta, Instant, IoAction, IoResult, Output, Role, Startup,

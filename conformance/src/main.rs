@@ -149,11 +149,11 @@ fn emit(report: &Report, json: bool, verbose: bool, json_out: Option<&Path>) -> 
     } else {
         print!("{}", report.table(verbose));
     }
-    if let Some(path) = json_out {
-        if let Err(e) = std::fs::write(path, format!("{:#}\n", report.to_json())) {
-            eprintln!("humansync-conformance: {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
+    if let Some(path) = json_out
+        && let Err(e) = std::fs::write(path, format!("{:#}\n", report.to_json()))
+    {
+        eprintln!("humansync-conformance: {}: {e}", path.display());
+        return ExitCode::from(2);
     }
     if report.ok() {
         ExitCode::SUCCESS

@@ -56,7 +56,13 @@ fn json_out_writes_the_machine_report_next_to_the_table() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).expect("utf-8");
-    assert!(stdout.lines().next().is_some_and(|l| l.starts_with("requirement")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("requirement")),
+        "{stdout}"
+    );
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("written")).expect("json");
     assert_eq!(v["requirements"]["HS-GATE-2"]["verdict"], "pass");
     assert_eq!(v["summary"]["failed"], 0);

@@ -96,7 +96,10 @@ fn cost_table() {
     row("all changed", &t);
     assert_eq!(t.actions_a.len() + t.actions_b.len(), N);
     let id_bytes: usize = a.iter().map(|(d, _)| d.as_str().len() + 1 + 16).sum();
-    assert!(t.bytes() > id_bytes, "the Items carry every id and digest at least once");
+    assert!(
+        t.bytes() > id_bytes,
+        "the Items carry every id and digest at least once"
+    );
 
     // 100 documents deleted, missing or changed on B.
     let mut b = a.clone();

@@ -92,7 +92,10 @@ fn non_canonical_record_bytes_are_ignored() {
     let mut d = doc(1);
     put_raw(&mut d, &hash_key(&stretched), stretched);
     let mut reg = registry();
-    assert!(reg.absorb_doc(&d).is_empty(), "non-canonical bytes must not be read as a record");
+    assert!(
+        reg.absorb_doc(&d).is_empty(),
+        "non-canonical bytes must not be read as a record"
+    );
     assert!(!reg.is_admitted(&id(7)));
     assert_eq!(reg.record_count(), 0);
 }

@@ -140,7 +140,10 @@ pub(crate) fn transcript(case: &Case) -> Result<Observed, String> {
 /// holding `own` to one received Reconcile, as JSON: `{"reply": hex | null, "message": json |
 /// null, "ranges": N, "items": N, "actions": [..]}` (`reply` null: the received message was
 /// all-Skip and is not answered). Err when the received message is refused (HS-RECON-11).
-pub(crate) fn reply_value(own: &DocSet, received: &[humansync_protocol::RangeEntry]) -> Result<Value, String> {
+pub(crate) fn reply_value(
+    own: &DocSet,
+    received: &[humansync_protocol::RangeEntry],
+) -> Result<Value, String> {
     let response = respond(own, received).map_err(|e| e.to_string())?;
     let actions: Vec<Value> = response.actions.iter().map(repr::action).collect();
     Ok(match response.reply {
@@ -155,7 +158,9 @@ pub(crate) fn reply_value(own: &DocSet, received: &[humansync_protocol::RangeEnt
                 .sum();
             let count = ranges.len();
             let msg = Message::Reconcile { ranges };
-            let payload = msg.encode().map_err(|e| format!("the reply does not encode: {e}"))?;
+            let payload = msg
+                .encode()
+                .map_err(|e| format!("the reply does not encode: {e}"))?;
             json!({
                 "reply": hex::encode(payload),
                 "message": repr::message(&msg),

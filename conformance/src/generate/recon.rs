@@ -201,7 +201,9 @@ fn short(i: usize) -> DocId {
 }
 
 fn short_docs(range: std::ops::Range<usize>) -> Set {
-    range.map(|i| (short(i), keys::digest(&format!("r{i}")))).collect()
+    range
+        .map(|i| (short(i), keys::digest(&format!("r{i}"))))
+        .collect()
 }
 
 /// A received range ending below item `next` (End when None) whose fingerprint differs from
@@ -242,7 +244,9 @@ fn reply_case(c: &mut Cases, what: &str, own: &Set, received: Vec<RangeEntry>) {
 
 /// One responder step at and over the bounds of HS-RECON-5 (HS-RECON-9).
 fn reply_cases(c: &mut Cases) {
-    use humansync_protocol::limits::{MAX_RECON_ITEMS, MAX_RECON_RANGES, RECON_BRANCHING, RECON_ITEMS_THRESHOLD};
+    use humansync_protocol::limits::{
+        MAX_RECON_ITEMS, MAX_RECON_RANGES, RECON_BRANCHING, RECON_ITEMS_THRESHOLD,
+    };
     // Items: 70 differing ranges of RECON_ITEMS_THRESHOLD own items each. 64 Items answers make
     // exactly MAX_RECON_ITEMS items (at the bound); the 65th would be over: it and the rest are
     // deferred, each with the own fingerprint of its range.

@@ -35,7 +35,13 @@ async fn ask(wire: &mut Wire, target: &Target, held: Option<BlobHash>) -> Verdic
     };
     let nobody = BlobHash(*blake3::hash(&noise).as_bytes());
     let asked: Vec<BlobHash> = std::iter::once(nobody).chain(held).collect();
-    if wire.send(&Message::BlobWant { hashes: asked.clone() }).await.is_err() {
+    if wire
+        .send(&Message::BlobWant {
+            hashes: asked.clone(),
+        })
+        .await
+        .is_err()
+    {
         return Verdict::Fail("could not encode BlobWant".into());
     }
     let deadline = after(target.timeout);
@@ -128,7 +134,9 @@ async fn push(
     let deadline = after(target.timeout);
     let result = loop {
         match open.next_message(deadline).await {
-            Ok(Message::DocWhole { doc: d, .. } | Message::DocSync { doc: d, .. }) if d == doc => break Ok(()),
+            Ok(Message::DocWhole { doc: d, .. } | Message::DocSync { doc: d, .. }) if d == doc => {
+                break Ok(());
+            }
             Ok(_) => continue,
             Err(end) => {
                 break Err(format!(

@@ -119,7 +119,10 @@ const REGISTERED_CASES: &[(&str, &[&str])] = &[
     ("doc/docsync-creates", &["HS-SYNC-5"]),
     ("doc/unloadable-discarded", &["HS-SYNC-10", "HS-SYNC-12"]),
     ("transport/extra-stream", &["HS-TRANSPORT-2"]),
-    ("transport/duplicate-session", &["HS-TRANSPORT-4", "HS-TRANSPORT-3"]),
+    (
+        "transport/duplicate-session",
+        &["HS-TRANSPORT-4", "HS-TRANSPORT-3"],
+    ),
     ("blob/want-have", &["HS-BLOB-2"]),
     ("sync/live-push", &["HS-SYNC-4"]),
 ];
