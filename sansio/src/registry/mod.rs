@@ -102,7 +102,7 @@ impl Registry {
             return Ok(None);
         }
         let parsed = record.verify(&anchor)?;
-        // A full registry still takes the first revocation of each registered device, so the cap
+        // HS-REG-9: a full registry still takes the first revocation of each registered device, so the cap
         // can never keep a device admitted (revocation always wins, HS-REG-4). Those are bounded
         // by the registered devices, so the view never exceeds twice the cap.
         let first_revocation = matches!(parsed, RegistryRecord::Revoked { device, .. }
