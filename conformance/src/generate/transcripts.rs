@@ -498,8 +498,9 @@ fn later_cases(c: &mut Cases, s: &Setup, ours: SetSummary, devices: DocDigest) {
     push(
         c,
         &["HS-TRANSPORT-4", "HS-TRANSPORT-3"],
-        "the same peer dials a second session while the first is open: the newer one is closed \
-         with DUPLICATE, the older one stays (it answers a DocWant with DocMissing)",
+        "the same peer dials a second session while the first is open: it lost the first (it \
+         restarted, or its end went away unnoticed), so the older one is closed with DUPLICATE \
+         and the newer one stays (it answers a DocWant with DocMissing)",
         s,
         vec![
             connect_on(0, 1, "d1"),
@@ -508,7 +509,7 @@ fn later_cases(c: &mut Cases, s: &Setup, ours: SetSummary, devices: DocDigest) {
             recv_on(15, 2, good_hello.clone()),
             recv_on(
                 20,
-                1,
+                2,
                 frame(&Message::DocWant {
                     docs: vec![doc("notes/zz")],
                 }),

@@ -12,8 +12,8 @@ use crate::report::Verdict;
 
 const EXTRA_STREAM: &str = "after the handshake the runner opens a second bidirectional and a unidirectional stream and \
 writes a byte on each: the node stops both with CLOSE_PROTOCOL (or closes the connection with it)";
-const DUPLICATE: &str = "the runner opens a second session while its first is open: the node closes the newer one with \
-CLOSE_DUPLICATE and keeps the older (which still answers a DocWant with DocMissing)";
+const DUPLICATE: &str = "the runner dials a second session while its first is open (as a peer that lost the first \
+does): the node closes the older one with CLOSE_DUPLICATE and keeps the newer (which answers a DocWant with DocMissing)";
 
 /// `transport/extra-stream` (HS-TRANSPORT-2).
 pub(crate) async fn extra_stream(target: &Target, dialer: &Dialer, cases: &mut Cases) {
@@ -108,48 +108,51 @@ async fn duplicate(target: &Target, dialer: &Dialer) -> Verdict {
         Ok((_, other)) => return Verdict::Fail(format!("first handshake answered with {}", other.kind())),
         Err(end) => return Verdict::Fail(format!("first handshake got no Welcome: {end}")),
     };
-    let mut second = match dialer.session(target).await {
-        Ok(wire) => wire,
-        // Refused before the stream opened: what it was refused with counts.
-        Err(Ending::Closed(CloseCode::DUPLICATE)) => return older_alive(&mut first, target).await,
-        Err(end) => return Verdict::Fail(format!("could not open the second session: {end}")),
-    };
-    if second.send(&hello(&[V1])).await.is_err() {
-        return Verdict::Fail("could not encode Hello".into());
-    }
-    let observed = second.observe_close(after(target.timeout)).await;
-    match expect_close(&observed, CloseCode::DUPLICATE) {
-        Verdict::Pass => older_alive(&mut first, target).await,
-        other => {
+    // Both sessions dialled by the same side: the peer lost the first, so the newer one wins.
+    let mut second = match handshake(dialer, target, &hello(&[V1])).await {
+        Ok((wire, Message::Welcome { .. })) => wire,
+        Ok((_, other)) => {
             first.close(CloseCode::NORMAL);
+            return Verdict::Fail(format!("second handshake answered with {}", other.kind()));
+        }
+        Err(end) => {
+            first.close(CloseCode::NORMAL);
+            return Verdict::Fail(format!("the second session got no Welcome: {end}"));
+        }
+    };
+    let observed = first.observe_close(after(target.timeout)).await;
+    match expect_close(&observed, CloseCode::DUPLICATE) {
+        Verdict::Pass => newer_alive(&mut second, target).await,
+        other => {
+            second.close(CloseCode::NORMAL);
             other
         }
     }
 }
 
-/// The older session still works: a DocWant for an id nobody holds is answered DocMissing.
-async fn older_alive(first: &mut Wire, target: &Target) -> Verdict {
+/// The newer session works: a DocWant for an id nobody holds is answered DocMissing.
+async fn newer_alive(second: &mut Wire, target: &Target) -> Verdict {
     let tag = random32().map(|b| hex::encode(&b[..6])).unwrap_or_default();
     let Ok(nothing) = DocId::new(format!("conformance/{tag}/nobody-holds-this")) else {
         return Verdict::Fail("could not build a document id".into());
     };
-    let _ = first
+    let _ = second
         .send(&Message::DocWant {
             docs: vec![nothing.clone()],
         })
         .await;
     let deadline = after(target.timeout);
     let verdict = loop {
-        match first.next_message(deadline).await {
+        match second.next_message(deadline).await {
             Ok(Message::DocMissing { doc }) if doc == nothing => break Verdict::Pass,
             Ok(_) => continue,
             Err(end) => {
                 break Verdict::Fail(format!(
-                    "the newer session was closed with CLOSE_DUPLICATE, but the older one did not answer: {end}"
+                    "the older session was closed with CLOSE_DUPLICATE, but the newer one did not answer: {end}"
                 ));
             }
         }
     };
-    first.close(CloseCode::NORMAL);
+    second.close(CloseCode::NORMAL);
     verdict
 }
