@@ -38,9 +38,12 @@ pub mod registry;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
+pub mod untrusted;
 
 pub use crate::core::OpenState;
-pub use crate::core::{Core, CoreConfig, CoreError, PeerStatus, SessionStats, Startup, SyncStatus};
+pub use crate::core::{
+    Core, CoreConfig, CoreError, PeerStatus, QuarantineKind, Quarantined, SessionStats, Startup, SyncStatus,
+};
 pub use event::{Event, Origin};
 pub use io::{DocMeta, DocWrite, IoAction, IoResult, IoTask, IoTaskId, PeerSyncState};
 pub use output::{ConnId, Output, Role};

@@ -273,6 +273,8 @@ impl Core {
     /// Records a tombstone: drops the parsed doc, updates set and index, asks the store to delete.
     pub(crate) fn tombstone(&mut self, now: Instant, doc: &DocId, origin: Origin) -> IoTaskId {
         self.cache.remove(doc);
+        self.unverified.remove(doc);
+        self.quarantine.clear(doc);
         // Work waiting on the document ends here: peers that asked for it learn it is deleted,
         // and nobody waits for it any more (HS-SYNC-2, HS-DOC-5).
         let waiting = self.cache.loading.remove(doc).unwrap_or_default();
@@ -499,8 +501,9 @@ impl Core {
                 return;
             }
         };
-        // Whole-document sends need no parse: forward the stored bytes (HS-SYNC-1).
-        if ops.iter().all(|op| matches!(op, DocOp::SendWhole { .. })) {
+        // Whole-document sends need no parse: forward the stored bytes (HS-SYNC-1), unless they
+        // came from a peer and were never parsed here (HS-SYNC-12).
+        if !self.unverified.contains_key(doc) && ops.iter().all(|op| matches!(op, DocOp::SendWhole { .. })) {
             for op in ops {
                 if let DocOp::SendWhole { conn } = op {
                     self.send_whole_bytes(conn, doc, bytes.clone());
@@ -508,13 +511,15 @@ impl Core {
             }
             return;
         }
-        let am = match Automerge::load(&bytes) {
+        let am = match crate::untrusted::load(&bytes) {
             Ok(am) => am.with_actor(self.actor.clone()),
             Err(e) => {
                 self.load_failed(now, doc, ops, e.to_string());
                 return;
             }
         };
+        self.unverified.remove(doc);
+        self.quarantine.clear(doc);
         let mut loaded = new_loaded(am, now, true);
         for (peer, state) in states {
             if let Ok(state) = sync::State::decode(&state) {
@@ -533,8 +538,19 @@ impl Core {
         self.evict(now);
     }
 
-    /// A stored document is missing or corrupt: report it, forget it, recover it from peers.
+    /// A stored document is missing or corrupt: report it, forget it, quarantine it and recover
+    /// it later from other peers than the one that supplied it (HS-SYNC-13).
     fn load_failed(&mut self, now: Instant, doc: &DocId, ops: Vec<DocOp>, reason: String) {
+        let digest = self.metas.get(doc).map(digest_of);
+        let supplier = self.unverified.remove(doc);
+        self.quarantine.record(
+            now,
+            doc,
+            super::QuarantineKind::LoadFailed,
+            supplier,
+            digest,
+            &reason,
+        );
         self.emit(Event::DocCorrupt {
             doc: doc.clone(),
             reason,
@@ -542,18 +558,6 @@ impl Core {
         self.metas.remove(doc);
         self.set.remove(doc);
         self.forget_cursors();
-        let conns: Vec<ConnId> = self.open_conns().collect();
-        for conn in &conns {
-            self.send(
-                *conn,
-                &Message::DocWant {
-                    docs: vec![doc.clone()],
-                },
-            );
-            if let Some(s) = self.sessions.get_mut(conn) {
-                s.wanted.insert(doc.clone());
-            }
-        }
         for op in ops {
             match op {
                 DocOp::Open => self.emit(Event::DocNotFound(doc.clone())),

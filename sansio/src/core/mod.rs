@@ -9,12 +9,12 @@
 
 mod ancestry;
 mod blobs;
-mod chunks;
 mod devices;
 mod docs;
 mod inbound;
 mod log;
 mod push;
+mod quarantine;
 mod resume;
 mod session;
 mod status;
@@ -29,6 +29,7 @@ use crate::registry::Registry;
 use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult, IoTask, IoTaskId, Output, Role};
 
 pub use docs::OpenState;
+pub use quarantine::{QuarantineKind, Quarantined};
 pub use session::SessionStats;
 pub use status::{PeerStatus, SyncStatus};
 
@@ -123,6 +124,11 @@ pub struct Core {
     next_io: u64,
     last_sync: Option<Instant>,
     log: log::ChangeLog,
+    /// Documents refused or failed to load (HS-SYNC-13).
+    quarantine: quarantine::Quarantine,
+    /// Documents stored from a DocWhole without parsing, by the peer that sent them: parsed
+    /// before they are forwarded (HS-SYNC-12).
+    unverified: BTreeMap<DocId, DeviceId>,
 }
 
 impl Core {
@@ -130,7 +136,7 @@ impl Core {
     pub fn new(now: Instant, config: CoreConfig, startup: Startup) -> Result<Core, CoreError> {
         let actor = ActorId::from(config.actor.clone());
         let devices_am = match &startup.devices_doc {
-            Some(bytes) => Automerge::load(bytes)
+            Some(bytes) => crate::untrusted::load(bytes)
                 .map_err(|e| CoreError::CorruptRegistry(e.to_string()))?
                 .with_actor(actor.clone()),
             None => Automerge::new().with_actor(actor.clone()),
@@ -148,6 +154,8 @@ impl Core {
             next_io: 0,
             last_sync: None,
             log: log::ChangeLog::new(startup.log_epoch, startup.cursors),
+            quarantine: Default::default(),
+            unverified: BTreeMap::new(),
             config,
         };
         for (doc, meta) in startup.index {
@@ -189,10 +197,15 @@ impl Core {
             session::Phase::Open => None,
         });
         let synced = self.sessions.values().filter_map(|s| s.synced_due);
-        hello.chain(synced).chain(self.blobs.next_retry()).min()
+        hello
+            .chain(synced)
+            .chain(self.blobs.next_retry())
+            .chain(self.quarantine.next_retry())
+            .min()
     }
 
-    /// Advances timers: handshake deadlines (HS-VER-3, HS-VER-5) and blob retries (HS-BLOB-2).
+    /// Advances timers: handshake deadlines (HS-VER-3, HS-VER-5), blob retries (HS-BLOB-2) and
+    /// requests for quarantined documents (HS-SYNC-13).
     pub fn handle_timeout(&mut self, now: Instant) {
         let expired: Vec<ConnId> = self
             .sessions
@@ -214,6 +227,7 @@ impl Core {
             );
         }
         self.blobs_tick(now);
+        self.quarantine_tick(now);
         let due: Vec<ConnId> = self
             .sessions
             .values()

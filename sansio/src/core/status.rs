@@ -38,6 +38,8 @@ pub struct SyncStatus {
     pub blobs_missing: usize,
     /// When a session last became fully reconciled and settled.
     pub last_sync: Option<Instant>,
+    /// Documents whose bytes were refused or failed to load, most `MAX_QUARANTINED` (HS-SYNC-13).
+    pub quarantined: Vec<super::Quarantined>,
 }
 
 impl Core {
@@ -66,6 +68,7 @@ impl Core {
             docs: self.metas.values().filter(|m| !m.tombstone).count(),
             blobs_missing: self.blobs.missing().len(),
             last_sync: self.last_sync,
+            quarantined: self.quarantine.list(),
             peers,
         }
     }
