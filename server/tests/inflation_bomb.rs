@@ -67,7 +67,11 @@ impl Attacker {
             .await
             .expect("bind");
         let id = EndpointId::from_bytes(answer.server_node_id.as_bytes()).expect("server id");
-        let addrs: Vec<SocketAddr> = answer.server_addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        let addrs: Vec<SocketAddr> = answer
+            .server_addrs
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
         let target = EndpointAddr::new(id).with_addrs(addrs.into_iter().map(TransportAddr::Ip));
         Attacker { endpoint, target }
     }
@@ -114,7 +118,13 @@ fn doc(name: &str) -> DocId {
 }
 
 /// Samples the server's RSS every 5 ms; kills it (SIGKILL) once it exceeds `limit_kib`.
-fn watchdog(pid: u32, limit_kib: u64, stop: Arc<AtomicBool>, exceeded: Arc<AtomicBool>, peak: Arc<AtomicU64>) {
+fn watchdog(
+    pid: u32,
+    limit_kib: u64,
+    stop: Arc<AtomicBool>,
+    exceeded: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+) {
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
             let Some(m) = Memory::of(pid) else { return };
@@ -132,7 +142,10 @@ fn watchdog(pid: u32, limit_kib: u64, stop: Arc<AtomicBool>, exceeded: Arc<Atomi
 }
 
 async fn has(node: &Node, d: &DocId) -> bool {
-    node.list_docs("notes/").await.map(|l| l.contains(d)).unwrap_or(false)
+    node.list_docs("notes/")
+        .await
+        .map(|l| l.contains(d))
+        .unwrap_or(false)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,8 +157,12 @@ async fn inflation_bombs_from_a_registered_device_are_bounded() {
         PASSWORD,
     );
     let url = server.url();
-    let b = humansync::init(device_config(&dir.path().join("b"), &url)).await.expect("b");
-    let c = humansync::init(device_config(&dir.path().join("c"), &url)).await.expect("c");
+    let b = humansync::init(device_config(&dir.path().join("b"), &url))
+        .await
+        .expect("b");
+    let c = humansync::init(device_config(&dir.path().join("c"), &url))
+        .await
+        .expect("c");
     b.pair(PASSWORD).await.expect("b pairs");
     c.pair(PASSWORD).await.expect("c pairs");
     let attackers = [Attacker::pair(0xa1, &url).await, Attacker::pair(0xa2, &url).await];
@@ -169,7 +186,13 @@ async fn inflation_bombs_from_a_registered_device_are_bounded() {
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicU64::new(idle.rss_kib)),
     );
-    watchdog(server.pid(), idle.rss_kib + RSS_BOUND_KIB, stop.clone(), exceeded.clone(), peak.clone());
+    watchdog(
+        server.pid(),
+        idle.rss_kib + RSS_BOUND_KIB,
+        stop.clone(),
+        exceeded.clone(),
+        peak.clone(),
+    );
 
     // During the attack: /health latency and B→C sync latency, measured.
     let attack_over = Arc::new(AtomicBool::new(false));
@@ -287,7 +310,9 @@ async fn inflation_bombs_from_a_registered_device_are_bounded() {
     attack_over.store(true, Ordering::Relaxed);
     let (health_worst, health_failures) = health.await.expect("health task");
     stop.store(true, Ordering::Relaxed);
-    let peak_kib = peak.load(Ordering::Relaxed).max(server.memory().map_or(0, |m| m.peak_kib));
+    let peak_kib = peak
+        .load(Ordering::Relaxed)
+        .max(server.memory().map_or(0, |m| m.peak_kib));
     eprintln!(
         "server peak VmRSS {:.1} MiB ({:.1} MiB above idle; bound {} MiB); exceeded: {}",
         mib(peak_kib),
@@ -305,7 +330,11 @@ async fn inflation_bombs_from_a_registered_device_are_bounded() {
     );
     assert!(peak_kib.saturating_sub(idle.rss_kib) <= RSS_BOUND_KIB);
     for (what, code) in &sessions {
-        assert_eq!(*code, Some(CloseCode::PROTOCOL), "{what}: the hostile session was not closed");
+        assert_eq!(
+            *code,
+            Some(CloseCode::PROTOCOL),
+            "{what}: the hostile session was not closed"
+        );
     }
     assert!(
         sync_latencies.iter().all(Option::is_some),

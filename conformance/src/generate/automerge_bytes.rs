@@ -45,7 +45,8 @@ fn note() -> AutoCommit {
     let mut doc = AutoCommit::new().with_actor(ActorId::from(vec![0xc1; 16]));
     doc.put(ROOT, "title", "a note").expect("put");
     let text = doc.put_object(ROOT, "body", ObjType::Text).expect("text");
-    doc.splice_text(&text, 0, 0, &"lorem ipsum ".repeat(200)).expect("splice");
+    doc.splice_text(&text, 0, 0, &"lorem ipsum ".repeat(200))
+        .expect("splice");
     doc
 }
 
@@ -61,28 +62,77 @@ pub(crate) fn cases() -> Cases {
     let incremental = doc.save_after(&heads);
     valid(&mut c, s, "a save with DEFLATE'd columns", &whole);
     valid(&mut c, s, "an incremental save (a change chunk)", &incremental);
-    valid(&mut c, s, "a save followed by an incremental save", &[whole.clone(), incremental].concat());
+    valid(
+        &mut c,
+        s,
+        "a save followed by an incremental save",
+        &[whole.clone(), incremental].concat(),
+    );
     let small = bombs::compressed_change(MIB, [0xc2; 16]);
-    valid(&mut c, s, "a compressed change chunk that inflates to 1 MiB", &small);
-    let mut empty = automerge::Automerge::new();
+    valid(
+        &mut c,
+        s,
+        "a compressed change chunk that inflates to 1 MiB",
+        &small,
+    );
+    let empty = automerge::Automerge::new();
     let first = empty
         .generate_sync_message(&mut sync::State::new())
         .expect("a first sync message");
-    valid(&mut c, m, "a first sync message (Bloom filter, no changes)", &first.encode());
-    valid(&mut c, m, "a sync message carrying a save", &bombs::sync_message(&[whole.clone()]));
-    valid(&mut c, m, "a normal Bloom filter (10 entries, 10 bits, 7 probes)", &bombs::sync_message_with_bloom(10, 10, 7, 13));
+    valid(
+        &mut c,
+        m,
+        "a first sync message (Bloom filter, no changes)",
+        &first.encode(),
+    );
+    valid(
+        &mut c,
+        m,
+        "a sync message carrying a save",
+        &bombs::sync_message(std::slice::from_ref(&whole)),
+    );
+    valid(
+        &mut c,
+        m,
+        "a normal Bloom filter (10 entries, 10 bits, 7 probes)",
+        &bombs::sync_message_with_bloom(10, 10, 7, 13),
+    );
 
     invalid(&mut c, s, "no bytes", b"", "empty");
-    invalid(&mut c, s, "not the magic bytes", b"not an automerge document", "magic");
-    invalid(&mut c, s, "a save cut one byte short", &whole[..whole.len() - 1], "truncated");
+    invalid(
+        &mut c,
+        s,
+        "not the magic bytes",
+        b"not an automerge document",
+        "magic",
+    );
+    invalid(
+        &mut c,
+        s,
+        "a save cut one byte short",
+        &whole[..whole.len() - 1],
+        "truncated",
+    );
     let mut flipped = whole.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 1;
-    invalid(&mut c, s, "a save with one data bit flipped", &flipped, "checksum");
+    invalid(
+        &mut c,
+        s,
+        "a save with one data bit flipped",
+        &flipped,
+        "checksum",
+    );
     let mut kind = whole.clone();
     kind[8] = 9;
     invalid(&mut c, s, "chunk type 9", &kind, "chunk_type");
-    invalid(&mut c, s, "a save then one trailing byte", &[whole.clone(), vec![0]].concat(), "truncated");
+    invalid(
+        &mut c,
+        s,
+        "a save then one trailing byte",
+        &[whole.clone(), vec![0]].concat(),
+        "truncated",
+    );
     let over = MAX_AUTOMERGE_EXPANDED_BYTES as usize + MIB;
     invalid(
         &mut c,
@@ -130,7 +180,13 @@ pub(crate) fn cases() -> Cases {
         &bombs::sync_message(&[bombs::compressed_change(over, [0xc6; 16])]),
         "too_large",
     );
-    invalid(&mut c, m, "a Bloom filter with entries but no bits", &bombs::sync_message_with_bloom(1, 0, 7, 0), "bloom");
+    invalid(
+        &mut c,
+        m,
+        "a Bloom filter with entries but no bits",
+        &bombs::sync_message_with_bloom(1, 0, 7, 0),
+        "bloom",
+    );
     invalid(
         &mut c,
         m,
@@ -138,8 +194,26 @@ pub(crate) fn cases() -> Cases {
         &bombs::sync_message_with_bloom(1, 10, u32::MAX, 2),
         "bloom",
     );
-    invalid(&mut c, m, "a Bloom filter shorter than it declares", &bombs::sync_message_with_bloom(100, 10, 7, 3), "bloom");
-    invalid(&mut c, m, "not a sync message type byte", &[0x41, 0, 0, 0, 0], "malformed");
-    invalid(&mut c, m, "a sync message carrying an empty change", &bombs::sync_message(&[Vec::new()]), "malformed");
+    invalid(
+        &mut c,
+        m,
+        "a Bloom filter shorter than it declares",
+        &bombs::sync_message_with_bloom(100, 10, 7, 3),
+        "bloom",
+    );
+    invalid(
+        &mut c,
+        m,
+        "not a sync message type byte",
+        &[0x41, 0, 0, 0, 0],
+        "malformed",
+    );
+    invalid(
+        &mut c,
+        m,
+        "a sync message carrying an empty change",
+        &bombs::sync_message(&[Vec::new()]),
+        "malformed",
+    );
     c
 }

@@ -198,7 +198,7 @@ mod tests {
     use super::*;
 
     fn doc(i: usize) -> DocId {
-        DocId::new(&format!("notes/{i}")).expect("id")
+        DocId::new(format!("notes/{i}")).expect("id")
     }
 
     #[test]

@@ -12,7 +12,6 @@ use super::inflate::inflate;
 use super::reader::Reader;
 use super::{Budget, UntrustedError};
 
-const GROUP: u8 = 0;
 const DELTA: u8 = 3;
 const BOOLEAN: u8 = 4;
 const STRING: u8 = 5;
@@ -134,7 +133,7 @@ fn skip_value(kind: u8, r: &mut Reader<'_>) -> Result<(), UntrustedError> {
     match kind {
         DELTA => r.sleb().map(|_| ()),
         STRING => r.prefixed().map(|_| ()),
-        GROUP | _ => r.uleb().map(|_| ()),
+        _ => r.uleb().map(|_| ()), // group, actor, integer, value metadata
     }
 }
 
