@@ -501,9 +501,18 @@ impl Core {
                 return;
             }
         };
-        // Whole-document sends need no parse: forward the stored bytes (HS-SYNC-1), unless they
-        // came from a peer and were never parsed here (HS-SYNC-12).
-        if !self.unverified.contains_key(doc) && ops.iter().all(|op| matches!(op, DocOp::SendWhole { .. })) {
+        // Whole-document sends need no parse: forward the stored bytes (HS-SYNC-1). Bytes that
+        // came from a peer and were never parsed here are loaded once first, and never leave if
+        // they do not load (HS-SYNC-12); the parse is only a check, the cache is left as it was.
+        if ops.iter().all(|op| matches!(op, DocOp::SendWhole { .. })) {
+            if self.unverified.contains_key(doc) {
+                if let Err(e) = crate::untrusted::load(&bytes) {
+                    self.load_failed(now, doc, ops, e.to_string());
+                    return;
+                }
+                self.unverified.remove(doc);
+                self.quarantine.clear(doc);
+            }
             for op in ops {
                 if let DocOp::SendWhole { conn } = op {
                     self.send_whole_bytes(conn, doc, bytes.clone());
