@@ -58,6 +58,7 @@ fn every_file_and_area_is_covered() {
         ("frames.json", 20),
         ("invitations.json", 25),
         ("messages.json", 100),
+        ("opaque.json", 9),
         ("pairing.json", 60),
         ("reconciliation.json", 25),
         ("registry.json", 35),

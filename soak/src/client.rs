@@ -91,18 +91,9 @@ pub fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
-    basic: Option<&str>,
     timeout: Duration,
 ) -> Result<HttpAnswer, String> {
-    let request = {
-        let auth = basic.map_or(String::new(), |b| {
-            format!(
-                "Authorization: Basic {}\r\n",
-                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b)
-            )
-        });
-        format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\n\r\n")
-    };
+    let request = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n");
     humansync_linkem::spawn_in_namespace(ns, move || -> Result<HttpAnswer, String> {
         let mut stream =
             TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect {addr}: {e}"))?;

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::client::{self, Outcome};
 use crate::schedule::{self, CLOCK_DEVICE, DISK_DEVICE, Fault, SERVER};
-use crate::world::{DevState, PASSWORD, Shared};
+use crate::world::{DevState, Shared};
 
 /// How long a graceful stop may take before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(15);
@@ -311,9 +311,4 @@ pub async fn device_id(world: &Shared, device: &str) -> Option<String> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     None
-}
-
-/// The admin credentials for the API.
-pub fn admin() -> String {
-    format!("admin:{PASSWORD}")
 }

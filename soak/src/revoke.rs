@@ -1,24 +1,25 @@
-//! Revoking a device mid-run through the server's API, optionally killing the server while the
-//! request is in flight.
+//! Revoking a device mid-run the way the owner does it: from another registered device's app
+//! (`revoke`, an OPAQUE login with the server password through the library, HTTP API version 2),
+//! optionally killing the server while the login is in flight.
 
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::client;
-use crate::faults::{admin, kill, start};
+use crate::client::Outcome;
+use crate::faults::{kill, start};
 use crate::schedule::SERVER;
-use crate::world::{DevState, Shared};
+use crate::world::{DevState, PASSWORD, Shared};
 
 /// How long the revocation may take to be acknowledged, retries included.
 const REVOKE_BOUND: Duration = Duration::from_secs(120);
 
-/// `DELETE /devices/{id}` from the hub namespace, retried until acknowledged.
+/// Asks a registered device other than `device` to revoke it, retried until acknowledged.
 pub async fn revoke(world: &Shared, device: &str, kill_server_after_ms: Option<u64>) {
-    let (ns, addr, id) = {
+    let id = {
         let w = world.lock().await;
-        let Some(d) = w.devices.get(device) else { return };
-        let Some(id) = d.id.clone() else {
+        let Some(id) = w.devices.get(device).and_then(|d| d.id.clone()) else {
             drop(w);
             world
                 .lock()
@@ -27,7 +28,7 @@ pub async fn revoke(world: &Shared, device: &str, kill_server_after_ms: Option<u
                 .record("note", json!({ "revoke_skipped": device, "why": "id unknown" }));
             return;
         };
-        (format!("{}-hub", w.lab.name()), w.server.http(), id)
+        id
     };
     if let Some(ms) = kill_server_after_ms {
         let world = world.clone();
@@ -45,18 +46,24 @@ pub async fn revoke(world: &Shared, device: &str, kill_server_after_ms: Option<u
         });
     }
     let deadline = tokio::time::Instant::now() + REVOKE_BOUND;
-    let mut unanswered = false;
-    let path = format!("/devices/{id}");
+    let request = json!({ "cmd": "revoke", "device": id, "password": PASSWORD });
     while tokio::time::Instant::now() < deadline {
-        let (ns, path) = (ns.clone(), path.clone());
-        let answer = tokio::task::spawn_blocking(move || {
-            client::http(&ns, addr, "DELETE", &path, Some(&admin()), Duration::from_secs(8))
-        })
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
+        // The owner's other device: registered, running and not mid-fault.
+        let by = {
+            let w = world.lock().await;
+            w.devices
+                .iter()
+                .find(|(name, d)| *name != device && d.registered() && !d.down_expected && !d.busy)
+                .map(|(name, d)| (name.clone(), d.data.clone()))
+        };
+        let Some((by, data)) = by else {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        let answer = client::request(&data, &request, Duration::from_secs(30)).await;
         let mut w = world.lock().await;
         match answer {
-            Ok(a) if a.status == 200 || (a.status == 404 && unanswered) => {
+            Outcome::Ok(result) => {
                 let now = w.journal.now_ms();
                 w.revoked_at = Some(now);
                 w.model.untrusted.insert(device.to_owned());
@@ -65,23 +72,29 @@ pub async fn revoke(world: &Shared, device: &str, kill_server_after_ms: Option<u
                 }
                 w.journal.fault(
                     "revoke",
-                    json!({ "device": device, "id": id, "status": a.status, "body": a.body }),
+                    json!({ "device": device, "id": id, "by": by, "result": result }),
                 );
                 return;
             }
-            Ok(a) if a.status == 429 || a.status >= 500 => {
-                w.journal.record("note", json!({ "revoke_retry": a.status }));
+            // The server down or slow, the guard's limits, the app restarting: try again.
+            Outcome::Err { code, message }
+                if matches!(
+                    code.as_str(),
+                    "unavailable" | "sync" | "io" | "pairing_failed" | "rate_limited"
+                ) =>
+            {
+                w.journal.record(
+                    "note",
+                    json!({ "revoke_retry": code, "by": by, "message": message }),
+                );
             }
-            Ok(a) => {
-                w.journal.violation(format!(
-                    "revoking {device}: unexpected answer {} {}",
-                    a.status, a.body
-                ));
+            Outcome::Err { code, message } => {
+                w.journal
+                    .violation(format!("revoking {device} from {by}: {code}: {message}"));
                 return;
             }
-            Err(e) => {
-                unanswered = true;
-                w.journal.record("note", json!({ "revoke_retry": e }));
+            Outcome::Unknown(e) => {
+                w.journal.record("note", json!({ "revoke_retry": e, "by": by }));
             }
         }
         drop(w);

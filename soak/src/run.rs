@@ -248,7 +248,7 @@ async fn start_server(world: &Shared) -> Result<(), String> {
     for _ in 0..300 {
         let ns = ns.clone();
         let answer = tokio::task::spawn_blocking(move || {
-            crate::client::http(&ns, addr, "GET", "/health", None, Duration::from_secs(2))
+            crate::client::http(&ns, addr, "GET", "/health", Duration::from_secs(2))
         })
         .await
         .map_err(|e| e.to_string())?;

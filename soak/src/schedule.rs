@@ -88,7 +88,7 @@ pub enum Fault {
         /// Kill it this long after its start (mid-pairing), then start it again.
         kill_after_ms: Option<u64>,
     },
-    /// Revokes a device through the API (`DELETE /devices/{id}`).
+    /// Revokes a device from another registered device (an OPAQUE login with the password).
     Revoke {
         /// Device.
         device: String,

@@ -9,6 +9,7 @@ mod automerge_bytes;
 mod digests;
 mod ids;
 mod invitations;
+pub(crate) mod opaque;
 mod pairing;
 pub(crate) mod recon;
 mod registry;
@@ -67,6 +68,8 @@ fn checker(kind: &str) -> Option<Checker> {
         "invitation_redeem" => invitations::invitation_redeem,
         "login_context" => invitations::login_context,
         "opaque_auth_header" => invitations::opaque_auth_header,
+        "opaque_registration" => opaque::registration,
+        "opaque_login" => opaque::login,
         "heads_digest" => digests::heads_digest,
         "item_fingerprint" => digests::item_fingerprint,
         "set_summary" => digests::set_summary,

@@ -1,9 +1,7 @@
 //! invitations.json: invitation links (HS-INV-1), redemption proofs (HS-INV-3), the contexts
 //! bound into OPAQUE logins (HS-PAIR-11) and the `HumanSync-OPAQUE` header (HS-HTTP-4).
 //!
-//! OPAQUE messages themselves are not vectors here: they are randomised, and RFC 9807's own
-//! test vectors cover the cipher suite (ristretto255, 3DH, SHA-512); what is HumanSync's is
-//! which bytes the context holds.
+//! The OPAQUE messages themselves, with every random input fixed, are in opaque.json.
 
 use humansync_protocol::invitation::{Invitation, MAX_LINK_LEN};
 use humansync_protocol::login::{Hex, OpaqueAuth};

@@ -16,6 +16,7 @@ mod invitations;
 mod messages_invalid;
 mod messages_limits;
 mod messages_valid;
+mod opaque;
 mod pairing;
 mod pairing_auth;
 mod recon;
@@ -88,6 +89,7 @@ pub fn all() -> Vec<(&'static str, VectorFile)> {
             invitations::cases().file(invitations::DESCRIPTION),
         ),
         ("messages.json", messages.file(messages_valid::DESCRIPTION)),
+        ("opaque.json", opaque::cases().file(opaque::DESCRIPTION)),
         ("pairing.json", pairing.file(pairing::DESCRIPTION)),
         ("reconciliation.json", recon::cases().file(recon::DESCRIPTION)),
         ("registry.json", registry::cases().file(registry::DESCRIPTION)),

@@ -21,7 +21,8 @@
 use argon2::Argon2;
 use humansync_protocol::DeviceId;
 use opaque_ke::errors::ProtocolError;
-use opaque_ke::rand::{CryptoRng, RngCore};
+/// The RNG traits every OPAQUE step takes (opaque-ke's `rand` generation).
+pub use opaque_ke::rand::{CryptoRng, Error as RandError, RngCore};
 use opaque_ke::{
     ClientLogin, ClientLoginFinishParameters, ClientRegistration, ClientRegistrationFinishParameters,
     CredentialFinalization, CredentialRequest, CredentialResponse, RegistrationRequest, RegistrationResponse,
@@ -73,12 +74,25 @@ pub enum PakeError {
     Internal(String),
 }
 
+/// [`internal`] for a step that takes the peer's message: an OPRF failure there can only come
+/// from the peer's group element (one that does not decode, or the identity), a peer fault.
+fn from_peer<T: std::fmt::Debug>(e: ProtocolError<T>) -> PakeError {
+    match e {
+        ProtocolError::LibraryError(opaque_ke::errors::InternalError::OprfError(_)) => {
+            PakeError::Malformed("not a ristretto255 element")
+        }
+        other => internal(other),
+    }
+}
+
 fn internal<T: std::fmt::Debug>(e: ProtocolError<T>) -> PakeError {
     match e {
         ProtocolError::InvalidLoginError => PakeError::LoginFailed,
         ProtocolError::SerializationError | ProtocolError::SizeError { .. } => {
             PakeError::Malformed("encoding")
         }
+        // A server that sent the device's own blinded element back (RFC 9807 §6.3.2.1).
+        ProtocolError::ReflectedValueError => PakeError::Malformed("reflected OPRF element"),
         other => PakeError::Internal(format!("{other:?}")),
     }
 }
@@ -129,8 +143,13 @@ impl std::fmt::Debug for ServerKeys {
 
 impl ServerKeys {
     /// Fresh keys.
-    pub fn generate(rng: &mut PakeRng) -> ServerKeys {
+    pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> ServerKeys {
         ServerKeys(ServerSetup::new(rng))
+    }
+
+    /// The server's static public key (ristretto255, 32 bytes), as KE2 and the envelope carry it.
+    pub fn public_key(&self) -> Vec<u8> {
+        self.0.keypair().public().serialize().to_vec()
     }
 
     /// The stored form.
@@ -162,29 +181,13 @@ impl PasswordRecord {
     pub fn register(
         keys: &ServerKeys,
         password: &[u8],
-        rng: &mut PakeRng,
+        rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<PasswordRecord, PakeError> {
-        let start = ClientRegistration::<Suite>::start(rng, password).map_err(internal)?;
-        let request = RegistrationRequest::deserialize(&start.message.serialize()).map_err(internal)?;
-        let response = opaque_ke::ServerRegistration::<Suite>::start(&keys.0, request, CREDENTIAL_ID)
-            .map_err(internal)?;
-        let response = RegistrationResponse::deserialize(&response.message.serialize()).map_err(internal)?;
-        let finish = start
-            .state
-            .finish(
-                rng,
-                password,
-                response,
-                ClientRegistrationFinishParameters::default(),
-            )
-            .map_err(internal)?;
-        let upload =
-            RegistrationUpload::<Suite>::deserialize(&finish.message.serialize()).map_err(internal)?;
-        Ok(PasswordRecord(ServerRegistration::finish(upload)))
+        Registration::run(keys, password, rng).map(|r| r.record)
     }
 
     /// Whether `password` is the registered one: a complete local login (argon2id runs once).
-    pub fn matches(&self, keys: &ServerKeys, password: &[u8], rng: &mut PakeRng) -> bool {
+    pub fn matches(&self, keys: &ServerKeys, password: &[u8], rng: &mut (impl RngCore + CryptoRng)) -> bool {
         let context = Context::local_check();
         let Ok((ke1, client)) = ClientStart::start(password, rng) else {
             return false;
@@ -208,6 +211,52 @@ impl PasswordRecord {
         ServerRegistration::deserialize(bytes)
             .map(PasswordRecord)
             .map_err(|_| PakeError::Corrupt("password record"))
+    }
+}
+
+/// The three messages of an OPAQUE registration run locally (the server is its own client),
+/// kept for the conformance vectors (`opaque.json`).
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// RegistrationRequest (the blinded password, 32 bytes).
+    pub request: Vec<u8>,
+    /// RegistrationResponse (evaluated element and server public key, 64 bytes).
+    pub response: Vec<u8>,
+    /// The record the server stores (RegistrationRecord: client public key, masking key,
+    /// envelope; 192 bytes).
+    pub record: PasswordRecord,
+}
+
+impl Registration {
+    /// Registers `password` under `keys`: both sides of the registration, argon2id once.
+    pub fn run(
+        keys: &ServerKeys,
+        password: &[u8],
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Registration, PakeError> {
+        let start = ClientRegistration::<Suite>::start(rng, password).map_err(internal)?;
+        let request_bytes = start.message.serialize().to_vec();
+        let request = RegistrationRequest::deserialize(&request_bytes).map_err(internal)?;
+        let response = opaque_ke::ServerRegistration::<Suite>::start(&keys.0, request, CREDENTIAL_ID)
+            .map_err(internal)?;
+        let response_bytes = response.message.serialize().to_vec();
+        let response = RegistrationResponse::deserialize(&response_bytes).map_err(internal)?;
+        let finish = start
+            .state
+            .finish(
+                rng,
+                password,
+                response,
+                ClientRegistrationFinishParameters::default(),
+            )
+            .map_err(internal)?;
+        let upload =
+            RegistrationUpload::<Suite>::deserialize(&finish.message.serialize()).map_err(internal)?;
+        Ok(Registration {
+            request: request_bytes,
+            response: response_bytes,
+            record: PasswordRecord(ServerRegistration::finish(upload)),
+        })
     }
 }
 
@@ -247,6 +296,11 @@ impl Context {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// A context from its bytes, as a test vector gives it.
+    pub fn from_bytes(bytes: Vec<u8>) -> Context {
+        Context(bytes)
+    }
 }
 
 /// A session key both sides hold after a successful login.
@@ -263,6 +317,11 @@ impl std::fmt::Debug for SessionKey {
 pub const ANSWER_MAC_DOMAIN: &str = "humansync 2026 pairing answer mac v1";
 
 impl SessionKey {
+    /// The key's bytes (for test vectors; never sent).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The MAC of `bytes` under this key: BLAKE3 keyed by
     /// `derive_key(ANSWER_MAC_DOMAIN, session key)` (HS-PAIR-12).
     pub fn answer_mac(&self, bytes: &[u8]) -> [u8; 32] {
@@ -295,7 +354,10 @@ impl std::fmt::Debug for ClientStart {
 
 impl ClientStart {
     /// Starts a login with `password`: returns KE1 to send.
-    pub fn start(password: &[u8], rng: &mut PakeRng) -> Result<(Vec<u8>, ClientStart), PakeError> {
+    pub fn start(
+        password: &[u8],
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<(Vec<u8>, ClientStart), PakeError> {
         let start = ClientLogin::<Suite>::start(rng, password).map_err(internal)?;
         Ok((start.message.serialize().to_vec(), ClientStart(start.state)))
     }
@@ -307,14 +369,17 @@ impl ClientStart {
         password: &[u8],
         ke2: &[u8],
         context: &Context,
-        rng: &mut PakeRng,
+        rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<(Vec<u8>, SessionKey), PakeError> {
         if ke2.len() != KE2_LEN {
             return Err(PakeError::Malformed("KE2 length"));
         }
-        let response = CredentialResponse::<Suite>::deserialize(ke2).map_err(internal)?;
+        let response = CredentialResponse::<Suite>::deserialize(ke2).map_err(from_peer)?;
         let params = ClientLoginFinishParameters::new(Some(context.as_bytes()), Default::default(), None);
-        let done = self.0.finish(rng, password, response, params).map_err(internal)?;
+        let done = self
+            .0
+            .finish(rng, password, response, params)
+            .map_err(from_peer)?;
         Ok((done.message.serialize().to_vec(), session_key(&done.session_key)?))
     }
 }
@@ -335,12 +400,12 @@ impl ServerStart {
         record: &PasswordRecord,
         ke1: &[u8],
         context: &Context,
-        rng: &mut PakeRng,
+        rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<(Vec<u8>, ServerStart), PakeError> {
         if ke1.len() != KE1_LEN {
             return Err(PakeError::Malformed("KE1 length"));
         }
-        let request = CredentialRequest::<Suite>::deserialize(ke1).map_err(internal)?;
+        let request = CredentialRequest::<Suite>::deserialize(ke1).map_err(from_peer)?;
         let params = ServerLoginParameters {
             context: Some(context.as_bytes()),
             identifiers: Default::default(),
@@ -362,7 +427,7 @@ impl ServerStart {
         if ke3.len() != KE3_LEN {
             return Err(PakeError::Malformed("KE3 length"));
         }
-        let message = CredentialFinalization::<Suite>::deserialize(ke3).map_err(internal)?;
+        let message = CredentialFinalization::<Suite>::deserialize(ke3).map_err(from_peer)?;
         let params = ServerLoginParameters {
             context: Some(context.as_bytes()),
             identifiers: Default::default(),
@@ -441,7 +506,10 @@ mod tests {
             vec![0xff; KE1_LEN],
             vec![0; KE1_LEN + 1],
         ] {
-            assert!(ServerStart::start(&keys, &record, &ke1, &context, &mut rng(5)).is_err());
+            assert!(matches!(
+                ServerStart::start(&keys, &record, &ke1, &context, &mut rng(5)),
+                Err(PakeError::Malformed(_))
+            ));
         }
         let (ke1, client) = ClientStart::start(b"pw", &mut rng(4)).expect("start");
         let (_, server) = ServerStart::start(&keys, &record, &ke1, &context, &mut rng(5)).expect("ke2");
