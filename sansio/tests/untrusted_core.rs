@@ -337,3 +337,61 @@ fn a_document_that_fails_to_load_is_not_forwarded_nor_asked_for_in_a_loop() {
     assert_eq!(wants(w.sent_to(B)), 1, "no loop");
     assert!(w.closed(A).is_none() && w.closed(B).is_none());
 }
+
+fn blob(i: u32) -> humansync_protocol::BlobHash {
+    humansync_protocol::BlobHash(*blake3::hash(&i.to_le_bytes()).as_bytes())
+}
+
+#[test]
+fn blob_claims_are_bounded_by_what_is_referenced() {
+    // Issue 16 §3: a peer announcing hashes no document references is not remembered.
+    let mut w = World::new();
+    for round in 0..10u32 {
+        let hashes = (0..1024).map(|i| blob(round * 1024 + i)).collect();
+        w.send(A, &Message::BlobHave { hashes });
+    }
+    let status = w.core.status();
+    let a = status.peers.iter().find(|p| p.conn == A).expect("A");
+    assert_eq!(a.blobs_claimed, 0, "unreferenced claims remembered");
+}
+
+#[test]
+fn blob_lists_of_whole_documents_are_checked_against_their_content() {
+    // Issue 16 §3, HS-BLOB-1: a DocWhole's `blobs` list seeds the want-list only with hashes the
+    // document really references.
+    let mut w = World::new();
+    let real = blob(1);
+    let mut am = automerge::AutoCommit::new();
+    am.put(ROOT, "file", real.to_reference()).expect("put");
+    let heads = am
+        .get_heads()
+        .iter()
+        .map(|h| humansync_protocol::ChangeHash(h.0))
+        .collect();
+    let d = doc("attached");
+    let claimed: Vec<_> = std::iter::once(real).chain((2..200).map(blob)).collect();
+    w.send(
+        A,
+        &Message::DocWhole {
+            doc: d.clone(),
+            heads,
+            blobs: claimed,
+            bytes: am.save(),
+        },
+    );
+    assert_eq!(
+        w.core.missing_blobs(),
+        vec![real],
+        "only the referenced blob is wanted"
+    );
+    let wanted: Vec<_> = w
+        .sent_to(B)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::BlobWant { hashes } => Some(hashes),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(wanted, vec![real], "BlobWant carries only referenced hashes");
+}

@@ -52,13 +52,16 @@ pub(crate) enum DocOp {
     StartSync { conn: ConnId, theirs: Option<DocDigest> },
     /// Send this session the changes after `after`, heads it holds (HS-RESUME-3).
     SendChanges { conn: ConnId, after: Vec<ChangeHash> },
+    /// Index the blobs the document really references (a DocWhole's `blobs` list is only a
+    /// claim, HS-BLOB-1).
+    IndexBlobs,
 }
 
 impl DocOp {
     /// The session the operation sends to, if any.
     fn conn(&self) -> Option<ConnId> {
         match self {
-            DocOp::Open => None,
+            DocOp::Open | DocOp::IndexBlobs => None,
             DocOp::Apply { conn, .. }
             | DocOp::SendWhole { conn }
             | DocOp::StartSync { conn, .. }
@@ -504,14 +507,22 @@ impl Core {
         // Whole-document sends need no parse: forward the stored bytes (HS-SYNC-1). Bytes that
         // came from a peer and were never parsed here are loaded once first, and never leave if
         // they do not load (HS-SYNC-12); the parse is only a check, the cache is left as it was.
-        if ops.iter().all(|op| matches!(op, DocOp::SendWhole { .. })) {
-            if self.unverified.contains_key(doc) {
-                if let Err(e) = crate::untrusted::load(&bytes) {
-                    self.load_failed(now, doc, ops, e.to_string());
-                    return;
-                }
+        if ops
+            .iter()
+            .all(|op| matches!(op, DocOp::SendWhole { .. } | DocOp::IndexBlobs))
+        {
+            let index = ops.iter().any(|op| matches!(op, DocOp::IndexBlobs));
+            if self.unverified.contains_key(doc) || index {
+                let am = match crate::untrusted::load(&bytes) {
+                    Ok(am) => am,
+                    Err(e) => {
+                        self.load_failed(now, doc, ops, e.to_string());
+                        return;
+                    }
+                };
                 self.unverified.remove(doc);
                 self.quarantine.clear(doc);
+                self.index_blobs(doc, &am);
             }
             for op in ops {
                 if let DocOp::SendWhole { conn } = op {
@@ -572,7 +583,7 @@ impl Core {
                 DocOp::Open => self.emit(Event::DocNotFound(doc.clone())),
                 DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
                 DocOp::SendWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
-                DocOp::StartSync { .. } | DocOp::SendChanges { .. } => {}
+                DocOp::StartSync { .. } | DocOp::SendChanges { .. } | DocOp::IndexBlobs => {}
             }
         }
     }
@@ -584,7 +595,38 @@ impl Core {
             DocOp::SendWhole { conn } => self.send_whole_loaded(conn, doc),
             DocOp::StartSync { conn, theirs } => self.start_sync(now, conn, doc, theirs),
             DocOp::SendChanges { conn, after } => self.send_changes_loaded(conn, doc, &after),
+            DocOp::IndexBlobs => {
+                if let Some(loaded) = self.cache.get(doc) {
+                    let am = loaded.am.clone();
+                    self.index_blobs(doc, &am);
+                }
+            }
         }
+    }
+
+    /// Sets a document's indexed blobs to those its content references, and wants the missing
+    /// ones (HS-BLOB-1, HS-BLOB-2).
+    fn index_blobs(&mut self, doc: &DocId, am: &Automerge) {
+        let refs = blob_refs(am);
+        let Some(meta) = self.metas.get(doc).filter(|m| !m.tombstone && m.blobs != refs) else {
+            return;
+        };
+        let meta = DocMeta {
+            blobs: refs,
+            ..meta.clone()
+        };
+        self.blobs.add_refs(&meta.blobs);
+        self.index_doc(doc, meta.clone());
+        self.refresh_blob_refs();
+        self.announce_wants();
+        // The index row is durable state: a restart must still want these blobs.
+        let action = IoAction::SaveDoc {
+            doc: doc.clone(),
+            write: None,
+            meta,
+            sync_states: Vec::new(),
+        };
+        self.next_task(action, PendingIo::Save(doc.clone()));
     }
 
     /// Evicts clean, unpinned, idle documents beyond the cache capacity (least recently used first).

@@ -461,12 +461,14 @@ impl Core {
         if let Some(peer) = peer {
             self.unverified.insert(doc.clone(), peer);
         }
+        // HS-BLOB-1: the `blobs` list is the sender's claim; only what the content references is
+        // indexed and wanted, once the document is loaded (below).
+        let claims_blobs = !blobs.is_empty();
         let meta = DocMeta {
             heads,
-            blobs,
+            blobs: Vec::new(),
             tombstone: false,
         };
-        self.blobs.add_refs(&meta.blobs);
         self.index_doc(&doc, meta.clone());
         let action = IoAction::SaveDoc {
             doc: doc.clone(),
@@ -485,6 +487,9 @@ impl Core {
         let others: Vec<ConnId> = self.open_conns().filter(|c| *c != conn).collect();
         for other in others {
             self.want_loaded(now, &doc, DocOp::SendWhole { conn: other });
+        }
+        if claims_blobs {
+            self.want_loaded(now, &doc, DocOp::IndexBlobs);
         }
     }
 

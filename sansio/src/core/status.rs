@@ -23,6 +23,9 @@ pub struct PeerStatus {
     pub outstanding: usize,
     /// Traffic counters.
     pub stats: SessionStats,
+    /// Blobs the peer said it holds that this node remembers (at most the referenced blobs
+    /// not held, issue 16 §3).
+    pub blobs_claimed: usize,
 }
 
 /// The node's sync progress.
@@ -56,6 +59,7 @@ impl Core {
                 up_to_date: s.is_open() && s.is_settled(),
                 outstanding: s.wanted.len() + s.syncing.len(),
                 stats: s.stats,
+                blobs_claimed: s.peer_blobs.len(),
             })
             .collect();
         let mut pending: std::collections::BTreeSet<&humansync_protocol::DocId> = Default::default();
