@@ -10,7 +10,8 @@
 #   --release  a static release binary (RUSTFLAGS='-C target-feature=+crt-static', target
 #              x86_64-unknown-linux-gnu): the production image, one file. Compiles the release
 #              profile (~6-8 min cold on 2 cores).
-# Env: IMAGE (default humansync-server:local), CARGO_TARGET_DIR (honoured).
+# Env: IMAGE (default humansync-server:local), CARGO_TARGET_DIR (honoured),
+#      DOCKER_NO_BUILD=1 (use the binary as it is, no cargo call; e.g. right after the tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE="${IMAGE:-humansync-server:local}"
@@ -21,11 +22,11 @@ CTX=target/docker
 
 case "$MODE" in
     debug)
-        cargo test --workspace --all-features --no-run
+        [ -n "${DOCKER_NO_BUILD:-}" ] || cargo test --workspace --all-features --no-run
         BIN="$TARGET_DIR/debug/humansync-server"
         ;;
     --release|release)
-        RUSTFLAGS='-C target-feature=+crt-static' \
+        [ -n "${DOCKER_NO_BUILD:-}" ] || RUSTFLAGS='-C target-feature=+crt-static' \
             cargo build --release --target x86_64-unknown-linux-gnu -p humansync-server --bin humansync-server
         BIN="$TARGET_DIR/x86_64-unknown-linux-gnu/release/humansync-server"
         ;;

@@ -31,6 +31,10 @@ cargo test --workspace --all-features --bench sync --bench server -- --quick
 step "Docker image: build, run, pair, sync, restart, revoke (scripts/docker-test.sh; skips without a Docker engine)"
 ./scripts/docker-test.sh
 
+step "conformance runner from its own image against humansync-server in Docker (scripts/conformance-docker.sh; skips without a Docker engine)"
+# Reuses the test build's binaries (both images FROM scratch); reports in target/conformance-report/.
+./scripts/conformance-docker.sh
+
 step "acceptance test (PRD §13: server in Docker, laptop and phone in network namespaces)"
 # Reuses the debug binaries the tests just built; skips with a message when not root or no Docker.
 ./scripts/acceptance.sh

@@ -3,7 +3,9 @@
 //! (connections, received bytes, timer ticks), observing after each step the
 //! frames it sends and the close code it applies (HS-GATE-*, HS-VER-*, HS-FRAME-*).
 
-use humansync_protocol::{ChangeHash, CloseCode, DeviceId, DocId, FrameDecoder, Message, SignedRecord};
+use humansync_protocol::{
+    ChangeHash, CloseCode, DeviceId, DocDigest, DocId, FrameDecoder, Message, SignedRecord,
+};
 use humansync_sansio::gate::Admission;
 use humansync_sansio::{
     ConnId, Core, CoreConfig, DocMeta, Instant, IoAction, IoResult, Output, Role, Startup,
@@ -20,6 +22,12 @@ pub(crate) struct Setup {
     pub(crate) anchor: Option<DeviceId>,
     pub(crate) records: Vec<SignedRecord>,
     pub(crate) docs: Vec<(DocId, Vec<ChangeHash>)>,
+    /// The change-log epoch the acceptor runs with (HS-RESUME-1); a runtime draws one per start.
+    pub(crate) epoch: u64,
+    /// The heads digest of the acceptor's own `_devices` once `records` are in: what its
+    /// Welcome announces. `None` only while a generator builds the setup; [`start`] fills it
+    /// and checks it, so that a vector states the value instead of leaving it implied.
+    pub(crate) devices_digest: Option<DocDigest>,
 }
 
 /// One input to the core.
@@ -36,8 +44,26 @@ pub(crate) enum Step {
 /// The change-log epoch of every core the vectors drive (HS-RESUME-1).
 pub(crate) const LOG_EPOCH: u64 = 0x4853_2d52_4553_554d;
 
-/// A core built from `setup`, its start-up outputs drained.
+/// A core built from `setup`, its start-up outputs drained. Fails when the setup states a
+/// `devices_digest` other than the one the core's `_devices` has.
 pub(crate) fn start(setup: &Setup) -> Result<Core, String> {
+    let core = start_unchecked(setup)?;
+    let actual = core.digest(&DocId::devices()).unwrap_or_default();
+    match setup.devices_digest {
+        Some(stated) if stated != actual => Err(format!(
+            "setup.devices_digest {stated} is not the digest of the acceptor's _devices ({actual})"
+        )),
+        _ => Ok(core),
+    }
+}
+
+/// The `_devices` heads digest of the core `setup` builds.
+pub(crate) fn devices_digest(setup: &Setup) -> Result<DocDigest, String> {
+    let core = start_unchecked(setup)?;
+    Ok(core.digest(&DocId::devices()).unwrap_or_default())
+}
+
+fn start_unchecked(setup: &Setup) -> Result<Core, String> {
     let config = CoreConfig::new(setup.me, setup.actor.clone(), setup.anchor);
     let startup = Startup {
         index: setup
@@ -58,8 +84,8 @@ pub(crate) fn start(setup: &Setup) -> Result<Core, String> {
             .collect(),
         devices_doc: None,
         local_blobs: Vec::new(),
-        // Fixed, so that vectors are reproducible (a runtime draws one per start).
-        log_epoch: LOG_EPOCH,
+        // Fixed by the vector, so that it is reproducible (a runtime draws one per start).
+        log_epoch: setup.epoch,
         cursors: Vec::new(),
     };
     let now = Instant(0);
@@ -167,9 +193,12 @@ fn frames_json(mut frames: Vec<Message>, close: Option<CloseCode>) -> Vec<Value>
 }
 
 impl Setup {
-    /// `{"me", "actor", "anchor", "records": [hex], "docs": [{"doc", "heads": [hex]}]}`.
+    /// `{"me", "actor", "anchor", "records": [hex], "docs": [{"doc", "heads": [hex]}],
+    /// "epoch", "devices_digest"}`.
     pub(crate) fn to_json(&self) -> Value {
         json!({
+            "epoch": self.epoch,
+            "devices_digest": self.devices_digest.map(|d| d.to_string()),
             "me": self.me.to_string(),
             "actor": hex::encode(&self.actor),
             "anchor": self.anchor.map(|a| a.to_string()),
@@ -209,6 +238,12 @@ impl Setup {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
             docs,
+            epoch: v["epoch"].as_u64().ok_or("setup without `epoch`")?,
+            devices_digest: Some(
+                text(&v["devices_digest"], "devices_digest")?
+                    .parse()
+                    .map_err(|e| format!("`devices_digest`: {e}"))?,
+            ),
         })
     }
 }

@@ -3,12 +3,13 @@
 //! live node black-box over iroh (`peer`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use humansync_conformance::peer::{self, AnchorPush, Enrollment, ServerApi, TargetSpec};
+use humansync_conformance::report::Report;
 use humansync_conformance::{generate, vectors};
 use humansync_protocol::DeviceId;
 
@@ -33,6 +34,9 @@ enum Command {
         /// List every case, not only those that did not pass.
         #[arg(long, short)]
         verbose: bool,
+        /// Also write the JSON report to this file (the table still goes to stdout).
+        #[arg(long)]
+        json_out: Option<PathBuf>,
     },
     /// Regenerate the vector files (deterministic: the same files every time).
     Generate {
@@ -73,6 +77,9 @@ struct PeerArgs {
     /// List every case, not only those that did not pass.
     #[arg(long, short)]
     verbose: bool,
+    /// Also write the JSON report to this file (the table still goes to stdout).
+    #[arg(long)]
+    json_out: Option<PathBuf>,
 }
 
 impl PeerArgs {
@@ -125,22 +132,33 @@ fn peer(args: &PeerArgs) -> ExitCode {
         }
     };
     match runtime.block_on(peer::run(spec, enrollment)) {
-        Ok(report) => {
-            if args.json {
-                println!("{:#}", report.to_json());
-            } else {
-                print!("{}", report.table(args.verbose));
-            }
-            if report.ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
-        }
+        Ok(report) => emit(&report, args.json, args.verbose, args.json_out.as_deref()),
         Err(e) => {
             eprintln!("humansync-conformance peer: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Prints the report (table or JSON), writes the JSON to `json_out` if given, and turns the
+/// verdicts into the exit code: 0 no MUST failed, 1 a MUST failed, 2 the report could not be
+/// written.
+fn emit(report: &Report, json: bool, verbose: bool, json_out: Option<&Path>) -> ExitCode {
+    if json {
+        println!("{:#}", report.to_json());
+    } else {
+        print!("{}", report.table(verbose));
+    }
+    if let Some(path) = json_out
+        && let Err(e) = std::fs::write(path, format!("{:#}\n", report.to_json()))
+    {
+        eprintln!("humansync-conformance: {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
@@ -151,19 +169,13 @@ fn default_dir() -> &'static str {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Vectors { dir, json, verbose } => match vectors::run(&dir) {
-            Ok(report) => {
-                if json {
-                    println!("{:#}", report.to_json());
-                } else {
-                    print!("{}", report.table(verbose));
-                }
-                if report.ok() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                }
-            }
+        Command::Vectors {
+            dir,
+            json,
+            verbose,
+            json_out,
+        } => match vectors::run(&dir) {
+            Ok(report) => emit(&report, json, verbose, json_out.as_deref()),
             Err(e) => {
                 eprintln!("humansync-conformance: {e}");
                 ExitCode::from(2)

@@ -66,6 +66,20 @@ impl Counts {
     pub fn total(&self) -> usize {
         self.passed + self.failed + self.non_strict + self.skipped
     }
+
+    /// The verdict of a requirement from its cases' counts: `fail` if any failed, else
+    /// `non_strict` if any was non-strict, else `pass` if any passed, else `skipped`.
+    pub fn verdict(&self) -> &'static str {
+        if self.failed > 0 {
+            "fail"
+        } else if self.non_strict > 0 {
+            "non_strict"
+        } else if self.passed > 0 {
+            "pass"
+        } else {
+            "skipped"
+        }
+    }
 }
 
 /// The result of running every vector.
@@ -116,14 +130,19 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<18} {:>5} {:>5} {:>10} {:>7}",
-            "requirement", "pass", "fail", "non-strict", "skipped"
+            "{:<18} {:<10} {:>5} {:>5} {:>10} {:>7}",
+            "requirement", "verdict", "pass", "fail", "non-strict", "skipped"
         );
         for (req, counts) in self.by_requirement() {
             let _ = writeln!(
                 out,
-                "{:<18} {:>5} {:>5} {:>10} {:>7}",
-                req, counts.passed, counts.failed, counts.non_strict, counts.skipped
+                "{:<18} {:<10} {:>5} {:>5} {:>10} {:>7}",
+                req,
+                counts.verdict().to_uppercase(),
+                counts.passed,
+                counts.failed,
+                counts.non_strict,
+                counts.skipped
             );
             for case in self.cases.iter().filter(|c| c.requirements.contains(&req)) {
                 let (mark, detail) = match &case.verdict {
@@ -157,8 +176,12 @@ impl Report {
         let requirements: serde_json::Map<String, serde_json::Value> = self
             .by_requirement()
             .into_iter()
-            // Counts is four integers: serialising cannot fail.
-            .map(|(req, counts)| (req, serde_json::to_value(counts).unwrap_or_default()))
+            .map(|(req, counts)| {
+                // Counts is four integers: serialising cannot fail.
+                let mut value = serde_json::to_value(counts).unwrap_or_default();
+                value["verdict"] = counts.verdict().into();
+                (req, value)
+            })
             .collect();
         serde_json::json!({
             "summary": self.counts(),

@@ -46,6 +46,29 @@ fn vectors_json_is_machine_readable() {
 }
 
 #[test]
+fn json_out_writes_the_machine_report_next_to_the_table() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("report.json");
+    let out = bin()
+        .args(["vectors", "--dir", &vectors_dir(), "--json-out"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("requirement")),
+        "{stdout}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("written")).expect("json");
+    assert_eq!(v["requirements"]["HS-GATE-2"]["verdict"], "pass");
+    assert_eq!(v["summary"]["failed"], 0);
+}
+
+#[test]
 fn a_failing_vector_makes_the_run_exit_non_zero() {
     let dir = std::env::temp_dir().join(format!("hs-conformance-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

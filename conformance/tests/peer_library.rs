@@ -89,7 +89,8 @@ fn verdicts(stdout: &str) -> BTreeMap<String, String> {
 }
 
 /// HS-GATE-2..4, HS-VER-1..3, HS-FRAME-2/3, HS-REG-10, HS-RECON-*, HS-SYNC-*, HS-BLOB-3: the
-/// full peer run against a paired library node passes every case.
+/// full peer run against a paired library node passes every case, the transport (HS-TRANSPORT-2,
+/// HS-TRANSPORT-4), BlobWant / BlobHave (HS-BLOB-2) and live push (HS-SYNC-4) cases included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_peer_check_passes_against_a_library_node() {
     let dir = tempfile::tempdir().expect("dir");
@@ -138,6 +139,11 @@ async fn every_peer_check_passes_against_a_library_node() {
         "gate/revoked-refused",
         "doc/docsync-creates",
         "doc/tombstone-answers-deleted",
+        // HS-TRANSPORT-2, HS-TRANSPORT-4, HS-BLOB-2, HS-SYNC-4
+        "transport/extra-stream",
+        "transport/duplicate-session",
+        "blob/want-have",
+        "sync/live-push",
     ] {
         assert!(verdicts.contains_key(id), "case {id} missing: {verdicts:?}");
     }

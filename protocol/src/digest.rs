@@ -1,4 +1,5 @@
-//! Document digests and item fingerprints for set reconciliation (HS-RECON-1, HS-RECON-2).
+//! Document digests and item fingerprints for set reconciliation (HS-RECON-1, HS-RECON-2),
+//! computed exactly as HS-RECON-12 defines them.
 
 use crate::{ChangeHash, DocDigest, DocId, Fingerprint};
 

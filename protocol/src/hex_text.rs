@@ -16,7 +16,8 @@ pub enum HexError {
     Digit(usize),
 }
 
-/// Decodes exactly `N` bytes from `2 * N` hex characters, either case.
+/// Decodes exactly `N` bytes from `2 * N` hex characters, either case; any other length is
+/// refused (HS-ID-2 for device ids, HS-ID-4 for BlobHash, ChangeHash, DocDigest and Fingerprint).
 pub fn decode_fixed<const N: usize>(text: &str) -> Result<[u8; N], HexError> {
     let raw = text.as_bytes();
     if raw.len() != 2 * N {

@@ -69,6 +69,9 @@ pub const LOGIN_ID_LEN: usize = 16;
 pub type LoginId = Hex<LOGIN_ID_LEN>;
 
 /// `POST /pair/start` request body (HS-HTTP-2).
+///
+/// Like every request body here it refuses unknown keys (`deny_unknown_fields`) and a member
+/// given twice (serde's derive reports a duplicate field) with 400 (HS-HTTP-7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PairStartRequest {

@@ -241,7 +241,8 @@ impl Message {
         self.check().map_err(EncodeError::Limit)?;
         let bytes = postcard::to_allocvec(self).map_err(|e| EncodeError::Postcard(e.to_string()))?;
         // Fields each within their own bound can still add up to more than one
-        // frame (e.g. a DocWhole at MAX_DOC_BYTES with MAX_BLOB_REFS blobs) (HS-FRAME-2).
+        // frame (e.g. a DocWhole at MAX_DOC_BYTES with MAX_BLOB_REFS blobs): never
+        // sent (HS-FRAME-2, HS-FRAME-4).
         if bytes.len() > MAX_FRAME_LEN as usize {
             return Err(EncodeError::Limit("encoded message over MAX_FRAME_LEN"));
         }
@@ -249,6 +250,9 @@ impl Message {
     }
 
     /// Decodes exactly one message from `payload` (HS-FRAME-3).
+    ///
+    /// postcard's encoder always emits the shortest varint and its decoder accepts a
+    /// longer one within the type's maximum byte count, as HS-MSG-3 allows.
     pub fn decode(payload: &[u8]) -> Result<Message, DecodeError> {
         let (msg, rest) = postcard::take_from_bytes::<Message>(payload)
             .map_err(|e| DecodeError::Malformed(e.to_string()))?;

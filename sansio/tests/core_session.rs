@@ -426,3 +426,20 @@ fn records_added_directly_report_device_added_and_revoked() {
         "a known record changes nothing"
     );
 }
+
+#[test]
+fn every_blob_want_is_answered_even_with_nothing_held() {
+    // HS-BLOB-2: the receiver MUST answer every BlobWant with a BlobHave listing those of the
+    // hashes it holds complete — possibly none, so the peer learns to ask elsewhere.
+    let mut f = fixture();
+    let conn = accept(&mut f);
+    f.core.handle_bytes(Instant(2), conn, &hello(vec![1]));
+    drain(&mut f.core);
+    let want = encode_frame(&Message::BlobWant {
+        hashes: vec![humansync_protocol::BlobHash([7; 32])],
+    })
+    .expect("frame");
+    f.core.handle_bytes(Instant(3), conn, &want);
+    let sent = transmitted(&drain(&mut f.core), conn);
+    assert_eq!(sent, vec![Message::BlobHave { hashes: Vec::new() }]);
+}

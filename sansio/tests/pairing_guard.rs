@@ -386,3 +386,20 @@ fn a_source_refused_by_its_own_limits_never_uses_the_global_budget() {
     );
     assert_eq!(g.check(0, &2), Ok(()));
 }
+
+// A refusal always asks to wait (a `Retry-After` of at least 1 s), even under a configuration
+// that refuses everything with a zero-length window (found by the pairing_guard fuzz target).
+#[test]
+fn a_refusal_always_asks_to_wait() {
+    for (per_source, global) in [(0, 5), (5, 0), (0, 0)] {
+        let mut g = PairingGuard::<u32>::new(GuardConfig {
+            rate_window_ms: 0,
+            rate_per_source: per_source,
+            rate_global: global,
+            ..GuardConfig::default()
+        });
+        let refusal = g.check(1_000, &7).expect_err("a zero rate refuses");
+        assert!(refusal.retry_after_ms() > 0, "{refusal:?}");
+        assert_eq!(refusal.retry_after_secs(), 1, "{refusal:?}");
+    }
+}

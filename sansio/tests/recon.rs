@@ -357,6 +357,28 @@ fn peer_faults_are_errors_with_close_codes() {
     assert!(respond(&set, &odd).is_ok());
 }
 
+// HS-RECON-11: `_devices` is never an item (it is not in the set, HS-RECON-6); a peer that lists
+// it breaks the rule and the session closes with PROTOCOL, wherever it sits in the list.
+#[test]
+fn devices_in_items_is_a_protocol_fault() {
+    let set = set_of(&[("a", DocDigest([1; 16]))]);
+    for ids in [&["_devices"][..], &["_devices", "a"], &["_devices", "_settings"]] {
+        let items: Vec<Item> = ids
+            .iter()
+            .map(|s| Item {
+                doc: id(s),
+                digest: DocDigest([5; 16]),
+            })
+            .collect();
+        let ranges = vec![RangeEntry {
+            upper: Bound::End,
+            mode: RangeMode::Items(items),
+        }];
+        let err = respond(&set, &ranges).expect_err("an Items range listing _devices must be refused");
+        assert_eq!(err.close_code(), CloseCode::PROTOCOL, "{ids:?}: {err:?}");
+    }
+}
+
 #[test]
 fn transcript_snapshot() {
     // 40 documents; B differs in 3 (one changed, one missing on each side) and

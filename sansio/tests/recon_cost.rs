@@ -38,11 +38,18 @@ fn run(a: &DocSet, b: &DocSet) -> Transcript {
     t
 }
 
+/// Ranges summed over every Reconcile message of the run.
+fn ranges(t: &Transcript) -> usize {
+    t.messages.iter().map(|(_, r, _)| r.len()).sum()
+}
+
+/// One row of SPEC.md §6.8's table: messages, round trips, ranges and encoded bytes.
 fn row(label: &str, t: &Transcript) {
     println!(
-        "| {label:<32} | {:>8} | {:>11} | {:>9} |",
+        "| {label:<32} | {:>8} | {:>11} | {:>6} | {:>9} |",
         t.messages.len(),
         t.round_trips(),
+        ranges(t),
         t.bytes()
     );
 }
@@ -55,8 +62,8 @@ fn per_change_bound(k: usize) -> usize {
 
 #[test]
 fn cost_table() {
-    println!("| case (n = {N} uuid-like ids)    | messages | round trips |     bytes |");
-    println!("|----------------------------------|----------|-------------|-----------|");
+    println!("| case (n = {N} uuid-like ids)    | messages | round trips | ranges |     bytes |");
+    println!("|----------------------------------|----------|-------------|--------|-----------|");
 
     // HS-RECON-1: identical sets cost no Reconcile message.
     let a = base(N, 10);
@@ -81,6 +88,18 @@ fn cost_table() {
         }
         assert!(t.bytes() <= per_change_bound(k), "k={k}: {} bytes", t.bytes());
     }
+
+    // Every document changed on both sides (SPEC.md §6.8's last row): every digest differs, so
+    // the bounds of HS-RECON-5 bite and the Items alone carry every id.
+    let all = changed(&a, N, 7);
+    let t = run(&a, &all);
+    row("all changed", &t);
+    assert_eq!(t.actions_a.len() + t.actions_b.len(), N);
+    let id_bytes: usize = a.iter().map(|(d, _)| d.as_str().len() + 1 + 16).sum();
+    assert!(
+        t.bytes() > id_bytes,
+        "the Items carry every id and digest at least once"
+    );
 
     // 100 documents deleted, missing or changed on B.
     let mut b = a.clone();

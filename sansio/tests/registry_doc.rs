@@ -73,6 +73,33 @@ fn invalid_entries_are_ignored() {
     }
 }
 
+// HS-REG-8: a validly signed record whose stored bytes are not the canonical postcard encoding
+// (here the payload length as a two-byte varint, which postcard's decoder accepts, HS-MSG-3) is
+// ignored even under the hash of its own bytes: a valid entry is exactly postcard(SignedRecord).
+#[test]
+fn non_canonical_record_bytes_are_ignored() {
+    let record = device(7, "long-varint", 100);
+    let canonical = record.encode();
+    assert!(canonical[0] < 0x80, "a one-byte payload length");
+    let mut stretched = vec![canonical[0] | 0x80, 0x00];
+    stretched.extend_from_slice(&canonical[1..]);
+    assert_eq!(
+        humansync_protocol::SignedRecord::decode(&stretched).as_ref(),
+        Ok(&record),
+        "the decoder itself accepts the longer varint"
+    );
+
+    let mut d = doc(1);
+    put_raw(&mut d, &hash_key(&stretched), stretched);
+    let mut reg = registry();
+    assert!(
+        reg.absorb_doc(&d).is_empty(),
+        "non-canonical bytes must not be read as a record"
+    );
+    assert!(!reg.is_admitted(&id(7)));
+    assert_eq!(reg.record_count(), 0);
+}
+
 // HS-REG-3: every conflicting "records" map is read, not just the winner.
 #[test]
 fn conflicting_records_maps_are_all_read() {

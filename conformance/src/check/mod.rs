@@ -76,6 +76,7 @@ fn checker(kind: &str) -> Option<Checker> {
         "separator" => recon::separator,
         "reconcile" => recon::reconcile,
         "reconcile_transcript" => recon::transcript,
+        "reconcile_reply" => recon::reply,
         "acceptor_transcript" => transcript::acceptor,
         _ => return None,
     })

@@ -3,7 +3,7 @@
 
 use humansync_protocol::{DocDigest, DocId, Message};
 use humansync_sansio::recon::sim::{self, Side, Transcript};
-use humansync_sansio::recon::{DocSet, ReconAction, separator as shortest_separator};
+use humansync_sansio::recon::{DocSet, ReconAction, respond, separator as shortest_separator};
 use serde_json::{Value, json};
 
 use super::Observed;
@@ -133,5 +133,57 @@ pub(crate) fn transcript(case: &Case) -> Result<Observed, String> {
     Ok(match sim::run(&a, &b, MAX_MESSAGES) {
         Ok(t) => Observed::accept(transcript_value(&t)),
         Err(e) => Observed::reject(json!({"error": e.to_string()})),
+    })
+}
+
+/// One responder step (HS-RECON-3, HS-RECON-4, HS-RECON-9): the reply and actions of a node
+/// holding `own` to one received Reconcile, as JSON: `{"reply": hex | null, "message": json |
+/// null, "ranges": N, "items": N, "actions": [..]}` (`reply` null: the received message was
+/// all-Skip and is not answered). Err when the received message is refused (HS-RECON-11).
+pub(crate) fn reply_value(
+    own: &DocSet,
+    received: &[humansync_protocol::RangeEntry],
+) -> Result<Value, String> {
+    let response = respond(own, received).map_err(|e| e.to_string())?;
+    let actions: Vec<Value> = response.actions.iter().map(repr::action).collect();
+    Ok(match response.reply {
+        None => json!({"reply": null, "message": null, "ranges": 0, "items": 0, "actions": actions}),
+        Some(ranges) => {
+            let items: usize = ranges
+                .iter()
+                .map(|r| match &r.mode {
+                    humansync_protocol::RangeMode::Items(v) => v.len(),
+                    _ => 0,
+                })
+                .sum();
+            let count = ranges.len();
+            let msg = Message::Reconcile { ranges };
+            let payload = msg
+                .encode()
+                .map_err(|e| format!("the reply does not encode: {e}"))?;
+            json!({
+                "reply": hex::encode(payload),
+                "message": repr::message(&msg),
+                "ranges": count,
+                "items": items,
+                "actions": actions,
+            })
+        }
+    })
+}
+
+/// `reconcile_reply` (SHOULD): `own` items and `received`, the payload of one Reconcile
+/// (hex). `expected` is [`reply_value`]: the reply HS-RECON-9's policy builds.
+pub(crate) fn reply(case: &Case) -> Result<Observed, String> {
+    let own: DocSet = items_field(case, "own")?.into_iter().collect();
+    let payload = case.hex_field("received")?;
+    let ranges = match Message::decode(&payload) {
+        Ok(Message::Reconcile { ranges }) => ranges,
+        Ok(other) => return Err(format!("`received` is a {}, not a Reconcile", other.kind())),
+        Err(e) => return Err(format!("`received` does not decode: {e}")),
+    };
+    Ok(match reply_value(&own, &ranges) {
+        Ok(v) => Observed::accept(v),
+        Err(e) => Observed::reject(json!({"error": e})),
     })
 }

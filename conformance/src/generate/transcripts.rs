@@ -24,7 +24,12 @@ pub(crate) const DESCRIPTION: &str = "Transcripts of one acceptor (the reference
 `expected.steps[i]` is what step i caused: the admission verdict (connect steps), the messages sent, \
 the close code applied (null: none). A Close message sent just before closing is optional and not listed. \
 The Welcome `devices` digest and _devices DocSync payloads depend on the reference core's own _devices \
-history; other implementations compare them with their own.";
+history. Every setup states `epoch`, the change-log epoch the acceptor runs with (HS-RESUME-1; \
+a runtime draws one per start), and `devices_digest`, the heads digest of the acceptor's own \
+_devices with `records` in: what its Welcome announces. An implementation whose _devices history \
+differs (any but the reference) runs each case with its own digest in place of `devices_digest` \
+wherever those 16 bytes appear in a step's bytes or an expected frame, and compares a _devices \
+DocSync by its `doc` only, not its `message` bytes.";
 
 fn frame(msg: &Message) -> Vec<u8> {
     // Transcript inputs are small and within every limit.
@@ -55,7 +60,16 @@ fn setup_server() -> Setup {
             (doc("notes/a"), vec![keys::change("a1")]),
             (doc("notes/b"), vec![keys::change("b1"), keys::change("b2")]),
         ],
+        epoch: crate::driver::LOG_EPOCH,
+        devices_digest: None,
     }
+}
+
+/// `setup` with its `devices_digest` stated (every vector states it, HS-REG-6).
+fn stated(mut setup: Setup) -> Setup {
+    // A core that fails to start fails every case built on this setup at generation.
+    setup.devices_digest = crate::driver::devices_digest(&setup).ok();
+    setup
 }
 
 fn summary(setup: &Setup) -> SetSummary {
@@ -68,11 +82,7 @@ fn summary(setup: &Setup) -> SetSummary {
 }
 
 fn devices_digest(setup: &Setup) -> DocDigest {
-    crate::driver::start(setup)
-        .ok()
-        .and_then(|core| core.digest(&DocId::devices()))
-        // A core that fails to start fails every case built on this setup at generation.
-        .unwrap_or_default()
+    setup.devices_digest.unwrap_or_default()
 }
 
 fn hello(versions: Vec<u16>, set: SetSummary, devices: DocDigest) -> Vec<u8> {
@@ -112,7 +122,7 @@ fn push(c: &mut Cases, reqs: &[&str], what: &str, setup: &Setup, steps: Vec<Step
 /// Every transcripts.json case.
 pub(crate) fn cases() -> Cases {
     let mut c = Cases::new("tx");
-    let s = setup_server();
+    let s = stated(setup_server());
     let ours = summary(&s);
     let devices = devices_digest(&s);
     let good_hello = hello(vec![1], ours, devices);
@@ -357,6 +367,7 @@ pub(crate) fn cases() -> Cases {
         },
         "server",
     ));
+    let revoked_me = stated(revoked_me);
     push(
         &mut c,
         &["HS-GATE-5"],
@@ -365,7 +376,145 @@ pub(crate) fn cases() -> Cases {
         vec![connect(0, "server")],
     );
     resume_cases(&mut c, &s, ours, devices);
+    later_cases(&mut c, &s, ours, devices);
     c
+}
+
+fn connect_on(at_ms: u64, conn: u64, peer: &str) -> Step {
+    Step::Connect {
+        at_ms,
+        conn,
+        peer: keys::id(peer),
+    }
+}
+
+fn recv_on(at_ms: u64, conn: u64, bytes: Vec<u8>) -> Step {
+    Step::Receive { at_ms, conn, bytes }
+}
+
+/// Cases added in SPEC.md v3.1 (appended, so that earlier case ids stay): HS-GATE-7,
+/// HS-CLOSE-3, HS-VER-6, HS-RECON-11, HS-BLOB-2, HS-TRANSPORT-4.
+fn later_cases(c: &mut Cases, s: &Setup, ours: SetSummary, devices: DocDigest) {
+    let good_hello = hello(vec![1], ours, devices);
+    let close = |code: u32| {
+        frame(&Message::Close {
+            code: humansync_protocol::CloseCode(code),
+            reason: String::new(),
+        })
+    };
+    push(
+        c,
+        &["HS-GATE-7", "HS-CLOSE-2"],
+        "a peer that closes with REVOKED proves nothing: the session ends (closed NORMAL) and the \
+         same peer is admitted again on its next connection",
+        s,
+        vec![
+            connect_on(0, 1, "d1"),
+            recv_on(5, 1, good_hello.clone()),
+            recv_on(9, 1, close(2)),
+            connect_on(20, 2, "d1"),
+            recv_on(25, 2, good_hello.clone()),
+        ],
+    );
+    push(
+        c,
+        &["HS-CLOSE-3", "HS-CLOSE-2"],
+        "a Close before Hello with a close code nobody knows (999) is not malformed: the session \
+         ends, closed NORMAL, nothing sent",
+        s,
+        vec![connect(0, "d1"), recv(5, close(999))],
+    );
+    let empty = SetSummary {
+        count: 0,
+        fingerprint: Fingerprint::EMPTY,
+    };
+    // The dialer's Items list exactly the acceptor's documents: nothing differs, so the answer
+    // is the all-Skip that ends reconciliation, with no document traffic.
+    let items = Message::Reconcile {
+        ranges: vec![RangeEntry {
+            upper: Bound::End,
+            mode: RangeMode::Items(
+                s.docs
+                    .iter()
+                    .map(|(d, h)| Item {
+                        doc: d.clone(),
+                        digest: heads_digest(h),
+                    })
+                    .collect(),
+            ),
+        }],
+    };
+    push(
+        c,
+        &["HS-VER-6", "HS-RESUME-5"],
+        "a version-1 session never carries a version-2 message: differing summaries get no \
+         Resume, and no Synced follows reconciliation, even after SYNCED_INTERVAL_MS",
+        s,
+        vec![
+            connect(0, "d1"),
+            recv(5, hello(vec![1], empty, devices)),
+            recv(9, frame(&items)),
+            Step::Timeout {
+                at_ms: 9 + 2 * humansync_protocol::limits::SYNCED_INTERVAL_MS,
+            },
+        ],
+    );
+    let devices_item = Message::Reconcile {
+        ranges: vec![RangeEntry {
+            upper: Bound::End,
+            mode: RangeMode::Items(vec![Item {
+                doc: DocId::devices(),
+                digest: keys::digest("devices-as-an-item"),
+            }]),
+        }],
+    };
+    push(
+        c,
+        &["HS-RECON-11", "HS-RECON-6"],
+        "an Items range that lists _devices (never in the document set) closes with PROTOCOL",
+        s,
+        vec![
+            connect(0, "d1"),
+            recv(5, hello(vec![1], empty, devices)),
+            recv(9, frame(&devices_item)),
+        ],
+    );
+    push(
+        c,
+        &["HS-BLOB-2"],
+        "a BlobWant for a blob the acceptor does not hold is answered with an empty BlobHave",
+        s,
+        vec![
+            connect(0, "d1"),
+            recv(5, good_hello.clone()),
+            recv(
+                9,
+                frame(&Message::BlobWant {
+                    hashes: vec![humansync_protocol::BlobHash(keys::bytes32("no-such-blob"))],
+                }),
+            ),
+        ],
+    );
+    push(
+        c,
+        &["HS-TRANSPORT-4", "HS-TRANSPORT-3"],
+        "the same peer dials a second session while the first is open: the newer one is closed \
+         with DUPLICATE, the older one stays (it answers a DocWant with DocMissing)",
+        s,
+        vec![
+            connect_on(0, 1, "d1"),
+            recv_on(5, 1, good_hello.clone()),
+            connect_on(10, 2, "d1"),
+            recv_on(15, 2, good_hello.clone()),
+            recv_on(
+                20,
+                1,
+                frame(&Message::DocWant {
+                    docs: vec![doc("notes/zz")],
+                }),
+            ),
+        ],
+    );
 }
 
 /// Version 2: Welcome selects 2; Synced, Resume and Resumed (HS-RESUME-*, HS-MSG-5).
@@ -374,8 +523,9 @@ fn resume_cases(c: &mut Cases, s: &Setup, ours: SetSummary, devices: DocDigest) 
     push(
         c,
         &["HS-VER-2", "HS-RESUME-5"],
-        "Hello listing 1 and 2 with equal summaries: Welcome selects 2, then a Synced with the \
-         acceptor's log position (the first this run)",
+        "Hello listing 1 and 2 with equal summaries: Welcome selects 2 and nothing follows (equal \
+         summaries count as the current Synced already sent, so a no-change reconnect stays Hello \
+         and Welcome)",
         s,
         vec![connect(0, "d1"), recv(5, v2_hello)],
     );

@@ -245,10 +245,22 @@ impl ServerApi {
         }
         // reqwest is built without a default TLS provider (workspace feature `rustls-no-provider`).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| PeerError::Setup(e.to_string()))?;
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
+        if base.scheme() == "http" {
+            // Plain http needs no certificate store: the platform verifier would fail where
+            // there is none (the FROM-scratch image). https uses the platform's roots
+            // (SSL_CERT_FILE / SSL_CERT_DIR name them where the system has none).
+            builder = builder.tls_certs_only(Vec::new());
+        }
+        let client = builder.build().map_err(|e| {
+            let mut why = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                why = format!("{why}: {cause}");
+                source = cause.source();
+            }
+            PeerError::Setup(format!("HTTP client: {why}"))
+        })?;
         Ok(ServerApi {
             base,
             password,

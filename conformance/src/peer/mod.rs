@@ -8,8 +8,10 @@
 //!   `CLOSE_NOT_REGISTERED` code on the sync and the blobs ALPN (HS-GATE-3, HS-BLOB-3);
 //! * with registration ([`enroll`]: the server's HTTP API, or an anchor key for a bare library
 //!   node): handshake and version negotiation, close codes for malformed and oversized frames,
-//!   the `_devices`-first rule, reconciliation and sync converging both ways, an admitted blob
-//!   fetch, and a revoked id being disconnected and then refused.
+//!   refusal of extra streams (HS-TRANSPORT-2), the duplicate-session tie-break (HS-TRANSPORT-4),
+//!   the `_devices`-first rule, reconciliation and sync converging both ways, BlobWant / BlobHave
+//!   (HS-BLOB-2), an admitted blob fetch, live push to an open session (HS-SYNC-4), and a revoked
+//!   id being disconnected and then refused.
 //!
 //! Checks that cannot run (no registration, no blob referenced) are Skipped with the reason.
 

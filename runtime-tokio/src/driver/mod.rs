@@ -223,6 +223,10 @@ impl Driver {
             .collect();
         admitted.extend(registry.anchor());
         admitted.remove(&self.core.me());
+        // HS-GATE-5: a node that finds itself revoked dials nobody (the gate refuses everyone).
+        if registry.is_revoked(&self.core.me()) {
+            admitted.clear();
+        }
         if admitted != self.admitted {
             let revoked: BTreeSet<DeviceId> = registry
                 .devices()
@@ -495,6 +499,8 @@ impl Driver {
             }
         }
         let connected = self.open_peers();
+        // HS-GATE-6: only peers the gate admits are dialled (the same set the transport's gate
+        // applies to outgoing connections).
         let targets: Vec<DeviceId> = self
             .admitted
             .iter()

@@ -32,7 +32,9 @@ pub(crate) fn var_int(code: CloseCode) -> VarInt {
 }
 
 /// The close code of a QUIC application error code; values beyond `u32` read as
-/// [`CloseCode::PROTOCOL`] (unknown codes are treated like PROTOCOL, HS-CLOSE-1).
+/// [`CloseCode::PROTOCOL`] (unknown codes are treated like PROTOCOL, HS-CLOSE-1, HS-CLOSE-3).
+/// A code the peer closed with is only reported: no code, `REVOKED` included, makes this
+/// node conclude anything about itself (HS-GATE-7).
 pub(crate) fn close_code(code: VarInt) -> CloseCode {
     u32::try_from(code.into_inner()).map_or(CloseCode::PROTOCOL, CloseCode)
 }

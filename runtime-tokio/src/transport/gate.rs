@@ -18,9 +18,13 @@ pub struct GateState {
 }
 
 impl GateState {
-    /// The verdict on `peer` (HS-GATE-2): revoked beats admitted, unknown ids and `me` are not registered.
+    /// The verdict on `peer` (SPEC.md's `gate`): a node whose own id is revoked refuses everyone
+    /// with REVOKED, the anchor included (HS-GATE-5); otherwise `admit` (HS-GATE-2): revoked beats
+    /// admitted, unknown ids and `me` are not registered.
     pub fn admission(&self, peer: &DeviceId) -> Admission {
-        if *peer == self.me {
+        if self.revoked.contains(&self.me) {
+            Admission::Reject(CloseCode::REVOKED)
+        } else if *peer == self.me {
             Admission::Reject(CloseCode::NOT_REGISTERED)
         } else if self.revoked.contains(peer) {
             Admission::Reject(CloseCode::REVOKED)
@@ -106,5 +110,15 @@ mod tests {
             gate.admission(&id(4)),
             Admission::Reject(CloseCode::NOT_REGISTERED)
         );
+    }
+
+    #[test]
+    fn a_node_revoked_itself_refuses_even_its_anchor() {
+        // HS-GATE-5: the self-revocation check comes before admit, on every ALPN (blobs too).
+        let gate = Gate::new(id(1));
+        let anchor = id(9);
+        gate.update([anchor, id(2)].into(), [id(1)].into());
+        assert_eq!(gate.admission(&anchor), Admission::Reject(CloseCode::REVOKED));
+        assert_eq!(gate.admission(&id(2)), Admission::Reject(CloseCode::REVOKED));
     }
 }

@@ -123,15 +123,15 @@ impl Core {
         }
     }
 
+    /// HS-BLOB-2: every BlobWant is answered with a BlobHave of the asked hashes held complete,
+    /// an empty one included (the peer then knows to look elsewhere).
     pub(crate) fn answer_blob_want(&mut self, conn: ConnId, hashes: &[BlobHash]) {
         let have: Vec<BlobHash> = hashes
             .iter()
             .filter(|h| self.blobs.local.contains(h))
             .copied()
             .collect();
-        if !have.is_empty() {
-            self.send(conn, &Message::BlobHave { hashes: have });
-        }
+        self.send(conn, &Message::BlobHave { hashes: have });
     }
 
     pub(crate) fn peer_has_blobs(&mut self, now: Instant, conn: ConnId, hashes: &[BlobHash]) {

@@ -327,6 +327,7 @@ impl Core {
     ) -> Option<IoTaskId> {
         let task = self.save(now, doc);
         self.note_handshake_change(doc);
+        // HS-RECON-6: a change of `_devices` never enters the document set.
         if doc.is_devices() {
             return task;
         }

@@ -46,6 +46,9 @@ impl Core {
             return;
         };
         match (session.phase, msg) {
+            // HS-CLOSE-2, HS-CLOSE-3: a Close is allowed in any phase, before the handshake too;
+            // we stop, send nothing more and close with NORMAL. Its code is only reported
+            // (an unknown one like PROTOCOL): a peer's REVOKED proves nothing (HS-GATE-7).
             (_, Message::Close { code, .. }) => {
                 if let Some(session) = self.sessions.remove(&conn) {
                     self.outputs.push_back(Output::Close {
@@ -163,13 +166,15 @@ impl Core {
         }
         self.reset_sync_states(peer);
         self.emit(Event::PeerConnected(peer));
-        // HS-REG-6: the registry first.
+        // HS-REG-6, HS-REG-10, HS-SYNC-6: the registry first — both sides start the `_devices`
+        // sync at once when the digests differ, before any Resume or Reconcile.
         if devices != self.devices_digest() {
             self.sync_step(now, conn, &DocId::devices());
         }
         // `set` is the peer's Welcome summary at the dialer and our own Welcome summary at the
         // acceptor; `hello_set` is the Hello summary on both sides: one comparison, one answer.
         let in_sync = self.sessions.get(&conn).and_then(|s| s.hello_set) == Some(set);
+        // HS-VER-6: the resume and its messages only in a version-2 session.
         let resume = !in_sync && version >= V2;
         let position = self.log.position();
         if let Some(session) = self.sessions.get_mut(&conn) {
@@ -192,7 +197,7 @@ impl Core {
         } else if resume {
             self.start_resume(conn);
         } else if role == crate::Role::Dialer {
-            // HS-RECON-2: the dialer starts.
+            // HS-RECON-7: the dialer starts.
             let ranges = recon::initiate(&self.set);
             self.send(conn, &Message::Reconcile { ranges });
             if let Some(session) = self.sessions.get_mut(&conn) {

@@ -159,6 +159,7 @@ impl Core {
             config,
         };
         for (doc, meta) in startup.index {
+            // HS-RECON-6: `_devices` is summarised on its own, never part of the document set.
             if doc.is_devices() {
                 continue;
             }

@@ -14,7 +14,9 @@ impl Core {
         let bytes = match encode_frame(msg) {
             Ok(bytes) => bytes,
             Err(_) => {
-                // Only document payloads can outgrow the limits (HS-MSG-2): report and skip.
+                // Only document payloads can outgrow the limits (HS-MSG-2): an over-limit
+                // message is never sent (HS-FRAME-4, HS-SYNC-9's MUST NOT); report and skip.
+                // HS-SYNC-9's fallback to DocSync is not implemented (SPEC.md §15.2).
                 if let Message::DocWhole { doc, bytes, .. }
                 | Message::DocChanges { doc, bytes }
                 | Message::DocSync {

@@ -13,7 +13,7 @@ pub const MAX_TRACKED_SOURCES: usize = 10_000;
 /// protocol's `PAIR_*` limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuardConfig {
-    /// Sliding window of the attempt rate limits, ms.
+    /// Sliding window of the attempt rate limits, ms (at least 1).
     pub rate_window_ms: u64,
     /// Attempts accepted per source within the window.
     pub rate_per_source: u32,
@@ -60,6 +60,8 @@ impl Default for GuardConfig {
 impl GuardConfig {
     /// The settings with the documented floors applied.
     pub(super) fn normalised(mut self) -> Self {
+        // A window of 0 ms would make a refusal ask for no wait at all (Retry-After: 0).
+        self.rate_window_ms = self.rate_window_ms.max(1);
         self.lockout_failures = self.lockout_failures.max(1);
         self.max_sources = self.max_sources.max(1);
         self.forget_after_ms = self

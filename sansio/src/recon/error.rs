@@ -2,7 +2,7 @@
 
 use humansync_protocol::CloseCode;
 
-/// A received Reconcile breaks HS-RECON-2 or HS-RECON-5. Every variant is a
+/// A received Reconcile breaks HS-RECON-2, HS-RECON-5 or HS-RECON-11. Every variant is a
 /// peer fault; the session closes with [`ReconError::close_code`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -26,15 +26,21 @@ pub enum ReconError {
         /// Position of the offending range.
         index: usize,
     },
-    /// An Items range lists an id outside `[lower, upper)` (HS-RECON-2).
+    /// An Items range lists an id outside `[lower, upper)` (HS-RECON-11).
     #[error("range {index} lists an item outside its bounds")]
     ItemOutOfRange {
         /// Position of the offending range.
         index: usize,
     },
-    /// An Items range lists its ids out of order or twice (they must be strictly ascending).
+    /// An Items range lists its ids out of order or twice (they must be strictly ascending, HS-RECON-11).
     #[error("range {index} lists items not strictly ascending")]
     ItemsNotAscending {
+        /// Position of the offending range.
+        index: usize,
+    },
+    /// An Items range lists `_devices`, which is never in the document set (HS-RECON-6, HS-RECON-11).
+    #[error("range {index} lists _devices as an item")]
+    DevicesItem {
         /// Position of the offending range.
         index: usize,
     },
@@ -43,7 +49,7 @@ pub enum ReconError {
 impl ReconError {
     /// The close code for this fault: faults of the range list's shape map to
     /// `MALFORMED`, as `Message::decode` reports them (it checks all of them but
-    /// an empty first range); misplaced or unordered items are `PROTOCOL`.
+    /// an empty first range); misplaced or unordered items are `PROTOCOL` (HS-RECON-11).
     pub fn close_code(&self) -> CloseCode {
         match self {
             ReconError::NoRanges
@@ -51,7 +57,9 @@ impl ReconError {
             | ReconError::TooManyItems(_)
             | ReconError::LastNotEnd
             | ReconError::NotAscending { .. } => CloseCode::MALFORMED,
-            ReconError::ItemOutOfRange { .. } | ReconError::ItemsNotAscending { .. } => CloseCode::PROTOCOL,
+            ReconError::ItemOutOfRange { .. }
+            | ReconError::ItemsNotAscending { .. }
+            | ReconError::DevicesItem { .. } => CloseCode::PROTOCOL,
         }
     }
 }

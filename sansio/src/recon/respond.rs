@@ -14,7 +14,7 @@ use super::split::answer_differing;
 const _: () = assert!(1 + RECON_BRANCHING < MAX_RECON_RANGES && RECON_ITEMS_THRESHOLD <= MAX_RECON_ITEMS);
 
 /// The dialer's first Reconcile ranges, sent when the Hello / Welcome summaries
-/// differ (HS-RECON-2): the whole id space answered as a differing range, i.e.
+/// differ (HS-RECON-2, HS-RECON-7): the whole id space answered as a differing range, i.e.
 /// `RECON_BRANCHING` Fingerprint ranges, or one `Items` range when the set holds
 /// at most `RECON_ITEMS_THRESHOLD` items (HS-RECON-3). Always within the limits of HS-RECON-5.
 pub fn initiate(set: &DocSet) -> Vec<RangeEntry> {
@@ -106,7 +106,8 @@ pub fn respond(set: &DocSet, ranges: &[RangeEntry]) -> Result<Response, ReconErr
     })
 }
 
-/// A reply under construction, within the limits of HS-RECON-5.
+/// A reply under construction, within the limits of HS-RECON-5, built by the policy of
+/// HS-RECON-9 (fit with one range spare, else defer; merge deferrals once no range is spare).
 ///
 /// Invariant: after every call, `ranges.len() < MAX_RECON_RANGES` or the last
 /// range is deferred, so any further range can still be answered or deferred.
@@ -179,9 +180,10 @@ fn item_count(ranges: &[RangeEntry]) -> usize {
         .sum()
 }
 
-/// Checks HS-RECON-2 and HS-RECON-5 on a received message: 1..=MAX_RECON_RANGES
+/// Checks HS-RECON-2, HS-RECON-5 and HS-RECON-11 on a received message: 1..=MAX_RECON_RANGES
 /// ranges, bounds strictly ascending from the empty key, the last at End, at most
-/// MAX_RECON_ITEMS items, each Items list strictly ascending and inside its range.
+/// MAX_RECON_ITEMS items, each Items list strictly ascending, inside its range and free of
+/// `_devices`.
 fn validate(ranges: &[RangeEntry]) -> Result<(), ReconError> {
     if ranges.is_empty() {
         return Err(ReconError::NoRanges);
@@ -209,6 +211,10 @@ fn validate(ranges: &[RangeEntry]) -> Result<(), ReconError> {
             }
             if ids.clone().any(|id| id < lower || upper.is_some_and(|u| id >= u)) {
                 return Err(ReconError::ItemOutOfRange { index });
+            }
+            // HS-RECON-11: `_devices` is not in the set (HS-RECON-6); listing it is a fault.
+            if items.iter().any(|i| i.doc.is_devices()) {
+                return Err(ReconError::DevicesItem { index });
             }
         }
         match upper {

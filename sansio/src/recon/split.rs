@@ -38,7 +38,8 @@ pub(crate) fn answer_differing(set: &DocSet, lower: &[u8], upper: &Bound) -> Vec
     let parts = RECON_BRANCHING.min(own.len());
     let mut out = Vec::with_capacity(parts);
     for part in 0..parts {
-        // Near-equal counts: part j holds own[j*n/parts .. (j+1)*n/parts]; each part is non-empty as n >= parts.
+        // HS-RECON-8: part j holds own[j*n/parts .. (j+1)*n/parts] (floor division, so the
+        // larger parts are spread out); each part is non-empty as n >= parts.
         let start = part * own.len() / parts;
         let end = (part + 1) * own.len() / parts;
         let mut fingerprint = Fingerprint::EMPTY;

@@ -46,7 +46,7 @@ impl Registry {
                     if !key_matches(&key, bytes) || self.records.contains_key(&key) {
                         continue;
                     }
-                    let Ok(record) = SignedRecord::decode(bytes) else {
+                    let Some(record) = canonical_record(bytes) else {
                         continue;
                     };
                     match self.insert(&record) {
@@ -130,6 +130,15 @@ fn scalar_bytes<'a>(value: &'a Value<'_>) -> Option<&'a [u8]> {
         },
         Value::Object(_) => None,
     }
+}
+
+/// The record stored as `bytes` if they are exactly its canonical encoding, postcard with
+/// minimal varints (HS-REG-8). The decoder alone accepts longer varints (HS-MSG-3), so the same
+/// signed record could otherwise sit under several keys.
+fn canonical_record(bytes: &[u8]) -> Option<SignedRecord> {
+    SignedRecord::decode(bytes)
+        .ok()
+        .filter(|record| record.encode() == bytes)
 }
 
 /// True if `key` is the lowercase hex BLAKE3 of the value bytes exactly as stored (HS-REG-2, HS-REG-3).

@@ -124,7 +124,7 @@ impl Registry {
                 return Err(e.into());
             }
         };
-        // A full registry still takes the first revocation of each registered device, so the cap
+        // HS-REG-9: a full registry still takes the first revocation of each registered device, so the cap
         // can never keep a device admitted (revocation always wins, HS-REG-4). Those are bounded
         // by the registered devices, so the view never exceeds twice the cap.
         let first_revocation = matches!(parsed, RegistryRecord::Revoked { device, .. }

@@ -40,13 +40,13 @@ async fn refused(target: &Target, dialer: &Dialer, want: CloseCode) -> Verdict {
 }
 
 /// A registered id fetches a blob the node holds over the blobs ALPN (content verified by
-/// BLAKE3 while streaming).
+/// BLAKE3 while streaming). True when the blob arrived complete.
 pub(crate) async fn registered_blob(
     target: &Target,
     dialer: &Dialer,
     blob: Option<BlobHash>,
     cases: &mut Cases,
-) {
+) -> bool {
     let description = "a registered id fetches a blob referenced by the node's documents";
     let Some(hash) = blob else {
         cases.add(
@@ -55,7 +55,7 @@ pub(crate) async fn registered_blob(
             description,
             Verdict::Skipped("the node's documents reference no blob".into()),
         );
-        return;
+        return false;
     };
     let verdict = match dialer.connect(target, iroh_blobs::ALPN).await {
         Err(end) => Verdict::Fail(format!("blobs connection refused: {end}")),
@@ -74,7 +74,9 @@ pub(crate) async fn registered_blob(
             }
         }
     };
+    let fetched = verdict == Verdict::Pass;
     cases.add("blob/registered-fetch", &["HS-BLOB-3"], description, verdict);
+    fetched
 }
 
 /// An unregistered id asks for a blob over the blobs ALPN: no content, close

@@ -9,7 +9,9 @@ mod docs;
 mod frames;
 mod gating;
 mod handshake;
+mod live;
 mod sync;
+mod transport;
 
 use std::time::Duration;
 
@@ -72,11 +74,15 @@ pub(crate) async fn run_all(
 
     handshake::node_closes(target, &runner, cases).await;
     frames::all(target, &runner, cases).await;
+    transport::extra_stream(target, &runner, cases).await;
+    transport::duplicate_session(target, &runner, cases).await;
     handshake::runner_closes(target, &runner, cases).await;
     let blob = sync::converge(target, &runner, anchor, &records, cases).await;
     docs::all(target, &runner, cases).await;
-    gating::registered_blob(target, &runner, blob, cases).await;
+    let fetched = gating::registered_blob(target, &runner, blob, cases).await;
+    live::want_have(target, &runner, blob.filter(|_| fetched), cases).await;
     gating::unregistered_blob(target, &stranger, blob, cases).await;
+    live::live_push(target, &runner, &doomed, anchor, &records, cases).await;
     gating::revocation(target, &doomed, &mut enrollment, cases).await;
 
     match timeout_check.await {
@@ -112,6 +118,13 @@ const REGISTERED_CASES: &[(&str, &[&str])] = &[
     ("blob/registered-fetch", &["HS-BLOB-3"]),
     ("doc/docsync-creates", &["HS-SYNC-5"]),
     ("doc/unloadable-discarded", &["HS-SYNC-10", "HS-SYNC-12"]),
+    ("transport/extra-stream", &["HS-TRANSPORT-2"]),
+    (
+        "transport/duplicate-session",
+        &["HS-TRANSPORT-4", "HS-TRANSPORT-3"],
+    ),
+    ("blob/want-have", &["HS-BLOB-2"]),
+    ("sync/live-push", &["HS-SYNC-4"]),
 ];
 
 /// A Hello offering `versions`, with an empty set and an all-zero `_devices` digest (which
