@@ -52,11 +52,16 @@ summary=()
 for target in "${targets[@]}"; do
     corpus=fuzz/corpus/$target
     mkdir -p "$corpus" "$work/$target"
+    # The parser of peer Automerge bytes runs under a memory limit (HS-SYNC-12 bounds it).
+    limits=()
+    if [ "$target" = automerge_bytes ]; then
+        limits=(-rss_limit_mb=1024 -malloc_limit_mb=512)
+    fi
     inputs=$(find "$corpus" -type f | wc -l)
 
     echo "==> $target: replaying $inputs corpus inputs"
     if ! cargo fuzz run --sanitizer "$sanitizer" "$target" "$corpus" -- \
-        -runs=0 -timeout="$timeout" -print_final_stats=1 >"$logs/$target-replay.log" 2>&1; then
+        -runs=0 -timeout="$timeout" -print_final_stats=1 "${limits[@]}" >"$logs/$target-replay.log" 2>&1; then
         echo "!! $target: a corpus input fails; see $logs/$target-replay.log" >&2
         tail -n 30 "$logs/$target-replay.log" >&2
         failed+=("$target (corpus)")
@@ -68,7 +73,7 @@ for target in "${targets[@]}"; do
     if [ "$seconds" -gt 0 ]; then
         echo "==> $target: fuzzing for ${seconds}s"
         if ! cargo fuzz run --sanitizer "$sanitizer" "$target" "$work/$target" "$corpus" -- \
-            -max_total_time="$seconds" -timeout="$timeout" -print_final_stats=1 \
+            -max_total_time="$seconds" -timeout="$timeout" -print_final_stats=1 "${limits[@]}" \
             >"$logs/$target.log" 2>&1; then
             echo "!! $target: crash; input in fuzz/artifacts/$target/, log $logs/$target.log" >&2
             grep -E 'panicked at|ERROR: libFuzzer|Test unit written to' "$logs/$target.log" >&2 || tail -n 30 "$logs/$target.log" >&2

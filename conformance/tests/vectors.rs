@@ -51,6 +51,7 @@ fn every_file_and_area_is_covered() {
         *per_file.entry(case.file.clone()).or_default() += 1;
     }
     let expected_min = [
+        ("automerge_bytes.json", 20),
         ("device_ids.json", 15),
         ("digests.json", 15),
         ("doc_ids.json", 35),
@@ -92,6 +93,7 @@ fn every_file_and_area_is_covered() {
         "HS-RECON-1",
         "HS-RECON-4",
         "HS-RECON-5",
+        "HS-SYNC-12",
     ] {
         assert!(reqs.iter().any(|r| r == id), "no vector cites {id}");
     }

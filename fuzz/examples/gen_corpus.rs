@@ -39,6 +39,7 @@ fn main() -> std::io::Result<()> {
         ("core_session", noise_seeds(0xc0, &[16, 64, 256, 1024, 4096])),
         ("pairing_guard", noise_seeds(0x9a, &[16, 128, 1024, 4096])),
         ("simulation", noise_seeds(0x51, &[12, 24, 48, 64])),
+        ("automerge_bytes", automerge_bytes_seeds()),
     ];
     let mut total = 0;
     for (target, seeds) in all {
@@ -52,6 +53,29 @@ fn main() -> std::io::Result<()> {
     }
     println!("wrote {total} bytes of seeds under {}", root.display());
     Ok(())
+}
+
+/// The inputs of conformance/vectors/automerge_bytes.json (HS-SYNC-12): mode 0 for saved bytes,
+/// 2 for sync messages, and the valid saved ones again as mode 1 (merged into a document).
+fn automerge_bytes_seeds() -> Seeds {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/vectors/automerge_bytes.json");
+    let text = fs::read_to_string(&path).expect("the automerge_bytes vectors");
+    let file: serde_json::Value = serde_json::from_str(&text).expect("vector JSON");
+    let mut out = Seeds::new();
+    for case in file["cases"].as_array().expect("cases") {
+        let hex = case["input"].as_str().expect("input");
+        let bytes: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
+            .collect();
+        let id = case["id"].as_str().expect("id");
+        let saved = case["kind"] == "automerge_saved";
+        let mode = if saved { 0u8 } else { 2 };
+        out.push((id.to_owned(), [&[mode][..], &bytes].concat()));
+        if saved && case["result"] == "valid" {
+            out.push((format!("{id}-merged"), [&[1u8][..], &bytes].concat()));
+        }
+    }
+    out
 }
 
 fn clear_seeds(dir: &PathBuf) -> std::io::Result<()> {

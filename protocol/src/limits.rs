@@ -101,3 +101,33 @@ pub const INVITATION_DEFAULT_TTL_MS: u64 = 600_000;
 pub const INVITATION_MAX_TTL_MS: u64 = 7 * 24 * 3_600_000;
 /// Invitations active at once on a server (HS-INV-2).
 pub const MAX_ACTIVE_INVITATIONS: u64 = 100;
+
+/// Most bytes one parse of peer-supplied Automerge bytes (a saved document, its incremental
+/// save, a `DocChanges` or the changes of a sync message) may expand to: chunk data as written
+/// plus everything its compressed change chunks and DEFLATE'd columns inflate to. Checked
+/// before Automerge parses anything (HS-SYNC-12).
+pub const MAX_AUTOMERGE_EXPANDED_BYTES: u64 = 32 * 1024 * 1024;
+/// Most rows (changes plus operations, as the column encodings declare them, run lengths
+/// included) one parse of peer-supplied Automerge bytes may declare (HS-SYNC-12).
+pub const MAX_AUTOMERGE_ROWS: u64 = 2 * 1024 * 1024;
+/// Most hash probes per entry an Automerge sync message's Bloom filter may declare (HS-SYNC-12;
+/// Automerge writes 7).
+pub const MAX_BLOOM_PROBES: u32 = 64;
+/// Most bits per entry an Automerge sync message's Bloom filter may declare (HS-SYNC-12;
+/// Automerge writes 10).
+pub const MAX_BLOOM_BITS_PER_ENTRY: u32 = 64;
+/// Most documents a node remembers as quarantined (bytes refused or failed to load); the oldest
+/// is forgotten first (HS-SYNC-13).
+pub const MAX_QUARANTINED: usize = 1_024;
+/// Most peers remembered per quarantined document as having supplied bytes that failed
+/// (HS-SYNC-13).
+pub const MAX_QUARANTINE_PEERS: usize = 8;
+/// First delay before a document that failed to load is asked for again, in milliseconds;
+/// doubles per failure (HS-SYNC-13).
+pub const QUARANTINE_RETRY_BASE_MS: u64 = 1_000;
+/// Longest delay between two requests for a document that failed to load, in milliseconds
+/// (HS-SYNC-13).
+pub const QUARANTINE_RETRY_MAX_MS: u64 = 3_600_000;
+/// Failed loads of one document after which it is no longer asked for (until restart or a
+/// new version arrives by reconciliation) (HS-SYNC-13).
+pub const QUARANTINE_MAX_RETRIES: u32 = 6;

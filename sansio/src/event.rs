@@ -48,6 +48,16 @@ pub enum Event {
         /// Why it failed.
         reason: String,
     },
+    /// A peer's bytes for a document were refused (HS-SYNC-12) or failed to apply (HS-SYNC-10):
+    /// nothing was stored or forwarded and the session was closed.
+    DocRejected {
+        /// The document.
+        doc: DocId,
+        /// The peer that sent the bytes.
+        peer: Option<DeviceId>,
+        /// Why.
+        reason: String,
+    },
     /// A document could not be sent to a peer because it exceeds a protocol limit (HS-MSG-2).
     DocTooLarge {
         /// The document.

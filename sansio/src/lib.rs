@@ -38,10 +38,12 @@ pub mod registry;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
+pub mod untrusted;
 
 pub use crate::core::OpenState;
 pub use crate::core::{
-    Core, CoreConfig, CoreError, DialConfig, DialStats, PeerStatus, SessionStats, Startup, SyncStatus, Wake,
+    Core, CoreConfig, CoreError, DialConfig, DialStats, PeerStatus, QuarantineKind, Quarantined,
+    SessionStats, Startup, SyncStatus, Wake,
 };
 pub use event::{Event, Origin};
 pub use io::{DocMeta, DocWrite, IoAction, IoResult, IoTask, IoTaskId, PeerSyncState};

@@ -314,3 +314,28 @@ fn heal_replaces_a_non_map_records_value() {
     assert_eq!(doc_keys(&d), vec![device(1, "a", 1).key()]);
     assert!(absorbed(&d).is_admitted(&id(1)));
 }
+
+// HS-REG-3, issue 16 §3: entries with invalid signatures stay in `_devices` for ever (they cannot
+// be removed); each is verified once, not again on every change of the document.
+#[test]
+fn invalid_entries_are_verified_once() {
+    let mut d = doc(1);
+    put_record(&mut d, &device(1, "phone", 100));
+    let forger = key(200);
+    for n in 0..100u8 {
+        put_record(&mut d, &device_signed_by(&forger, n, "forged", 1));
+    }
+    let mut reg = registry();
+    for round in 0..10u8 {
+        reg.absorb_doc(&d);
+        // Every round the document changes (as with each edit of `_devices`).
+        put_record(&mut d, &device(2 + round, "more", 100));
+    }
+    reg.absorb_doc(&d);
+    assert!(reg.is_admitted(&id(1)) && !reg.is_admitted(&id(0)));
+    assert_eq!(
+        reg.verifications(),
+        1 + 100 + 10,
+        "each valid and each forged record verified exactly once"
+    );
+}

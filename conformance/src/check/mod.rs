@@ -5,6 +5,7 @@
 //! (the decoded value, or the close code / HTTP answer of a rejection). The
 //! verdict compares that with the case's `result` and `expected`.
 
+mod automerge_bytes;
 mod digests;
 mod ids;
 mod invitations;
@@ -51,6 +52,8 @@ type Checker = fn(&Case) -> Result<Observed, String>;
 fn checker(kind: &str) -> Option<Checker> {
     Some(match kind {
         "frames" => wire::frames,
+        "automerge_saved" => automerge_bytes::saved,
+        "automerge_sync_message" => automerge_bytes::sync_message,
         "frame_header" => wire::frame_header,
         "message" => wire::message,
         "doc_id" => ids::doc_id,

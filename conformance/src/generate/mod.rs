@@ -7,6 +7,7 @@
 //! workspace's implementation: a case that fails is a bug in the generator or
 //! a change in behaviour, and nothing is written.
 
+mod automerge_bytes;
 mod bytes;
 mod digests;
 mod frames;
@@ -75,6 +76,10 @@ pub fn all() -> Vec<(&'static str, VectorFile)> {
     pairing::add(&mut pairing);
     pairing_auth::add(&mut pairing);
     vec![
+        (
+            "automerge_bytes.json",
+            automerge_bytes::cases().file(automerge_bytes::DESCRIPTION),
+        ),
         ("device_ids.json", ids::device_ids().file(ids::DEVICE_IDS)),
         ("digests.json", digests::cases().file(digests::DESCRIPTION)),
         ("doc_ids.json", ids::doc_ids().file(ids::DOC_IDS)),

@@ -1,5 +1,6 @@
 //! One module per fuzz target; each exposes `run(data: &[u8])`.
 
+pub mod automerge_bytes;
 pub mod core_session;
 pub mod frame;
 pub mod message;
@@ -26,4 +27,5 @@ pub const ALL: &[(&str, Run)] = &[
     ("core_session", core_session::run),
     ("pairing_guard", pairing_guard::run),
     ("simulation", simulation::run),
+    ("automerge_bytes", automerge_bytes::run),
 ];

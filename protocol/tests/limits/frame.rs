@@ -1,7 +1,9 @@
 //! Frame header limits (HS-FRAME-1, HS-FRAME-2).
 
 use humansync_protocol::limits::MAX_FRAME_LEN;
-use humansync_protocol::{CloseCode, EncodeError, FRAME_HEADER_LEN, FrameDecoder, FrameError, frame_payload};
+use humansync_protocol::{
+    CloseCode, EncodeError, FRAME_HEADER_LEN, FrameDecoder, FrameError, Message, encode_frame, frame_payload,
+};
 
 #[test]
 fn frame_header_too_large_is_decided_after_four_bytes() {
@@ -70,4 +72,41 @@ fn frame_payload_over_the_limit_is_refused() {
     let at_limit = vec![0u8; MAX_FRAME_LEN as usize];
     let framed = frame_payload(&at_limit).expect("at the limit");
     assert_eq!(framed.len(), FRAME_HEADER_LEN + MAX_FRAME_LEN as usize);
+}
+
+#[test]
+fn decoding_many_frames_from_one_read_is_linear() {
+    // Issue 16 §3: 20,000 small frames arriving in one read (HS-FRAME-1). Draining the buffer
+    // once per frame moves every byte after it, so the copying grows with the square of the
+    // frames; the decoder may move at most the bytes pushed.
+    let frame = encode_frame(&Message::DocMissing {
+        doc: humansync_protocol::DocId::new("notes/a").expect("id"),
+    })
+    .expect("frame");
+    let frames = 20_000;
+    let stream: Vec<u8> = frame.iter().copied().cycle().take(frame.len() * frames).collect();
+    let mut decoder = FrameDecoder::new();
+    decoder.push(&stream);
+    let mut decoded = 0;
+    while decoder.next_message().expect("valid").is_some() {
+        decoded += 1;
+    }
+    assert_eq!(decoded, frames);
+    assert!(
+        decoder.bytes_shifted() <= stream.len() as u64,
+        "{} bytes moved to decode {} bytes",
+        decoder.bytes_shifted(),
+        stream.len()
+    );
+    // The same stream split into odd-sized reads, drained after each.
+    let mut decoder = FrameDecoder::new();
+    let mut decoded = 0;
+    for chunk in stream.chunks(4093) {
+        decoder.push(chunk);
+        while decoder.next_message().expect("valid").is_some() {
+            decoded += 1;
+        }
+    }
+    assert_eq!(decoded, frames);
+    assert!(decoder.bytes_shifted() <= stream.len() as u64);
 }

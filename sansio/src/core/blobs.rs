@@ -138,7 +138,16 @@ impl Core {
         let Some(session) = self.sessions.get_mut(&conn) else {
             return;
         };
-        session.peer_blobs.extend(hashes.iter().copied());
+        // Only claims about blobs this node wants are remembered: the set stays within the
+        // referenced blobs (issue 16 §3). A blob referenced later is asked for again (BlobWant).
+        let refs = &self.blobs.refs;
+        let local = &self.blobs.local;
+        session.peer_blobs.extend(
+            hashes
+                .iter()
+                .filter(|h| refs.contains(h) && !local.contains(h))
+                .copied(),
+        );
         let peer = session.peer;
         for hash in hashes {
             let backing_off = self.blobs.retry.get(hash).is_some_and(|r| r.at > now);

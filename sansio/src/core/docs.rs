@@ -52,13 +52,16 @@ pub(crate) enum DocOp {
     StartSync { conn: ConnId, theirs: Option<DocDigest> },
     /// Send this session the changes after `after`, heads it holds (HS-RESUME-3).
     SendChanges { conn: ConnId, after: Vec<ChangeHash> },
+    /// Index the blobs the document really references (a DocWhole's `blobs` list is only a
+    /// claim, HS-BLOB-1).
+    IndexBlobs,
 }
 
 impl DocOp {
     /// The session the operation sends to, if any.
     fn conn(&self) -> Option<ConnId> {
         match self {
-            DocOp::Open => None,
+            DocOp::Open | DocOp::IndexBlobs => None,
             DocOp::Apply { conn, .. }
             | DocOp::SendWhole { conn }
             | DocOp::StartSync { conn, .. }
@@ -273,6 +276,8 @@ impl Core {
     /// Records a tombstone: drops the parsed doc, updates set and index, asks the store to delete.
     pub(crate) fn tombstone(&mut self, now: Instant, doc: &DocId, origin: Origin) -> IoTaskId {
         self.cache.remove(doc);
+        self.unverified.remove(doc);
+        self.quarantine.clear(doc);
         // Work waiting on the document ends here: peers that asked for it learn it is deleted,
         // and nobody waits for it any more (HS-SYNC-2, HS-DOC-5).
         let waiting = self.cache.loading.remove(doc).unwrap_or_default();
@@ -500,8 +505,26 @@ impl Core {
                 return;
             }
         };
-        // Whole-document sends need no parse: forward the stored bytes (HS-SYNC-1).
-        if ops.iter().all(|op| matches!(op, DocOp::SendWhole { .. })) {
+        // Whole-document sends need no parse: forward the stored bytes (HS-SYNC-1). Bytes that
+        // came from a peer and were never parsed here are loaded once first, and never leave if
+        // they do not load (HS-SYNC-12); the parse is only a check, the cache is left as it was.
+        if ops
+            .iter()
+            .all(|op| matches!(op, DocOp::SendWhole { .. } | DocOp::IndexBlobs))
+        {
+            let index = ops.iter().any(|op| matches!(op, DocOp::IndexBlobs));
+            if self.unverified.contains_key(doc) || index {
+                let am = match crate::untrusted::load(&bytes) {
+                    Ok(am) => am,
+                    Err(e) => {
+                        self.load_failed(now, doc, ops, e.to_string());
+                        return;
+                    }
+                };
+                self.unverified.remove(doc);
+                self.quarantine.clear(doc);
+                self.index_blobs(doc, &am);
+            }
             for op in ops {
                 if let DocOp::SendWhole { conn } = op {
                     self.send_whole_bytes(conn, doc, bytes.clone());
@@ -509,13 +532,15 @@ impl Core {
             }
             return;
         }
-        let am = match Automerge::load(&bytes) {
+        let am = match crate::untrusted::load(&bytes) {
             Ok(am) => am.with_actor(self.actor.clone()),
             Err(e) => {
                 self.load_failed(now, doc, ops, e.to_string());
                 return;
             }
         };
+        self.unverified.remove(doc);
+        self.quarantine.clear(doc);
         let mut loaded = new_loaded(am, now, true);
         for (peer, state) in states {
             if let Ok(state) = sync::State::decode(&state) {
@@ -534,8 +559,19 @@ impl Core {
         self.evict(now);
     }
 
-    /// A stored document is missing or corrupt: report it, forget it, recover it from peers.
+    /// A stored document is missing or corrupt: report it, forget it, quarantine it and recover
+    /// it later from other peers than the one that supplied it (HS-SYNC-13).
     fn load_failed(&mut self, now: Instant, doc: &DocId, ops: Vec<DocOp>, reason: String) {
+        let digest = self.metas.get(doc).map(digest_of);
+        let supplier = self.unverified.remove(doc);
+        self.quarantine.record(
+            now,
+            doc,
+            super::QuarantineKind::LoadFailed,
+            supplier,
+            digest,
+            &reason,
+        );
         self.emit(Event::DocCorrupt {
             doc: doc.clone(),
             reason,
@@ -543,24 +579,12 @@ impl Core {
         self.metas.remove(doc);
         self.set.remove(doc);
         self.forget_cursors();
-        let conns: Vec<ConnId> = self.open_conns().collect();
-        for conn in &conns {
-            self.send(
-                *conn,
-                &Message::DocWant {
-                    docs: vec![doc.clone()],
-                },
-            );
-            if let Some(s) = self.sessions.get_mut(conn) {
-                s.wanted.insert(doc.clone());
-            }
-        }
         for op in ops {
             match op {
                 DocOp::Open => self.emit(Event::DocNotFound(doc.clone())),
                 DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
                 DocOp::SendWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
-                DocOp::StartSync { .. } | DocOp::SendChanges { .. } => {}
+                DocOp::StartSync { .. } | DocOp::SendChanges { .. } | DocOp::IndexBlobs => {}
             }
         }
     }
@@ -572,7 +596,38 @@ impl Core {
             DocOp::SendWhole { conn } => self.send_whole_loaded(conn, doc),
             DocOp::StartSync { conn, theirs } => self.start_sync(now, conn, doc, theirs),
             DocOp::SendChanges { conn, after } => self.send_changes_loaded(conn, doc, &after),
+            DocOp::IndexBlobs => {
+                if let Some(loaded) = self.cache.get(doc) {
+                    let am = loaded.am.clone();
+                    self.index_blobs(doc, &am);
+                }
+            }
         }
+    }
+
+    /// Sets a document's indexed blobs to those its content references, and wants the missing
+    /// ones (HS-BLOB-1, HS-BLOB-2).
+    fn index_blobs(&mut self, doc: &DocId, am: &Automerge) {
+        let refs = blob_refs(am);
+        let Some(meta) = self.metas.get(doc).filter(|m| !m.tombstone && m.blobs != refs) else {
+            return;
+        };
+        let meta = DocMeta {
+            blobs: refs,
+            ..meta.clone()
+        };
+        self.blobs.add_refs(&meta.blobs);
+        self.index_doc(doc, meta.clone());
+        self.refresh_blob_refs();
+        self.announce_wants();
+        // The index row is durable state: a restart must still want these blobs.
+        let action = IoAction::SaveDoc {
+            doc: doc.clone(),
+            write: None,
+            meta,
+            sync_states: Vec::new(),
+        };
+        self.next_task(action, PendingIo::Save(doc.clone()));
     }
 
     /// Evicts clean, unpinned, idle documents beyond the cache capacity (least recently used first).

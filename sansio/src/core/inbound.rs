@@ -440,22 +440,39 @@ impl Core {
         blobs: Vec<humansync_protocol::BlobHash>,
         bytes: Vec<u8>,
     ) {
-        // HS-SYNC-12: never store (nor later serve) bytes that are not Automerge chunks;
-        // HS-SYNC-10: they are discarded and the peer is told why.
-        if let Err(e) = super::chunks::check_chunks(&bytes) {
-            let reason = format!("DocWhole for {doc} is not an Automerge document: {e}");
-            self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
-            return;
-        }
         let mut heads = heads;
         heads.sort_unstable();
         heads.dedup();
+        let peer = self.sessions.get(&conn).map(|s| s.peer);
+        // HS-SYNC-13: bytes with these heads from this peer already failed to load here.
+        if let Some(peer) = peer
+            && self
+                .quarantine
+                .refuses(&doc, &humansync_protocol::digest::heads_digest(&heads), &peer)
+        {
+            if let Some(s) = self.sessions.get_mut(&conn) {
+                s.wanted.remove(&doc);
+            }
+            return;
+        }
+        // HS-SYNC-12: never store (nor later serve) bytes that are not bounded Automerge chunks;
+        // HS-SYNC-10: they are discarded and the peer is told why.
+        if let Err(e) = crate::untrusted::check_saved(&bytes) {
+            let reason = format!("DocWhole for {doc} refused: {e}");
+            self.reject_bytes(now, conn, &doc, reason);
+            return;
+        }
+        if let Some(peer) = peer {
+            self.unverified.insert(doc.clone(), peer);
+        }
+        // HS-BLOB-1: the `blobs` list is the sender's claim; only what the content references is
+        // indexed and wanted, once the document is loaded (below).
+        let claims_blobs = !blobs.is_empty();
         let meta = DocMeta {
             heads,
-            blobs,
+            blobs: Vec::new(),
             tombstone: false,
         };
-        self.blobs.add_refs(&meta.blobs);
         self.index_doc(&doc, meta.clone());
         let action = IoAction::SaveDoc {
             doc: doc.clone(),
@@ -464,16 +481,19 @@ impl Core {
             sync_states: Vec::new(),
         };
         self.next_task(action, super::docs::PendingIo::Save(doc.clone()));
-        let peer = self.sessions.get(&conn).map(|s| s.peer);
         self.emit(Event::DocChanged {
             doc: doc.clone(),
             origin: peer.map(Origin::Remote).unwrap_or(Origin::Local),
         });
         self.announce_wants();
-        // Forward to the other sessions (they may lack it too); their reconciliation would find it anyway.
+        // Forward to the other sessions (they may lack it too); their reconciliation would find it
+        // anyway. The bytes are parsed before they leave (HS-SYNC-12: `unverified`).
         let others: Vec<ConnId> = self.open_conns().filter(|c| *c != conn).collect();
         for other in others {
             self.want_loaded(now, &doc, DocOp::SendWhole { conn: other });
+        }
+        if claims_blobs {
+            self.want_loaded(now, &doc, DocOp::IndexBlobs);
         }
     }
 
@@ -502,7 +522,7 @@ impl Core {
         };
         match result {
             // HS-SYNC-10: document bytes that do not load are discarded and the session closed.
-            Err(reason) => self.close_session(now, conn, CloseCode::PROTOCOL, &reason),
+            Err(reason) => self.reject_bytes(now, conn, &doc, reason),
             Ok(changed) => {
                 if changed {
                     self.emit(Event::DocChanged {
@@ -533,8 +553,9 @@ impl Core {
         doc: &DocId,
         message: &[u8],
     ) -> Result<bool, String> {
-        let message =
-            sync::Message::decode(message).map_err(|e| format!("bad Automerge sync message: {e}"))?;
+        // HS-SYNC-12: bounded before Automerge decodes or applies anything.
+        let message = crate::untrusted::decode_sync_message(message)
+            .map_err(|e| format!("DocSync for {doc} refused: {e}"))?;
         let Some(loaded) = self.cache.get_mut(doc) else {
             return Ok(false);
         };
@@ -560,10 +581,8 @@ impl Core {
         };
         loaded.last_used = now;
         let before = loaded.heads();
-        loaded
-            .am
-            .load_incremental(bytes)
-            .map_err(|e| format!("bad saved document: {e}"))?;
+        crate::untrusted::load_incremental(&mut loaded.am, bytes)
+            .map_err(|e| format!("DocWhole for {doc} refused: {e}"))?;
         // Trust the peer's claimed heads only where the document now holds them: automerge
         // keeps shared heads to known changes (found by the core_session fuzz target).
         let known: Vec<humansync_protocol::ChangeHash> = heads

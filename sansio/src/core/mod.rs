@@ -9,13 +9,13 @@
 
 mod ancestry;
 mod blobs;
-mod chunks;
 mod devices;
 mod dialer;
 mod docs;
 mod inbound;
 mod log;
 mod push;
+mod quarantine;
 mod resume;
 mod session;
 mod status;
@@ -33,6 +33,7 @@ use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult, IoTask, IoTaskI
 
 pub use dialer::{DialConfig, DialStats};
 pub use docs::OpenState;
+pub use quarantine::{QuarantineKind, Quarantined};
 pub use session::SessionStats;
 pub use status::{PeerStatus, SyncStatus};
 
@@ -134,6 +135,11 @@ pub struct Core {
     gate: crate::gate::GateView,
     /// The connection policy (HS-TRANSPORT-4, HS-GATE-5..7).
     dialer: dialer::Dialer,
+    /// Documents refused or failed to load (HS-SYNC-13).
+    quarantine: quarantine::Quarantine,
+    /// Documents stored from a DocWhole without parsing, by the peer that sent them: parsed
+    /// before they are forwarded (HS-SYNC-12).
+    unverified: BTreeMap<DocId, DeviceId>,
 }
 
 /// Why [`Core::poll_timeout`] asks to be woken.
@@ -147,6 +153,8 @@ pub enum Wake {
     BlobRetry,
     /// A peer is to be dialled again, or a dial's answer is overdue (HS-TRANSPORT-4).
     Dial,
+    /// A quarantined document is to be asked for again (HS-SYNC-13).
+    Quarantine,
 }
 
 impl Core {
@@ -154,7 +162,7 @@ impl Core {
     pub fn new(now: Instant, config: CoreConfig, startup: Startup) -> Result<Core, CoreError> {
         let actor = ActorId::from(config.actor.clone());
         let devices_am = match &startup.devices_doc {
-            Some(bytes) => Automerge::load(bytes)
+            Some(bytes) => crate::untrusted::load(bytes)
                 .map_err(|e| CoreError::CorruptRegistry(e.to_string()))?
                 .with_actor(actor.clone()),
             None => Automerge::new().with_actor(actor.clone()),
@@ -174,6 +182,8 @@ impl Core {
             log: log::ChangeLog::new(startup.log_epoch, startup.cursors),
             gate: crate::gate::GateView::unpaired(config.me),
             dialer: dialer::Dialer::new(config.dial),
+            quarantine: Default::default(),
+            unverified: BTreeMap::new(),
             config,
         };
         for (doc, meta) in startup.index {
@@ -227,11 +237,13 @@ impl Core {
         hello
             .chain(synced)
             .chain(self.blobs.next_retry().map(|t| (t, Wake::BlobRetry)))
+            .chain(self.quarantine.next_retry().map(|t| (t, Wake::Quarantine)))
             .chain(self.dialer.next_wake().map(|t| (t, Wake::Dial)))
             .min_by_key(|(t, _)| *t)
     }
 
-    /// Advances timers: handshake deadlines (HS-VER-3, HS-VER-5) and blob retries (HS-BLOB-2).
+    /// Advances timers: handshake deadlines (HS-VER-3, HS-VER-5), blob retries (HS-BLOB-2) and
+    /// requests for quarantined documents (HS-SYNC-13).
     pub fn handle_timeout(&mut self, now: Instant) {
         let expired: Vec<ConnId> = self
             .sessions
@@ -253,6 +265,7 @@ impl Core {
             );
         }
         self.blobs_tick(now);
+        self.quarantine_tick(now);
         let due: Vec<ConnId> = self
             .sessions
             .values()

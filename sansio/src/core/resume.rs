@@ -172,10 +172,10 @@ impl Core {
         };
         loaded.last_used = now;
         let before = loaded.heads();
-        if let Err(e) = loaded.am.load_incremental(bytes) {
-            // HS-SYNC-10
-            let reason = format!("DocChanges for {doc} do not load: {e}");
-            self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
+        if let Err(e) = crate::untrusted::load_incremental(&mut loaded.am, bytes) {
+            // HS-SYNC-10, HS-SYNC-12
+            let reason = format!("DocChanges for {doc} refused: {e}");
+            self.reject_bytes(now, conn, doc, reason);
             return;
         }
         let missing = !loaded.am.get_missing_deps(&[]).is_empty();

@@ -23,6 +23,9 @@ pub struct PeerStatus {
     pub outstanding: usize,
     /// Traffic counters.
     pub stats: SessionStats,
+    /// Blobs the peer said it holds that this node remembers (at most the referenced blobs
+    /// not held, issue 16 §3).
+    pub blobs_claimed: usize,
 }
 
 /// The node's sync progress.
@@ -38,6 +41,8 @@ pub struct SyncStatus {
     pub blobs_missing: usize,
     /// When a session last became fully reconciled and settled.
     pub last_sync: Option<Instant>,
+    /// Documents whose bytes were refused or failed to load, most `MAX_QUARANTINED` (HS-SYNC-13).
+    pub quarantined: Vec<super::Quarantined>,
 }
 
 impl Core {
@@ -54,6 +59,7 @@ impl Core {
                 up_to_date: s.is_open() && s.is_settled(),
                 outstanding: s.wanted.len() + s.syncing.len(),
                 stats: s.stats,
+                blobs_claimed: s.peer_blobs.len(),
             })
             .collect();
         let mut pending: std::collections::BTreeSet<&humansync_protocol::DocId> = Default::default();
@@ -66,6 +72,7 @@ impl Core {
             docs: self.metas.values().filter(|m| !m.tombstone).count(),
             blobs_missing: self.blobs.missing().len(),
             last_sync: self.last_sync,
+            quarantined: self.quarantine.list(),
             peers,
         }
     }

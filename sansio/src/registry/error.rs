@@ -20,6 +20,9 @@ pub enum RegistryError {
     /// The record does not decode or does not verify under the anchor (HS-REG-1).
     #[error("invalid registry record: {0}")]
     Record(#[from] RecordError),
+    /// The record already failed verification (its verdict is cached by content, HS-REG-3).
+    #[error("invalid registry record (already refused)")]
+    KnownInvalid,
     /// The view already holds [`humansync_protocol::limits::MAX_REGISTRY_RECORDS`] records (a first
     /// revocation of a registered device is still accepted).
     #[error("registry is full")]

@@ -58,6 +58,13 @@ pub struct Registry {
     registered: BTreeSet<DeviceId>,
     /// Record keys per device, for [`Registry::records_for`].
     by_device: BTreeMap<DeviceId, BTreeSet<RecordKey>>,
+    /// Signature verifications performed ([`Registry::verifications`]).
+    verifications: u64,
+    /// Keys of records that failed verification, so they are not verified again on every change
+    /// of `_devices` (they can never be removed from it); at most `MAX_REGISTRY_RECORDS`, oldest
+    /// forgotten first. A key is the hash of the record's bytes, so the verdict is by content.
+    refused: BTreeSet<RecordKey>,
+    refused_order: std::collections::VecDeque<RecordKey>,
 }
 
 impl Registry {
@@ -90,6 +97,11 @@ impl Registry {
         }
     }
 
+    /// Signature verifications performed so far (a cost measure; tests assert it).
+    pub fn verifications(&self) -> u64 {
+        self.verifications
+    }
+
     /// Verifies `record` under the anchor (HS-REG-1) and adds it to the view (HS-REG-4).
     ///
     /// A record already held returns `Ok(None)`. Revocation always wins,
@@ -101,7 +113,17 @@ impl Registry {
         if self.records.contains_key(&key) {
             return Ok(None);
         }
-        let parsed = record.verify(&anchor)?;
+        if self.refused.contains(&key) {
+            return Err(RegistryError::KnownInvalid);
+        }
+        self.verifications += 1;
+        let parsed = match record.verify(&anchor) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                self.remember_refused(key);
+                return Err(e.into());
+            }
+        };
         // HS-REG-9: a full registry still takes the first revocation of each registered device, so the cap
         // can never keep a device admitted (revocation always wins, HS-REG-4). Those are bounded
         // by the registered devices, so the view never exceeds twice the cap.
@@ -113,6 +135,17 @@ impl Registry {
         self.records.insert(key.clone(), record.clone());
         self.by_device.entry(parsed.device()).or_default().insert(key);
         Ok(self.apply(parsed))
+    }
+
+    fn remember_refused(&mut self, key: RecordKey) {
+        if self.refused_order.len() >= MAX_REGISTRY_RECORDS
+            && let Some(oldest) = self.refused_order.pop_front()
+        {
+            self.refused.remove(&oldest);
+        }
+        if self.refused.insert(key.clone()) {
+            self.refused_order.push_back(key);
+        }
     }
 
     /// Folds one verified record into the device statuses; order-independent (HS-REG-4).

@@ -5,6 +5,7 @@
 //! Every run is a function of its seed: a failure prints the seed, and `Sim::new(seed, ..)`
 //! replays it exactly.
 
+pub mod bombs;
 mod node;
 mod rng;
 mod sim;

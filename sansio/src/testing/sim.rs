@@ -339,7 +339,7 @@ impl Sim {
     /// Writes documents straight into a node's disk and reboots it from there (for large fixtures).
     pub fn preload(&mut self, idx: usize, docs: &[(DocId, Vec<u8>)]) {
         for (doc, bytes) in docs {
-            let Ok(am) = automerge::Automerge::load(bytes) else {
+            let Ok(am) = crate::untrusted::load(bytes) else {
                 continue;
             };
             let mut heads: Vec<humansync_protocol::ChangeHash> = am
@@ -1071,7 +1071,7 @@ impl Sim {
                     if stored.meta.tombstone {
                         continue; // deleted for good: the deletion wins (HS-DOC-5)
                     }
-                    let am = automerge::Automerge::load(&stored.bytes).map_err(|e| {
+                    let am = crate::untrusted::load(&stored.bytes).map_err(|e| {
                         format!(
                             "seed {seed}: {} stored {doc} does not load: {e}",
                             self.nodes[i].name
@@ -1161,7 +1161,7 @@ impl Sim {
         let Some(stored) = self.nodes[idx].store.docs.get(doc) else {
             return Vec::new();
         };
-        let Ok(am) = automerge::Automerge::load(&stored.bytes) else {
+        let Ok(am) = crate::untrusted::load(&stored.bytes) else {
             return Vec::new();
         };
         am.keys(automerge::ROOT).collect()
@@ -1195,7 +1195,7 @@ pub fn summarize(msg: &humansync_protocol::Message) -> String {
                 .collect();
             format!("Reconcile[{}]", parts.join(","))
         }
-        Message::DocSync { doc, message } => match automerge::sync::Message::decode(message) {
+        Message::DocSync { doc, message } => match crate::untrusted::decode_sync_message(message) {
             Ok(m) => format!(
                 "DocSync{{{doc}, {} B, heads:{}, need:{}, have:{}, changes:{}}}",
                 message.len(),

@@ -5,7 +5,7 @@
 use humansync_protocol::{CloseCode, DocId, Message, V1};
 use iroh::endpoint::{ConnectionError, StoppedError, VarInt};
 
-use super::super::wire::{Dialer, Ending, Wire, after};
+use super::super::wire::{Dialer, Wire, after};
 use super::super::{Cases, Target, random32};
 use super::{expect_close, handshake, hello};
 use crate::report::Verdict;
@@ -103,7 +103,7 @@ pub(crate) async fn duplicate_session(target: &Target, dialer: &Dialer, cases: &
 }
 
 async fn duplicate(target: &Target, dialer: &Dialer) -> Verdict {
-    let mut first = match handshake(dialer, target, &hello(&[V1])).await {
+    let first = match handshake(dialer, target, &hello(&[V1])).await {
         Ok((wire, Message::Welcome { .. })) => wire,
         Ok((_, other)) => return Verdict::Fail(format!("first handshake answered with {}", other.kind())),
         Err(end) => return Verdict::Fail(format!("first handshake got no Welcome: {end}")),
