@@ -150,7 +150,12 @@ impl Core {
         );
         let peer = session.peer;
         for hash in hashes {
-            let backing_off = self.blobs.retry.get(hash).is_some_and(|r| r.at > now);
+            // A parked retry waits for exactly this BlobHave: only a running backoff holds it.
+            let backing_off = self
+                .blobs
+                .retry
+                .get(hash)
+                .is_some_and(|r| r.at != PARKED && r.at > now);
             if self.blobs.wanted(hash) && !backing_off {
                 self.start_fetch(*hash, peer);
             }
