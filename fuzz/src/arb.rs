@@ -63,9 +63,16 @@ pub fn doc_set(u: &mut Unstructured<'_>, max: usize) -> Result<DocSet> {
         set.insert(id, digest(u)?);
     }
     for _ in 0..u.int_in_range(0u8..=24)? {
-        set.insert(doc_id(u)?, digest(u)?);
+        set.insert(member_id(u)?, digest(u)?);
     }
     Ok(set)
+}
+
+/// A document id a node's set can hold: any but `_devices`, which never enters it (HS-RECON-6;
+/// a peer that lists it anyway is refused, HS-RECON-11).
+fn member_id(u: &mut Unstructured<'_>) -> Result<DocId> {
+    let id = doc_id(u)?;
+    Ok(if id.is_devices() { fallback_id() } else { id })
 }
 
 /// A copy of `set` with some items changed, removed and added (a plausible peer set).
@@ -83,7 +90,7 @@ pub fn perturb(u: &mut Unstructured<'_>, set: &DocSet) -> Result<DocSet> {
         }
     }
     for _ in 0..u.int_in_range(0u8..=8)? {
-        out.insert(doc_id(u)?, digest(u)?);
+        out.insert(member_id(u)?, digest(u)?);
     }
     Ok(out)
 }
