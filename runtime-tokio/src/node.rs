@@ -77,7 +77,8 @@ pub async fn init(config: HumanSyncConfig) -> Result<Node, Error> {
 pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<Node, Error> {
     let storage = config.storage_path.clone();
     let http = Arc::new(crate::http_client::Http::new(config.server_ca_cert.as_deref())?);
-    std::fs::create_dir_all(&storage)
+    // Private to its owner: identity, documents, blobs and the app's socket live under it.
+    crate::private_dir(&storage)
         .map_err(|e| Error::Storage(format!("cannot create {}: {e}", storage.display())))?;
     let secret = crate::identity::load_or_create_identity(&storage, random32)
         .map_err(|e| Error::Storage(e.to_string()))?;

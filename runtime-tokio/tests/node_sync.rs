@@ -317,3 +317,20 @@ async fn restart_at_once_while_a_dial_hangs() {
     }
     node.shutdown().await.expect("shutdown");
 }
+
+// Issue 16 §3: a device's data directory is private to its owner (0700, an existing open one
+// narrowed), so its identity, documents, blobs and sockets are not readable by other accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let node = start(dir.path()).await;
+    let mode = std::fs::metadata(dir.path())
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700, "data directory mode {mode:o}");
+    node.shutdown().await.expect("shutdown");
+}

@@ -94,7 +94,7 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
         Some((cert, key)) => Some(crate::http::tls::load_config(cert, key)?),
         None => None,
     };
-    private_dir(&config.data_dir).map_err(|e| ServerError::DataDir(config.data_dir.clone(), e))?;
+    humansync::private_dir(&config.data_dir).map_err(|e| ServerError::DataDir(config.data_dir.clone(), e))?;
     let db = Db::open(&config.data_dir.join(DB_FILE)).await?;
     let (password, _) = PasswordStore::load_or_set(&db, config.password.as_deref()).await?;
     let mut node_config = HumanSyncConfig::new(config.data_dir.join(NODE_DIR));
@@ -232,21 +232,6 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
         poller,
         relay,
     })
-}
-
-/// Creates the data directory 0700 (narrowing an existing one): the registry, the OPAQUE record
-/// and the node's documents are the user's, not every local account's (issue 16 §3).
-fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let mode = std::fs::metadata(dir)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
 }
 
 /// The longest shutdown waits for the HTTP API (its own drain of requests in flight is 10 s).
