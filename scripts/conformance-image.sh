@@ -16,7 +16,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE="${IMAGE:-humansync-conformance:local}"
 MODE="${1:-debug}"
-UID_GID=65532
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 CTX=target/docker-conformance
 
@@ -39,22 +38,11 @@ case "$MODE" in
 esac
 [ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
 
-rm -rf "$CTX"
-mkdir -p "$CTX/rootfs/usr/local/bin" "$CTX/rootfs/etc" "$CTX/rootfs/tmp" "$CTX/rootfs/vectors"
-cp "$BIN" "$CTX/rootfs/usr/local/bin/humansync-conformance"
+# shellcheck source=scripts/scratch-rootfs.sh
+. scripts/scratch-rootfs.sh
+scratch_rootfs "$CTX" "$BIN" humansync-conformance conformance /tmp "$MODE"
+mkdir -p "$CTX/rootfs/vectors"
 cp conformance/vectors/*.json "$CTX/rootfs/vectors/"
-chmod 1777 "$CTX/rootfs/tmp"
-printf 'root:x:0:0:root:/:/sbin/nologin\nconformance:x:%s:%s:conformance:/tmp:/sbin/nologin\n' "$UID_GID" "$UID_GID" >"$CTX/rootfs/etc/passwd"
-printf 'root:x:0:\nconformance:x:%s:\n' "$UID_GID" >"$CTX/rootfs/etc/group"
-if [ "$MODE" = debug ]; then
-    ldd "$BIN" | awk '/=> \//{print $3} /^[ \t]*\//{print $1}' | sort -u | while read -r lib; do
-        mkdir -p "$CTX/rootfs$(dirname "$lib")"
-        cp -L "$lib" "$CTX/rootfs$lib"
-    done
-fi
-if command -v strip >/dev/null 2>&1; then
-    strip --strip-debug "$CTX/rootfs/usr/local/bin/humansync-conformance"
-fi
 cp conformance/Dockerfile "$CTX/Dockerfile"
 DOCKER_BUILDKIT=0 docker build -q -t "$IMAGE" "$CTX" >/dev/null
 echo "built $IMAGE ($MODE): $(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.1f MB", $1/1e6}')"

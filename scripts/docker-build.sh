@@ -16,7 +16,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE="${IMAGE:-humansync-server:local}"
 MODE="${1:-debug}"
-UID_GID=65532
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 CTX=target/docker
 
@@ -33,23 +32,10 @@ case "$MODE" in
     *) echo "usage: $0 [--release]" >&2; exit 2 ;;
 esac
 
-rm -rf "$CTX"
-mkdir -p "$CTX/rootfs/usr/local/bin" "$CTX/rootfs/etc" "$CTX/rootfs/tmp" "$CTX/data"
-cp "$BIN" "$CTX/rootfs/usr/local/bin/humansync-server"
-chmod 1777 "$CTX/rootfs/tmp"
-printf 'root:x:0:0:root:/:/sbin/nologin\nhumansync:x:%s:%s:humansync:/data:/sbin/nologin\n' "$UID_GID" "$UID_GID" >"$CTX/rootfs/etc/passwd"
-printf 'root:x:0:\nhumansync:x:%s:\n' "$UID_GID" >"$CTX/rootfs/etc/group"
-if [ "$MODE" = debug ]; then
-    # Copy every shared library the binary needs, and the loader, at the same paths.
-    ldd "$BIN" | awk '/=> \//{print $3} /^[ \t]*\//{print $1}' | sort -u | while read -r lib; do
-        mkdir -p "$CTX/rootfs$(dirname "$lib")"
-        cp -L "$lib" "$CTX/rootfs$lib"
-    done
-fi
-# Strip debug info from the copy: the image does not need it and it is most of the size.
-if command -v strip >/dev/null 2>&1; then
-    strip --strip-debug "$CTX/rootfs/usr/local/bin/humansync-server"
-fi
+# shellcheck source=scripts/scratch-rootfs.sh
+. scripts/scratch-rootfs.sh
+scratch_rootfs "$CTX" "$BIN" humansync-server humansync /data "$MODE"
+mkdir -p "$CTX/data"
 # The legacy builder: no buildx plugin is needed, and FROM scratch pulls nothing.
 DOCKER_BUILDKIT=0 docker build -q -t "$IMAGE" . >/dev/null
 echo "built $IMAGE ($MODE): $(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.1f MB", $1/1e6}')"
