@@ -18,6 +18,8 @@ use crate::{AppError, ids};
 
 /// How long `attachment-ready` waits for a fetch before answering false.
 const READY_PROBE: Duration = Duration::from_secs(2);
+/// How long [`App::blob_here`] waits for a fetch.
+const HELD_PROBE: Duration = Duration::from_millis(300);
 
 /// One document with its id.
 #[derive(Debug, Clone, Serialize)]
@@ -174,8 +176,8 @@ impl App {
         Ok(out)
     }
 
-    /// Opens a document that exists (never creates one).
-    async fn existing(&self, input: &str) -> Result<(String, Doc), AppError> {
+    /// Opens a document that exists (never creates one): its full id and handle.
+    pub async fn existing(&self, input: &str) -> Result<(String, Doc), AppError> {
         let id = ids::parse_doc_id(input).ok_or_else(|| AppError::BadId(input.to_owned()))?;
         let listed = self.node.list_docs(&id).await?;
         if !listed.iter().any(|d| d.as_str() == id) {
@@ -352,6 +354,16 @@ impl App {
         }
     }
 
+    /// Whether a blob's bytes are here (a fetch is started when they are not, and answered within
+    /// [`HELD_PROBE`] when they arrive that fast).
+    pub async fn blob_here(&self, hash: humansync::BlobHash) -> Result<bool, AppError> {
+        match tokio::time::timeout(HELD_PROBE, self.node.get_blob(hash)).await {
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(humansync::Error::BlobUnavailable(_))) | Err(_) => Ok(false),
+            Ok(Err(e)) => Err(e.into()),
+        }
+    }
+
     /// Sync status with pairing details.
     pub async fn status(&self) -> Result<StatusReport, AppError> {
         let status = self.node.sync_status().await?;
@@ -400,7 +412,7 @@ async fn read(doc: &Doc, id: &str) -> Result<DocView, AppError> {
 }
 
 /// Runs a schema edit in one transaction, keeping the schema's typed error.
-async fn edit<R, F>(doc: &Doc, f: F) -> Result<R, AppError>
+pub(crate) async fn edit<R, F>(doc: &Doc, f: F) -> Result<R, AppError>
 where
     R: Send + 'static,
     F: FnOnce(&mut Transaction<'_>) -> Result<R, SchemaError> + Send + 'static,

@@ -10,7 +10,8 @@ use crate::ipc::Request;
 
 /// Humandocs: documents on all your devices, synced by HumanSync, no cloud.
 ///
-/// Without a command it starts the interactive terminal app. `run` starts the app without a UI
+/// Without a command it starts the app with its browser UI on http://127.0.0.1:PORT (printed,
+/// and opened in the browser); `shell` is the line-oriented terminal app. `run` starts the app without a UI
 /// (for scripts and services); every other command talks to the running app over
 /// `<data>/humandocs.sock` and prints one JSON object (exit status 0), or an error object
 /// `{"error":{"code":…,"message":…}}` (exit status 1). When no app is running, document commands
@@ -58,13 +59,30 @@ pub struct NodeArgs {
     pub interval: u64,
 }
 
+/// The browser UI's settings, and the node's.
+#[derive(Debug, Clone, Default, Args)]
+pub struct UiArgs {
+    /// The node's settings.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// TCP port of the UI on 127.0.0.1 [default: 4580, or any free port when taken].
+    #[arg(long)]
+    pub ui_port: Option<u16>,
+    /// Do not open the page in a browser (just print its address).
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
 /// A subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the app in the foreground without a UI: syncs, logs to stderr, serves the socket.
     Run(NodeArgs),
-    /// The interactive terminal app (also what runs without a command).
-    Ui(NodeArgs),
+    /// The app with its browser UI (also what runs without a command): serves the page on
+    /// http://127.0.0.1:PORT and opens it in the browser.
+    Ui(UiArgs),
+    /// The interactive line-oriented terminal app; the first run asks for a server and password.
+    Shell(NodeArgs),
     /// A document, attachment, status or pairing command, sent to the running app as is.
     #[command(flatten)]
     App(Request),

@@ -10,7 +10,10 @@
 //!   status, pair) over a running node.
 //! - [`ipc`], [`server`], [`client`], [`waits`]: the non-interactive interface — the running app
 //!   listens on `<data>/humandocs.sock`, every other subcommand talks JSON lines to it.
-//! - [`run`], [`ui`], [`setup`]: the foreground node, the interactive terminal UI, first-run set-up.
+//! - [`web`]: the browser UI — an HTTP server on loopback serving the page and a JSON API with
+//!   live edits as Automerge splices (what `humandocs` without a command starts).
+//! - [`run`], [`ui`], [`setup`]: the foreground node, the line-oriented terminal app
+//!   (`humandocs shell`), first-run set-up.
 
 pub mod app;
 pub mod cli;
@@ -27,6 +30,7 @@ pub mod setup;
 pub mod status;
 pub mod ui;
 pub mod waits;
+pub mod web;
 
 pub use app::App;
 pub use error::AppError;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use humandocs::cli::{Cli, Command, NodeArgs};
+use humandocs::cli::{Cli, Command, NodeArgs, UiArgs};
 use humandocs::ipc::Request;
 use humandocs::settings::Settings;
 use humandocs::setup::{self, SetupAnswer};
@@ -57,8 +57,9 @@ fn absolute(p: &Path) -> Result<PathBuf, AppError> {
 
 async fn dispatch(data: &Path, command: Option<Command>) -> Result<Option<Value>, AppError> {
     let request = match command {
-        None => return interactive(data, NodeArgs::default()).await.map(|_| None),
-        Some(Command::Ui(args)) => return interactive(data, args).await.map(|_| None),
+        None => return browser_ui(data, UiArgs::default()).await.map(|_| None),
+        Some(Command::Ui(args)) => return browser_ui(data, args).await.map(|_| None),
+        Some(Command::Shell(args)) => return interactive(data, args).await.map(|_| None),
         Some(Command::Run(args)) => {
             run::init_logging(None)?;
             let password = args.password.clone();
@@ -100,6 +101,44 @@ async fn ipc_watch(conn: &mut client::Connection) -> Result<(), AppError> {
         let event = conn.next().await?;
         println!("{event}");
         let _ = std::io::stdout().flush();
+    }
+}
+
+/// The app with its browser UI: the node, the socket and the page on loopback, until Ctrl-C,
+/// SIGTERM or a `stop` request. Pairing happens in the page (Devices), or with `--server` and
+/// `--password` as for `run`.
+async fn browser_ui(data: &Path, args: UiArgs) -> Result<(), AppError> {
+    std::fs::create_dir_all(data).map_err(AppError::io(format!("creating {}", data.display())))?;
+    run::init_logging(Some(&data.join("humandocs.log")))?;
+    let listener = humandocs::web::bind(args.ui_port.unwrap_or(humandocs::web::DEFAULT_PORT)).await?;
+    let running = run::start(data, &args.node, args.node.password.clone()).await?;
+    let ui = humandocs::web::spawn(listener, running.app.clone(), running.stop.subscribe())?;
+    let url = ui.url();
+    println!("Humandocs is running at {url} (data: {}). Ctrl-C stops it.", data.display());
+    if !args.no_browser {
+        open_browser(&url);
+    }
+    running.until_stopped().await?;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), ui.stopped()).await;
+    Ok(())
+}
+
+/// Opens `url` with `xdg-open` when there is one (and a display); silently nothing otherwise.
+fn open_browser(url: &str) {
+    let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if !has_display {
+        return;
+    }
+    let spawned = std::process::Command::new("xdg-open")
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Ok(mut child) = spawned {
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
     }
 }
 

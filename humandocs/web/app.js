@@ -1,0 +1,498 @@
+// Humandocs in the browser. Plain JavaScript, no framework, no build step.
+//
+// The open note's body is edited against a *shadow*: the body as the app last confirmed it, at
+// some Automerge heads. Each edit goes to the app as one splice against those heads (one request
+// at a time; typing meanwhile is gathered into the next splice). Changes made elsewhere arrive as
+// splices against the shadow and are applied to the text being typed with the cursor and selection
+// kept on the same characters. The app speaks in Unicode code points, the textarea in UTF-16.
+'use strict';
+
+const $ = (sel) => document.querySelector(sel);
+const els = {
+  list: $('#note-list'), empty: $('#list-empty'), search: $('#search'), newNote: $('#new-note'),
+  form: $('#note-form'), none: $('#no-note'), title: $('#title'), body: $('#body'),
+  del: $('#delete-note'), meta: $('#note-meta'), save: $('#save-state'), toast: $('#toast'),
+  sync: $('#sync-indicator'), syncText: $('#sync-text'), syncLast: $('#sync-last'),
+  devicesBtn: $('#devices-button'), dialog: $('#devices-dialog'), devClose: $('#devices-close'),
+  devList: $('#device-list'), pairForm: $('#pair-form'), pairUrl: $('#pair-url'),
+  pairPw: $('#pair-password'), pairResult: $('#pair-result'), revokeSection: $('#revoke-section'),
+  revokeForm: $('#revoke-form'), revokeDevice: $('#revoke-device'), revokePw: $('#revoke-password'),
+  revokeResult: $('#revoke-result'),
+};
+
+// ---------- HTTP ----------
+
+async function api(method, path, body) {
+  const opts = { method, headers: {} };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, opts);
+  let data = null;
+  try { data = await r.json(); } catch (_) { data = null; }
+  return { status: r.status, ok: r.ok, data };
+}
+
+function errorText(r) {
+  return (r.data && r.data.error && r.data.error.message) || `error ${r.status}`;
+}
+
+let toastTimer = null;
+function toast(text) {
+  els.toast.textContent = text;
+  els.toast.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { els.toast.hidden = true; }, 5000);
+}
+
+// ---------- text positions ----------
+
+const isHigh = (c) => c >= 0xd800 && c < 0xdc00;
+const isLow = (c) => c >= 0xdc00 && c < 0xe000;
+
+/** UTF-16 offset of code point `cp` in `s`. */
+function cpToU16(s, cp) {
+  let i = 0;
+  while (cp > 0 && i < s.length) {
+    i += isHigh(s.charCodeAt(i)) && i + 1 < s.length ? 2 : 1;
+    cp--;
+  }
+  return i;
+}
+
+/** Code points in `s` before UTF-16 offset `u`. */
+function u16ToCp(s, u) {
+  let n = 0;
+  for (let i = 0; i < u; n++) i += isHigh(s.charCodeAt(i)) ? 2 : 1;
+  return n;
+}
+
+/** One splice turning `a` into `b` (common prefix and suffix kept), in UTF-16 units. */
+function diff(a, b) {
+  const max = Math.min(a.length, b.length);
+  let p = 0;
+  while (p < max && a.charCodeAt(p) === b.charCodeAt(p)) p++;
+  if (p > 0 && isHigh(a.charCodeAt(p - 1))) p--;
+  let s = 0;
+  while (s < max - p && a.charCodeAt(a.length - 1 - s) === b.charCodeAt(b.length - 1 - s)) s++;
+  if (s > 0 && isLow(a.charCodeAt(a.length - s))) s--;
+  return { pos: p, del: a.length - p - s, ins: b.slice(p, b.length - s) };
+}
+
+// ---------- the open note ----------
+
+const ed = {
+  id: null, shadow: '', heads: [], busy: false, needPull: false,
+  titleTimer: null, titleDirty: false, composing: false,
+};
+// For the browser test: when a local keystroke and a remote change were last seen (epoch ms).
+window.hdLastInput = 0;
+window.hdLastRemoteRender = 0;
+
+function setSaveState(text) { els.save.textContent = text; }
+
+async function openNote(id) {
+  const r = await api('GET', `/api/notes/${id}`);
+  if (!r.ok) { toast(errorText(r)); loadList(); return; }
+  ed.id = id; ed.needPull = false; ed.titleDirty = false;
+  ed.shadow = r.data.body; ed.heads = r.data.heads;
+  els.none.hidden = true; els.form.hidden = false;
+  els.title.value = r.data.title;
+  els.body.value = r.data.body;
+  showMeta(r.data);
+  setSaveState('');
+  markCurrent();
+}
+
+function closeNote() {
+  ed.id = null;
+  els.form.hidden = true; els.none.hidden = false;
+  markCurrent();
+}
+
+function showMeta(note) {
+  const when = note.updated_at_ms ? `Edited ${ago(note.updated_at_ms)}` : '';
+  const who = note.edited_by ? ` on ${deviceName(note.edited_by)}` : '';
+  els.meta.textContent = when + who;
+}
+
+/** Sends what was typed, or first catches up with changes from elsewhere; one request at a time. */
+async function flush() {
+  if (ed.busy || !ed.id || ed.composing) return;
+  const id = ed.id;
+  ed.busy = true;
+  try {
+    if (ed.needPull) {
+      ed.needPull = false;
+      const r = await api('GET', `/api/notes/${id}/catchup?heads=${ed.heads.join(',')}`);
+      if (ed.id !== id) return;
+      if (r.ok) applyCatchup(r.data);
+      else if (r.status === 404) { noteGone(); return; }
+      else toast(errorText(r));
+    } else {
+      const value = els.body.value;
+      if (value === ed.shadow) { setSaveState('Saved'); return; }
+      const d = diff(ed.shadow, value);
+      const req = {
+        heads: ed.heads,
+        pos: u16ToCp(ed.shadow, d.pos),
+        del: u16ToCp(ed.shadow.slice(d.pos), d.del),
+        ins: d.ins,
+      };
+      setSaveState('Saving…');
+      const r = await api('POST', `/api/notes/${id}/splice`, req);
+      if (ed.id !== id) return;
+      if (r.ok) { ed.shadow = value; ed.heads = r.data.heads; }
+      else if (r.status === 409) applyCatchup(r.data);
+      else if (r.status === 404) { noteGone(); return; }
+      else { toast(errorText(r)); await openNote(id); return; }
+    }
+  } catch (e) {
+    setSaveState('Not reachable — retrying');
+    setTimeout(flush, 1500);
+    return;
+  } finally {
+    ed.busy = false;
+  }
+  flush();
+}
+
+/** Applies a catch-up (splices against the shadow, or the whole text) to shadow and textarea. */
+function applyCatchup(c) {
+  if (c.body.kind === 'reset') {
+    const d = diff(ed.shadow, c.body.text);
+    remoteSplice(d.pos, d.del, d.ins);
+  } else {
+    for (const s of c.body.splices) {
+      const p = cpToU16(ed.shadow, s.pos);
+      const e = p + cpToU16(ed.shadow.slice(p), s.del);
+      remoteSplice(p, e - p, s.ins);
+    }
+  }
+  ed.heads = c.heads;
+  if (!ed.titleDirty && document.activeElement !== els.title && els.title.value !== c.title) {
+    els.title.value = c.title;
+  }
+}
+
+/**
+ * Applies a splice made elsewhere (UTF-16 offsets into the shadow) to the shadow and to the
+ * textarea, whose text may hold local edits not sent yet; those edits, the cursor and the
+ * selection stay on the characters they were on.
+ */
+function remoteSplice(p, d, t) {
+  if (d === 0 && t.length === 0) return;
+  const ta = els.body;
+  let value = ta.value;
+  const local = diff(ed.shadow, value);
+  const a = local.pos, b = local.del, u = local.ins.length, shift = u - b;
+  const e = p + d;
+  // Deleted ranges in textarea coordinates (what lies inside the local edit is left alone).
+  const pieces = [];
+  if (d > 0) {
+    if (e > a + b) pieces.push([Math.max(p, a + b) + shift, e + shift]);
+    if (p < a) pieces.push([p, Math.min(e, a)]);
+  }
+  const at = p <= a ? p : (p >= a + b ? p + shift : a + u);
+  let s0 = ta.selectionStart, s1 = ta.selectionEnd;
+  const dir = ta.selectionDirection;
+  const delMap = (x, from, to) => (x >= to ? x - (to - from) : (x > from ? from : x));
+  for (const [from, to] of pieces) { // right to left
+    value = value.slice(0, from) + value.slice(to);
+    s0 = delMap(s0, from, to); s1 = delMap(s1, from, to);
+  }
+  if (t.length) {
+    value = value.slice(0, at) + t + value.slice(at);
+    if (s0 > at) s0 += t.length;
+    if (s1 > at) s1 += t.length;
+  }
+  ed.shadow = ed.shadow.slice(0, p) + t + ed.shadow.slice(e);
+  const scroll = ta.scrollTop;
+  ta.value = value;
+  ta.setSelectionRange(s0, s1, dir);
+  ta.scrollTop = scroll;
+  window.hdLastRemoteRender = Date.now();
+}
+
+function noteGone() {
+  toast('This note was deleted.');
+  closeNote();
+  loadList();
+}
+
+els.body.addEventListener('input', () => {
+  window.hdLastInput = Date.now();
+  setSaveState('Saving…');
+  flush();
+});
+els.body.addEventListener('compositionstart', () => { ed.composing = true; });
+els.body.addEventListener('compositionend', () => { ed.composing = false; flush(); });
+
+els.title.addEventListener('input', () => {
+  ed.titleDirty = true;
+  clearTimeout(ed.titleTimer);
+  ed.titleTimer = setTimeout(sendTitle, 250);
+});
+
+async function sendTitle() {
+  if (!ed.id) return;
+  const id = ed.id, title = els.title.value;
+  const r = await api('PUT', `/api/notes/${id}/title`, { title });
+  if (!r.ok) { toast(errorText(r)); return; }
+  if (ed.id === id && els.title.value === title) ed.titleDirty = false;
+  setSaveState('Saved');
+  loadList();
+}
+
+els.del.addEventListener('click', async () => {
+  if (!ed.id) return;
+  const name = els.title.value || 'this note';
+  if (!confirm(`Delete “${name}” on all your devices?`)) return;
+  const r = await api('DELETE', `/api/notes/${ed.id}`);
+  if (!r.ok) { toast(errorText(r)); return; }
+  closeNote();
+  loadList();
+});
+
+els.newNote.addEventListener('click', newNote);
+async function newNote() {
+  const r = await api('POST', '/api/notes', { title: '', body: '' });
+  if (!r.ok) { toast(errorText(r)); return; }
+  await openNote(r.data.id);
+  await loadList();
+  els.title.focus();
+}
+
+// ---------- the list ----------
+
+let notes = [];
+
+async function loadList() {
+  try {
+    const r = await api('GET', '/api/notes');
+    if (r.ok) { notes = r.data; renderList(); }
+  } catch (_) { /* the status line says the app is unreachable */ }
+}
+
+let listTimer = null;
+function scheduleList() {
+  clearTimeout(listTimer);
+  listTimer = setTimeout(loadList, 300);
+}
+
+function renderList() {
+  const q = els.search.value.trim().toLowerCase();
+  const shown = notes.filter((n) => !q || n.title.toLowerCase().includes(q) || n.first_line.toLowerCase().includes(q));
+  const hadFocus = els.list.contains(document.activeElement) ? document.activeElement.dataset.id : null;
+  els.list.replaceChildren(...shown.map((n) => {
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'note';
+    b.dataset.id = n.id;
+    const title = document.createElement('span');
+    title.className = 'n-title';
+    title.textContent = n.title || 'Untitled';
+    const line = document.createElement('span');
+    line.className = 'n-line';
+    line.textContent = n.first_line || 'No text';
+    const meta = document.createElement('span');
+    meta.className = 'n-meta';
+    const who = n.edited_by ? ` · ${deviceName(n.edited_by)}` : '';
+    const clip = n.attachments ? ` · 📎 ${n.attachments}` : '';
+    meta.textContent = (n.updated_at_ms ? ago(n.updated_at_ms) : '') + who + clip;
+    b.append(title, line, meta);
+    b.addEventListener('click', () => openNote(n.id));
+    li.append(b);
+    return li;
+  }));
+  els.empty.hidden = notes.length > 0;
+  markCurrent();
+  if (hadFocus) {
+    const again = els.list.querySelector(`button[data-id="${hadFocus}"]`);
+    if (again) again.focus();
+  }
+}
+
+function markCurrent() {
+  for (const b of els.list.querySelectorAll('button.note')) {
+    b.setAttribute('aria-current', String(b.dataset.id === ed.id));
+  }
+}
+
+els.search.addEventListener('input', renderList);
+els.list.addEventListener('keydown', (ev) => {
+  if (ev.key !== 'ArrowDown' && ev.key !== 'ArrowUp') return;
+  const buttons = [...els.list.querySelectorAll('button.note')];
+  const i = buttons.indexOf(document.activeElement);
+  const next = buttons[ev.key === 'ArrowDown' ? i + 1 : i - 1];
+  if (next) { next.focus(); ev.preventDefault(); }
+});
+document.addEventListener('keydown', (ev) => {
+  if (ev.altKey && (ev.key === 'n' || ev.key === 'N')) { ev.preventDefault(); newNote(); }
+});
+
+// ---------- sync status and devices ----------
+
+let status = null;
+const seen = new Map(); // device id → last time seen connected (ms)
+
+function ago(ms) {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(ms).toLocaleDateString();
+}
+
+/** A name for a device given its id or the hex prefix of its id. */
+function deviceName(idOrPrefix) {
+  if (status && status.id.startsWith(idOrPrefix)) return 'this device';
+  if (status && status.server_id && status.server_id.startsWith(idOrPrefix)) return 'the server';
+  return `device ${idOrPrefix.slice(0, 8)}`;
+}
+
+async function refreshStatus() {
+  let r;
+  try { r = await api('GET', '/api/status'); } catch (_) {
+    setSync('offline', 'Humandocs is not running', '');
+    return;
+  }
+  if (!r.ok) return;
+  status = r.data;
+  for (const p of status.peers) seen.set(p.id, status.now_ms);
+  const pending = status.pending_docs + status.missing_blobs;
+  const last = status.last_sync_ms ? `· last synced ${ago(status.last_sync_ms)}` : '';
+  if (!status.paired) setSync('unpaired', 'On this device only (not paired)', '');
+  else if (!status.server_connected && status.peers.length === 0) setSync('offline', 'Offline — changes kept here', last);
+  else if (pending > 0) setSync('syncing', `Syncing ${pending}`, last);
+  else if (status.server_connected) setSync('synced', 'All changes on the server', last);
+  else setSync('synced', `Synced with ${status.peers.length} device${status.peers.length > 1 ? 's' : ''}, server offline`, last);
+  if (els.dialog.open) renderDevices();
+}
+
+function setSync(state, text, last) {
+  els.sync.dataset.state = state;
+  els.syncText.textContent = text;
+  els.syncLast.textContent = last;
+}
+
+function renderDevices() {
+  if (!status) return;
+  const rows = [];
+  rows.push({ name: 'This device', id: status.id, state: 'here', self: true });
+  if (status.server_id || status.server_url) {
+    const online = status.server_connected;
+    const p = status.peers.find((x) => x.id === status.server_id);
+    rows.push({
+      name: 'Server', id: status.server_id || '', sub: status.server_url || '',
+      state: online ? (p && p.up_to_date ? 'online · up to date' : 'online · syncing') : 'offline', server: true,
+    });
+  }
+  const others = new Set([...status.peers.filter((p) => p.role === 'device').map((p) => p.id), ...status.lan_peers, ...seen.keys()]);
+  others.delete(status.id);
+  if (status.server_id) others.delete(status.server_id);
+  for (const id of others) {
+    const p = status.peers.find((x) => x.id === id);
+    const bits = [];
+    if (p) bits.push(p.up_to_date ? 'online · up to date' : `online · syncing ${p.outstanding}`);
+    else bits.push(seen.has(id) ? `last seen ${ago(seen.get(id))}` : 'not connected');
+    if (status.lan_peers.includes(id)) bits.push('on this network');
+    rows.push({ name: `Device ${id.slice(0, 8)}`, id, state: bits.join(' · '), device: true });
+  }
+  els.devList.replaceChildren(...rows.map((d) => {
+    const li = document.createElement('li');
+    li.dataset.device = d.id;
+    const who = document.createElement('div');
+    const n = document.createElement('div');
+    n.className = 'd-name';
+    n.textContent = d.name;
+    const i = document.createElement('div');
+    i.className = 'd-id';
+    i.textContent = d.sub ? `${d.sub} · ${d.id.slice(0, 16)}` : d.id.slice(0, 16);
+    i.title = d.id;
+    who.append(n, i);
+    const st = document.createElement('div');
+    st.className = 'd-state';
+    st.textContent = d.state;
+    li.append(who, st);
+    if (d.device) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'danger revoke';
+      b.textContent = 'Revoke…';
+      b.setAttribute('aria-label', `Revoke ${d.name}`);
+      b.addEventListener('click', () => {
+        els.revokeSection.hidden = false;
+        els.revokeDevice.value = d.id;
+        els.revokePw.focus();
+      });
+      li.append(b);
+    }
+    return li;
+  }));
+  els.revokeSection.hidden = els.revokeSection.hidden && !status.paired;
+}
+
+els.devicesBtn.addEventListener('click', () => {
+  renderDevices();
+  els.revokeSection.hidden = !(status && status.paired);
+  els.dialog.showModal();
+});
+els.devClose.addEventListener('click', () => els.dialog.close());
+
+els.pairForm.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  els.pairResult.textContent = 'Pairing…';
+  const url = els.pairUrl.value.trim();
+  const password = els.pairPw.value;
+  const r = await api('POST', '/api/pair', { url, password: password || null });
+  els.pairPw.value = '';
+  els.pairResult.textContent = r.ok ? 'Paired.' : errorText(r);
+  refreshStatus();
+});
+
+els.revokeForm.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  els.revokeResult.textContent = 'Revoking…';
+  const r = await api('POST', '/api/revoke', { device: els.revokeDevice.value.trim(), password: els.revokePw.value });
+  els.revokePw.value = '';
+  if (r.ok) {
+    seen.delete(els.revokeDevice.value.trim());
+    els.revokeResult.textContent = 'Revoked.';
+  } else {
+    els.revokeResult.textContent = errorText(r);
+  }
+  refreshStatus();
+});
+
+// ---------- events from the app ----------
+
+function listen() {
+  const es = new EventSource('/api/events');
+  es.onmessage = (m) => {
+    let e;
+    try { e = JSON.parse(m.data); } catch (_) { return; }
+    const short = typeof e.id === 'string' ? e.id.replace(/^humandocs\/doc-/, '') : null;
+    if (e.event === 'doc-changed') {
+      if (short && short === ed.id) { ed.needPull = true; flush(); }
+      scheduleList();
+    } else if (e.event === 'doc-deleted') {
+      if (short && short === ed.id) noteGone();
+      scheduleList();
+    } else if (e.event === 'lagged') {
+      if (ed.id) { ed.needPull = true; flush(); }
+      scheduleList();
+    } else {
+      refreshStatus();
+    }
+  };
+  es.onopen = () => { if (ed.id) { ed.needPull = true; flush(); } loadList(); refreshStatus(); };
+}
+
+loadList();
+refreshStatus();
+setInterval(refreshStatus, 2000);
+listen();
