@@ -117,10 +117,8 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
 }
 
 fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| {
-        use std::os::unix::fs::MetadataExt;
-        m.uid() == 0
-    }) == Ok(true)
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 async fn server(dir: &Path) -> humansync_server::RunningServer {
@@ -320,8 +318,37 @@ async fn two_browsers_edit_one_note_live() {
         })
         .await;
     }
-    screenshot(&ca, "editor").await;
     screenshot(&cb, "list").await;
+
+    // A attaches an image; B shows it inline once its bytes arrived.
+    let image = dirs[3].path().join("harbour.png");
+    std::fs::write(&image, png(320, 180)).expect("write image");
+    type_in(&ca, "#file-input", image.to_str().expect("utf-8 path")).await;
+    until(
+        &cb,
+        "the image renders in b",
+        "const i = document.querySelector('#attachments img'); return !!i && i.complete && i.naturalWidth === 320",
+    )
+    .await;
+    screenshot(&cb, "editor").await;
+
+    // History: A picks the oldest version and restores it (a new change); both show it.
+    click(&ca, "#history-button").await;
+    until(&ca, "versions are listed", "return document.querySelectorAll('#version-list button.version').length >= 2").await;
+    click(&ca, "#version-list li:last-child button.version").await;
+    until(
+        &ca,
+        "the old version shows",
+        "return !document.querySelector('#restore-version').disabled && document.querySelector('#version-preview').textContent.length > 0",
+    )
+    .await;
+    screenshot(&ca, "history").await;
+    let old = js(&ca, "return document.querySelector('#version-preview').textContent").await;
+    let old = old.as_str().expect("text").to_owned();
+    assert_ne!(old, merged, "the oldest version is not the current one");
+    click(&ca, "#restore-version").await;
+    until_body(&ca, "a shows the restored version", &old).await;
+    until_body(&cb, "b shows the restored version", &old).await;
 
     // Filter as you type.
     type_in(&cb, "#search", "zzz").await;
@@ -392,6 +419,37 @@ async fn two_browsers_edit_one_note_live() {
     }
     server.shutdown().await.expect("server shutdown");
     println!("browser test wall time: {:.1} s", t_start.elapsed().as_secs_f64());
+}
+
+/// A `w`×`h` RGB PNG with a gradient.
+fn png(w: u32, h: u32) -> Vec<u8> {
+    use std::io::Write;
+    let mut raw = Vec::new();
+    for y in 0..h {
+        raw.push(0);
+        for x in 0..w {
+            let (r, g) = ((x * 255 / w) as u8, (y * 255 / h) as u8);
+            raw.extend([r, g, 170]);
+        }
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&raw).expect("deflate");
+    let idat = z.finish().expect("deflate");
+    let mut ihdr = Vec::new();
+    ihdr.extend(w.to_be_bytes());
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [(&b"IHDR"[..], &ihdr[..]), (b"IDAT", &idat[..]), (b"IEND", &[][..])] {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend(kind);
+        out.extend(data);
+        out.extend(crc.finalize().to_be_bytes());
+    }
+    out
 }
 
 /// One raw HTTP/1.1 request to the UI server; its status code.

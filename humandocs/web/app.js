@@ -17,7 +17,11 @@ const els = {
   devList: $('#device-list'), pairForm: $('#pair-form'), pairUrl: $('#pair-url'),
   pairPw: $('#pair-password'), pairResult: $('#pair-result'), revokeSection: $('#revoke-section'),
   revokeForm: $('#revoke-form'), revokeDevice: $('#revoke-device'), revokePw: $('#revoke-password'),
-  revokeResult: $('#revoke-result'),
+  revokeResult: $('#revoke-result'), files: $('#attachments'), fileInput: $('#file-input'),
+  imageDialog: $('#image-dialog'), imageFull: $('#image-full'), imageName: $('#image-name'),
+  imageClose: $('#image-close'), historyBtn: $('#history-button'), historyDialog: $('#history-dialog'),
+  historyClose: $('#history-close'), versions: $('#version-list'), versionHeading: $('#version-heading'),
+  versionPreview: $('#version-preview'), restore: $('#restore-version'),
 };
 
 // ---------- HTTP ----------
@@ -95,18 +99,22 @@ function setSaveState(text) { els.save.textContent = text; }
 async function openNote(id) {
   const r = await api('GET', `/api/notes/${id}`);
   if (!r.ok) { toast(errorText(r)); loadList(); return; }
+  if (ed.id !== id) shownFiles = '';
   ed.id = id; ed.needPull = false; ed.titleDirty = false;
   ed.shadow = r.data.body; ed.heads = r.data.heads;
   els.none.hidden = true; els.form.hidden = false;
   els.title.value = r.data.title;
   els.body.value = r.data.body;
   showMeta(r.data);
+  renderAttachments(r.data.attachments);
   setSaveState('');
   markCurrent();
 }
 
 function closeNote() {
   ed.id = null;
+  shownFiles = '';
+  els.files.replaceChildren();
   els.form.hidden = true; els.none.hidden = false;
   markCurrent();
 }
@@ -263,6 +271,165 @@ async function newNote() {
   await loadList();
   els.title.focus();
 }
+
+// ---------- attachments ----------
+
+const INLINE = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+let shownFiles = '';
+
+function fileUrl(name) { return `/api/notes/${ed.id}/attachments/${encodeURIComponent(name)}`; }
+
+function size(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1 << 20) return `${(n / 1024).toFixed(0)} KB`;
+  return `${(n / (1 << 20)).toFixed(1)} MB`;
+}
+
+/** Shows the attachments: images as thumbnails once their bytes are here, others as downloads. */
+function renderAttachments(list) {
+  const key = JSON.stringify(list.map((a) => [a.name, a.hash]));
+  if (key === shownFiles) return;
+  shownFiles = key;
+  els.files.replaceChildren(...list.map((a) => {
+    const li = document.createElement('li');
+    li.dataset.name = a.name;
+    const name = document.createElement('span');
+    name.className = 'a-name';
+    name.textContent = `${a.name} · ${size(a.size)}`;
+    li.append(name);
+    showWhenHere(li, a);
+    return li;
+  }));
+}
+
+/** Asks whether the bytes are here; meanwhile shows that they are on their way. */
+async function showWhenHere(li, a) {
+  const id = ed.id;
+  const r = await api('GET', `${fileUrl(a.name)}/state`);
+  if (ed.id !== id || !li.isConnected) return;
+  if (!r.ok || !r.data.held) {
+    if (!li.querySelector('progress')) {
+      const p = document.createElement('progress');
+      p.max = a.size || 1;
+      p.setAttribute('aria-label', `${a.name} arriving`);
+      const t = document.createElement('span');
+      t.className = 'muted arriving';
+      t.textContent = `arriving — ${size(a.size)}`;
+      li.append(p, t);
+    }
+    setTimeout(() => showWhenHere(li, a), 1500);
+    return;
+  }
+  for (const x of li.querySelectorAll('progress, .arriving')) x.remove();
+  if (INLINE.includes(a.type)) {
+    const img = document.createElement('img');
+    img.src = fileUrl(a.name);
+    img.alt = a.name;
+    img.tabIndex = 0;
+    const open = () => {
+      els.imageFull.src = img.src;
+      els.imageFull.alt = a.name;
+      els.imageName.textContent = a.name;
+      els.imageDialog.showModal();
+    };
+    img.addEventListener('click', open);
+    img.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') open(); });
+    li.prepend(img);
+  } else {
+    const link = document.createElement('a');
+    link.href = fileUrl(a.name);
+    link.textContent = 'Download';
+    link.setAttribute('download', a.name);
+    li.append(link);
+  }
+}
+
+async function upload(files) {
+  if (!ed.id) return;
+  for (const f of files) {
+    setSaveState(`Attaching ${f.name}…`);
+    let r;
+    try {
+      const resp = await fetch(`/api/notes/${ed.id}/attachments?name=${encodeURIComponent(f.name)}`, { method: 'POST', body: f });
+      r = { ok: resp.ok, status: resp.status, data: await resp.json().catch(() => null) };
+    } catch (e) { r = { ok: false, status: 0, data: null }; }
+    if (!r.ok) toast(errorText(r));
+  }
+  setSaveState('Saved');
+  refreshNote();
+}
+
+async function refreshNote() {
+  if (!ed.id) return;
+  const r = await api('GET', `/api/notes/${ed.id}`);
+  if (r.ok && r.data.id === ed.id) { renderAttachments(r.data.attachments); showMeta(r.data); }
+}
+
+els.fileInput.addEventListener('change', () => { upload([...els.fileInput.files]); els.fileInput.value = ''; });
+els.form.addEventListener('dragover', (ev) => { ev.preventDefault(); els.form.classList.add('over'); });
+els.form.addEventListener('dragleave', () => els.form.classList.remove('over'));
+els.form.addEventListener('drop', (ev) => {
+  ev.preventDefault();
+  els.form.classList.remove('over');
+  if (ev.dataTransfer && ev.dataTransfer.files.length) upload([...ev.dataTransfer.files]);
+});
+els.imageClose.addEventListener('click', () => els.imageDialog.close());
+
+// ---------- history ----------
+
+let picked = null;
+
+async function showHistory() {
+  if (!ed.id) return;
+  const r = await api('GET', `/api/notes/${ed.id}/history`);
+  if (!r.ok) { toast(errorText(r)); return; }
+  picked = null;
+  els.restore.disabled = true;
+  els.versionHeading.textContent = 'Pick a version.';
+  els.versionPreview.textContent = '';
+  const versions = r.data.slice().reverse();
+  els.versions.replaceChildren(...versions.map((v, i) => {
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'version';
+    b.dataset.heads = v.heads.join(',');
+    const who = document.createElement('span');
+    who.className = 'v-who';
+    who.textContent = deviceName(v.device) + (i === 0 ? ' · current' : '');
+    const what = document.createElement('span');
+    what.className = 'muted';
+    const when = v.at_ms ? new Date(v.at_ms).toLocaleString() : '';
+    what.textContent = `${when} · ${v.changes} edit${v.changes > 1 ? 's' : ''}${v.merge ? ' · merged' : ''}`;
+    b.append(who, what);
+    b.addEventListener('click', () => pickVersion(b, v));
+    li.append(b);
+    return li;
+  }));
+  els.historyDialog.showModal();
+}
+
+async function pickVersion(button, v) {
+  const r = await api('GET', `/api/notes/${ed.id}/version?heads=${v.heads.join(',')}`);
+  if (!r.ok) { toast(errorText(r)); return; }
+  for (const b of els.versions.querySelectorAll('button')) b.setAttribute('aria-current', String(b === button));
+  picked = v;
+  els.versionHeading.textContent = `${r.data.title || 'Untitled'} — ${deviceName(v.device)}`;
+  els.versionPreview.textContent = r.data.body;
+  els.restore.disabled = false;
+}
+
+els.historyBtn.addEventListener('click', showHistory);
+els.historyClose.addEventListener('click', () => els.historyDialog.close());
+els.restore.addEventListener('click', async () => {
+  if (!picked || !ed.id) return;
+  const r = await api('POST', `/api/notes/${ed.id}/restore`, { heads: picked.heads });
+  if (!r.ok) { toast(errorText(r)); return; }
+  els.historyDialog.close();
+  toast('Version restored (as a new edit; the history keeps everything).');
+  ed.needPull = true;
+  flush();
+});
 
 // ---------- the list ----------
 
@@ -470,6 +637,12 @@ els.revokeForm.addEventListener('submit', async (ev) => {
 
 // ---------- events from the app ----------
 
+let noteTimer = null;
+function refreshSoon() {
+  clearTimeout(noteTimer);
+  noteTimer = setTimeout(refreshNote, 400);
+}
+
 function listen() {
   const es = new EventSource('/api/events');
   es.onmessage = (m) => {
@@ -477,7 +650,7 @@ function listen() {
     try { e = JSON.parse(m.data); } catch (_) { return; }
     const short = typeof e.id === 'string' ? e.id.replace(/^humandocs\/doc-/, '') : null;
     if (e.event === 'doc-changed') {
-      if (short && short === ed.id) { ed.needPull = true; flush(); }
+      if (short && short === ed.id) { ed.needPull = true; flush(); refreshSoon(); }
       scheduleList();
     } else if (e.event === 'doc-deleted') {
       if (short && short === ed.id) noteGone();

@@ -12,6 +12,7 @@ pub mod assets;
 pub mod error;
 pub mod files;
 pub mod guard;
+pub mod history;
 pub mod live;
 pub mod notes;
 pub mod sync;
@@ -55,6 +56,9 @@ pub fn router(app: App, port: u16, stop: watch::Receiver<bool>) -> Router {
         .route("/api/notes/{id}/attachments", post(files::upload))
         .route("/api/notes/{id}/attachments/{name}", get(files::download))
         .route("/api/notes/{id}/attachments/{name}/state", get(files::state))
+        .route("/api/notes/{id}/history", get(history::list))
+        .route("/api/notes/{id}/version", get(history::show))
+        .route("/api/notes/{id}/restore", post(history::restore_version))
         .route("/api/status", get(sync::status))
         .route("/api/pair", post(sync::pair))
         .route("/api/revoke", post(sync::revoke))

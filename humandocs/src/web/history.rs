@@ -1,0 +1,242 @@
+//! A note's history: Automerge keeps every change, and every change carries its author — the
+//! actor id starts with the first 16 bytes of the device id and the rest is fresh per process
+//! run, so one actor is one edit session of one device. The history lists runs of consecutive
+//! changes by one session (concurrent edits from two devices interleave as separate runs); any
+//! version can be shown, and restored as a new change on top (history is never rewritten).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use humansync::automerge::transaction::Transaction;
+use humansync::automerge::{Automerge, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value as AmValue};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::error::{ApiError, JsonBody};
+use super::live;
+use crate::app::{App, edit, now_ms};
+use crate::schema::{self, SchemaError};
+use crate::AppError;
+
+/// Most versions listed (the newest).
+pub const MAX_VERSIONS: usize = 300;
+
+/// One version: a run of consecutive changes by one edit session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Version {
+    /// The heads of the state right after the run's last change (hex).
+    pub heads: Vec<String>,
+    /// Hex of the first 16 bytes of the device that made it.
+    pub device: String,
+    /// The edit session (the full actor id, hex).
+    pub session: String,
+    /// Changes in the run.
+    pub changes: usize,
+    /// The note's `updated_at_ms` in that state.
+    pub at_ms: Option<u64>,
+    /// The run's first change merged concurrent work (it has more than one parent).
+    pub merge: bool,
+}
+
+/// The versions of a document, oldest first, at most [`MAX_VERSIONS`] (the newest).
+pub fn versions(am: &Automerge) -> Vec<Version> {
+    let changes = am.get_changes(&[]);
+    let mut runs: Vec<(Vec<u8>, ChangeHash, usize, bool)> = Vec::new();
+    for c in &changes {
+        let actor = c.actor_id().to_bytes().to_vec();
+        match runs.last_mut() {
+            Some(run) if run.0 == actor => {
+                run.1 = c.hash();
+                run.2 += 1;
+            }
+            _ => runs.push((actor, c.hash(), 1, c.deps().len() > 1)),
+        }
+    }
+    let skip = runs.len().saturating_sub(MAX_VERSIONS);
+    runs.into_iter()
+        .skip(skip)
+        .map(|(actor, last, n, merge)| Version {
+            heads: vec![last.to_string()],
+            device: hex::encode(&actor[..actor.len().min(16)]),
+            session: hex::encode(&actor),
+            changes: n,
+            at_ms: updated_at(am, &[last]),
+            merge,
+        })
+        .collect()
+}
+
+fn updated_at(am: &Automerge, heads: &[ChangeHash]) -> Option<u64> {
+    match am.get_at(ROOT, schema::KEY_UPDATED, heads).ok()?? {
+        (AmValue::Scalar(s), _) => match s.as_ref() {
+            ScalarValue::Uint(u) => Some(*u),
+            ScalarValue::Int(i) => u64::try_from(*i).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Title and body at `heads` (empty where absent).
+pub fn at(am: &Automerge, heads: &[ChangeHash]) -> Result<(String, String), SchemaError> {
+    let body = match am.get_at(ROOT, schema::KEY_BODY, heads)? {
+        Some((AmValue::Object(ObjType::Text), id)) => am.text_at(&id, heads)?,
+        _ => String::new(),
+    };
+    let title = match am.get_at(ROOT, schema::KEY_TITLE, heads)? {
+        Some((AmValue::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Str(t) => t.to_string(),
+            _ => String::new(),
+        },
+        Some((AmValue::Object(ObjType::Text), id)) => am.text_at(&id, heads)?,
+        _ => String::new(),
+    };
+    Ok((title, body))
+}
+
+/// Makes the current body and title those of `heads`, as one new change: the body by one splice
+/// over the part that differs (so concurrent edits elsewhere in the text still merge).
+pub fn restore(tx: &mut Transaction<'_>, heads: &[ChangeHash], now_ms: u64) -> Result<(), SchemaError> {
+    let (title, old) = {
+        let doc: &Transaction<'_> = tx;
+        if heads.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
+            return Err(SchemaError::Automerge("unknown version".into()));
+        }
+        let body = match doc.get_at(ROOT, schema::KEY_BODY, heads)? {
+            Some((AmValue::Object(ObjType::Text), id)) => doc.text_at(&id, heads)?,
+            _ => String::new(),
+        };
+        let title = match doc.get_at(ROOT, schema::KEY_TITLE, heads)? {
+            Some((AmValue::Scalar(s), _)) => match s.as_ref() {
+                ScalarValue::Str(t) => t.to_string(),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
+        (title, body)
+    };
+    let current = schema::read(&*tx)?;
+    let (pos, del, ins) = char_diff(&current.body, &old);
+    if del > 0 || !ins.is_empty() {
+        schema::splice_body(tx, pos, del, &ins, now_ms)?;
+    }
+    if current.title != title {
+        schema::set_title(tx, &title, now_ms)?;
+    }
+    Ok(())
+}
+
+/// One splice (in characters) turning `a` into `b`: common prefix and suffix kept.
+fn char_diff(a: &str, b: &str) -> (usize, usize, String) {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let max = a.len().min(b.len());
+    let p = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let s = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(max - p)
+        .take_while(|(x, y)| x == y)
+        .count();
+    (p, a.len() - p - s, b[p..b.len() - s].iter().collect())
+}
+
+/// `GET /api/notes/{id}/history`: the versions, oldest first.
+pub async fn list(State(app): State<App>, Path(uuid): Path<String>) -> Result<Json<Vec<Version>>, ApiError> {
+    let (_, doc) = app.existing(&uuid).await?;
+    Ok(Json(doc.read(versions).await?))
+}
+
+/// Query naming a version.
+#[derive(Debug, Deserialize)]
+pub struct At {
+    /// Comma-separated hex heads.
+    pub heads: String,
+}
+
+fn heads_of(list: &str) -> Result<Vec<ChangeHash>, ApiError> {
+    let hex: Vec<String> = list.split(',').filter(|h| !h.is_empty()).map(str::to_owned).collect();
+    let heads = live::parse_heads(&hex).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if heads.is_empty() {
+        return Err(ApiError::bad_request("name a version"));
+    }
+    Ok(heads)
+}
+
+/// `GET /api/notes/{id}/version?heads=…`: title and body of that version.
+pub async fn show(
+    State(app): State<App>,
+    Path(uuid): Path<String>,
+    Query(q): Query<At>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, doc) = app.existing(&uuid).await?;
+    let heads = heads_of(&q.heads)?;
+    let result = doc
+        .read(move |am| {
+            if heads.iter().any(|h| am.get_change_by_hash(h).is_none()) {
+                return Ok(None);
+            }
+            at(am, &heads).map(Some)
+        })
+        .await?;
+    match result? {
+        Some((title, body)) => Ok(Json(json!({ "title": title, "body": body }))),
+        None => Err(AppError::NotFound("that version".into()).into()),
+    }
+}
+
+/// Body of `POST /api/notes/{id}/restore`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Restore {
+    /// The version's heads (hex).
+    pub heads: Vec<String>,
+}
+
+/// `POST /api/notes/{id}/restore`: makes that version current again, as a new change.
+pub async fn restore_version(
+    State(app): State<App>,
+    Path(uuid): Path<String>,
+    JsonBody(r): JsonBody<Restore>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, doc) = app.existing(&uuid).await?;
+    let heads = heads_of(&r.heads.join(","))?;
+    let now = now_ms();
+    edit(&doc, move |tx| restore(tx, &heads, now)).await?;
+    Ok(Json(json!({ "restored": true })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use humansync::automerge::ActorId;
+
+    fn edit_am<R>(am: &mut Automerge, f: impl FnOnce(&mut Transaction<'_>) -> Result<R, SchemaError>) -> R {
+        am.transact::<_, _, SchemaError>(f).expect("edit").result
+    }
+
+    #[test]
+    fn versions_group_sessions_and_restore_adds_a_change() {
+        let mut laptop = Automerge::new().with_actor(ActorId::from([1u8; 32].to_vec()));
+        edit_am(&mut laptop, |tx| schema::init(tx, "Trip", "pack", 1));
+        edit_am(&mut laptop, |tx| schema::append_body(tx, " bags", 2));
+        let mut phone = laptop.fork().with_actor(ActorId::from([2u8; 32].to_vec()));
+        edit_am(&mut phone, |tx| schema::splice_body(tx, 0, 0, "Phone: ", 3));
+        edit_am(&mut laptop, |tx| schema::append_body(tx, "!", 4));
+        laptop.merge(&mut phone).expect("merge");
+        let v = versions(&laptop);
+        // Storage order: the laptop's session, then the phone's change it merged.
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert_eq!((v[0].changes, v[0].device.as_str()), (3, "01".repeat(16).as_str()));
+        assert_eq!((v[1].changes, v[1].device.as_str()), (1, "02".repeat(16).as_str()));
+        assert_eq!(v[0].at_ms, Some(4));
+        let first = live::parse_heads(&v[0].heads).expect("heads");
+        assert_eq!(at(&laptop, &first).expect("at"), ("Trip".into(), "pack bags!".into()));
+        assert_eq!(schema::read(&laptop).expect("read").body, "Phone: pack bags!");
+        let before = laptop.get_changes(&[]).len();
+        edit_am(&mut laptop, |tx| restore(tx, &first, 9));
+        assert_eq!(schema::read(&laptop).expect("read").body, "pack bags!");
+        assert_eq!(laptop.get_changes(&[]).len(), before + 1, "restoring adds one change");
+        assert_eq!(char_diff("abXcd", "abcd"), (2, 1, String::new()));
+        assert_eq!(char_diff("aa", "aaa"), (2, 0, "a".into()));
+    }
+}
