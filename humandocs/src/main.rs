@@ -114,7 +114,10 @@ async fn browser_ui(data: &Path, args: UiArgs) -> Result<(), AppError> {
     let running = run::start(data, &args.node, args.node.password.clone()).await?;
     let ui = humandocs::web::spawn(listener, running.app.clone(), running.stop.subscribe())?;
     let url = ui.url();
-    println!("Humandocs is running at {url} (data: {}). Ctrl-C stops it.", data.display());
+    println!(
+        "Humandocs is running at {url} (data: {}). Ctrl-C stops it.",
+        data.display()
+    );
     if !args.no_browser {
         open_browser(&url);
     }

@@ -44,10 +44,14 @@ fn chromedriver() -> Option<PathBuf> {
 }
 
 fn chromium() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 /// chromedriver on a free loopback port; killed when dropped.
@@ -156,11 +160,19 @@ async fn js(c: &Client, script: &str) -> Value {
 }
 
 async fn body_value(c: &Client) -> String {
-    js(c, "return document.querySelector('#body').value").await.as_str().unwrap_or("").to_owned()
+    js(c, "return document.querySelector('#body').value")
+        .await
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
 }
 
 async fn caret(c: &Client) -> (u64, u64) {
-    let v = js(c, "const b = document.querySelector('#body'); return [b.selectionStart, b.selectionEnd]").await;
+    let v = js(
+        c,
+        "const b = document.querySelector('#body'); return [b.selectionStart, b.selectionEnd]",
+    )
+    .await;
     (v[0].as_u64().expect("start"), v[1].as_u64().expect("end"))
 }
 
@@ -194,15 +206,27 @@ async fn set_caret(c: &Client, start: usize, end: usize) {
 }
 
 async fn type_in(c: &Client, css: &str, text: &str) {
-    c.find(Locator::Css(css)).await.expect(css).send_keys(text).await.expect("typing");
+    c.find(Locator::Css(css))
+        .await
+        .expect(css)
+        .send_keys(text)
+        .await
+        .expect("typing");
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css)).await.expect(css).click().await.expect("click");
+    c.find(Locator::Css(css))
+        .await
+        .expect(css)
+        .click()
+        .await
+        .expect("click");
 }
 
 async fn screenshot(c: &Client, name: &str) {
-    let Some(dir) = std::env::var_os("HUMANDOCS_SCREENSHOTS") else { return };
+    let Some(dir) = std::env::var_os("HUMANDOCS_SCREENSHOTS") else {
+        return;
+    };
     let png = c.screenshot().await.expect("screenshot");
     let path = Path::new(&dir).join(format!("{name}.png"));
     std::fs::write(&path, png).expect("write screenshot");
@@ -212,7 +236,9 @@ async fn screenshot(c: &Client, name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_browsers_edit_one_note_live() {
     let Some(driver_path) = chromedriver() else {
-        eprintln!("SKIPPED: no chromedriver (install Debian's chromium and chromium-driver, or set HUMANDOCS_CHROMEDRIVER)");
+        eprintln!(
+            "SKIPPED: no chromedriver (install Debian's chromium and chromium-driver, or set HUMANDOCS_CHROMEDRIVER)"
+        );
         return;
     };
     let t_start = Instant::now();
@@ -232,7 +258,12 @@ async fn two_browsers_edit_one_note_live() {
     type_in(&cb, "#pair-url", &url).await;
     type_in(&cb, "#pair-password", PASSWORD).await;
     click(&cb, "#pair-submit").await;
-    until(&cb, "b is paired", "return document.querySelector('#pair-result').textContent === 'Paired.'").await;
+    until(
+        &cb,
+        "b is paired",
+        "return document.querySelector('#pair-result').textContent === 'Paired.'",
+    )
+    .await;
     click(&cb, "#devices-close").await;
 
     // A writes a note; it shows up in B's list.
@@ -280,8 +311,14 @@ async fn two_browsers_edit_one_note_live() {
         type_in(&ca, "#body", "x").await;
         let expected = format!("x{before}");
         until_body(&cb, "a keystroke reaches b", &expected).await;
-        let typed = js(&ca, "return window.hdLastInput").await.as_f64().expect("input time");
-        let shown = js(&cb, "return window.hdLastRemoteRender").await.as_f64().expect("render time");
+        let typed = js(&ca, "return window.hdLastInput")
+            .await
+            .as_f64()
+            .expect("input time");
+        let shown = js(&cb, "return window.hdLastRemoteRender")
+            .await
+            .as_f64()
+            .expect("render time");
         latencies.push(shown - typed);
         let _ = i;
     }
@@ -298,7 +335,10 @@ async fn two_browsers_edit_one_note_live() {
     set_caret(&ca, 0, 0).await;
     let end = body_value(&cb).await.chars().count();
     set_caret(&cb, end, end).await;
-    let (ra, rb) = tokio::join!(type_in(&ca, "#body", "AAAAAAAA"), type_in(&cb, "#body", "BBBBBBBB"));
+    let (ra, rb) = tokio::join!(
+        type_in(&ca, "#body", "AAAAAAAA"),
+        type_in(&cb, "#body", "BBBBBBBB")
+    );
     let ((), ()) = (ra, rb);
     let deadline = Instant::now() + WAIT;
     let merged = loop {
@@ -310,11 +350,15 @@ async fn two_browsers_edit_one_note_live() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(merged.contains("milk eggs bread"), "{merged}");
-    let note_id = js(&ca, "return document.querySelector('#note-list button.note').dataset.id").await;
+    let note_id = js(
+        &ca,
+        "return document.querySelector('#note-list button.note').dataset.id",
+    )
+    .await;
     let note_id = note_id.as_str().expect("id").to_owned();
     for app in [&a.app, &b.app] {
         eventually(30, "the apps hold what the browsers show", || async {
-            app.show(&note_id).await.map(|d| d.view.body) .ok().as_deref() == Some(merged.as_str())
+            app.show(&note_id).await.map(|d| d.view.body).ok().as_deref() == Some(merged.as_str())
         })
         .await;
     }
@@ -334,7 +378,12 @@ async fn two_browsers_edit_one_note_live() {
 
     // History: A picks the oldest version and restores it (a new change); both show it.
     click(&ca, "#history-button").await;
-    until(&ca, "versions are listed", "return document.querySelectorAll('#version-list button.version').length >= 2").await;
+    until(
+        &ca,
+        "versions are listed",
+        "return document.querySelectorAll('#version-list button.version').length >= 2",
+    )
+    .await;
     click(&ca, "#version-list li:last-child button.version").await;
     until(
         &ca,
@@ -343,7 +392,11 @@ async fn two_browsers_edit_one_note_live() {
     )
     .await;
     screenshot(&ca, "history").await;
-    let old = js(&ca, "return document.querySelector('#version-preview').textContent").await;
+    let old = js(
+        &ca,
+        "return document.querySelector('#version-preview').textContent",
+    )
+    .await;
     let old = old.as_str().expect("text").to_owned();
     assert_ne!(old, merged, "the oldest version is not the current one");
     click(&ca, "#restore-version").await;
@@ -352,12 +405,30 @@ async fn two_browsers_edit_one_note_live() {
 
     // Filter as you type.
     type_in(&cb, "#search", "zzz").await;
-    until(&cb, "the filter hides the note", "return document.querySelectorAll('#note-list button.note').length === 0").await;
-    cb.find(Locator::Css("#search")).await.expect("search").clear().await.expect("clear");
-    cb.execute("document.querySelector('#search').dispatchEvent(new Event('input'))", vec![])
+    until(
+        &cb,
+        "the filter hides the note",
+        "return document.querySelectorAll('#note-list button.note').length === 0",
+    )
+    .await;
+    cb.find(Locator::Css("#search"))
         .await
-        .expect("input");
-    until(&cb, "the note is listed again", "return document.querySelectorAll('#note-list button.note').length === 1").await;
+        .expect("search")
+        .clear()
+        .await
+        .expect("clear");
+    cb.execute(
+        "document.querySelector('#search').dispatchEvent(new Event('input'))",
+        vec![],
+    )
+    .await
+    .expect("input");
+    until(
+        &cb,
+        "the note is listed again",
+        "return document.querySelectorAll('#note-list button.note').length === 1",
+    )
+    .await;
 
     // The devices panel on A shows B online; B is revoked from there with the server password.
     eventually(30, "a and b are both connected to the server", || async {
@@ -368,7 +439,12 @@ async fn two_browsers_edit_one_note_live() {
     let b_id = b.app.node().id().to_string();
     click(&ca, "#devices-button").await;
     let row = format!("#device-list li[data-device='{b_id}']");
-    until(&ca, "b is listed on a", &format!("return !!document.querySelector(\"{row}\")")).await;
+    until(
+        &ca,
+        "b is listed on a",
+        &format!("return !!document.querySelector(\"{row}\")"),
+    )
+    .await;
     screenshot(&ca, "devices").await;
 
     // A note deleted in B disappears from A.
@@ -384,7 +460,12 @@ async fn two_browsers_edit_one_note_live() {
     until(&ca, "a wrong password is refused", "return /password/i.test(document.querySelector('#revoke-result').textContent) && document.querySelector('#revoke-result').textContent !== 'Revoking…'").await;
     type_in(&ca, "#revoke-password", PASSWORD).await;
     click(&ca, "#revoke-submit").await;
-    until(&ca, "b is revoked", "return document.querySelector('#revoke-result').textContent === 'Revoked.'").await;
+    until(
+        &ca,
+        "b is revoked",
+        "return document.querySelector('#revoke-result').textContent === 'Revoked.'",
+    )
+    .await;
     eventually(30, "the server closes b's session", || async {
         b.app.status().await.is_ok_and(|s| !s.server_connected)
     })
@@ -399,7 +480,11 @@ async fn two_browsers_edit_one_note_live() {
         .await
         .expect("fetch");
     assert_eq!(forged, json!(200), "the page itself may create a note");
-    let addr = a.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let addr = a
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
     for (host, origin, method) in [
         ("evil.example", None, "GET"),
         (addr.as_str(), Some("http://evil.example"), "POST"),
@@ -440,7 +525,11 @@ fn png(w: u32, h: u32) -> Vec<u8> {
     ihdr.extend(h.to_be_bytes());
     ihdr.extend([8, 2, 0, 0, 0]);
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [(&b"IHDR"[..], &ihdr[..]), (b"IDAT", &idat[..]), (b"IEND", &[][..])] {
+    for (kind, data) in [
+        (&b"IHDR"[..], &ihdr[..]),
+        (b"IDAT", &idat[..]),
+        (b"IEND", &[][..]),
+    ] {
         out.extend((data.len() as u32).to_be_bytes());
         let mut crc = crc32fast::Hasher::new();
         crc.update(kind);
@@ -464,5 +553,8 @@ async fn raw_status(addr: &str, host: &str, origin: Option<&str>, method: &str) 
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.expect("read");
     let text = String::from_utf8_lossy(&buf);
-    text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }

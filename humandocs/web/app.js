@@ -601,6 +601,7 @@ function renderDevices() {
     return li;
   }));
   els.revokeSection.hidden = els.revokeSection.hidden && !status.paired;
+  $('#pair-section').hidden = status.paired;
 }
 
 els.devicesBtn.addEventListener('click', () => {

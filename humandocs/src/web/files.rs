@@ -8,20 +8,20 @@
 
 use std::path::PathBuf;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use super::error::ApiError;
+use crate::AppError;
 use crate::app::App;
 use crate::schema::Attachment;
-use crate::AppError;
 
 /// Largest attachment accepted from the page, in bytes.
 pub const MAX_ATTACHMENT_BYTES: u64 = 256 << 20;
@@ -72,9 +72,14 @@ pub async fn upload(
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("upload interrupted: {e}")))?;
         total = total.saturating_add(chunk.len() as u64);
         if total > MAX_ATTACHMENT_BYTES {
-            return Err(ApiError::too_large(&format!("{:?}", q.name), MAX_ATTACHMENT_BYTES));
+            return Err(ApiError::too_large(
+                &format!("{:?}", q.name),
+                MAX_ATTACHMENT_BYTES,
+            ));
         }
-        file.write_all(&chunk).await.map_err(AppError::io("writing the upload"))?;
+        file.write_all(&chunk)
+            .await
+            .map_err(AppError::io("writing the upload"))?;
     }
     file.flush().await.map_err(AppError::io("writing the upload"))?;
     drop(file);
@@ -128,7 +133,11 @@ pub async fn download(
     let mut r = body.into_response();
     let inline = INLINE_TYPES.contains(&a.mime.as_str());
     let h = r.headers_mut();
-    let content_type = if inline { a.mime.as_str() } else { "application/octet-stream" };
+    let content_type = if inline {
+        a.mime.as_str()
+    } else {
+        "application/octet-stream"
+    };
     if let Ok(v) = HeaderValue::from_str(content_type) {
         h.insert(header::CONTENT_TYPE, v);
     }
@@ -147,12 +156,18 @@ pub async fn download(
     if let Ok(v) = HeaderValue::from_str(&format!("{disposition}; filename*=UTF-8''{encoded}")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox; default-src 'none'"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
     Ok(r)
 }
 

@@ -38,9 +38,13 @@ impl Allowed {
             .and_then(|h| h.to_str().ok())
             .map(|h| h.to_ascii_lowercase());
         if !host.is_some_and(|h| self.hosts.contains(&h)) {
-            return Err(ApiError::forbidden("unexpected Host header: open the address humandocs printed"));
+            return Err(ApiError::forbidden(
+                "unexpected Host header: open the address humandocs printed",
+            ));
         }
-        let origin = headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or("?").to_ascii_lowercase());
+        let origin = headers
+            .get(header::ORIGIN)
+            .map(|o| o.to_str().unwrap_or("?").to_ascii_lowercase());
         match origin {
             Some(o) if !self.origins.contains(&o) => {
                 Err(ApiError::forbidden("requests from other web pages are refused"))
@@ -80,22 +84,46 @@ mod tests {
     #[test]
     fn only_loopback_names_and_own_origins_pass() {
         let a = Allowed::loopback(4580);
-        assert!(a.check(&Method::GET, &headers(Some("127.0.0.1:4580"), None)).is_ok());
-        assert!(a.check(&Method::GET, &headers(Some("LOCALHOST:4580"), None)).is_ok());
         assert!(
-            a.check(&Method::POST, &headers(Some("localhost:4580"), Some("http://localhost:4580")))
+            a.check(&Method::GET, &headers(Some("127.0.0.1:4580"), None))
                 .is_ok()
         );
+        assert!(
+            a.check(&Method::GET, &headers(Some("LOCALHOST:4580"), None))
+                .is_ok()
+        );
+        assert!(
+            a.check(
+                &Method::POST,
+                &headers(Some("localhost:4580"), Some("http://localhost:4580"))
+            )
+            .is_ok()
+        );
         // DNS rebinding: the attacker's name in Host.
-        assert!(a.check(&Method::GET, &headers(Some("evil.example:4580"), None)).is_err());
-        assert!(a.check(&Method::GET, &headers(Some("127.0.0.1:9999"), None)).is_err());
+        assert!(
+            a.check(&Method::GET, &headers(Some("evil.example:4580"), None))
+                .is_err()
+        );
+        assert!(
+            a.check(&Method::GET, &headers(Some("127.0.0.1:9999"), None))
+                .is_err()
+        );
         assert!(a.check(&Method::GET, &headers(None, None)).is_err());
         // CSRF: another page's origin, or a change without an origin.
         assert!(
-            a.check(&Method::POST, &headers(Some("127.0.0.1:4580"), Some("http://evil.example")))
+            a.check(
+                &Method::POST,
+                &headers(Some("127.0.0.1:4580"), Some("http://evil.example"))
+            )
+            .is_err()
+        );
+        assert!(
+            a.check(&Method::GET, &headers(Some("127.0.0.1:4580"), Some("null")))
                 .is_err()
         );
-        assert!(a.check(&Method::GET, &headers(Some("127.0.0.1:4580"), Some("null"))).is_err());
-        assert!(a.check(&Method::DELETE, &headers(Some("127.0.0.1:4580"), None)).is_err());
+        assert!(
+            a.check(&Method::DELETE, &headers(Some("127.0.0.1:4580"), None))
+                .is_err()
+        );
     }
 }

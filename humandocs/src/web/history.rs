@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, JsonBody};
 use super::live;
+use crate::AppError;
 use crate::app::{App, edit, now_ms};
 use crate::schema::{self, SchemaError};
-use crate::AppError;
 
 /// Most versions listed (the newest).
 pub const MAX_VERSIONS: usize = 300;
@@ -154,7 +154,11 @@ pub struct At {
 }
 
 fn heads_of(list: &str) -> Result<Vec<ChangeHash>, ApiError> {
-    let hex: Vec<String> = list.split(',').filter(|h| !h.is_empty()).map(str::to_owned).collect();
+    let hex: Vec<String> = list
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect();
     let heads = live::parse_heads(&hex).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if heads.is_empty() {
         return Err(ApiError::bad_request("name a version"));
@@ -226,16 +230,29 @@ mod tests {
         let v = versions(&laptop);
         // Storage order: the laptop's session, then the phone's change it merged.
         assert_eq!(v.len(), 2, "{v:?}");
-        assert_eq!((v[0].changes, v[0].device.as_str()), (3, "01".repeat(16).as_str()));
-        assert_eq!((v[1].changes, v[1].device.as_str()), (1, "02".repeat(16).as_str()));
+        assert_eq!(
+            (v[0].changes, v[0].device.as_str()),
+            (3, "01".repeat(16).as_str())
+        );
+        assert_eq!(
+            (v[1].changes, v[1].device.as_str()),
+            (1, "02".repeat(16).as_str())
+        );
         assert_eq!(v[0].at_ms, Some(4));
         let first = live::parse_heads(&v[0].heads).expect("heads");
-        assert_eq!(at(&laptop, &first).expect("at"), ("Trip".into(), "pack bags!".into()));
+        assert_eq!(
+            at(&laptop, &first).expect("at"),
+            ("Trip".into(), "pack bags!".into())
+        );
         assert_eq!(schema::read(&laptop).expect("read").body, "Phone: pack bags!");
         let before = laptop.get_changes(&[]).len();
         edit_am(&mut laptop, |tx| restore(tx, &first, 9));
         assert_eq!(schema::read(&laptop).expect("read").body, "pack bags!");
-        assert_eq!(laptop.get_changes(&[]).len(), before + 1, "restoring adds one change");
+        assert_eq!(
+            laptop.get_changes(&[]).len(),
+            before + 1,
+            "restoring adds one change"
+        );
         assert_eq!(char_diff("abXcd", "abcd"), (2, 1, String::new()));
         assert_eq!(char_diff("aa", "aaa"), (2, 0, "a".into()));
     }

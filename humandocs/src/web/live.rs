@@ -11,8 +11,8 @@
 //!
 //! Positions here count Unicode scalar values, like the schema's; the browser converts.
 
-use humansync::automerge::{Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value};
 use humansync::automerge::transaction::Transaction;
+use humansync::automerge::{Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::schema::{self, SchemaError};
@@ -234,7 +234,9 @@ mod tests {
         let mut am = Automerge::new();
         edit(&mut am, |tx| schema::init(tx, "t", "héllo", 1));
         let h0 = sorted(am.get_heads());
-        let applied = edit(&mut am, |tx| splice_if_current(tx, &h0, &splice(5, 0, " wörld"), 2));
+        let applied = edit(&mut am, |tx| {
+            splice_if_current(tx, &h0, &splice(5, 0, " wörld"), 2)
+        });
         assert_eq!(applied, Applied::Yes);
         let after = heads_after_own_change(&am, &h0).expect("own change found");
         assert_eq!(after, sorted(am.get_heads()));
@@ -255,7 +257,11 @@ mod tests {
         edit(&mut remote, |tx| schema::splice_body(tx, 0, 0, "X", 2));
         am.merge(&mut remote).expect("merge");
         let own = heads_after_own_change(&am, &h0).expect("found");
-        assert_eq!(am.text_at(body_obj(&am, None).expect("body"), &own).expect("text"), "abcd");
+        assert_eq!(
+            am.text_at(body_obj(&am, None).expect("body"), &own)
+                .expect("text"),
+            "abcd"
+        );
         // From the browser's shadow ("abcd" at `own`) the catch-up is the remote splice only.
         let c = catch_up(&am, &own).expect("catch up");
         match c.body {

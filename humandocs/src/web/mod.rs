@@ -99,7 +99,9 @@ impl UiServer {
 
 /// Serves the UI on `listener` until `stop` turns true.
 pub fn spawn(listener: TcpListener, app: App, stop: watch::Receiver<bool>) -> Result<UiServer, AppError> {
-    let addr = listener.local_addr().map_err(AppError::io("reading the UI address"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(AppError::io("reading the UI address"))?;
     let router = router(app, addr.port(), stop.clone());
     let mut until = stop;
     let task = tokio::spawn(async move {

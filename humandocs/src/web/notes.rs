@@ -54,7 +54,11 @@ fn first_line(body: &str) -> String {
 
 /// The sorted heads, the view and the last editor of a document.
 fn snapshot(am: &Automerge) -> Result<(Vec<String>, DocView, Option<String>), schema::SchemaError> {
-    Ok((live::heads_hex(&am.get_heads()), schema::read(am)?, last_editor(am)))
+    Ok((
+        live::heads_hex(&am.get_heads()),
+        schema::read(am)?,
+        last_editor(am),
+    ))
 }
 
 /// `GET /api/notes`: every note, most recently edited first.
@@ -77,7 +81,11 @@ pub async fn list(State(app): State<App>) -> Result<Json<Vec<NoteSummary>>, ApiE
             attachments: view.attachments.len(),
         });
     }
-    out.sort_by(|a, b| b.updated_at_ms.cmp(&a.updated_at_ms).then_with(|| a.id.cmp(&b.id)));
+    out.sort_by(|a, b| {
+        b.updated_at_ms
+            .cmp(&a.updated_at_ms)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     Ok(Json(out))
 }
 
@@ -128,7 +136,10 @@ pub struct NewNote {
 }
 
 /// `POST /api/notes`: creates a note; answers it as `GET` would.
-pub async fn create(State(app): State<App>, JsonBody(new): JsonBody<NewNote>) -> Result<Json<Value>, ApiError> {
+pub async fn create(
+    State(app): State<App>,
+    JsonBody(new): JsonBody<NewNote>,
+) -> Result<Json<Value>, ApiError> {
     let created = app.create(&new.title, &new.body).await?;
     let (id, doc) = open(&app, &created.id).await?;
     Ok(Json(read_note(&id, &doc).await?))
