@@ -490,9 +490,15 @@ async fn two_browsers_edit_one_note_live() {
         (addr.as_str(), Some("http://evil.example"), "POST"),
         (addr.as_str(), None, "POST"),
     ] {
-        let status = raw_status(&addr, host, origin, method).await;
-        assert_eq!(status, 403, "{host} {origin:?} {method}");
+        let (status, text) = raw(&addr, host, origin, method, b"{}").await;
+        assert_eq!(status, 403, "{host} {origin:?} {method}: {text}");
     }
+    // A body past the bound gets a clear 413, not a crash.
+    let origin = format!("http://{addr}");
+    let big = vec![b' '; humandocs::web::error::MAX_JSON_BYTES + 1024];
+    let (status, text) = raw(&addr, &addr, Some(&origin), "POST", &big).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("too large"), "{text}");
 
     for c in [ca, cb] {
         c.close().await.expect("close browser");
@@ -541,20 +547,25 @@ fn png(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-/// One raw HTTP/1.1 request to the UI server; its status code.
-async fn raw_status(addr: &str, host: &str, origin: Option<&str>, method: &str) -> u16 {
+/// One raw HTTP/1.1 request to the UI server; its status code and body.
+async fn raw(addr: &str, host: &str, origin: Option<&str>, method: &str, body: &[u8]) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let origin = origin.map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
-    let req = format!(
-        "{method} /api/notes HTTP/1.1\r\nHost: {host}\r\n{origin}Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    let head = format!(
+        "{method} /api/notes HTTP/1.1\r\nHost: {host}\r\n{origin}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
     );
-    s.write_all(req.as_bytes()).await.expect("write");
+    s.write_all(head.as_bytes()).await.expect("write");
+    // The server may answer (413) before reading everything.
+    let _ = s.write_all(body).await;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.expect("read");
-    let text = String::from_utf8_lossy(&buf);
-    text.split_whitespace()
+    let _ = s.read_to_end(&mut buf).await;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    (status, text)
 }

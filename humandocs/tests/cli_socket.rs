@@ -209,7 +209,7 @@ fn a_person_uses_the_interactive_app() {
     let mut child = Command::new(BIN)
         .arg("--data")
         .arg(dir.path())
-        .args(["ui", "--no-mdns", "--relay", "disabled", "--bind", "127.0.0.1"])
+        .args(["shell", "--no-mdns", "--relay", "disabled", "--bind", "127.0.0.1"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -240,9 +240,63 @@ fn a_person_uses_the_interactive_app() {
     let again = Command::new(BIN)
         .arg("--data")
         .arg(dir.path())
-        .args(["ui", "--no-mdns", "--relay", "disabled", "--bind", "127.0.0.1"])
+        .args(["shell", "--no-mdns", "--relay", "disabled", "--bind", "127.0.0.1"])
         .stdin(Stdio::null())
         .output()
         .expect("ui");
     assert!(!String::from_utf8_lossy(&again.stdout).contains("Server URL"));
+}
+
+#[test]
+fn the_browser_app_serves_its_page_on_loopback_until_stopped() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = Command::new(BIN)
+        .arg("--data")
+        .arg(dir.path())
+        .args([
+            "ui",
+            "--ui-port",
+            "0",
+            "--no-browser",
+            "--no-mdns",
+            "--relay",
+            "disabled",
+            "--bind",
+            "127.0.0.1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the app");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the address line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    let addr = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let get = |host: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        write!(s, "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out
+    };
+    let page = get(&addr);
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("<title>Humandocs</title>"), "{page}");
+    assert!(
+        get("attacker.example").starts_with("HTTP/1.1 403"),
+        "DNS rebinding refused"
+    );
+    // The socket interface is there too, and `stop` ends the app.
+    assert_eq!(ok(dir.path(), &["list"]), serde_json::json!([]));
+    ok(dir.path(), &["stop"]);
+    let status = child.wait().expect("the app exits");
+    assert!(status.success(), "{status}");
 }
