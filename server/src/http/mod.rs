@@ -8,6 +8,7 @@ mod health;
 mod invite;
 mod limit;
 pub mod listener;
+mod login;
 mod pair;
 mod revoke;
 mod signed;
@@ -26,7 +27,7 @@ pub use error::ApiError;
 
 use crate::clock::Clock;
 use crate::guard::Guard;
-use crate::logins::{Budget, Logins};
+use crate::logins::Logins;
 use crate::password::PasswordStore;
 use crate::proxy::TrustedProxies;
 use crate::registry::Registry;
@@ -107,15 +108,6 @@ impl AppState {
             }
         }
         out
-    }
-}
-
-/// Resolves a finished login as a success in the guard that counted it.
-fn resolve(state: &AppState, budget: Budget, attempt: humansync_sansio::pairing::Attempt) {
-    let now = state.clock.now_ms();
-    match budget {
-        Budget::Source(key) => state.guard.succeed(now, &key, attempt),
-        Budget::Device(device) => state.owner_guard.succeed(now, &device, attempt),
     }
 }
 

@@ -10,15 +10,15 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use humansync_protocol::http::sanitize_device_name;
-use humansync_protocol::login::{Hex, LoginStartResponse, PairFinishRequest, PairStartRequest, SealedAnswer};
-use humansync_sansio::pairing::pake::{Context, ServerStart};
+use humansync_protocol::login::{LoginStartResponse, PairFinishRequest, PairStartRequest, SealedAnswer};
+use humansync_sansio::pairing::pake::Context;
 
 use super::error::ApiError;
 use super::limit::read_body;
+use super::login;
 use super::{AppState, ClientAddr};
 use crate::guard::SourceKey;
-use crate::logins::{Budget, Full, Purpose};
-use crate::password::os_rng;
+use crate::logins::{Budget, Purpose};
 
 /// `POST /pair` (version 1): 410 `upgrade_required`, without reading the body (HS-HTTP-8).
 pub(super) async fn legacy_pair() -> ApiError {
@@ -26,21 +26,6 @@ pub(super) async fn legacy_pair() -> ApiError {
         StatusCode::GONE,
         "this server speaks HTTP API version 2: pairing uses OPAQUE (POST /pair/start, /pair/finish) and never sends the password; update the app",
     )
-}
-
-/// 429 for a full login table.
-pub(super) fn full(e: Full) -> ApiError {
-    match e {
-        Full::Source => ApiError::rate_limited("too many logins in progress from this source", 1_000),
-        Full::Global => ApiError::rate_limited("too many logins in progress", 1_000),
-    }
-}
-
-/// A fresh login id.
-pub(super) fn new_login_id() -> Result<Hex<16>, ApiError> {
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(ApiError::internal)?;
-    Ok(Hex(id))
 }
 
 /// `POST /pair/start`.
@@ -55,7 +40,7 @@ pub(super) async fn pair_start(
     // A request that is not a login attempt at all is refused before it counts (HS-PAIR-2).
     let request: PairStartRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid pairing request: {e}")))?;
-    let outcome = start(&state, source.ip, &request).await;
+    let outcome = start(&state, source.ip, &request);
     match &outcome {
         Ok(_) => {
             tracing::info!(target: "humansync::audit", action = "pair_start", node_id = %request.node_id, name = ?request.device_name, source = %source, via = %source.via(), outcome = "ok")
@@ -67,7 +52,7 @@ pub(super) async fn pair_start(
     outcome.map(Json)
 }
 
-async fn start(
+fn start(
     state: &AppState,
     ip: std::net::IpAddr,
     request: &PairStartRequest,
@@ -78,37 +63,18 @@ async fn start(
     if sanitize_device_name(&request.device_name).is_none() {
         return Err(ApiError::bad_request("device_name is empty after sanitising"));
     }
-    let key = SourceKey::of(ip);
-    let budget = Budget::Source(key);
-    let now = state.clock.now_ms();
-    state.logins.has_room(now, budget).map_err(full)?;
-    let attempt = state
-        .guard
-        .begin(now, &key)
-        .map_err(|r| ApiError::rate_limited(r.to_string(), r.retry_after_ms()))?;
     let context = Context::pair(&state.server_id, &request.node_id, &request.device_name);
-    let (ke2, server) = ServerStart::start(
-        state.password.keys(),
-        state.password.record(),
-        &request.ke1.0,
-        &context,
-        &mut os_rng().map_err(ApiError::internal)?,
-    )
-    .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let login_id = new_login_id()?;
     let purpose = Purpose::Pair {
         device: request.node_id,
         name: request.device_name.clone(),
     };
-    state
-        .logins
-        .insert(now, login_id, server, context, purpose, budget, attempt)
-        .map_err(full)?;
-    Ok(LoginStartResponse {
-        login_id,
-        server_node_id: state.server_id,
-        ke2: Hex(ke2.try_into().map_err(|_| ApiError::internal("KE2 length"))?),
-    })
+    login::open(
+        state,
+        Budget::Source(SourceKey::of(ip)),
+        &request.ke1.0,
+        context,
+        purpose,
+    )
 }
 
 /// `POST /pair/finish`.
@@ -137,7 +103,7 @@ pub(super) async fn pair_finish(
             .state
             .finish(&request.ke3.0, &pending.context)
             .map_err(|_| ApiError::wrong_password())?;
-        super::resolve(&state, pending.budget, pending.attempt);
+        login::resolve(&state, pending.budget, pending.attempt);
         let answer = super::answer::pairing_answer(&state, device, &name, &headers).await?;
         let text = serde_json::to_string(&answer).map_err(ApiError::internal)?;
         let auth = hex::encode(session.answer_mac(text.as_bytes()));

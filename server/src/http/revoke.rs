@@ -13,18 +13,17 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use humansync_protocol::http::RevokeResponse;
-use humansync_protocol::login::{Hex, LoginStartResponse, OpaqueAuth, RevokeStartRequest};
+use humansync_protocol::login::{LoginStartResponse, OpaqueAuth, RevokeStartRequest};
 use humansync_protocol::{DeviceId, RegistryRecord};
-use humansync_sansio::pairing::pake::{Context, ServerStart};
+use humansync_sansio::pairing::pake::Context;
 
 use super::error::ApiError;
 use super::limit::read_body;
-use super::pair::{full, new_login_id};
+use super::login;
 use super::signed::{is_signed, signer};
 use super::{AppState, ClientAddr};
 use crate::guard::SourceKey;
 use crate::logins::{Budget, Purpose};
-use crate::password::os_rng;
 
 /// The audit form of a path id: the parsed id, or `-` (never the raw text, HS-PAIR-3).
 fn audit_id(raw: &str) -> String {
@@ -48,50 +47,21 @@ pub(super) async fn revoke_start(
             .map_err(|_| ApiError::bad_request("node_id is not a valid device id"))?;
         let request: RevokeStartRequest = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("invalid revocation request: {e}")))?;
-        let now = state.clock.now_ms();
         let budget = if is_signed(&headers) {
             let path = format!("/devices/{raw_id}/revoke/start");
             Budget::Device(signer(&state, "POST", &path, &headers).await?)
         } else {
             Budget::Source(SourceKey::of(source.ip))
         };
-        state.logins.has_room(now, budget).map_err(full)?;
-        let refused =
-            |r: humansync_sansio::pairing::Refusal| ApiError::rate_limited(r.to_string(), r.retry_after_ms());
-        let attempt = match &budget {
-            Budget::Source(key) => state.guard.begin(now, key).map_err(refused)?,
-            Budget::Device(device) => state.owner_guard.begin(now, device).map_err(refused)?,
-        };
         let context = Context::revoke(&state.server_id, &target);
-        let (ke2, server) = ServerStart::start(
-            state.password.keys(),
-            state.password.record(),
-            &request.ke1.0,
-            &context,
-            &mut os_rng().map_err(ApiError::internal)?,
-        )
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let login_id = new_login_id()?;
-        state
-            .logins
-            .insert(
-                now,
-                login_id,
-                server,
-                context,
-                Purpose::Revoke { target },
-                budget,
-                attempt,
-            )
-            .map_err(full)?;
-        Ok::<_, ApiError>((
+        let response = login::open(
+            &state,
             budget,
-            LoginStartResponse {
-                login_id,
-                server_node_id: state.server_id,
-                ke2: Hex(ke2.try_into().map_err(|_| ApiError::internal("KE2 length"))?),
-            },
-        ))
+            &request.ke1.0,
+            context,
+            Purpose::Revoke { target },
+        )?;
+        Ok::<_, ApiError>((budget, response))
     }
     .await;
     let node_id = audit_id(&raw_id);
@@ -170,7 +140,7 @@ async fn run(state: &AppState, raw_id: &str, headers: &HeaderMap) -> Result<Revo
         .state
         .finish(&auth.ke3.0, &pending.context)
         .map_err(|_| challenge(ApiError::wrong_password()))?;
-    super::resolve(state, pending.budget, pending.attempt);
+    login::resolve(state, pending.budget, pending.attempt);
     let view = state.registry.view().await.map_err(ApiError::internal)?;
     if device == state.server_id || !view.is_registered(&device) {
         return Err(ApiError::not_found("no such device"));
