@@ -417,10 +417,22 @@ where
     R: Send + 'static,
     F: FnOnce(&mut Transaction<'_>) -> Result<R, SchemaError> + Send + 'static,
 {
+    edit_with_heads(doc, f).await.map(|(r, _)| r)
+}
+
+/// As [`edit`], also returning the heads right after the edit (`Doc::change_with_heads`).
+pub(crate) async fn edit_with_heads<R, F>(
+    doc: &Doc,
+    f: F,
+) -> Result<(R, Vec<humansync::automerge::ChangeHash>), AppError>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut Transaction<'_>) -> Result<R, SchemaError> + Send + 'static,
+{
     let slot: Arc<Mutex<Option<SchemaError>>> = Arc::default();
     let inner = slot.clone();
     let result = doc
-        .change(move |tx| {
+        .change_with_heads(move |tx| {
             f(tx).map_err(|e| {
                 let text = e.to_string();
                 if let Ok(mut s) = inner.lock() {

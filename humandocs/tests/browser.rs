@@ -224,6 +224,18 @@ async fn click(c: &Client, css: &str) {
 }
 
 async fn screenshot(c: &Client, name: &str) {
+    // Every view the README shows is also checked for an app error on the page (an earlier run
+    // showed "internal: the change just made is not in the document" in the history view).
+    let toast = js(
+        c,
+        "const t = document.querySelector('#toast'); return t.hidden ? '' : t.textContent",
+    )
+    .await;
+    let toast = toast.as_str().unwrap_or_default();
+    assert!(
+        !toast.starts_with("internal"),
+        "{name}: the page shows an internal error: {toast}"
+    );
     let Some(dir) = std::env::var_os("HUMANDOCS_SCREENSHOTS") else {
         return;
     };

@@ -63,11 +63,24 @@ impl Doc {
         R: Send + 'static,
         F: FnOnce(&mut Transaction<'_>) -> Result<R, String> + Send + 'static,
     {
+        self.change_with_heads(f).await.map(|(value, _)| value)
+    }
+
+    /// As [`Doc::change`], also returning the document's heads right after this change was
+    /// applied (before any later local or remote change): the version an editor that made the
+    /// change now shows. When `f` changed nothing, they are the heads it ran at.
+    pub async fn change_with_heads<R, F>(&self, f: F) -> Result<(R, Vec<automerge::ChangeHash>), Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Transaction<'_>) -> Result<R, String> + Send + 'static,
+    {
         let (reply, rx) = tokio::sync::oneshot::channel();
         let f = Box::new(move |am: &mut Automerge| -> Result<AnyBox, String> {
-            am.transact::<_, _, String>(|tx| f(tx))
-                .map(|ok| Box::new(ok.result) as AnyBox)
-                .map_err(|failure| failure.error)
+            let result = am
+                .transact::<_, _, String>(|tx| f(tx))
+                .map(|ok| ok.result)
+                .map_err(|failure| failure.error)?;
+            Ok(Box::new((result, am.get_heads())) as AnyBox)
         });
         self.node
             .send(Command::Change {

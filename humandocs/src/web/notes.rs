@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, JsonBody};
 use super::live::{self, Applied, Splice};
-use crate::app::{App, edit, now_ms};
+use crate::app::{App, edit_with_heads, now_ms};
 use crate::schema::{self, DocView};
 use crate::{AppError, ids};
 
@@ -190,17 +190,16 @@ pub async fn splice(
     let (id, doc) = open(&app, &uuid).await?;
     let heads = live::parse_heads(&req.heads).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (at, splice, now) = (heads.clone(), req.splice, now_ms());
-    let applied = edit(&doc, move |tx| live::splice_if_current(tx, &at, &splice, now)).await?;
-    let answer = doc
-        .read(move |am| match applied {
-            Applied::Yes => Ok(live::heads_after_own_change(am, &heads)
-                .map(|h| (StatusCode::OK, json!({ "heads": live::heads_hex(&h) })))),
-            Applied::Stale => live::catch_up(am, &heads).map(|c| Some((StatusCode::CONFLICT, json!(c)))),
-        })
-        .await;
-    match answer {
-        Ok(Ok(Some((status, body)))) => Ok((status, Json(body)).into_response()),
-        Ok(Ok(None)) => Err(AppError::Internal("the change just made is not in the document".into()).into()),
+    // The heads right after the edit come from the same command as the edit: a remote change
+    // merged just after it cannot be mistaken for part of it.
+    let (applied, after) =
+        edit_with_heads(&doc, move |tx| live::splice_if_current(tx, &at, &splice, now)).await?;
+    if applied != Applied::Stale {
+        let heads = live::heads_hex(&live::sorted(after));
+        return Ok((StatusCode::OK, Json(json!({ "heads": heads }))).into_response());
+    }
+    match doc.read(move |am| live::catch_up(am, &heads)).await {
+        Ok(Ok(c)) => Ok((StatusCode::CONFLICT, Json(json!(c))).into_response()),
         Ok(Err(e)) => Err(e.into()),
         Err(humansync::Error::Deleted(_)) => Err(AppError::NotFound(id).into()),
         Err(e) => Err(e.into()),
