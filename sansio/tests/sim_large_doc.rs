@@ -69,7 +69,11 @@ fn check_bounded(sim: &Sim) -> usize {
             .next()
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("no size in {line}"));
-        assert!(size <= LIMIT, "seed {}: {size} B over the limit: {line}", sim.seed);
+        assert!(
+            size <= LIMIT,
+            "seed {}: {size} B over the limit: {line}",
+            sim.seed
+        );
         if line.contains("DocSync{") && !line.contains("changes:0}") {
             carrying += 1;
         }
@@ -138,10 +142,18 @@ fn a_peer_lacking_a_large_document_receives_it() {
             sim.restart(2);
             let late = sim.add_node("d3", false);
             sim.pair(late);
-            assert!(sim.settle(120_000), "seed {seed} {versions:?}\n{}", sim.describe());
+            assert!(
+                sim.settle(120_000),
+                "seed {seed} {versions:?}\n{}",
+                sim.describe()
+            );
             sim.check_converged(&[SERVER, 1, 2, late]).unwrap();
             for idx in [SERVER, 1, 2, late] {
-                assert_eq!(stored_parts(&sim, idx), 10, "seed {seed} {versions:?}: node {idx}");
+                assert_eq!(
+                    stored_parts(&sim, idx),
+                    10,
+                    "seed {seed} {versions:?}: node {idx}"
+                );
             }
             check_bounded(&sim);
             assert!(sim.violations.is_empty(), "{:?}", sim.violations);

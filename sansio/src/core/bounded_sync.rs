@@ -70,7 +70,8 @@ pub(crate) fn encode_bounded(
         }
         let bytes = change.bytes().into_owned();
         // What the receiver's check will charge for this chunk (HS-SYNC-12).
-        let cost = crate::untrusted::check_saved(&bytes).map_err(|_| ChangeTooLarge { bytes: bytes.len() })?;
+        let cost =
+            crate::untrusted::check_saved(&bytes).map_err(|_| ChangeTooLarge { bytes: bytes.len() })?;
         let len = bytes.len() + LEB_MAX;
         if header_len + len > limit {
             return Err(ChangeTooLarge { bytes: bytes.len() });

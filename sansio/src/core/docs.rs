@@ -299,6 +299,7 @@ impl Core {
         for session in self.sessions.values_mut() {
             session.wanted.remove(doc);
             session.syncing.remove(doc);
+            session.unacked.remove(doc);
         }
         for conn in waiters {
             self.flush_final_reply(now, conn);

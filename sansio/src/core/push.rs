@@ -67,6 +67,10 @@ impl Core {
         if let Some(loaded) = self.cache.get_mut(doc) {
             assume_peer_has(loaded.state(peer), &heads);
         }
+        // HS-SYNC-7: outstanding until the peer acknowledges it (HS-SYNC-1), not once sent.
+        if let Some(session) = self.sessions.get_mut(&conn) {
+            session.unacked.insert(doc.clone(), heads.clone());
+        }
         self.send(
             conn,
             &Message::DocWhole {
@@ -76,6 +80,60 @@ impl Core {
                 bytes,
             },
         );
+    }
+
+    /// Acknowledges a received DocWhole (HS-SYNC-1): a DocSync announcing that this node holds
+    /// `heads` and nothing after them, so the sender counts the document as delivered (HS-SYNC-7)
+    /// and its next change flows as a DocSync. Sent when nothing else answers the DocWhole.
+    pub(crate) fn acknowledge_whole(
+        &mut self,
+        conn: ConnId,
+        doc: &DocId,
+        heads: &[humansync_protocol::ChangeHash],
+    ) {
+        let mut heads: Vec<automerge::ChangeHash> =
+            heads.iter().map(|h| automerge::ChangeHash(h.0)).collect();
+        heads.sort_unstable();
+        heads.dedup();
+        let message = sync::Message {
+            heads: heads.clone(),
+            need: Vec::new(),
+            have: vec![sync::Have {
+                last_sync: heads,
+                bloom: sync::BloomFilter::default(),
+            }],
+            changes: sync::ChunkList::empty(),
+            flags: None,
+            version: sync::MessageVersion::V1,
+        };
+        self.send(
+            conn,
+            &Message::DocSync {
+                doc: doc.clone(),
+                message: message.encode(),
+            },
+        );
+    }
+
+    /// The peer announced its heads of `doc` (a DocSync or DocWhole from it was applied): a
+    /// document sent whole is delivered once they include the heads sent (HS-SYNC-7).
+    pub(crate) fn peer_heads_known(&mut self, conn: ConnId, doc: &DocId) {
+        let Some(session) = self.sessions.get(&conn) else {
+            return;
+        };
+        let Some(sent) = session.unacked.get(doc) else {
+            return;
+        };
+        let delivered = self.cache.get(doc).is_some_and(|loaded| {
+            loaded
+                .sync
+                .get(&session.peer)
+                .and_then(|state| state.their_heads.as_ref())
+                .is_some_and(|theirs| super::ancestry::covers(&loaded.am, theirs, sent))
+        });
+        if delivered && let Some(session) = self.sessions.get_mut(&conn) {
+            session.unacked.remove(doc);
+        }
     }
 
     /// The largest document payload sent in one message: the configured limit, never above
@@ -150,13 +208,14 @@ impl Core {
     }
 
     /// Generates and sends the next Automerge sync message for `doc` to the session (HS-SYNC-3).
-    pub(crate) fn sync_step(&mut self, now: Instant, conn: ConnId, doc: &DocId) {
+    /// Returns whether a message was sent.
+    pub(crate) fn sync_step(&mut self, now: Instant, conn: ConnId, doc: &DocId) -> bool {
         let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
-            return;
+            return false;
         };
         let Some(loaded) = self.cache.get_mut(doc) else {
             self.want_loaded(now, doc, DocOp::StartSync { conn, theirs: None });
-            return;
+            return false;
         };
         loaded.last_used = now;
         let state = loaded.sync.entry(peer).or_default();
@@ -171,7 +230,7 @@ impl Core {
         let settled = loaded.am.has_our_changes(state) && theirs_known;
         loaded.sync_dirty.insert(peer);
         let Some(session) = self.sessions.get_mut(&conn) else {
-            return;
+            return false;
         };
         if settled {
             session.syncing.remove(doc);
@@ -179,7 +238,7 @@ impl Core {
             session.syncing.insert(doc.clone());
         }
         let Some(message) = message else {
-            return;
+            return false;
         };
         // HS-SYNC-9: every DocSync within the bounds, a large set of changes in several.
         let limit = self.doc_limit();
@@ -198,14 +257,18 @@ impl Core {
                         },
                     );
                 }
+                true
             }
             // A single change too large for any message: this document cannot be synced, and
             // the peer stays not up to date with it (HS-SYNC-7).
-            Some(Err(too_large)) => self.emit(Event::DocTooLarge {
-                doc: doc.clone(),
-                bytes: too_large.bytes,
-            }),
-            None => {}
+            Some(Err(too_large)) => {
+                self.emit(Event::DocTooLarge {
+                    doc: doc.clone(),
+                    bytes: too_large.bytes,
+                });
+                false
+            }
+            None => false,
         }
     }
 }

@@ -194,7 +194,13 @@ impl Core {
 
     /// Sends the changes of a loaded document after `after` (heads the peer holds), or the whole
     /// document if it lacks any of them (HS-RESUME-3).
-    pub(crate) fn send_changes_loaded(&mut self, now: Instant, conn: ConnId, doc: &DocId, after: &[ChangeHash]) {
+    pub(crate) fn send_changes_loaded(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        doc: &DocId,
+        after: &[ChangeHash],
+    ) {
         let Some(loaded) = self.cache.get(doc) else {
             return;
         };
