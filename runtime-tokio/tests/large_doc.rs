@@ -49,7 +49,10 @@ async fn write_big(node: &humansync::Node, doc: &str) {
             .expect("put");
     }
     let saved = handle.read(|am| am.save().len()).await.expect("read");
-    assert!(saved > MAX_DOC_BYTES, "saved form {saved} B is over MAX_DOC_BYTES");
+    assert!(
+        saved > MAX_DOC_BYTES,
+        "saved form {saved} B is over MAX_DOC_BYTES"
+    );
 }
 
 // HS-SYNC-9
