@@ -58,11 +58,13 @@ pub enum Event {
         /// Why.
         reason: String,
     },
-    /// A document could not be sent to a peer because it exceeds a protocol limit (HS-MSG-2).
+    /// A document could not be sent to a peer because one of its changes alone exceeds what one
+    /// message may carry (HS-MSG-2, HS-SYNC-9; a document that is only too large to go whole is
+    /// synced in bounded DocSync messages instead).
     DocTooLarge {
         /// The document.
         doc: DocId,
-        /// Its encoded size in bytes.
+        /// The encoded size in bytes of what did not fit.
         bytes: usize,
     },
     /// A referenced blob is now held locally.

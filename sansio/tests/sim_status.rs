@@ -62,3 +62,42 @@ fn a_peer_is_up_to_date_only_once_it_has_every_document() {
         assert!(sim.violations.is_empty(), "{:?}", sim.violations);
     }
 }
+
+/// HS-SYNC-7 (issue 20, the soak's `up_to_date_in_flight`): a peer is reported up to date only
+/// once it holds every change of ours — a change still on its way to it (live push of a document
+/// the two never synced directly, sent whole; a resume's answer; a reconciliation's document)
+/// does not count as held because it was sent. Checked after every simulated event.
+#[test]
+fn up_to_date_is_never_claimed_while_a_change_is_in_flight() {
+    use humansync_sansio::testing::false_up_to_date_claims;
+    let check = |sim: &Sim| match false_up_to_date_claims(sim).first() {
+        Some(claim) => Err(claim.clone()),
+        None => Ok(()),
+    };
+    for seed in 0..12 {
+        let mut sim = Sim::new(seed, 2, SimConfig::default());
+        assert!(
+            sim.settle(60_000),
+            "seed {seed}: initial settle\n{}",
+            sim.describe()
+        );
+        for round in 0..6 {
+            let (writer, name) = (1 + round % 2, format!("r{}", round % 3));
+            sim.edit(writer, &doc(name), &format!("k{round}"));
+            sim.run_checked(3_000, check)
+                .unwrap_or_else(|e| panic!("{e}\n{}", sim.describe()));
+        }
+        // A peer that was away catches up by resume or reconciliation.
+        sim.crash(2);
+        sim.edit(1, &doc("away".into()), "while-away");
+        sim.edit(1, &doc("r0".into()), "while-away");
+        sim.run_checked(3_000, check)
+            .unwrap_or_else(|e| panic!("{e}\n{}", sim.describe()));
+        sim.restart(2);
+        sim.run_checked(10_000, check)
+            .unwrap_or_else(|e| panic!("{e}\n{}", sim.describe()));
+        assert!(sim.settle(60_000), "seed {seed}: settle\n{}", sim.describe());
+        sim.check_converged(&[SERVER, 1, 2]).unwrap();
+        assert!(sim.violations.is_empty(), "{:?}", sim.violations);
+    }
+}

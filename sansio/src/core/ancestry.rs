@@ -68,6 +68,29 @@ pub(crate) fn heads_with_digest(
     None
 }
 
+/// Whether heads `theirs` (a peer's) cover `sent`: every hash of `sent` is one of them or one of
+/// their ancestors, as far as this document shows (heads it does not hold count for nothing).
+pub(crate) fn covers(am: &Automerge, theirs: &[AmHash], sent: &[ChangeHash]) -> bool {
+    let known: Vec<AmHash> = theirs
+        .iter()
+        .copied()
+        .filter(|h| am.get_change_meta_by_hash(h).is_some())
+        .collect();
+    if sent.iter().all(|h| known.contains(&AmHash(h.0))) {
+        return true;
+    }
+    if known.is_empty() {
+        return false;
+    }
+    // The changes that are not ancestors of `known`: usually few (what the peer lacks).
+    let after: std::collections::BTreeSet<AmHash> =
+        am.get_changes_meta(&known).into_iter().map(|c| c.hash).collect();
+    sent.iter().all(|h| {
+        let h = AmHash(h.0);
+        !after.contains(&h) && am.get_change_meta_by_hash(&h).is_some()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,6 +50,9 @@ pub(crate) enum DocOp {
     /// Start an Automerge sync with this session; `theirs` is the peer's digest of the document
     /// when reconciliation reported it.
     StartSync { conn: ConnId, theirs: Option<DocDigest> },
+    /// Send the whole document to this session as sync messages: it cannot go whole
+    /// (HS-SYNC-9).
+    SyncWhole { conn: ConnId },
     /// Send this session the changes after `after`, heads it holds (HS-RESUME-3).
     SendChanges { conn: ConnId, after: Vec<ChangeHash> },
     /// Index the blobs the document really references (a DocWhole's `blobs` list is only a
@@ -64,6 +67,7 @@ impl DocOp {
             DocOp::Open | DocOp::IndexBlobs => None,
             DocOp::Apply { conn, .. }
             | DocOp::SendWhole { conn }
+            | DocOp::SyncWhole { conn }
             | DocOp::StartSync { conn, .. }
             | DocOp::SendChanges { conn, .. } => Some(*conn),
         }
@@ -284,6 +288,7 @@ impl Core {
         let waiters = self.release_waiters(doc, &waiting);
         for op in waiting {
             if let DocOp::SendWhole { conn }
+            | DocOp::SyncWhole { conn }
             | DocOp::StartSync { conn, .. }
             | DocOp::Apply { conn, .. }
             | DocOp::SendChanges { conn, .. } = op
@@ -294,6 +299,7 @@ impl Core {
         for session in self.sessions.values_mut() {
             session.wanted.remove(doc);
             session.syncing.remove(doc);
+            session.unacked.remove(doc);
         }
         for conn in waiters {
             self.flush_final_reply(now, conn);
@@ -508,9 +514,11 @@ impl Core {
         // Whole-document sends need no parse: forward the stored bytes (HS-SYNC-1). Bytes that
         // came from a peer and were never parsed here are loaded once first, and never leave if
         // they do not load (HS-SYNC-12); the parse is only a check, the cache is left as it was.
-        if ops
-            .iter()
-            .all(|op| matches!(op, DocOp::SendWhole { .. } | DocOp::IndexBlobs))
+        // A document too large to go whole is parsed and synced instead (HS-SYNC-9).
+        if bytes.len() <= self.doc_limit()
+            && ops
+                .iter()
+                .all(|op| matches!(op, DocOp::SendWhole { .. } | DocOp::IndexBlobs))
         {
             let index = ops.iter().any(|op| matches!(op, DocOp::IndexBlobs));
             if self.unverified.contains_key(doc) || index {
@@ -527,7 +535,7 @@ impl Core {
             }
             for op in ops {
                 if let DocOp::SendWhole { conn } = op {
-                    self.send_whole_bytes(conn, doc, bytes.clone());
+                    self.send_whole_bytes(now, conn, doc, bytes.clone());
                 }
             }
             return;
@@ -584,6 +592,7 @@ impl Core {
                 DocOp::Open => self.emit(Event::DocNotFound(doc.clone())),
                 DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
                 DocOp::SendWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
+                DocOp::SyncWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
                 DocOp::StartSync { .. } | DocOp::SendChanges { .. } | DocOp::IndexBlobs => {}
             }
         }
@@ -593,9 +602,10 @@ impl Core {
         match op {
             DocOp::Open => self.emit(Event::DocReady(doc.clone())),
             DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
-            DocOp::SendWhole { conn } => self.send_whole_loaded(conn, doc),
+            DocOp::SendWhole { conn } => self.send_whole_loaded(now, conn, doc),
+            DocOp::SyncWhole { conn } => self.sync_whole(now, conn, doc),
             DocOp::StartSync { conn, theirs } => self.start_sync(now, conn, doc, theirs),
-            DocOp::SendChanges { conn, after } => self.send_changes_loaded(conn, doc, &after),
+            DocOp::SendChanges { conn, after } => self.send_changes_loaded(now, conn, doc, &after),
             DocOp::IndexBlobs => {
                 if let Some(loaded) = self.cache.get(doc) {
                     let am = loaded.am.clone();
@@ -663,10 +673,10 @@ impl Core {
     }
 
     /// Queue a DocWhole for the session from a loaded document.
-    fn send_whole_loaded(&mut self, conn: ConnId, doc: &DocId) {
+    fn send_whole_loaded(&mut self, now: Instant, conn: ConnId, doc: &DocId) {
         let Some(loaded) = self.cache.get(doc) else { return };
         let bytes = loaded.am.save();
-        self.send_whole_bytes(conn, doc, bytes);
+        self.send_whole_bytes(now, conn, doc, bytes);
     }
 
     pub(crate) fn drop_outputs_for(&mut self, conns: &BTreeSet<ConnId>) {

@@ -248,6 +248,7 @@ impl Core {
                 if let Some(s) = self.sessions.get_mut(&conn) {
                     s.wanted.remove(&doc);
                     s.syncing.remove(&doc);
+                    s.unacked.remove(&doc);
                 }
                 if self.set.get(&doc) != Some(humansync_protocol::DocDigest::TOMBSTONE) {
                     let peer = self.sessions.get(&conn).map(|s| s.peer);
@@ -403,6 +404,16 @@ impl Core {
         if let Some(s) = self.sessions.get_mut(&conn) {
             s.wanted.remove(&doc);
         }
+        if self.is_bare_ack(conn, &msg) {
+            // The acknowledgement of a DocWhole (HS-SYNC-1, HS-SYNC-7): the document is
+            // delivered. The sync state already holds those heads (`assume_peer_has` when it was
+            // sent): nothing to apply, no need to load the document, no answer.
+            if let Some(s) = self.sessions.get_mut(&conn) {
+                s.unacked.remove(&doc);
+            }
+            self.check_settled(now, conn);
+            return;
+        }
         match self.metas.get(&doc) {
             // HS-SYNC-5, HS-DOC-5: a deleted id stays deleted.
             Some(meta) if meta.tombstone => {
@@ -429,6 +440,32 @@ impl Core {
             },
         }
         self.check_settled(now, conn);
+    }
+
+    /// Whether `msg` is a DocSync that only acknowledges a DocWhole we sent on `conn`: the form
+    /// [`Core::acknowledge_whole`] sends (no changes, no need, one `have` of exactly its heads with
+    /// an empty Bloom filter, no flags, which Automerge's own messages always carry), with heads
+    /// that include the heads we sent.
+    fn is_bare_ack(&self, conn: ConnId, msg: &Message) -> bool {
+        let Message::DocSync { doc, message } = msg else {
+            return false;
+        };
+        let Some(sent) = self.sessions.get(&conn).and_then(|s| s.unacked.get(doc)) else {
+            return false;
+        };
+        // HS-SYNC-12: bounded like every sync message; one that fails is left to the full path.
+        let Ok(message) = crate::untrusted::decode_sync_message(message) else {
+            return false;
+        };
+        let bare_have = matches!(message.have.as_slice(), [have]
+            if have.last_sync == message.heads && have.bloom.to_bytes().is_empty());
+        message.changes.is_empty()
+            && message.need.is_empty()
+            && message.flags.is_none()
+            && bare_have
+            && sent
+                .iter()
+                .all(|h| message.heads.contains(&automerge::ChangeHash(h.0)))
     }
 
     fn store_whole(
@@ -474,6 +511,8 @@ impl Core {
             tombstone: false,
         };
         self.index_doc(&doc, meta.clone());
+        // HS-SYNC-1: acknowledge the stored heads to the sender (HS-SYNC-7).
+        self.acknowledge_whole(conn, &doc, &meta.heads);
         let action = IoAction::SaveDoc {
             doc: doc.clone(),
             write: Some(DocWrite::Replace(bytes)),
@@ -507,6 +546,7 @@ impl Core {
             self.apply_changes(now, conn, &doc, &bytes);
             return;
         }
+        let whole = matches!(msg, Message::DocWhole { .. });
         let (doc, result) = match msg {
             Message::DocSync { doc, message } => {
                 let result = self.apply_sync(now, peer, &doc, &message);
@@ -524,6 +564,9 @@ impl Core {
             // HS-SYNC-10: document bytes that do not load are discarded and the session closed.
             Err(reason) => self.reject_bytes(now, conn, &doc, reason),
             Ok(changed) => {
+                // HS-SYNC-7: the peer's heads are known now; a document we sent it whole may
+                // be delivered.
+                self.peer_heads_known(conn, &doc);
                 if changed {
                     self.emit(Event::DocChanged {
                         doc: doc.clone(),
@@ -537,7 +580,12 @@ impl Core {
                 }
                 // Answer (or continue) the Automerge sync with this peer.
                 if self.sessions.contains_key(&conn) {
-                    self.sync_step(now, conn, &doc);
+                    let answered = self.sync_step(now, conn, &doc);
+                    // HS-SYNC-1: a DocWhole is always acknowledged.
+                    if whole && !answered {
+                        let heads = self.cache.get(&doc).map(|l| l.heads()).unwrap_or_default();
+                        self.acknowledge_whole(conn, &doc, &heads);
+                    }
                     if !changed {
                         self.save(now, &doc);
                     }

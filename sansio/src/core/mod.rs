@@ -9,6 +9,7 @@
 
 mod ancestry;
 mod blobs;
+mod bounded_sync;
 mod devices;
 mod dialer;
 mod docs;
@@ -60,6 +61,11 @@ pub struct CoreConfig {
     pub versions: Vec<u16>,
     /// Timing of the connection policy (who is dialled when, HS-TRANSPORT-4).
     pub dial: DialConfig,
+    /// The largest document payload sent in one message (a DocWhole's or DocChanges' bytes, a
+    /// DocSync's sync message). Default and upper bound `MAX_DOC_BYTES`, the wire bound; a lower
+    /// value only makes the fallback of HS-SYNC-9 (bounded DocSync instead of a whole document)
+    /// start earlier, which lets tests exercise it without 16 MiB documents.
+    pub max_doc_bytes: usize,
 }
 
 impl CoreConfig {
@@ -73,6 +79,7 @@ impl CoreConfig {
             max_inflight_loads: 64,
             versions: humansync_protocol::SUPPORTED_VERSIONS.to_vec(),
             dial: DialConfig::default(),
+            max_doc_bytes: humansync_protocol::limits::MAX_DOC_BYTES,
         }
     }
 }

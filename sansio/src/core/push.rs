@@ -1,7 +1,10 @@
 //! Sending: framing, whole-document transfer, per-document Automerge sync steps and live push.
 
+use std::collections::BTreeSet;
+
 use automerge::ReadDoc;
 use automerge::sync::{self, SyncDoc};
+use humansync_protocol::limits::{MAX_BLOB_REFS, MAX_DOC_BYTES, MAX_HEADS};
 use humansync_protocol::{DocDigest, DocId, Message, encode_frame};
 
 use super::Core;
@@ -14,9 +17,9 @@ impl Core {
         let bytes = match encode_frame(msg) {
             Ok(bytes) => bytes,
             Err(_) => {
-                // Only document payloads can outgrow the limits (HS-MSG-2): an over-limit
-                // message is never sent (HS-FRAME-4, HS-SYNC-9's MUST NOT); report and skip.
-                // HS-SYNC-9's fallback to DocSync is not implemented (SPEC.md §15.2).
+                // Only document payloads can outgrow the limits (HS-MSG-2), and the callers fall
+                // back to bounded DocSync before that (HS-SYNC-9): this is the last guard of
+                // HS-FRAME-4's MUST NOT. Report and skip.
                 if let Message::DocWhole { doc, bytes, .. }
                 | Message::DocChanges { doc, bytes }
                 | Message::DocSync {
@@ -42,7 +45,11 @@ impl Core {
     }
 
     /// Sends the saved bytes of `doc` whole (HS-SYNC-1) and records that the peer now holds its heads.
-    pub(crate) fn send_whole_bytes(&mut self, conn: ConnId, doc: &DocId, bytes: Vec<u8>) {
+    ///
+    /// A document that cannot be sent whole — its saved form over the whole-document limit
+    /// ([`super::CoreConfig::max_doc_bytes`], at most `MAX_DOC_BYTES`), more than `MAX_HEADS`
+    /// heads or more than `MAX_BLOB_REFS` blob references — is synced instead (HS-SYNC-9).
+    pub(crate) fn send_whole_bytes(&mut self, now: Instant, conn: ConnId, doc: &DocId, bytes: Vec<u8>) {
         let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
             return;
         };
@@ -53,8 +60,16 @@ impl Core {
                 _ => return,
             },
         };
+        if bytes.len() > self.doc_limit() || heads.len() > MAX_HEADS || blobs.len() > MAX_BLOB_REFS {
+            self.sync_whole(now, conn, doc);
+            return;
+        }
         if let Some(loaded) = self.cache.get_mut(doc) {
             assume_peer_has(loaded.state(peer), &heads);
+        }
+        // HS-SYNC-7: outstanding until the peer acknowledges it (HS-SYNC-1), not once sent.
+        if let Some(session) = self.sessions.get_mut(&conn) {
+            session.unacked.insert(doc.clone(), heads.clone());
         }
         self.send(
             conn,
@@ -65,6 +80,84 @@ impl Core {
                 bytes,
             },
         );
+    }
+
+    /// Acknowledges a received DocWhole (HS-SYNC-1): a DocSync announcing that this node holds
+    /// `heads` and nothing after them, so the sender counts the document as delivered (HS-SYNC-7)
+    /// and its next change flows as a DocSync. Sent when nothing else answers the DocWhole.
+    pub(crate) fn acknowledge_whole(
+        &mut self,
+        conn: ConnId,
+        doc: &DocId,
+        heads: &[humansync_protocol::ChangeHash],
+    ) {
+        let mut heads: Vec<automerge::ChangeHash> =
+            heads.iter().map(|h| automerge::ChangeHash(h.0)).collect();
+        heads.sort_unstable();
+        heads.dedup();
+        let message = sync::Message {
+            heads: heads.clone(),
+            need: Vec::new(),
+            have: vec![sync::Have {
+                last_sync: heads,
+                bloom: sync::BloomFilter::default(),
+            }],
+            changes: sync::ChunkList::empty(),
+            flags: None,
+            version: sync::MessageVersion::V1,
+        };
+        self.send(
+            conn,
+            &Message::DocSync {
+                doc: doc.clone(),
+                message: message.encode(),
+            },
+        );
+    }
+
+    /// The peer announced its heads of `doc` (a DocSync or DocWhole from it was applied): a
+    /// document sent whole is delivered once they include the heads sent (HS-SYNC-7).
+    pub(crate) fn peer_heads_known(&mut self, conn: ConnId, doc: &DocId) {
+        let Some(session) = self.sessions.get(&conn) else {
+            return;
+        };
+        let Some(sent) = session.unacked.get(doc) else {
+            return;
+        };
+        let delivered = self.cache.get(doc).is_some_and(|loaded| {
+            loaded
+                .sync
+                .get(&session.peer)
+                .and_then(|state| state.their_heads.as_ref())
+                .is_some_and(|theirs| super::ancestry::covers(&loaded.am, theirs, sent))
+        });
+        if delivered && let Some(session) = self.sessions.get_mut(&conn) {
+            session.unacked.remove(doc);
+        }
+    }
+
+    /// The largest document payload sent in one message: the configured limit, never above
+    /// `MAX_DOC_BYTES` (HS-SYNC-9).
+    pub(crate) fn doc_limit(&self) -> usize {
+        self.config.max_doc_bytes.min(MAX_DOC_BYTES)
+    }
+
+    /// HS-SYNC-9: sends a document that cannot go whole as Automerge sync messages. Like a
+    /// DocWhole, the first one carries every change, unless the sync state already knows what the
+    /// peer holds; [`Core::sync_step`] bounds each message.
+    pub(crate) fn sync_whole(&mut self, now: Instant, conn: ConnId, doc: &DocId) {
+        let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
+            return;
+        };
+        let Some(loaded) = self.cache.get_mut(doc) else {
+            self.want_loaded(now, doc, DocOp::SyncWhole { conn });
+            return;
+        };
+        let state = loaded.state(peer);
+        if state.their_heads.is_none() {
+            assume_peer_has(state, &[]);
+        }
+        self.sync_step(now, conn, doc);
     }
 
     /// Live push of a changed document to one session (HS-SYNC-4): DocSync when the sync state
@@ -115,17 +208,20 @@ impl Core {
     }
 
     /// Generates and sends the next Automerge sync message for `doc` to the session (HS-SYNC-3).
-    pub(crate) fn sync_step(&mut self, now: Instant, conn: ConnId, doc: &DocId) {
+    /// Returns whether a message was sent.
+    pub(crate) fn sync_step(&mut self, now: Instant, conn: ConnId, doc: &DocId) -> bool {
         let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
-            return;
+            return false;
         };
         let Some(loaded) = self.cache.get_mut(doc) else {
             self.want_loaded(now, doc, DocOp::StartSync { conn, theirs: None });
-            return;
+            return false;
         };
         loaded.last_used = now;
         let state = loaded.sync.entry(peer).or_default();
+        let before = state.sent_hashes.clone();
         let message = loaded.am.generate_sync_message(state);
+        let sent: BTreeSet<automerge::ChangeHash> = state.sent_hashes.difference(&before).copied().collect();
         // Settled once the peer has all our changes and we hold every head it announced (HS-SYNC-7).
         let theirs_known = state
             .their_heads
@@ -134,21 +230,45 @@ impl Core {
         let settled = loaded.am.has_our_changes(state) && theirs_known;
         loaded.sync_dirty.insert(peer);
         let Some(session) = self.sessions.get_mut(&conn) else {
-            return;
+            return false;
         };
         if settled {
             session.syncing.remove(doc);
         } else {
             session.syncing.insert(doc.clone());
         }
-        if let Some(message) = message {
-            self.send(
-                conn,
-                &Message::DocSync {
+        let Some(message) = message else {
+            return false;
+        };
+        // HS-SYNC-9: every DocSync within the bounds, a large set of changes in several.
+        let limit = self.doc_limit();
+        let parts = self
+            .cache
+            .get(doc)
+            .map(|loaded| super::bounded_sync::encode_bounded(&loaded.am, message, &sent, limit));
+        match parts {
+            Some(Ok(parts)) => {
+                for message in parts {
+                    self.send(
+                        conn,
+                        &Message::DocSync {
+                            doc: doc.clone(),
+                            message,
+                        },
+                    );
+                }
+                true
+            }
+            // A single change too large for any message: this document cannot be synced, and
+            // the peer stays not up to date with it (HS-SYNC-7).
+            Some(Err(too_large)) => {
+                self.emit(Event::DocTooLarge {
                     doc: doc.clone(),
-                    message: message.encode(),
-                },
-            );
+                    bytes: too_large.bytes,
+                });
+                false
+            }
+            None => false,
         }
     }
 }

@@ -194,17 +194,35 @@ impl Core {
 
     /// Sends the changes of a loaded document after `after` (heads the peer holds), or the whole
     /// document if it lacks any of them (HS-RESUME-3).
-    pub(crate) fn send_changes_loaded(&mut self, conn: ConnId, doc: &DocId, after: &[ChangeHash]) {
+    pub(crate) fn send_changes_loaded(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        doc: &DocId,
+        after: &[ChangeHash],
+    ) {
         let Some(loaded) = self.cache.get(doc) else {
             return;
         };
-        let after: Vec<automerge::ChangeHash> = after.iter().map(|h| automerge::ChangeHash(h.0)).collect();
-        if after.iter().any(|h| loaded.am.get_change_by_hash(h).is_none()) {
+        let after_am: Vec<automerge::ChangeHash> = after.iter().map(|h| automerge::ChangeHash(h.0)).collect();
+        if after_am.iter().any(|h| loaded.am.get_change_by_hash(h).is_none()) {
             let bytes = loaded.am.save();
-            self.send_whole_bytes(conn, doc, bytes);
+            self.send_whole_bytes(now, conn, doc, bytes);
             return;
         }
-        let bytes = loaded.am.save_after(&after);
+        let bytes = loaded.am.save_after(&after_am);
+        if bytes.len() > self.doc_limit() {
+            // HS-SYNC-9: too many changes for one DocChanges: the peer holds `after`, so a sync
+            // from there sends just them, in bounded DocSync messages (as HS-SYNC-11 does).
+            let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
+                return;
+            };
+            if let Some(loaded) = self.cache.get_mut(doc) {
+                super::push::assume_peer_has(loaded.state(peer), after);
+            }
+            self.sync_step(now, conn, doc);
+            return;
+        }
         if !bytes.is_empty() {
             self.send(
                 conn,

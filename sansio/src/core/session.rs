@@ -1,6 +1,6 @@
 //! Per-connection session state (SPEC.md §2–§3).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use humansync_protocol::{BlobHash, Cursor, DeviceId, DocId, FrameDecoder, SetSummary};
 
@@ -70,6 +70,10 @@ pub(crate) struct Session {
     pub(crate) wanted: BTreeSet<DocId>,
     /// Documents whose Automerge sync with this peer has a message in flight.
     pub(crate) syncing: BTreeSet<DocId>,
+    /// Documents sent whole (DocWhole), with the heads sent, that the peer has not yet shown it
+    /// holds: outstanding until a DocSync (its acknowledgement, HS-SYNC-1) or DocWhole from the
+    /// peer announces heads that include them, or it answers DocDeleted (HS-SYNC-7).
+    pub(crate) unacked: BTreeMap<DocId, Vec<humansync_protocol::ChangeHash>>,
     /// Documents this session waits on a load for: a message to the peer (an answer, a whole
     /// document, a first sync message) goes out once the load is done (HS-SYNC-7).
     pub(crate) awaiting_loads: BTreeSet<DocId>,
@@ -136,6 +140,7 @@ impl Session {
             recon: ReconPhase::Pending,
             wanted: BTreeSet::new(),
             syncing: BTreeSet::new(),
+            unacked: BTreeMap::new(),
             awaiting_loads: BTreeSet::new(),
             final_reply: None,
             peer_blobs: BTreeSet::new(),
@@ -171,6 +176,7 @@ impl Session {
             && self.final_reply.is_none()
             && self.wanted.is_empty()
             && self.syncing.is_empty()
+            && self.unacked.is_empty()
             && self.awaiting_loads.is_empty()
     }
 }

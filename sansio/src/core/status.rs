@@ -57,7 +57,9 @@ impl Core {
                 open: s.is_open(),
                 reconciled: s.recon == ReconPhase::Done,
                 up_to_date: s.is_open() && s.is_settled(),
-                outstanding: s.wanted.len() + s.syncing.len(),
+                outstanding: s.wanted.len()
+                    + s.syncing.len()
+                    + s.unacked.keys().filter(|d| !s.syncing.contains(*d)).count(),
                 stats: s.stats,
                 blobs_claimed: s.peer_blobs.len(),
             })
@@ -66,6 +68,7 @@ impl Core {
         for s in self.sessions.values() {
             pending.extend(s.wanted.iter());
             pending.extend(s.syncing.iter());
+            pending.extend(s.unacked.keys());
         }
         SyncStatus {
             docs_pending: pending.len() + self.pending_loads(),

@@ -6,11 +6,13 @@
 //! replays it exactly.
 
 pub mod bombs;
+mod claims;
 mod node;
 mod rng;
 mod sim;
 mod store;
 
+pub use claims::false_up_to_date_claims;
 pub use node::SimNode;
 pub use rng::SimRng;
 pub use sim::{SERVER, Sim, SimConfig, summarize};

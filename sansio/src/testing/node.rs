@@ -66,12 +66,14 @@ impl SimNode {
         }
     }
 
-    /// (Re)starts the core from the durable store, as a runtime would after a crash.
-    pub(crate) fn boot(&mut self, now: Instant) {
+    /// (Re)starts the core from the durable store, as a runtime would after a crash;
+    /// `max_doc_bytes` is its [`CoreConfig::max_doc_bytes`].
+    pub(crate) fn boot(&mut self, now: Instant, max_doc_bytes: usize) {
         let mut actor = self.id.as_bytes()[..12].to_vec();
         actor.extend_from_slice(&(self.epoch as u32).to_be_bytes());
         let mut config = CoreConfig::new(self.id, actor, self.anchor);
         config.versions = self.versions.clone();
+        config.max_doc_bytes = max_doc_bytes;
         let mut startup = self.store.startup();
         // A new change log per start (HS-RESUME-1), as a runtime draws a random one.
         startup.log_epoch = u64::from_be_bytes(self.id.as_bytes()[..8].try_into().unwrap_or([1; 8]))

@@ -34,6 +34,9 @@ pub struct SimConfig {
     /// Probability that a dial crosses one from the peer (a fault that exercises the
     /// duplicate-session tie-break, HS-TRANSPORT-3).
     pub crossing_dials: f64,
+    /// Every node's [`crate::CoreConfig::max_doc_bytes`]: lowered, documents of a few KiB take
+    /// the large-document path of HS-SYNC-9.
+    pub max_doc_bytes: usize,
 }
 
 impl Default for SimConfig {
@@ -48,6 +51,7 @@ impl Default for SimConfig {
             dial_interval_ms: 500,
             transcript: false,
             crossing_dials: 0.1,
+            max_doc_bytes: humansync_protocol::limits::MAX_DOC_BYTES,
         }
     }
 }
@@ -151,7 +155,8 @@ impl Sim {
         };
         let server_id = sim.nodes[SERVER].id;
         sim.nodes[SERVER].anchor = Some(server_id);
-        sim.nodes[SERVER].boot(Instant(0));
+        let limit = sim.cfg.max_doc_bytes;
+        sim.nodes[SERVER].boot(Instant(0), limit);
         sim.pump(SERVER);
         for i in 0..devices {
             let idx = sim.add_node(&format!("d{}", i + 1), false);
@@ -164,7 +169,7 @@ impl Sim {
     pub fn add_node(&mut self, name: &str, rogue: bool) -> usize {
         let key = SigningKey::from_bytes(&self.rng.bytes32());
         let mut node = SimNode::new(name, key, rogue);
-        node.boot(self.now);
+        node.boot(self.now, self.cfg.max_doc_bytes);
         self.nodes.push(node);
         self.revoked_seen.push(BTreeSet::new());
         let idx = self.nodes.len() - 1;
@@ -413,7 +418,7 @@ impl Sim {
             return;
         }
         let now = self.now;
-        self.nodes[idx].boot(now);
+        self.nodes[idx].boot(now, self.cfg.max_doc_bytes);
         self.pump(idx);
     }
 
