@@ -54,6 +54,7 @@
 mod apply;
 mod checkpoint;
 mod codec;
+mod blob_ages;
 mod cursors;
 mod docfile;
 mod durable;
@@ -75,6 +76,7 @@ use std::sync::Mutex;
 use humansync_protocol::DocId;
 use humansync_sansio::{DocMeta, DocWrite, IoAction, PeerSyncState};
 
+pub use blob_ages::wall_ms;
 pub use error::StoreError;
 pub use load::Loaded;
 pub use quarantine::QuarantineReport;

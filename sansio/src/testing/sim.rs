@@ -690,6 +690,14 @@ impl Sim {
                 self.nodes[node].store.cursors = cursors.clone();
                 IoResult::Done
             }
+            IoAction::SaveBlobAges { ages } => {
+                self.nodes[node].store.blob_ages = ages.clone();
+                IoResult::Done
+            }
+            IoAction::ReleaseBlob { hash } => {
+                self.nodes[node].store.blobs.remove(hash);
+                IoResult::Done
+            }
             IoAction::FetchBlob { hash, from } => {
                 // HS-BLOB-3: the provider serves only peers its own gate admits, over a live link.
                 let Some(src) = self.nodes.iter().position(|n| n.id == *from) else {
