@@ -31,11 +31,20 @@ fn saved_since(dir: &std::path::Path) -> Vec<(humansync::BlobHash, u64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_grace_period_survives_restarts() {
-    let (dir, files) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let (dir, files) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
     let t0 = wall_ms();
     let node = start_with_grace(dir.path()).await;
-    let loose = node.store_blob(&file(files.path(), "loose", 1)).await.expect("store");
-    let kept = node.store_blob(&file(files.path(), "kept", 2)).await.expect("store");
+    let loose = node
+        .store_blob(&file(files.path(), "loose", 1))
+        .await
+        .expect("store");
+    let kept = node
+        .store_blob(&file(files.path(), "kept", 2))
+        .await
+        .expect("store");
     node.pin_blob(kept).await.expect("pin");
     eventually(10, "the loose blob waits for its grace period", || async {
         let b = node.stats().await.expect("stats").blobs;
@@ -56,7 +65,11 @@ async fn the_grace_period_survives_restarts() {
     })
     .await;
     node.shutdown().await.expect("shutdown");
-    assert_eq!(saved_since(dir.path()), since, "the restart reset the grace period");
+    assert_eq!(
+        saved_since(dir.path()),
+        since,
+        "the restart reset the grace period"
+    );
 
     // Down for two hours (the saved time moved back): released at start, the pinned blob kept.
     DocStore::open(&dir.path().join("store"))

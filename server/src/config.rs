@@ -572,7 +572,8 @@ mod tests {
         let file = path.to_str().expect("utf-8");
         let c = ServerConfig::resolve(&Cli::parse_from(["humansync-server"])).expect("valid");
         assert_eq!(c.blob_grace, std::time::Duration::from_secs(24 * 3600));
-        let c = ServerConfig::resolve(&Cli::parse_from(["humansync-server", "--config", file])).expect("valid");
+        let c =
+            ServerConfig::resolve(&Cli::parse_from(["humansync-server", "--config", file])).expect("valid");
         assert_eq!(c.blob_grace, std::time::Duration::from_secs(7 * 24 * 3600));
         let cli = Cli::parse_from(["humansync-server", "--config", file, "--blob-grace", "90s"]);
         assert_eq!(
@@ -580,7 +581,10 @@ mod tests {
             std::time::Duration::from_secs(90)
         );
         let cli = Cli::parse_from(["humansync-server", "--blob-grace", "soon"]);
-        assert!(matches!(ServerConfig::resolve(&cli), Err(ConfigError::Invalid("blob_grace", _))));
+        assert!(matches!(
+            ServerConfig::resolve(&cli),
+            Err(ConfigError::Invalid("blob_grace", _))
+        ));
     }
 
     #[test]

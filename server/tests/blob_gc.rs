@@ -125,24 +125,41 @@ async fn a_deleted_notes_attachment_leaves_every_store() {
             stats.blobs.deleted,
             stats.blobs.deleted_bytes
         );
-        assert!(stats.blobs.deleted_bytes >= 5_000_000, "{name}: {:?}", stats.blobs);
+        assert!(
+            stats.blobs.deleted_bytes >= 5_000_000,
+            "{name}: {:?}",
+            stats.blobs
+        );
     }
     // The keepsake goes wherever it is not pinned; the shared blob stays everywhere.
     for (name, node, storage) in &nodes {
         let pinned = *name == "B";
-        eventually(60, &format!("{name}: keepsake released unless pinned"), || async {
-            on_disk(storage, keepsake) == pinned
-        })
+        eventually(
+            60,
+            &format!("{name}: keepsake released unless pinned"),
+            || async { on_disk(storage, keepsake) == pinned },
+        )
         .await;
-        assert!(on_disk(storage, shared), "{name} lost the blob another note references");
+        assert!(
+            on_disk(storage, shared),
+            "{name} lost the blob another note references"
+        );
         let stats = node.stats().await.expect("stats");
-        assert_eq!(stats.blobs.held, if pinned { 2 } else { 1 }, "{name}: {:?}", stats.blobs);
+        assert_eq!(
+            stats.blobs.held,
+            if pinned { 2 } else { 1 },
+            "{name}: {:?}",
+            stats.blobs
+        );
         assert_eq!(stats.blobs.pending_deletion, 0, "{name}: {:?}", stats.blobs);
         let copy = node.get_blob(shared).await.expect("the shared blob is served");
         assert_eq!(std::fs::metadata(copy).expect("copy").len(), 100_000);
     }
     // A collected blob is answered as "don't have": nobody can serve it any more.
-    assert!(a.get_blob(big).await.is_err(), "A fetched a blob every node deleted");
+    assert!(
+        a.get_blob(big).await.is_err(),
+        "A fetched a blob every node deleted"
+    );
 
     for node in [a, b] {
         node.shutdown().await.expect("shutdown");
@@ -189,16 +206,23 @@ async fn a_blob_reattached_while_its_note_is_deleted_stays() {
     deleted.expect("delete");
     attached.expect("attach");
     for (name, node, _) in &nodes {
-        eventually(60, &format!("{name} has the second note and not the first"), || async {
-            let docs = node.list_docs("notes/").await.expect("list");
-            docs.len() == 1 && docs[0].as_str() == "notes/second"
-        })
+        eventually(
+            60,
+            &format!("{name} has the second note and not the first"),
+            || async {
+                let docs = node.list_docs("notes/").await.expect("list");
+                docs.len() == 1 && docs[0].as_str() == "notes/second"
+            },
+        )
         .await;
     }
     // Well past the grace period: still held everywhere, never released anywhere.
     tokio::time::sleep(grace * 2).await;
     for (name, node, storage) in &nodes {
-        assert!(holds(node, storage, photo).await, "{name} lost the re-attached photo");
+        assert!(
+            holds(node, storage, photo).await,
+            "{name} lost the re-attached photo"
+        );
         let stats = node.stats().await.expect("stats");
         assert_eq!(stats.blobs.deleted, 0, "{name}: {:?}", stats.blobs);
         assert_eq!(stats.blobs.pending_deletion, 0, "{name}: {:?}", stats.blobs);

@@ -50,7 +50,10 @@ pub(crate) struct BlobKeeper {
 
 impl BlobKeeper {
     /// Starts the keeper; release results go to `results` like any other I/O result.
-    pub(crate) fn start(transport: Arc<Transport>, results: mpsc::UnboundedSender<(IoTaskId, IoResult)>) -> Self {
+    pub(crate) fn start(
+        transport: Arc<Transport>,
+        results: mpsc::UnboundedSender<(IoTaskId, IoResult)>,
+    ) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let released = Arc::new(Released::default());
         let counters = released.clone();

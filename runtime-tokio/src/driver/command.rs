@@ -101,9 +101,7 @@ impl Command {
             Command::Stats { reply } => drop(reply.send(Err(error))),
             Command::FetchBlob { reply, .. }
             | Command::ExportBlob { reply, .. }
-            | Command::PinBlob { reply, .. } => {
-                drop(reply.send(Err(error)))
-            }
+            | Command::PinBlob { reply, .. } => drop(reply.send(Err(error))),
             Command::StoreBlob { reply, .. } => drop(reply.send(Err(error))),
             Command::ApplyPairing { reply, .. } => drop(reply.send(Err(error))),
             Command::Shutdown { reply } => drop(reply.send(Err(error))),

@@ -16,8 +16,8 @@ use humansync_sansio::{Core, Event, Instant, IoAction, IoResult, IoTaskId, OpenS
 use tokio::sync::{broadcast, mpsc};
 
 pub(crate) use anchor::AnchorCommand;
-pub(crate) use command::{AnyBox, Command, Reply};
 use blob_keeper::{BlobKeeper, KeeperOp};
+pub(crate) use command::{AnyBox, Command, Reply};
 use dial::Dialer;
 use store_worker::StoreWorker;
 

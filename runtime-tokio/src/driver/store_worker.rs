@@ -116,7 +116,10 @@ fn run(
                         // HS-BLOB-4: ages become wall-clock times, so that the time the node is
                         // down counts towards the grace period.
                         let now = crate::store::wall_ms();
-                        let since: Vec<_> = ages.iter().map(|(h, age)| (*h, now.saturating_sub(*age))).collect();
+                        let since: Vec<_> = ages
+                            .iter()
+                            .map(|(h, age)| (*h, now.saturating_sub(*age)))
+                            .collect();
                         let result = match store.save_blob_unreferenced_since(&since) {
                             Ok(()) => IoResult::Done,
                             Err(e) => {

@@ -113,7 +113,10 @@ mod tests {
 
     #[test]
     fn roundtrip_and_every_truncation_refused() {
-        let ages = vec![(BlobHash([1; 32]), 1_700_000_000_000), (BlobHash([2; 32]), u64::MAX)];
+        let ages = vec![
+            (BlobHash([1; 32]), 1_700_000_000_000),
+            (BlobHash([2; 32]), u64::MAX),
+        ];
         let bytes = encode(&ages);
         assert_eq!(decode(&bytes).unwrap(), ages);
         assert_eq!(decode(&encode(&[])).unwrap(), Vec::new());

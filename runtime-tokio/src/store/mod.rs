@@ -52,9 +52,9 @@
 //! syncs each file written since the previous checkpoint instead.
 
 mod apply;
+mod blob_ages;
 mod checkpoint;
 mod codec;
-mod blob_ages;
 mod cursors;
 mod docfile;
 mod durable;

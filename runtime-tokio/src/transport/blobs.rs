@@ -46,7 +46,9 @@ fn tag_name(hash: BlobHash) -> String {
 /// Opens (or creates) the store under `dir`, with its garbage collection when `gc` is given.
 pub(crate) async fn open(dir: &Path, gc: Option<super::BlobGc>) -> Result<FsStore, TransportError> {
     let Some(gc) = gc else {
-        return FsStore::load(dir).await.map_err(|e| TransportError::Store(e.into()));
+        return FsStore::load(dir)
+            .await
+            .map_err(|e| TransportError::Store(e.into()));
     };
     let keep = gc.keep.clone();
     let protect: iroh_blobs::store::ProtectCb = std::sync::Arc::new(move |live| {
@@ -116,7 +118,10 @@ async fn tagged(store: &FsStore, prefix: &str) -> Result<Vec<BlobHash>, Transpor
 
 /// The held (tagged) blobs and the pinned ones.
 pub(crate) async fn kept(store: &FsStore) -> Result<(Vec<BlobHash>, Vec<BlobHash>), TransportError> {
-    Ok((tagged(store, HELD_PREFIX).await?, tagged(store, PIN_PREFIX).await?))
+    Ok((
+        tagged(store, HELD_PREFIX).await?,
+        tagged(store, PIN_PREFIX).await?,
+    ))
 }
 
 /// The size of a complete blob.

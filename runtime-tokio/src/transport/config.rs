@@ -44,7 +44,9 @@ pub struct BlobGc {
 
 impl std::fmt::Debug for BlobGc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobGc").field("interval", &self.interval).finish_non_exhaustive()
+        f.debug_struct("BlobGc")
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
     }
 }
 
