@@ -87,6 +87,8 @@ fn start_unchecked(setup: &Setup) -> Result<Core, String> {
         // Fixed by the vector, so that it is reproducible (a runtime draws one per start).
         log_epoch: setup.epoch,
         cursors: Vec::new(),
+        pinned_blobs: Vec::new(),
+        blob_ages: Vec::new(),
     };
     let now = Instant(0);
     let mut core = Core::new(now, config, startup).map_err(|e| e.to_string())?;
@@ -167,9 +169,11 @@ fn drain(core: &mut Core, now: Instant) -> Result<Drained, String> {
             Output::Io(task) => {
                 let result = match task.action {
                     IoAction::LoadDoc { .. } => IoResult::NotFound,
-                    IoAction::SaveDoc { .. } | IoAction::DeleteDoc { .. } | IoAction::SaveCursors { .. } => {
-                        IoResult::Done
-                    }
+                    IoAction::SaveDoc { .. }
+                    | IoAction::DeleteDoc { .. }
+                    | IoAction::SaveCursors { .. }
+                    | IoAction::SaveBlobAges { .. }
+                    | IoAction::ReleaseBlob { .. } => IoResult::Done,
                     IoAction::FetchBlob { .. } => IoResult::Failed {
                         reason: "no blobs in transcripts".to_owned(),
                     },

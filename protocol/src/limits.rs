@@ -70,6 +70,13 @@ pub const PAIR_RATE_WINDOW_MS: u64 = 60 * 1_000;
 pub const BLOB_RETRY_BASE_MS: u64 = 500;
 /// Longest retry delay for a failed blob fetch, in milliseconds (HS-BLOB-2).
 pub const BLOB_RETRY_MAX_MS: u64 = 60_000;
+/// Default grace period of blob retention, in milliseconds: a held blob no live document
+/// references and the app has not pinned is deleted this long after it became unreferenced
+/// (HS-BLOB-4). Local policy; the library and the server let it be configured.
+pub const BLOB_GRACE_DEFAULT_MS: u64 = 24 * 3_600_000;
+/// How soon a blob whose grace period ended is looked at again while documents are in flight
+/// (HS-BLOB-4), in milliseconds.
+pub const BLOB_RETENTION_RECHECK_MS: u64 = 1_000;
 /// Least time between two `Synced` messages on one session, in milliseconds (HS-RESUME-5).
 pub const SYNCED_INTERVAL_MS: u64 = 1_000;
 

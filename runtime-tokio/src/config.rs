@@ -69,6 +69,9 @@ pub struct HumanSyncConfig {
     /// A PEM file of extra root certificates for `server_url` (a self-signed server certificate
     /// or a private CA), trusted in addition to the system's. TOML: `[server] ca_cert`.
     pub server_ca_cert: Option<PathBuf>,
+    /// How long a blob no live document references (and the app has not pinned) stays before it
+    /// is deleted (HS-BLOB-4); default 24 hours. TOML: `[storage] blob_grace_secs`.
+    pub blob_grace: std::time::Duration,
 }
 
 impl HumanSyncConfig {
@@ -84,15 +87,20 @@ impl HumanSyncConfig {
             interval_secs: 30,
             expected_server_id: None,
             server_ca_cert: None,
+            blob_grace: std::time::Duration::from_millis(humansync_protocol::limits::BLOB_GRACE_DEFAULT_MS),
         }
     }
 
-    /// Parses the PRD's TOML layout: `[server] url, node_id`, `[storage] path`, `[sync] interval_secs`,
+    /// Parses the PRD's TOML layout: `[server] url, node_id`, `[storage] path, blob_grace_secs`,
+    /// `[sync] interval_secs`,
     /// `[iroh] port, relay` (`relay = "default"`, `"disabled"`, `"server"` or a URL), `mdns`.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         let file: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
         let storage = file.storage.path.ok_or(ConfigError::Missing("storage.path"))?;
         let mut config = HumanSyncConfig::new(storage);
+        if let Some(secs) = file.storage.blob_grace_secs {
+            config.blob_grace = std::time::Duration::from_secs(secs);
+        }
         config.server_url = file.server.url;
         config.server_ca_cert = file.server.ca_cert;
         if let Some(id) = file.server.node_id {
@@ -166,6 +174,7 @@ struct ServerSection {
 #[serde(deny_unknown_fields)]
 struct StorageSection {
     path: Option<PathBuf>,
+    blob_grace_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -194,6 +203,7 @@ mod tests {
             ca_cert = "/etc/humandocs/server.pem"
             [storage]
             path = "/var/lib/humandocs"
+            blob_grace_secs = 3600
             [sync]
             interval_secs = 60
             [iroh]
@@ -205,6 +215,7 @@ mod tests {
         assert_eq!(c.server_ca_cert, Some(PathBuf::from("/etc/humandocs/server.pem")));
         assert_eq!(c.storage_path, PathBuf::from("/var/lib/humandocs"));
         assert_eq!(c.interval_secs, 60);
+        assert_eq!(c.blob_grace, std::time::Duration::from_secs(3600));
         assert_eq!(c.iroh_port, 4433);
         assert_eq!(c.relay, RelayConfig::Disabled);
     }

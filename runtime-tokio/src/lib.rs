@@ -74,4 +74,4 @@ pub use humansync_sansio::{Event, Origin};
 pub use invite::render_qr;
 pub use node::{Node, PeerStatus, SyncStatus, init};
 pub use private_dir::private_dir;
-pub use stats::{NodeStats, NodeTotals, SessionCounters};
+pub use stats::{BlobStats, NodeStats, NodeTotals, SessionCounters};

@@ -104,9 +104,19 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
     let mut core_config = CoreConfig::new(id, actor, anchor);
     // The rescan interval is also the longest wait between dials of an unreachable device.
     core_config.dial.backoff_max_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
-    let core = Core::new(Instant(0), core_config, startup).map_err(|e| Error::Storage(e.to_string()))?;
+    core_config.blob_grace_ms = u64::try_from(config.blob_grace.as_millis()).unwrap_or(u64::MAX);
     let gate = Gate::new(id);
     let (net_tx, net_rx) = mpsc::channel(4096);
+    // Each sweep of the blob store asks the driver which blobs to keep (HS-BLOB-4).
+    let (keep_tx, keep_rx) = mpsc::unbounded_channel::<driver::KeepRequest>();
+    let keep: crate::transport::KeepSet = Arc::new(move || {
+        let keep_tx = keep_tx.clone();
+        Box::pin(async move {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            keep_tx.send(reply).ok()?;
+            answer.await.ok()
+        })
+    });
     let transport_config = TransportConfig {
         secret_key: secret,
         bind_port: config.iroh_port,
@@ -125,15 +135,35 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         portmapper: !matches!(config.relay, RelayConfig::Disabled)
             && !config.bind_addr.is_some_and(|ip| ip.is_loopback()),
         blobs_dir: storage.join("blobs"),
+        blob_gc: Some(crate::transport::BlobGc {
+            interval: sweep_interval(config.blob_grace),
+            keep,
+        }),
     };
     let transport = Transport::bind(transport_config, gate.clone(), net_tx)
         .await
         .map_err(|e| Error::Network(e.to_string()))?;
+    // HS-BLOB-4: held and pinned blobs are the store's tags; ages count the time we were down.
+    let kept = transport.kept_blobs().await;
+    let core = kept
+        .map_err(|e| Error::Storage(e.to_string()))
+        .and_then(|(held, pinned)| {
+            startup.local_blobs = held;
+            startup.pinned_blobs = pinned;
+            startup.blob_ages = store.blob_ages(crate::store::wall_ms());
+            Core::new(Instant(0), core_config, startup).map_err(|e| Error::Storage(e.to_string()))
+        });
+    let mut core = match core {
+        Ok(core) => core,
+        Err(e) => {
+            transport.shutdown().await;
+            return Err(e);
+        }
+    };
     let addrs = transport.addrs();
     let (commands_tx, commands_rx) = mpsc::channel(1024);
     let (events, _) = broadcast::channel(4096);
     // Blobs already held count as held (the want-list only asks for the rest).
-    let mut core = core;
     for hash in core.missing_blobs() {
         if transport.has_blob(hash).await {
             core.handle_blob_added(Instant(0), hash);
@@ -148,6 +178,7 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         commands: commands_rx,
         events: events.clone(),
         pairing: pairing.clone(),
+        keep_requests: keep_rx,
     };
     tokio::spawn(driver::run(parts));
     // Discovery asks the server this device paired with (or the configured one) once paired.
@@ -185,6 +216,15 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         node.add_peer_addrs(response.server_node_id, addrs).await?;
     }
     Ok(node)
+}
+
+/// Time between two sweeps of the blob store: a quarter of the grace period, between 100 ms
+/// and 10 minutes (a released blob's bytes are gone at most this long after its release).
+fn sweep_interval(grace: std::time::Duration) -> std::time::Duration {
+    (grace / 4).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(600),
+    )
 }
 
 fn random32() -> [u8; 32] {
@@ -376,11 +416,33 @@ impl Node {
     }
 
     /// Copies a file into the blob store and returns its hash; reference it from a document with
-    /// [`Doc::put_blob`] and every peer fetches it.
+    /// [`Doc::put_blob`] and every peer fetches it. A blob no live document references is
+    /// deleted after the grace period ([`HumanSyncConfig::blob_grace`]) unless pinned
+    /// ([`Node::pin_blob`]).
     pub async fn store_blob(&self, path: &Path) -> Result<BlobHash, Error> {
         let path = std::path::absolute(path).map_err(|e| Error::Storage(e.to_string()))?;
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.send(Command::StoreBlob { path, reply }).await?;
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// Pins a blob (HS-BLOB-4): it is kept on this device even when no document references it,
+    /// until [`Node::unpin_blob`]. Pins are durable and local to this device; pinning a blob not
+    /// held yet keeps it once it arrives (it is fetched only if a document references it, or
+    /// with [`Node::get_blob`]).
+    pub async fn pin_blob(&self, hash: BlobHash) -> Result<(), Error> {
+        self.pin(hash, true).await
+    }
+
+    /// Unpins a blob: if no live document references it, it is deleted from this device when
+    /// the grace period ([`HumanSyncConfig::blob_grace`]) has passed.
+    pub async fn unpin_blob(&self, hash: BlobHash) -> Result<(), Error> {
+        self.pin(hash, false).await
+    }
+
+    async fn pin(&self, hash: BlobHash, pin: bool) -> Result<(), Error> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::PinBlob { hash, pin, reply }).await?;
         rx.await.map_err(|_| Error::Shutdown)?
     }
 

@@ -47,6 +47,28 @@ pub struct NodeTotals {
     pub dials_started: u64,
 }
 
+/// The blobs a node holds and what its retention did (HS-BLOB-4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BlobStats {
+    /// Blobs held complete.
+    pub held: u64,
+    /// Their payload bytes.
+    pub held_bytes: u64,
+    /// Held blobs no live document references and not pinned, waiting for their grace period.
+    pub pending_deletion: u64,
+    /// Their payload bytes.
+    pub pending_deletion_bytes: u64,
+    /// Blobs the app pinned.
+    pub pinned: u64,
+    /// Blobs released since start: untagged, their bytes deleted at the blob store's next sweep.
+    pub deleted: u64,
+    /// Their payload bytes.
+    pub deleted_bytes: u64,
+    /// The grace period.
+    pub grace: std::time::Duration,
+}
+
 /// What a node did since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -75,6 +97,8 @@ pub struct NodeStats {
     pub store_bytes: u64,
     /// Bytes on disk of the blob store (`storage_path/blobs`).
     pub blob_bytes: u64,
+    /// Blobs held, waiting for deletion and deleted (HS-BLOB-4).
+    pub blobs: BlobStats,
     /// Files in the store's quarantine directory now (from this run or earlier ones).
     pub quarantined_files: u64,
 }

@@ -258,6 +258,7 @@ impl Harness {
             local_blobs,
             log_epoch,
             cursors,
+            ..
         } = store.startup();
         // The runtime draws the epoch; this model never saves cursors.
         assert_eq!((log_epoch, cursors), (0, Vec::new()));

@@ -242,6 +242,7 @@ async fn mdns_node(seed: u8, other: u8) -> Node {
         mdns: true,
         portmapper: false,
         blobs_dir: dir.path().join("blobs"),
+        blob_gc: None,
     };
     let transport = Transport::bind(config, gate.clone(), tx).await.expect("bind");
     Node {

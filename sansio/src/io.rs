@@ -59,6 +59,21 @@ pub enum IoAction {
         /// Every cursor, by peer.
         cursors: Vec<(DeviceId, Cursor)>,
     },
+    /// Release a held blob (HS-BLOB-4): its grace period ended and no live document references
+    /// it. The runtime MUST stop keeping it (the store deletes its bytes) and answer
+    /// [`IoResult::Done`], or [`IoResult::Failed`] if it could not (the blob is then held again).
+    /// Releases and keeps of one blob MUST take effect in the order the core asked for them.
+    ReleaseBlob {
+        /// The blob.
+        hash: BlobHash,
+    },
+    /// Durably replace the persisted ages of unreferenced blobs with these (milliseconds each has
+    /// been unreferenced, HS-BLOB-4); answer with [`IoResult::Done`]. Hand them back in
+    /// [`crate::Startup::blob_ages`], each increased by the time until the next start.
+    SaveBlobAges {
+        /// Every unreferenced held blob and its age in milliseconds.
+        ages: Vec<(BlobHash, u64)>,
+    },
     /// Fetch a blob from a peer over the blobs ALPN; answer with [`IoResult::Done`] when complete or [`IoResult::Failed`].
     FetchBlob {
         /// The blob.

@@ -35,6 +35,7 @@ mod output;
 pub mod pairing;
 pub mod recon;
 pub mod registry;
+pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
@@ -42,8 +43,8 @@ pub mod untrusted;
 
 pub use crate::core::OpenState;
 pub use crate::core::{
-    Core, CoreConfig, CoreError, DialConfig, DialStats, PeerStatus, QuarantineKind, Quarantined,
-    SessionStats, Startup, SyncStatus, Wake,
+    BlobRetention, Core, CoreConfig, CoreError, DialConfig, DialStats, PeerStatus, QuarantineKind,
+    Quarantined, SessionStats, Startup, SyncStatus, Wake,
 };
 pub use event::{Event, Origin};
 pub use io::{DocMeta, DocWrite, IoAction, IoResult, IoTask, IoTaskId, PeerSyncState};

@@ -103,6 +103,10 @@ pub struct ServeArgs {
     /// default. A listener of its own: never the pairing port, never its rate limits.
     #[arg(long, env = "HUMANSYNC_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// How long a blob no live document references stays before it is deleted (`90s`, `10m`,
+    /// `24h`, `7d`; default 24h, HS-BLOB-4).
+    #[arg(long, env = "HUMANSYNC_BLOB_GRACE")]
+    pub blob_grace: Option<String>,
 }
 
 /// Subcommands.
@@ -207,6 +211,7 @@ struct File {
     relay_port: Option<u16>,
     relay_public_url: Option<String>,
     metrics_addr: Option<SocketAddr>,
+    blob_grace: Option<String>,
 }
 
 /// Why the settings are unusable.
@@ -254,6 +259,8 @@ pub struct ServerConfig {
     pub serve_relay: Option<ServeRelay>,
     /// Where `GET /metrics` is served, if anywhere.
     pub metrics_addr: Option<SocketAddr>,
+    /// Grace period of blob retention (HS-BLOB-4).
+    pub blob_grace: std::time::Duration,
 }
 
 /// Settings of the embedded relay.
@@ -285,6 +292,7 @@ impl ServerConfig {
             trusted_proxies: TrustedProxies::default(),
             serve_relay: None,
             metrics_addr: None,
+            blob_grace: std::time::Duration::from_millis(humansync::protocol::limits::BLOB_GRACE_DEFAULT_MS),
         }
     }
 
@@ -350,6 +358,12 @@ impl ServerConfig {
         };
         config.mdns = s.mdns.or(file.mdns).unwrap_or(false);
         config.metrics_addr = s.metrics_addr.or(file.metrics_addr);
+        if let Some(grace) = s.blob_grace.as_deref().or(file.blob_grace.as_deref()) {
+            let ms = parse_duration_ms(grace).map_err(|_| {
+                ConfigError::Invalid("blob_grace", format!("{grace:?} is not a duration like 24h"))
+            })?;
+            config.blob_grace = std::time::Duration::from_millis(ms);
+        }
         let proxies = if s.trusted_proxy.is_empty() {
             file.trusted_proxies
         } else {
@@ -547,6 +561,30 @@ mod tests {
         ));
         let bad_url = Cli::parse_from(["humansync-server", "--serve-relay", "--relay-public-url", "relay"]);
         assert!(ServerConfig::resolve(&bad_url).is_err());
+    }
+
+    #[test]
+    fn blob_grace_from_the_flag_or_the_file() {
+        // HS-BLOB-4
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.toml");
+        std::fs::write(&path, "blob_grace = '7d'\n").expect("write");
+        let file = path.to_str().expect("utf-8");
+        let c = ServerConfig::resolve(&Cli::parse_from(["humansync-server"])).expect("valid");
+        assert_eq!(c.blob_grace, std::time::Duration::from_secs(24 * 3600));
+        let c =
+            ServerConfig::resolve(&Cli::parse_from(["humansync-server", "--config", file])).expect("valid");
+        assert_eq!(c.blob_grace, std::time::Duration::from_secs(7 * 24 * 3600));
+        let cli = Cli::parse_from(["humansync-server", "--config", file, "--blob-grace", "90s"]);
+        assert_eq!(
+            ServerConfig::resolve(&cli).expect("valid").blob_grace,
+            std::time::Duration::from_secs(90)
+        );
+        let cli = Cli::parse_from(["humansync-server", "--blob-grace", "soon"]);
+        assert!(matches!(
+            ServerConfig::resolve(&cli),
+            Err(ConfigError::Invalid("blob_grace", _))
+        ));
     }
 
     #[test]

@@ -17,6 +17,9 @@
 //! | `humansync_blobs_arrived_total` | counter | blobs fetched from devices |
 //! | `humansync_blobs_missing` | gauge | referenced blobs not held yet |
 //! | `humansync_blob_bytes` / `humansync_store_bytes` | gauge | bytes on disk of the blob store / document store |
+//! | `humansync_blobs_held` / `humansync_blobs_held_bytes` | gauge | blobs held complete / their bytes (HS-BLOB-4) |
+//! | `humansync_blobs_pending_deletion` / `_bytes` | gauge | held blobs no live document references, in their grace period |
+//! | `humansync_blobs_deleted_total` / `humansync_blob_bytes_deleted_total` | counter | blobs released for deletion since start / their bytes |
 //! | `humansync_devices{state}` | gauge | registered (`active`) and `revoked` devices |
 //! | `humansync_relay_refused_total` | counter | embedded-relay connections refused |
 
@@ -51,6 +54,12 @@ pub const FAMILIES: &[&str] = &[
     "humansync_blobs_arrived_total",
     "humansync_blobs_missing",
     "humansync_blob_bytes",
+    "humansync_blobs_held",
+    "humansync_blobs_held_bytes",
+    "humansync_blobs_pending_deletion",
+    "humansync_blobs_pending_deletion_bytes",
+    "humansync_blobs_deleted_total",
+    "humansync_blob_bytes_deleted_total",
     "humansync_store_bytes",
     "humansync_devices",
     "humansync_relay_refused_total",
@@ -255,6 +264,38 @@ impl Collector for SnapshotCollector {
             "humansync_blob_bytes",
             "Bytes on disk of the blob store",
             s.stats.blob_bytes,
+        )?;
+        let b = &s.stats.blobs;
+        gauge(&mut e, "humansync_blobs_held", "Blobs held complete", b.held)?;
+        gauge(
+            &mut e,
+            "humansync_blobs_held_bytes",
+            "Bytes of the blobs held",
+            b.held_bytes,
+        )?;
+        gauge(
+            &mut e,
+            "humansync_blobs_pending_deletion",
+            "Held blobs no live document references, in their grace period",
+            b.pending_deletion,
+        )?;
+        gauge(
+            &mut e,
+            "humansync_blobs_pending_deletion_bytes",
+            "Bytes of the blobs pending deletion",
+            b.pending_deletion_bytes,
+        )?;
+        counter(
+            &mut e,
+            "humansync_blobs_deleted",
+            "Blobs released for deletion since start",
+            b.deleted,
+        )?;
+        counter(
+            &mut e,
+            "humansync_blob_bytes_deleted",
+            "Bytes of the blobs released for deletion since start",
+            b.deleted_bytes,
         )?;
         gauge(
             &mut e,

@@ -110,6 +110,7 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
         None => config.relay.clone(),
     };
     node_config.mdns = config.mdns;
+    node_config.blob_grace = config.blob_grace;
     let node = Node::init_anchor(node_config).await?;
     if let Some(relay) = &mut relay {
         relay.attach(node.clone());

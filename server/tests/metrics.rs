@@ -131,6 +131,13 @@ async fn metrics_count_outcomes_and_work_without_naming_anyone() {
         "humansync_quarantines_total",
         "humansync_blob_bytes",
         "humansync_blobs_missing",
+        // HS-BLOB-4
+        "humansync_blobs_held",
+        "humansync_blobs_held_bytes",
+        "humansync_blobs_pending_deletion",
+        "humansync_blobs_pending_deletion_bytes",
+        "humansync_blobs_deleted_total",
+        "humansync_blob_bytes_deleted_total",
     ] {
         assert!(sample(&body, name).is_some(), "{name} missing from {body}");
     }

@@ -224,6 +224,7 @@ impl CorePeer {
                 self.store.cursors = cursors;
                 IoResult::Done
             }
+            IoAction::SaveBlobAges { .. } | IoAction::ReleaseBlob { .. } => IoResult::Done,
             IoAction::FetchBlob { .. } => IoResult::Failed {
                 reason: "the conformance runner does not fetch blobs through its core".into(),
             },

@@ -58,6 +58,12 @@ pub(crate) enum Command {
         hash: BlobHash,
         reply: Reply<()>,
     },
+    /// Pin (`pin`) or unpin a blob (HS-BLOB-4).
+    PinBlob {
+        hash: BlobHash,
+        pin: bool,
+        reply: Reply<()>,
+    },
     ApplyPairing {
         response: Box<PairResponse>,
         reply: Reply<()>,
@@ -93,9 +99,9 @@ impl Command {
             Command::List { reply, .. } => drop(reply.send(Err(error))),
             Command::Status { reply } => drop(reply.send(Err(error))),
             Command::Stats { reply } => drop(reply.send(Err(error))),
-            Command::FetchBlob { reply, .. } | Command::ExportBlob { reply, .. } => {
-                drop(reply.send(Err(error)))
-            }
+            Command::FetchBlob { reply, .. }
+            | Command::ExportBlob { reply, .. }
+            | Command::PinBlob { reply, .. } => drop(reply.send(Err(error))),
             Command::StoreBlob { reply, .. } => drop(reply.send(Err(error))),
             Command::ApplyPairing { reply, .. } => drop(reply.send(Err(error))),
             Command::Shutdown { reply } => drop(reply.send(Err(error))),

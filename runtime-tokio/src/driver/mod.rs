@@ -2,6 +2,7 @@
 //! iroh, I/O to the disk worker, events to the app — under the core's single-mutation contract.
 
 mod anchor;
+mod blob_keeper;
 mod command;
 mod dial;
 mod shutdown;
@@ -15,6 +16,7 @@ use humansync_sansio::{Core, Event, Instant, IoAction, IoResult, IoTaskId, OpenS
 use tokio::sync::{broadcast, mpsc};
 
 pub(crate) use anchor::AnchorCommand;
+use blob_keeper::{BlobKeeper, KeeperOp};
 pub(crate) use command::{AnyBox, Command, Reply};
 use dial::Dialer;
 use store_worker::StoreWorker;
@@ -33,7 +35,15 @@ pub(crate) struct DriverParts {
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) pairing: PairingState,
+    /// The blob store's sweeps ask here which blobs to keep (HS-BLOB-4).
+    pub(crate) keep_requests: mpsc::UnboundedReceiver<KeepRequest>,
 }
+
+/// A sweep of the blob store asking which blobs to keep.
+pub(crate) type KeepRequest = tokio::sync::oneshot::Sender<Vec<humansync_protocol::BlobHash>>;
+
+/// A blob now held: from the app (with the import's temp tag) or fetched by `get_blob`.
+type BlobAdded = (humansync_protocol::BlobHash, Option<iroh_blobs::api::TempTag>);
 
 /// The driver's state; see the module docs.
 struct Driver {
@@ -57,7 +67,9 @@ struct Driver {
     lan_generation: u64,
     /// The LAN peers and addresses as of that generation.
     lan_seen: BTreeMap<DeviceId, Vec<std::net::SocketAddr>>,
-    blob_added_tx: mpsc::UnboundedSender<humansync_protocol::BlobHash>,
+    blob_added_tx: mpsc::UnboundedSender<BlobAdded>,
+    /// Applies keeps, releases and pins to the blob store in order (HS-BLOB-4).
+    keeper: BlobKeeper,
     /// Store tasks submitted and not answered, true for saves ([`NodeStats::io_pending`]).
     store_pending: BTreeMap<IoTaskId, bool>,
     docs_loaded: u64,
@@ -77,14 +89,18 @@ pub(crate) async fn run(parts: DriverParts) {
         mut commands,
         events,
         pairing,
+        mut keep_requests,
     } = parts;
     let (io_tx, mut io_rx) = mpsc::unbounded_channel();
     let (dial_tx, mut dial_rx) = mpsc::unbounded_channel();
     let (blob_added_tx, mut blob_added_rx) = mpsc::unbounded_channel();
     let store = StoreWorker::start(store, io_tx.clone());
+    let transport = std::sync::Arc::new(transport);
+    let keeper = BlobKeeper::start(transport.clone(), io_tx.clone());
     let mut driver = Driver {
         core,
-        transport: std::sync::Arc::new(transport),
+        transport,
+        keeper,
         gate,
         store,
         io_tx,
@@ -132,9 +148,17 @@ pub(crate) async fn run(parts: DriverParts) {
                 let now = driver.now();
                 driver.core.handle_dial_failed(now, peer);
             }
-            Some(hash) = blob_added_rx.recv() => {
+            Some((hash, hold)) = blob_added_rx.recv() => {
                 let now = driver.now();
+                let was_held = driver.core.holds_blob(&hash);
                 driver.core.handle_blob_added(now, hash);
+                if !was_held {
+                    // Tagged after any release of it already queued (HS-BLOB-4).
+                    driver.keeper.submit(KeeperOp::Keep { hash, hold });
+                }
+            }
+            Some(reply) = keep_requests.recv() => {
+                let _ = reply.send(driver.core.blobs_to_keep().into_iter().collect());
             }
             _ = lan_tick.tick() => driver.lan_news(),
             _ = sleep => {
@@ -186,6 +210,9 @@ impl Driver {
                     self.transport.disconnect_peer(peer, code);
                 }
                 Output::Io(task) => match task.action {
+                    IoAction::ReleaseBlob { hash } => {
+                        self.keeper.submit(KeeperOp::Release { id: task.id, hash });
+                    }
                     IoAction::FetchBlob { hash, from } => {
                         let transport = self.transport.clone();
                         let tx = self.io_tx.clone();
@@ -326,7 +353,15 @@ impl Driver {
                 let _ = reply.send(Ok(self.status()));
             }
             Command::Stats { reply } => {
-                let _ = reply.send(Ok(self.stats()));
+                let stats = self.stats();
+                let retention = self.core.blob_retention();
+                let transport = self.transport.clone();
+                let released = self.keeper.released.clone();
+                // Sizes come from the blob store: asked off the driver.
+                tokio::spawn(async move {
+                    let stats = blob_stats(stats, retention, &transport, &released).await;
+                    let _ = reply.send(Ok(stats));
+                });
             }
             Command::StoreBlob { path, reply } => {
                 // Adding hashes the file; done off the driver, then reported back as BlobAdded.
@@ -334,14 +369,25 @@ impl Driver {
                 let added = self.blob_added_tx.clone();
                 tokio::spawn(async move {
                     let result = transport
-                        .add_blob(&path)
+                        .add_blob_held(&path)
                         .await
                         .map_err(|e| Error::Storage(e.to_string()));
-                    if let Ok(hash) = &result {
-                        let _ = added.send(*hash);
-                    }
+                    let result = result.map(|(hash, hold)| {
+                        // The temp tag protects the blob until the keeper has tagged it.
+                        let _ = added.send((hash, Some(hold)));
+                        hash
+                    });
                     let _ = reply.send(result);
                 });
+            }
+            Command::PinBlob { hash, pin, reply } => {
+                let now = self.now();
+                if pin {
+                    self.core.pin_blob(now, hash);
+                } else {
+                    self.core.unpin_blob(now, hash);
+                }
+                self.keeper.submit(KeeperOp::Pin { hash, pin, reply });
             }
             Command::ExportBlob { hash, to, reply } => {
                 let transport = self.transport.clone();
@@ -423,13 +469,17 @@ impl Driver {
     fn fetch_any(&mut self, hash: humansync_protocol::BlobHash, reply: Reply<()>) {
         let peers: Vec<DeviceId> = self.open_peers().into_iter().collect();
         let transport = self.transport.clone();
+        let added = self.blob_added_tx.clone();
         tokio::spawn(async move {
+            // What the app reads is held (and, if unreferenced, has a new grace period).
             if transport.has_blob(hash).await {
+                let _ = added.send((hash, None));
                 let _ = reply.send(Ok(()));
                 return;
             }
             for peer in peers {
                 if transport.fetch_blob(hash, peer).await.is_ok() {
+                    let _ = added.send((hash, None));
                     let _ = reply.send(Ok(()));
                     return;
                 }
@@ -585,9 +635,41 @@ impl Driver {
             // Disk figures are filled in by `Node::stats`, off the driver.
             store_bytes: 0,
             blob_bytes: 0,
+            blobs: crate::BlobStats::default(),
             quarantined_files: 0,
         }
     }
+}
+
+/// Fills [`NodeStats::blobs`]: counts from the core, sizes from the blob store (HS-BLOB-4).
+async fn blob_stats(
+    mut stats: NodeStats,
+    retention: humansync_sansio::BlobRetention,
+    transport: &Transport,
+    released: &blob_keeper::Released,
+) -> NodeStats {
+    let mut held_bytes = 0u64;
+    let mut pending_bytes = 0u64;
+    let pending: BTreeSet<_> = retention.pending.iter().copied().collect();
+    for hash in &retention.held {
+        let size = transport.blob_size(*hash).await.unwrap_or(0);
+        held_bytes = held_bytes.saturating_add(size);
+        if pending.contains(hash) {
+            pending_bytes = pending_bytes.saturating_add(size);
+        }
+    }
+    let order = std::sync::atomic::Ordering::Relaxed;
+    stats.blobs = crate::BlobStats {
+        held: retention.held.len() as u64,
+        held_bytes,
+        pending_deletion: retention.pending.len() as u64,
+        pending_deletion_bytes: pending_bytes,
+        pinned: retention.pinned.len() as u64,
+        deleted: released.blobs.load(order),
+        deleted_bytes: released.bytes.load(order),
+        grace: Duration::from_millis(retention.grace_ms),
+    };
+    stats
 }
 
 fn core_error(e: humansync_sansio::CoreError) -> Error {

@@ -111,7 +111,27 @@ fn run(
                         };
                         let _ = results.send((id, result));
                     }
-                    IoAction::FetchBlob { .. } => {
+                    IoAction::SaveBlobAges { ages } => {
+                        flush(&mut store, &mut batch, &results);
+                        // HS-BLOB-4: ages become wall-clock times, so that the time the node is
+                        // down counts towards the grace period.
+                        let now = crate::store::wall_ms();
+                        let since: Vec<_> = ages
+                            .iter()
+                            .map(|(h, age)| (*h, now.saturating_sub(*age)))
+                            .collect();
+                        let result = match store.save_blob_unreferenced_since(&since) {
+                            Ok(()) => IoResult::Done,
+                            Err(e) => {
+                                tracing::warn!("saving blob ages failed: {e}");
+                                IoResult::Failed {
+                                    reason: e.to_string(),
+                                }
+                            }
+                        };
+                        let _ = results.send((id, result));
+                    }
+                    IoAction::FetchBlob { .. } | IoAction::ReleaseBlob { .. } => {
                         let _ = results.send((
                             id,
                             IoResult::Failed {

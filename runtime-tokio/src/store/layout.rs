@@ -5,6 +5,7 @@
 //! <root>/wal                   write-ahead log (wal.rs)
 //! <root>/index                 index snapshot written at each checkpoint (index.rs)
 //! <root>/cursors               cursors into peers' change logs (cursors.rs)
+//! <root>/blob-ages             since when unreferenced blobs are unreferenced (blob_ages.rs)
 //! <root>/docs/<kk>/<key>.hsd   one file per document (docfile.rs)
 //! <root>/tmp/                  files being written; emptied at open
 //! <root>/quarantine/<key>.<n>.hsd   corrupt files moved aside, never read again by the store
@@ -31,6 +32,7 @@ pub(crate) struct Layout {
     pub(crate) wal: PathBuf,
     pub(crate) index: PathBuf,
     pub(crate) cursors: PathBuf,
+    pub(crate) blob_ages: PathBuf,
     pub(crate) lock: PathBuf,
 }
 
@@ -45,6 +47,7 @@ impl Layout {
             wal: root.join("wal"),
             index: root.join("index"),
             cursors: root.join("cursors"),
+            blob_ages: root.join("blob-ages"),
             lock: root.join("lock"),
         }
     }
@@ -67,6 +70,11 @@ impl Layout {
     /// Where the index snapshot is written before it is renamed into place.
     pub(crate) fn index_tmp(&self) -> PathBuf {
         self.tmp.join("index")
+    }
+
+    /// Where the blob ages file is written before it is renamed into place.
+    pub(crate) fn blob_ages_tmp(&self) -> PathBuf {
+        self.tmp.join("blob-ages")
     }
 
     /// Where the cursors file is written before it is renamed into place.

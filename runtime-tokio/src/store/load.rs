@@ -17,8 +17,10 @@ pub type Loaded = (Vec<u8>, Vec<PeerSyncState>);
 impl DocStore {
     /// What the core needs at start-up: every index row except `_devices` (tombstones included,
     /// quarantined documents left out so the core fetches them again), and the `_devices` bytes.
-    /// Reads one document file (`_devices`) and no other. `local_blobs` is left empty: blobs
-    /// belong to the blob store. `log_epoch` is left 0 (resuming off) for the caller to draw.
+    /// Reads one document file (`_devices`) and no other. `local_blobs`, `pinned_blobs` and
+    /// `blob_ages` are left empty: blobs belong to the blob store, and ages need the wall clock
+    /// ([`DocStore::blob_unreferenced_since`]). `log_epoch` is left 0 (resuming off) for the
+    /// caller to draw.
     pub fn startup(&self) -> Startup {
         let index = {
             let q = self.lock_quarantine();
@@ -52,6 +54,8 @@ impl DocStore {
             // The runtime draws a fresh epoch per start (HS-RESUME-1).
             log_epoch: 0,
             cursors: self.cursors(),
+            pinned_blobs: Vec::new(),
+            blob_ages: Vec::new(),
         }
     }
 

@@ -52,6 +52,7 @@
 //! syncs each file written since the previous checkpoint instead.
 
 mod apply;
+mod blob_ages;
 mod checkpoint;
 mod codec;
 mod cursors;
@@ -75,6 +76,7 @@ use std::sync::Mutex;
 use humansync_protocol::DocId;
 use humansync_sansio::{DocMeta, DocWrite, IoAction, PeerSyncState};
 
+pub use blob_ages::wall_ms;
 pub use error::StoreError;
 pub use load::Loaded;
 pub use quarantine::QuarantineReport;

@@ -1,4 +1,10 @@
-//! Blob store operations over iroh-blobs: add, query, fetch (resumable), export (HS-BLOB-2).
+//! Blob store operations over iroh-blobs: add, query, fetch (resumable), export (HS-BLOB-2),
+//! keep, release and pin (HS-BLOB-4).
+//!
+//! A blob the node holds is kept by a tag `humansync/blob/<hash>`, a pinned one by a tag
+//! `humansync/pin/<hash>`. With [`super::BlobGc`] the store's own garbage collection deletes,
+//! at each sweep, every blob that has neither tag and is not in the keep set the core gives
+//! (referenced blobs, partial ones included so that an interrupted fetch resumes).
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,13 +33,117 @@ fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> TransportEr
     TransportError::Store(Box::new(e))
 }
 
+/// Prefix of the tags that keep held blobs.
+const HELD_PREFIX: &str = "humansync/blob/";
+/// Prefix of the tags that keep pinned blobs.
+const PIN_PREFIX: &str = "humansync/pin/";
+
 /// The tag that keeps a blob alive in the store, one per hash (idempotent).
 fn tag_name(hash: BlobHash) -> String {
-    format!("humansync/blob/{hash}")
+    format!("{HELD_PREFIX}{hash}")
+}
+
+/// Opens (or creates) the store under `dir`, with its garbage collection when `gc` is given.
+pub(crate) async fn open(dir: &Path, gc: Option<super::BlobGc>) -> Result<FsStore, TransportError> {
+    let Some(gc) = gc else {
+        return FsStore::load(dir)
+            .await
+            .map_err(|e| TransportError::Store(e.into()));
+    };
+    let keep = gc.keep.clone();
+    let protect: iroh_blobs::store::ProtectCb = std::sync::Arc::new(move |live| {
+        let keep = keep.clone();
+        Box::pin(async move {
+            match keep().await {
+                Some(hashes) => {
+                    live.extend(hashes.into_iter().map(blobs_hash));
+                    iroh_blobs::store::ProtectOutcome::Continue
+                }
+                None => iroh_blobs::store::ProtectOutcome::Abort,
+            }
+        })
+    });
+    let mut options = iroh_blobs::store::fs::options::Options::new(dir);
+    options.gc = Some(iroh_blobs::store::GcConfig {
+        interval: gc.interval,
+        add_protected: Some(protect),
+    });
+    FsStore::load_with_opts(dir.join("blobs.db"), options)
+        .await
+        .map_err(|e| TransportError::Store(e.into()))
+}
+
+/// Tags a blob as held and syncs the store's database.
+pub(crate) async fn keep(store: &FsStore, hash: BlobHash) -> Result<(), TransportError> {
+    store
+        .tags()
+        .set(tag_name(hash), blobs_hash(hash))
+        .await
+        .map_err(store_error)?;
+    store.sync_db().await.map_err(store_error)
+}
+
+/// Removes a blob's held tag and syncs; returns its size if it was complete.
+pub(crate) async fn release(store: &FsStore, hash: BlobHash) -> Result<Option<u64>, TransportError> {
+    let size = size(store, hash).await;
+    store.tags().delete(tag_name(hash)).await.map_err(store_error)?;
+    store.sync_db().await.map_err(store_error)?;
+    Ok(size)
+}
+
+/// Sets or removes a blob's pin tag and syncs.
+pub(crate) async fn pin(store: &FsStore, hash: BlobHash, pin: bool) -> Result<(), TransportError> {
+    let name = format!("{PIN_PREFIX}{hash}");
+    if pin {
+        store
+            .tags()
+            .set(name, blobs_hash(hash))
+            .await
+            .map_err(store_error)?;
+    } else {
+        store.tags().delete(name).await.map_err(store_error)?;
+    }
+    store.sync_db().await.map_err(store_error)
+}
+
+/// The hashes of the tags with `prefix`.
+async fn tagged(store: &FsStore, prefix: &str) -> Result<Vec<BlobHash>, TransportError> {
+    let mut stream = store.tags().list_prefix(prefix).await.map_err(store_error)?;
+    let mut out = Vec::new();
+    while let Some(info) = stream.next().await {
+        out.push(blob_hash(info.map_err(store_error)?.hash));
+    }
+    Ok(out)
+}
+
+/// The held (tagged) blobs and the pinned ones.
+pub(crate) async fn kept(store: &FsStore) -> Result<(Vec<BlobHash>, Vec<BlobHash>), TransportError> {
+    Ok((
+        tagged(store, HELD_PREFIX).await?,
+        tagged(store, PIN_PREFIX).await?,
+    ))
+}
+
+/// The size of a complete blob.
+pub(crate) async fn size(store: &FsStore, hash: BlobHash) -> Option<u64> {
+    match store.blobs().status(blobs_hash(hash)).await {
+        Ok(iroh_blobs::api::blobs::BlobStatus::Complete { size }) => Some(size),
+        _ => None,
+    }
+}
+
+/// Every blob entry in the store, complete or partial.
+pub(crate) async fn list(store: &FsStore) -> Result<Vec<BlobHash>, TransportError> {
+    let hashes = store.blobs().list().hashes().await.map_err(store_error)?;
+    Ok(hashes.into_iter().map(blob_hash).collect())
 }
 
 /// Imports the file at `path` (copied), tags it and syncs the store's database before returning.
-pub(crate) async fn add(store: &FsStore, path: &Path) -> Result<BlobHash, TransportError> {
+/// The temp tag returned keeps the blob from any sweep for as long as the caller holds it.
+pub(crate) async fn add(
+    store: &FsStore,
+    path: &Path,
+) -> Result<(BlobHash, iroh_blobs::api::TempTag), TransportError> {
     let path = std::path::absolute(path)?;
     let temp = store
         .blobs()
@@ -48,7 +158,7 @@ pub(crate) async fn add(store: &FsStore, path: &Path) -> Result<BlobHash, Transp
         .await
         .map_err(store_error)?;
     store.sync_db().await.map_err(store_error)?;
-    Ok(hash)
+    Ok((hash, temp))
 }
 
 /// True if the whole blob is in the store.

@@ -22,6 +22,34 @@ pub enum RelayChoice {
     Default,
 }
 
+/// Asked before every sweep of the blob store: the blobs to keep, or `None` to skip the sweep
+/// (the node is going away). The future must be `Send + Sync` (iroh-blobs' protect callback).
+pub type KeepSet = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Option<Vec<humansync_protocol::BlobHash>>> + Send + Sync>,
+        > + Send
+        + Sync,
+>;
+
+/// The blob store's own garbage collection (HS-BLOB-4): every `interval` it deletes every blob
+/// that is neither tagged (held, pinned) nor in the set `keep` returns (referenced, possibly
+/// partial). Without it the store never deletes anything.
+#[derive(Clone)]
+pub struct BlobGc {
+    /// Time between two sweeps.
+    pub interval: std::time::Duration,
+    /// The blobs to keep besides the tagged ones.
+    pub keep: KeepSet,
+}
+
+impl std::fmt::Debug for BlobGc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobGc")
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Everything [`super::Transport::bind`] needs.
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
@@ -39,6 +67,8 @@ pub struct TransportConfig {
     pub portmapper: bool,
     /// Directory of the iroh-blobs file store (created if missing).
     pub blobs_dir: PathBuf,
+    /// The blob store's garbage collection; `None` never deletes a blob.
+    pub blob_gc: Option<BlobGc>,
 }
 
 impl TransportConfig {
@@ -52,6 +82,7 @@ impl TransportConfig {
             mdns: false,
             portmapper: false,
             blobs_dir,
+            blob_gc: None,
         }
     }
 

@@ -53,7 +53,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use blobs::FetchStats;
-pub use config::{RelayChoice, TransportConfig};
+pub use config::{BlobGc, KeepSet, RelayChoice, TransportConfig};
 pub use error::{BoxError, TransportError};
 pub use event::NetEvent;
 pub use gate::Gate;
@@ -109,9 +109,7 @@ impl Transport {
         if gate.me() != me {
             return Err(TransportError::GateMismatch);
         }
-        let store = FsStore::load(&config.blobs_dir)
-            .await
-            .map_err(|e| TransportError::Store(e.into()))?;
+        let store = blobs::open(&config.blobs_dir, config.blob_gc.clone()).await?;
         let table = Table::default();
         let address_book = MemoryLookup::new();
         let mut builder = config
@@ -390,6 +388,15 @@ impl Transport {
     /// Imports the file at `path` into the blob store (a copy), keeps it with a tag and makes it
     /// durable before returning its hash (HS-BLOB-1).
     pub async fn add_blob(&self, path: &Path) -> Result<BlobHash, TransportError> {
+        blobs::add(&self.store, path).await.map(|(hash, _)| hash)
+    }
+
+    /// [`Transport::add_blob`], also returning a temp tag that protects the blob from every
+    /// sweep while it is held (until the driver has recorded the blob as kept, HS-BLOB-4).
+    pub(crate) async fn add_blob_held(
+        &self,
+        path: &Path,
+    ) -> Result<(BlobHash, iroh_blobs::api::TempTag), TransportError> {
         blobs::add(&self.store, path).await
     }
 
@@ -419,6 +426,8 @@ impl Transport {
             return Err(TransportError::NotAdmitted(code));
         }
         if blobs::has(&self.store, hash).await {
+            // Complete already (a release not swept yet, or a crash before tagging): kept again.
+            blobs::keep(&self.store, hash).await?;
             return Ok(FetchStats::default());
         }
         let conn = self.connect(from, Vec::new(), iroh_blobs::ALPN).await?;
@@ -434,6 +443,38 @@ impl Transport {
             (Err(_), Some(code)) => Err(TransportError::ClosedByPeer(code)),
             (Err(source), None) => Err(TransportError::Fetch { hash, source }),
         }
+    }
+
+    /// Keeps a complete blob (tags it, HS-BLOB-4) and makes that durable; idempotent.
+    pub async fn keep_blob(&self, hash: BlobHash) -> Result<(), TransportError> {
+        blobs::keep(&self.store, hash).await
+    }
+
+    /// Stops keeping a blob (removes its tag, HS-BLOB-4): the next sweep of the store's
+    /// garbage collection deletes its bytes unless it is pinned or in the keep set. Returns its
+    /// size if it was complete.
+    pub async fn release_blob(&self, hash: BlobHash) -> Result<Option<u64>, TransportError> {
+        blobs::release(&self.store, hash).await
+    }
+
+    /// Pins (`true`) or unpins a blob with its own tag, durably (HS-BLOB-4).
+    pub async fn pin_blob(&self, hash: BlobHash, pin: bool) -> Result<(), TransportError> {
+        blobs::pin(&self.store, hash, pin).await
+    }
+
+    /// The blobs kept (tagged as held) and the pinned ones, as stored.
+    pub async fn kept_blobs(&self) -> Result<(Vec<BlobHash>, Vec<BlobHash>), TransportError> {
+        blobs::kept(&self.store).await
+    }
+
+    /// The size of a complete blob, `None` if it is not complete here.
+    pub async fn blob_size(&self, hash: BlobHash) -> Option<u64> {
+        blobs::size(&self.store, hash).await
+    }
+
+    /// Every blob in the store, complete or partial (tests and diagnostics).
+    pub async fn stored_blobs(&self) -> Result<Vec<BlobHash>, TransportError> {
+        blobs::list(&self.store).await
     }
 
     /// Copies a complete blob to `to` (overwriting it).

@@ -12,8 +12,13 @@ use crate::{ConnId, Event, Instant, IoAction, IoResult};
 /// Blob bookkeeping for one node.
 #[derive(Debug, Default)]
 pub(crate) struct BlobWants {
-    local: BTreeSet<BlobHash>,
-    refs: BTreeSet<BlobHash>,
+    /// Blobs held complete in the store (and not being released).
+    pub(crate) local: BTreeSet<BlobHash>,
+    /// Reference counts: how many live documents' index rows reference each blob (HS-BLOB-4).
+    refs: BTreeMap<BlobHash, u32>,
+    /// Blobs whose release the runtime has not confirmed yet: not fetched meanwhile, so a
+    /// fetch's keep can never be undone by an earlier release (HS-BLOB-4).
+    pub(crate) releasing: BTreeSet<BlobHash>,
     announced: BTreeSet<BlobHash>,
     fetching: BTreeMap<BlobHash, DeviceId>,
     retry: BTreeMap<BlobHash, Retry>,
@@ -37,12 +42,48 @@ impl BlobWants {
         }
     }
 
-    pub(crate) fn add_refs(&mut self, refs: &[BlobHash]) {
-        self.refs.extend(refs.iter().copied());
+    /// Counts the references of a document's index row that appears (`add`) or goes away.
+    /// Returns whether the count of some held blob went from or to zero (retention must look
+    /// again).
+    pub(crate) fn count_refs(&mut self, refs: &[BlobHash], add: bool) -> bool {
+        let mut flipped = false;
+        for hash in refs {
+            if add {
+                let n = self.refs.entry(*hash).or_insert(0);
+                flipped |= *n == 0 && self.local.contains(hash);
+                *n = n.saturating_add(1);
+            } else if let Some(n) = self.refs.get_mut(hash) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.refs.remove(hash);
+                    flipped |= self.local.contains(hash);
+                }
+            }
+        }
+        flipped
+    }
+
+    /// Whether a live document references `hash`.
+    pub(crate) fn is_referenced(&self, hash: &BlobHash) -> bool {
+        self.refs.contains_key(hash)
+    }
+
+    /// Every referenced blob.
+    pub(crate) fn referenced(&self) -> impl Iterator<Item = &BlobHash> {
+        self.refs.keys()
     }
 
     pub(crate) fn missing(&self) -> Vec<BlobHash> {
-        self.refs.difference(&self.local).copied().collect()
+        self.refs
+            .keys()
+            .filter(|h| !self.local.contains(h))
+            .copied()
+            .collect()
+    }
+
+    /// Forgets that a BlobWant for `hash` went out, so the next announcement sends it again.
+    pub(crate) fn forget_announced(&mut self, hash: &BlobHash) {
+        self.announced.remove(hash);
     }
 
     pub(crate) fn next_retry(&self) -> Option<Instant> {
@@ -55,7 +96,10 @@ impl BlobWants {
     }
 
     fn wanted(&self, hash: &BlobHash) -> bool {
-        self.refs.contains(hash) && !self.local.contains(hash) && !self.fetching.contains_key(hash)
+        self.refs.contains_key(hash)
+            && !self.local.contains(hash)
+            && !self.fetching.contains_key(hash)
+            && !self.releasing.contains(hash)
     }
 }
 
@@ -65,6 +109,10 @@ impl Core {
     pub fn handle_blob_added(&mut self, now: Instant, hash: BlobHash) {
         let _ = now;
         let was_missing = self.blobs.local.insert(hash);
+        if was_missing {
+            // HS-BLOB-4: a new held blob starts unreferenced unless a document references it.
+            self.retention.touch();
+        }
         self.blobs.retry.remove(&hash);
         self.blobs.fetching.remove(&hash);
         if was_missing {
@@ -73,15 +121,6 @@ impl Core {
                 self.send(conn, &Message::BlobHave { hashes: vec![hash] });
             }
         }
-    }
-
-    /// Recomputes referenced blobs from the index (after deletions).
-    pub(crate) fn refresh_blob_refs(&mut self) {
-        self.blobs.refs = self
-            .metas
-            .values()
-            .flat_map(|m| m.blobs.iter().copied())
-            .collect();
     }
 
     /// Sends BlobWant for newly missing blobs to every open session.
@@ -145,7 +184,7 @@ impl Core {
         session.peer_blobs.extend(
             hashes
                 .iter()
-                .filter(|h| refs.contains(h) && !local.contains(h))
+                .filter(|h| refs.contains_key(*h) && !local.contains(*h))
                 .copied(),
         );
         let peer = session.peer;

@@ -82,6 +82,8 @@ pub(crate) enum PendingIo {
     Delete,
     Fetch { hash: BlobHash, peer: DeviceId },
     Cursors,
+    Release(BlobHash),
+    Ages,
 }
 
 /// Parsed documents, bounded by a capacity, plus loads in progress.
@@ -133,6 +135,15 @@ impl DocCache {
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&DocId, &mut LoadedDoc)> {
         self.docs.iter_mut()
+    }
+
+    /// Whether a load is pending whose document's references are not known yet: a received
+    /// message waiting to be applied, or a whole document waiting to be indexed (HS-BLOB-4).
+    pub(crate) fn refs_pending(&self) -> bool {
+        self.loading
+            .values()
+            .flatten()
+            .any(|op| matches!(op, DocOp::Apply { .. } | DocOp::IndexBlobs))
     }
 }
 
@@ -314,7 +325,6 @@ impl Core {
             },
         );
         self.note_handshake_change(doc);
-        self.refresh_blob_refs();
         if was_live || origin == Origin::Local {
             self.emit(Event::DocDeleted {
                 doc: doc.clone(),
@@ -340,7 +350,6 @@ impl Core {
         if let Some(loaded) = self.cache.get(doc) {
             let heads = loaded.heads();
             let blobs = blob_refs(&loaded.am);
-            self.blobs.add_refs(&blobs);
             let meta = DocMeta {
                 heads,
                 blobs,
@@ -368,7 +377,13 @@ impl Core {
             self.log.record(doc, old);
         }
         self.set.insert(doc.clone(), digest);
-        self.metas.insert(doc.clone(), meta);
+        // HS-BLOB-4: reference counts follow the index rows of live documents.
+        let added = self.blobs.count_refs(&meta.blobs, true);
+        let old = self.metas.insert(doc.clone(), meta);
+        let removed = old.is_some_and(|old| self.blobs.count_refs(&old.blobs, false));
+        if added || removed {
+            self.retention.touch();
+        }
     }
 
     /// Emits a SaveDoc for a loaded document if its content or sync states changed.
@@ -476,6 +491,8 @@ impl Core {
             PendingIo::Delete => self.accept_parked_cursors(),
             PendingIo::Cursors => {}
             PendingIo::Fetch { hash, peer } => self.fetch_done(now, hash, peer, result),
+            PendingIo::Release(hash) => self.release_done(hash, &result),
+            PendingIo::Ages => {}
         }
     }
 
@@ -584,7 +601,11 @@ impl Core {
             doc: doc.clone(),
             reason,
         });
-        self.metas.remove(doc);
+        if let Some(old) = self.metas.remove(doc)
+            && self.blobs.count_refs(&old.blobs, false)
+        {
+            self.retention.touch();
+        }
         self.set.remove(doc);
         self.forget_cursors();
         for op in ops {
@@ -626,9 +647,7 @@ impl Core {
             blobs: refs,
             ..meta.clone()
         };
-        self.blobs.add_refs(&meta.blobs);
         self.index_doc(doc, meta.clone());
-        self.refresh_blob_refs();
         self.announce_wants();
         // The index row is durable state: a restart must still want these blobs.
         let action = IoAction::SaveDoc {

@@ -18,6 +18,7 @@ mod log;
 mod push;
 mod quarantine;
 mod resume;
+mod retain;
 mod session;
 mod status;
 mod sync_msg;
@@ -35,6 +36,7 @@ use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult, IoTask, IoTaskI
 pub use dialer::{DialConfig, DialStats};
 pub use docs::OpenState;
 pub use quarantine::{QuarantineKind, Quarantined};
+pub use retain::BlobRetention;
 pub use session::SessionStats;
 pub use status::{PeerStatus, SyncStatus};
 
@@ -66,6 +68,9 @@ pub struct CoreConfig {
     /// value only makes the fallback of HS-SYNC-9 (bounded DocSync instead of a whole document)
     /// start earlier, which lets tests exercise it without 16 MiB documents.
     pub max_doc_bytes: usize,
+    /// Grace period of blob retention (HS-BLOB-4): a held blob no live document references and
+    /// the app has not pinned is released this many milliseconds after it became unreferenced.
+    pub blob_grace_ms: u64,
 }
 
 impl CoreConfig {
@@ -80,6 +85,7 @@ impl CoreConfig {
             versions: humansync_protocol::SUPPORTED_VERSIONS.to_vec(),
             dial: DialConfig::default(),
             max_doc_bytes: humansync_protocol::limits::MAX_DOC_BYTES,
+            blob_grace_ms: humansync_protocol::limits::BLOB_GRACE_DEFAULT_MS,
         }
     }
 }
@@ -99,6 +105,11 @@ pub struct Startup {
     /// The persisted cursors into peers' logs (the last [`IoAction::SaveCursors`] that completed).
     /// Leave empty if any stored document was lost since they were saved.
     pub cursors: Vec<(DeviceId, humansync_protocol::Cursor)>,
+    /// Blobs the app pinned (HS-BLOB-4): never released while pinned.
+    pub pinned_blobs: Vec<BlobHash>,
+    /// The persisted ages of unreferenced blobs (the last [`IoAction::SaveBlobAges`] that
+    /// completed), each increased by the time the node was down (HS-BLOB-4).
+    pub blob_ages: Vec<(BlobHash, u64)>,
 }
 
 /// Errors of app operations on the core (local faults, never peer faults).
@@ -147,6 +158,8 @@ pub struct Core {
     /// Documents stored from a DocWhole without parsing, by the peer that sent them: parsed
     /// before they are forwarded (HS-SYNC-12).
     unverified: BTreeMap<DocId, DeviceId>,
+    /// Which held blobs may be released, and when (HS-BLOB-4).
+    retention: crate::retention::Retention,
 }
 
 /// Why [`Core::poll_timeout`] asks to be woken.
@@ -162,6 +175,8 @@ pub enum Wake {
     Dial,
     /// A quarantined document is to be asked for again (HS-SYNC-13).
     Quarantine,
+    /// Blob retention is to be brought up to date, or a grace period ends (HS-BLOB-4).
+    Retention,
 }
 
 impl Core {
@@ -191,14 +206,23 @@ impl Core {
             dialer: dialer::Dialer::new(config.dial),
             quarantine: Default::default(),
             unverified: BTreeMap::new(),
+            retention: crate::retention::Retention::new(
+                now,
+                config.blob_grace_ms,
+                startup.pinned_blobs,
+                startup.blob_ages,
+            ),
             config,
         };
+        if !core.blobs.local.is_empty() {
+            core.retention.touch();
+        }
         for (doc, meta) in startup.index {
             // HS-RECON-6: `_devices` is summarised on its own, never part of the document set.
             if doc.is_devices() {
                 continue;
             }
-            core.blobs.add_refs(&meta.blobs);
+            core.blobs.count_refs(&meta.blobs, true);
             core.set.insert(doc.clone(), docs::digest_of(&meta));
             core.metas.insert(doc, meta);
         }
@@ -246,6 +270,7 @@ impl Core {
             .chain(self.blobs.next_retry().map(|t| (t, Wake::BlobRetry)))
             .chain(self.quarantine.next_retry().map(|t| (t, Wake::Quarantine)))
             .chain(self.dialer.next_wake().map(|t| (t, Wake::Dial)))
+            .chain(self.retention.next_wake().map(|t| (t, Wake::Retention)))
             .min_by_key(|(t, _)| *t)
     }
 
@@ -273,6 +298,7 @@ impl Core {
         }
         self.blobs_tick(now);
         self.quarantine_tick(now);
+        self.retention_tick(now);
         let due: Vec<ConnId> = self
             .sessions
             .values()

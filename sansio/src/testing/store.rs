@@ -28,6 +28,8 @@ pub struct SimStore {
     pub writes: u64,
     /// The persisted cursors into peers' change logs (HS-RESUME-5).
     pub cursors: Vec<(DeviceId, humansync_protocol::Cursor)>,
+    /// The persisted ages of unreferenced blobs (HS-BLOB-4).
+    pub blob_ages: Vec<(BlobHash, u64)>,
 }
 
 impl SimStore {
@@ -96,6 +98,8 @@ impl SimStore {
             local_blobs: self.blobs.iter().copied().collect(),
             log_epoch: 0,
             cursors: self.cursors.clone(),
+            pinned_blobs: Vec::new(),
+            blob_ages: self.blob_ages.clone(),
         }
     }
 }

@@ -70,7 +70,7 @@ impl Store {
                     IoResult::Done
                 }
             },
-            IoAction::SaveCursors { .. } => match choice {
+            IoAction::SaveCursors { .. } | IoAction::SaveBlobAges { .. } | IoAction::ReleaseBlob { .. } => match choice {
                 0 => failed(),
                 _ => IoResult::Done,
             },

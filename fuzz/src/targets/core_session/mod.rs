@@ -114,6 +114,12 @@ impl Harness {
             local_blobs: if u.arbitrary()? { vec![fx.blob] } else { Vec::new() },
             // Small epochs, so that fuzzed cursors sometimes name this log (HS-RESUME-3).
             log_epoch: u.int_in_range(0u64..=3)?,
+            pinned_blobs: if u.arbitrary()? { vec![fx.blob] } else { Vec::new() },
+            blob_ages: if u.arbitrary()? {
+                vec![(fx.blob, u.int_in_range(0u64..=100_000_000)?)]
+            } else {
+                Vec::new()
+            },
             cursors: if u.arbitrary()? {
                 vec![(
                     DeviceId::from(&fx.registered),

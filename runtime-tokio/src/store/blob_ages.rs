@@ -1,0 +1,134 @@
+//! The blob ages file: since when each unreferenced blob held here has been unreferenced
+//! (HS-BLOB-4), so that a restart neither resets nor shortens its grace period.
+//!
+//! `MAGIC`, then one record (checksummed, record.rs) per blob: the 32-byte BlobHash and the
+//! wall-clock time (unix milliseconds, little-endian) it became unreferenced. Replaced whole
+//! (written to `tmp/`, synced, renamed, directory synced). A missing or damaged file means no
+//! ages: every unreferenced blob starts a full grace period again, which deletes nothing early.
+
+use humansync_protocol::BlobHash;
+
+use super::DocStore;
+use super::checkpoint::write_file;
+use super::codec::{Malformed, Reader};
+use super::durable;
+use super::error::StoreError;
+use super::record;
+
+/// The first bytes of the blob ages file (format version 1).
+const MAGIC: &[u8; 8] = b"HSAGE\0\0\x01";
+
+/// Record kind of one blob's age.
+const AGE: u8 = 0x31;
+
+/// Most entries written or read back; further unreferenced blobs start a full grace period
+/// after a restart.
+const MAX_AGES: usize = 1 << 20;
+
+fn encode(since: &[(BlobHash, u64)]) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    for (hash, ms) in since.iter().take(MAX_AGES) {
+        let _ = record::push(&mut out, AGE, &[&hash.0, &ms.to_le_bytes()]);
+    }
+    out
+}
+
+fn decode(bytes: &[u8]) -> Result<Vec<(BlobHash, u64)>, String> {
+    if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+        return Err("bad magic".to_owned());
+    }
+    let mut out = Vec::new();
+    for r in record::iter(bytes, MAGIC.len()) {
+        let r = r.map_err(|bad| bad.to_string())?;
+        if r.kind != AGE || out.len() >= MAX_AGES {
+            return Err("unexpected record".to_owned());
+        }
+        out.push(age(&mut Reader::new(r.payload)).map_err(|e| e.to_string())?);
+    }
+    Ok(out)
+}
+
+fn age(r: &mut Reader<'_>) -> Result<(BlobHash, u64), Malformed> {
+    let hash = BlobHash(r.array32()?);
+    let since = r.u64()?;
+    r.finish()?;
+    Ok((hash, since))
+}
+
+/// The wall clock in unix milliseconds (0 before 1970).
+pub fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl DocStore {
+    /// The ages at wall time `now_ms` of the blobs saved as unreferenced, for
+    /// [`humansync_sansio::Startup::blob_ages`]: the time the node was down counts. A time in
+    /// the future (the clock went back) counts as age 0, so the grace period starts again and
+    /// nothing is deleted early.
+    pub fn blob_ages(&self, now_ms: u64) -> Vec<(BlobHash, u64)> {
+        self.blob_unreferenced_since()
+            .into_iter()
+            .map(|(hash, since)| (hash, now_ms.saturating_sub(since)))
+            .collect()
+    }
+
+    /// Since when (unix ms) each unreferenced blob has been unreferenced, as last saved; none if
+    /// the file is missing or damaged.
+    pub fn blob_unreferenced_since(&self) -> Vec<(BlobHash, u64)> {
+        let path = &self.layout.blob_ages;
+        match std::fs::read(path) {
+            Ok(bytes) => decode(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "blob ages unreadable; grace periods start again");
+                Vec::new()
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "blob ages unreadable; grace periods start again");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Durably replaces the saved times (unix ms) since which blobs have been unreferenced.
+    pub fn save_blob_unreferenced_since(&mut self, since: &[(BlobHash, u64)]) -> Result<(), StoreError> {
+        let tmp = self.layout.blob_ages_tmp();
+        let bytes = encode(since);
+        write_file(&tmp, &bytes)?;
+        let file = std::fs::File::open(&tmp).map_err(|e| StoreError::io("open", &tmp, e))?;
+        durable::sync_file(&file, &self.stats).map_err(|e| StoreError::io("sync", &tmp, e))?;
+        let path = &self.layout.blob_ages;
+        std::fs::rename(&tmp, path).map_err(|e| StoreError::io("rename onto", path, e))?;
+        let root = &self.layout.root;
+        durable::sync_dir(root, &self.stats).map_err(|e| StoreError::io("sync", root, e))?;
+        self.stats.wrote(bytes.len());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_every_truncation_refused() {
+        let ages = vec![
+            (BlobHash([1; 32]), 1_700_000_000_000),
+            (BlobHash([2; 32]), u64::MAX),
+        ];
+        let bytes = encode(&ages);
+        assert_eq!(decode(&bytes).unwrap(), ages);
+        assert_eq!(decode(&encode(&[])).unwrap(), Vec::new());
+        for cut in 0..bytes.len() {
+            // A cut at a record boundary is a shorter valid file; anything else is refused.
+            if let Ok(read) = decode(&bytes[..cut]) {
+                assert!(read.len() < ages.len() && ages.starts_with(&read), "cut at {cut}");
+            }
+        }
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert!(decode(&flipped).is_err());
+    }
+}
