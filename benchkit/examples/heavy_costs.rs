@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transactable;
-use automerge::{Automerge, ReadDoc, ROOT};
+use automerge::{Automerge, ROOT, ReadDoc};
 use humansync_benchkit::heavy;
 
 fn ms(t: Instant) -> f64 {
@@ -15,10 +15,18 @@ fn ms(t: Instant) -> f64 {
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).map(|s| s.parse().unwrap()).unwrap_or(heavy::FULL_CHANGES);
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(heavy::FULL_CHANGES);
     let t = Instant::now();
     let h = heavy::heavy(n, 22);
-    println!("generate {n} changes: {:.0} ms, {} chars, {} B saved", ms(t), h.chars, h.saved.len());
+    println!(
+        "generate {n} changes: {:.0} ms, {} chars, {} B saved",
+        ms(t),
+        h.chars,
+        h.saved.len()
+    );
     let t = Instant::now();
     let mut a = Automerge::load(&h.saved).unwrap();
     println!("load: {:.1} ms", ms(t));
@@ -36,7 +44,8 @@ fn main() {
     for i in 0..5 {
         let old = a.get_heads();
         let t = Instant::now();
-        a.transact::<_, _, automerge::AutomergeError>(|tx| tx.splice_text(&text, 100 + i, 0, "x")).unwrap();
+        a.transact::<_, _, automerge::AutomergeError>(|tx| tx.splice_text(&text, 100 + i, 0, "x"))
+            .unwrap();
         let edit = ms(t);
         let t = Instant::now();
         let inc = a.save_after(&old);
@@ -63,7 +72,9 @@ fn main() {
         let enc_state = ms(t);
         println!(
             "edit {i}: transact {edit:.2} ms, save_after {save_after:.2} ms ({} B), iter {iter:.2} ms ({count} items), gen {gen_ms:.2} ms ({} B), peer receive {recv:.2} ms, peer reply {gen_b:.2} ms ({reply_len} B), state encode {enc_state:.3} ms ({} B)",
-            inc.len(), enc.len(), st.len()
+            inc.len(),
+            enc.len(),
+            st.len()
         );
     }
     let t = Instant::now();

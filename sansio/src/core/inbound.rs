@@ -474,11 +474,20 @@ impl Core {
             tombstone: false,
         };
         self.index_doc(&doc, meta.clone());
+        // The peer holds these heads (it just sent them): recorded, so that the first local
+        // change after the document is opened goes to it as DocChanges, not whole (HS-SYNC-4).
+        let sync_states = peer
+            .map(|peer| {
+                let mut state = automerge::sync::State::new();
+                super::push::assume_peer_has(&mut state, &meta.heads);
+                vec![(peer, state.encode())]
+            })
+            .unwrap_or_default();
         let action = IoAction::SaveDoc {
             doc: doc.clone(),
             write: Some(DocWrite::Replace(bytes)),
             meta,
-            sync_states: Vec::new(),
+            sync_states,
         };
         self.next_task(action, super::docs::PendingIo::Save(doc.clone()));
         self.emit(Event::DocChanged {

@@ -17,6 +17,7 @@ mod log;
 mod push;
 mod quarantine;
 mod resume;
+mod save;
 mod session;
 mod status;
 mod sync_msg;
