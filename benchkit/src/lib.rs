@@ -14,6 +14,7 @@
 pub mod anchor;
 pub mod args;
 pub mod fixture;
+pub mod heavy;
 pub mod machine;
 pub mod node;
 pub mod proc;

@@ -53,7 +53,8 @@ fn reconnect_with_no_change() {
     insta::assert_snapshot!("reconnect_no_change", take(&mut sim));
 }
 
-/// HS-SYNC-4: a local change is pushed at once as a DocSync.
+/// HS-SYNC-4: a local change is pushed at once; the peer holds the previous heads, so only the new
+/// change goes, as one DocChanges with no answer (HS-RESUME-4).
 #[test]
 fn live_edit() {
     let mut sim = Sim::new(13, 1, quiet());

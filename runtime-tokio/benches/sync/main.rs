@@ -15,6 +15,7 @@ mod blob;
 mod child;
 mod common;
 mod devices;
+mod heavy;
 mod initial;
 mod live;
 mod reconnect;
@@ -66,7 +67,7 @@ fn main() {
     };
     size.runs = args.number("--runs", size.runs);
     size.docs = args.number("--docs", size.docs);
-    let only = args.only(1..=8);
+    let only = args.only(1..=9);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -97,6 +98,9 @@ async fn run(size: &Size, only: &BTreeSet<u32>) -> report::Report {
     }
     if only.contains(&5) {
         blob::run(&mut world, size, &mut report).await;
+    }
+    if only.contains(&9) {
+        heavy::run(&mut world, size, &mut report).await;
     }
     report
 }

@@ -7,10 +7,7 @@ use humansync_protocol::digest::heads_digest;
 use humansync_protocol::{BlobHash, ChangeHash, DeviceId, DocDigest, DocId, Message};
 
 use super::{Core, CoreError};
-use crate::{ConnId, DocMeta, DocWrite, Event, Instant, IoAction, IoResult, IoTaskId, Origin, Output};
-
-/// After this many appended chunks a save rewrites the whole document (compaction).
-const COMPACT_AFTER_APPENDS: u32 = 32;
+use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult, IoTaskId, Origin, Output};
 
 /// A parsed document and its per-peer sync states.
 #[derive(Debug)]
@@ -22,7 +19,14 @@ pub(crate) struct LoadedDoc {
     pub(crate) saved_heads: Vec<ChangeHash>,
     /// The store holds some version of the document (so an append is valid).
     pub(crate) stored: bool,
-    pub(crate) appends: u32,
+    /// Bytes of the last whole save (or of what the store gave at load).
+    pub(crate) snapshot_bytes: usize,
+    /// Bytes appended to the stored document since the last whole save.
+    pub(crate) appended_bytes: usize,
+    /// The blobs the content references, as of `refs_heads` (HS-BLOB-1).
+    pub(crate) refs: Vec<BlobHash>,
+    /// The heads `refs` was computed at; `None` before the first computation.
+    pub(crate) refs_heads: Option<Vec<ChangeHash>>,
     pub(crate) last_used: Instant,
     pub(crate) pinned: bool,
 }
@@ -155,7 +159,10 @@ fn new_loaded(am: Automerge, now: Instant, stored: bool) -> LoadedDoc {
         sync_dirty: BTreeSet::new(),
         saved_heads,
         stored,
-        appends: 0,
+        snapshot_bytes: 0,
+        appended_bytes: 0,
+        refs: Vec::new(),
+        refs_heads: None,
         last_used: now,
         pinned: false,
     }
@@ -347,9 +354,9 @@ impl Core {
         if doc.is_devices() {
             return task;
         }
-        if let Some(loaded) = self.cache.get(doc) {
+        if let Some(loaded) = self.cache.get_mut(doc) {
             let heads = loaded.heads();
-            let blobs = blob_refs(&loaded.am);
+            let blobs = loaded.blob_refs_now(None);
             let meta = DocMeta {
                 heads,
                 blobs,
@@ -384,54 +391,6 @@ impl Core {
         if added || removed {
             self.retention.touch();
         }
-    }
-
-    /// Emits a SaveDoc for a loaded document if its content or sync states changed.
-    pub(crate) fn save(&mut self, now: Instant, doc: &DocId) -> Option<IoTaskId> {
-        let loaded = self.cache.get_mut(doc)?;
-        loaded.last_used = now;
-        let heads = loaded.heads();
-        let content_changed = heads != loaded.saved_heads || !loaded.stored;
-        if !content_changed && loaded.sync_dirty.is_empty() {
-            return None;
-        }
-        let write = content_changed.then(|| {
-            if !loaded.stored || loaded.appends >= COMPACT_AFTER_APPENDS {
-                loaded.appends = 0;
-                DocWrite::Replace(loaded.am.save())
-            } else {
-                loaded.appends += 1;
-                let old: Vec<automerge::ChangeHash> = loaded
-                    .saved_heads
-                    .iter()
-                    .map(|h| automerge::ChangeHash(h.0))
-                    .collect();
-                DocWrite::Append(loaded.am.save_after(&old))
-            }
-        });
-        let sync_states = std::mem::take(&mut loaded.sync_dirty)
-            .into_iter()
-            .filter_map(|peer| loaded.sync.get(&peer).map(|s| (peer, s.encode())))
-            .collect();
-        loaded.saved_heads = heads.clone();
-        loaded.stored = true;
-        let blobs = if doc.is_devices() {
-            Vec::new()
-        } else {
-            blob_refs(&loaded.am)
-        };
-        let meta = DocMeta {
-            heads,
-            blobs,
-            tombstone: false,
-        };
-        let action = IoAction::SaveDoc {
-            doc: doc.clone(),
-            write,
-            meta,
-            sync_states,
-        };
-        Some(self.next_task(action, PendingIo::Save(doc.clone())))
     }
 
     /// Makes sure `doc` gets loaded, then runs `op` on it.
@@ -567,6 +526,7 @@ impl Core {
         self.unverified.remove(doc);
         self.quarantine.clear(doc);
         let mut loaded = new_loaded(am, now, true);
+        loaded.snapshot_bytes = bytes.len();
         for (peer, state) in states {
             if let Ok(state) = sync::State::decode(&state) {
                 loaded.sync.insert(peer, state);

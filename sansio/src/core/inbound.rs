@@ -513,11 +513,20 @@ impl Core {
         self.index_doc(&doc, meta.clone());
         // HS-SYNC-1: acknowledge the stored heads to the sender (HS-SYNC-7).
         self.acknowledge_whole(conn, &doc, &meta.heads);
+        // The peer holds these heads (it just sent them): recorded, so that the first local
+        // change after the document is opened goes to it as DocChanges, not whole (HS-SYNC-4).
+        let sync_states = peer
+            .map(|peer| {
+                let mut state = automerge::sync::State::new();
+                super::push::assume_peer_has(&mut state, &meta.heads);
+                vec![(peer, state.encode())]
+            })
+            .unwrap_or_default();
         let action = IoAction::SaveDoc {
             doc: doc.clone(),
             write: Some(DocWrite::Replace(bytes)),
             meta,
-            sync_states: Vec::new(),
+            sync_states,
         };
         self.next_task(action, super::docs::PendingIo::Save(doc.clone()));
         self.emit(Event::DocChanged {

@@ -19,6 +19,7 @@ mod push;
 mod quarantine;
 mod resume;
 mod retain;
+mod save;
 mod session;
 mod status;
 mod sync_msg;

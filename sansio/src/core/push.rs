@@ -53,8 +53,8 @@ impl Core {
         let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
             return;
         };
-        let (heads, blobs) = match self.cache.get(doc) {
-            Some(loaded) => (loaded.heads(), super::docs::blob_refs(&loaded.am)),
+        let (heads, blobs) = match self.cache.get_mut(doc) {
+            Some(loaded) => (loaded.heads(), loaded.blob_refs_now(None)),
             None => match self.metas.get(doc) {
                 Some(meta) if !meta.tombstone => (meta.heads.clone(), meta.blobs.clone()),
                 _ => return,
@@ -172,9 +172,55 @@ impl Core {
         let state = loaded.state(peer);
         if state.shared_heads.is_empty() && state.their_heads.is_none() && !doc.is_devices() {
             self.want_loaded(now, doc, DocOp::SendWhole { conn });
-        } else {
+        } else if !self.push_changes(conn, doc) {
             self.sync_step(now, conn, doc);
         }
+    }
+
+    /// Live push of only the new changes (HS-SYNC-4, HS-RESUME-4): when the sync state with the
+    /// session's peer says it holds exactly the heads this node shared with it last, and nothing
+    /// is in flight, the changes after those heads go as one DocChanges — no sync message
+    /// re-describing the history, no answer — and the peer is then taken to hold this node's
+    /// heads. Should it lack a dependency after all, it starts a sync itself (HS-RESUME-4).
+    /// Returns false (nothing sent) when the state does not allow it.
+    fn push_changes(&mut self, conn: ConnId, doc: &DocId) -> bool {
+        let Some((peer, version)) = self.sessions.get(&conn).map(|s| (s.peer, s.version)) else {
+            return false;
+        };
+        // DocChanges is a version-2 message; `_devices` never travels as one (HS-RESUME-4).
+        if version < 2 || doc.is_devices() {
+            return false;
+        }
+        let Some(loaded) = self.cache.get_mut(doc) else {
+            return false;
+        };
+        let Some(state) = loaded.sync.get(&peer) else {
+            return false;
+        };
+        let shared = state.shared_heads.clone();
+        let settled_on_shared = state.their_heads.as_ref().is_none_or(|theirs| *theirs == shared);
+        if shared.is_empty()
+            || state.in_flight
+            || !settled_on_shared
+            || !shared.iter().all(|h| loaded.am.get_change_by_hash(h).is_some())
+        {
+            return false;
+        }
+        let bytes = loaded.am.save_after(&shared);
+        if bytes.is_empty() {
+            return true;
+        }
+        let heads = loaded.heads();
+        assume_peer_has(loaded.state(peer), &heads);
+        loaded.sync_dirty.insert(peer);
+        self.send(
+            conn,
+            &Message::DocChanges {
+                doc: doc.clone(),
+                bytes,
+            },
+        );
+        true
     }
 
     /// Starts the Automerge sync of `doc` with the session after reconciliation found that it
