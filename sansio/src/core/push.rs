@@ -82,9 +82,9 @@ impl Core {
         );
     }
 
-    /// Acknowledges a received DocWhole (HS-SYNC-1): a DocSync announcing that this node holds
-    /// `heads` and nothing after them, so the sender counts the document as delivered (HS-SYNC-7)
-    /// and its next change flows as a DocSync. Sent when nothing else answers the DocWhole.
+    /// Acknowledges a received DocWhole (HS-SYNC-1) or DocChanges (HS-RESUME-4): a DocSync
+    /// announcing that this node holds `heads` and nothing after them, so the sender counts the
+    /// document as delivered (HS-SYNC-7). Sent when nothing else answers the message.
     pub(crate) fn acknowledge_whole(
         &mut self,
         conn: ConnId,
@@ -191,6 +191,7 @@ impl Core {
         if version < 2 || doc.is_devices() {
             return false;
         }
+        let limit = self.doc_limit();
         let Some(loaded) = self.cache.get_mut(doc) else {
             return false;
         };
@@ -210,9 +211,29 @@ impl Core {
         if bytes.is_empty() {
             return true;
         }
+        if bytes.len() > limit {
+            // HS-SYNC-9: too many changes for one DocChanges; the sync step sends them bounded.
+            return false;
+        }
         let heads = loaded.heads();
         assume_peer_has(loaded.state(peer), &heads);
         loaded.sync_dirty.insert(peer);
+        self.send_changes(conn, doc, heads, bytes);
+        true
+    }
+
+    /// Sends a DocChanges that brings the peer to `heads`; outstanding (HS-SYNC-7) until the
+    /// peer acknowledges it (HS-RESUME-4), as a DocWhole is (HS-SYNC-1).
+    pub(crate) fn send_changes(
+        &mut self,
+        conn: ConnId,
+        doc: &DocId,
+        heads: Vec<humansync_protocol::ChangeHash>,
+        bytes: Vec<u8>,
+    ) {
+        if let Some(session) = self.sessions.get_mut(&conn) {
+            session.unacked.insert(doc.clone(), heads);
+        }
         self.send(
             conn,
             &Message::DocChanges {
@@ -220,7 +241,6 @@ impl Core {
                 bytes,
             },
         );
-        true
     }
 
     /// Starts the Automerge sync of `doc` with the session after reconciliation found that it

@@ -188,6 +188,9 @@ impl Core {
         }
         if missing {
             self.start_sync(now, conn, doc, None);
+        } else if let Some(heads) = self.cache.get(doc).map(|loaded| loaded.heads()) {
+            // HS-RESUME-4: the sender counts the changes outstanding until acknowledged.
+            self.acknowledge_whole(conn, doc, &heads);
         }
         self.check_settled(now, conn);
     }
@@ -224,13 +227,8 @@ impl Core {
             return;
         }
         if !bytes.is_empty() {
-            self.send(
-                conn,
-                &Message::DocChanges {
-                    doc: doc.clone(),
-                    bytes,
-                },
-            );
+            let heads = loaded.heads();
+            self.send_changes(conn, doc, heads, bytes);
         }
     }
 
