@@ -35,7 +35,14 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
     }
 }
 
-async fn one_run(world: &mut World, doc: &heavy::Heavy, n: usize, run: usize, quick: bool, report: &mut Report) {
+async fn one_run(
+    world: &mut World,
+    doc: &heavy::Heavy,
+    n: usize,
+    run: usize,
+    quick: bool,
+    report: &mut Report,
+) {
     let dirs = (common::tempdir(), common::tempdir());
     fixture::preload(
         dirs.0.path(),
@@ -60,7 +67,10 @@ async fn one_run(world: &mut World, doc: &heavy::Heavy, n: usize, run: usize, qu
     loop {
         let s = b.stats().await.expect("stats");
         let status = b.sync_status().await.expect("status");
-        if s.documents >= 1 && s.io_pending == 0 && status.peers.iter().any(|p| p.peer == a.id() && p.up_to_date) {
+        if s.documents >= 1
+            && s.io_pending == 0
+            && status.peers.iter().any(|p| p.peer == a.id() && p.up_to_date)
+        {
             break;
         }
         assert!(Instant::now() < deadline, "the heavy document did not reach B");
@@ -70,7 +80,12 @@ async fn one_run(world: &mut World, doc: &heavy::Heavy, n: usize, run: usize, qu
     let t = Instant::now();
     let handle = b.open_doc(doc.id.as_str()).await.expect("open");
     let text = handle
-        .read(|am| am.get(automerge::ROOT, heavy::TEXT_KEY).expect("get").expect("text").1)
+        .read(|am| {
+            am.get(automerge::ROOT, heavy::TEXT_KEY)
+                .expect("get")
+                .expect("text")
+                .1
+        })
         .await
         .expect("read");
     let open_ms = common::ms_since(t);
@@ -147,18 +162,60 @@ async fn one_run(world: &mut World, doc: &heavy::Heavy, n: usize, run: usize, qu
     );
     report.add("9", "heavy doc: first sync to a fresh device", "ms", "", first_ms);
     report.add("9", "heavy doc: open (load) on the device", "ms", "", open_ms);
-    report.add("9", "edit durable locally: p50", "ms", "≤ 5 ms", percentile(&local, 50.0));
-    report.add("9", "edit durable locally: p99", "ms", "", percentile(&local, 99.0));
-    report.add("9", "edit at the peer: p50", "ms", "≤ 10 ms", percentile(&remote, 50.0));
-    report.add("9", "edit at the peer: p99", "ms", "≤ 50 ms", percentile(&remote, 99.0));
+    report.add(
+        "9",
+        "edit durable locally: p50",
+        "ms",
+        "≤ 5 ms",
+        percentile(&local, 50.0),
+    );
+    report.add(
+        "9",
+        "edit durable locally: p99",
+        "ms",
+        "",
+        percentile(&local, 99.0),
+    );
+    report.add(
+        "9",
+        "edit at the peer: p50",
+        "ms",
+        "≤ 10 ms",
+        percentile(&remote, 50.0),
+    );
+    report.add(
+        "9",
+        "edit at the peer: p99",
+        "ms",
+        "≤ 50 ms",
+        percentile(&remote, 99.0),
+    );
     report.add("9", "session bytes per edit", "B", "≤ 300 B", bytes_per_edit);
-    report.add("9", "documents loaded by the peer per edit", "docs", "0", loaded_a as f64 / n as f64);
-    report.add("9", "documents loaded by the editing device per edit", "docs", "0", loaded_b as f64 / n as f64);
+    report.add(
+        "9",
+        "documents loaded by the peer per edit",
+        "docs",
+        "0",
+        loaded_a as f64 / n as f64,
+    );
+    report.add(
+        "9",
+        "documents loaded by the editing device per edit",
+        "docs",
+        "0",
+        loaded_b as f64 / n as f64,
+    );
     if quick {
         // Counts only, never times.
-        assert!(bytes_per_edit <= 300.0, "{bytes_per_edit} session bytes per one-character edit");
+        assert!(
+            bytes_per_edit <= 300.0,
+            "{bytes_per_edit} session bytes per one-character edit"
+        );
         assert_eq!(loaded_a, 0, "the peer loaded the document again during the edits");
-        assert_eq!(loaded_b, 0, "the editing device loaded the document again during the edits");
+        assert_eq!(
+            loaded_b, 0,
+            "the editing device loaded the document again during the edits"
+        );
     }
     a.shutdown().await.expect("shutdown a");
     b.shutdown().await.expect("shutdown b");
