@@ -404,11 +404,25 @@ impl Core {
         if let Some(s) = self.sessions.get_mut(&conn) {
             s.wanted.remove(&doc);
         }
-        if self.is_bare_ack(conn, &msg) {
-            // The acknowledgement of a DocWhole (HS-SYNC-1, HS-SYNC-7): the document is
-            // delivered. The sync state already holds those heads (`assume_peer_has` when it was
-            // sent): nothing to apply, no need to load the document, no answer.
-            if let Some(s) = self.sessions.get_mut(&conn) {
+        if let Some(acked) = self.bare_ack(conn, &msg) {
+            // The acknowledgement of a DocWhole or DocChanges (HS-SYNC-1, HS-RESUME-4,
+            // HS-SYNC-7). The sync state already holds the heads sent (`assume_peer_has` when it
+            // was sent): nothing to apply, no answer. One that acknowledges an earlier send (a
+            // later DocChanges is still on its way) is only noted: applied as a sync message it
+            // made this node re-send the changes in flight (two live edits in a row cost a
+            // 264-byte DocSync).
+            let delivered = self
+                .sessions
+                .get(&conn)
+                .and_then(|s| s.unacked.get(&doc))
+                .is_some_and(|sent| {
+                    sent.iter().all(|h| acked.contains(&automerge::ChangeHash(h.0)))
+                        || self
+                            .cache
+                            .get(&doc)
+                            .is_some_and(|loaded| super::ancestry::covers(&loaded.am, &acked, sent))
+                });
+            if delivered && let Some(s) = self.sessions.get_mut(&conn) {
                 s.unacked.remove(&doc);
             }
             self.check_settled(now, conn);
@@ -442,30 +456,21 @@ impl Core {
         self.check_settled(now, conn);
     }
 
-    /// Whether `msg` is a DocSync that only acknowledges a DocWhole we sent on `conn`: the form
+    /// The heads `msg` acknowledges, if it is a DocSync that only acknowledges a DocWhole or
+    /// DocChanges we sent on `conn` and the peer has not yet acknowledged: the form
     /// [`Core::acknowledge_whole`] sends (no changes, no need, one `have` of exactly its heads with
-    /// an empty Bloom filter, no flags, which Automerge's own messages always carry), with heads
-    /// that include the heads we sent.
-    fn is_bare_ack(&self, conn: ConnId, msg: &Message) -> bool {
+    /// an empty Bloom filter, no flags, which Automerge's own messages always carry).
+    fn bare_ack(&self, conn: ConnId, msg: &Message) -> Option<Vec<automerge::ChangeHash>> {
         let Message::DocSync { doc, message } = msg else {
-            return false;
+            return None;
         };
-        let Some(sent) = self.sessions.get(&conn).and_then(|s| s.unacked.get(doc)) else {
-            return false;
-        };
+        self.sessions.get(&conn).and_then(|s| s.unacked.get(doc))?;
         // HS-SYNC-12: bounded like every sync message; one that fails is left to the full path.
-        let Ok(message) = crate::untrusted::decode_sync_message(message) else {
-            return false;
-        };
+        let message = crate::untrusted::decode_sync_message(message).ok()?;
         let bare_have = matches!(message.have.as_slice(), [have]
             if have.last_sync == message.heads && have.bloom.to_bytes().is_empty());
-        message.changes.is_empty()
-            && message.need.is_empty()
-            && message.flags.is_none()
-            && bare_have
-            && sent
-                .iter()
-                .all(|h| message.heads.contains(&automerge::ChangeHash(h.0)))
+        (message.changes.is_empty() && message.need.is_empty() && message.flags.is_none() && bare_have)
+            .then_some(message.heads)
     }
 
     fn store_whole(
