@@ -9,7 +9,6 @@
 use humansync_protocol::BlobHash;
 
 use super::DocStore;
-use super::checkpoint::write_file;
 use super::codec::{Malformed, Reader};
 use super::durable;
 use super::error::StoreError;
@@ -78,32 +77,20 @@ impl DocStore {
     /// the file is missing or damaged.
     pub fn blob_unreferenced_since(&self) -> Vec<(BlobHash, u64)> {
         let path = &self.layout.blob_ages;
-        match std::fs::read(path) {
-            Ok(bytes) => decode(&bytes).unwrap_or_else(|e| {
-                tracing::warn!(path = %path.display(), error = %e, "blob ages unreadable; grace periods start again");
-                Vec::new()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "blob ages unreadable; grace periods start again");
-                Vec::new()
-            }
-        }
+        durable::read_side_file(path, decode, "blob ages unreadable; grace periods start again")
     }
 
     /// Durably replaces the saved times (unix ms) since which blobs have been unreferenced.
     pub fn save_blob_unreferenced_since(&mut self, since: &[(BlobHash, u64)]) -> Result<(), StoreError> {
-        let tmp = self.layout.blob_ages_tmp();
+        let layout = &self.layout;
         let bytes = encode(since);
-        write_file(&tmp, &bytes)?;
-        let file = std::fs::File::open(&tmp).map_err(|e| StoreError::io("open", &tmp, e))?;
-        durable::sync_file(&file, &self.stats).map_err(|e| StoreError::io("sync", &tmp, e))?;
-        let path = &self.layout.blob_ages;
-        std::fs::rename(&tmp, path).map_err(|e| StoreError::io("rename onto", path, e))?;
-        let root = &self.layout.root;
-        durable::sync_dir(root, &self.stats).map_err(|e| StoreError::io("sync", root, e))?;
-        self.stats.wrote(bytes.len());
-        Ok(())
+        durable::replace_side_file(
+            &layout.blob_ages_tmp(),
+            &layout.blob_ages,
+            &layout.root,
+            &bytes,
+            &self.stats,
+        )
     }
 }
 

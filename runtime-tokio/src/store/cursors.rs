@@ -8,7 +8,6 @@
 use humansync_protocol::{Cursor, DeviceId};
 
 use super::DocStore;
-use super::checkpoint::write_file;
 use super::codec::{Malformed, Reader};
 use super::durable;
 use super::error::StoreError;
@@ -70,32 +69,20 @@ impl DocStore {
             return Vec::new();
         }
         let path = &self.layout.cursors;
-        match std::fs::read(path) {
-            Ok(bytes) => decode(&bytes).unwrap_or_else(|e| {
-                tracing::warn!(path = %path.display(), error = %e, "cursors file unreadable; resuming from none");
-                Vec::new()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cursors file unreadable; resuming from none");
-                Vec::new()
-            }
-        }
+        durable::read_side_file(path, decode, "cursors file unreadable; resuming from none")
     }
 
     /// Durably replaces the persisted cursors.
     pub fn save_cursors(&mut self, cursors: &[(DeviceId, Cursor)]) -> Result<(), StoreError> {
-        let tmp = self.layout.cursors_tmp();
+        let layout = &self.layout;
         let bytes = encode(cursors);
-        write_file(&tmp, &bytes)?;
-        let file = std::fs::File::open(&tmp).map_err(|e| StoreError::io("open", &tmp, e))?;
-        durable::sync_file(&file, &self.stats).map_err(|e| StoreError::io("sync", &tmp, e))?;
-        let path = &self.layout.cursors;
-        std::fs::rename(&tmp, path).map_err(|e| StoreError::io("rename onto", path, e))?;
-        let root = &self.layout.root;
-        durable::sync_dir(root, &self.stats).map_err(|e| StoreError::io("sync", root, e))?;
-        self.stats.wrote(bytes.len());
-        Ok(())
+        durable::replace_side_file(
+            &layout.cursors_tmp(),
+            &layout.cursors,
+            &layout.root,
+            &bytes,
+            &self.stats,
+        )
     }
 }
 

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
+use super::error::StoreError;
 use super::stats::Counters;
 
 /// Makes `file`'s data (and size) durable: fdatasync on Linux, F_FULLFSYNC on Apple systems
@@ -41,4 +42,40 @@ pub(crate) fn sync_filesystem(root: &File, stats: &Counters) -> io::Result<bool>
         let _ = (root, stats);
         Ok(false)
     }
+}
+
+/// Durably replaces the small side file `path` with `bytes`: written to `tmp`, synced, renamed
+/// over `path`, the directory `root` synced (the cursors, the blob ages).
+pub(crate) fn replace_side_file(
+    tmp: &Path,
+    path: &Path,
+    root: &Path,
+    bytes: &[u8],
+    stats: &Counters,
+) -> Result<(), StoreError> {
+    super::checkpoint::write_file(tmp, bytes)?;
+    let file = File::open(tmp).map_err(|e| StoreError::io("open", tmp, e))?;
+    sync_file(&file, stats).map_err(|e| StoreError::io("sync", tmp, e))?;
+    std::fs::rename(tmp, path).map_err(|e| StoreError::io("rename onto", path, e))?;
+    sync_dir(root, stats).map_err(|e| StoreError::io("sync", root, e))?;
+    stats.wrote(bytes.len());
+    Ok(())
+}
+
+/// The decoded content of the side file `path`, or none when it is missing or fails to read or
+/// decode (logged as `what`: the caller starts again from nothing).
+pub(crate) fn read_side_file<T>(
+    path: &Path,
+    decode: impl FnOnce(&[u8]) -> Result<Vec<T>, String>,
+    what: &str,
+) -> Vec<T> {
+    let read = match std::fs::read(path) {
+        Ok(bytes) => decode(&bytes),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => Err(e.to_string()),
+    };
+    read.unwrap_or_else(|e| {
+        tracing::warn!(path = %path.display(), error = %e, "{what}");
+        Vec::new()
+    })
 }
