@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p docs/screenshots
 HUMANDOCS_SCREENSHOTS="$PWD/docs/screenshots" \
-    cargo test -p humandocs --all-features --test browser -- --nocapture
+    cargo test --workspace --all-features --test browser -- --nocapture
 ls -l docs/screenshots

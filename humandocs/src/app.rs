@@ -122,7 +122,8 @@ impl App {
                     .await?;
                 let link = invitation.to_link();
                 let qr = humansync::render_qr(&link)?;
-                Ok(json!({ "link": link, "qr": qr, "expires_at_ms": invitation.expires_at_ms }))
+                let svg = humansync::render_qr_svg(&link)?;
+                Ok(json!({ "link": link, "qr": qr, "svg": svg, "expires_at_ms": invitation.expires_at_ms }))
             }
             Request::Revoke { device, password } => {
                 let id: humansync::DeviceId = device
@@ -367,6 +368,7 @@ impl App {
     /// Sync status with pairing details.
     pub async fn status(&self) -> Result<StatusReport, AppError> {
         let status = self.node.sync_status().await?;
+        let devices = self.node.devices().await?;
         let settings = Settings::load(&self.data).unwrap_or_default();
         Ok(StatusReport::new(
             self.node.id(),
@@ -374,7 +376,8 @@ impl App {
             crate::status::paired_server(&self.data),
             settings.server_url,
             &status,
-        ))
+        )
+        .with_devices(&devices))
     }
 
     /// Pairs with the server at `url` by `password`, or with the invitation link `url`, and

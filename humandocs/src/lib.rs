@@ -18,6 +18,7 @@
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod device_report;
 mod error;
 pub mod events;
 pub mod ids;

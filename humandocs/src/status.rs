@@ -54,6 +54,8 @@ pub struct StatusReport {
     pub missing_blobs: usize,
     /// When a peer last became fully in sync with us, unix ms.
     pub last_sync_ms: Option<u64>,
+    /// Every device of the registry with its state (this one first, then the server).
+    pub devices: Vec<crate::device_report::DeviceReport>,
 }
 
 /// The server this device is paired with, from the library's `pairing.json` (README: storage layout).
@@ -109,7 +111,14 @@ impl StatusReport {
                     .ok()
                     .and_then(|d| u64::try_from(d.as_millis()).ok())
             }),
+            devices: Vec::new(),
         }
+    }
+
+    /// The report with the devices list from the library's `Node::devices`.
+    pub fn with_devices(mut self, devices: &[humansync::DeviceInfo]) -> Self {
+        self.devices = devices.iter().map(Into::into).collect();
+        self
     }
 
     /// The one-line indicator: `peers 2 (server) · pending 0 · last sync 4s ago`.

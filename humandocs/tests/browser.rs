@@ -254,7 +254,7 @@ async fn two_browsers_edit_one_note_live() {
         return;
     };
     let t_start = Instant::now();
-    let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let dirs: Vec<tempfile::TempDir> = (0..6).map(|_| tempfile::tempdir().expect("dir")).collect();
     let server = server(dirs[0].path()).await;
     let url = format!("http://{}", server.http_addr());
     let a = ui(start(dirs[1].path()).await).await;
@@ -457,7 +457,45 @@ async fn two_browsers_edit_one_note_live() {
         &format!("return !!document.querySelector(\"{row}\")"),
     )
     .await;
+    until(
+        &ca,
+        "b is online and up to date on a, with its last-seen state from the library",
+        &format!("return /online/.test(document.querySelector(\"{row} .d-state\").textContent)"),
+    )
+    .await;
+    let server_id = server.id().to_string();
+    until(
+        &ca,
+        "the server is listed by its id",
+        &format!("return !!document.querySelector(\"#device-list li[data-device='{server_id}']\")"),
+    )
+    .await;
+
+    // An invitation from the panel: a QR code the browser renders, and a link that pairs a third
+    // device once.
+    click(&ca, "#invite-submit").await;
+    until(
+        &ca,
+        "the invitation's QR code and link are shown",
+        "const q = document.querySelector('#invite-qr'); return !document.querySelector('#invite-out').hidden && q.complete && q.naturalWidth > 0 && document.querySelector('#invite-link').value.startsWith('humansync://')",
+    )
+    .await;
     screenshot(&ca, "devices").await;
+    let link = js(&ca, "return document.querySelector('#invite-link').value").await;
+    let link = link.as_str().expect("the link is text").to_owned();
+    let c = start(dirs[5].path()).await;
+    c.pair(&link, None)
+        .await
+        .expect("c pairs with the invitation link from the page");
+    assert!(c.pair(&link, None).await.is_err(), "the invitation works once");
+    let c_id = c.node().id().to_string();
+    until(
+        &ca,
+        "the new device appears in a's devices panel",
+        &format!("return !!document.querySelector(\"#device-list li[data-device='{c_id}']\")"),
+    )
+    .await;
+    c.node().clone().shutdown().await.expect("shutdown c");
 
     // A note deleted in B disappears from A.
     click(&ca, "#devices-close").await;
@@ -476,6 +514,12 @@ async fn two_browsers_edit_one_note_live() {
         &ca,
         "b is revoked",
         "return document.querySelector('#revoke-result').textContent === 'Revoked.'",
+    )
+    .await;
+    until(
+        &ca,
+        "b stays listed, marked revoked, with nothing to revoke",
+        &format!("const li = document.querySelector(\"{row}\"); return !!li && li.classList.contains('revoked') && /revoked/.test(li.textContent) && !li.querySelector('button.revoke')"),
     )
     .await;
     eventually(30, "the server closes b's session", || async {

@@ -17,7 +17,9 @@ const els = {
   devList: $('#device-list'), pairForm: $('#pair-form'), pairUrl: $('#pair-url'),
   pairPw: $('#pair-password'), pairResult: $('#pair-result'), revokeSection: $('#revoke-section'),
   revokeForm: $('#revoke-form'), revokeDevice: $('#revoke-device'), revokePw: $('#revoke-password'),
-  revokeResult: $('#revoke-result'), files: $('#attachments'), fileInput: $('#file-input'),
+  revokeResult: $('#revoke-result'), inviteSection: $('#invite-section'), inviteForm: $('#invite-form'),
+  inviteMinutes: $('#invite-minutes'), inviteResult: $('#invite-result'), inviteOut: $('#invite-out'),
+  inviteLink: $('#invite-link'), inviteQr: $('#invite-qr'), inviteCopy: $('#invite-copy'), files: $('#attachments'), fileInput: $('#file-input'),
   imageDialog: $('#image-dialog'), imageFull: $('#image-full'), imageName: $('#image-name'),
   imageClose: $('#image-close'), historyBtn: $('#history-button'), historyDialog: $('#history-dialog'),
   historyClose: $('#history-close'), versions: $('#version-list'), versionHeading: $('#version-heading'),
@@ -308,16 +310,20 @@ async function showWhenHere(li, a) {
   const r = await api('GET', `${fileUrl(a.name)}/state`);
   if (ed.id !== id || !li.isConnected) return;
   if (!r.ok || !r.data.held) {
-    if (!li.querySelector('progress')) {
-      const p = document.createElement('progress');
+    let p = li.querySelector('progress');
+    let t = li.querySelector('.arriving');
+    if (!p) {
+      p = document.createElement('progress');
       p.max = a.size || 1;
       p.setAttribute('aria-label', `${a.name} arriving`);
-      const t = document.createElement('span');
+      t = document.createElement('span');
       t.className = 'muted arriving';
-      t.textContent = `arriving — ${size(a.size)}`;
       li.append(p, t);
     }
-    setTimeout(() => showWhenHere(li, a), 1500);
+    const got = (r.ok && r.data.received) || 0;
+    p.value = Math.min(got, p.max);
+    t.textContent = `arriving — ${size(got)} of ${size(a.size)}`;
+    setTimeout(() => showWhenHere(li, a), got > 0 ? 500 : 1500);
     return;
   }
   for (const x of li.querySelectorAll('progress, .arriving')) x.remove();
@@ -503,7 +509,6 @@ document.addEventListener('keydown', (ev) => {
 // ---------- sync status and devices ----------
 
 let status = null;
-const seen = new Map(); // device id → last time seen connected (ms)
 
 function ago(ms) {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
@@ -518,6 +523,8 @@ function ago(ms) {
 function deviceName(idOrPrefix) {
   if (status && status.id.startsWith(idOrPrefix)) return 'this device';
   if (status && status.server_id && status.server_id.startsWith(idOrPrefix)) return 'the server';
+  const d = status && (status.devices || []).find((x) => x.id.startsWith(idOrPrefix));
+  if (d && d.name) return d.name;
   return `device ${idOrPrefix.slice(0, 8)}`;
 }
 
@@ -529,7 +536,6 @@ async function refreshStatus() {
   }
   if (!r.ok) return;
   status = r.data;
-  for (const p of status.peers) seen.set(p.id, status.now_ms);
   const pending = status.pending_docs + status.missing_blobs;
   const last = status.last_sync_ms ? `· last synced ${ago(status.last_sync_ms)}` : '';
   if (!status.paired) setSync('unpaired', 'On this device only (not paired)', '');
@@ -546,32 +552,37 @@ function setSync(state, text, last) {
   els.syncLast.textContent = last;
 }
 
+/** What the devices panel says of one device of the registry. */
+function deviceState(d) {
+  if (d.role === 'this') return 'this device';
+  if (d.revoked_at_ms) return `revoked ${ago(d.revoked_at_ms)}`;
+  const bits = [];
+  if (d.online) {
+    const p = status.peers.find((x) => x.id === d.id);
+    bits.push(d.up_to_date ? 'online · up to date' : `online · syncing${p ? ` ${p.outstanding}` : ''}`);
+  } else {
+    bits.push(d.last_seen_ms ? `offline · last seen ${ago(d.last_seen_ms)}` : 'offline · not seen yet');
+  }
+  if (d.lan) bits.push('on this network');
+  return bits.join(' · ');
+}
+
 function renderDevices() {
   if (!status) return;
-  const rows = [];
-  rows.push({ name: 'This device', id: status.id, state: 'here', self: true });
-  if (status.server_id || status.server_url) {
-    const online = status.server_connected;
-    const p = status.peers.find((x) => x.id === status.server_id);
-    rows.push({
-      name: 'Server', id: status.server_id || '', sub: status.server_url || '',
-      state: online ? (p && p.up_to_date ? 'online · up to date' : 'online · syncing') : 'offline', server: true,
-    });
-  }
-  const others = new Set([...status.peers.filter((p) => p.role === 'device').map((p) => p.id), ...status.lan_peers, ...seen.keys()]);
-  others.delete(status.id);
-  if (status.server_id) others.delete(status.server_id);
-  for (const id of others) {
-    const p = status.peers.find((x) => x.id === id);
-    const bits = [];
-    if (p) bits.push(p.up_to_date ? 'online · up to date' : `online · syncing ${p.outstanding}`);
-    else bits.push(seen.has(id) ? `last seen ${ago(seen.get(id))}` : 'not connected');
-    if (status.lan_peers.includes(id)) bits.push('on this network');
-    rows.push({ name: `Device ${id.slice(0, 8)}`, id, state: bits.join(' · '), device: true });
-  }
+  const rows = (status.devices || []).map((d) => ({
+    name: d.role === 'this' ? `This device${d.name ? ` (${d.name})` : ''}`
+      : d.role === 'server' ? 'Server' : (d.name || `Device ${d.id.slice(0, 8)}`),
+    id: d.id,
+    sub: d.role === 'server' ? (status.server_url || '') : '',
+    state: deviceState(d),
+    device: d.role === 'device' && !d.revoked_at_ms,
+    revoked: !!d.revoked_at_ms,
+  }));
+  if (rows.length === 0) rows.push({ name: 'This device', id: status.id, state: 'this device' });
   els.devList.replaceChildren(...rows.map((d) => {
     const li = document.createElement('li');
     li.dataset.device = d.id;
+    if (d.revoked) li.className = 'revoked';
     const who = document.createElement('div');
     const n = document.createElement('div');
     n.className = 'd-name';
@@ -602,6 +613,7 @@ function renderDevices() {
   }));
   els.revokeSection.hidden = els.revokeSection.hidden && !status.paired;
   $('#pair-section').hidden = status.paired;
+  els.inviteSection.hidden = !status.paired;
 }
 
 els.devicesBtn.addEventListener('click', () => {
@@ -628,12 +640,30 @@ els.revokeForm.addEventListener('submit', async (ev) => {
   const r = await api('POST', '/api/revoke', { device: els.revokeDevice.value.trim(), password: els.revokePw.value });
   els.revokePw.value = '';
   if (r.ok) {
-    seen.delete(els.revokeDevice.value.trim());
     els.revokeResult.textContent = 'Revoked.';
   } else {
     els.revokeResult.textContent = errorText(r);
   }
   refreshStatus();
+});
+
+els.inviteForm.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  els.inviteResult.textContent = 'Creating…';
+  els.inviteOut.hidden = true;
+  const minutes = Number(els.inviteMinutes.value) || null;
+  const r = await api('POST', '/api/invite', { minutes });
+  if (!r.ok) { els.inviteResult.textContent = errorText(r); return; }
+  els.inviteLink.value = r.data.link;
+  els.inviteQr.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(r.data.svg)}`;
+  els.inviteResult.textContent = `Valid once, until ${new Date(r.data.expires_at_ms).toLocaleTimeString()}.`;
+  els.inviteOut.hidden = false;
+  els.inviteLink.select();
+});
+els.inviteCopy.addEventListener('click', async () => {
+  try { await navigator.clipboard.writeText(els.inviteLink.value); els.inviteResult.textContent = 'Link copied.'; } catch (_) {
+    els.inviteLink.select();
+  }
 });
 
 // ---------- events from the app ----------

@@ -57,7 +57,8 @@ impl Doc {
     }
 
     /// Runs `f` inside one Automerge transaction (text splicing, lists, nested maps…); an `Err`
-    /// rolls it back. Returns `f`'s value once the change is durable.
+    /// rolls it back. Returns `f`'s value once the change is durable. The change records this
+    /// device's wall-clock time in unix seconds (`Change::timestamp`, advisory).
     pub async fn change<R, F>(&self, f: F) -> Result<R, Error>
     where
         R: Send + 'static,
@@ -75,9 +76,16 @@ impl Doc {
         F: FnOnce(&mut Transaction<'_>) -> Result<R, String> + Send + 'static,
     {
         let (reply, rx) = tokio::sync::oneshot::channel();
+        // Every local change carries its wall-clock time in unix seconds (Automerge's convention;
+        // advisory, never used to merge): histories group edits by time.
+        let time = crate::store::wall_ms() / 1000;
+        let time = i64::try_from(time).unwrap_or(i64::MAX);
         let f = Box::new(move |am: &mut Automerge| -> Result<AnyBox, String> {
             let result = am
-                .transact::<_, _, String>(|tx| f(tx))
+                .transact_with::<_, _, String, _>(
+                    |_| automerge::transaction::CommitOptions::default().with_time(time),
+                    |tx| f(tx),
+                )
                 .map(|ok| ok.result)
                 .map_err(|failure| failure.error)?;
             Ok(Box::new((result, am.get_heads())) as AnyBox)

@@ -105,11 +105,23 @@ pub(crate) async fn redeem(
 /// `text` (an invitation link) as a QR code for a terminal: two rows of modules per line, in
 /// Unicode half blocks, dark on light, with the quiet zone.
 pub fn render_qr(text: &str) -> Result<String, Error> {
-    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::L)
-        .map_err(|e| Error::Pairing(format!("cannot encode a QR code: {e}")))?;
-    Ok(code
+    Ok(qr_code(text)?
         .render::<qrcode::render::unicode::Dense1x2>()
         .dark_color(qrcode::render::unicode::Dense1x2::Light)
         .light_color(qrcode::render::unicode::Dense1x2::Dark)
         .build())
+}
+
+/// Renders `text` (an invitation link) as a QR code in an SVG document, black on white with a
+/// quiet zone, for a web page or a file.
+pub fn render_qr_svg(text: &str) -> Result<String, Error> {
+    Ok(qr_code(text)?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build())
+}
+
+fn qr_code(text: &str) -> Result<qrcode::QrCode, Error> {
+    qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::L)
+        .map_err(|e| Error::Pairing(format!("cannot encode a QR code: {e}")))
 }

@@ -45,7 +45,9 @@
 //! ```
 
 mod anchor;
+mod blob_progress;
 mod config;
+mod devices;
 mod discovery;
 mod doc;
 mod driver;
@@ -63,7 +65,9 @@ pub mod transport;
 
 pub use anchor::PeerAddrs;
 pub use automerge;
+pub use blob_progress::BlobProgress;
 pub use config::{ConfigError, HumanSyncConfig, RelayConfig};
+pub use devices::{DeviceInfo, DeviceRole};
 pub use doc::{Doc, FromValue};
 pub use error::Error;
 pub use humansync_protocol as protocol;
@@ -71,7 +75,7 @@ pub use humansync_protocol::invitation::Invitation;
 pub use humansync_protocol::{BlobHash, DeviceId, DocId};
 pub use humansync_sansio::registry::{DeviceStatus, Registry};
 pub use humansync_sansio::{Event, Origin};
-pub use invite::render_qr;
+pub use invite::{render_qr, render_qr_svg};
 pub use node::{Node, PeerStatus, SyncStatus, init};
 pub use private_dir::private_dir;
 pub use stats::{BlobStats, NodeStats, NodeTotals, SessionCounters};

@@ -466,10 +466,26 @@ impl Node {
         Ok(out)
     }
 
+    /// How much of a blob is here now, without fetching it: the bytes of a transfer under way
+    /// (started by [`Node::get_blob`] or by a document referencing it) as they arrive.
+    pub async fn blob_progress(&self, hash: BlobHash) -> Result<crate::BlobProgress, Error> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::BlobProgress { hash, reply }).await?;
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
     /// Peers connected, documents pending, last sync, and per peer whether it is up to date.
     pub async fn sync_status(&self) -> Result<SyncStatus, Error> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.send(Command::Status { reply }).await?;
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// Every device of the registry — this one, the server, the others, revoked ones too — with
+    /// its name, whether it is online, up to date and on the LAN, and when it was last seen.
+    pub async fn devices(&self) -> Result<Vec<crate::DeviceInfo>, Error> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::Devices { reply }).await?;
         rx.await.map_err(|_| Error::Shutdown)?
     }
 

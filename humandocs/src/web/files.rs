@@ -103,15 +103,23 @@ async fn find(app: &App, uuid: &str, name: &str) -> Result<Attachment, ApiError>
         })
 }
 
-/// `GET /api/notes/{id}/attachments/{name}/state`: `{"held": bool, "size": N}` without waiting
-/// for a fetch (the page shows "arriving" meanwhile and asks again on `blob-arrived`).
+/// `GET /api/notes/{id}/attachments/{name}/state`: `{"held": bool, "size": N, "received": N}`
+/// without waiting for a fetch (started if needed); `received` counts the bytes of a transfer
+/// under way, so the page shows "arriving — 1.2 MB of 5 MB" and asks again.
 pub async fn state(
     State(app): State<App>,
     Path((uuid, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let a = find(&app, &uuid, &name).await?;
     let held = app.blob_here(a.hash).await?;
-    Ok(Json(json!({ "held": held, "size": a.size, "type": a.mime })))
+    let received = if held {
+        a.size
+    } else {
+        app.node().blob_progress(a.hash).await?.received
+    };
+    Ok(Json(
+        json!({ "held": held, "size": a.size, "received": received, "type": a.mime }),
+    ))
 }
 
 /// `GET /api/notes/{id}/attachments/{name}`: the bytes (fetched from a peer if needed; 502

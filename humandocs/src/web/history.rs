@@ -37,32 +37,48 @@ pub struct Version {
     pub merge: bool,
 }
 
+/// A pause longer than this (seconds between two changes of one session, by their recorded
+/// times) starts a new version: an edit session is a burst of typing, not a whole run of the app.
+pub const IDLE_SPLIT_SECS: i64 = 5 * 60;
+
 /// The versions of a document, oldest first, at most [`MAX_VERSIONS`] (the newest).
 pub fn versions(am: &Automerge) -> Vec<Version> {
     let changes = am.get_changes(&[]);
-    let mut runs: Vec<(Vec<u8>, ChangeHash, usize, bool)> = Vec::new();
+    // (actor, last change, changes, merge, last change's time in unix seconds or 0)
+    let mut runs: Vec<(Vec<u8>, ChangeHash, usize, bool, i64)> = Vec::new();
     for c in &changes {
         let actor = c.actor_id().to_bytes().to_vec();
+        let time = c.timestamp();
         match runs.last_mut() {
-            Some(run) if run.0 == actor => {
+            Some(run) if run.0 == actor && !idle_between(run.4, time) => {
                 run.1 = c.hash();
                 run.2 += 1;
+                run.4 = time;
             }
-            _ => runs.push((actor, c.hash(), 1, c.deps().len() > 1)),
+            _ => runs.push((actor, c.hash(), 1, c.deps().len() > 1, time)),
         }
     }
     let skip = runs.len().saturating_sub(MAX_VERSIONS);
     runs.into_iter()
         .skip(skip)
-        .map(|(actor, last, n, merge)| Version {
+        .map(|(actor, last, n, merge, time)| Version {
             heads: vec![last.to_string()],
             device: hex::encode(&actor[..actor.len().min(16)]),
             session: hex::encode(&actor),
             changes: n,
-            at_ms: updated_at(am, &[last]),
+            at_ms: match u64::try_from(time) {
+                Ok(secs) if secs > 0 => Some(secs.saturating_mul(1000)),
+                _ => updated_at(am, &[last]),
+            },
             merge,
         })
         .collect()
+}
+
+/// Whether two changes of one session, at unix seconds `a` then `b`, are far enough apart to be
+/// two versions (changes without a time never split a session).
+fn idle_between(a: i64, b: i64) -> bool {
+    a > 0 && b > 0 && b.saturating_sub(a) > IDLE_SPLIT_SECS
 }
 
 fn updated_at(am: &Automerge, heads: &[ChangeHash]) -> Option<u64> {
@@ -216,6 +232,44 @@ mod tests {
 
     fn edit_am<R>(am: &mut Automerge, f: impl FnOnce(&mut Transaction<'_>) -> Result<R, SchemaError>) -> R {
         am.transact::<_, _, SchemaError>(f).expect("edit").result
+    }
+
+    fn edit_at<R>(
+        am: &mut Automerge,
+        secs: i64,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<R, SchemaError>,
+    ) -> R {
+        use humansync::automerge::transaction::CommitOptions;
+        am.transact_with::<_, _, SchemaError, _>(|_| CommitOptions::default().with_time(secs), f)
+            .expect("edit")
+            .result
+    }
+
+    /// One session typing at 10:00, pausing, and typing again at 10:20 is two versions, dated
+    /// by the changes' recorded times; a pause under the threshold is not.
+    #[test]
+    fn a_long_pause_splits_a_session_and_versions_carry_change_times() {
+        let t0 = 1_800_000_000;
+        let mut am = Automerge::new().with_actor(ActorId::from([1u8; 32].to_vec()));
+        edit_at(&mut am, t0, |tx| schema::init(tx, "Plan", "a", 1));
+        edit_at(&mut am, t0 + 60, |tx| schema::append_body(tx, "b", 2));
+        edit_at(&mut am, t0 + 60 + IDLE_SPLIT_SECS + 1, |tx| {
+            schema::append_body(tx, "c", 3)
+        });
+        edit_at(&mut am, t0 + 60 + IDLE_SPLIT_SECS + 2, |tx| {
+            schema::append_body(tx, "d", 4)
+        });
+        let v = versions(&am);
+        assert_eq!(
+            v.iter().map(|v| v.changes).collect::<Vec<_>>(),
+            vec![2, 2],
+            "{v:?}"
+        );
+        assert_eq!(v[0].session, v[1].session, "one session, two bursts");
+        assert_eq!(v[0].at_ms, Some(((t0 + 60) * 1000) as u64));
+        assert_eq!(v[1].at_ms, Some(((t0 + 62 + IDLE_SPLIT_SECS) * 1000) as u64));
+        let first = live::parse_heads(&v[0].heads).expect("heads");
+        assert_eq!(at(&am, &first).expect("at").1, "ab");
     }
 
     #[test]

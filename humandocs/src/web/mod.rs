@@ -62,6 +62,7 @@ pub fn router(app: App, port: u16, stop: watch::Receiver<bool>) -> Router {
         .route("/api/status", get(sync::status))
         .route("/api/pair", post(sync::pair))
         .route("/api/revoke", post(sync::revoke))
+        .route("/api/invite", post(sync::invite))
         .with_state(app.clone());
     let events = Router::new()
         .route("/api/events", get(sync::stream))

@@ -40,6 +40,24 @@ pub async fn pair(State(app): State<App>, JsonBody(p): JsonBody<Pair>) -> Result
     status(State(app)).await
 }
 
+/// Body of `POST /api/invite`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invite {
+    /// How long the invitation stays valid, in minutes (the server's default and bounds apply).
+    #[serde(default)]
+    pub minutes: Option<u64>,
+}
+
+/// `POST /api/invite`: mints a one-time invitation for a new device (what `humandocs invite`
+/// does): the link, a QR code as SVG, and when it expires.
+pub async fn invite(State(app): State<App>, JsonBody(i): JsonBody<Invite>) -> Result<Json<Value>, ApiError> {
+    let value = app
+        .handle(crate::ipc::Request::Invite { minutes: i.minutes })
+        .await?;
+    Ok(Json(value))
+}
+
 /// Body of `POST /api/revoke`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -42,6 +42,9 @@ pub(crate) enum Command {
     Status {
         reply: Reply<SyncStatus>,
     },
+    Devices {
+        reply: Reply<Vec<crate::DeviceInfo>>,
+    },
     Stats {
         reply: Reply<NodeStats>,
     },
@@ -57,6 +60,11 @@ pub(crate) enum Command {
     FetchBlob {
         hash: BlobHash,
         reply: Reply<()>,
+    },
+    /// How much of a blob is here ([`crate::Node::blob_progress`]).
+    BlobProgress {
+        hash: BlobHash,
+        reply: Reply<crate::BlobProgress>,
     },
     /// Pin (`pin`) or unpin a blob (HS-BLOB-4).
     PinBlob {
@@ -98,11 +106,13 @@ impl Command {
             Command::Delete { reply, .. } => drop(reply.send(Err(error))),
             Command::List { reply, .. } => drop(reply.send(Err(error))),
             Command::Status { reply } => drop(reply.send(Err(error))),
+            Command::Devices { reply } => drop(reply.send(Err(error))),
             Command::Stats { reply } => drop(reply.send(Err(error))),
             Command::FetchBlob { reply, .. }
             | Command::ExportBlob { reply, .. }
             | Command::PinBlob { reply, .. } => drop(reply.send(Err(error))),
             Command::StoreBlob { reply, .. } => drop(reply.send(Err(error))),
+            Command::BlobProgress { reply, .. } => drop(reply.send(Err(error))),
             Command::ApplyPairing { reply, .. } => drop(reply.send(Err(error))),
             Command::Shutdown { reply } => drop(reply.send(Err(error))),
             Command::AddPeerAddrs { .. } | Command::ServerAnswered => {}

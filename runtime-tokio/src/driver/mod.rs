@@ -4,7 +4,9 @@
 mod anchor;
 mod blob_keeper;
 mod command;
+mod devices;
 mod dial;
+mod last_seen;
 mod shutdown;
 mod store_worker;
 
@@ -19,6 +21,7 @@ pub(crate) use anchor::AnchorCommand;
 use blob_keeper::{BlobKeeper, KeeperOp};
 pub(crate) use command::{AnyBox, Command, Reply};
 use dial::Dialer;
+use last_seen::LastSeen;
 use store_worker::StoreWorker;
 
 use crate::pairing::PairingState;
@@ -76,6 +79,8 @@ struct Driver {
     saves_done: u64,
     /// Counters since start ([`NodeStats::totals`]).
     totals: crate::NodeTotals,
+    /// When a session with each peer was last open ([`crate::Node::devices`]).
+    last_seen: LastSeen,
 }
 
 /// Runs the driver until shutdown.
@@ -94,6 +99,7 @@ pub(crate) async fn run(parts: DriverParts) {
     let (io_tx, mut io_rx) = mpsc::unbounded_channel();
     let (dial_tx, mut dial_rx) = mpsc::unbounded_channel();
     let (blob_added_tx, mut blob_added_rx) = mpsc::unbounded_channel();
+    let last_seen = LastSeen::new(store.last_seen());
     let store = StoreWorker::start(store, io_tx.clone());
     let transport = std::sync::Arc::new(transport);
     let keeper = BlobKeeper::start(transport.clone(), io_tx.clone());
@@ -120,6 +126,7 @@ pub(crate) async fn run(parts: DriverParts) {
         docs_loaded: 0,
         saves_done: 0,
         totals: crate::NodeTotals::default(),
+        last_seen,
     };
     driver.adopt_server_relay().await;
     driver.know_server_addrs();
@@ -256,6 +263,7 @@ impl Driver {
     }
 
     fn event(&mut self, event: Event) {
+        self.note_seen(&event);
         self.count(&event);
         match &event {
             Event::DocReady(doc) | Event::DocNotFound(doc) => {
@@ -352,6 +360,9 @@ impl Driver {
             Command::Status { reply } => {
                 let _ = reply.send(Ok(self.status()));
             }
+            Command::Devices { reply } => {
+                let _ = reply.send(Ok(self.devices()));
+            }
             Command::Stats { reply } => {
                 let stats = self.stats();
                 let retention = self.core.blob_retention();
@@ -400,6 +411,16 @@ impl Driver {
                 });
             }
             Command::FetchBlob { hash, reply } => self.fetch_any(hash, reply),
+            Command::BlobProgress { hash, reply } => {
+                let transport = self.transport.clone();
+                tokio::spawn(async move {
+                    let result = transport
+                        .blob_progress(hash)
+                        .await
+                        .map_err(|e| Error::Storage(e.to_string()));
+                    let _ = reply.send(result);
+                });
+            }
             Command::ApplyPairing { response, reply } => {
                 let result = self.apply_pairing(&response);
                 if result.is_ok() {

@@ -16,6 +16,8 @@ pub(crate) struct StoreWorker {
 
 pub(crate) enum Job {
     Task(IoTask),
+    /// Replace the last-seen file (`crate::store::DocStore::save_last_seen`).
+    SaveLastSeen(Vec<(humansync_protocol::DeviceId, u64)>),
     Checkpoint(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -33,6 +35,11 @@ impl StoreWorker {
     /// Queues a document task (LoadDoc, SaveDoc, DeleteDoc).
     pub(crate) fn submit(&self, task: IoTask) -> bool {
         self.tx.send(Job::Task(task)).is_ok()
+    }
+
+    /// Queues a rewrite of the last-seen file; a failure is logged (it only feeds a display).
+    pub(crate) fn save_last_seen(&self, seen: Vec<(humansync_protocol::DeviceId, u64)>) {
+        let _ = self.tx.send(Job::SaveLastSeen(seen));
     }
 
     /// Flushes and checkpoints; resolves when done.
@@ -140,6 +147,11 @@ fn run(
                         ));
                     }
                 },
+                Job::SaveLastSeen(seen) => {
+                    if let Err(e) = store.save_last_seen(&seen) {
+                        tracing::warn!("saving last-seen times failed: {e}");
+                    }
+                }
                 Job::Checkpoint(done) => {
                     flush(&mut store, &mut batch, &results);
                     if let Err(e) = store.checkpoint() {

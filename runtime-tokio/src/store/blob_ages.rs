@@ -1,57 +1,35 @@
 //! The blob ages file: since when each unreferenced blob held here has been unreferenced
 //! (HS-BLOB-4), so that a restart neither resets nor shortens its grace period.
 //!
-//! `MAGIC`, then one record (checksummed, record.rs) per blob: the 32-byte BlobHash and the
-//! wall-clock time (unix milliseconds, little-endian) it became unreferenced. Replaced whole
+//! Its format is stamps.rs' (magic `HSAGE`): per blob, its 32-byte BlobHash and the wall-clock
+//! time (unix milliseconds) it became unreferenced. Replaced whole
 //! (written to `tmp/`, synced, renamed, directory synced). A missing or damaged file means no
 //! ages: every unreferenced blob starts a full grace period again, which deletes nothing early.
 
 use humansync_protocol::BlobHash;
 
 use super::DocStore;
-use super::codec::{Malformed, Reader};
 use super::durable;
 use super::error::StoreError;
-use super::record;
+use super::stamps::StampFile;
 
-/// The first bytes of the blob ages file (format version 1).
-const MAGIC: &[u8; 8] = b"HSAGE\0\0\x01";
-
-/// Record kind of one blob's age.
-const AGE: u8 = 0x31;
-
-/// Most entries written or read back; further unreferenced blobs start a full grace period
-/// after a restart.
-const MAX_AGES: usize = 1 << 20;
+/// The blob ages file: magic `HSAGE` format version 1, one record of kind 0x31 per blob.
+const FILE: StampFile = StampFile {
+    magic: b"HSAGE\0\0\x01",
+    kind: 0x31,
+};
 
 fn encode(since: &[(BlobHash, u64)]) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    for (hash, ms) in since.iter().take(MAX_AGES) {
-        let _ = record::push(&mut out, AGE, &[&hash.0, &ms.to_le_bytes()]);
-    }
-    out
+    let stamps: Vec<([u8; 32], u64)> = since.iter().map(|(h, ms)| (h.0, *ms)).collect();
+    FILE.encode(&stamps)
 }
 
 fn decode(bytes: &[u8]) -> Result<Vec<(BlobHash, u64)>, String> {
-    if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
-        return Err("bad magic".to_owned());
-    }
-    let mut out = Vec::new();
-    for r in record::iter(bytes, MAGIC.len()) {
-        let r = r.map_err(|bad| bad.to_string())?;
-        if r.kind != AGE || out.len() >= MAX_AGES {
-            return Err("unexpected record".to_owned());
-        }
-        out.push(age(&mut Reader::new(r.payload)).map_err(|e| e.to_string())?);
-    }
-    Ok(out)
-}
-
-fn age(r: &mut Reader<'_>) -> Result<(BlobHash, u64), Malformed> {
-    let hash = BlobHash(r.array32()?);
-    let since = r.u64()?;
-    r.finish()?;
-    Ok((hash, since))
+    Ok(FILE
+        .decode(bytes)?
+        .into_iter()
+        .map(|(h, ms)| (BlobHash(h), ms))
+        .collect())
 }
 
 /// The wall clock in unix milliseconds (0 before 1970).
@@ -91,31 +69,5 @@ impl DocStore {
             &bytes,
             &self.stats,
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roundtrip_and_every_truncation_refused() {
-        let ages = vec![
-            (BlobHash([1; 32]), 1_700_000_000_000),
-            (BlobHash([2; 32]), u64::MAX),
-        ];
-        let bytes = encode(&ages);
-        assert_eq!(decode(&bytes).unwrap(), ages);
-        assert_eq!(decode(&encode(&[])).unwrap(), Vec::new());
-        for cut in 0..bytes.len() {
-            // A cut at a record boundary is a shorter valid file; anything else is refused.
-            if let Ok(read) = decode(&bytes[..cut]) {
-                assert!(read.len() < ages.len() && ages.starts_with(&read), "cut at {cut}");
-            }
-        }
-        let mut flipped = bytes.clone();
-        let last = flipped.len() - 1;
-        flipped[last] ^= 1;
-        assert!(decode(&flipped).is_err());
     }
 }

@@ -6,6 +6,7 @@
 //! <root>/index                 index snapshot written at each checkpoint (index.rs)
 //! <root>/cursors               cursors into peers' change logs (cursors.rs)
 //! <root>/blob-ages             since when unreferenced blobs are unreferenced (blob_ages.rs)
+//! <root>/last-seen             when a session with each peer was last open (last_seen.rs)
 //! <root>/docs/<kk>/<key>.hsd   one file per document (docfile.rs)
 //! <root>/tmp/                  files being written; emptied at open
 //! <root>/quarantine/<key>.<n>.hsd   corrupt files moved aside, never read again by the store
@@ -33,6 +34,7 @@ pub(crate) struct Layout {
     pub(crate) index: PathBuf,
     pub(crate) cursors: PathBuf,
     pub(crate) blob_ages: PathBuf,
+    pub(crate) last_seen: PathBuf,
     pub(crate) lock: PathBuf,
 }
 
@@ -48,6 +50,7 @@ impl Layout {
             index: root.join("index"),
             cursors: root.join("cursors"),
             blob_ages: root.join("blob-ages"),
+            last_seen: root.join("last-seen"),
             lock: root.join("lock"),
         }
     }
@@ -75,6 +78,11 @@ impl Layout {
     /// Where the blob ages file is written before it is renamed into place.
     pub(crate) fn blob_ages_tmp(&self) -> PathBuf {
         self.tmp.join("blob-ages")
+    }
+
+    /// Where the last-seen file is written before it is renamed into place.
+    pub(crate) fn last_seen_tmp(&self) -> PathBuf {
+        self.tmp.join("last-seen")
     }
 
     /// Where the cursors file is written before it is renamed into place.

@@ -60,11 +60,13 @@ mod docfile;
 mod durable;
 mod error;
 mod index;
+mod last_seen;
 mod layout;
 mod load;
 mod open;
 mod quarantine;
 mod record;
+mod stamps;
 mod stats;
 mod wal;
 

@@ -132,6 +132,21 @@ pub(crate) async fn size(store: &FsStore, hash: BlobHash) -> Option<u64> {
     }
 }
 
+/// How much of a blob the store holds: verified bytes present, the size if known, complete.
+pub(crate) async fn progress(store: &FsStore, hash: BlobHash) -> Result<crate::BlobProgress, TransportError> {
+    let bitfield = store
+        .blobs()
+        .observe(blobs_hash(hash))
+        .await
+        .map_err(store_error)?;
+    let complete = bitfield.is_complete();
+    Ok(crate::BlobProgress {
+        received: bitfield.total_bytes(),
+        size: bitfield.validated_size(),
+        complete,
+    })
+}
+
 /// Every blob entry in the store, complete or partial.
 pub(crate) async fn list(store: &FsStore) -> Result<Vec<BlobHash>, TransportError> {
     let hashes = store.blobs().list().hashes().await.map_err(store_error)?;

@@ -477,6 +477,11 @@ impl Transport {
         blobs::list(&self.store).await
     }
 
+    /// How much of `hash` the blob store holds now (bytes of a transfer under way included).
+    pub async fn blob_progress(&self, hash: BlobHash) -> Result<crate::BlobProgress, TransportError> {
+        blobs::progress(&self.store, hash).await
+    }
+
     /// Copies a complete blob to `to` (overwriting it).
     pub async fn export_blob(&self, hash: BlobHash, to: &Path) -> Result<(), TransportError> {
         blobs::export(&self.store, hash, to).await
