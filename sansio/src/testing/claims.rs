@@ -30,7 +30,11 @@ pub fn false_up_to_date_claims(sim: &Sim) -> Vec<String> {
                 if !holds(sim, p, &doc, ours, core.doc(&doc)) {
                     out.push(format!(
                         "seed {} t={}: {} reports {} up to date, which lacks {doc} at {}'s heads",
-                        sim.seed, sim.now.0, node.name(), sim.nodes[p].name(), node.name()
+                        sim.seed,
+                        sim.now.0,
+                        node.name(),
+                        sim.nodes[p].name(),
+                        node.name()
                     ));
                 }
             }

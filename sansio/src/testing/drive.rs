@@ -125,7 +125,15 @@ impl super::Sim {
                     self.nodes[idx].io_free_at = at;
                     let epoch = self.nodes[idx].host.epoch;
                     let (id, action) = (task.id, task.action);
-                    self.queue.schedule(at, SimEvent::Io { node: idx, epoch, id, action });
+                    self.queue.schedule(
+                        at,
+                        SimEvent::Io {
+                            node: idx,
+                            epoch,
+                            id,
+                            action,
+                        },
+                    );
                 }
                 Output::Dial { peer } => {
                     self.dials += 1;

@@ -65,7 +65,12 @@ impl Host {
     }
 
     /// Starts the core from an explicit configuration and start-up state (a recorded setup).
-    pub fn start(&mut self, now: Instant, config: CoreConfig, startup: Startup) -> Result<&mut Core, CoreError> {
+    pub fn start(
+        &mut self,
+        now: Instant,
+        config: CoreConfig,
+        startup: Startup,
+    ) -> Result<&mut Core, CoreError> {
         Ok(self.core.insert(Core::new(now, config, startup)?))
     }
 

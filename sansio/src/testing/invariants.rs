@@ -158,10 +158,14 @@ impl Sim {
             .map(|(_, e)| (e[0].min(e[1]), e[0].max(e[1])))
             .collect();
         wanted.iter().all(|l| connected.contains(l))
-            && self.nodes.iter().filter_map(|n| n.host.core.as_ref()).all(|core| {
-                let st = core.status();
-                st.peers.iter().all(|p| p.up_to_date) && st.docs_pending == 0
-            })
+            && self
+                .nodes
+                .iter()
+                .filter_map(|n| n.host.core.as_ref())
+                .all(|core| {
+                    let st = core.status();
+                    st.peers.iter().all(|p| p.up_to_date) && st.docs_pending == 0
+                })
     }
 
     /// Links that should be up: both ends running, admitted by each other, not cut.

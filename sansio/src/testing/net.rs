@@ -169,7 +169,10 @@ impl Net {
 
     /// Every live connection and its ends (dialer first), in id order.
     pub(crate) fn live(&self) -> impl Iterator<Item = (ConnId, [usize; 2])> + '_ {
-        self.conns.iter().filter(|(_, c)| c.alive).map(|(id, c)| (*id, c.ends))
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.alive)
+            .map(|(id, c)| (*id, c.ends))
     }
 
     /// The ends of `conn`, live or not.

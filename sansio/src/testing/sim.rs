@@ -180,7 +180,13 @@ impl Sim {
         self.nodes
             .iter()
             .enumerate()
-            .filter_map(|(i, n)| n.host.core.as_ref().and_then(|c| c.poll_timeout()).map(|t| (t, i)))
+            .filter_map(|(i, n)| {
+                n.host
+                    .core
+                    .as_ref()
+                    .and_then(|c| c.poll_timeout())
+                    .map(|t| (t, i))
+            })
             .min()
     }
 

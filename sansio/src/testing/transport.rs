@@ -53,7 +53,15 @@ impl super::Sim {
         for (side, node) in ends.iter().enumerate() {
             let at = self.now.plus_ms(self.cfg.latency_ms.0);
             let (node, epoch) = (*node, epochs[side]);
-            self.queue.schedule(at, SimEvent::Closed { conn, node, epoch, code });
+            self.queue.schedule(
+                at,
+                SimEvent::Closed {
+                    conn,
+                    node,
+                    epoch,
+                    code,
+                },
+            );
         }
     }
 
@@ -89,8 +97,14 @@ impl super::Sim {
         } else {
             // The refusal wins the race with the handshake: the dial fails (HS-GATE-7).
             let (epoch, at) = (self.nodes[a].host.epoch, self.now.plus_ms(self.cfg.latency_ms.0));
-            self.queue
-                .schedule(at, SimEvent::DialFailed { from: a, epoch, to: b });
+            self.queue.schedule(
+                at,
+                SimEvent::DialFailed {
+                    from: a,
+                    epoch,
+                    to: b,
+                },
+            );
         }
     }
 

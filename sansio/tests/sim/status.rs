@@ -25,7 +25,11 @@ fn up_to_date_means_the_peer_has_it_all(sim: &Sim) -> Result<(), String> {
         if let Some(missing) = core_a.list("").into_iter().find(|d| core_b.digest(d).is_none()) {
             return Err(format!(
                 "t={:?} seed {}: {} reports {} up to date, sends nothing more, yet {} lacks {missing}",
-                sim.now, sim.seed, sim.nodes[a].name(), sim.nodes[b].name(), sim.nodes[b].name()
+                sim.now,
+                sim.seed,
+                sim.nodes[a].name(),
+                sim.nodes[b].name(),
+                sim.nodes[b].name()
             ));
         }
     }
