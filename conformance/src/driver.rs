@@ -2,14 +2,16 @@
 //! it is, whom it trusts, which documents it holds) and a list of steps
 //! (connections, received bytes, timer ticks), observing after each step the
 //! frames it sends and the close code it applies (HS-GATE-*, HS-VER-*, HS-FRAME-*).
+//!
+//! The core runs on the shared [`Host`] (the simulation's): its disk starts empty — the setup's
+//! documents are index rows only, so loading one finds nothing — and keeps what the core saves.
 
 use humansync_protocol::{
     ChangeHash, CloseCode, DeviceId, DocDigest, DocId, FrameDecoder, Message, SignedRecord,
 };
 use humansync_sansio::gate::Admission;
-use humansync_sansio::{
-    ConnId, Core, CoreConfig, DocMeta, Instant, IoAction, IoResult, Output, Role, Startup,
-};
+use humansync_sansio::testing::Host;
+use humansync_sansio::{ConnId, Core, CoreConfig, DocMeta, Instant, IoResult, Output, Role, Startup};
 use serde_json::{Value, json};
 
 use crate::repr;
@@ -46,24 +48,31 @@ pub(crate) const LOG_EPOCH: u64 = 0x4853_2d52_4553_554d;
 
 /// A core built from `setup`, its start-up outputs drained. Fails when the setup states a
 /// `devices_digest` other than the one the core's `_devices` has.
-pub(crate) fn start(setup: &Setup) -> Result<Core, String> {
-    let core = start_unchecked(setup)?;
-    let actual = core.digest(&DocId::devices()).unwrap_or_default();
+pub(crate) fn start(setup: &Setup) -> Result<Host, String> {
+    let mut host = start_unchecked(setup)?;
+    let actual = core(&mut host)?.digest(&DocId::devices()).unwrap_or_default();
     match setup.devices_digest {
         Some(stated) if stated != actual => Err(format!(
             "setup.devices_digest {stated} is not the digest of the acceptor's _devices ({actual})"
         )),
-        _ => Ok(core),
+        _ => Ok(host),
     }
+}
+
+/// The host's running core.
+fn core(host: &mut Host) -> Result<&mut Core, String> {
+    host.core
+        .as_mut()
+        .ok_or_else(|| "the acceptor's core is not running".to_owned())
 }
 
 /// The `_devices` heads digest of the core `setup` builds.
 pub(crate) fn devices_digest(setup: &Setup) -> Result<DocDigest, String> {
-    let core = start_unchecked(setup)?;
-    Ok(core.digest(&DocId::devices()).unwrap_or_default())
+    let mut host = start_unchecked(setup)?;
+    Ok(core(&mut host)?.digest(&DocId::devices()).unwrap_or_default())
 }
 
-fn start_unchecked(setup: &Setup) -> Result<Core, String> {
+fn start_unchecked(setup: &Setup) -> Result<Host, String> {
     let config = CoreConfig::new(setup.me, setup.actor.clone(), setup.anchor);
     let startup = Startup {
         index: setup
@@ -91,17 +100,19 @@ fn start_unchecked(setup: &Setup) -> Result<Core, String> {
         blob_ages: Vec::new(),
     };
     let now = Instant(0);
-    let mut core = Core::new(now, config, startup).map_err(|e| e.to_string())?;
+    let mut host = Host::new("acceptor", setup.me);
+    let core = host.start(now, config, startup).map_err(|e| e.to_string())?;
     for record in &setup.records {
         core.add_registry_record(now, record).map_err(|e| e.to_string())?;
     }
-    drain(&mut core, now)?;
-    Ok(core)
+    drain(&mut host, now)?;
+    Ok(host)
 }
 
 /// Applies one step and returns what the core did, as JSON: `{"admission"?,
 /// "frames": [..], "close": code|null, "disconnect"?}`.
-pub(crate) fn apply(core: &mut Core, step: &Step) -> Result<Value, String> {
+pub(crate) fn apply(host: &mut Host, step: &Step) -> Result<Value, String> {
+    let core = core(host)?;
     let (now, admission) = match step {
         Step::Connect { at_ms, conn, peer } => {
             let now = Instant(*at_ms);
@@ -119,7 +130,7 @@ pub(crate) fn apply(core: &mut Core, step: &Step) -> Result<Value, String> {
             (now, None)
         }
     };
-    let observed = drain(core, now)?;
+    let observed = drain(host, now)?;
     let mut out = json!({"frames": observed.frames, "close": observed.close.map(|c| c.0)});
     if let Some(verdict) = admission {
         out["admission"] = match verdict {
@@ -140,15 +151,15 @@ struct Drained {
     disconnect: Option<CloseCode>,
 }
 
-/// Drains every output, answering I/O at once (saves succeed, loads find
-/// nothing), and collects the frames sent and the close applied. A Close
+/// Drains every output, answering I/O at once from the host's disk, and
+/// collects the frames sent and the close applied. A Close
 /// message sent as the last frame with the close's own code is left out: it
 /// MAY be sent (HS-CLOSE-2), so the vectors do not list it.
-fn drain(core: &mut Core, now: Instant) -> Result<Drained, String> {
+fn drain(host: &mut Host, now: Instant) -> Result<Drained, String> {
     let mut drained = Drained::default();
     let mut messages = Vec::new();
     let mut budget = 10_000;
-    while let Some(output) = core.poll_output() {
+    while let Some(output) = core(host)?.poll_output() {
         budget -= 1;
         if budget == 0 {
             return Err("the core kept producing outputs".to_owned());
@@ -167,18 +178,10 @@ fn drain(core: &mut Core, now: Instant) -> Result<Drained, String> {
             Output::Close { code, .. } => drained.close = Some(code),
             Output::DisconnectPeer { code, .. } => drained.disconnect = Some(code),
             Output::Io(task) => {
-                let result = match task.action {
-                    IoAction::LoadDoc { .. } => IoResult::NotFound,
-                    IoAction::SaveDoc { .. }
-                    | IoAction::DeleteDoc { .. }
-                    | IoAction::SaveCursors { .. }
-                    | IoAction::SaveBlobAges { .. }
-                    | IoAction::ReleaseBlob { .. } => IoResult::Done,
-                    IoAction::FetchBlob { .. } => IoResult::Failed {
-                        reason: "no blobs in transcripts".to_owned(),
-                    },
-                };
-                core.handle_io_result(now, task.id, result);
+                let result = host.disk(&task.action).unwrap_or_else(|| IoResult::Failed {
+                    reason: "no blobs in transcripts".to_owned(),
+                });
+                core(host)?.handle_io_result(now, task.id, result);
             }
             Output::Event(_) => {}
             // Connection policy: nothing to dial or gate here.

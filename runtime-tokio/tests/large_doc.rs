@@ -1,6 +1,6 @@
 //! HS-SYNC-9 over real iroh on loopback: a document whose saved form exceeds `MAX_DOC_BYTES`
 //! cannot be sent whole, and reaches the peer as bounded DocSync messages — pushed live, and
-//! found missing by a peer that was offline. (`sansio/tests/sim_large_doc.rs` covers the same
+//! found missing by a peer that was offline. (`sansio/tests/sim/large_doc.rs` covers the same
 //! paths with a lowered whole-document limit, across seeds.)
 
 mod node_support;

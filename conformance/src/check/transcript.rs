@@ -23,10 +23,10 @@ pub(crate) fn acceptor(case: &Case) -> Result<Observed, String> {
 
 /// Runs the steps on a fresh core: `{"steps": [..]}`.
 pub(crate) fn run(setup: &Setup, steps: &[Step]) -> Result<Value, String> {
-    let mut core = driver::start(setup)?;
+    let mut host = driver::start(setup)?;
     let observed = steps
         .iter()
-        .map(|step| driver::apply(&mut core, step))
+        .map(|step| driver::apply(&mut host, step))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(serde_json::json!({ "steps": observed }))
 }

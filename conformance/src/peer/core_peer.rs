@@ -1,10 +1,11 @@
-//! The runner's own sync peer for the convergence checks: the reference sans-I/O [`Core`] with
-//! an in-memory store ([`SimStore`]), driven over a real iroh session to the node under test.
-//! The reference core is only the runner's side; what is checked is what the node sends back.
+//! The runner's own sync peer for the convergence checks: the reference sans-I/O [`Core`] on
+//! the shared [`Host`] (the simulation's: core, in-memory disk, disk tasks answered from it),
+//! driven over a real iroh session to the node under test. The reference core is only the
+//! runner's side; what is checked is what the node sends back.
 
 use humansync_protocol::{CloseCode, DeviceId, DocId, SignedRecord};
-use humansync_sansio::testing::SimStore;
-use humansync_sansio::{ConnId, Core, CoreConfig, Instant, IoAction, IoResult, Output, Role, Startup};
+use humansync_sansio::testing::Host;
+use humansync_sansio::{ConnId, Core, Instant, IoResult, IoTask, Output, Role};
 use tokio::time::Instant as Clock;
 
 use super::wire::{Ending, Wire};
@@ -33,8 +34,7 @@ impl std::fmt::Display for SessionError {
 
 /// A reference core with its store and clock.
 pub(crate) struct CorePeer {
-    core: Core,
-    store: SimStore,
+    host: Host,
     start: Clock,
     next_conn: u64,
 }
@@ -42,20 +42,20 @@ pub(crate) struct CorePeer {
 impl CorePeer {
     /// A core for `me` that trusts `anchor` and holds `records` (verified by the core itself).
     pub(crate) fn new(me: DeviceId, anchor: DeviceId, records: &[SignedRecord]) -> Result<CorePeer, String> {
-        let mut actor = me.as_bytes()[..16].to_vec();
-        actor.extend_from_slice(&super::random32().map_err(|e| e.to_string())?[..16]);
-        let config = CoreConfig::new(me, actor, Some(anchor));
-        let core = Core::new(Instant(0), config, Startup::default()).map_err(|e| e.to_string())?;
+        // `me` is a fresh key per run, so the actor id and log epoch `boot` derives from it
+        // are fresh too.
+        let mut host = Host::new("runner", me);
+        host.anchor = Some(anchor);
+        host.boot(Instant(0)).map_err(|e| e.to_string())?;
         let mut peer = CorePeer {
-            core,
-            store: SimStore::default(),
+            host,
             start: Clock::now(),
             next_conn: 0,
         };
         let now = peer.now();
         for record in records {
             // Records the core refuses (bad signature, another anchor) are ignored, as HS-REG-3 says.
-            let _ = peer.core.add_registry_record(now, record);
+            let _ = peer.core_mut().add_registry_record(now, record);
         }
         peer.drain_local();
         Ok(peer)
@@ -63,7 +63,13 @@ impl CorePeer {
 
     /// The core (to read documents, digests and status).
     pub(crate) fn core(&self) -> &Core {
-        &self.core
+        // Started in `new` and never crashed: the runner's core runs for the peer's lifetime.
+        self.host.core.as_ref().expect("the runner's core is up")
+    }
+
+    fn core_mut(&mut self) -> &mut Core {
+        // As in `core`.
+        self.host.core.as_mut().expect("the runner's core is up")
     }
 
     fn now(&self) -> Instant {
@@ -74,9 +80,9 @@ impl CorePeer {
     pub(crate) fn create_doc(&mut self, doc: &DocId, key: &str, value: &str) -> Result<(), String> {
         use automerge::transaction::Transactable;
         let now = self.now();
-        self.core.open(now, doc, true).map_err(|e| e.to_string())?;
+        self.core_mut().open(now, doc, true).map_err(|e| e.to_string())?;
         let (result, _) = self
-            .core
+            .core_mut()
             .change(now, doc, |am| {
                 let mut tx = am.transaction();
                 tx.put(automerge::ROOT, "_schema_version", 1_u64)?;
@@ -103,7 +109,7 @@ impl CorePeer {
         let conn = ConnId(self.next_conn);
         let now = self.now();
         if let humansync_sansio::gate::Admission::Reject(code) =
-            self.core.handle_connection(now, conn, node, Role::Dialer)
+            self.core_mut().handle_connection(now, conn, node, Role::Dialer)
         {
             return Err(SessionError::Other(format!(
                 "the runner's own registry view does not admit the node ({})",
@@ -119,10 +125,11 @@ impl CorePeer {
                     code.name()
                 )));
             }
-            if done(&self.core) {
+            if done(self.core()) {
                 let until = *quiet_until.get_or_insert_with(|| Clock::now() + QUIET);
                 if Clock::now() >= until {
-                    self.core.close(self.now(), conn, CloseCode::NORMAL);
+                    let now = self.now();
+                    self.core_mut().close(now, conn, CloseCode::NORMAL);
                     let _ = self.pump(&mut wire).await;
                     // Frames still queued (a DocWhole answering the node's DocWant) must arrive.
                     wire.finish(deadline).await;
@@ -133,36 +140,38 @@ impl CorePeer {
                 quiet_until = None;
             }
             let mut wake = self
-                .core
+                .core()
                 .poll_timeout()
                 .map(|t| self.start + std::time::Duration::from_millis(t.0))
                 .map_or(deadline, |t| t.min(deadline));
             if let Some(until) = quiet_until {
                 wake = wake.min(until);
             }
-            match wire.read_raw(wake).await {
+            let read = wire.read_raw(wake).await;
+            let now = self.now();
+            match read {
                 Ok(bytes) => {
                     quiet_until = None;
-                    self.core.handle_bytes(self.now(), conn, &bytes);
+                    self.core_mut().handle_bytes(now, conn, &bytes);
                 }
                 Err(Ending::StillOpen) if Clock::now() >= deadline => {
                     return Err(SessionError::Other(format!(
                         "not converged before the deadline: {}",
-                        self.core.describe_session(conn)
+                        self.core().describe_session(conn)
                     )));
                 }
                 Err(Ending::StillOpen) if quiet_until.is_some_and(|u| Clock::now() >= u) => {}
-                Err(Ending::StillOpen) => self.core.handle_timeout(self.now()),
+                Err(Ending::StillOpen) => self.core_mut().handle_timeout(now),
                 Err(end) => {
                     let what = format!("the node ended the session: {end}");
                     return Err(match end {
                         Ending::Closed(code) => {
-                            self.core.handle_connection_closed(self.now(), conn, code);
+                            self.core_mut().handle_connection_closed(now, conn, code);
                             SessionError::ClosedByNode(code, what)
                         }
                         _ => {
-                            self.core
-                                .handle_connection_closed(self.now(), conn, CloseCode::INTERNAL);
+                            self.core_mut()
+                                .handle_connection_closed(now, conn, CloseCode::INTERNAL);
                             SessionError::Other(what)
                         }
                     });
@@ -175,17 +184,14 @@ impl CorePeer {
     /// wire. Returns the close code if the core closed the session.
     async fn pump(&mut self, wire: &mut Wire) -> Option<CloseCode> {
         let mut closed = None;
-        while let Some(output) = self.core.poll_output() {
+        while let Some(output) = self.core_mut().poll_output() {
             match output {
                 Output::Transmit { bytes, .. } => wire.send_raw(&bytes).await,
                 Output::Close { code, .. } | Output::DisconnectPeer { code, .. } => {
                     wire.close(code);
                     closed = Some(code);
                 }
-                Output::Io(task) => {
-                    let result = self.io(task.action);
-                    self.core.handle_io_result(self.now(), task.id, result);
-                }
+                Output::Io(task) => self.answer(task),
                 Output::Event(_) => {}
                 // Connection policy: nothing to dial or gate here.
                 Output::Dial { .. } | Output::Gate(_) => {}
@@ -196,38 +202,19 @@ impl CorePeer {
 
     /// Drains outputs when no session is open (only I/O can be pending).
     fn drain_local(&mut self) {
-        while let Some(output) = self.core.poll_output() {
+        while let Some(output) = self.core_mut().poll_output() {
             if let Output::Io(task) = output {
-                let result = self.io(task.action);
-                self.core.handle_io_result(self.now(), task.id, result);
+                self.answer(task);
             }
         }
     }
 
-    fn io(&mut self, action: IoAction) -> IoResult {
-        match action {
-            IoAction::LoadDoc { doc } => self.store.load(&doc),
-            IoAction::SaveDoc {
-                doc,
-                write,
-                meta,
-                sync_states,
-            } => {
-                self.store.save(&doc, write.as_ref(), &meta, &sync_states);
-                IoResult::Done
-            }
-            IoAction::DeleteDoc { doc } => {
-                self.store.delete(&doc);
-                IoResult::Done
-            }
-            IoAction::SaveCursors { cursors } => {
-                self.store.cursors = cursors;
-                IoResult::Done
-            }
-            IoAction::SaveBlobAges { .. } | IoAction::ReleaseBlob { .. } => IoResult::Done,
-            IoAction::FetchBlob { .. } => IoResult::Failed {
-                reason: "the conformance runner does not fetch blobs through its core".into(),
-            },
-        }
+    /// Answers a disk task at once from the host's in-memory disk.
+    fn answer(&mut self, task: IoTask) {
+        let result = self.host.disk(&task.action).unwrap_or_else(|| IoResult::Failed {
+            reason: "the conformance runner does not fetch blobs through its core".into(),
+        });
+        let now = self.now();
+        self.core_mut().handle_io_result(now, task.id, result);
     }
 }

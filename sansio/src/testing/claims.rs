@@ -14,7 +14,7 @@ use super::Sim;
 pub fn false_up_to_date_claims(sim: &Sim) -> Vec<String> {
     let mut out = Vec::new();
     for node in &sim.nodes {
-        let Some(core) = node.core.as_ref() else {
+        let Some(core) = node.host.core.as_ref() else {
             continue;
         };
         let peers: Vec<usize> = core
@@ -22,7 +22,7 @@ pub fn false_up_to_date_claims(sim: &Sim) -> Vec<String> {
             .peers
             .iter()
             .filter(|p| p.up_to_date)
-            .filter_map(|p| sim.nodes.iter().position(|n| n.id == p.peer))
+            .filter_map(|p| sim.nodes.iter().position(|n| n.id() == p.peer))
             .collect();
         for doc in core.list("") {
             let ours = core.digest(&doc);
@@ -30,7 +30,11 @@ pub fn false_up_to_date_claims(sim: &Sim) -> Vec<String> {
                 if !holds(sim, p, &doc, ours, core.doc(&doc)) {
                     out.push(format!(
                         "seed {} t={}: {} reports {} up to date, which lacks {doc} at {}'s heads",
-                        sim.seed, sim.now.0, node.name, sim.nodes[p].name, node.name
+                        sim.seed,
+                        sim.now.0,
+                        node.name(),
+                        sim.nodes[p].name(),
+                        node.name()
                     ));
                 }
             }
@@ -48,7 +52,7 @@ fn holds(
     digest: Option<humansync_protocol::DocDigest>,
     ours: Option<&automerge::Automerge>,
 ) -> bool {
-    let Some(core) = sim.nodes[p].core.as_ref() else {
+    let Some(core) = sim.nodes[p].host.core.as_ref() else {
         return true; // a peer that is down is no open session's peer
     };
     if core.digest(doc).is_some() && core.digest(doc) == digest {
@@ -64,7 +68,7 @@ fn holds(
     if let Some(theirs) = core.doc(doc) {
         return heads.iter().all(|h| theirs.get_change_by_hash(h).is_some());
     }
-    match sim.nodes[p].store.docs.get(doc) {
+    match sim.nodes[p].host.store.docs.get(doc) {
         Some(stored) => crate::untrusted::load(&stored.bytes)
             .map(|am| heads.iter().all(|h| am.get_change_by_hash(h).is_some()))
             .unwrap_or(false),

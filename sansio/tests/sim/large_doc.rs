@@ -91,6 +91,7 @@ fn stored_parts(sim: &Sim, idx: usize) -> usize {
 
 fn doc_len(sim: &Sim, idx: usize) -> usize {
     sim.nodes[idx]
+        .host
         .core
         .as_ref()
         .and_then(|c| c.doc(&big()).map(|am| am.save().len()))
@@ -101,7 +102,7 @@ fn doc_len(sim: &Sim, idx: usize) -> usize {
 // one sync message, reach every node, each message within the limit.
 #[test]
 fn a_large_document_is_pushed_as_bounded_doc_sync() {
-    for seed in 0..8 {
+    for seed in crate::seeds::or(0..8) {
         let mut sim = sim(seed, 2);
         assert!(sim.settle(60_000), "{}", sim.describe());
         grow(&mut sim, 1, 0, 10);
@@ -127,11 +128,11 @@ fn a_large_document_is_pushed_as_bounded_doc_sync() {
 // resume (version 2), or as a newly paired device — receives it as bounded DocSync.
 #[test]
 fn a_peer_lacking_a_large_document_receives_it() {
-    for seed in 0..8 {
+    for seed in crate::seeds::or(0..8) {
         for versions in [vec![1], vec![1, 2]] {
             let mut sim = sim(seed, 2);
             for idx in [SERVER, 1, 2] {
-                sim.nodes[idx].versions = versions.clone();
+                sim.nodes[idx].host.versions = versions.clone();
                 sim.crash(idx);
                 sim.restart(idx);
             }

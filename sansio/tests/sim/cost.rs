@@ -40,7 +40,7 @@ fn quiet() -> SimConfig {
 fn synced_pair(versions: &[u16]) -> (Sim, Vec<(DocId, Vec<u8>)>) {
     let docs = fixture();
     let mut sim = Sim::new(7, 1, quiet());
-    sim.nodes[1].versions = versions.to_vec();
+    sim.nodes[1].host.versions = versions.to_vec();
     sim.preload(SERVER, &docs);
     sim.preload(1, &docs);
     assert!(sim.settle(120_000), "{}", sim.describe());

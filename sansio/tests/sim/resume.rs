@@ -34,7 +34,7 @@ fn between(sim: &Sim, from: usize, a: &str, b: &str) -> Vec<String> {
 /// the server's log as much as the edited one — and no Reconcile crosses.
 #[test]
 fn what_reached_the_server_from_one_device_resumes_to_another() {
-    for seed in 0..10 {
+    for seed in crate::seeds::or(0..10) {
         let mut sim = quiet(seed);
         sim.edit(1, &doc("old"), "v1");
         assert!(sim.settle(60_000), "{}", sim.describe());
@@ -84,7 +84,7 @@ fn what_reached_the_server_from_one_device_resumes_to_another() {
 /// its last Synced is found by that reconciliation.
 #[test]
 fn a_restarted_device_resumes_and_then_checks_its_own_side_in_one_round() {
-    for seed in 0..10 {
+    for seed in crate::seeds::or(0..10) {
         let mut sim = quiet(seed);
         sim.edit(SERVER, &doc("a"), "s1");
         sim.edit(1, &doc("b"), "d1");
@@ -136,9 +136,9 @@ fn a_restarted_device_resumes_and_then_checks_its_own_side_in_one_round() {
 /// never see a version-2 message (HS-MSG-5), and everything converges.
 #[test]
 fn a_version_1_device_interoperates() {
-    for seed in 0..10 {
+    for seed in crate::seeds::or(0..10) {
         let mut sim = quiet(seed);
-        sim.nodes[2].versions = vec![humansync_protocol::V1];
+        sim.nodes[2].host.versions = vec![humansync_protocol::V1];
         sim.crash(2);
         sim.restart(2);
         sim.edit(1, &doc("x"), "from d1");
@@ -173,7 +173,7 @@ fn a_version_1_device_interoperates() {
 /// document is synced twice.
 #[test]
 fn the_reconcile_after_a_resume_waits_for_the_answer_to_be_applied() {
-    for seed in 0..20 {
+    for seed in crate::seeds::or(0..20) {
         let cfg = SimConfig {
             loss: 0.0,
             duplicate: 0.0,

@@ -30,7 +30,7 @@ fn edits_on_two_devices_reach_everyone() {
 /// announced onwards, until every node holds it — including one that was offline.
 #[test]
 fn referenced_blobs_reach_every_node() {
-    for seed in 0..20 {
+    for seed in crate::seeds::or(0..20) {
         let mut sim = Sim::new(seed, 3, SimConfig::default());
         assert!(sim.settle(60_000), "{}", sim.describe());
         sim.crash(3);
@@ -38,7 +38,7 @@ fn referenced_blobs_reach_every_node() {
         assert!(sim.settle(60_000), "{}", sim.describe());
         for i in [SERVER, 1, 2] {
             assert!(
-                sim.nodes[i].store.blobs.contains(&photo),
+                sim.nodes[i].host.store.blobs.contains(&photo),
                 "seed {seed}: node {i} lacks the blob"
             );
             assert!(sim.missing_blobs(i).is_empty());
@@ -48,7 +48,7 @@ fn referenced_blobs_reach_every_node() {
         sim.restart(3);
         assert!(sim.settle(60_000), "{}", sim.describe());
         assert!(
-            sim.nodes[3].store.blobs.contains(&photo),
+            sim.nodes[3].host.store.blobs.contains(&photo),
             "seed {seed}: d3 lacks the blob"
         );
         assert!(sim.missing_blobs(3).is_empty());

@@ -30,7 +30,7 @@ fn duplicate_closes(sim: &Sim) -> usize {
 #[test]
 fn reconnects_open_no_duplicate_session() {
     let mut total = 0;
-    for seed in 0..20 {
+    for seed in crate::seeds::or(0..20) {
         let mut sim = Sim::new(seed, 2, cfg());
         assert!(sim.settle(60_000), "{}", sim.describe());
         for round in 0..10u64 {
@@ -50,7 +50,7 @@ fn reconnects_open_no_duplicate_session() {
 // both sides end up up to date with each other — for a device and for the server.
 #[test]
 fn a_half_open_session_does_not_keep_fresh_sessions_out() {
-    for seed in 0..20 {
+    for seed in crate::seeds::or(0..20) {
         for victim in [1, SERVER] {
             let mut sim = Sim::new(seed, 2, cfg());
             assert!(sim.settle(60_000), "{}", sim.describe());
@@ -65,8 +65,8 @@ fn a_half_open_session_does_not_keep_fresh_sessions_out() {
             );
             sim.check_converged(&[SERVER, 1, 2]).expect("converged");
             for (a, b) in [(victim, 2), (2, victim)] {
-                let status = sim.nodes[a].core.as_ref().expect("up").status();
-                let peer = sim.nodes[b].id;
+                let status = sim.nodes[a].host.core.as_ref().expect("up").status();
+                let peer = sim.nodes[b].id();
                 let sessions: Vec<_> = status.peers.iter().filter(|p| p.peer == peer).collect();
                 assert_eq!(sessions.len(), 1, "seed {seed}: {} sessions", sessions.len());
                 assert!(sessions[0].up_to_date, "seed {seed}");

@@ -1,20 +1,10 @@
 //! Property tests of the core over many seeded simulations (convergence, gating, monotonic
-//! registry; version-2 resumes and version-1 peers mixed, HS-RESUME-*). `SIM_SEEDS=N` runs N seeds (default 500, from `SIM_SEED_START`, default 0);
-//! `SIM_SEED=S` replays one seed exactly.
+//! registry; version-2 resumes and version-1 peers mixed, HS-RESUME-*). The random runs take
+//! their seeds from [`crate::seeds::many`]: `SIM_SEEDS=N` runs N seeds (default 500, from
+//! `SIM_SEED_START`, default 0); `SIM_SEED=S` replays one seed exactly.
 
 use humansync_protocol::{DocId, RegistryRecord};
 use humansync_sansio::testing::{SERVER, Sim, SimConfig};
-
-fn seeds() -> Vec<u64> {
-    if let Ok(seed) = std::env::var("SIM_SEED") {
-        return vec![seed.parse().expect("SIM_SEED must be a number")];
-    }
-    let n: u64 = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500);
-    (0..n).collect()
-}
 
 fn doc(i: u64) -> DocId {
     DocId::new(format!("app/doc-{i}")).expect("valid id")
@@ -39,7 +29,7 @@ fn run(seed: u64) -> Result<(), String> {
     // reconcile ranges while the others resume from cursors.
     if probe.chance(0.3) {
         let old = 1 + probe.below(devices as u64) as usize;
-        sim.nodes[old].versions = vec![humansync_protocol::V1];
+        sim.nodes[old].host.versions = vec![humansync_protocol::V1];
         sim.crash(old);
         sim.restart(old);
     }
@@ -68,7 +58,7 @@ fn run(seed: u64) -> Result<(), String> {
                 // A registered device forges a Device record for the rogue (or a made-up id) and
                 // deletes every record key from its copy of `_devices`. Neither may have any effect.
                 let forger = sim.nodes[node].key.clone();
-                let victim = rogue.map(|r| sim.nodes[r].id).unwrap_or(sim.nodes[node].id);
+                let victim = rogue.map(|r| sim.nodes[r].id()).unwrap_or(sim.nodes[node].id());
                 let forged = RegistryRecord::Device {
                     device: victim,
                     name: "forged".into(),
@@ -116,7 +106,7 @@ fn run(seed: u64) -> Result<(), String> {
         if !missing.is_empty() {
             return Err(format!(
                 "seed {seed}: {} still misses blobs {missing:?}\n{}",
-                sim.nodes[i].name,
+                sim.nodes[i].name(),
                 sim.describe()
             ));
         }
@@ -151,7 +141,7 @@ fn delete_all_records(am: &mut automerge::Automerge) {
 #[test]
 fn random_runs_converge_and_never_breach_the_gate() {
     let mut failures = Vec::new();
-    for seed in seeds() {
+    for seed in crate::seeds::many() {
         if let Err(e) = run(seed) {
             failures.push(e);
             if failures.len() >= 3 {
@@ -171,7 +161,7 @@ fn random_runs_converge_and_never_breach_the_gate() {
 /// send nor receive anything, and a restart from a stale disk does not bring it back.
 #[test]
 fn revoked_device_is_cut_off_everywhere() {
-    for seed in 0..20 {
+    for seed in crate::seeds::or(0..20) {
         let mut sim = Sim::new(
             seed,
             3,
@@ -186,9 +176,9 @@ fn revoked_device_is_cut_off_everywhere() {
         sim.revoke(3);
         assert!(sim.settle(60_000), "{}", sim.describe());
         for i in [SERVER, 1, 2] {
-            let status = sim.nodes[i].core.as_ref().map(|c| c.status()).expect("up");
+            let status = sim.nodes[i].host.core.as_ref().map(|c| c.status()).expect("up");
             assert!(
-                status.peers.iter().all(|p| p.peer != sim.nodes[3].id),
+                status.peers.iter().all(|p| p.peer != sim.nodes[3].id()),
                 "seed {seed}: still connected to d3"
             );
         }
@@ -225,7 +215,7 @@ fn revoked_device_is_cut_off_everywhere() {
 /// Revocation with the server down: a device that learned it gossips it to another (HS-REG-6).
 #[test]
 fn revocation_spreads_between_devices_while_the_server_is_down() {
-    for seed in 0..20 {
+    for seed in crate::seeds::or(0..20) {
         let mut sim = Sim::new(seed, 3, SimConfig::default());
         assert!(sim.settle(60_000), "{}", sim.describe());
         // d2 is cut off from the server; d1 hears of the revocation; then the server dies.
@@ -237,8 +227,8 @@ fn revocation_spreads_between_devices_while_the_server_is_down() {
         sim.heal_all();
         sim.set_cut(3, 1, true);
         assert!(sim.settle(60_000), "{}", sim.describe());
-        let d2 = sim.nodes[2].core.as_ref().expect("up");
-        let d3 = sim.nodes[3].id;
+        let d2 = sim.nodes[2].host.core.as_ref().expect("up");
+        let d3 = sim.nodes[3].id();
         assert!(
             d2.registry()
                 .status(&d3)
