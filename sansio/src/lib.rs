@@ -29,6 +29,7 @@
 
 mod core;
 mod event;
+mod fault;
 pub mod gate;
 mod io;
 mod output;
@@ -47,6 +48,7 @@ pub use crate::core::{
     Quarantined, SessionStats, Startup, SyncStatus, Wake,
 };
 pub use event::{Event, Origin};
+pub use fault::PeerFault;
 pub use io::{DocMeta, DocWrite, IoAction, IoResult, IoTask, IoTaskId, PeerSyncState};
 pub use output::{ConnId, Output, Role};
 pub use time::{Instant, UnixMs};

@@ -7,9 +7,25 @@ use humansync_protocol::{CloseCode, DeviceId, DocId, Message, V2, allowed_in, en
 use super::Core;
 use super::docs::DocOp;
 use super::push::assume_peer_has;
-use super::session::{Phase, ReconPhase, Session};
+use super::session::{Handshake, OnReconcile, Opening, Session};
+use crate::fault::{Closing, PeerFault};
 use crate::recon::{self, ReconAction};
 use crate::{ConnId, DocMeta, DocWrite, Event, Instant, IoAction, Origin, Output};
+
+/// What a completed handshake hands the open session (HS-VER-1, HS-RECON-1).
+#[derive(Debug)]
+struct Opened {
+    /// The negotiated version.
+    version: u16,
+    /// The summary in Hello (the dialer's set).
+    hello_set: humansync_protocol::SetSummary,
+    /// The summary in Welcome (the acceptor's set).
+    welcome_set: humansync_protocol::SetSummary,
+    /// The peer's `_devices` digest.
+    devices: humansync_protocol::DocDigest,
+    /// Documents changed while the dialer waited for Welcome (HS-SYNC-4).
+    changed: std::collections::BTreeSet<DocId>,
+}
 
 impl Core {
     pub(crate) fn inbound(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
@@ -35,7 +51,7 @@ impl Core {
                 }
                 Err(err) => {
                     // HS-FRAME-2, HS-FRAME-3
-                    self.close_session(now, conn, err.close_code(), &err.to_string());
+                    self.close_session(now, conn, PeerFault::Frame(err));
                     return;
                 }
             }
@@ -46,7 +62,7 @@ impl Core {
         let Some(session) = self.sessions.get_mut(&conn) else {
             return;
         };
-        match (session.phase, msg) {
+        match (&session.handshake, msg) {
             // HS-CLOSE-2, HS-CLOSE-3: a Close is allowed in any phase, before the handshake too;
             // we stop, send nothing more and close with NORMAL. Its code is only reported
             // (an unknown one like PROTOCOL): a peer's REVOKED proves nothing (HS-GATE-7).
@@ -61,7 +77,7 @@ impl Core {
             }
             // HS-VER-1, HS-VER-2
             (
-                Phase::AwaitHello { .. },
+                Handshake::AwaitHello { .. },
                 Message::Hello {
                     versions,
                     set,
@@ -69,29 +85,29 @@ impl Core {
                 },
             ) => {
                 let Some(version) = negotiate(&self.config.versions, &versions) else {
-                    self.close_session(
-                        now,
-                        conn,
-                        CloseCode::UNSUPPORTED_VERSION,
-                        "no common protocol version",
-                    );
+                    self.close_session(now, conn, PeerFault::NoCommonVersion);
                     return;
                 };
-                session.phase = Phase::Open;
-                session.version = version;
+                session.handshake.open(version, now);
                 let ours = self.set.summary();
-                // The acceptor compares (Hello set, Welcome set); so does the dialer (HS-RECON-1).
-                session.hello_set = Some(set);
                 let welcome = Message::Welcome {
                     version,
                     set: ours,
                     devices: self.devices_digest(),
                 };
                 self.send(conn, &welcome);
-                self.session_opened(now, conn, version, ours, devices);
+                // The acceptor compares (Hello set, Welcome set); so does the dialer (HS-RECON-1).
+                let opened = Opened {
+                    version,
+                    hello_set: set,
+                    welcome_set: ours,
+                    devices,
+                    changed: Default::default(),
+                };
+                self.session_opened(now, conn, opened);
             }
             (
-                Phase::AwaitWelcome { .. },
+                Handshake::AwaitWelcome { hello_set, .. },
                 Message::Welcome {
                     version,
                     set,
@@ -100,42 +116,35 @@ impl Core {
             ) => {
                 if !self.config.versions.contains(&version) {
                     // HS-VER-4: a version we did not offer.
-                    self.close_session(
-                        now,
-                        conn,
-                        CloseCode::PROTOCOL,
-                        "Welcome selected a version not in our Hello",
-                    );
+                    self.close_session(now, conn, PeerFault::VersionNotOffered);
                     return;
                 }
-                session.phase = Phase::Open;
-                session.version = version;
-                self.session_opened(now, conn, version, set, devices);
+                let hello_set = *hello_set;
+                let changed = session.handshake.open(version, now);
+                let opened = Opened {
+                    version,
+                    hello_set,
+                    welcome_set: set,
+                    devices,
+                    changed,
+                };
+                self.session_opened(now, conn, opened);
             }
             // HS-VER-3: nothing else before the handshake, no second Hello/Welcome after it.
-            (Phase::AwaitHello { .. } | Phase::AwaitWelcome { .. }, other)
-            | (Phase::Open, other @ (Message::Hello { .. } | Message::Welcome { .. })) => {
-                let reason = format!("unexpected {} in this session state", other.kind());
-                self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
+            (Handshake::AwaitHello { .. } | Handshake::AwaitWelcome { .. }, other)
+            | (Handshake::Open { .. }, other @ (Message::Hello { .. } | Message::Welcome { .. })) => {
+                self.close_session(now, conn, PeerFault::UnexpectedMessage(other.kind()));
             }
             // HS-MSG-5: version-2 messages only in version-2 sessions.
-            (Phase::Open, msg) if !allowed_in(&msg, session.version) => {
-                let reason = format!("{} needs protocol version 2", msg.kind());
-                self.close_session(now, conn, CloseCode::PROTOCOL, &reason);
+            (Handshake::Open { version, .. }, msg) if !allowed_in(&msg, *version) => {
+                self.close_session(now, conn, PeerFault::NeedsVersion2(msg.kind()));
             }
-            (Phase::Open, msg) => self.handle_open_message(now, conn, msg),
+            (Handshake::Open { .. }, msg) => self.handle_open_message(now, conn, msg),
         }
     }
 
     /// Handshake done: report, start the registry sync and reconciliation, announce blob wants.
-    fn session_opened(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        version: u16,
-        set: humansync_protocol::SetSummary,
-        devices: humansync_protocol::DocDigest,
-    ) {
+    fn session_opened(&mut self, now: Instant, conn: ConnId, opened: Opened) {
         let Some(session) = self.sessions.get(&conn) else {
             return;
         };
@@ -145,7 +154,7 @@ impl Core {
             .sessions
             .values()
             .find(|s| s.peer == peer && s.conn != conn && s.is_open())
-            .map(|s| (s.conn, s.role, s.opened_at));
+            .map(|s| (s.conn, s.role, s.handshake.opened_at()));
         if let Some((other, other_role, other_opened)) = duplicate {
             let loser = super::tie_break::loser(super::tie_break::Pair {
                 me: self.config.me,
@@ -154,63 +163,48 @@ impl Core {
                 newer: (conn, role),
                 older: (other, other_role, other_opened),
             });
-            self.close_session(now, loser, CloseCode::DUPLICATE, "duplicate session");
+            self.close_session(now, loser, Closing::Duplicate);
             if loser == conn {
                 return;
             }
-        }
-        if let Some(session) = self.sessions.get_mut(&conn) {
-            session.opened_at = Some(now);
         }
         self.dialer.session_opened(peer);
         self.reset_sync_states(peer);
         self.emit(Event::PeerConnected(peer));
         // HS-REG-6, HS-REG-10, HS-SYNC-6: the registry first — both sides start the `_devices`
         // sync at once when the digests differ, before any Resume or Reconcile.
-        if devices != self.devices_digest() {
+        if opened.devices != self.devices_digest() {
             self.sync_step(now, conn, &DocId::devices());
         }
-        // `set` is the peer's Welcome summary at the dialer and our own Welcome summary at the
-        // acceptor; `hello_set` is the Hello summary on both sides: one comparison, one answer.
-        let in_sync = self.sessions.get(&conn).and_then(|s| s.hello_set) == Some(set);
+        // One comparison, one answer on both sides: (Hello set, Welcome set) (HS-RECON-1).
+        let in_sync = opened.hello_set == opened.welcome_set;
         // HS-VER-6: the resume and its messages only in a version-2 session.
-        let resume = !in_sync && version >= V2;
+        let resume = !in_sync && opened.version >= V2;
         let position = self.log.position();
-        if let Some(session) = self.sessions.get_mut(&conn) {
-            session.recon = if in_sync {
-                ReconPhase::Done
-            } else {
-                ReconPhase::Running
-            };
-            // HS-RECON-10: the dialer sends first, so only the acceptor waits for a Reconcile now.
-            session.expect_recon = !in_sync && !resume && role == crate::Role::Acceptor;
-            // HS-RESUME-5: equal sets at the handshake: nothing new to tell (a no-change
-            // reconnect stays Hello and Welcome).
-            if in_sync {
-                session.synced_sent = Some((position, set));
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        match session.phase.open(in_sync, resume, role) {
+            Opening::InSync => {
+                // HS-RESUME-5: equal sets at the handshake: nothing new to tell (a no-change
+                // reconnect stays Hello and Welcome).
+                session.synced.sent = Some((position, opened.welcome_set));
+                self.emit(Event::Reconciled(peer));
+                self.last_sync = Some(now);
             }
-        }
-        if in_sync {
-            self.emit(Event::Reconciled(peer));
-            self.last_sync = Some(now);
-        } else if resume {
-            self.start_resume(conn);
-        } else if role == crate::Role::Dialer {
-            // HS-RECON-7: the dialer starts.
-            let ranges = recon::initiate(&self.set);
-            self.send(conn, &Message::Reconcile { ranges });
-            if let Some(session) = self.sessions.get_mut(&conn) {
-                session.expect_recon = true;
+            Opening::SendResume => self.start_resume(conn),
+            Opening::SendReconcile => {
+                // HS-RECON-7: the dialer starts.
+                let ranges = recon::initiate(&self.set);
+                self.send(conn, &Message::Reconcile { ranges });
             }
+            // HS-RECON-10: the dialer sends first, so the acceptor waits for a Reconcile.
+            Opening::AwaitReconcile => {}
         }
         self.announce_wants_to(conn);
         // HS-SYNC-4: what changed here between Hello and Welcome was not in the Hello summary
         // and could not be pushed yet (found by the simulation fuzz target): push it now.
-        let pending = self
-            .sessions
-            .get_mut(&conn)
-            .map(|s| std::mem::take(&mut s.changed_in_handshake));
-        for doc in pending.unwrap_or_default() {
+        for doc in opened.changed {
             match self.set.get(&doc) {
                 Some(digest) if digest.is_tombstone() => self.send(conn, &Message::DocDeleted { doc }),
                 _ => self.push_doc(now, conn, &doc),
@@ -237,12 +231,7 @@ impl Core {
             Message::DocDeleted { doc } => {
                 if doc.is_devices() {
                     // HS-REG-7
-                    self.close_session(
-                        now,
-                        conn,
-                        CloseCode::PROTOCOL,
-                        "the registry document cannot be deleted",
-                    );
+                    self.close_session(now, conn, PeerFault::RegistryDeleted);
                     return;
                 }
                 if let Some(s) = self.sessions.get_mut(&conn) {
@@ -278,39 +267,28 @@ impl Core {
         conn: ConnId,
         ranges: &[humansync_protocol::RangeEntry],
     ) {
-        match self.sessions.get_mut(&conn) {
-            // HS-RESUME-6: the first Reconcile after a resume waits until the peer's answer is
-            // applied here, so that it compares the sets the resume made.
-            Some(s) if s.expect_recon && s.after_resume && !s.awaiting_loads.is_empty() => {
-                if s.deferred_reconcile.is_some() {
-                    self.close_session(now, conn, CloseCode::PROTOCOL, "unexpected Reconcile");
-                } else {
-                    s.deferred_reconcile = Some(ranges.to_vec());
-                }
+        let Some(s) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        // HS-RECON-10: only when it is the peer's turn (not after equal summaries, nor once
+        // ended). HS-RESUME-6: the first Reconcile after a resume waits until the peer's answer
+        // is applied here, so that it compares the sets the resume made.
+        match s.phase.on_reconcile(!s.awaiting_loads.is_empty(), ranges) {
+            Ok(OnReconcile::Respond) => s.stats.recon_in += 1,
+            Ok(OnReconcile::Held) => return,
+            Err(fault) => {
+                self.close_session(now, conn, fault);
                 return;
             }
-            Some(s) if s.expect_recon => {
-                s.after_resume = false;
-                s.stats.recon_in += 1;
-            }
-            Some(_) => {
-                // HS-RECON-10: not expected (summaries were equal, not the peer's turn, or ended).
-                self.close_session(now, conn, CloseCode::PROTOCOL, "unexpected Reconcile");
-                return;
-            }
-            None => return,
         }
         let response = match recon::respond(&self.set, ranges) {
             Ok(r) => r,
             Err(e) => {
-                self.close_session(now, conn, e.close_code(), &e.to_string());
+                self.close_session(now, conn, PeerFault::Recon(e));
                 return;
             }
         };
         let finished = response.is_final();
-        if let Some(s) = self.sessions.get_mut(&conn) {
-            s.expect_recon = !finished;
-        }
         // HS-RECON-10: a reply that continues reconciliation goes first, so the peer can carry
         // on; the all-Skip that ends it goes last, after the document messages it causes, so the
         // peer has them by the time it learns reconciliation is over (HS-SYNC-7).
@@ -346,8 +324,7 @@ impl Core {
         }
         if finished {
             if let Some(s) = self.sessions.get_mut(&conn) {
-                s.recon = ReconPhase::Done;
-                s.final_reply = final_reply;
+                s.phase.answered_reconcile(true, final_reply);
                 let peer = s.peer;
                 self.emit(Event::Reconciled(peer));
             }
@@ -366,20 +343,20 @@ impl Core {
             return;
         }
         // HS-RESUME-3: the same holds for the Resumed that ends an answer to Resume.
-        if let Some(complete) = s.held_resumed.take() {
+        if let Some(complete) = s.phase.take_held_resumed() {
             self.send(conn, &Message::Resumed { complete });
         }
         self.resume_progress(now, conn);
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        if let Some(ranges) = s.deferred_reconcile.take() {
+        if let Some(ranges) = s.phase.take_deferred() {
             self.handle_reconcile(now, conn, &ranges);
         }
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        if let Some(ranges) = s.final_reply.take() {
+        if let Some(ranges) = s.phase.take_final_reply() {
             self.send(conn, &Message::Reconcile { ranges });
         }
         self.check_settled(now, conn);
@@ -663,11 +640,13 @@ impl Core {
     }
 
     /// Closes a session: sends Close, asks the runtime to close the connection, reports it.
-    pub(crate) fn close_session(&mut self, now: Instant, conn: ConnId, code: CloseCode, reason: &str) {
+    pub(crate) fn close_session(&mut self, now: Instant, conn: ConnId, why: impl Into<Closing>) {
         if !self.sessions.contains_key(&conn) {
             return;
         }
-        let mut reason = reason.to_owned();
+        let why = why.into();
+        let code = why.code();
+        let mut reason = why.reason();
         let mut cut = reason.len().min(humansync_protocol::limits::MAX_REASON_LEN);
         while !reason.is_char_boundary(cut) {
             cut -= 1;
@@ -687,7 +666,7 @@ impl Core {
         let peer = session.peer;
         self.reset_sync_states(peer);
         self.blobs.peer_gone(&peer);
-        let opened = session.phase == Phase::Open;
+        let opened = session.is_open();
         if opened {
             self.emit(Event::PeerDisconnected { peer, code });
         }

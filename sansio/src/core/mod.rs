@@ -256,16 +256,14 @@ impl Core {
 
     /// [`Core::poll_timeout`] with the reason for it (for logs and tests).
     pub fn poll_timeout_reason(&self) -> Option<(Instant, Wake)> {
-        let hello = self.sessions.values().filter_map(|s| match s.phase {
-            session::Phase::AwaitHello { deadline } | session::Phase::AwaitWelcome { deadline } => {
-                Some((deadline, Wake::Handshake))
-            }
-            session::Phase::Open => None,
-        });
+        let hello = self
+            .sessions
+            .values()
+            .filter_map(|s| s.handshake.deadline().map(|t| (t, Wake::Handshake)));
         let synced = self
             .sessions
             .values()
-            .filter_map(|s| s.synced_due.map(|t| (t, Wake::Synced)));
+            .filter_map(|s| s.synced.due.map(|t| (t, Wake::Synced)));
         hello
             .chain(synced)
             .chain(self.blobs.next_retry().map(|t| (t, Wake::BlobRetry)))
@@ -281,21 +279,11 @@ impl Core {
         let expired: Vec<ConnId> = self
             .sessions
             .values()
-            .filter(|s| match s.phase {
-                session::Phase::AwaitHello { deadline } | session::Phase::AwaitWelcome { deadline } => {
-                    deadline <= now
-                }
-                session::Phase::Open => false,
-            })
+            .filter(|s| s.handshake.deadline().is_some_and(|deadline| deadline <= now))
             .map(|s| s.conn)
             .collect();
         for conn in expired {
-            self.close_session(
-                now,
-                conn,
-                CloseCode::TIMEOUT,
-                "no Hello before the handshake deadline",
-            );
+            self.close_session(now, conn, crate::fault::PeerFault::HandshakeTimeout);
         }
         self.blobs_tick(now);
         self.quarantine_tick(now);
@@ -303,7 +291,7 @@ impl Core {
         let due: Vec<ConnId> = self
             .sessions
             .values()
-            .filter(|s| s.synced_due.is_some_and(|at| at <= now))
+            .filter(|s| s.synced.due.is_some_and(|at| at <= now))
             .map(|s| s.conn)
             .collect();
         for conn in due {
@@ -330,16 +318,7 @@ impl Core {
             return admission;
         }
         self.dialer.session_started(peer, role == Role::Dialer);
-        let phase = match role {
-            Role::Dialer => session::Phase::AwaitWelcome {
-                deadline: now.plus_ms(humansync_protocol::limits::HANDSHAKE_TIMEOUT_MS),
-            },
-            Role::Acceptor => session::Phase::AwaitHello {
-                deadline: now.plus_ms(humansync_protocol::limits::HANDSHAKE_TIMEOUT_MS),
-            },
-        };
-        let mut session = Session::new(conn, peer, role, phase);
-        session.hello_set = Some(self.set.summary());
+        let session = Session::new(conn, peer, role, now, self.set.summary());
         self.sessions.insert(conn, session);
         if role == Role::Dialer {
             let hello = humansync_protocol::Message::Hello {
@@ -412,7 +391,7 @@ impl Core {
 
     /// Closes a session on behalf of the app or runtime (for example at shutdown).
     pub fn close(&mut self, now: Instant, conn: ConnId, code: CloseCode) {
-        self.close_session(now, conn, code, "closed locally");
+        self.close_session(now, conn, crate::fault::Closing::Local(code));
     }
 
     /// Answers an [`IoTask`].
@@ -506,11 +485,11 @@ impl Core {
     }
 
     /// Remembers a change for every dialled session still awaiting Welcome (see
-    /// `Session::changed_in_handshake`).
+    /// `Handshake::AwaitWelcome`).
     pub(crate) fn note_handshake_change(&mut self, doc: &DocId) {
         for session in self.sessions.values_mut() {
-            if matches!(session.phase, session::Phase::AwaitWelcome { .. }) {
-                session.changed_in_handshake.insert(doc.clone());
+            if let session::Handshake::AwaitWelcome { changed, .. } = &mut session.handshake {
+                changed.insert(doc.clone());
             }
         }
     }
