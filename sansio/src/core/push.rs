@@ -8,7 +8,7 @@ use humansync_protocol::limits::{MAX_BLOB_REFS, MAX_DOC_BYTES, MAX_HEADS};
 use humansync_protocol::{DocDigest, DocId, Message, encode_frame};
 
 use super::Core;
-use super::docs::DocOp;
+use super::cache::DocOp;
 use crate::{ConnId, Event, Instant, Output};
 
 impl Core {

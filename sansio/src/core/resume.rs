@@ -6,7 +6,7 @@ use humansync_protocol::limits::SYNCED_INTERVAL_MS;
 use humansync_protocol::{ChangeHash, Cursor, DocId, Message, SetSummary, V2};
 
 use super::Core;
-use super::docs::{DocOp, PendingIo};
+use super::cache::{DocOp, PendingIo};
 use super::log::Catchup;
 use super::session::ResumeEnd;
 use crate::fault::PeerFault;
