@@ -13,6 +13,10 @@ pub enum Error {
     /// The document was deleted; its id is retired (HS-DOC-5).
     #[error("document {0} was deleted")]
     Deleted(DocId),
+    /// A document the node had just opened was not loaded in its core when used: a local fault of
+    /// the node (its driver), never a peer's doing nor a storage failure.
+    #[error("document {0} is not loaded")]
+    NotLoaded(DocId),
     /// The registry document cannot be edited directly.
     #[error("the registry document is read-only")]
     RegistryDoc,

@@ -15,20 +15,31 @@
 //! replaces it with the caller's actor before any change, so no output depends
 //! on it.)
 //!
-//! ## Control loop
+//! ## Control loop (the contract every driver keeps)
 //! ```text
 //! loop {
-//!     core.handle_*(now, input);             // exactly one mutation
-//!     while let Some(out) = core.poll_output() { perform(out) }
-//!     wait for the next input or core.poll_timeout()
+//!     core.handle_*(now, input);             // exactly one mutation (or one app operation)
+//!     while let Some(out) = core.poll_output() { perform(out) }   // drain, in order
+//!     wait for the next input or core.poll_timeout()              // poll_timeout_reason says why
 //! }
 //! ```
+//! A driver MUST drain every output before the next mutation, MUST perform them in order (a
+//! `Transmit` queued before a `Close` goes out first), and MUST answer every `Output::Io` task
+//! exactly once with `handle_io_result`. In return the core never blocks, never panics on peer
+//! input, and closes a misbehaving session itself with the [`PeerFault`]'s close code.
+//!
+//! ## Shape
+//! Each session is two explicit state machines (the handshake, then the set-level sync phase:
+//! resume, reconciliation, finishing, reconciled) whose transitions return what to send or a
+//! [`PeerFault`]; see `core/session/` and its transition table snapshot. The core's `impl` is
+//! organised by concept (`core/mod.rs` lists the files).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod core;
 mod event;
+mod fault;
 pub mod gate;
 mod io;
 mod output;
@@ -47,6 +58,7 @@ pub use crate::core::{
     Quarantined, SessionStats, Startup, SyncStatus, Wake,
 };
 pub use event::{Event, Origin};
+pub use fault::PeerFault;
 pub use io::{DocMeta, DocWrite, IoAction, IoResult, IoTask, IoTaskId, PeerSyncState};
 pub use output::{ConnId, Output, Role};
 pub use time::{Instant, UnixMs};

@@ -6,7 +6,7 @@ use humansync_protocol::limits::{BLOB_RETRY_BASE_MS, BLOB_RETRY_MAX_MS, MAX_BLOB
 use humansync_protocol::{BlobHash, DeviceId, Message};
 
 use super::Core;
-use super::docs::PendingIo;
+use super::cache::PendingIo;
 use crate::{ConnId, Event, Instant, IoAction, IoResult};
 
 /// Blob bookkeeping for one node.

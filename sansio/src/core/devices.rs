@@ -2,10 +2,11 @@
 
 use std::collections::BTreeSet;
 
+use automerge::Automerge;
 use humansync_protocol::digest::heads_digest;
-use humansync_protocol::{CloseCode, DocDigest, DocId};
+use humansync_protocol::{CloseCode, DeviceId, DocDigest, DocId, SignedRecord};
 
-use super::Core;
+use super::{Core, CoreError};
 use crate::gate::Admission;
 use crate::registry::RegistryChange;
 use crate::{ConnId, Event, Instant, Output};
@@ -91,5 +92,55 @@ impl Core {
     /// HS-GATE-2 plus HS-GATE-5: the admission decision for a new connection.
     pub(crate) fn admission(&self, peer: &humansync_protocol::DeviceId) -> Admission {
         self.gate.admit(peer)
+    }
+
+    /// Sets the registry anchor after pairing (HS-PAIR-6).
+    pub fn set_anchor(&mut self, now: Instant, anchor: DeviceId) -> Result<(), CoreError> {
+        self.registry
+            .set_anchor(anchor)
+            .map_err(|e| CoreError::Record(e.to_string()))?;
+        self.config.anchor = Some(anchor);
+        self.registry_changed(now, None);
+        Ok(())
+    }
+
+    /// Adds a signed registry record (the anchor after signing one, or a device after pairing) to
+    /// the registry and to `_devices`, and pushes it to every session (HS-REG-6).
+    pub fn add_registry_record(&mut self, now: Instant, record: &SignedRecord) -> Result<(), CoreError> {
+        let change = self
+            .registry
+            .insert(record)
+            .map_err(|e| CoreError::Record(e.to_string()))?;
+        // The view has the record now, so re-reading `_devices` finds no change: report it here.
+        match change {
+            Some(crate::registry::RegistryChange::Added(device)) => self.emit(Event::DeviceAdded(device)),
+            Some(crate::registry::RegistryChange::Revoked(device)) => self.emit(Event::DeviceRevoked(device)),
+            None => {}
+        }
+        let changed = self
+            .cache
+            .get_mut(&DocId::devices())
+            .map(|d| crate::registry::put_record(&mut d.am, record))
+            .unwrap_or(false);
+        if changed {
+            self.devices_doc_changed(now, None);
+        } else {
+            self.registry_changed(now, None);
+        }
+        Ok(())
+    }
+
+    /// Test hook: lets a simulated malicious device rewrite its own `_devices` copy (forge records,
+    /// delete keys) and push the result to its peers, as a modified client could.
+    #[cfg(feature = "testing")]
+    pub fn tamper_devices_doc(&mut self, now: Instant, f: impl FnOnce(&mut Automerge)) {
+        if let Some(loaded) = self.cache.get_mut(&DocId::devices()) {
+            f(&mut loaded.am);
+            self.save(now, &DocId::devices());
+            let conns: Vec<ConnId> = self.open_conns().collect();
+            for conn in conns {
+                self.sync_step(now, conn, &DocId::devices());
+            }
+        }
     }
 }

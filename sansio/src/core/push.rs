@@ -8,7 +8,7 @@ use humansync_protocol::limits::{MAX_BLOB_REFS, MAX_DOC_BYTES, MAX_HEADS};
 use humansync_protocol::{DocDigest, DocId, Message, encode_frame};
 
 use super::Core;
-use super::docs::DocOp;
+use super::cache::DocOp;
 use crate::{ConnId, Event, Instant, Output};
 
 impl Core {
@@ -184,7 +184,7 @@ impl Core {
     /// heads. Should it lack a dependency after all, it starts a sync itself (HS-RESUME-4).
     /// Returns false (nothing sent) when the state does not allow it.
     fn push_changes(&mut self, conn: ConnId, doc: &DocId) -> bool {
-        let Some((peer, version)) = self.sessions.get(&conn).map(|s| (s.peer, s.version)) else {
+        let Some((peer, version)) = self.sessions.get(&conn).map(|s| (s.peer, s.version())) else {
             return false;
         };
         // DocChanges is a version-2 message; `_devices` never travels as one (HS-RESUME-4).

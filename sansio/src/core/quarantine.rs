@@ -154,7 +154,11 @@ impl Core {
             peer,
             reason: reason.clone(),
         });
-        self.close_session(now, conn, humansync_protocol::CloseCode::PROTOCOL, &reason);
+        let fault = crate::PeerFault::DocRefused {
+            doc: doc.clone(),
+            reason,
+        };
+        self.close_session(now, conn, fault);
     }
 
     /// Asks other peers than the ones that supplied failing bytes for quarantined documents

@@ -3,23 +3,22 @@
 
 use automerge::ReadDoc;
 use humansync_protocol::limits::SYNCED_INTERVAL_MS;
-use humansync_protocol::{ChangeHash, CloseCode, Cursor, DocId, Message, SetSummary, V2};
+use humansync_protocol::{ChangeHash, Cursor, DocId, Message, SetSummary, V2};
 
 use super::Core;
-use super::docs::{DocOp, PendingIo};
+use super::cache::{DocOp, PendingIo};
 use super::log::Catchup;
-use super::session::{ReconPhase, ResumeProgress};
-use crate::{ConnId, Event, Instant, IoAction, Origin, Role};
+use super::session::ResumeEnd;
+use crate::fault::PeerFault;
+use crate::{ConnId, Event, Instant, IoAction, Origin};
 
 impl Core {
     /// The summaries differ on a version-2 session: each side asks the other for what changed
-    /// after its cursor into the other's log (HS-RESUME-2).
+    /// after its cursor into the other's log (HS-RESUME-2). The session is `Resuming` already.
     pub(crate) fn start_resume(&mut self, conn: ConnId) {
-        let Some(s) = self.sessions.get_mut(&conn) else {
+        let Some(s) = self.sessions.get(&conn) else {
             return;
         };
-        s.resume = Some(ResumeProgress::default());
-        s.recon = ReconPhase::Running;
         let cursor = self.log.cursor(&s.peer);
         self.send(conn, &Message::Resume { cursor });
     }
@@ -27,17 +26,16 @@ impl Core {
     /// HS-RESUME-3: one message per document changed after `cursor`, then Resumed (held until
     /// those messages are out).
     pub(crate) fn handle_resume(&mut self, now: Instant, conn: ConnId, cursor: Option<Cursor>) {
-        let expected = self
-            .sessions
-            .get(&conn)
-            .and_then(|s| s.resume)
-            .is_some_and(|p| p.answered.is_none());
-        if !expected {
-            self.close_session(now, conn, CloseCode::PROTOCOL, "unexpected Resume");
-            return;
-        }
         let changed = cursor.and_then(|c| self.log.changed_since(&c));
         let complete = changed.is_some();
+        let Some(s) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        // Our Resumed is held until the document messages of the answer are out.
+        if let Err(fault) = s.phase.on_resume(complete) {
+            self.close_session(now, conn, fault);
+            return;
+        }
         for (doc, catchup) in changed.unwrap_or_default() {
             match self.metas.get(&doc) {
                 // Lost here since (corrupt): there is nothing to send.
@@ -52,24 +50,17 @@ impl Core {
                 }
             }
         }
-        if let Some(s) = self.sessions.get_mut(&conn) {
-            if let Some(p) = s.resume.as_mut() {
-                p.answered = Some(complete);
-            }
-            s.held_resumed = Some(complete);
-        }
         self.flush_final_reply(now, conn);
     }
 
     /// The peer's answer is complete (or not) (HS-RESUME-3).
     pub(crate) fn handle_resumed(&mut self, now: Instant, conn: ConnId, complete: bool) {
-        let progress = self.sessions.get_mut(&conn).and_then(|s| s.resume.as_mut());
-        match progress {
-            Some(p) if p.received.is_none() => p.received = Some(complete),
-            _ => {
-                self.close_session(now, conn, CloseCode::PROTOCOL, "unexpected Resumed");
-                return;
-            }
+        let Some(s) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        if let Err(fault) = s.phase.on_resumed(complete) {
+            self.close_session(now, conn, fault);
+            return;
         }
         self.resume_progress(now, conn);
     }
@@ -81,39 +72,16 @@ impl Core {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        let Some(progress) = s.resume else {
-            return;
-        };
-        let (Some(answered), Some(received)) = (progress.answered, progress.received) else {
-            return;
-        };
-        let outcome = answered && received;
-        if s.held_resumed.is_some() {
-            return;
-        }
-        if outcome {
-            s.resume = None;
-            s.recon = ReconPhase::Done;
-            let peer = s.peer;
-            self.emit(Event::Reconciled(peer));
-            self.check_settled(now, conn);
-            return;
-        }
-        match s.role {
-            Role::Acceptor => {
-                s.resume = None;
-                s.expect_recon = true;
-                s.after_resume = true;
+        match s.phase.resume_progress(s.role, !s.awaiting_loads.is_empty()) {
+            None | Some(ResumeEnd::AwaitReconcile) => {}
+            Some(ResumeEnd::Complete) => {
+                let peer = s.peer;
+                self.emit(Event::Reconciled(peer));
+                self.check_settled(now, conn);
             }
-            Role::Dialer => {
-                if !s.awaiting_loads.is_empty() {
-                    return;
-                }
-                s.resume = None;
-                s.expect_recon = true;
+            Some(ResumeEnd::SendReconcile { neither }) => {
                 // Neither side knew a cursor (a new device, or both restarted): the sets likely
                 // differ, so start splitting at once; otherwise the resume likely made them equal.
-                let neither = !answered && !received;
                 let ranges = if neither {
                     crate::recon::initiate(&self.set)
                 } else {
@@ -128,12 +96,7 @@ impl Core {
     pub(crate) fn receive_changes(&mut self, now: Instant, conn: ConnId, doc: DocId, bytes: Vec<u8>) {
         if doc.is_devices() {
             // `_devices` is never in the log: it syncs by its own digest (HS-REG-6).
-            self.close_session(
-                now,
-                conn,
-                CloseCode::PROTOCOL,
-                "DocChanges for the registry document",
-            );
+            self.close_session(now, conn, PeerFault::RegistryChanges);
             return;
         }
         match self.metas.get(&doc) {
@@ -243,23 +206,24 @@ impl Core {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        s.synced_due = None;
-        if s.version < V2 || !s.is_open() || !s.is_settled() {
+        s.synced.due = None;
+        if s.version() < V2 || !s.is_open() || !s.is_settled() {
             return;
         }
-        if s.synced_sent
+        if s.synced
+            .sent
             .is_some_and(|(c, summary)| c == position && summary == set)
         {
             return;
         }
-        if now < s.synced_not_before {
-            s.synced_due = Some(s.synced_not_before);
+        if now < s.synced.not_before {
+            s.synced.due = Some(s.synced.not_before);
             return;
         }
-        s.synced_not_before = now.plus_ms(SYNCED_INTERVAL_MS);
+        s.synced.not_before = now.plus_ms(SYNCED_INTERVAL_MS);
         let cursor = self.log.checkpoint();
         if let Some(s) = self.sessions.get_mut(&conn) {
-            s.synced_sent = Some((cursor, set));
+            s.synced.sent = Some((cursor, set));
         }
         self.send(conn, &Message::Synced { cursor, set });
     }

@@ -4,7 +4,7 @@
 use humansync_protocol::BlobHash;
 
 use super::Core;
-use super::docs::PendingIo;
+use super::cache::PendingIo;
 use crate::{Instant, IoAction, IoResult};
 
 /// What the core knows about the blobs it holds (for stats; sizes are the runtime's).

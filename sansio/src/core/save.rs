@@ -15,7 +15,7 @@
 use humansync_protocol::{BLOB_REF_PREFIX, BlobHash, DocId};
 
 use super::Core;
-use super::docs::{LoadedDoc, PendingIo, blob_refs};
+use super::cache::{LoadedDoc, PendingIo, blob_refs};
 use crate::{DocMeta, DocWrite, Instant, IoAction, IoTaskId};
 
 /// Increments below this many bytes never compact (a small document's whole save is cheap, but

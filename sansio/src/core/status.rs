@@ -3,7 +3,6 @@
 use humansync_protocol::DeviceId;
 
 use super::Core;
-use super::session::ReconPhase;
 use crate::{ConnId, Instant, SessionStats};
 
 /// One peer session as the app sees it.
@@ -55,7 +54,7 @@ impl Core {
                 peer: s.peer,
                 conn: s.conn,
                 open: s.is_open(),
-                reconciled: s.recon == ReconPhase::Done,
+                reconciled: s.phase.is_reconciled(),
                 up_to_date: s.is_open() && s.is_settled(),
                 outstanding: s.wanted.len()
                     + s.syncing.len()
@@ -101,10 +100,10 @@ impl Core {
             })
             .collect();
         format!(
-            "wanted={:?} syncing={:?} recon={:?} {}",
+            "wanted={:?} syncing={:?} phase={:?} {}",
             s.wanted,
             s.syncing,
-            s.recon,
+            s.phase,
             detail.join("; ")
         )
     }

@@ -19,7 +19,6 @@
 //! ([`PakeRng::from_seed`]); nothing here reads a clock or the OS.
 
 use argon2::Argon2;
-use humansync_protocol::DeviceId;
 use opaque_ke::errors::ProtocolError;
 /// The RNG traits every OPAQUE step takes (opaque-ke's `rand` generation).
 pub use opaque_ke::rand::{CryptoRng, Error as RandError, RngCore};
@@ -30,6 +29,11 @@ use opaque_ke::{
 };
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{RngCore as _, SeedableRng};
+
+mod context;
+
+use context::session_key;
+pub use context::{ANSWER_MAC_DOMAIN, Context, SessionKey};
 
 /// HumanSync's OPAQUE cipher suite: OPRF and key exchange over ristretto255, TripleDH with
 /// SHA-512, argon2id (m = 19 MiB, t = 2, p = 1: the `argon2` crate's defaults) as the KSF.
@@ -260,89 +264,6 @@ impl Registration {
     }
 }
 
-/// What a login authorises, bound into the OPAQUE key exchange as its `context`: if the two
-/// sides disagree on any byte, the login fails on the device (SPEC.md HS-PAIR-11).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Context(Vec<u8>);
-
-impl Context {
-    /// Pairing `device` named `device_name` (as sent, before sanitising) with `server`.
-    pub fn pair(server: &DeviceId, device: &DeviceId, device_name: &str) -> Context {
-        let mut out = CONTEXT_PREFIX.to_vec();
-        out.extend_from_slice(b"pair\0");
-        out.extend_from_slice(server.as_bytes());
-        out.extend_from_slice(device.as_bytes());
-        out.extend_from_slice(device_name.as_bytes());
-        Context(out)
-    }
-
-    /// Revoking `target` on `server`.
-    pub fn revoke(server: &DeviceId, target: &DeviceId) -> Context {
-        let mut out = CONTEXT_PREFIX.to_vec();
-        out.extend_from_slice(b"revoke\0");
-        out.extend_from_slice(server.as_bytes());
-        out.extend_from_slice(target.as_bytes());
-        Context(out)
-    }
-
-    /// The server's own start-up check of its record.
-    fn local_check() -> Context {
-        let mut out = CONTEXT_PREFIX.to_vec();
-        out.extend_from_slice(b"local-check\0");
-        Context(out)
-    }
-
-    /// The bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// A context from its bytes, as a test vector gives it.
-    pub fn from_bytes(bytes: Vec<u8>) -> Context {
-        Context(bytes)
-    }
-}
-
-/// A session key both sides hold after a successful login.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionKey([u8; SESSION_KEY_LEN]);
-
-impl std::fmt::Debug for SessionKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionKey(..)")
-    }
-}
-
-/// Domain of the MAC over a pairing answer.
-pub const ANSWER_MAC_DOMAIN: &str = "humansync 2026 pairing answer mac v1";
-
-impl SessionKey {
-    /// The key's bytes (for test vectors; never sent).
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// The MAC of `bytes` under this key: BLAKE3 keyed by
-    /// `derive_key(ANSWER_MAC_DOMAIN, session key)` (HS-PAIR-12).
-    pub fn answer_mac(&self, bytes: &[u8]) -> [u8; 32] {
-        let key = blake3::derive_key(ANSWER_MAC_DOMAIN, &self.0);
-        *blake3::keyed_hash(&key, bytes).as_bytes()
-    }
-
-    /// Checks a MAC from [`SessionKey::answer_mac`] in constant time.
-    pub fn verify_answer_mac(&self, bytes: &[u8], mac: &[u8; 32]) -> bool {
-        let key = blake3::derive_key(ANSWER_MAC_DOMAIN, &self.0);
-        // blake3::Hash's equality is constant-time.
-        blake3::keyed_hash(&key, bytes) == blake3::Hash::from_bytes(*mac)
-    }
-}
-
-fn session_key(bytes: &[u8]) -> Result<SessionKey, PakeError> {
-    <[u8; SESSION_KEY_LEN]>::try_from(bytes)
-        .map(SessionKey)
-        .map_err(|_| PakeError::Internal("session key length".into()))
-}
-
 /// The device's side of a login between KE1 and KE2.
 pub struct ClientStart(ClientLogin<Suite>);
 
@@ -438,91 +359,4 @@ impl ServerStart {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rng(seed: u8) -> PakeRng {
-        PakeRng::from_seed([seed; 32])
-    }
-
-    fn id(seed: u8) -> DeviceId {
-        DeviceId::from(&ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
-    }
-
-    #[test]
-    fn a_login_with_the_right_password_and_context_agrees_on_a_key() {
-        let keys = ServerKeys::generate(&mut rng(1));
-        let record = PasswordRecord::register(&keys, b"hunter2", &mut rng(2)).expect("register");
-        let context = Context::pair(&id(9), &id(3), "laptop");
-        let (ke1, client) = ClientStart::start(b"hunter2", &mut rng(4)).expect("start");
-        assert_eq!(ke1.len(), KE1_LEN);
-        let (ke2, server) = ServerStart::start(&keys, &record, &ke1, &context, &mut rng(5)).expect("ke2");
-        assert_eq!(ke2.len(), KE2_LEN);
-        let (ke3, client_key) = client
-            .finish(b"hunter2", &ke2, &context, &mut rng(6))
-            .expect("ke3");
-        assert_eq!(ke3.len(), KE3_LEN);
-        let server_key = server.finish(&ke3, &context).expect("finish");
-        assert_eq!(client_key, server_key);
-        let mac = server_key.answer_mac(b"answer");
-        assert!(client_key.verify_answer_mac(b"answer", &mac));
-        assert!(!client_key.verify_answer_mac(b"answes", &mac));
-        // Stored forms round-trip.
-        let keys2 = ServerKeys::from_bytes(&keys.to_bytes()).expect("keys");
-        let record2 = PasswordRecord::from_bytes(&record.to_bytes()).expect("record");
-        assert!(record2.matches(&keys2, b"hunter2", &mut rng(7)));
-        assert!(!record2.matches(&keys2, b"hunter3", &mut rng(8)));
-    }
-
-    #[test]
-    fn a_wrong_password_or_an_altered_context_fails_on_the_device() {
-        let keys = ServerKeys::generate(&mut rng(1));
-        let record = PasswordRecord::register(&keys, b"hunter2", &mut rng(2)).expect("register");
-        let context = Context::pair(&id(9), &id(3), "laptop");
-        let (ke1, client) = ClientStart::start(b"hunter3", &mut rng(4)).expect("start");
-        let (ke2, _) = ServerStart::start(&keys, &record, &ke1, &context, &mut rng(5)).expect("ke2");
-        assert_eq!(
-            client.finish(b"hunter3", &ke2, &context, &mut rng(6)).err(),
-            Some(PakeError::LoginFailed)
-        );
-        // The right password, but a man in the middle told the device another server id.
-        let (ke1, client) = ClientStart::start(b"hunter2", &mut rng(4)).expect("start");
-        let (ke2, _) = ServerStart::start(&keys, &record, &ke1, &context, &mut rng(5)).expect("ke2");
-        let forged = Context::pair(&id(10), &id(3), "laptop");
-        assert_eq!(
-            client.finish(b"hunter2", &ke2, &forged, &mut rng(6)).err(),
-            Some(PakeError::LoginFailed)
-        );
-    }
-
-    #[test]
-    fn malformed_messages_are_refused_without_panicking() {
-        let keys = ServerKeys::generate(&mut rng(1));
-        let record = PasswordRecord::register(&keys, b"pw", &mut rng(2)).expect("register");
-        let context = Context::revoke(&id(9), &id(3));
-        for ke1 in [
-            vec![],
-            vec![0; KE1_LEN - 1],
-            vec![0xff; KE1_LEN],
-            vec![0; KE1_LEN + 1],
-        ] {
-            assert!(matches!(
-                ServerStart::start(&keys, &record, &ke1, &context, &mut rng(5)),
-                Err(PakeError::Malformed(_))
-            ));
-        }
-        let (ke1, client) = ClientStart::start(b"pw", &mut rng(4)).expect("start");
-        let (_, server) = ServerStart::start(&keys, &record, &ke1, &context, &mut rng(5)).expect("ke2");
-        assert!(matches!(
-            server.finish(&[0; KE3_LEN], &context),
-            Err(PakeError::LoginFailed)
-        ));
-        assert!(
-            client
-                .finish(b"pw", &[0xff; KE2_LEN], &context, &mut rng(6))
-                .is_err()
-        );
-        assert!(ServerKeys::from_bytes(b"short").is_err());
-        assert!(PasswordRecord::from_bytes(b"short").is_err());
-    }
-}
+mod tests;

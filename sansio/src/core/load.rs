@@ -1,0 +1,246 @@
+//! Loading documents: operations wait for a load (bounded by `max_inflight_loads`), run once it
+//! is done, and fail into quarantine when stored bytes do not load (HS-SYNC-12, HS-SYNC-13).
+
+use std::collections::BTreeSet;
+
+use automerge::{Automerge, sync};
+use humansync_protocol::{DocId, Message};
+
+use super::Core;
+use super::cache::{DocOp, PendingIo, blob_refs, digest_of, new_loaded};
+use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult};
+
+impl Core {
+    /// Makes sure `doc` gets loaded, then runs `op` on it.
+    pub(crate) fn want_loaded(&mut self, now: Instant, doc: &DocId, op: DocOp) {
+        if self.cache.get(doc).is_some() {
+            self.run_op(now, doc, op);
+            return;
+        }
+        if let Some(session) = op.conn().and_then(|conn| self.sessions.get_mut(&conn)) {
+            session.awaiting_loads.insert(doc.clone());
+        }
+        let first = !self.cache.loading.contains_key(doc);
+        self.cache.loading.entry(doc.clone()).or_default().push(op);
+        if first {
+            self.cache.queued.push_back(doc.clone());
+            self.start_loads();
+        }
+    }
+
+    pub(crate) fn start_loads(&mut self) {
+        let inflight = self
+            .pending_io
+            .values()
+            .filter(|p| matches!(p, PendingIo::Load(_)))
+            .count();
+        let mut free = self.config.max_inflight_loads.saturating_sub(inflight);
+        while free > 0 {
+            let Some(doc) = self.cache.queued.pop_front() else {
+                break;
+            };
+            if !self.cache.loading.contains_key(&doc) {
+                continue;
+            }
+            self.next_task(IoAction::LoadDoc { doc: doc.clone() }, PendingIo::Load(doc));
+            free -= 1;
+        }
+    }
+
+    /// Routes a finished I/O task.
+    pub(crate) fn io_done(&mut self, now: Instant, pending: PendingIo, result: IoResult) {
+        match pending {
+            PendingIo::Load(doc) => {
+                self.load_done(now, &doc, result);
+                self.start_loads();
+            }
+            PendingIo::Save(doc) => {
+                if let IoResult::Failed { .. } = result {
+                    // The store may hold less than we thought: rewrite it whole next time.
+                    if let Some(loaded) = self.cache.get_mut(&doc) {
+                        loaded.stored = false;
+                        loaded.saved_heads.clear();
+                    }
+                }
+                self.evict(now);
+                self.accept_parked_cursors();
+            }
+            PendingIo::Delete => self.accept_parked_cursors(),
+            PendingIo::Cursors => {}
+            PendingIo::Fetch { hash, peer } => self.fetch_done(now, hash, peer, result),
+            PendingIo::Release(hash) => self.release_done(hash, &result),
+            PendingIo::Ages => {}
+        }
+    }
+
+    pub(crate) fn load_done(&mut self, now: Instant, doc: &DocId, result: IoResult) {
+        let ops = self.cache.loading.remove(doc).unwrap_or_default();
+        let waiters = self.release_waiters(doc, &ops);
+        self.run_loaded(now, doc, ops, result);
+        for conn in waiters {
+            self.flush_final_reply(now, conn);
+        }
+    }
+
+    /// The sessions that waited on `doc` for `ops`, which no longer wait on it.
+    pub(crate) fn release_waiters(&mut self, doc: &DocId, ops: &[DocOp]) -> BTreeSet<ConnId> {
+        let conns: BTreeSet<ConnId> = ops.iter().filter_map(DocOp::conn).collect();
+        for conn in &conns {
+            if let Some(session) = self.sessions.get_mut(conn) {
+                session.awaiting_loads.remove(doc);
+            }
+        }
+        conns
+    }
+
+    /// Runs the operations that waited on a load, with its result.
+    pub(crate) fn run_loaded(&mut self, now: Instant, doc: &DocId, ops: Vec<DocOp>, result: IoResult) {
+        if ops.is_empty() {
+            return;
+        }
+        let (bytes, states) = match result {
+            IoResult::Loaded { bytes, sync_states } => (bytes, sync_states),
+            IoResult::NotFound | IoResult::Done | IoResult::Failed { .. } => {
+                self.load_failed(now, doc, ops, "not found in the store".to_owned());
+                return;
+            }
+        };
+        // Whole-document sends need no parse: forward the stored bytes (HS-SYNC-1). Bytes that
+        // came from a peer and were never parsed here are loaded once first, and never leave if
+        // they do not load (HS-SYNC-12); the parse is only a check, the cache is left as it was.
+        // A document too large to go whole is parsed and synced instead (HS-SYNC-9).
+        if bytes.len() <= self.doc_limit()
+            && ops
+                .iter()
+                .all(|op| matches!(op, DocOp::SendWhole { .. } | DocOp::IndexBlobs))
+        {
+            let index = ops.iter().any(|op| matches!(op, DocOp::IndexBlobs));
+            if self.unverified.contains_key(doc) || index {
+                let am = match crate::untrusted::load(&bytes) {
+                    Ok(am) => am,
+                    Err(e) => {
+                        self.load_failed(now, doc, ops, e.to_string());
+                        return;
+                    }
+                };
+                self.unverified.remove(doc);
+                self.quarantine.clear(doc);
+                self.index_blobs(doc, &am);
+            }
+            for op in ops {
+                if let DocOp::SendWhole { conn } = op {
+                    self.send_whole_bytes(now, conn, doc, bytes.clone());
+                }
+            }
+            return;
+        }
+        let am = match crate::untrusted::load(&bytes) {
+            Ok(am) => am.with_actor(self.actor.clone()),
+            Err(e) => {
+                self.load_failed(now, doc, ops, e.to_string());
+                return;
+            }
+        };
+        self.unverified.remove(doc);
+        self.quarantine.clear(doc);
+        let mut loaded = new_loaded(am, now, true);
+        loaded.snapshot_bytes = bytes.len();
+        for (peer, state) in states {
+            if let Ok(state) = sync::State::decode(&state) {
+                loaded.sync.insert(peer, state);
+            }
+        }
+        let heads = loaded.heads();
+        self.cache.docs.insert(doc.clone(), loaded);
+        // HS-SYNC-1: heads trusted from a DocWhole are checked now; a mismatch re-indexes.
+        if self.metas.get(doc).map(|m| &m.heads) != Some(&heads) {
+            self.doc_updated(now, doc, None);
+        }
+        for op in ops {
+            self.run_op(now, doc, op);
+        }
+        self.evict(now);
+    }
+
+    /// A stored document is missing or corrupt: report it, forget it, quarantine it and recover
+    /// it later from other peers than the one that supplied it (HS-SYNC-13).
+    pub(crate) fn load_failed(&mut self, now: Instant, doc: &DocId, ops: Vec<DocOp>, reason: String) {
+        let digest = self.metas.get(doc).map(digest_of);
+        let supplier = self.unverified.remove(doc);
+        self.quarantine.record(
+            now,
+            doc,
+            super::QuarantineKind::LoadFailed,
+            supplier,
+            digest,
+            &reason,
+        );
+        self.emit(Event::DocCorrupt {
+            doc: doc.clone(),
+            reason,
+        });
+        if let Some(old) = self.metas.remove(doc)
+            && self.blobs.count_refs(&old.blobs, false)
+        {
+            self.retention.touch();
+        }
+        self.set.remove(doc);
+        self.forget_cursors();
+        for op in ops {
+            match op {
+                DocOp::Open => self.emit(Event::DocNotFound(doc.clone())),
+                DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
+                DocOp::SendWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
+                DocOp::SyncWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
+                DocOp::StartSync { .. } | DocOp::SendChanges { .. } | DocOp::IndexBlobs => {}
+            }
+        }
+    }
+
+    pub(crate) fn run_op(&mut self, now: Instant, doc: &DocId, op: DocOp) {
+        match op {
+            DocOp::Open => self.emit(Event::DocReady(doc.clone())),
+            DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
+            DocOp::SendWhole { conn } => self.send_whole_loaded(now, conn, doc),
+            DocOp::SyncWhole { conn } => self.sync_whole(now, conn, doc),
+            DocOp::StartSync { conn, theirs } => self.start_sync(now, conn, doc, theirs),
+            DocOp::SendChanges { conn, after } => self.send_changes_loaded(now, conn, doc, &after),
+            DocOp::IndexBlobs => {
+                if let Some(loaded) = self.cache.get(doc) {
+                    let am = loaded.am.clone();
+                    self.index_blobs(doc, &am);
+                }
+            }
+        }
+    }
+
+    /// Sets a document's indexed blobs to those its content references, and wants the missing
+    /// ones (HS-BLOB-1, HS-BLOB-2).
+    pub(crate) fn index_blobs(&mut self, doc: &DocId, am: &Automerge) {
+        let refs = blob_refs(am);
+        let Some(meta) = self.metas.get(doc).filter(|m| !m.tombstone && m.blobs != refs) else {
+            return;
+        };
+        let meta = DocMeta {
+            blobs: refs,
+            ..meta.clone()
+        };
+        self.index_doc(doc, meta.clone());
+        self.announce_wants();
+        // The index row is durable state: a restart must still want these blobs.
+        let action = IoAction::SaveDoc {
+            doc: doc.clone(),
+            write: None,
+            meta,
+            sync_states: Vec::new(),
+        };
+        self.next_task(action, PendingIo::Save(doc.clone()));
+    }
+
+    /// Queue a DocWhole for the session from a loaded document.
+    pub(crate) fn send_whole_loaded(&mut self, now: Instant, conn: ConnId, doc: &DocId) {
+        let Some(loaded) = self.cache.get(doc) else { return };
+        let bytes = loaded.am.save();
+        self.send_whole_bytes(now, conn, doc, bytes);
+    }
+}
