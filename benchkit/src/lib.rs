@@ -20,6 +20,7 @@ pub mod node;
 pub mod proc;
 pub mod report;
 pub mod server_process;
+pub mod timeline;
 pub mod wait;
 
 pub use anchor::Anchor;

@@ -11,6 +11,8 @@ use humansync::{
 };
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::timeline::Timeline;
+
 /// A node configuration for the benchmarks: 127.0.0.1, relays, mDNS and portmapper off.
 pub fn config(dir: &Path) -> HumanSyncConfig {
     let mut config = HumanSyncConfig::new(dir);
@@ -63,14 +65,49 @@ pub async fn wait_synced(
     changed: (&Mutex<BTreeSet<DocId>>, usize),
     limit: Duration,
 ) -> NodeStats {
+    wait_synced_traced(node, peer, docs, changed, limit, None).await
+}
+
+/// [`wait_synced`], marking on `timeline` the first poll at which each condition held.
+pub async fn wait_synced_traced(
+    node: &Node,
+    peer: DeviceId,
+    docs: usize,
+    changed: (&Mutex<BTreeSet<DocId>>, usize),
+    limit: Duration,
+    timeline: Option<&Timeline>,
+) -> NodeStats {
     let start = Instant::now();
     loop {
         let status = node.sync_status().await.expect("status");
         let up = status.peers.iter().any(|p| p.peer == peer && p.up_to_date);
         let seen = changed.0.lock().expect("not poisoned").len();
+        if let Some(t) = timeline {
+            if status.peers.iter().any(|p| p.peer == peer) {
+                t.mark("poll: session open");
+            }
+            if status.docs > 0 {
+                t.mark("poll: first document held");
+            }
+            if status.docs >= docs {
+                t.mark("poll: every document held");
+            }
+            if status.docs_pending == 0 && status.docs >= docs {
+                t.mark("poll: … and none pending");
+            }
+            if up {
+                t.mark("poll: peer up to date");
+            }
+        }
         if up && status.docs >= docs && status.docs_pending == 0 && seen >= changed.1 {
             let stats = node.stats().await.expect("stats");
+            if let Some(t) = timeline {
+                t.mark(&format!("poll: all but io ({} io pending)", stats.io_pending));
+            }
             if stats.io_pending == 0 && node.list_docs("notes/").await.expect("list").len() >= docs {
+                if let Some(t) = timeline {
+                    t.mark("poll: done");
+                }
                 return stats;
             }
         }

@@ -149,6 +149,8 @@ pub async fn receive(dir: &Path, server: String, addrs: Vec<SocketAddr>, n: usiz
         docs_loaded: n as u64,
         peak_kib,
         rss_kib,
+        dials: 1,
+        sessions_opened: 1,
     }
 }
 

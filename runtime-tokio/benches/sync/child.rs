@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use humansync::DeviceId;
 use humansync::protocol::http::PairResponse;
+use humansync_benchkit::timeline;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{self, Traffic};
@@ -67,6 +68,10 @@ pub struct SyncReport {
     pub peak_kib: u64,
     /// Resident set size now in KiB.
     pub rss_kib: u64,
+    /// Dials this node started since start (`NodeTotals::dials_started`).
+    pub dials: u64,
+    /// Sessions whose handshake completed since start (`NodeTotals::sessions_opened`).
+    pub sessions_opened: u64,
 }
 
 /// The child side: runs until told to exit.
@@ -117,15 +122,28 @@ pub fn run(dir: PathBuf) {
                 } => {
                     let n = node.clone().expect("Start comes before Sync");
                     let seen = common::count_remote_changes(&n);
+                    let timeline = timeline::enabled().then(|| timeline::Timeline::start(&n));
                     let t = Instant::now();
                     if let Some(pairing) = pairing {
                         n.apply_pairing(pairing).await.expect("pairing");
                     }
                     n.add_peer_addrs(server, addrs).await.expect("addrs");
-                    let stats =
-                        common::wait_synced(&n, server, docs, (&seen, changed), Duration::from_secs(600))
-                            .await;
+                    if let Some(tl) = &timeline {
+                        tl.mark("pairing and addresses applied");
+                    }
+                    let stats = common::wait_synced_traced(
+                        &n,
+                        server,
+                        docs,
+                        (&seen, changed),
+                        Duration::from_secs(600),
+                        timeline.as_ref(),
+                    )
+                    .await;
                     let ms = common::ms_since(t);
+                    if let Some(tl) = &timeline {
+                        tl.print(&format!("child sync ({docs} docs, {changed} changed)"));
+                    }
                     let since_main_ms = common::ms_since(main_start);
                     let traffic = common::session_with(&stats, server)
                         .map(Traffic::of)
@@ -138,6 +156,8 @@ pub fn run(dir: PathBuf) {
                         docs_loaded: stats.docs_loaded,
                         peak_kib,
                         rss_kib,
+                        dials: stats.totals.dials_started,
+                        sessions_opened: stats.totals.sessions_opened,
                     }));
                 }
                 ToChild::Baseline { server, addrs, docs } => {

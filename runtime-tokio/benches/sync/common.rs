@@ -5,7 +5,7 @@
 use humansync::SessionCounters;
 use serde::{Deserialize, Serialize};
 
-pub use humansync_benchkit::node::{count_remote_changes, ms_since, session_with, start, wait_synced};
+pub use humansync_benchkit::node::{count_remote_changes, ms_since, session_with, start, wait_synced_traced};
 
 /// A temporary directory next to the build (same disk as the target dir).
 pub fn tempdir() -> tempfile::TempDir {

@@ -34,6 +34,8 @@ pub struct Size {
     pub quick: bool,
     pub docs: usize,
     pub runs: usize,
+    /// No-change reconnects of benchmark 2 (a distribution: issue 22 §1a).
+    pub reconnects: usize,
     pub edits: usize,
     pub blob_bytes: u64,
     pub changed: Vec<usize>,
@@ -51,6 +53,7 @@ fn main() {
             quick,
             docs: 200,
             runs: 1,
+            reconnects: 5,
             edits: 50,
             blob_bytes: 16 << 20,
             changed: vec![1, 10, 50],
@@ -60,6 +63,7 @@ fn main() {
             quick,
             docs: 10_000,
             runs: 5,
+            reconnects: 60,
             edits: 1_000,
             blob_bytes: 1 << 30,
             changed: vec![10, 100, 1_000],
@@ -67,6 +71,7 @@ fn main() {
     };
     size.runs = args.number("--runs", size.runs);
     size.docs = args.number("--docs", size.docs);
+    size.reconnects = args.number("--reconnects", size.reconnects);
     let only = args.only(1..=9);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
