@@ -45,6 +45,7 @@
 //! ```
 
 mod anchor;
+mod at_rest;
 mod config;
 mod discovery;
 mod doc;
@@ -52,6 +53,7 @@ mod driver;
 mod error;
 mod http_client;
 pub mod identity;
+pub mod keys;
 mod invite;
 mod login;
 mod node;
@@ -62,6 +64,7 @@ pub mod store;
 pub mod transport;
 
 pub use anchor::PeerAddrs;
+pub use at_rest::{open_store, rekey_storage, rotate_device_key};
 pub use automerge;
 pub use config::{ConfigError, HumanSyncConfig, RelayConfig};
 pub use doc::{Doc, FromValue};
@@ -73,5 +76,6 @@ pub use humansync_sansio::registry::{DeviceStatus, Registry};
 pub use humansync_sansio::{Event, Origin};
 pub use invite::render_qr;
 pub use node::{Node, PeerStatus, SyncStatus, init};
+pub use keys::{DataKey, KeySource};
 pub use private_dir::private_dir;
 pub use stats::{BlobStats, NodeStats, NodeTotals, SessionCounters};

@@ -47,7 +47,7 @@ fn kill9_child() {
     let (dir, seed) = spec.split_once('|').unwrap();
     let seed: u64 = seed.parse().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut store = DocStore::open(std::path::Path::new(dir)).unwrap();
+    let mut store = common::open(std::path::Path::new(dir)).unwrap();
     let mut docs: BTreeMap<DocId, Doc> = BTreeMap::new();
     let mut deleted: BTreeSet<DocId> = store
         .startup()
@@ -186,7 +186,7 @@ fn kill9() {
         }
 
         let store =
-            DocStore::open(dir.path()).unwrap_or_else(|e| panic!("iteration {it}: reopen failed: {e}"));
+            common::open(dir.path()).unwrap_or_else(|e| panic!("iteration {it}: reopen failed: {e}"));
         let stats = store.stats();
         torn_tails += u64::from(stats.wal_bytes_dropped > 0);
         replayed += stats.wal_ops_replayed;

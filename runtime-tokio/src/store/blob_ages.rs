@@ -12,7 +12,10 @@ use super::DocStore;
 use super::codec::{Malformed, Reader};
 use super::durable;
 use super::error::StoreError;
-use super::record;
+use super::seal::{self, Frame, Sealer};
+
+/// The label binding sealed records to this file.
+const LABEL: &[u8] = b"blob-ages";
 
 /// The first bytes of the blob ages file (format version 1).
 const MAGIC: &[u8; 8] = b"HSAGE\0\0\x01";
@@ -24,25 +27,24 @@ const AGE: u8 = 0x31;
 /// after a restart.
 const MAX_AGES: usize = 1 << 20;
 
-fn encode(since: &[(BlobHash, u64)]) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
+pub(crate) fn encode(since: &[(BlobHash, u64)], sealer: Option<&Sealer>) -> Vec<u8> {
+    let (mut out, salt) = seal::header(sealer, MAGIC);
+    let frame = Frame::new(sealer, LABEL, salt, 0);
     for (hash, ms) in since.iter().take(MAX_AGES) {
-        let _ = record::push(&mut out, AGE, &[&hash.0, &ms.to_le_bytes()]);
+        let _ = frame.push(&mut out, AGE, &[&hash.0, &ms.to_le_bytes()]);
     }
     out
 }
 
-fn decode(bytes: &[u8]) -> Result<Vec<(BlobHash, u64)>, String> {
-    if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
-        return Err("bad magic".to_owned());
-    }
+fn decode(bytes: &[u8], sealer: Option<&Sealer>) -> Result<Vec<(BlobHash, u64)>, String> {
+    let (salt, start) = seal::read_header(sealer, MAGIC, bytes)?;
     let mut out = Vec::new();
-    for r in record::iter(bytes, MAGIC.len()) {
-        let r = r.map_err(|bad| bad.to_string())?;
-        if r.kind != AGE || out.len() >= MAX_AGES {
+    for r in Frame::new(sealer, LABEL, salt, 0).iter(bytes, start) {
+        let (kind, payload) = r.map_err(|bad| bad.to_string())?;
+        if kind != AGE || out.len() >= MAX_AGES {
             return Err("unexpected record".to_owned());
         }
-        out.push(age(&mut Reader::new(r.payload)).map_err(|e| e.to_string())?);
+        out.push(age(&mut Reader::new(&payload)).map_err(|e| e.to_string())?);
     }
     Ok(out)
 }
@@ -77,13 +79,13 @@ impl DocStore {
     /// the file is missing or damaged.
     pub fn blob_unreferenced_since(&self) -> Vec<(BlobHash, u64)> {
         let path = &self.layout.blob_ages;
-        durable::read_side_file(path, decode, "blob ages unreadable; grace periods start again")
+        durable::read_side_file(path, |b| decode(b, self.sealer()), "blob ages unreadable; grace periods start again")
     }
 
     /// Durably replaces the saved times (unix ms) since which blobs have been unreferenced.
     pub fn save_blob_unreferenced_since(&mut self, since: &[(BlobHash, u64)]) -> Result<(), StoreError> {
         let layout = &self.layout;
-        let bytes = encode(since);
+        let bytes = encode(since, self.sealer());
         durable::replace_side_file(
             &layout.blob_ages_tmp(),
             &layout.blob_ages,
@@ -104,18 +106,18 @@ mod tests {
             (BlobHash([1; 32]), 1_700_000_000_000),
             (BlobHash([2; 32]), u64::MAX),
         ];
-        let bytes = encode(&ages);
-        assert_eq!(decode(&bytes).unwrap(), ages);
-        assert_eq!(decode(&encode(&[])).unwrap(), Vec::new());
+        let bytes = encode(&ages, None);
+        assert_eq!(decode(&bytes, None).unwrap(), ages);
+        assert_eq!(decode(&encode(&[], None), None).unwrap(), Vec::new());
         for cut in 0..bytes.len() {
             // A cut at a record boundary is a shorter valid file; anything else is refused.
-            if let Ok(read) = decode(&bytes[..cut]) {
+            if let Ok(read) = decode(&bytes[..cut], None) {
                 assert!(read.len() < ages.len() && ages.starts_with(&read), "cut at {cut}");
             }
         }
         let mut flipped = bytes.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
-        assert!(decode(&flipped).is_err());
+        assert!(decode(&flipped, None).is_err());
     }
 }
