@@ -117,12 +117,22 @@ pub fn rotate_device_key(storage: &Path) -> Result<KeyId, Error> {
 /// Re-encrypts the store of a node that is not running from the key `old` gives to the key
 /// `new` gives (either may be [`KeySource::Off`]): a server's key file or environment key, a
 /// passphrase change, turning encryption on or off. Crash-safe; keep both keys until it returns.
-pub fn rekey_storage(storage: &Path, old: &KeySource, new: &KeySource) -> Result<crate::store::RekeyReport, Error> {
+pub fn rekey_storage(
+    storage: &Path,
+    old: &KeySource,
+    new: &KeySource,
+) -> Result<crate::store::RekeyReport, Error> {
     let first = |s: &KeySource| -> Result<Option<DataKey>, Error> {
         Ok(keys::resolve(s, storage)
             .map_err(key_error)?
             .and_then(|keys| keys.into_iter().next()))
     };
     let (old, new) = (first(old)?, first(new)?);
-    DocStore::rekey(&store_dir(storage), StoreOptions::default(), old.as_ref(), new.as_ref()).map_err(store_error)
+    DocStore::rekey(
+        &store_dir(storage),
+        StoreOptions::default(),
+        old.as_ref(),
+        new.as_ref(),
+    )
+    .map_err(store_error)
 }

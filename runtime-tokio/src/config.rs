@@ -231,7 +231,10 @@ mod tests {
         assert_eq!(c.blob_grace, std::time::Duration::from_secs(3600));
         assert!(matches!(&c.data_key, KeySource::Env(v) if v == "HS_DATA_KEY"));
         let d = HumanSyncConfig::from_toml_str("[storage]\npath='x'").expect("valid");
-        assert!(matches!(d.data_key, KeySource::DeviceFile), "encryption is on by default");
+        assert!(
+            matches!(d.data_key, KeySource::DeviceFile),
+            "encryption is on by default"
+        );
         assert!(HumanSyncConfig::from_toml_str("[storage]\npath='x'\nencryption='maybe'").is_err());
         assert_eq!(c.iroh_port, 4433);
         assert_eq!(c.relay, RelayConfig::Disabled);

@@ -46,7 +46,10 @@ fn kill9_during_rotation() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(12);
-    let seed: u64 = std::env::var("KILL9_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(21);
+    let seed: u64 = std::env::var("KILL9_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(21);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let storage = tempfile::tempdir().unwrap();
     {
@@ -61,20 +64,31 @@ fn kill9_during_rotation() {
         store.apply(&batch).unwrap();
         store.close().unwrap();
     }
-    let (mut rotations, mut interrupted) = (0, 0);
+    let (mut rotations, mut interrupted, mut committed) = (0, 0, 0);
     for it in 0..iterations {
         let writer = Writer::spawn("rotation_child", CHILD_ENV, storage.path().display().to_string());
-        std::thread::sleep(Duration::from_millis(below(&mut rng, 400)));
+        std::thread::sleep(Duration::from_millis(below(&mut rng, 2500)));
         writer.kill(|line| rotations += u64::from(line.starts_with("rotated")));
         let staged = storage.path().join("store/rekey").exists();
         let next = storage.path().join("data.key.next").exists();
         interrupted += u64::from(staged || next);
+        committed += u64::from(storage.path().join("store/rekey/COMMIT").exists());
 
         let store = humansync::open_store(storage.path(), &KeySource::DeviceFile)
             .unwrap_or_else(|e| panic!("iteration {it}: reopen failed: {e}"));
-        assert!(!storage.path().join("data.key.next").exists(), "iteration {it}: rotation left unsettled");
-        assert!(!storage.path().join("store/rekey").exists(), "iteration {it}: staging left behind");
-        assert!(store.quarantined().is_empty(), "iteration {it}: {:?}", store.quarantine_reports());
+        assert!(
+            !storage.path().join("data.key.next").exists(),
+            "iteration {it}: rotation left unsettled"
+        );
+        assert!(
+            !storage.path().join("store/rekey").exists(),
+            "iteration {it}: staging left behind"
+        );
+        assert!(
+            store.quarantined().is_empty(),
+            "iteration {it}: {:?}",
+            store.quarantine_reports()
+        );
         for n in 0..DOCS {
             let (bytes, sync) = store
                 .load(&doc_id(n))
@@ -85,5 +99,8 @@ fn kill9_during_rotation() {
         }
         store.close().unwrap();
     }
-    println!("{iterations} kills, {rotations} rotations completed, {interrupted} kills left a rotation to settle");
+    println!(
+        "{iterations} kills, {rotations} rotations completed, {interrupted} kills left a rotation to settle, \
+         {committed} of them after its commit (rolled forward)"
+    );
 }

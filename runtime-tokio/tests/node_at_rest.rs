@@ -47,7 +47,13 @@ async fn write_note(node: &humansync::Node) {
 }
 
 async fn title_of(node: &humansync::Node) -> Option<String> {
-    node.open_doc(DOC).await.ok()?.get::<String>("title").await.ok().flatten()
+    node.open_doc(DOC)
+        .await
+        .ok()?
+        .get::<String>("title")
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Two devices sync a note; the receiving device's store, while it runs and after it stopped,
@@ -57,8 +63,15 @@ async fn title_of(node: &humansync::Node) -> Option<String> {
 async fn no_plaintext_in_a_device_store_after_syncing() {
     let (da, db, _anchor, a, b) = paired_pair(21).await;
     write_note(&a).await;
-    eventually(10, "B holds the note", || async { title_of(&b).await.as_deref() == Some(TITLE) }).await;
-    assert_eq!(plaintext_under(&db.path().join("store")), Vec::<String>::new(), "while running");
+    eventually(10, "B holds the note", || async {
+        title_of(&b).await.as_deref() == Some(TITLE)
+    })
+    .await;
+    assert_eq!(
+        plaintext_under(&db.path().join("store")),
+        Vec::<String>::new(),
+        "while running"
+    );
     a.shutdown().await.expect("shutdown");
     b.shutdown().await.expect("shutdown");
     for dir in [&da, &db] {
@@ -71,7 +84,10 @@ async fn no_plaintext_in_a_device_store_after_syncing() {
     let node = humansync::init(config).await.expect("starts");
     write_note(&node).await;
     node.shutdown().await.expect("shutdown");
-    assert!(!plaintext_under(&plain.path().join("store")).is_empty(), "plain store shows the note");
+    assert!(
+        !plaintext_under(&plain.path().join("store")).is_empty(),
+        "plain store shows the note"
+    );
 
     // Turning encryption on migrates the plain store at start: nothing lost, nothing left.
     let node = start(plain.path()).await;

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use common::{Doc, doc_id};
-use humansync::store::{DocStore, StoreOp};
+use humansync::store::StoreOp;
 
 const DOCS: usize = 10_000;
 

@@ -156,6 +156,7 @@ pub enum KeyError {
 mod tests {
     use super::*;
 
+    /// HS-REST-1: one independent subkey per purpose and key; the id tells keys apart.
     #[test]
     fn subkeys_differ_per_purpose_and_key() {
         let a = DataKey::from_bytes([1; 32]);

@@ -149,7 +149,9 @@ mod tests {
     fn parses_every_source_and_refuses_junk() {
         assert!(matches!("off".parse(), Ok(KeySource::Off)));
         assert!(matches!("device".parse(), Ok(KeySource::DeviceFile)));
-        assert!(matches!("file:/run/secrets/k".parse(), Ok(KeySource::File(p)) if p == Path::new("/run/secrets/k")));
+        assert!(
+            matches!("file:/run/secrets/k".parse(), Ok(KeySource::File(p)) if p == Path::new("/run/secrets/k"))
+        );
         assert!(matches!("env:HS_KEY".parse(), Ok(KeySource::Env(v)) if v == "HS_KEY"));
         for junk in ["", "file:", "env:", "yes", "passphrase:x"] {
             assert!(junk.parse::<KeySource>().is_err(), "{junk:?} accepted");
@@ -167,7 +169,9 @@ mod tests {
 
         let secret = dir.path().join("secret");
         std::fs::write(&secret, format!("{}\n", "ab".repeat(32))).unwrap();
-        let key = resolve(&KeySource::File(secret.clone()), dir.path()).unwrap().unwrap();
+        let key = resolve(&KeySource::File(secret.clone()), dir.path())
+            .unwrap()
+            .unwrap();
         assert_eq!(key[0].as_bytes(), &[0xab; 32]);
         std::fs::write(&secret, "not a key").unwrap();
         let err = resolve(&KeySource::File(secret), dir.path()).unwrap_err();

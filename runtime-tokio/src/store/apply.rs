@@ -81,7 +81,15 @@ impl DocStore {
                         None => None,
                     };
                     let label = self.layout.file_key(doc);
-                    save_op(self.sealer(), label.as_bytes(), doc, base, chunk, sync_states, meta)?
+                    save_op(
+                        self.sealer(),
+                        label.as_bytes(),
+                        doc,
+                        base,
+                        chunk,
+                        sync_states,
+                        meta,
+                    )?
                 }
                 StoreOp::Delete { doc } => {
                     let label = self.layout.file_key(doc);

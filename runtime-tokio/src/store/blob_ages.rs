@@ -79,7 +79,11 @@ impl DocStore {
     /// the file is missing or damaged.
     pub fn blob_unreferenced_since(&self) -> Vec<(BlobHash, u64)> {
         let path = &self.layout.blob_ages;
-        durable::read_side_file(path, |b| decode(b, self.sealer()), "blob ages unreadable; grace periods start again")
+        durable::read_side_file(
+            path,
+            |b| decode(b, self.sealer()),
+            "blob ages unreadable; grace periods start again",
+        )
     }
 
     /// Durably replaces the saved times (unix ms) since which blobs have been unreferenced.

@@ -71,7 +71,11 @@ impl DocStore {
             return Vec::new();
         }
         let path = &self.layout.cursors;
-        durable::read_side_file(path, |b| decode(b, self.sealer()), "cursors file unreadable; resuming from none")
+        durable::read_side_file(
+            path,
+            |b| decode(b, self.sealer()),
+            "cursors file unreadable; resuming from none",
+        )
     }
 
     /// Durably replaces the persisted cursors.

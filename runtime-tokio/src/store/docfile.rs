@@ -117,7 +117,8 @@ pub(crate) fn parse(
     label: &[u8],
     expect: Option<&DocId>,
 ) -> Result<(DocId, Parsed), String> {
-    let (salt, start) = seal::read_header(sealer, MAGIC, bytes).map_err(|e| format!("not a document file: {e}"))?;
+    let (salt, start) =
+        seal::read_header(sealer, MAGIC, bytes).map_err(|e| format!("not a document file: {e}"))?;
     let mut records = Frame::new(sealer, label, salt, 0).iter(bytes, start);
     let doc = match records.next() {
         Some(Ok((kind::ID, payload))) => {
@@ -169,7 +170,10 @@ fn apply_record(parsed: &mut Parsed, kind: u8, payload: &[u8]) -> Result<(), cod
 /// The id a file names, if its header and id record are intact.
 pub(crate) fn parse_id(bytes: &[u8], sealer: Option<&Sealer>, label: &[u8]) -> Option<DocId> {
     let (salt, start) = seal::read_header(sealer, MAGIC, bytes).ok()?;
-    let (kind, payload) = Frame::new(sealer, label, salt, 0).iter(bytes, start).next()?.ok()?;
+    let (kind, payload) = Frame::new(sealer, label, salt, 0)
+        .iter(bytes, start)
+        .next()?
+        .ok()?;
     (kind == kind::ID).then_some(())?;
     codec::doc_id(&mut Reader::new(&payload)).ok()
 }
@@ -207,7 +211,12 @@ pub(crate) fn fragment_state(fragment: &[u8], frame: Frame<'_>) -> Option<EntryS
 
 /// The same content in the fewest records (a new file, new salt): one chunk, one sync state per
 /// peer, the last row.
-pub(crate) fn compacted(sealer: Option<&Sealer>, label: &[u8], doc: &DocId, parsed: &Parsed) -> Option<Vec<u8>> {
+pub(crate) fn compacted(
+    sealer: Option<&Sealer>,
+    label: &[u8],
+    doc: &DocId,
+    parsed: &Parsed,
+) -> Option<Vec<u8>> {
     let (mut out, salt) = fresh(sealer, label, doc);
     let frame = Frame::new(sealer, label, salt, 0);
     match &parsed.state {
@@ -248,7 +257,10 @@ mod tests {
             heads: vec![ChangeHash([2; 32])],
             ..DocMeta::default()
         };
-        for sealer in [None, Some(Sealer::new(&crate::keys::DataKey::from_bytes([5; 32])).unwrap())] {
+        for sealer in [
+            None,
+            Some(Sealer::new(&crate::keys::DataKey::from_bytes([5; 32])).unwrap()),
+        ] {
             check_saves(sealer.as_ref(), meta1.clone(), meta2.clone());
         }
     }
@@ -257,12 +269,32 @@ mod tests {
         let label = b"label";
         let (mut file, salt) = fresh(sealer, label, &doc());
         let frame = Frame::new(sealer, label, salt, 0);
-        push_save(&mut file, frame, Some(b"abc"), &[(peer(), b"s1".to_vec())], &meta1).unwrap();
+        push_save(
+            &mut file,
+            frame,
+            Some(b"abc"),
+            &[(peer(), b"s1".to_vec())],
+            &meta1,
+        )
+        .unwrap();
         let mut tail = Vec::new();
-        push_save(&mut tail, frame.at(file.len() as u64), Some(b"def"), &[(peer(), b"s2".to_vec())], &meta2).unwrap();
-        assert_eq!(fragment_state(&tail, frame.at(file.len() as u64)), Some(EntryState::Live(meta2.clone())));
+        push_save(
+            &mut tail,
+            frame.at(file.len() as u64),
+            Some(b"def"),
+            &[(peer(), b"s2".to_vec())],
+            &meta2,
+        )
+        .unwrap();
+        assert_eq!(
+            fragment_state(&tail, frame.at(file.len() as u64)),
+            Some(EntryState::Live(meta2.clone()))
+        );
         file.extend_from_slice(&tail);
-        assert_eq!(file_state(&file, sealer, label), Some(EntryState::Live(meta2.clone())));
+        assert_eq!(
+            file_state(&file, sealer, label),
+            Some(EntryState::Live(meta2.clone()))
+        );
         assert_eq!(sealer.is_some(), !file.windows(3).any(|w| w == b"abc"));
         let (id, parsed) = parse(&file, sealer, label, Some(&doc())).unwrap();
         assert_eq!(id, doc());

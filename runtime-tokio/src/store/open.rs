@@ -14,9 +14,9 @@ use super::layout::{self, Layout};
 use super::quarantine::{self, Quarantine, QuarantineReport};
 use super::seal::Sealer;
 use super::stats::Counters;
-use crate::keys::DataKey;
 use super::wal::{PhysOp, Wal};
 use super::{DocStore, StoreOptions};
+use crate::keys::DataKey;
 
 impl DocStore {
     /// Opens (creating if needed) the store in `dir` with default options.
@@ -39,7 +39,11 @@ impl DocStore {
     /// is [`StoreError::WrongKey`], without a key [`StoreError::KeyRequired`]; a plain store
     /// holding data opened with a key is [`StoreError::NotEncrypted`] (see [`DocStore::rekey`]).
     /// A re-encryption interrupted by a crash is finished (or undone) first.
-    pub fn open_keyed(dir: &Path, options: StoreOptions, key: Option<&DataKey>) -> Result<DocStore, StoreError> {
+    pub fn open_keyed(
+        dir: &Path,
+        options: StoreOptions,
+        key: Option<&DataKey>,
+    ) -> Result<DocStore, StoreError> {
         let sealer = match key {
             Some(key) => Some(Arc::new(
                 Sealer::new(key).map_err(|e| StoreError::io("seal", dir, io::Error::other(e)))?,
@@ -117,13 +121,14 @@ impl DocStore {
             let bytes = layout::read_all(&path).map_err(|e| StoreError::io("read", &path, e))?;
             self.stats.read_doc_file();
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-            let found = docfile::parse(&bytes, self.sealer(), stem.as_bytes(), None).and_then(|(doc, parsed)| {
-                if self.layout.file_key(&doc) != stem {
-                    return Err(format!("file of {doc} has the wrong name"));
-                }
-                let state = parsed.state.ok_or("file has no META record")?;
-                Ok((doc, state))
-            });
+            let found =
+                docfile::parse(&bytes, self.sealer(), stem.as_bytes(), None).and_then(|(doc, parsed)| {
+                    if self.layout.file_key(&doc) != stem {
+                        return Err(format!("file of {doc} has the wrong name"));
+                    }
+                    let state = parsed.state.ok_or("file has no META record")?;
+                    Ok((doc, state))
+                });
             match found {
                 Ok((doc, state)) => {
                     rebuilt.insert(doc, state);
@@ -152,7 +157,8 @@ impl DocStore {
         reason: String,
         rebuilt: &mut Index,
     ) {
-        let doc = docfile::parse_id(bytes, self.sealer(), stem.as_bytes()).filter(|doc| self.layout.file_key(doc) == stem);
+        let doc = docfile::parse_id(bytes, self.sealer(), stem.as_bytes())
+            .filter(|doc| self.layout.file_key(doc) == stem);
         let moved_to = quarantine::move_aside(&self.layout, stem, path).unwrap_or_else(|e| {
             tracing::error!(path = %path.display(), error = %e, "could not move a corrupt file");
             None

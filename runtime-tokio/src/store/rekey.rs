@@ -58,7 +58,9 @@ impl DocStore {
         let mut store = DocStore::open_keyed(dir, options, old)?;
         store.checkpoint()?;
         let sealer = match new {
-            Some(key) => Some(Sealer::new(key).map_err(|e| StoreError::io("seal", dir, io::Error::other(e)))?),
+            Some(key) => {
+                Some(Sealer::new(key).map_err(|e| StoreError::io("seal", dir, io::Error::other(e)))?)
+            }
             None => None,
         };
         let staging = Layout::new(&store.layout.rekey, sealer.as_ref().map(Sealer::names_key));
@@ -66,7 +68,8 @@ impl DocStore {
         let commit = staging.root.join(COMMIT);
         let marker: &[u8] = if sealer.is_some() { b"sealed" } else { b"plain" };
         write_synced(&commit, marker, &store.stats)?;
-        durable::sync_dir(&staging.root, &store.stats).map_err(|e| StoreError::io("sync", &staging.root, e))?;
+        durable::sync_dir(&staging.root, &store.stats)
+            .map_err(|e| StoreError::io("sync", &staging.root, e))?;
         roll_forward(&store.layout, &store.stats)?;
         tracing::info!(dir = %dir.display(), docs = report.docs, lost = report.lost.len(), "store re-encrypted");
         Ok(report)
@@ -139,7 +142,8 @@ impl DocStore {
             return Err("file ends at an older state than the index".to_owned());
         }
         let new_label = staging.file_key(doc);
-        let file = docfile::compacted(sealer, new_label.as_bytes(), doc, &parsed).ok_or("no state to write")?;
+        let file =
+            docfile::compacted(sealer, new_label.as_bytes(), doc, &parsed).ok_or("no state to write")?;
         let dir = staging.doc_dir(doc);
         layout::ensure_dir(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         let out = staging.doc_path(doc);
@@ -197,7 +201,8 @@ fn roll_forward(layout: &Layout, stats: &Counters) -> Result<(), StoreError> {
     let old_docs = layout.root.join("docs.old");
     let staged_docs = staging.join("docs");
     let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
-    let rename = |from: &Path, to: &Path| std::fs::rename(from, to).map_err(|e| StoreError::io("rename onto", to, e));
+    let rename =
+        |from: &Path, to: &Path| std::fs::rename(from, to).map_err(|e| StoreError::io("rename onto", to, e));
     if exists(&staged_docs) {
         if exists(&layout.docs) {
             if exists(&old_docs) {
@@ -224,9 +229,12 @@ fn roll_forward(layout: &Layout, stats: &Counters) -> Result<(), StoreError> {
     if exists(&old_docs) {
         std::fs::remove_dir_all(&old_docs).map_err(|e| StoreError::io("remove", &old_docs, e))?;
     }
-    let quarantined = std::fs::read_dir(&layout.quarantine).map_err(|e| StoreError::io("list", &layout.quarantine, e))?;
+    let quarantined =
+        std::fs::read_dir(&layout.quarantine).map_err(|e| StoreError::io("list", &layout.quarantine, e))?;
     for entry in quarantined {
-        let path = entry.map_err(|e| StoreError::io("list", &layout.quarantine, e))?.path();
+        let path = entry
+            .map_err(|e| StoreError::io("list", &layout.quarantine, e))?
+            .path();
         remove_if_present(&path)?;
     }
     remove_if_present(&commit)?;

@@ -145,11 +145,17 @@ pub(crate) fn header(sealer: Option<&Sealer>, magic: &[u8; 8]) -> (Vec<u8>, Salt
 
 /// The salt and the offset of the first record of a file with `magic`; an error explains a
 /// foreign file, or a sealed file read without a key (and the other way round).
-pub(crate) fn read_header(sealer: Option<&Sealer>, magic: &[u8; 8], bytes: &[u8]) -> Result<(Salt, usize), String> {
+pub(crate) fn read_header(
+    sealer: Option<&Sealer>,
+    magic: &[u8; 8],
+    bytes: &[u8],
+) -> Result<(Salt, usize), String> {
     let head = bytes.get(..8);
     match sealer {
         None if head == Some(&magic[..]) => Ok(([0; SALT_LEN], 8)),
-        None if head == Some(&sealed_magic(magic)[..]) => Err("file is encrypted (no data key given)".to_owned()),
+        None if head == Some(&sealed_magic(magic)[..]) => {
+            Err("file is encrypted (no data key given)".to_owned())
+        }
         Some(_) if head == Some(&sealed_magic(magic)[..]) => {
             let salt = bytes
                 .get(8..8 + SALT_LEN)
@@ -255,13 +261,6 @@ pub(crate) struct Opened<'a, 'b> {
     inner: record::Records<'b>,
 }
 
-impl Opened<'_, '_> {
-    /// Byte offset just after the last record yielded.
-    pub(crate) fn position(&self) -> usize {
-        self.inner.position()
-    }
-}
-
 impl<'b> Iterator for Opened<'_, 'b> {
     type Item = Result<(u8, Cow<'b, [u8]>), Bad>;
 
@@ -304,7 +303,10 @@ mod tests {
         assert!(fails(Frame::new(Some(&s), b"file-b", [3; SALT_LEN], 100), &out));
         assert!(fails(Frame::new(Some(&s), b"file-a", [4; SALT_LEN], 100), &out));
         let other = sealer(2);
-        assert!(fails(Frame::new(Some(&other), b"file-a", [3; SALT_LEN], 100), &out));
+        assert!(fails(
+            Frame::new(Some(&other), b"file-a", [3; SALT_LEN], 100),
+            &out
+        ));
         // Swapping the two records (re-framed with valid checksums) fails too.
         let first_len = record::iter(&out, 0).position();
         let mut records = record::iter(&out, 0);
@@ -323,9 +325,20 @@ mod tests {
         let (plain, _) = header(None, b"HSTST\0\0\x01");
         let (sealed, salt) = header(Some(&s), b"HSTST\0\0\x01");
         assert_eq!(read_header(None, b"HSTST\0\0\x01", &plain).unwrap().1, 8);
-        assert_eq!(read_header(Some(&s), b"HSTST\0\0\x01", &sealed).unwrap(), (salt, 20));
-        assert!(read_header(None, b"HSTST\0\0\x01", &sealed).unwrap_err().contains("encrypted"));
-        assert!(read_header(Some(&s), b"HSTST\0\0\x01", &plain).unwrap_err().contains("not encrypted"));
+        assert_eq!(
+            read_header(Some(&s), b"HSTST\0\0\x01", &sealed).unwrap(),
+            (salt, 20)
+        );
+        assert!(
+            read_header(None, b"HSTST\0\0\x01", &sealed)
+                .unwrap_err()
+                .contains("encrypted")
+        );
+        assert!(
+            read_header(Some(&s), b"HSTST\0\0\x01", &plain)
+                .unwrap_err()
+                .contains("not encrypted")
+        );
         assert_ne!(header(Some(&s), b"HSTST\0\0\x01").1, salt, "salts repeat");
     }
 }

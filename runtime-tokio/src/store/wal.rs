@@ -196,7 +196,9 @@ impl Wal {
         let sealed_magic = seal::sealed_magic(MAGIC);
         let header_len = super::docfile::header_len(wal.sealer.as_deref());
         let interrupted = bytes.len() < header_len
-            && (MAGIC.starts_with(&bytes) || sealed_magic.starts_with(&bytes) || bytes.starts_with(&sealed_magic));
+            && (MAGIC.starts_with(&bytes)
+                || sealed_magic.starts_with(&bytes)
+                || bytes.starts_with(&sealed_magic));
         if interrupted {
             // New, or its creation was interrupted before the header was durable.
             wal.reset(stats).map_err(io("initialise log"))?;
@@ -209,12 +211,11 @@ impl Wal {
             };
             return Ok((wal, recovered));
         }
-        let (salt, start) = seal::read_header(wal.sealer.as_deref(), MAGIC, &bytes).map_err(|reason| {
-            StoreError::Format {
+        let (salt, start) =
+            seal::read_header(wal.sealer.as_deref(), MAGIC, &bytes).map_err(|reason| StoreError::Format {
                 path: path.to_path_buf(),
                 reason: format!("not a HumanSync write-ahead log of this version: {reason}"),
-            }
-        })?;
+            })?;
         wal.salt = salt;
         let frame = Frame::new(wal.sealer.as_deref(), LABEL, salt, 0);
         let (ops, valid_end) = committed(&bytes, start, frame);
@@ -265,7 +266,9 @@ impl Wal {
             let sealed_head;
             let head_parts: [&[u8]; 2] = if frame.sealed() {
                 let count = (bytes.len() as u64).to_le_bytes();
-                let sealed = frame.seal_at(at, kind::OP, &[&prefix, &count]).ok_or_else(seal_failed)?;
+                let sealed = frame
+                    .seal_at(at, kind::OP, &[&prefix, &count])
+                    .ok_or_else(seal_failed)?;
                 // A sealed head is at most ~250 bytes (id, offset, count, seal).
                 let n = u16::try_from(sealed.len()).map_err(|_| too_large())?;
                 sealed_head = (n.to_le_bytes(), sealed);
@@ -273,7 +276,8 @@ impl Wal {
             } else {
                 [&prefix[..], &[]]
             };
-            let head = record::header(kind::OP, &[head_parts[0], head_parts[1], bytes]).ok_or_else(too_large)?;
+            let head =
+                record::header(kind::OP, &[head_parts[0], head_parts[1], bytes]).ok_or_else(too_large)?;
             out.write_all(&head)?;
             out.write_all(head_parts[0])?;
             out.write_all(head_parts[1])?;
@@ -316,7 +320,9 @@ fn committed(bytes: &[u8], start: usize, frame: Frame<'_>) -> (Vec<PhysOp>, u64)
         let at = records.position();
         let Some(Ok(r)) = records.next() else { break };
         let ok = match r.kind {
-            kind::OP => decode_op(frame, at, r.payload).map(|op| pending.push(op)).is_some(),
+            kind::OP => decode_op(frame, at, r.payload)
+                .map(|op| pending.push(op))
+                .is_some(),
             kind::COMMIT => {
                 let count = frame.open_at(at, r.kind, r.payload).ok().and_then(|p| {
                     let mut reader = Reader::new(&p);
@@ -401,7 +407,10 @@ mod tests {
         if sealer.is_some() {
             assert!(!full.windows(3).any(|w| w == b"a/b"), "the doc id is visible");
             // Opened without the key, or plain with a key: a clear format error.
-            assert!(matches!(Wal::open(&path, None, &stats), Err(StoreError::Format { .. })));
+            assert!(matches!(
+                Wal::open(&path, None, &stats),
+                Err(StoreError::Format { .. })
+            ));
         }
     }
 
