@@ -116,10 +116,13 @@ pub fn open(dir: &std::path::Path) -> Result<humansync::store::DocStore, humansy
     open_with(dir, humansync::store::StoreOptions::default())
 }
 
-/// Opens an encrypted store with [`test_key`].
+/// Opens an encrypted store with [`test_key`] (plain with `HUMANSYNC_TEST_PLAINTEXT=1`, to
+/// compare the wall times `store_bulk` prints).
 pub fn open_with(
     dir: &std::path::Path,
     options: humansync::store::StoreOptions,
 ) -> Result<humansync::store::DocStore, humansync::store::StoreError> {
-    humansync::store::DocStore::open_keyed(dir, options, Some(&test_key()))
+    let plain = std::env::var_os("HUMANSYNC_TEST_PLAINTEXT").is_some_and(|v| v == "1");
+    let key = (!plain).then(test_key);
+    humansync::store::DocStore::open_keyed(dir, options, key.as_ref())
 }
