@@ -601,6 +601,29 @@ mod tests {
     }
 
     #[test]
+    fn data_key_is_off_by_default_and_set_by_flag_or_file() {
+        // HS-REST-2: the server stores plain unless given a key source.
+        let c = ServerConfig::resolve(&Cli::parse_from(["humansync-server"])).expect("valid");
+        assert!(matches!(c.data_key, humansync::KeySource::Off));
+        let cli = Cli::parse_from(["humansync-server", "--data-key", "file:/run/secrets/k"]);
+        let c = ServerConfig::resolve(&cli).expect("valid");
+        assert!(
+            matches!(c.data_key, humansync::KeySource::File(p) if p == std::path::Path::new("/run/secrets/k"))
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.toml");
+        std::fs::write(&path, "data_key = 'env:HS_KEY'\n").expect("write");
+        let cli = Cli::parse_from(["humansync-server", "--config", path.to_str().expect("utf-8")]);
+        let c = ServerConfig::resolve(&cli).expect("valid");
+        assert!(matches!(c.data_key, humansync::KeySource::Env(v) if v == "HS_KEY"));
+        let cli = Cli::parse_from(["humansync-server", "--data-key", "plaintext-please"]);
+        assert!(matches!(
+            ServerConfig::resolve(&cli),
+            Err(ConfigError::Invalid("data_key", _))
+        ));
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         assert!(parse_relay(Some("sometimes")).is_err());
         let dir = tempfile::tempdir().expect("tempdir");

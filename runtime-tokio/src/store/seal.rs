@@ -308,7 +308,6 @@ mod tests {
             &out
         ));
         // Swapping the two records (re-framed with valid checksums) fails too.
-        let first_len = record::iter(&out, 0).position();
         let mut records = record::iter(&out, 0);
         let a = records.next().unwrap().unwrap();
         let b = records.next().unwrap().unwrap();
@@ -316,7 +315,6 @@ mod tests {
         record::push(&mut swapped, b.kind, &[b.payload]).unwrap();
         record::push(&mut swapped, a.kind, &[a.payload]).unwrap();
         assert!(fails(frame, &swapped));
-        let _ = first_len;
     }
 
     #[test]
