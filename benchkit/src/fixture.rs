@@ -8,7 +8,7 @@ use std::path::Path;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ObjType, ROOT};
 use humansync::protocol::{ChangeHash, DocId};
-use humansync::store::{DocStore, StoreOp};
+use humansync::store::StoreOp;
 use humansync_sansio::{DocMeta, DocWrite};
 
 /// Edits per note (each one Automerge change).
@@ -96,10 +96,17 @@ pub fn saved_bytes(notes: &[Note]) -> u64 {
     notes.iter().map(|n| n.saved.len() as u64).sum()
 }
 
-/// Writes `notes` into the document store under `storage` (as the server peer would hold them
-/// after syncing them once), one durable batch per 1,000 documents, then checkpoints.
+/// Writes `notes` into the document store of a library node under `storage` (as the server peer
+/// would hold them after syncing them once), encrypted as [`crate::node::config`] opens it.
 pub fn preload(storage: &Path, notes: &[Note]) {
-    let mut store = DocStore::open(&storage.join("store")).expect("open store");
+    preload_with(storage, notes, &crate::node::data_key());
+}
+
+/// Writes `notes` into the document store under `storage`, encrypted with `key` (a
+/// `humansync-server` node: [`humansync::KeySource::Off`], its default), one durable batch per
+/// 1,000 documents, then checkpoints.
+pub fn preload_with(storage: &Path, notes: &[Note], key: &humansync::KeySource) {
+    let mut store = humansync::open_store(storage, key).expect("open store");
     for chunk in notes.chunks(1000) {
         let batch: Vec<StoreOp> = chunk
             .iter()

@@ -13,9 +13,20 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::timeline::Timeline;
 
-/// A node configuration for the benchmarks: 127.0.0.1, relays, mDNS and portmapper off.
+/// The data key source of every benchmark node: encrypted at rest as devices are by default,
+/// or plain with `HUMANSYNC_BENCH_ENCRYPTION=off` (to measure the cost, issue 21).
+pub fn data_key() -> humansync::KeySource {
+    match std::env::var("HUMANSYNC_BENCH_ENCRYPTION").as_deref() {
+        Ok("off") => humansync::KeySource::Off,
+        _ => humansync::KeySource::DeviceFile,
+    }
+}
+
+/// A node configuration for the benchmarks: 127.0.0.1, relays, mDNS and portmapper off; the
+/// store encrypted unless [`data_key`] says otherwise.
 pub fn config(dir: &Path) -> HumanSyncConfig {
     let mut config = HumanSyncConfig::new(dir);
+    config.data_key = data_key();
     config.bind_addr = Some("127.0.0.1".parse().expect("ip"));
     config.relay = RelayConfig::Disabled;
     config.mdns = false;

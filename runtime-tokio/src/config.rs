@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::keys::KeySource;
+
 /// Which relay the node uses when a direct path is not available.
 ///
 /// Except with [`RelayConfig::Disabled`], a node also uses the relay its pairing server
@@ -72,6 +74,10 @@ pub struct HumanSyncConfig {
     /// How long a blob no live document references (and the app has not pinned) stays before it
     /// is deleted (HS-BLOB-4); default 24 hours. TOML: `[storage] blob_grace_secs`.
     pub blob_grace: std::time::Duration,
+    /// Where the data key encrypting the store at rest comes from (HS-REST-2); default
+    /// [`KeySource::DeviceFile`] (`<storage>/data.key`, on), [`KeySource::Off`] to store plain.
+    /// TOML: `[storage] encryption = "device" | "off" | "file:<path>" | "env:<VARIABLE>"`.
+    pub data_key: KeySource,
 }
 
 impl HumanSyncConfig {
@@ -88,10 +94,12 @@ impl HumanSyncConfig {
             expected_server_id: None,
             server_ca_cert: None,
             blob_grace: std::time::Duration::from_millis(humansync_protocol::limits::BLOB_GRACE_DEFAULT_MS),
+            data_key: KeySource::DeviceFile,
         }
     }
 
-    /// Parses the PRD's TOML layout: `[server] url, node_id`, `[storage] path, blob_grace_secs`,
+    /// Parses the PRD's TOML layout: `[server] url, node_id`, `[storage] path, blob_grace_secs,
+    /// encryption`,
     /// `[sync] interval_secs`,
     /// `[iroh] port, relay` (`relay = "default"`, `"disabled"`, `"server"` or a URL), `mdns`.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
@@ -100,6 +108,9 @@ impl HumanSyncConfig {
         let mut config = HumanSyncConfig::new(storage);
         if let Some(secs) = file.storage.blob_grace_secs {
             config.blob_grace = std::time::Duration::from_secs(secs);
+        }
+        if let Some(encryption) = file.storage.encryption.as_deref() {
+            config.data_key = encryption.parse().map_err(ConfigError::Parse)?;
         }
         config.server_url = file.server.url;
         config.server_ca_cert = file.server.ca_cert;
@@ -175,6 +186,7 @@ struct ServerSection {
 struct StorageSection {
     path: Option<PathBuf>,
     blob_grace_secs: Option<u64>,
+    encryption: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -204,6 +216,7 @@ mod tests {
             [storage]
             path = "/var/lib/humandocs"
             blob_grace_secs = 3600
+            encryption = "env:HS_DATA_KEY"
             [sync]
             interval_secs = 60
             [iroh]
@@ -216,6 +229,13 @@ mod tests {
         assert_eq!(c.storage_path, PathBuf::from("/var/lib/humandocs"));
         assert_eq!(c.interval_secs, 60);
         assert_eq!(c.blob_grace, std::time::Duration::from_secs(3600));
+        assert!(matches!(&c.data_key, KeySource::Env(v) if v == "HS_DATA_KEY"));
+        let d = HumanSyncConfig::from_toml_str("[storage]\npath='x'").expect("valid");
+        assert!(
+            matches!(d.data_key, KeySource::DeviceFile),
+            "encryption is on by default"
+        );
+        assert!(HumanSyncConfig::from_toml_str("[storage]\npath='x'\nencryption='maybe'").is_err());
         assert_eq!(c.iroh_port, 4433);
         assert_eq!(c.relay, RelayConfig::Disabled);
     }

@@ -74,17 +74,27 @@ pub fn load_or_create_identity(
     fresh: impl FnOnce() -> [u8; 32],
 ) -> Result<[u8; 32], IdentityError> {
     std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
-    let path = dir.join(IDENTITY_FILE);
-    if let Some(key) = read_key(&path)? {
+    load_or_create_key(&dir.join(IDENTITY_FILE), fresh)
+}
+
+/// Loads the 32-byte secret at `path`, or creates it from `fresh()` when missing, with the rules
+/// of [`load_or_create_identity`] (the identity key and the data key, HS-REST-2).
+pub(crate) fn load_or_create_key(
+    path: &Path,
+    fresh: impl FnOnce() -> [u8; 32],
+) -> Result<[u8; 32], IdentityError> {
+    if let Some(key) = read_key(path)? {
         return Ok(key);
     }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
     let key = fresh();
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!("{IDENTITY_FILE}.tmp.{}.{n}", std::process::id()));
+    let tmp = dir.join(format!("{name}.tmp.{}.{n}", std::process::id()));
     // A leftover of a crashed process with the same pid; it was never published.
     let _ = std::fs::remove_file(&tmp);
     let written = write_private(&tmp, &key);
-    let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path).map_err(io_err("link", &path)));
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path).map_err(io_err("link", path)));
     let _ = std::fs::remove_file(&tmp);
     match linked {
         Ok(()) => {}
@@ -92,7 +102,9 @@ pub fn load_or_create_identity(
             op: "link", source, ..
         }) if source.kind() == io::ErrorKind::AlreadyExists => {
             // Another process created the key between our read and our link: use theirs.
-            return read_key(&path)?.ok_or(IdentityError::NotAFile { path });
+            return read_key(path)?.ok_or(IdentityError::NotAFile {
+                path: path.to_path_buf(),
+            });
         }
         Err(e) => return Err(e),
     }
@@ -100,6 +112,24 @@ pub fn load_or_create_identity(
         .and_then(|d| d.sync_all())
         .map_err(io_err("sync", dir))?;
     Ok(key)
+}
+
+/// Durably writes a new 0600 key file at `path` (which must not exist), through a temporary
+/// file and a rename, the directory synced.
+pub(crate) fn write_key_file(path: &Path, key: &[u8; 32]) -> Result<(), IdentityError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, key)?;
+    std::fs::rename(&tmp, path).map_err(io_err("rename onto", path))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("sync", dir))
+}
+
+/// The 32-byte secret at `path` under the identity rules, `None` if there is no file.
+pub(crate) fn read_key_file(path: &Path) -> Result<Option<[u8; 32]>, IdentityError> {
+    read_key(path)
 }
 
 /// Writes `key` to a new file only the owner can access, and fsyncs it.

@@ -46,6 +46,7 @@
 
 mod anchor;
 mod blob_progress;
+mod at_rest;
 mod config;
 mod devices;
 mod discovery;
@@ -55,6 +56,7 @@ mod error;
 mod http_client;
 pub mod identity;
 mod invite;
+pub mod keys;
 mod login;
 mod node;
 mod pairing;
@@ -64,6 +66,7 @@ pub mod store;
 pub mod transport;
 
 pub use anchor::PeerAddrs;
+pub use at_rest::{open_store, rekey_storage, rotate_device_key};
 pub use automerge;
 pub use blob_progress::BlobProgress;
 pub use config::{ConfigError, HumanSyncConfig, RelayConfig};
@@ -76,6 +79,7 @@ pub use humansync_protocol::{BlobHash, DeviceId, DocId};
 pub use humansync_sansio::registry::{DeviceStatus, Registry};
 pub use humansync_sansio::{Event, Origin};
 pub use invite::{render_qr, render_qr_svg};
+pub use keys::{DataKey, KeySource};
 pub use node::{Node, PeerStatus, SyncStatus, init};
 pub use private_dir::private_dir;
 pub use stats::{BlobStats, NodeStats, NodeTotals, SessionCounters};

@@ -90,10 +90,11 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
     } else {
         pairing.anchor()
     };
-    let store = crate::store::DocStore::open(&storage.join("store")).map_err(|e| match e {
-        crate::store::StoreError::Locked(path) => Error::StoreInUse(path),
-        e => Error::Storage(e.to_string()),
-    })?;
+    // HS-REST-2: the store is encrypted with the configured data key (migrated if plain).
+    let (store_storage, data_key) = (storage.clone(), config.data_key.clone());
+    let store = tokio::task::spawn_blocking(move || crate::at_rest::open_store(&store_storage, &data_key))
+        .await
+        .map_err(|e| Error::Storage(format!("opening the store: {e}")))??;
     let mut startup = store.startup();
     // A new change log per start (HS-RESUME-1); 0 would turn resuming off.
     startup.log_epoch = u64::from_le_bytes(random32()[..8].try_into().unwrap_or([1; 8])) | 1;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT, ReadDoc};
 use common::{Doc, heads, peer};
-use humansync::store::{DocStore, StoreOp};
+use humansync::store::StoreOp;
 use humansync_protocol::DocId;
 use kill9_support::{Writer, below};
 use rand_chacha::ChaCha8Rng;
@@ -47,7 +47,7 @@ fn kill9_child() {
     let (dir, seed) = spec.split_once('|').unwrap();
     let seed: u64 = seed.parse().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut store = DocStore::open(std::path::Path::new(dir)).unwrap();
+    let mut store = common::open(std::path::Path::new(dir)).unwrap();
     let mut docs: BTreeMap<DocId, Doc> = BTreeMap::new();
     let mut deleted: BTreeSet<DocId> = store
         .startup()
@@ -185,8 +185,7 @@ fn kill9() {
             kills += 1;
         }
 
-        let store =
-            DocStore::open(dir.path()).unwrap_or_else(|e| panic!("iteration {it}: reopen failed: {e}"));
+        let store = common::open(dir.path()).unwrap_or_else(|e| panic!("iteration {it}: reopen failed: {e}"));
         let stats = store.stats();
         torn_tails += u64::from(stats.wal_bytes_dropped > 0);
         replayed += stats.wal_ops_replayed;

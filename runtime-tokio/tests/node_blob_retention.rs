@@ -6,7 +6,7 @@ mod node_support;
 
 use std::time::Duration;
 
-use humansync::store::{DocStore, wall_ms};
+use humansync::store::wall_ms;
 use node_support::*;
 
 const HOUR_MS: u64 = 3_600_000;
@@ -24,9 +24,7 @@ async fn start_with_grace(dir: &std::path::Path) -> humansync::Node {
 }
 
 fn saved_since(dir: &std::path::Path) -> Vec<(humansync::BlobHash, u64)> {
-    DocStore::open(&dir.join("store"))
-        .expect("store opens")
-        .blob_unreferenced_since()
+    open_store(dir).blob_unreferenced_since()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,8 +70,7 @@ async fn the_grace_period_survives_restarts() {
     );
 
     // Down for two hours (the saved time moved back): released at start, the pinned blob kept.
-    DocStore::open(&dir.path().join("store"))
-        .expect("store opens")
+    open_store(dir.path())
         .save_blob_unreferenced_since(&[(loose, since[0].1 - 2 * HOUR_MS)])
         .expect("save");
     let node = start_with_grace(dir.path()).await;

@@ -177,22 +177,15 @@ async fn corrupt_document_is_quarantined_and_recovered_from_a_peer() {
     .await;
     b.shutdown().await.expect("shutdown");
 
-    // Damage every stored document file of B that holds this id (flip bytes in its second half).
-    let mut damaged = 0;
-    for path in files_under(&db.path().join("store")) {
-        let Ok(mut bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        if path.extension().is_some_and(|e| e == "hsd") && contains(&bytes, b"notes/precious") {
-            let len = bytes.len();
-            for byte in &mut bytes[len / 2..] {
-                *byte ^= 0x5a;
-            }
-            std::fs::write(&path, bytes).expect("damage");
-            damaged += 1;
-        }
+    // Damage B's file of this document (flip bytes in its second half). Its name is a keyed
+    // hash (HS-REST-4): the store tells where it is.
+    let path = open_store(db.path()).doc_file(&humansync::DocId::new("notes/precious").expect("id"));
+    let mut bytes = std::fs::read(&path).expect("B holds the document's file");
+    let len = bytes.len();
+    for byte in &mut bytes[len / 2..] {
+        *byte ^= 0x5a;
     }
-    assert_eq!(damaged, 1, "exactly one file holds the document");
+    std::fs::write(&path, bytes).expect("damage");
 
     let b = start(db.path()).await;
     let mut events = b.events();
@@ -270,25 +263,6 @@ async fn unregistered_node_gets_zero_documents() {
     assert!(stranger.sync_status().await.expect("status").peers.is_empty());
     a.shutdown().await.expect("shutdown");
     stranger.shutdown().await.expect("shutdown");
-}
-
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                out.extend(files_under(&path));
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Shutdown releases the storage even while a dial is still in flight (a peer that does not

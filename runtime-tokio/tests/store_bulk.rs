@@ -11,7 +11,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use common::{Doc, doc_id};
-use humansync::store::{DocStore, StoreOp};
+use humansync::store::StoreOp;
 
 const DOCS: usize = 10_000;
 
@@ -37,7 +37,7 @@ fn ten_thousand_documents_cost_a_constant_number_of_syncs() {
         })
         .sum();
 
-    let mut store = DocStore::open(dir.path()).unwrap();
+    let mut store = common::open(dir.path()).unwrap();
     let base = store.stats();
     let t = Instant::now();
     store.apply(&batch).unwrap();
@@ -68,7 +68,7 @@ fn ten_thousand_documents_cost_a_constant_number_of_syncs() {
     store.close().unwrap();
 
     let t = Instant::now();
-    let store = DocStore::open(dir.path()).unwrap();
+    let store = common::open(dir.path()).unwrap();
     let startup = store.startup();
     let open_time = t.elapsed();
     assert_eq!(startup.index.len(), DOCS);

@@ -119,7 +119,7 @@ impl Harness {
 
     fn reopen(&mut self) {
         self.store = None;
-        self.store = Some(DocStore::open_with(&self.dir, self.options).unwrap());
+        self.store = Some(common::open_with(&self.dir, self.options).unwrap());
         self.synced_at = u64::MAX;
         self.note_checkpoint();
     }

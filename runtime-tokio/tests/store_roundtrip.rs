@@ -19,24 +19,9 @@ fn load_am(store: &DocStore, doc: &DocId) -> AutoCommit {
     AutoCommit::load(&bytes).unwrap()
 }
 
-/// The path of `doc`'s file (found by its unique content, to keep the test independent of naming).
+/// The path of `doc`'s file.
 fn file_of(store: &DocStore, doc: &DocId) -> PathBuf {
-    let docs = store.path().join("docs");
-    for dir in std::fs::read_dir(&docs).unwrap() {
-        for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {
-            let path = file.unwrap().path();
-            let bytes = std::fs::read(&path).unwrap();
-            let id = doc.as_str().as_bytes();
-            if bytes
-                .windows(id.len() + 1)
-                .take(40)
-                .any(|w| w[0] as usize == id.len() && &w[1..] == id)
-            {
-                return path;
-            }
-        }
-    }
-    panic!("no file for {doc}");
+    store.doc_file(doc)
 }
 
 fn quarantine_files(dir: &Path) -> usize {
@@ -46,7 +31,7 @@ fn quarantine_files(dir: &Path) -> usize {
 #[test]
 fn save_append_replace_delete_roundtrip() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = DocStore::open(dir.path()).unwrap();
+    let mut store = common::open(dir.path()).unwrap();
     let mut a = Doc::new(doc_id(1), 1);
     a.set("x", 1);
     store
@@ -103,7 +88,7 @@ fn reopen_restores_index_and_content_without_reading_documents() {
     let mut devices = Doc::new(DocId::devices(), 1);
     devices.set("registry", 1);
     {
-        let mut store = DocStore::open(dir.path()).unwrap();
+        let mut store = common::open(dir.path()).unwrap();
         let mut batch: Vec<StoreOp> = docs
             .iter_mut()
             .map(|d| {
@@ -120,7 +105,7 @@ fn reopen_restores_index_and_content_without_reading_documents() {
         }
         // Dropped without a checkpoint: the last ten saves live only in the log.
     }
-    let store = DocStore::open(dir.path()).unwrap();
+    let store = common::open(dir.path()).unwrap();
     let stats = store.stats();
     assert_eq!(stats.doc_files_read, 0, "open must not read document files");
     assert!(!stats.index_rebuilt);
@@ -175,7 +160,7 @@ fn damaged_files_are_quarantined_and_recovered_by_a_replace() {
     ];
     for (name, damage) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = DocStore::open(dir.path()).unwrap();
+        let mut store = common::open(dir.path()).unwrap();
         let mut a = Doc::new(doc_id(1), 1);
         let mut b = Doc::new(doc_id(2), 1);
         a.set("x", 1);
@@ -224,7 +209,7 @@ fn damaged_files_are_quarantined_and_recovered_by_a_replace() {
         // The quarantine survives a restart (it is logged with the next checkpoint or batch).
         store.checkpoint().unwrap();
         drop(store);
-        let mut store = DocStore::open(dir.path()).unwrap();
+        let mut store = common::open(dir.path()).unwrap();
         assert_eq!(
             store.quarantined(),
             vec![a.id.clone()],
@@ -251,7 +236,7 @@ fn torn_log_tail_is_dropped_and_committed_batches_survive() {
     let wal = dir.path().join("wal");
     let first_end;
     {
-        let mut store = DocStore::open(dir.path()).unwrap();
+        let mut store = common::open(dir.path()).unwrap();
         a.set("x", 1);
         store.apply(&[a.save(false, vec![])]).unwrap();
         first_end = std::fs::metadata(&wal).unwrap().len();
@@ -267,7 +252,7 @@ fn torn_log_tail_is_dropped_and_committed_batches_survive() {
         .unwrap()
         .set_len(len - 5)
         .unwrap();
-    let store = DocStore::open(dir.path()).unwrap();
+    let store = common::open(dir.path()).unwrap();
     assert_eq!(store.stats().wal_bytes_dropped, len - 5 - first_end);
     assert_eq!(get_int(&load_am(&store, &a.id), "x"), Some(1));
     assert_eq!(
@@ -278,7 +263,7 @@ fn torn_log_tail_is_dropped_and_committed_batches_survive() {
     drop(store);
 
     // A bit flip inside the last batch drops that batch too.
-    let mut store = DocStore::open(dir.path()).unwrap();
+    let mut store = common::open(dir.path()).unwrap();
     let mut c = Doc::new(doc_id(3), 1);
     c.set("x", 1);
     let before = std::fs::metadata(&wal).unwrap().len();
@@ -288,7 +273,7 @@ fn torn_log_tail_is_dropped_and_committed_batches_survive() {
     let i = before as usize + 20;
     bytes[i] ^= 1;
     std::fs::write(&wal, bytes).unwrap();
-    let store = DocStore::open(dir.path()).unwrap();
+    let store = common::open(dir.path()).unwrap();
     assert!(store.stats().wal_bytes_dropped > 0);
     assert_eq!(get_int(&load_am(&store, &a.id), "x"), Some(1));
 }
@@ -297,7 +282,7 @@ fn torn_log_tail_is_dropped_and_committed_batches_survive() {
 fn damaged_index_is_rebuilt_from_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let mut docs: Vec<Doc> = (0..20).map(|n| Doc::new(doc_id(n), 1)).collect();
-    let mut store = DocStore::open(dir.path()).unwrap();
+    let mut store = common::open(dir.path()).unwrap();
     let batch: Vec<StoreOp> = docs
         .iter_mut()
         .map(|d| {
@@ -321,7 +306,7 @@ fn damaged_index_is_rebuilt_from_the_files() {
     bytes[last] ^= 1;
     std::fs::write(&victim, bytes).unwrap();
 
-    let store = DocStore::open(dir.path()).unwrap();
+    let store = common::open(dir.path()).unwrap();
     let stats = store.stats();
     assert!(stats.index_rebuilt);
     assert_eq!(stats.doc_files_read, 20, "a rebuild reads each file once");
@@ -336,7 +321,7 @@ fn damaged_index_is_rebuilt_from_the_files() {
     );
     drop(store);
     // The rebuilt index was published: the next open reads no document file.
-    let store = DocStore::open(dir.path()).unwrap();
+    let store = common::open(dir.path()).unwrap();
     assert!(!store.stats().index_rebuilt);
     assert_eq!(store.stats().doc_files_read, 0);
     assert_eq!(store.quarantined(), vec![doc_id(5)]);
@@ -351,7 +336,7 @@ fn a_rebuilt_index_does_not_trust_a_file_behind_the_log() {
     let path;
     let v0_len;
     {
-        let mut store = DocStore::open(dir.path()).unwrap();
+        let mut store = common::open(dir.path()).unwrap();
         a.set("x", 0);
         store.apply(&[a.save(false, vec![])]).unwrap();
         path = file_of(&store, &a.id);
@@ -369,7 +354,7 @@ fn a_rebuilt_index_does_not_trust_a_file_behind_the_log() {
         .set_len(v0_len)
         .unwrap();
     std::fs::write(dir.path().join("index"), b"garbage").unwrap();
-    let store = DocStore::open(dir.path()).unwrap();
+    let store = common::open(dir.path()).unwrap();
     assert!(store.stats().index_rebuilt);
     assert!(
         matches!(store.load(&a.id), Err(StoreError::Corrupt { .. })),
@@ -380,10 +365,10 @@ fn a_rebuilt_index_does_not_trust_a_file_behind_the_log() {
 #[test]
 fn a_second_open_is_refused_while_the_first_is_open() {
     let dir = tempfile::tempdir().unwrap();
-    let store = DocStore::open(dir.path()).unwrap();
-    assert!(matches!(DocStore::open(dir.path()), Err(StoreError::Locked(_))));
+    let store = common::open(dir.path()).unwrap();
+    assert!(matches!(common::open(dir.path()), Err(StoreError::Locked(_))));
     drop(store);
-    DocStore::open(dir.path()).unwrap();
+    common::open(dir.path()).unwrap();
 }
 
 #[test]
@@ -394,7 +379,7 @@ fn lost_unsynced_file_writes_are_replayed_from_the_log() {
     let snapshot = tempfile::tempdir().unwrap();
     let mut docs: Vec<Doc> = (0..12).map(|n| Doc::new(doc_id(n), 1)).collect();
     {
-        let mut store = DocStore::open(dir.path()).unwrap();
+        let mut store = common::open(dir.path()).unwrap();
         let batch: Vec<StoreOp> = docs
             .iter_mut()
             .map(|d| {
@@ -468,7 +453,7 @@ fn lost_unsynced_file_writes_are_replayed_from_the_log() {
         seen.iter().all(|n| *n > 0),
         "every damage kind exercised: {seen:?}"
     );
-    let store = DocStore::open(dir.path()).unwrap();
+    let store = common::open(dir.path()).unwrap();
     assert!(store.stats().wal_ops_replayed > 0);
     for d in &docs {
         assert_eq!(get_int(&load_am(&store, &d.id), "v"), Some(4), "{}", d.id);
@@ -495,7 +480,7 @@ fn sync_state_saves_are_compacted_at_checkpoints() {
         compact_after_appends: 4,
         ..StoreOptions::default()
     };
-    let mut store = DocStore::open_with(dir.path(), options).unwrap();
+    let mut store = common::open_with(dir.path(), options).unwrap();
     let mut a = Doc::new(doc_id(1), 1);
     a.set("x", 1);
     store.apply(&[a.save(false, vec![])]).unwrap();
@@ -518,7 +503,7 @@ fn sync_state_saves_are_compacted_at_checkpoints() {
     assert!(std::fs::metadata(&path).unwrap().len() < long / 3);
     assert_eq!(store.load(&a.id).unwrap(), before);
     drop(store);
-    let store = DocStore::open_with(dir.path(), options).unwrap();
+    let store = common::open_with(dir.path(), options).unwrap();
     assert_eq!(store.load(&a.id).unwrap(), before);
     let states = before.unwrap().1;
     let mut want = vec![(peer(0), vec![8; 100]), (peer(1), vec![9; 100])];

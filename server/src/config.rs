@@ -107,6 +107,12 @@ pub struct ServeArgs {
     /// `24h`, `7d`; default 24h, HS-BLOB-4).
     #[arg(long, env = "HUMANSYNC_BLOB_GRACE")]
     pub blob_grace: Option<String>,
+    /// Encrypt the server's document store at rest (HS-REST-2): `off` (the default),
+    /// `file:<path>` (64 hex digits or 32 bytes, e.g. a Docker secret
+    /// `file:/run/secrets/humansync_data_key`), `env:<VARIABLE>` or `device` (a key file
+    /// created next to the data, which protects only copies of the store without it).
+    #[arg(long, env = "HUMANSYNC_DATA_KEY_SOURCE")]
+    pub data_key: Option<String>,
 }
 
 /// Subcommands.
@@ -212,6 +218,7 @@ struct File {
     relay_public_url: Option<String>,
     metrics_addr: Option<SocketAddr>,
     blob_grace: Option<String>,
+    data_key: Option<String>,
 }
 
 /// Why the settings are unusable.
@@ -261,6 +268,8 @@ pub struct ServerConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Grace period of blob retention (HS-BLOB-4).
     pub blob_grace: std::time::Duration,
+    /// Where the key encrypting the node's store at rest comes from (off by default, HS-REST-2).
+    pub data_key: humansync::KeySource,
 }
 
 /// Settings of the embedded relay.
@@ -293,6 +302,7 @@ impl ServerConfig {
             serve_relay: None,
             metrics_addr: None,
             blob_grace: std::time::Duration::from_millis(humansync::protocol::limits::BLOB_GRACE_DEFAULT_MS),
+            data_key: humansync::KeySource::Off,
         }
     }
 
@@ -358,6 +368,9 @@ impl ServerConfig {
         };
         config.mdns = s.mdns.or(file.mdns).unwrap_or(false);
         config.metrics_addr = s.metrics_addr.or(file.metrics_addr);
+        if let Some(source) = s.data_key.as_deref().or(file.data_key.as_deref()) {
+            config.data_key = source.parse().map_err(|e| ConfigError::Invalid("data_key", e))?;
+        }
         if let Some(grace) = s.blob_grace.as_deref().or(file.blob_grace.as_deref()) {
             let ms = parse_duration_ms(grace).map_err(|_| {
                 ConfigError::Invalid("blob_grace", format!("{grace:?} is not a duration like 24h"))
@@ -584,6 +597,29 @@ mod tests {
         assert!(matches!(
             ServerConfig::resolve(&cli),
             Err(ConfigError::Invalid("blob_grace", _))
+        ));
+    }
+
+    #[test]
+    fn data_key_is_off_by_default_and_set_by_flag_or_file() {
+        // HS-REST-2: the server stores plain unless given a key source.
+        let c = ServerConfig::resolve(&Cli::parse_from(["humansync-server"])).expect("valid");
+        assert!(matches!(c.data_key, humansync::KeySource::Off));
+        let cli = Cli::parse_from(["humansync-server", "--data-key", "file:/run/secrets/k"]);
+        let c = ServerConfig::resolve(&cli).expect("valid");
+        assert!(
+            matches!(c.data_key, humansync::KeySource::File(p) if p == std::path::Path::new("/run/secrets/k"))
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.toml");
+        std::fs::write(&path, "data_key = 'env:HS_KEY'\n").expect("write");
+        let cli = Cli::parse_from(["humansync-server", "--config", path.to_str().expect("utf-8")]);
+        let c = ServerConfig::resolve(&cli).expect("valid");
+        assert!(matches!(c.data_key, humansync::KeySource::Env(v) if v == "HS_KEY"));
+        let cli = Cli::parse_from(["humansync-server", "--data-key", "plaintext-please"]);
+        assert!(matches!(
+            ServerConfig::resolve(&cli),
+            Err(ConfigError::Invalid("data_key", _))
         ));
     }
 

@@ -111,6 +111,7 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
     };
     node_config.mdns = config.mdns;
     node_config.blob_grace = config.blob_grace;
+    node_config.data_key = config.data_key.clone();
     let node = Node::init_anchor(node_config).await?;
     if let Some(relay) = &mut relay {
         relay.attach(node.clone());

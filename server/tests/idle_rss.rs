@@ -25,7 +25,11 @@ fn idle_rss_with_ten_thousand_documents() {
         .unwrap_or(10_000);
     let dir = tempfile::tempdir().expect("dir");
     let notes = fixture::build_notes(docs);
-    fixture::preload(&dir.path().join(humansync_server::server::NODE_DIR), &notes);
+    fixture::preload_with(
+        &dir.path().join(humansync_server::server::NODE_DIR),
+        &notes,
+        &humansync::KeySource::Off,
+    );
     drop(notes);
     let server = ServerProcess::start(
         Path::new(env!("CARGO_BIN_EXE_humansync-server")),

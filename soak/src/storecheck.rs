@@ -14,9 +14,23 @@ pub struct StoreCheck {
     pub quarantined: u64,
 }
 
+/// Opens a node's store: with the device data key when its storage directory has one (devices
+/// encrypt at rest by default, HS-REST-2), else plain (the server's default).
+fn open(dir: &Path) -> Result<DocStore, String> {
+    let storage = dir.parent().unwrap_or(dir);
+    if !storage.join(humansync::keys::DATA_KEY_FILE).exists() {
+        return DocStore::open(dir).map_err(|e| e.to_string());
+    }
+    let keys = humansync::keys::resolve(&humansync::KeySource::DeviceFile, storage)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    let key = keys.first().ok_or("no device data key")?;
+    DocStore::open_keyed(dir, Default::default(), Some(key)).map_err(|e| e.to_string())
+}
+
 /// Checks the store at `dir` (a node's `store/`); `Err` lists the documents that failed.
 pub fn check(dir: &Path) -> Result<StoreCheck, String> {
-    let store = DocStore::open(dir).map_err(|e| format!("{}: cannot open: {e}", dir.display()))?;
+    let store = open(dir).map_err(|e| format!("{}: cannot open: {e}", dir.display()))?;
     let mut out = StoreCheck {
         quarantined: store.quarantined().len() as u64,
         ..StoreCheck::default()

@@ -1,7 +1,7 @@
 //! Writing: a batch becomes physical ops, logged with one sync, then performed on the files.
 
 use std::collections::HashMap;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use humansync_protocol::DocId;
@@ -11,6 +11,7 @@ use super::docfile;
 use super::error::StoreError;
 use super::index::EntryState;
 use super::layout;
+use super::seal::{Frame, Salt, Sealer};
 use super::wal::{self, AppendError, PhysOp};
 use super::{DocStore, StoreOp};
 
@@ -58,8 +59,9 @@ impl DocStore {
 
     /// Turns a batch into physical ops, tracking file lengths through the batch.
     fn plan(&self, batch: &[StoreOp]) -> Result<Vec<PhysOp>, StoreError> {
-        // Length of each file as earlier ops of this batch leave it; `None`: not appendable.
-        let mut planned: HashMap<&DocId, Option<u64>> = HashMap::new();
+        // Length and salt of each file as earlier ops of this batch leave it; `None`: not
+        // appendable.
+        let mut planned: HashMap<&DocId, Option<(u64, Salt)>> = HashMap::new();
         let mut ops = Vec::with_capacity(batch.len());
         for op in batch {
             let phys = match op {
@@ -78,17 +80,32 @@ impl DocStore {
                         Some(DocWrite::Replace(bytes) | DocWrite::Append(bytes)) => Some(&bytes[..]),
                         None => None,
                     };
-                    save_op(doc, base, chunk, sync_states, meta)?
+                    let label = self.layout.file_key(doc);
+                    save_op(
+                        self.sealer(),
+                        label.as_bytes(),
+                        doc,
+                        base,
+                        chunk,
+                        sync_states,
+                        meta,
+                    )?
                 }
                 StoreOp::Delete { doc } => {
-                    let mut bytes = docfile::fresh(doc);
-                    docfile::push_tombstone(&mut bytes);
-                    PhysOp::Fresh {
-                        doc: doc.clone(),
-                        bytes,
-                    }
+                    let label = self.layout.file_key(doc);
+                    let (mut bytes, salt) = docfile::fresh(self.sealer(), label.as_bytes(), doc);
+                    let frame = Frame::new(self.sealer(), label.as_bytes(), salt, 0);
+                    docfile::push_tombstone(&mut bytes, frame);
+                    (
+                        PhysOp::Fresh {
+                            doc: doc.clone(),
+                            bytes,
+                        },
+                        salt,
+                    )
                 }
             };
+            let (phys, salt) = phys;
             let end = match &phys {
                 PhysOp::Fresh { bytes, .. } => bytes.len() as u64,
                 PhysOp::At { offset, bytes, .. } => offset + bytes.len() as u64,
@@ -101,19 +118,41 @@ impl DocStore {
                 });
             }
             let live = matches!(op, StoreOp::Save { .. });
-            planned.insert(op.doc(), live.then_some(end));
+            planned.insert(op.doc(), live.then_some((end, salt)));
             ops.push(phys);
         }
         Ok(ops)
     }
 
-    /// The length of `doc`'s file if an append can go there: it is stored, live, not
-    /// quarantined, and its file exists.
-    fn append_base(&self, doc: &DocId) -> Result<Option<u64>, StoreError> {
+    /// The length and salt of `doc`'s file if an append can go there: it is stored, live, not
+    /// quarantined, and its file exists (with a readable header when encrypted).
+    fn append_base(&self, doc: &DocId) -> Result<Option<(u64, Salt)>, StoreError> {
         let live = matches!(self.index.get(doc), Some(EntryState::Live(_)));
         if !live || self.is_pending_quarantine(doc) {
             return Ok(None);
         }
+        let Some(len) = self.file_len(doc)? else {
+            return Ok(None);
+        };
+        Ok(self.file_salt(doc).map(|salt| (len, salt)))
+    }
+
+    /// The salt of `doc`'s file (zero in a plain store), `None` when its header is unreadable.
+    fn file_salt(&self, doc: &DocId) -> Option<Salt> {
+        if self.sealer.is_none() {
+            return Some([0; super::seal::SALT_LEN]);
+        }
+        if let Some(salt) = self.salts.get(doc) {
+            return Some(*salt);
+        }
+        let mut head = vec![0u8; docfile::header_len(self.sealer())];
+        let mut file = layout::open_read(&self.layout.doc_path(doc)).ok()?;
+        file.read_exact(&mut head).ok()?;
+        docfile::salt(self.sealer(), &head)
+    }
+
+    /// The length of `doc`'s file, `None` when it has none.
+    fn file_len(&self, doc: &DocId) -> Result<Option<u64>, StoreError> {
         if let Some(len) = self.lens.get(doc) {
             return Ok(Some(*len));
         }
@@ -136,27 +175,41 @@ impl DocStore {
     /// Performs one logged op on the files and the index (also used by replay).
     pub(crate) fn perform(&mut self, op: &PhysOp) -> Result<(), StoreError> {
         let doc = op.doc().clone();
+        let label = self.layout.file_key(&doc);
+        let sealer = self.sealer.clone();
+        let sealer = sealer.as_deref();
         let state = match op {
             PhysOp::Fresh { bytes, .. } => {
                 self.write_whole(&doc, bytes)?;
                 self.lens.insert(doc.clone(), bytes.len() as u64);
                 self.appends.remove(&doc);
-                docfile::file_state(bytes)
+                match docfile::salt(sealer, bytes) {
+                    Some(salt) => self.salts.insert(doc.clone(), salt),
+                    None => self.salts.remove(&doc),
+                };
+                docfile::file_state(bytes, sealer, label.as_bytes())
             }
             PhysOp::At { offset, bytes, .. } => {
                 if self.write_at(&doc, *offset, bytes)? {
                     self.lens.insert(doc.clone(), offset + bytes.len() as u64);
                     *self.appends.entry(doc.clone()).or_default() += 1;
                 }
-                docfile::fragment_state(bytes)
+                // A missing file has no salt: the index keeps its row and the next load finds
+                // the file missing (quarantine, recovery from a peer).
+                self.file_salt(&doc).and_then(|salt| {
+                    let frame = Frame::new(sealer, label.as_bytes(), salt, *offset);
+                    docfile::fragment_state(bytes, frame)
+                })
             }
             PhysOp::Forget { .. } => {
                 self.lens.remove(&doc);
+                self.salts.remove(&doc);
                 self.appends.remove(&doc);
                 Some(EntryState::Quarantined)
             }
         };
-        // Every op this store logs ends in a state record, so `state` is always `Some` here.
+        // Every op this store logs ends in a state record, so `state` is `Some` here unless an
+        // append's file is gone.
         if let Some(state) = state {
             self.index.insert(doc.clone(), state);
         }
@@ -222,25 +275,31 @@ impl DocStore {
     }
 }
 
-/// The op for one save: appended records at `base`, or a new file when `base` is `None`.
+/// The op for one save: appended records at `base` (length, salt), or a new file when `base`
+/// is `None`; and the file's salt. `label` is the file's name key.
 fn save_op(
+    sealer: Option<&Sealer>,
+    label: &[u8],
     doc: &DocId,
-    base: Option<u64>,
+    base: Option<(u64, Salt)>,
     chunk: Option<&[u8]>,
     sync_states: &[PeerSyncState],
     meta: &DocMeta,
-) -> Result<PhysOp, StoreError> {
-    let mut bytes = match base {
-        None => docfile::fresh(doc),
-        Some(_) => Vec::new(),
+) -> Result<(PhysOp, Salt), StoreError> {
+    let (mut bytes, frame) = match base {
+        None => {
+            let (bytes, salt) = docfile::fresh(sealer, label, doc);
+            (bytes, Frame::new(sealer, label, salt, 0))
+        }
+        Some((offset, salt)) => (Vec::new(), Frame::new(sealer, label, salt, offset)),
     };
-    docfile::push_save(&mut bytes, chunk, sync_states, meta).ok_or_else(|| StoreError::TooLarge {
+    docfile::push_save(&mut bytes, frame, chunk, sync_states, meta).ok_or_else(|| StoreError::TooLarge {
         doc: doc.clone(),
         len: chunk.map_or(0, <[u8]>::len),
     })?;
     let doc = doc.clone();
     Ok(match base {
-        None => PhysOp::Fresh { doc, bytes },
-        Some(offset) => PhysOp::At { doc, offset, bytes },
+        None => (PhysOp::Fresh { doc, bytes }, frame.salt()),
+        Some((offset, salt)) => (PhysOp::At { doc, offset, bytes }, salt),
     })
 }

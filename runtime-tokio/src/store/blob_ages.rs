@@ -11,22 +11,24 @@ use humansync_protocol::BlobHash;
 use super::DocStore;
 use super::durable;
 use super::error::StoreError;
+use super::seal::Sealer;
 use super::stamps::StampFile;
 
 /// The blob ages file: magic `HSAGE` format version 1, one record of kind 0x31 per blob.
 const FILE: StampFile = StampFile {
     magic: b"HSAGE\0\0\x01",
     kind: 0x31,
+    label: b"blob-ages",
 };
 
-fn encode(since: &[(BlobHash, u64)]) -> Vec<u8> {
+pub(crate) fn encode(since: &[(BlobHash, u64)], sealer: Option<&Sealer>) -> Vec<u8> {
     let stamps: Vec<([u8; 32], u64)> = since.iter().map(|(h, ms)| (h.0, *ms)).collect();
-    FILE.encode(&stamps)
+    FILE.encode(&stamps, sealer)
 }
 
-fn decode(bytes: &[u8]) -> Result<Vec<(BlobHash, u64)>, String> {
+fn decode(bytes: &[u8], sealer: Option<&Sealer>) -> Result<Vec<(BlobHash, u64)>, String> {
     Ok(FILE
-        .decode(bytes)?
+        .decode(bytes, sealer)?
         .into_iter()
         .map(|(h, ms)| (BlobHash(h), ms))
         .collect())
@@ -55,13 +57,17 @@ impl DocStore {
     /// the file is missing or damaged.
     pub fn blob_unreferenced_since(&self) -> Vec<(BlobHash, u64)> {
         let path = &self.layout.blob_ages;
-        durable::read_side_file(path, decode, "blob ages unreadable; grace periods start again")
+        durable::read_side_file(
+            path,
+            |b| decode(b, self.sealer()),
+            "blob ages unreadable; grace periods start again",
+        )
     }
 
     /// Durably replaces the saved times (unix ms) since which blobs have been unreferenced.
     pub fn save_blob_unreferenced_since(&mut self, since: &[(BlobHash, u64)]) -> Result<(), StoreError> {
         let layout = &self.layout;
-        let bytes = encode(since);
+        let bytes = encode(since, self.sealer());
         durable::replace_side_file(
             &layout.blob_ages_tmp(),
             &layout.blob_ages,

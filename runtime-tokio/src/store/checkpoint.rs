@@ -34,7 +34,7 @@ impl DocStore {
         let forgets = self.pending_forgets();
         self.commit(&forgets)?;
         let index_tmp = self.layout.index_tmp();
-        let snapshot = index::encode(&self.index);
+        let snapshot = index::encode(&self.index, self.sealer());
         write_file(&index_tmp, &snapshot)?;
         self.stats.wrote(snapshot.len());
         let result = self.publish(&compacted, &index_tmp);
@@ -61,6 +61,8 @@ impl DocStore {
             let (tmp, path) = (self.layout.tmp_path(doc), self.layout.doc_path(doc));
             std::fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename onto", &path, e))?;
             self.lens.insert(doc.clone(), *len);
+            // The compacted file has a new salt; the next append reads it.
+            self.salts.remove(doc);
             self.appends.remove(doc);
             self.stats.compaction();
         }
@@ -97,7 +99,8 @@ impl DocStore {
                 }
             };
             self.stats.read_doc_file();
-            let parsed = match docfile::parse(&bytes, Some(&doc)) {
+            let label = self.layout.file_key(&doc);
+            let parsed = match docfile::parse(&bytes, self.sealer(), label.as_bytes(), Some(&doc)) {
                 Ok((_, parsed)) if parsed.state.as_ref() == Some(&EntryState::Live(meta.clone())) => parsed,
                 Ok(_) => {
                     let _ =
@@ -109,7 +112,7 @@ impl DocStore {
                     continue;
                 }
             };
-            let Some(small) = docfile::compacted(&doc, &parsed) else {
+            let Some(small) = docfile::compacted(self.sealer(), label.as_bytes(), &doc, &parsed) else {
                 continue;
             };
             write_file(&self.layout.tmp_path(&doc), &small)?;

@@ -11,7 +11,10 @@ use super::DocStore;
 use super::codec::{Malformed, Reader};
 use super::durable;
 use super::error::StoreError;
-use super::record;
+use super::seal::{self, Frame, Sealer};
+
+/// The label binding sealed records to this file.
+const LABEL: &[u8] = b"cursors";
 
 /// The first bytes of the cursors file (format version 1).
 const MAGIC: &[u8; 8] = b"HSCUR\0\0\x01";
@@ -22,10 +25,11 @@ const CURSOR: u8 = 0x30;
 /// Most cursors read back (one per registered peer; the registry holds at most 10,000 records).
 const MAX_CURSORS: usize = humansync_protocol::limits::MAX_REGISTRY_RECORDS;
 
-fn encode(cursors: &[(DeviceId, Cursor)]) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
+pub(crate) fn encode(cursors: &[(DeviceId, Cursor)], sealer: Option<&Sealer>) -> Vec<u8> {
+    let (mut out, salt) = seal::header(sealer, MAGIC);
+    let frame = Frame::new(sealer, LABEL, salt, 0);
     for (peer, cursor) in cursors.iter().take(MAX_CURSORS) {
-        let _ = record::push(
+        let _ = frame.push(
             &mut out,
             CURSOR,
             &[
@@ -38,17 +42,15 @@ fn encode(cursors: &[(DeviceId, Cursor)]) -> Vec<u8> {
     out
 }
 
-fn decode(bytes: &[u8]) -> Result<Vec<(DeviceId, Cursor)>, String> {
-    if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
-        return Err("bad magic".to_owned());
-    }
+fn decode(bytes: &[u8], sealer: Option<&Sealer>) -> Result<Vec<(DeviceId, Cursor)>, String> {
+    let (salt, start) = seal::read_header(sealer, MAGIC, bytes)?;
     let mut cursors = Vec::new();
-    for r in record::iter(bytes, MAGIC.len()) {
-        let r = r.map_err(|bad| bad.to_string())?;
-        if r.kind != CURSOR || cursors.len() >= MAX_CURSORS {
+    for r in Frame::new(sealer, LABEL, salt, 0).iter(bytes, start) {
+        let (kind, payload) = r.map_err(|bad| bad.to_string())?;
+        if kind != CURSOR || cursors.len() >= MAX_CURSORS {
             return Err("unexpected record".to_owned());
         }
-        cursors.push(cursor(&mut Reader::new(r.payload)).map_err(|e| e.to_string())?);
+        cursors.push(cursor(&mut Reader::new(&payload)).map_err(|e| e.to_string())?);
     }
     Ok(cursors)
 }
@@ -69,13 +71,17 @@ impl DocStore {
             return Vec::new();
         }
         let path = &self.layout.cursors;
-        durable::read_side_file(path, decode, "cursors file unreadable; resuming from none")
+        durable::read_side_file(
+            path,
+            |b| decode(b, self.sealer()),
+            "cursors file unreadable; resuming from none",
+        )
     }
 
     /// Durably replaces the persisted cursors.
     pub fn save_cursors(&mut self, cursors: &[(DeviceId, Cursor)]) -> Result<(), StoreError> {
         let layout = &self.layout;
-        let bytes = encode(cursors);
+        let bytes = encode(cursors, self.sealer());
         durable::replace_side_file(
             &layout.cursors_tmp(),
             &layout.cursors,
@@ -106,12 +112,12 @@ mod tests {
                 },
             ),
         ];
-        let bytes = encode(&cursors);
-        assert_eq!(decode(&bytes).unwrap(), cursors);
-        assert_eq!(decode(&encode(&[])).unwrap(), Vec::new());
+        let bytes = encode(&cursors, None);
+        assert_eq!(decode(&bytes, None).unwrap(), cursors);
+        assert_eq!(decode(&encode(&[], None), None).unwrap(), Vec::new());
         for cut in 0..bytes.len() {
             // A cut at a record boundary is a shorter valid file; anything else is refused.
-            if let Ok(read) = decode(&bytes[..cut]) {
+            if let Ok(read) = decode(&bytes[..cut], None) {
                 assert!(
                     read.len() < cursors.len() && cursors.starts_with(&read),
                     "cut at {cut}"
@@ -121,6 +127,6 @@ mod tests {
         let mut flipped = bytes.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
-        assert!(decode(&flipped).is_err());
+        assert!(decode(&flipped, None).is_err());
     }
 }

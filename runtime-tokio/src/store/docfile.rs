@@ -11,6 +11,10 @@
 //! Every save ends with a META record, so a file is self-describing: the index can be rebuilt
 //! from the files, and a load checks that the file's last META equals the index row (a file cut
 //! at a record boundary passes every checksum, but not this check).
+//!
+//! In an encrypted store every record is sealed (seal.rs) with the file's keyed name as label and
+//! the salt of its header: the id record proves whose file it is, and records cannot move
+//! between files, offsets or versions of a file.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +23,7 @@ use humansync_sansio::{DocMeta, PeerSyncState};
 
 use super::codec::{self, Reader};
 use super::index::EntryState;
-use super::record;
+use super::seal::{self, Frame, Salt, Sealer};
 
 /// The first bytes of every document file (format version 1).
 pub(crate) const MAGIC: &[u8; 8] = b"HSDOC\0\0\x01";
@@ -38,38 +42,41 @@ pub(crate) mod kind {
     pub(crate) const TOMBSTONE: u8 = 5;
 }
 
-/// A new file's first bytes: the magic and the id record.
-pub(crate) fn fresh(doc: &DocId) -> Vec<u8> {
+/// A new file's first bytes (the magic, the salt when sealed, the id record) and its salt.
+/// `label` is the file's name key.
+pub(crate) fn fresh(sealer: Option<&Sealer>, label: &[u8], doc: &DocId) -> (Vec<u8>, Salt) {
     let mut id = Vec::with_capacity(201);
     codec::put_doc_id(&mut id, doc);
-    let mut out = MAGIC.to_vec();
+    let (mut out, salt) = seal::header(sealer, MAGIC);
     // An id record is at most 201 bytes, far below the record limit.
-    let _ = record::push(&mut out, kind::ID, &[&id]);
-    out
+    let _ = Frame::new(sealer, label, salt, 0).push(&mut out, kind::ID, &[&id]);
+    (out, salt)
 }
 
-/// Appends the records of one save; `None` when a payload exceeds the record limit.
+/// Appends the records of one save to `out`, whose first byte sits where `frame` says;
+/// `None` when a payload exceeds the record limit.
 pub(crate) fn push_save(
     out: &mut Vec<u8>,
+    frame: Frame<'_>,
     chunk: Option<&[u8]>,
     sync_states: &[PeerSyncState],
     meta: &DocMeta,
 ) -> Option<()> {
     if let Some(chunk) = chunk {
-        record::push(out, kind::CHUNK, &[chunk])?;
+        frame.push(out, kind::CHUNK, &[chunk])?;
     }
     for (peer, state) in sync_states {
-        record::push(out, kind::SYNC, &[peer.as_bytes(), state])?;
+        frame.push(out, kind::SYNC, &[peer.as_bytes(), state])?;
     }
     let mut row = Vec::new();
     codec::put_meta(&mut row, meta);
-    record::push(out, kind::META, &[&row])
+    frame.push(out, kind::META, &[&row])
 }
 
 /// Appends a tombstone record.
-pub(crate) fn push_tombstone(out: &mut Vec<u8>) {
+pub(crate) fn push_tombstone(out: &mut Vec<u8>, frame: Frame<'_>) {
     // An empty payload always fits.
-    let _ = record::push(out, kind::TOMBSTONE, &[]);
+    let _ = frame.push(out, kind::TOMBSTONE, &[]);
 }
 
 /// A document file's content.
@@ -92,16 +99,30 @@ impl Parsed {
     }
 }
 
+/// The salt of a file's header (zero for a plain file), if the header is intact.
+pub(crate) fn salt(sealer: Option<&Sealer>, bytes: &[u8]) -> Option<Salt> {
+    seal::read_header(sealer, MAGIC, bytes).ok().map(|(salt, _)| salt)
+}
+
+/// Bytes of a file's header (what [`salt`] needs to read).
+pub(crate) fn header_len(sealer: Option<&Sealer>) -> usize {
+    MAGIC.len() + if sealer.is_some() { seal::SALT_LEN } else { 0 }
+}
+
 /// Parses a whole file and checks it belongs to `expect` (when given). Any bad record, a missing
 /// magic or id record, or a payload that does not decode is an error describing the fault.
-pub(crate) fn parse(bytes: &[u8], expect: Option<&DocId>) -> Result<(DocId, Parsed), String> {
-    if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
-        return Err("not a document file (bad magic)".to_owned());
-    }
-    let mut records = record::iter(bytes, MAGIC.len());
+pub(crate) fn parse(
+    bytes: &[u8],
+    sealer: Option<&Sealer>,
+    label: &[u8],
+    expect: Option<&DocId>,
+) -> Result<(DocId, Parsed), String> {
+    let (salt, start) =
+        seal::read_header(sealer, MAGIC, bytes).map_err(|e| format!("not a document file: {e}"))?;
+    let mut records = Frame::new(sealer, label, salt, 0).iter(bytes, start);
     let doc = match records.next() {
-        Some(Ok(r)) if r.kind == kind::ID => {
-            let mut reader = Reader::new(r.payload);
+        Some(Ok((kind::ID, payload))) => {
+            let mut reader = Reader::new(&payload);
             let doc = codec::doc_id(&mut reader).map_err(|e| e.to_string())?;
             reader.finish().map_err(|e| e.to_string())?;
             doc
@@ -116,22 +137,22 @@ pub(crate) fn parse(bytes: &[u8], expect: Option<&DocId>) -> Result<(DocId, Pars
     }
     let mut parsed = Parsed::default();
     for r in records {
-        let r = r.map_err(|bad| bad.to_string())?;
+        let (kind, payload) = r.map_err(|bad| bad.to_string())?;
         parsed.records += 1;
-        apply_record(&mut parsed, r).map_err(|e| e.to_string())?;
+        apply_record(&mut parsed, kind, &payload).map_err(|e| e.to_string())?;
     }
     Ok((doc, parsed))
 }
 
-fn apply_record(parsed: &mut Parsed, r: record::Record<'_>) -> Result<(), codec::Malformed> {
-    match r.kind {
-        kind::CHUNK => parsed.chunks.extend_from_slice(r.payload),
+fn apply_record(parsed: &mut Parsed, kind: u8, payload: &[u8]) -> Result<(), codec::Malformed> {
+    match kind {
+        kind::CHUNK => parsed.chunks.extend_from_slice(payload),
         kind::SYNC => {
-            let (peer, state) = codec::sync_state(r.payload)?;
+            let (peer, state) = codec::sync_state(payload)?;
             parsed.sync.insert(peer, state.to_vec());
         }
         kind::META => {
-            let mut reader = Reader::new(r.payload);
+            let mut reader = Reader::new(payload);
             let meta = codec::meta(&mut reader)?;
             reader.finish()?;
             parsed.state = Some(EntryState::Live(meta));
@@ -146,30 +167,41 @@ fn apply_record(parsed: &mut Parsed, r: record::Record<'_>) -> Result<(), codec:
     Ok(())
 }
 
-/// The id a file names, if its magic and id record are intact.
-pub(crate) fn parse_id(bytes: &[u8]) -> Option<DocId> {
-    if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
-        return None;
-    }
-    let r = record::iter(bytes, MAGIC.len()).next()?.ok()?;
-    (r.kind == kind::ID).then_some(())?;
-    codec::doc_id(&mut Reader::new(r.payload)).ok()
+/// The id a file names, if its header and id record are intact.
+pub(crate) fn parse_id(bytes: &[u8], sealer: Option<&Sealer>, label: &[u8]) -> Option<DocId> {
+    let (salt, start) = seal::read_header(sealer, MAGIC, bytes).ok()?;
+    let (kind, payload) = Frame::new(sealer, label, salt, 0)
+        .iter(bytes, start)
+        .next()?
+        .ok()?;
+    (kind == kind::ID).then_some(())?;
+    codec::doc_id(&mut Reader::new(&payload)).ok()
 }
 
 /// The state a whole file written by this module leaves (see [`fragment_state`]).
-pub(crate) fn file_state(bytes: &[u8]) -> Option<EntryState> {
-    let mut records = record::iter(bytes, MAGIC.len());
+pub(crate) fn file_state(bytes: &[u8], sealer: Option<&Sealer>, label: &[u8]) -> Option<EntryState> {
+    let (salt, start) = seal::read_header(sealer, MAGIC, bytes).ok()?;
+    let frame = Frame::new(sealer, label, salt, 0);
+    let mut records = super::record::iter(bytes, start);
     records.next()?.ok()?;
-    fragment_state(bytes.get(records.position()..)?)
+    let rest = records.position();
+    fragment_state(bytes.get(rest..)?, frame.at(rest as u64))
 }
 
-/// The state the records in `fragment` (written by this module, without magic or id) leave.
-pub(crate) fn fragment_state(fragment: &[u8]) -> Option<EntryState> {
+/// The state the records in `fragment` (written by this module, without header or id, its first
+/// byte where `frame` says) leave. Only state records are opened: chunks are not decrypted here.
+pub(crate) fn fragment_state(fragment: &[u8], frame: Frame<'_>) -> Option<EntryState> {
     let mut state = None;
-    for r in record::iter(fragment, 0) {
+    let mut records = super::record::iter(fragment, 0);
+    loop {
+        let at = records.position();
+        let Some(r) = records.next() else { break };
         let r = r.ok()?;
         match r.kind {
-            kind::META => state = Some(EntryState::Live(codec::meta(&mut Reader::new(r.payload)).ok()?)),
+            kind::META => {
+                let row = frame.open_at(at, r.kind, r.payload).ok()?;
+                state = Some(EntryState::Live(codec::meta(&mut Reader::new(&row)).ok()?));
+            }
             kind::TOMBSTONE => state = Some(EntryState::Tombstone),
             _ => {}
         }
@@ -177,14 +209,21 @@ pub(crate) fn fragment_state(fragment: &[u8]) -> Option<EntryState> {
     state
 }
 
-/// The same content in the fewest records: one chunk, one sync state per peer, the last row.
-pub(crate) fn compacted(doc: &DocId, parsed: &Parsed) -> Option<Vec<u8>> {
-    let mut out = fresh(doc);
+/// The same content in the fewest records (a new file, new salt): one chunk, one sync state per
+/// peer, the last row.
+pub(crate) fn compacted(
+    sealer: Option<&Sealer>,
+    label: &[u8],
+    doc: &DocId,
+    parsed: &Parsed,
+) -> Option<Vec<u8>> {
+    let (mut out, salt) = fresh(sealer, label, doc);
+    let frame = Frame::new(sealer, label, salt, 0);
     match &parsed.state {
-        Some(EntryState::Tombstone) => push_tombstone(&mut out),
+        Some(EntryState::Tombstone) => push_tombstone(&mut out, frame),
         Some(EntryState::Live(meta)) => {
             let chunk = (!parsed.chunks.is_empty()).then_some(&parsed.chunks[..]);
-            push_save(&mut out, chunk, &parsed.sync_states(), meta)?;
+            push_save(&mut out, frame, chunk, &parsed.sync_states(), meta)?;
         }
         Some(EntryState::Quarantined) | None => return None,
     }
@@ -218,19 +257,55 @@ mod tests {
             heads: vec![ChangeHash([2; 32])],
             ..DocMeta::default()
         };
-        let mut file = fresh(&doc());
-        push_save(&mut file, Some(b"abc"), &[(peer(), b"s1".to_vec())], &meta1).unwrap();
-        push_save(&mut file, Some(b"def"), &[(peer(), b"s2".to_vec())], &meta2).unwrap();
-        let (id, parsed) = parse(&file, Some(&doc())).unwrap();
+        for sealer in [
+            None,
+            Some(Sealer::new(&crate::keys::DataKey::from_bytes([5; 32])).unwrap()),
+        ] {
+            check_saves(sealer.as_ref(), meta1.clone(), meta2.clone());
+        }
+    }
+
+    fn check_saves(sealer: Option<&Sealer>, meta1: DocMeta, meta2: DocMeta) {
+        let label = b"label";
+        let (mut file, salt) = fresh(sealer, label, &doc());
+        let frame = Frame::new(sealer, label, salt, 0);
+        push_save(
+            &mut file,
+            frame,
+            Some(b"abc"),
+            &[(peer(), b"s1".to_vec())],
+            &meta1,
+        )
+        .unwrap();
+        let mut tail = Vec::new();
+        push_save(
+            &mut tail,
+            frame.at(file.len() as u64),
+            Some(b"def"),
+            &[(peer(), b"s2".to_vec())],
+            &meta2,
+        )
+        .unwrap();
+        assert_eq!(
+            fragment_state(&tail, frame.at(file.len() as u64)),
+            Some(EntryState::Live(meta2.clone()))
+        );
+        file.extend_from_slice(&tail);
+        assert_eq!(
+            file_state(&file, sealer, label),
+            Some(EntryState::Live(meta2.clone()))
+        );
+        assert_eq!(sealer.is_some(), !file.windows(3).any(|w| w == b"abc"));
+        let (id, parsed) = parse(&file, sealer, label, Some(&doc())).unwrap();
         assert_eq!(id, doc());
         assert_eq!(parsed.chunks, b"abcdef");
         assert_eq!(parsed.sync_states(), vec![(peer(), b"s2".to_vec())]);
         assert_eq!(parsed.state, Some(EntryState::Live(meta2.clone())));
         assert_eq!(parsed.records, 6);
 
-        let small = compacted(&doc(), &parsed).unwrap();
+        let small = compacted(sealer, label, &doc(), &parsed).unwrap();
         assert!(small.len() < file.len());
-        let (_, again) = parse(&small, None).unwrap();
+        let (_, again) = parse(&small, sealer, label, None).unwrap();
         assert_eq!(
             (&again.chunks, again.sync_states()),
             (&parsed.chunks, parsed.sync_states())
@@ -241,9 +316,9 @@ mod tests {
 
     #[test]
     fn wrong_owner_and_bad_magic_are_errors() {
-        let file = fresh(&doc());
-        assert!(parse(&file, Some(&DocId::new("app/two").unwrap())).is_err());
-        assert!(parse(&file[1..], None).is_err());
-        assert!(parse(&file[..file.len() - 1], None).is_err());
+        let (file, _) = fresh(None, b"l", &doc());
+        assert!(parse(&file, None, b"l", Some(&DocId::new("app/two").unwrap())).is_err());
+        assert!(parse(&file[1..], None, b"l", None).is_err());
+        assert!(parse(&file[..file.len() - 1], None, b"l", None).is_err());
     }
 }

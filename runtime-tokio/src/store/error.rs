@@ -53,6 +53,24 @@ pub enum StoreError {
         /// The size that was refused.
         len: usize,
     },
+    /// The store is encrypted with another data key than the one given (HS-REST-2). Nothing was
+    /// read or changed; give the right key (see README "Keys at rest").
+    #[error("{path}: the store is encrypted with data key {found}, not the given key {given}")]
+    WrongKey {
+        /// The store's key check file.
+        path: PathBuf,
+        /// The id of the store's key.
+        found: String,
+        /// The id of the key given.
+        given: String,
+    },
+    /// The store is encrypted and no data key was given.
+    #[error("{0}: the store is encrypted; a data key is needed to open it")]
+    KeyRequired(PathBuf),
+    /// A data key was given but the store holds plaintext: migrate it first with
+    /// [`super::DocStore::rekey`] (the node does this at start).
+    #[error("{0}: the store is not encrypted; migrate it with DocStore::rekey")]
+    NotEncrypted(PathBuf),
     /// An earlier failure left the document files behind the write-ahead log. Nothing
     /// acknowledged is lost: reopen the store, which replays the log.
     #[error("store must be reopened after an earlier failure: {0}")]

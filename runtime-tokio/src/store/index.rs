@@ -11,7 +11,10 @@ use humansync_protocol::DocId;
 use humansync_sansio::DocMeta;
 
 use super::codec::{self, Malformed, Reader};
-use super::record;
+use super::seal::{self, Frame, Sealer};
+
+/// The label binding sealed index records to the index.
+const LABEL: &[u8] = b"index";
 
 /// The first bytes of the index snapshot (format version 1).
 pub(crate) const MAGIC: &[u8; 8] = b"HSIDX\0\0\x01";
@@ -38,9 +41,10 @@ pub(crate) enum EntryState {
 /// The in-memory index.
 pub(crate) type Index = BTreeMap<DocId, EntryState>;
 
-/// Encodes a snapshot of `index`.
-pub(crate) fn encode(index: &Index) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
+/// Encodes a snapshot of `index` (sealed with a sealer, HS-REST-3).
+pub(crate) fn encode(index: &Index, sealer: Option<&Sealer>) -> Vec<u8> {
+    let (mut out, salt) = seal::header(sealer, MAGIC);
+    let frame = Frame::new(sealer, LABEL, salt, 0);
     let mut row = Vec::new();
     for (doc, state) in index {
         row.clear();
@@ -54,22 +58,20 @@ pub(crate) fn encode(index: &Index) -> Vec<u8> {
             EntryState::Quarantined => row.push(2),
         }
         // A row is at most ~140 KiB (MAX_HEADS and MAX_BLOB_REFS hashes), far below the limit.
-        let _ = record::push(&mut out, kind::ENTRY, &[&row]);
+        let _ = frame.push(&mut out, kind::ENTRY, &[&row]);
     }
-    let _ = record::push(&mut out, kind::END, &[&(index.len() as u64).to_le_bytes()]);
+    let _ = frame.push(&mut out, kind::END, &[&(index.len() as u64).to_le_bytes()]);
     out
 }
 
 /// Decodes a snapshot; an error means the snapshot must not be trusted.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Index, String> {
-    if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
-        return Err("bad magic".to_owned());
-    }
+pub(crate) fn decode(bytes: &[u8], sealer: Option<&Sealer>) -> Result<Index, String> {
+    let (salt, start) = seal::read_header(sealer, MAGIC, bytes)?;
     let mut index = Index::new();
-    for r in record::iter(bytes, MAGIC.len()) {
-        let r = r.map_err(|bad| bad.to_string())?;
-        let mut reader = Reader::new(r.payload);
-        match r.kind {
+    for r in Frame::new(sealer, LABEL, salt, 0).iter(bytes, start) {
+        let (kind, payload) = r.map_err(|bad| bad.to_string())?;
+        let mut reader = Reader::new(&payload);
+        match kind {
             kind::ENTRY => {
                 let (doc, state) = entry(&mut reader).map_err(|e| e.to_string())?;
                 index.insert(doc, state);
@@ -120,15 +122,23 @@ mod tests {
     #[test]
     fn snapshot_roundtrip() {
         let index = sample();
-        assert_eq!(decode(&encode(&index)).unwrap(), index);
-        assert_eq!(decode(&encode(&Index::new())).unwrap(), Index::new());
+        assert_eq!(decode(&encode(&index, None), None).unwrap(), index);
+        assert_eq!(decode(&encode(&Index::new(), None), None).unwrap(), Index::new());
+        let s = Sealer::new(&crate::keys::DataKey::from_bytes([6; 32])).unwrap();
+        let sealed = encode(&index, Some(&s));
+        assert_eq!(decode(&sealed, Some(&s)).unwrap(), index);
+        assert!(!sealed.windows(3).any(|w| w == b"a/1"), "doc id visible");
+        assert!(decode(&sealed, None).is_err());
     }
 
     #[test]
     fn every_truncation_is_refused() {
-        let bytes = encode(&sample());
-        for cut in 0..bytes.len() {
-            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut} accepted");
+        let s = Sealer::new(&crate::keys::DataKey::from_bytes([6; 32])).unwrap();
+        for sealer in [None, Some(&s)] {
+            let bytes = encode(&sample(), sealer);
+            for cut in 0..bytes.len() {
+                assert!(decode(&bytes[..cut], sealer).is_err(), "cut at {cut} accepted");
+            }
         }
     }
 }

@@ -11,13 +11,21 @@ use humansync_protocol::DeviceId;
 use super::DocStore;
 use super::durable;
 use super::error::StoreError;
+use super::seal::Sealer;
 use super::stamps::StampFile;
 
 /// The last-seen file: magic `HSSEEN` format version 1, one record of kind 0x51 per peer.
 const FILE: StampFile = StampFile {
     magic: b"HSSEEN\0\x01",
     kind: 0x51,
+    label: b"last-seen",
 };
+
+/// The file's bytes for `seen`, sealed with `sealer`.
+pub(crate) fn encode(seen: &[(DeviceId, u64)], sealer: Option<&Sealer>) -> Vec<u8> {
+    let stamps: Vec<([u8; 32], u64)> = seen.iter().map(|(d, ms)| (*d.as_bytes(), *ms)).collect();
+    FILE.encode(&stamps, sealer)
+}
 
 impl DocStore {
     /// When (unix ms) a session with each peer was last open, as last saved; empty if the file
@@ -25,7 +33,7 @@ impl DocStore {
     pub fn last_seen(&self) -> Vec<(DeviceId, u64)> {
         let decode = |bytes: &[u8]| {
             Ok(FILE
-                .decode(bytes)?
+                .decode(bytes, self.sealer())?
                 .into_iter()
                 .filter_map(|(key, ms)| DeviceId::from_bytes(key).ok().map(|d| (d, ms)))
                 .collect())
@@ -40,12 +48,11 @@ impl DocStore {
     /// Durably replaces the saved last-seen times (unix ms).
     pub fn save_last_seen(&mut self, seen: &[(DeviceId, u64)]) -> Result<(), StoreError> {
         let layout = &self.layout;
-        let stamps: Vec<([u8; 32], u64)> = seen.iter().map(|(d, ms)| (*d.as_bytes(), *ms)).collect();
         durable::replace_side_file(
             &layout.last_seen_tmp(),
             &layout.last_seen,
             &layout.root,
-            &FILE.encode(&stamps),
+            &encode(seen, self.sealer()),
             &self.stats,
         )
     }

@@ -7,12 +7,15 @@
 //! <root>/cursors               cursors into peers' change logs (cursors.rs)
 //! <root>/blob-ages             since when unreferenced blobs are unreferenced (blob_ages.rs)
 //! <root>/last-seen             when a session with each peer was last open (last_seen.rs)
+//! <root>/keycheck              the data key's id when the store is encrypted (keycheck.rs)
+//! <root>/rekey/                a re-encryption being prepared or rolled forward (rekey.rs)
 //! <root>/docs/<kk>/<key>.hsd   one file per document (docfile.rs)
 //! <root>/tmp/                  files being written; emptied at open
 //! <root>/quarantine/<key>.<n>.hsd   corrupt files moved aside, never read again by the store
 //! ```
-//! `<key>` is 32 hex digits of BLAKE3(doc id) and `<kk>` its first two: names never depend on the
-//! id's characters (see the module docs of `store` for why).
+//! `<key>` is 32 hex digits of BLAKE3(doc id) — keyed with the data key's file-name subkey when the
+//! store is encrypted, so names reveal no document id (HS-REST-4) — and `<kk>` its first two:
+//! names never depend on the id's characters (see the module docs of `store` for why).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -36,11 +39,15 @@ pub(crate) struct Layout {
     pub(crate) blob_ages: PathBuf,
     pub(crate) last_seen: PathBuf,
     pub(crate) lock: PathBuf,
+    pub(crate) keycheck: PathBuf,
+    pub(crate) rekey: PathBuf,
+    /// The file-name key of an encrypted store.
+    names: Option<[u8; 32]>,
 }
 
 impl Layout {
-    /// The layout under `root`.
-    pub(crate) fn new(root: &Path) -> Self {
+    /// The layout under `root`; `names` keys the document file names of an encrypted store.
+    pub(crate) fn new(root: &Path, names: Option<[u8; 32]>) -> Self {
         Layout {
             root: root.to_path_buf(),
             docs: root.join("docs"),
@@ -52,22 +59,25 @@ impl Layout {
             blob_ages: root.join("blob-ages"),
             last_seen: root.join("last-seen"),
             lock: root.join("lock"),
+            keycheck: root.join("keycheck"),
+            rekey: root.join("rekey"),
+            names,
         }
     }
 
     /// The directory holding `doc`'s file.
     pub(crate) fn doc_dir(&self, doc: &DocId) -> PathBuf {
-        self.docs.join(&file_key(doc)[..2])
+        self.docs.join(&self.file_key(doc)[..2])
     }
 
     /// `doc`'s file.
     pub(crate) fn doc_path(&self, doc: &DocId) -> PathBuf {
-        self.doc_dir(doc).join(format!("{}.hsd", file_key(doc)))
+        self.doc_dir(doc).join(format!("{}.hsd", self.file_key(doc)))
     }
 
     /// Where `doc`'s replacement file is written before it is renamed into place.
     pub(crate) fn tmp_path(&self, doc: &DocId) -> PathBuf {
-        self.tmp.join(format!("{}.hsd", file_key(doc)))
+        self.tmp.join(format!("{}.hsd", self.file_key(doc)))
     }
 
     /// Where the index snapshot is written before it is renamed into place.
@@ -94,11 +104,19 @@ impl Layout {
     pub(crate) fn quarantine_path(&self, key: &str, n: u64) -> PathBuf {
         self.quarantine.join(format!("{key}.{n}.hsd"))
     }
+
+    /// 32 hex digits naming `doc`'s file (keyed in an encrypted store).
+    pub(crate) fn file_key(&self, doc: &DocId) -> String {
+        file_key(doc, self.names.as_ref())
+    }
 }
 
-/// 32 hex digits naming `doc`'s file.
-pub(crate) fn file_key(doc: &DocId) -> String {
-    let mut hasher = blake3::Hasher::new();
+/// 32 hex digits naming `doc`'s file, keyed BLAKE3 with `names` when given.
+pub(crate) fn file_key(doc: &DocId, names: Option<&[u8; 32]>) -> String {
+    let mut hasher = match names {
+        Some(key) => blake3::Hasher::new_keyed(key),
+        None => blake3::Hasher::new(),
+    };
     hasher.update(KEY_CONTEXT);
     hasher.update(doc.as_str().as_bytes());
     let hash = hasher.finalize();
@@ -160,8 +178,10 @@ mod tests {
 
     #[test]
     fn keys_are_fixed_width_hex_and_distinct() {
-        let a = file_key(&DocId::new("a").unwrap());
-        let b = file_key(&DocId::new("A").unwrap());
+        let a = file_key(&DocId::new("a").unwrap(), None);
+        let b = file_key(&DocId::new("A").unwrap(), None);
+        let keyed = file_key(&DocId::new("a").unwrap(), Some(&[9; 32]));
+        assert_ne!(a, keyed, "an encrypted store's names must depend on the key");
         assert_eq!(a.len(), 32);
         assert!(
             a.bytes()
@@ -172,7 +192,7 @@ mod tests {
 
     #[test]
     fn paths_stay_under_the_root() {
-        let layout = Layout::new(Path::new("/s"));
+        let layout = Layout::new(Path::new("/s"), None);
         let doc = DocId::new("app/x..y/z").unwrap();
         let path = layout.doc_path(&doc);
         assert!(path.starts_with("/s/docs"));

@@ -89,7 +89,8 @@ impl DocStore {
             Err(e) => return Err(StoreError::io("read", &path, e)),
         };
         self.stats.read_doc_file();
-        let parsed = match docfile::parse(&bytes, Some(doc)) {
+        let label = self.layout.file_key(doc);
+        let parsed = match docfile::parse(&bytes, self.sealer(), label.as_bytes(), Some(doc)) {
             Ok((_, parsed)) => parsed,
             Err(reason) => return Err(self.quarantine_doc(doc, reason)),
         };

@@ -4,16 +4,19 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{File, TryLockError};
 use std::io;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::docfile;
 use super::error::StoreError;
 use super::index::{self, EntryState, Index};
+use super::keycheck;
 use super::layout::{self, Layout};
 use super::quarantine::{self, Quarantine, QuarantineReport};
+use super::seal::Sealer;
 use super::stats::Counters;
 use super::wal::{PhysOp, Wal};
 use super::{DocStore, StoreOptions};
+use crate::keys::DataKey;
 
 impl DocStore {
     /// Opens (creating if needed) the store in `dir` with default options.
@@ -24,19 +27,43 @@ impl DocStore {
     /// Opens (creating if needed) the store in `dir`: takes its lock, loads the index, replays
     /// the log's committed batches into the document files (then checkpoints), and rebuilds the
     /// index from the files if it was missing or damaged. Reads no document file otherwise.
+    ///
+    /// The store is plain (not encrypted): an encrypted store is refused with
+    /// [`StoreError::KeyRequired`]. See [`DocStore::open_keyed`].
     pub fn open_with(dir: &Path, options: StoreOptions) -> Result<DocStore, StoreError> {
-        let layout = Layout::new(dir);
+        Self::open_keyed(dir, options, None)
+    }
+
+    /// Opens the store in `dir` as [`DocStore::open_with`] does, encrypted with `key` when given
+    /// (HS-REST-3). A new store is created encrypted; an encrypted store opened with another key
+    /// is [`StoreError::WrongKey`], without a key [`StoreError::KeyRequired`]; a plain store
+    /// holding data opened with a key is [`StoreError::NotEncrypted`] (see [`DocStore::rekey`]).
+    /// A re-encryption interrupted by a crash is finished (or undone) first.
+    pub fn open_keyed(
+        dir: &Path,
+        options: StoreOptions,
+        key: Option<&DataKey>,
+    ) -> Result<DocStore, StoreError> {
+        let sealer = match key {
+            Some(key) => Some(Arc::new(
+                Sealer::new(key).map_err(|e| StoreError::io("seal", dir, io::Error::other(e)))?,
+            )),
+            None => None,
+        };
+        let layout = Layout::new(dir, sealer.as_ref().map(|s| s.names_key()));
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io("create", dir, e))?;
         for sub in [&layout.docs, &layout.tmp, &layout.quarantine] {
             layout::ensure_dir(sub).map_err(|e| StoreError::io("create", sub, e))?;
         }
         let lock = take_lock(&layout)?;
-        clear_dir(&layout.tmp)?;
-        let root = File::open(dir).map_err(|e| StoreError::io("open", dir, e))?;
         let stats = Counters::default();
-        let (snapshot, written) = read_snapshot(&layout)?;
+        super::rekey::recover(&layout, &stats)?;
+        clear_dir(&layout.tmp)?;
+        check_key(&layout, sealer.as_deref(), &stats)?;
+        let root = File::open(dir).map_err(|e| StoreError::io("open", dir, e))?;
+        let (snapshot, written) = read_snapshot(&layout, sealer.as_deref())?;
         let rebuild = snapshot.is_none();
-        let (wal, recovered) = Wal::open(&layout.wal, &stats)?;
+        let (wal, recovered) = Wal::open(&layout.wal, sealer.clone(), &stats)?;
         let mut store = DocStore {
             layout,
             options,
@@ -45,6 +72,8 @@ impl DocStore {
             wal,
             index: snapshot.unwrap_or_default(),
             lens: HashMap::new(),
+            salts: HashMap::new(),
+            sealer,
             appends: HashMap::new(),
             touched: BTreeSet::new(),
             dirs_ok: HashSet::new(),
@@ -92,13 +121,14 @@ impl DocStore {
             let bytes = layout::read_all(&path).map_err(|e| StoreError::io("read", &path, e))?;
             self.stats.read_doc_file();
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-            let found = docfile::parse(&bytes, None).and_then(|(doc, parsed)| {
-                if layout::file_key(&doc) != stem {
-                    return Err(format!("file of {doc} has the wrong name"));
-                }
-                let state = parsed.state.ok_or("file has no META record")?;
-                Ok((doc, state))
-            });
+            let found =
+                docfile::parse(&bytes, self.sealer(), stem.as_bytes(), None).and_then(|(doc, parsed)| {
+                    if self.layout.file_key(&doc) != stem {
+                        return Err(format!("file of {doc} has the wrong name"));
+                    }
+                    let state = parsed.state.ok_or("file has no META record")?;
+                    Ok((doc, state))
+                });
             match found {
                 Ok((doc, state)) => {
                     rebuilt.insert(doc, state);
@@ -127,7 +157,8 @@ impl DocStore {
         reason: String,
         rebuilt: &mut Index,
     ) {
-        let doc = docfile::parse_id(bytes).filter(|doc| layout::file_key(doc) == stem);
+        let doc = docfile::parse_id(bytes, self.sealer(), stem.as_bytes())
+            .filter(|doc| self.layout.file_key(doc) == stem);
         let moved_to = quarantine::move_aside(&self.layout, stem, path).unwrap_or_else(|e| {
             tracing::error!(path = %path.display(), error = %e, "could not move a corrupt file");
             None
@@ -142,6 +173,35 @@ impl DocStore {
             reason,
         });
     }
+}
+
+/// Checks the data key against the store's key check; a new store gets one (HS-REST-2).
+fn check_key(layout: &Layout, sealer: Option<&Sealer>, stats: &Counters) -> Result<(), StoreError> {
+    match (keycheck::read(&layout.keycheck)?, sealer) {
+        (Some(found), Some(s)) if found == s.key_id() => Ok(()),
+        (Some(found), Some(s)) => Err(StoreError::WrongKey {
+            path: layout.keycheck.clone(),
+            found: found.to_string(),
+            given: s.key_id().to_string(),
+        }),
+        (Some(_), None) => Err(StoreError::KeyRequired(layout.keycheck.clone())),
+        (None, Some(s)) if is_empty(layout)? => keycheck::write(layout, s.key_id(), stats),
+        (None, Some(_)) => Err(StoreError::NotEncrypted(layout.root.clone())),
+        (None, None) => Ok(()),
+    }
+}
+
+/// True when the store holds nothing yet: no index, cursors, blob ages, document directory or
+/// logged batch.
+fn is_empty(layout: &Layout) -> Result<bool, StoreError> {
+    for file in [&layout.index, &layout.cursors, &layout.blob_ages] {
+        if std::fs::symlink_metadata(file).is_ok() {
+            return Ok(false);
+        }
+    }
+    let wal_len = std::fs::symlink_metadata(&layout.wal).map_or(0, |m| m.len());
+    let mut docs = std::fs::read_dir(&layout.docs).map_err(|e| StoreError::io("list", &layout.docs, e))?;
+    Ok(wal_len <= super::wal::MAGIC.len() as u64 && docs.next().is_none())
 }
 
 fn take_lock(layout: &Layout) -> Result<File, StoreError> {
@@ -171,9 +231,9 @@ fn clear_dir(dir: &Path) -> Result<(), StoreError> {
 
 /// The index snapshot, `None` when it must be rebuilt (missing with documents present, or
 /// damaged); and whether a snapshot file exists.
-fn read_snapshot(layout: &Layout) -> Result<(Option<Index>, bool), StoreError> {
+fn read_snapshot(layout: &Layout, sealer: Option<&Sealer>) -> Result<(Option<Index>, bool), StoreError> {
     match layout::read_all(&layout.index) {
-        Ok(bytes) => match index::decode(&bytes) {
+        Ok(bytes) => match index::decode(&bytes, sealer) {
             Ok(index) => Ok((Some(index), true)),
             Err(reason) => {
                 tracing::error!(%reason, "index snapshot is damaged");

@@ -14,7 +14,7 @@ use humansync_protocol::DocId;
 use super::DocStore;
 use super::error::StoreError;
 use super::index::EntryState;
-use super::layout::{self, Layout};
+use super::layout::Layout;
 use super::wal::PhysOp;
 
 /// A document file moved aside because it failed its checks.
@@ -88,7 +88,7 @@ impl DocStore {
         if q.pending.contains(doc) || self.index.get(doc) == Some(&EntryState::Quarantined) {
             return StoreError::Quarantined(doc.clone());
         }
-        let key = layout::file_key(doc);
+        let key = self.layout.file_key(doc);
         let moved_to = match move_aside(&self.layout, &key, &self.layout.doc_path(doc)) {
             Ok(moved) => moved,
             Err(e) => {

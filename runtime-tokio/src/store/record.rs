@@ -31,6 +31,10 @@ pub(crate) enum Bad {
     /// A record claims a length above [`MAX_PAYLOAD`].
     #[error("record at byte {0} claims an impossible length")]
     Length(usize),
+    /// A sealed record fails authentication: a wrong key, or a record altered, moved or
+    /// replayed (HS-REST-3).
+    #[error("sealed record at byte {0} fails authentication (tampered, moved or another key)")]
+    Sealed(usize),
 }
 
 /// The header for a record whose payload is the concatenation of `parts`, or `None` when the

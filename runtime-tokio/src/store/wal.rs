@@ -5,10 +5,16 @@
 //! a batch that was never acknowledged and is cut off at open. Replaying an op is idempotent
 //! (ops carry absolute offsets and whole files), so a crash during replay or during a checkpoint
 //! just replays again.
+//!
+//! In an encrypted store the header carries a salt drawn at every reset, and records are sealed
+//! with the label `wal` (seal.rs). An OP record is then `[u16 n][sealed (mode, id, offset, byte
+//! count); n][bytes]`: the bytes are document-file records, already sealed for their file and
+//! offset, so they are not encrypted twice; their count is bound by the sealed part.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use humansync_protocol::DocId;
 
@@ -17,7 +23,11 @@ use super::durable;
 use super::error::StoreError;
 use super::layout;
 use super::record;
+use super::seal::{self, Frame, Salt, Sealer};
 use super::stats::Counters;
+
+/// The label binding sealed log records to the log.
+const LABEL: &[u8] = b"wal";
 
 /// The first bytes of the log (format version 1).
 pub(crate) const MAGIC: &[u8; 8] = b"HSWAL\0\0\x01";
@@ -87,24 +97,35 @@ impl PhysOp {
         }
     }
 
-    fn decode(payload: &[u8]) -> Result<PhysOp, Malformed> {
-        let mut r = Reader::new(payload);
+    /// Decodes an op from its record payload (plain: `body` is `None`, the bytes are the rest of
+    /// `head`), or from an opened sealed head (mode, id, offset, byte count) and its `body`.
+    fn decode(head: &[u8], body: Option<&[u8]>) -> Result<PhysOp, Malformed> {
+        let mut r = Reader::new(head);
         let mode = r.u8()?;
         let doc = codec::doc_id(&mut r)?;
+        let offset = if mode == 1 { r.u64()? } else { 0 };
+        let bytes = match body {
+            None => r.rest(),
+            Some(body) => {
+                let count = r.u64()?;
+                r.finish()?;
+                if count != body.len() as u64 {
+                    return Err(Malformed("op byte count"));
+                }
+                body
+            }
+        };
         match mode {
             0 => Ok(PhysOp::Fresh {
                 doc,
-                bytes: r.rest().to_vec(),
+                bytes: bytes.to_vec(),
             }),
             1 => Ok(PhysOp::At {
                 doc,
-                offset: r.u64()?,
-                bytes: r.rest().to_vec(),
+                offset,
+                bytes: bytes.to_vec(),
             }),
-            2 => {
-                r.finish()?;
-                Ok(PhysOp::Forget { doc })
-            }
+            2 if bytes.is_empty() => Ok(PhysOp::Forget { doc }),
             _ => Err(Malformed("op mode")),
         }
     }
@@ -113,7 +134,8 @@ impl PhysOp {
 /// The size of `op`'s log record, or `None` when it exceeds the record limit.
 pub(crate) fn record_len(op: &PhysOp) -> Option<usize> {
     let (prefix, bytes) = op.prefix();
-    let len = prefix.len() + bytes.len();
+    // The sealed form adds its length, the byte count and the seal.
+    let len = prefix.len() + bytes.len() + 2 + 8 + seal::OVERHEAD;
     (len <= record::MAX_PAYLOAD).then_some(record::HEADER_LEN + len)
 }
 
@@ -130,6 +152,9 @@ pub(crate) struct Wal {
     file: File,
     path: PathBuf,
     len: u64,
+    sealer: Option<Arc<Sealer>>,
+    /// The salt of the current header (zero when plain).
+    salt: Salt,
 }
 
 /// What [`Wal::open`] found.
@@ -143,7 +168,11 @@ pub(crate) struct Recovered {
 
 impl Wal {
     /// Opens the log at `path` (creating it durably if missing) and reads its committed batches.
-    pub(crate) fn open(path: &Path, stats: &Counters) -> Result<(Wal, Recovered), StoreError> {
+    pub(crate) fn open(
+        path: &Path,
+        sealer: Option<Arc<Sealer>>,
+        stats: &Counters,
+    ) -> Result<(Wal, Recovered), StoreError> {
         let io = |op| StoreError::at(op, path);
         let bytes = match layout::read_all(path) {
             Ok(bytes) => bytes,
@@ -161,8 +190,16 @@ impl Wal {
             file,
             path: path.to_path_buf(),
             len: bytes.len() as u64,
+            sealer,
+            salt: [0; seal::SALT_LEN],
         };
-        if bytes.len() < MAGIC.len() && MAGIC.starts_with(&bytes) {
+        let sealed_magic = seal::sealed_magic(MAGIC);
+        let header_len = super::docfile::header_len(wal.sealer.as_deref());
+        let interrupted = bytes.len() < header_len
+            && (MAGIC.starts_with(&bytes)
+                || sealed_magic.starts_with(&bytes)
+                || bytes.starts_with(&sealed_magic));
+        if interrupted {
             // New, or its creation was interrupted before the header was durable.
             wal.reset(stats).map_err(io("initialise log"))?;
             if let Some(dir) = path.parent() {
@@ -174,13 +211,14 @@ impl Wal {
             };
             return Ok((wal, recovered));
         }
-        if !bytes.starts_with(MAGIC) {
-            return Err(StoreError::Format {
+        let (salt, start) =
+            seal::read_header(wal.sealer.as_deref(), MAGIC, &bytes).map_err(|reason| StoreError::Format {
                 path: path.to_path_buf(),
-                reason: "not a HumanSync write-ahead log of this version".to_owned(),
-            });
-        }
-        let (ops, valid_end) = committed(&bytes);
+                reason: format!("not a HumanSync write-ahead log of this version: {reason}"),
+            })?;
+        wal.salt = salt;
+        let frame = Frame::new(wal.sealer.as_deref(), LABEL, salt, 0);
+        let (ops, valid_end) = committed(&bytes, start, frame);
         let dropped = bytes.len() as u64 - valid_end;
         if dropped > 0 {
             tracing::warn!(path = %path.display(), dropped, "dropping the log's torn tail (never acknowledged)");
@@ -217,18 +255,39 @@ impl Wal {
 
     fn write_batch(&mut self, ops: &[PhysOp]) -> io::Result<u64> {
         self.file.seek(SeekFrom::Start(self.len))?;
+        let frame = Frame::new(self.sealer.as_deref(), LABEL, self.salt, 0);
         let mut out = BufWriter::with_capacity(1 << 20, &self.file);
         let mut written = 0u64;
         let too_large = || io::Error::other("log record exceeds the record limit");
+        let seal_failed = || io::Error::other("sealing a log record failed");
         for op in ops {
             let (prefix, bytes) = op.prefix();
-            let head = record::header(kind::OP, &[&prefix, bytes]).ok_or_else(too_large)?;
+            let at = usize::try_from(self.len + written).map_err(|_| too_large())?;
+            let sealed_head;
+            let head_parts: [&[u8]; 2] = if frame.sealed() {
+                let count = (bytes.len() as u64).to_le_bytes();
+                let sealed = frame
+                    .seal_at(at, kind::OP, &[&prefix, &count])
+                    .ok_or_else(seal_failed)?;
+                // A sealed head is at most ~250 bytes (id, offset, count, seal).
+                let n = u16::try_from(sealed.len()).map_err(|_| too_large())?;
+                sealed_head = (n.to_le_bytes(), sealed);
+                [&sealed_head.0[..], &sealed_head.1[..]]
+            } else {
+                [&prefix[..], &[]]
+            };
+            let head =
+                record::header(kind::OP, &[head_parts[0], head_parts[1], bytes]).ok_or_else(too_large)?;
             out.write_all(&head)?;
-            out.write_all(&prefix)?;
+            out.write_all(head_parts[0])?;
+            out.write_all(head_parts[1])?;
             out.write_all(bytes)?;
-            written += (head.len() + prefix.len() + bytes.len()) as u64;
+            written += (head.len() + head_parts[0].len() + head_parts[1].len() + bytes.len()) as u64;
         }
-        let count = (ops.len() as u64).to_le_bytes();
+        let at = usize::try_from(self.len + written).map_err(|_| too_large())?;
+        let count = frame
+            .seal_at(at, kind::COMMIT, &[&(ops.len() as u64).to_le_bytes()])
+            .ok_or_else(seal_failed)?;
         let head = record::header(kind::COMMIT, &[&count]).ok_or_else(too_large)?;
         out.write_all(&head)?;
         out.write_all(&count)?;
@@ -240,26 +299,35 @@ impl Wal {
     pub(crate) fn reset(&mut self, stats: &Counters) -> io::Result<()> {
         self.file.set_len(0)?;
         self.file.seek(SeekFrom::Start(0))?;
-        self.file.write_all(MAGIC)?;
+        let (header, salt) = seal::header(self.sealer.as_deref(), MAGIC);
+        self.file.write_all(&header)?;
         durable::sync_file(&self.file, stats)?;
-        stats.wrote(MAGIC.len());
-        self.len = MAGIC.len() as u64;
+        stats.wrote(header.len());
+        self.len = header.len() as u64;
+        self.salt = salt;
         Ok(())
     }
 }
 
-/// The ops of every intact batch and the offset where the intact prefix ends.
-fn committed(bytes: &[u8]) -> (Vec<PhysOp>, u64) {
+/// The ops of every intact batch after the header (`start` bytes) and the offset where the intact
+/// prefix ends.
+fn committed(bytes: &[u8], start: usize, frame: Frame<'_>) -> (Vec<PhysOp>, u64) {
     let mut ops = Vec::new();
     let mut pending = Vec::new();
-    let mut valid_end = MAGIC.len();
-    let mut records = record::iter(bytes, MAGIC.len());
-    while let Some(Ok(r)) = records.next() {
+    let mut valid_end = start;
+    let mut records = record::iter(bytes, start);
+    loop {
+        let at = records.position();
+        let Some(Ok(r)) = records.next() else { break };
         let ok = match r.kind {
-            kind::OP => PhysOp::decode(r.payload).map(|op| pending.push(op)).is_ok(),
+            kind::OP => decode_op(frame, at, r.payload)
+                .map(|op| pending.push(op))
+                .is_some(),
             kind::COMMIT => {
-                let mut reader = Reader::new(r.payload);
-                let count = reader.u64().ok().filter(|_| reader.finish().is_ok());
+                let count = frame.open_at(at, r.kind, r.payload).ok().and_then(|p| {
+                    let mut reader = Reader::new(&p);
+                    reader.u64().ok().filter(|_| reader.finish().is_ok())
+                });
                 let ok = count == Some(pending.len() as u64);
                 if ok {
                     ops.append(&mut pending);
@@ -274,6 +342,17 @@ fn committed(bytes: &[u8]) -> (Vec<PhysOp>, u64) {
         }
     }
     (ops, valid_end as u64)
+}
+
+/// The op of the OP record at byte `at` (sealed or plain, as `frame` says).
+fn decode_op(frame: Frame<'_>, at: usize, payload: &[u8]) -> Option<PhysOp> {
+    if !frame.sealed() {
+        return PhysOp::decode(payload, None).ok();
+    }
+    let n = usize::from(u16::from_le_bytes([*payload.first()?, *payload.get(1)?]));
+    let sealed = payload.get(2..2 + n)?;
+    let head = frame.open_at(at, kind::OP, sealed).ok()?;
+    PhysOp::decode(&head, Some(payload.get(2 + n..)?)).ok()
 }
 
 #[cfg(test)]
@@ -298,10 +377,16 @@ mod tests {
 
     #[test]
     fn batches_survive_reopen_and_torn_tails_are_dropped() {
+        torn_tails(None);
+        let key = crate::keys::DataKey::from_bytes([4; 32]);
+        torn_tails(Some(Arc::new(Sealer::new(&key).unwrap())));
+    }
+
+    fn torn_tails(sealer: Option<Arc<Sealer>>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal");
         let stats = Counters::default();
-        let (mut wal, rec) = Wal::open(&path, &stats).unwrap();
+        let (mut wal, rec) = Wal::open(&path, sealer.clone(), &stats).unwrap();
         assert!(rec.ops.is_empty());
         wal.append(&ops(), &stats).unwrap();
         let one = wal.len();
@@ -311,14 +396,22 @@ mod tests {
         let full = std::fs::read(&path).unwrap();
         for cut in one..two {
             std::fs::write(&path, &full[..cut as usize]).unwrap();
-            let (wal, rec) = Wal::open(&path, &stats).unwrap();
+            let (wal, rec) = Wal::open(&path, sealer.clone(), &stats).unwrap();
             assert_eq!(rec.ops, ops(), "cut at {cut}");
             assert_eq!(rec.dropped, cut - one);
             assert_eq!(wal.len(), one);
         }
         std::fs::write(&path, &full).unwrap();
-        let (_, rec) = Wal::open(&path, &stats).unwrap();
+        let (_, rec) = Wal::open(&path, sealer.clone(), &stats).unwrap();
         assert_eq!(rec.ops.len(), 4);
+        if sealer.is_some() {
+            assert!(!full.windows(3).any(|w| w == b"a/b"), "the doc id is visible");
+            // Opened without the key, or plain with a key: a clear format error.
+            assert!(matches!(
+                Wal::open(&path, None, &stats),
+                Err(StoreError::Format { .. })
+            ));
+        }
     }
 
     #[test]
@@ -327,7 +420,7 @@ mod tests {
         let path = dir.path().join("wal");
         std::fs::write(&path, b"something else entirely").unwrap();
         assert!(matches!(
-            Wal::open(&path, &Counters::default()),
+            Wal::open(&path, None, &Counters::default()),
             Err(StoreError::Format { .. })
         ));
     }

@@ -46,3 +46,12 @@ pub async fn paired_pair(seed: u8) -> (tempfile::TempDir, tempfile::TempDir, Anc
     introduce(&[&a, &b]).await;
     (da, db, anchor, a, b)
 }
+
+/// Opens the store of a stopped node stored under `dir` with its device data key (HS-REST-2).
+pub fn open_store(dir: &std::path::Path) -> humansync::store::DocStore {
+    let keys = humansync::keys::resolve(&humansync::KeySource::DeviceFile, dir)
+        .expect("device key")
+        .expect("encryption on");
+    humansync::store::DocStore::open_keyed(&dir.join("store"), Default::default(), Some(&keys[0]))
+        .expect("store opens")
+}

@@ -104,3 +104,25 @@ pub fn get_int(am: &AutoCommit, key: &str) -> Option<i64> {
         _ => None,
     }
 }
+
+/// The data key the store tests run with: every store test runs encrypted (HS-REST-3), as
+/// devices do by default.
+pub fn test_key() -> humansync::DataKey {
+    humansync::DataKey::from_bytes([0x42; 32])
+}
+
+/// Opens an encrypted store with [`test_key`] and default options.
+pub fn open(dir: &std::path::Path) -> Result<humansync::store::DocStore, humansync::store::StoreError> {
+    open_with(dir, humansync::store::StoreOptions::default())
+}
+
+/// Opens an encrypted store with [`test_key`] (plain with `HUMANSYNC_TEST_PLAINTEXT=1`, to
+/// compare the wall times `store_bulk` prints).
+pub fn open_with(
+    dir: &std::path::Path,
+    options: humansync::store::StoreOptions,
+) -> Result<humansync::store::DocStore, humansync::store::StoreError> {
+    let plain = std::env::var_os("HUMANSYNC_TEST_PLAINTEXT").is_some_and(|v| v == "1");
+    let key = (!plain).then(test_key);
+    humansync::store::DocStore::open_keyed(dir, options, key.as_ref())
+}

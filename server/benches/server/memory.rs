@@ -34,7 +34,11 @@ pub async fn run(size: &Size, report: &mut Report) {
     let bin = Path::new(env!("CARGO_BIN_EXE_humansync-server"));
     for run in 0..size.runs {
         let data = tempdir();
-        fixture::preload(&data.path().join(humansync_server::server::NODE_DIR), &notes);
+        fixture::preload_with(
+            &data.path().join(humansync_server::server::NODE_DIR),
+            &notes,
+            &humansync::KeySource::Off,
+        );
         let mut server = ServerProcess::start(bin, data.path(), PASSWORD);
         tokio::time::sleep(size.idle).await;
         let idle = server.memory().expect("the server is running");

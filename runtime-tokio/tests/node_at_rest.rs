@@ -1,0 +1,116 @@
+//! Data at rest on a running node (issue 21): after a real sync workload no note title, body or
+//! document id is found in any byte or file name under the document store (HS-REST-3,
+//! HS-REST-4), a plain store is migrated at start, and a wrong device key is refused with an
+//! error naming the key check (HS-REST-2).
+
+mod node_support;
+
+use humansync::{HumanSyncConfig, KeySource};
+use node_support::*;
+
+const TITLE: &str = "Minutes of the Kilimanjaro steering committee";
+const BODY: &str = "the treasurer proposes seventeen marmalade jars";
+const DOC: &str = "notes/kilimanjaro-minutes";
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("list").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Every needle found in a file's bytes or name under `dir`.
+fn plaintext_under(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for path in files_under(dir) {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        for needle in [TITLE, BODY, DOC, "kilimanjaro"] {
+            let hit = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+            if hit || path.to_string_lossy().contains(needle) {
+                found.push(format!("{needle:?} in {}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+async fn write_note(node: &humansync::Node) {
+    let doc = node.open_doc(DOC).await.expect("doc");
+    doc.put("title", TITLE).await.expect("put");
+    doc.put("body", BODY).await.expect("put");
+}
+
+async fn title_of(node: &humansync::Node) -> Option<String> {
+    node.open_doc(DOC)
+        .await
+        .ok()?
+        .get::<String>("title")
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Two devices sync a note; the receiving device's store, while it runs and after it stopped,
+/// holds none of its text or id. A plain device store (encryption off) shows them: the grep can
+/// fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_plaintext_in_a_device_store_after_syncing() {
+    let (da, db, _anchor, a, b) = paired_pair(21).await;
+    write_note(&a).await;
+    eventually(10, "B holds the note", || async {
+        title_of(&b).await.as_deref() == Some(TITLE)
+    })
+    .await;
+    assert_eq!(
+        plaintext_under(&db.path().join("store")),
+        Vec::<String>::new(),
+        "while running"
+    );
+    a.shutdown().await.expect("shutdown");
+    b.shutdown().await.expect("shutdown");
+    for dir in [&da, &db] {
+        assert_eq!(plaintext_under(&dir.path().join("store")), Vec::<String>::new());
+    }
+
+    let plain = tempfile::tempdir().expect("dir");
+    let mut config: HumanSyncConfig = config(plain.path());
+    config.data_key = KeySource::Off;
+    let node = humansync::init(config).await.expect("starts");
+    write_note(&node).await;
+    node.shutdown().await.expect("shutdown");
+    assert!(
+        !plaintext_under(&plain.path().join("store")).is_empty(),
+        "plain store shows the note"
+    );
+
+    // Turning encryption on migrates the plain store at start: nothing lost, nothing left.
+    let node = start(plain.path()).await;
+    assert_eq!(title_of(&node).await.as_deref(), Some(TITLE));
+    node.shutdown().await.expect("shutdown");
+    assert_eq!(plaintext_under(&plain.path().join("store")), Vec::<String>::new());
+}
+
+/// HS-REST-2: a device whose data key file was replaced does not start: the error names the
+/// store's key check; the store is left as it was, and the right key opens it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_device_key_is_refused_and_names_the_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let node = start(dir.path()).await;
+    write_note(&node).await;
+    node.shutdown().await.expect("shutdown");
+    let key_path = dir.path().join(humansync::keys::DATA_KEY_FILE);
+    let right = std::fs::read(&key_path).expect("key");
+    std::fs::write(&key_path, [0x33u8; 32]).expect("replace key");
+    let err = humansync::init(config(dir.path())).await.err().expect("refused");
+    assert!(err.to_string().contains("keycheck"), "{err}");
+    std::fs::write(&key_path, right).expect("restore key");
+    let node = start(dir.path()).await;
+    assert_eq!(title_of(&node).await.as_deref(), Some(TITLE));
+    node.shutdown().await.expect("shutdown");
+}
