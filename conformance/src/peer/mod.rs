@@ -131,7 +131,7 @@ impl Cases {
     }
 }
 
-/// 32 bytes from the OS (fresh runner keys, actor ids, document names).
+/// 32 bytes from the OS (fresh runner keys, document names).
 pub(crate) fn random32() -> Result<[u8; 32], PeerError> {
     let mut out = [0u8; 32];
     getrandom::fill(&mut out).map_err(|e| PeerError::Setup(format!("no OS randomness: {e}")))?;
