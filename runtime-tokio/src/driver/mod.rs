@@ -716,7 +716,7 @@ mod tests {
         let doc = DocId::new("notes/a").expect("a valid id");
         let not_loaded = core_error(humansync_sansio::CoreError::NotLoaded(doc.clone()));
         assert!(
-            matches!(not_loaded, Error::NotLoaded(d) if d == doc),
+            matches!(&not_loaded, Error::NotLoaded(d) if *d == doc),
             "{not_loaded:?}"
         );
         let record = core_error(humansync_sansio::CoreError::Record("bad signature".into()));
