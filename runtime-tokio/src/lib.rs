@@ -45,8 +45,8 @@
 //! ```
 
 mod anchor;
-mod blob_progress;
 mod at_rest;
+mod blob_progress;
 mod config;
 mod devices;
 mod discovery;

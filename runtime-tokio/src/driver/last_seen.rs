@@ -33,10 +33,10 @@ impl LastSeen {
     pub(crate) fn note(&mut self, peer: DeviceId, now_ms: u64) {
         let at = self.at.entry(peer).or_insert(now_ms);
         *at = (*at).max(now_ms);
-        if self.at.len() > MAX_PEERS {
-            if let Some(oldest) = self.at.iter().min_by_key(|(_, ms)| **ms).map(|(p, _)| *p) {
-                self.at.remove(&oldest);
-            }
+        if self.at.len() > MAX_PEERS
+            && let Some(oldest) = self.at.iter().min_by_key(|(_, ms)| **ms).map(|(p, _)| *p)
+        {
+            self.at.remove(&oldest);
         }
     }
 

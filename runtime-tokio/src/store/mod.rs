@@ -68,16 +68,16 @@ mod docfile;
 mod durable;
 mod error;
 mod index;
-mod last_seen;
 mod keycheck;
+mod last_seen;
 mod layout;
 mod load;
 mod open;
 mod quarantine;
 mod record;
-mod stamps;
 mod rekey;
 mod seal;
+mod stamps;
 mod stats;
 mod wal;
 

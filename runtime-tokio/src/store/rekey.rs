@@ -34,6 +34,12 @@ use crate::keys::DataKey;
 
 /// The commit marker inside the staging directory.
 const COMMIT: &str = "COMMIT";
+/// The marker while it is written, before it is renamed to [`COMMIT`].
+const COMMIT_TMP: &str = "COMMIT.tmp";
+/// The marker of a re-encryption to a key.
+const SEALED: &[u8] = b"sealed";
+/// The marker of a re-encryption to a plain store.
+const PLAIN: &[u8] = b"plain";
 
 /// What [`DocStore::rekey`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,9 +71,14 @@ impl DocStore {
         };
         let staging = Layout::new(&store.layout.rekey, sealer.as_ref().map(Sealer::names_key));
         let report = store.stage(&staging, sealer.as_ref())?;
+        // The commit point is the rename of a complete, synced marker: a kill while the marker is
+        // being written leaves no `COMMIT` (an empty one, read as "plain", once removed the key
+        // check of a sealed store: kill9_rotation.rs).
         let commit = staging.root.join(COMMIT);
-        let marker: &[u8] = if sealer.is_some() { b"sealed" } else { b"plain" };
-        write_synced(&commit, marker, &store.stats)?;
+        let pending = staging.root.join(COMMIT_TMP);
+        let marker: &[u8] = if sealer.is_some() { SEALED } else { PLAIN };
+        write_synced(&pending, marker, &store.stats)?;
+        std::fs::rename(&pending, &commit).map_err(|e| StoreError::io("rename onto", &commit, e))?;
         durable::sync_dir(&staging.root, &store.stats)
             .map_err(|e| StoreError::io("sync", &staging.root, e))?;
         roll_forward(&store.layout, &store.stats)?;
@@ -181,10 +192,18 @@ impl DocStore {
 /// staging of one that never committed.
 pub(crate) fn recover(layout: &Layout, stats: &Counters) -> Result<(), StoreError> {
     let staging = &layout.rekey;
-    match std::fs::symlink_metadata(staging.join(COMMIT)) {
-        Ok(_) => {
+    let commit = staging.join(COMMIT);
+    match read_marker(&commit) {
+        Ok(marker) if marker == SEALED || marker == PLAIN => {
             tracing::warn!(dir = %layout.root.display(), "finishing an interrupted re-encryption");
             roll_forward(layout, stats)
+        }
+        // Anything else was never committed (a marker is renamed into place whole): an earlier
+        // version's kill mid-write left an empty one. The old store is untouched: undo.
+        Ok(_) => {
+            tracing::warn!(dir = %layout.root.display(), "undoing an interrupted re-encryption (incomplete commit marker)");
+            std::fs::remove_dir_all(staging).map_err(|e| StoreError::io("remove", staging, e))?;
+            Ok(())
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if std::fs::symlink_metadata(staging).is_ok() {
@@ -193,7 +212,7 @@ pub(crate) fn recover(layout: &Layout, stats: &Counters) -> Result<(), StoreErro
             }
             Ok(())
         }
-        Err(e) => Err(StoreError::io("stat", staging.join(COMMIT), e)),
+        Err(e) => Err(StoreError::io("read", &commit, e)),
     }
 }
 
@@ -201,7 +220,7 @@ pub(crate) fn recover(layout: &Layout, stats: &Counters) -> Result<(), StoreErro
 fn roll_forward(layout: &Layout, stats: &Counters) -> Result<(), StoreError> {
     let staging = &layout.rekey;
     let commit = staging.join(COMMIT);
-    let sealed = layout::read_all(&commit).map_err(|e| StoreError::io("read", &commit, e))? == b"sealed";
+    let sealed = read_marker(&commit).map_err(|e| StoreError::io("read", &commit, e))? == SEALED;
     let old_docs = layout.root.join("docs.old");
     let staged_docs = staging.join("docs");
     let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
@@ -216,7 +235,13 @@ fn roll_forward(layout: &Layout, stats: &Counters) -> Result<(), StoreError> {
         }
         rename(&staged_docs, &layout.docs)?;
     }
-    for target in [&layout.index, &layout.cursors, &layout.blob_ages, &layout.last_seen, &layout.wal] {
+    for target in [
+        &layout.index,
+        &layout.cursors,
+        &layout.blob_ages,
+        &layout.last_seen,
+        &layout.wal,
+    ] {
         let name = target.file_name().unwrap_or_default();
         let staged = staging.join(name);
         if exists(&staged) {
@@ -244,6 +269,14 @@ fn roll_forward(layout: &Layout, stats: &Counters) -> Result<(), StoreError> {
     remove_if_present(&commit)?;
     std::fs::remove_dir_all(staging).map_err(|e| StoreError::io("remove", staging, e))?;
     durable::sync_dir(&layout.root, stats).map_err(|e| StoreError::io("sync", &layout.root, e))
+}
+
+/// The commit marker's first bytes (a marker is a few bytes; nothing longer is read).
+fn read_marker(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    layout::open_read(path)?.take(16).read_to_end(&mut out)?;
+    Ok(out)
 }
 
 fn remove_if_present(path: &Path) -> Result<(), StoreError> {

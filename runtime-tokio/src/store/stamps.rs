@@ -38,7 +38,11 @@ impl StampFile {
 
     /// The entries of a file; an error for a wrong magic, a damaged or cut record, a record of
     /// another kind or more than [`MAX_STAMPS`] entries.
-    pub(crate) fn decode(&self, bytes: &[u8], sealer: Option<&Sealer>) -> Result<Vec<([u8; 32], u64)>, String> {
+    pub(crate) fn decode(
+        &self,
+        bytes: &[u8],
+        sealer: Option<&Sealer>,
+    ) -> Result<Vec<([u8; 32], u64)>, String> {
         let (salt, start) = seal::read_header(sealer, self.magic, bytes)?;
         let mut out = Vec::new();
         for r in Frame::new(sealer, self.label, salt, 0).iter(bytes, start) {
@@ -93,6 +97,9 @@ mod tests {
             kind: 0x42,
             label: b"test",
         };
-        assert!(other.decode(&bytes, None).is_err(), "another file's magic is refused");
+        assert!(
+            other.decode(&bytes, None).is_err(),
+            "another file's magic is refused"
+        );
     }
 }
