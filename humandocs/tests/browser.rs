@@ -214,13 +214,17 @@ async fn type_in(c: &Client, css: &str, text: &str) {
         .expect("typing");
 }
 
+/// Clicks the element `css` selects; found again when the page replaced it between the find and
+/// the click (a list re-rendered by a status refresh).
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .expect(css)
-        .click()
-        .await
-        .expect("click");
+    for attempt in 0..3 {
+        let element = c.find(Locator::Css(css)).await.expect(css);
+        match element.click().await {
+            Ok(()) => return,
+            Err(e) if e.is_stale_element_reference() && attempt < 2 => {}
+            Err(e) => panic!("click {css}: {e:?}"),
+        }
+    }
 }
 
 async fn screenshot(c: &Client, name: &str) {

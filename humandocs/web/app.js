@@ -567,6 +567,8 @@ function deviceState(d) {
   return bits.join(' · ');
 }
 
+let shownDevices = '';
+
 function renderDevices() {
   if (!status) return;
   const rows = (status.devices || []).map((d) => ({
@@ -579,6 +581,11 @@ function renderDevices() {
     revoked: !!d.revoked_at_ms,
   }));
   if (rows.length === 0) rows.push({ name: 'This device', id: status.id, state: 'this device' });
+  // Rebuilt only when something shown changed, so keyboard focus on a row's button survives the
+  // status refreshes.
+  const key = JSON.stringify(rows);
+  if (key === shownDevices && els.devList.childElementCount === rows.length) return finishDevices();
+  shownDevices = key;
   els.devList.replaceChildren(...rows.map((d) => {
     const li = document.createElement('li');
     li.dataset.device = d.id;
@@ -611,6 +618,11 @@ function renderDevices() {
     }
     return li;
   }));
+  finishDevices();
+}
+
+/** The panel's sections that depend on whether this device is paired. */
+function finishDevices() {
   els.revokeSection.hidden = els.revokeSection.hidden && !status.paired;
   $('#pair-section').hidden = status.paired;
   els.inviteSection.hidden = !status.paired;
