@@ -348,7 +348,8 @@ s22() { # the phone can no longer sync: its new edits reach neither laptop nor s
     hd laptop wait-for --timeout 5 text "$DOC" "$PHONE_REVOKED" >/dev/null 2>&1 && leaked=1
     hd tablet wait-for --timeout 1 text "$DOC" "$PHONE_REVOKED" >/dev/null 2>&1 && leaked=1
     hd phone wait-for --timeout 1 text "$DOC" "$LAPTOP_REVOKED" >/dev/null 2>&1 && leaked=1
-    [ "$leaked" = 0 ] && ! hd phone status | grep -q "\"id\":\"$SERVER_ID\""
+    # The phone's connected peers (`peers`; `status` also lists every registered device).
+    [ "$leaked" = 0 ] && ! hd phone peers | grep -q "\"id\":\"$SERVER_ID\""
 }
 
 # --- run -----------------------------------------------------------------------------------------
