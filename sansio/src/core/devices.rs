@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use automerge::Automerge;
 use humansync_protocol::digest::heads_digest;
 use humansync_protocol::{CloseCode, DeviceId, DocDigest, DocId, SignedRecord};
 
@@ -133,7 +132,7 @@ impl Core {
     /// Test hook: lets a simulated malicious device rewrite its own `_devices` copy (forge records,
     /// delete keys) and push the result to its peers, as a modified client could.
     #[cfg(feature = "testing")]
-    pub fn tamper_devices_doc(&mut self, now: Instant, f: impl FnOnce(&mut Automerge)) {
+    pub fn tamper_devices_doc(&mut self, now: Instant, f: impl FnOnce(&mut automerge::Automerge)) {
         if let Some(loaded) = self.cache.get_mut(&DocId::devices()) {
             f(&mut loaded.am);
             self.save(now, &DocId::devices());
