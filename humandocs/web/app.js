@@ -23,7 +23,7 @@ const els = {
   imageDialog: $('#image-dialog'), imageFull: $('#image-full'), imageName: $('#image-name'),
   imageClose: $('#image-close'), historyBtn: $('#history-button'), historyDialog: $('#history-dialog'),
   historyClose: $('#history-close'), versions: $('#version-list'), versionHeading: $('#version-heading'),
-  versionPreview: $('#version-preview'), restore: $('#restore-version'),
+  versionPreview: $('#version-preview'), restore: $('#restore-version'), mergeLegend: $('#merge-legend'),
 };
 
 // ---------- HTTP ----------
@@ -393,6 +393,7 @@ async function showHistory() {
   els.restore.disabled = true;
   els.versionHeading.textContent = 'Pick a version.';
   els.versionPreview.textContent = '';
+  showInterleaving(null);
   const versions = r.data.slice().reverse();
   els.versions.replaceChildren(...versions.map((v, i) => {
     const li = document.createElement('li');
@@ -400,9 +401,10 @@ async function showHistory() {
     b.type = 'button';
     b.className = 'version';
     b.dataset.heads = v.heads.join(',');
+    if ((v.merged_from || []).length > 1) b.dataset.merged = '';
     const who = document.createElement('span');
     who.className = 'v-who';
-    who.textContent = deviceName(v.device) + (i === 0 ? ' · current' : '');
+    who.textContent = (v.device ? deviceName(v.device) : 'Merged edits') + (i === 0 ? ' · current' : '');
     const what = document.createElement('span');
     what.className = 'muted';
     const when = v.at_ms ? new Date(v.at_ms).toLocaleString() : '';
@@ -416,13 +418,53 @@ async function showHistory() {
 }
 
 async function pickVersion(button, v) {
-  const r = await api('GET', `/api/notes/${ed.id}/version?heads=${v.heads.join(',')}`);
+  const merged = (v.merged_from || []).length > 1 ? `&merged_from=${v.merged_from.join(',')}` : '';
+  const r = await api('GET', `/api/notes/${ed.id}/version?heads=${v.heads.join(',')}${merged}`);
   if (!r.ok) { toast(errorText(r)); return; }
   for (const b of els.versions.querySelectorAll('button')) b.setAttribute('aria-current', String(b === button));
   picked = v;
-  els.versionHeading.textContent = `${r.data.title || 'Untitled'} — ${deviceName(v.device)}`;
-  els.versionPreview.textContent = r.data.body;
+  els.versionHeading.textContent = `${r.data.title || 'Untitled'} — ${v.device ? deviceName(v.device) : 'merged edits'}`;
+  showInterleaving(r.data.interleaving);
+  if (r.data.interleaving) els.versionPreview.replaceChildren(...interleavedLines(r.data.interleaving));
+  else els.versionPreview.textContent = r.data.body;
   els.restore.disabled = false;
+}
+
+// A merge's lines, each marked with the concurrent branch(es) that typed it (HS history view).
+function branchName(b) {
+  return b.devices.length ? b.devices.map(deviceName).join(' + ') : 'another branch';
+}
+
+function showInterleaving(inter) {
+  els.mergeLegend.hidden = !inter;
+  if (!inter) { els.mergeLegend.replaceChildren(); return; }
+  const parts = inter.branches.map((b, i) => {
+    const s = document.createElement('span');
+    s.className = `branch b${i % 4}`;
+    s.textContent = `${branchName(b)} (${b.changes} edit${b.changes === 1 ? '' : 's'})`;
+    return s;
+  });
+  const lead = document.createElement('span');
+  lead.textContent = 'Merged from edits made at the same time: ';
+  els.mergeLegend.replaceChildren(lead, ...parts);
+}
+
+function interleavedLines(inter) {
+  return inter.lines.map((l, n) => {
+    const span = document.createElement('span');
+    span.className = 'line' + (l.branches.length ? ` from b${l.branches[0] % 4}` : '') + (l.branches.length > 1 ? ' mixed' : '');
+    span.dataset.branches = l.branches.join(',');
+    if (l.branches.length) span.title = `Typed on ${l.branches.map((i) => branchName(inter.branches[i])).join(' and ')}`;
+    span.append(...l.spans.map((sp) => {
+      if (sp.branch === null || sp.branch === undefined) return document.createTextNode(sp.text);
+      const mark = document.createElement('mark');
+      mark.className = `typed t${sp.branch % 4}`;
+      mark.textContent = sp.text;
+      return mark;
+    }));
+    if (n < inter.lines.length - 1) span.append('\n');
+    return span;
+  });
 }
 
 els.historyBtn.addEventListener('click', showHistory);

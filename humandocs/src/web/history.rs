@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, JsonBody};
-use super::live;
+use super::{interleave, live};
 use crate::AppError;
 use crate::app::{App, edit, now_ms};
 use crate::schema::{self, SchemaError};
@@ -35,6 +35,9 @@ pub struct Version {
     pub at_ms: Option<u64>,
     /// The run's first change merged concurrent work (it has more than one parent).
     pub merge: bool,
+    /// Where `merge`: the heads of the branches it joined (hex), to ask how their lines were
+    /// interleaved ([`super::interleave`]).
+    pub merged_from: Vec<String>,
 }
 
 /// A pause longer than this (seconds between two changes of one session, by their recorded
@@ -44,8 +47,8 @@ pub const IDLE_SPLIT_SECS: i64 = 5 * 60;
 /// The versions of a document, oldest first, at most [`MAX_VERSIONS`] (the newest).
 pub fn versions(am: &Automerge) -> Vec<Version> {
     let changes = am.get_changes(&[]);
-    // (actor, last change, changes, merge, last change's time in unix seconds or 0)
-    let mut runs: Vec<(Vec<u8>, ChangeHash, usize, bool, i64)> = Vec::new();
+    // (actor, last change, changes, parents of the first, last change's time in unix seconds or 0)
+    let mut runs: Vec<(Vec<u8>, ChangeHash, usize, &[ChangeHash], i64)> = Vec::new();
     for c in &changes {
         let actor = c.actor_id().to_bytes().to_vec();
         let time = c.timestamp();
@@ -55,13 +58,20 @@ pub fn versions(am: &Automerge) -> Vec<Version> {
                 run.2 += 1;
                 run.4 = time;
             }
-            _ => runs.push((actor, c.hash(), 1, c.deps().len() > 1, time)),
+            _ => runs.push((actor, c.hash(), 1, c.deps(), time)),
         }
     }
     let skip = runs.len().saturating_sub(MAX_VERSIONS);
-    runs.into_iter()
+    let mut list: Vec<Version> = runs
+        .into_iter()
         .skip(skip)
-        .map(|(actor, last, n, merge, time)| Version {
+        .map(|(actor, last, n, deps, time)| {
+            // A first change naming more than one dependency may join branches; keep those it
+            // truly joins (Automerge also names the author's own previous change).
+            let parents = interleave::independent(am, deps);
+            (actor, last, n, parents, time)
+        })
+        .map(|(actor, last, n, parents, time)| Version {
             heads: vec![last.to_string()],
             device: hex::encode(&actor[..actor.len().min(16)]),
             session: hex::encode(&actor),
@@ -70,9 +80,33 @@ pub fn versions(am: &Automerge) -> Vec<Version> {
                 Ok(secs) if secs > 0 => Some(secs.saturating_mul(1000)),
                 _ => updated_at(am, &[last]),
             },
-            merge,
+            merge: parents.len() > 1,
+            merged_from: if parents.len() > 1 {
+                hex_list(&parents)
+            } else {
+                Vec::new()
+            },
         })
-        .collect()
+        .collect();
+    // Concurrent branches merged and not yet edited on top: the current state is a merge of its
+    // heads, which no change records; list it as the newest version.
+    let heads = am.get_heads();
+    if heads.len() > 1 {
+        list.push(Version {
+            heads: hex_list(&heads),
+            device: String::new(),
+            session: String::new(),
+            changes: 0,
+            at_ms: list.iter().filter_map(|v| v.at_ms).max(),
+            merge: true,
+            merged_from: hex_list(&heads),
+        });
+    }
+    list
+}
+
+fn hex_list(hashes: &[ChangeHash]) -> Vec<String> {
+    hashes.iter().map(ChangeHash::to_string).collect()
 }
 
 /// Whether two changes of one session, at unix seconds `a` then `b`, are far enough apart to be
@@ -167,6 +201,10 @@ pub async fn list(State(app): State<App>, Path(uuid): Path<String>) -> Result<Js
 pub struct At {
     /// Comma-separated hex heads.
     pub heads: String,
+    /// For a merge: the comma-separated hex heads of the branches it joined
+    /// ([`Version::merged_from`]); the answer then says which lines each branch typed.
+    #[serde(default)]
+    pub merged_from: String,
 }
 
 fn heads_of(list: &str) -> Result<Vec<ChangeHash>, ApiError> {
@@ -190,16 +228,26 @@ pub async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let (_, doc) = app.existing(&uuid).await?;
     let heads = heads_of(&q.heads)?;
+    let parents = match q.merged_from.is_empty() {
+        true => Vec::new(),
+        false => heads_of(&q.merged_from)?,
+    };
     let result = doc
         .read(move |am| {
             if heads.iter().any(|h| am.get_change_by_hash(h).is_none()) {
                 return Ok(None);
             }
-            at(am, &heads).map(Some)
+            let (title, body) = at(am, &heads)?;
+            let lines = interleave::interleaving(am, &heads, &parents)?;
+            Ok::<_, SchemaError>(Some((title, body, lines)))
         })
         .await?;
     match result? {
-        Some((title, body)) => Ok(Json(json!({ "title": title, "body": body }))),
+        Some((title, body, interleaving)) => Ok(Json(json!({
+            "title": title,
+            "body": body,
+            "interleaving": interleaving,
+        }))),
         None => Err(AppError::NotFound("that version".into()).into()),
     }
 }
@@ -282,8 +330,15 @@ mod tests {
         edit_am(&mut laptop, |tx| schema::append_body(tx, "!", 4));
         laptop.merge(&mut phone).expect("merge");
         let v = versions(&laptop);
-        // Storage order: the laptop's session, then the phone's change it merged.
-        assert_eq!(v.len(), 2, "{v:?}");
+        // Storage order: the laptop's session, then the phone's change it merged, then the
+        // merge itself (two heads, no change on top yet).
+        assert_eq!(v.len(), 3, "{v:?}");
+        let heads = hex_list(&laptop.get_heads());
+        assert_eq!(
+            (v[2].merge, &v[2].heads, &v[2].merged_from),
+            (true, &heads, &heads)
+        );
+        assert!(!v[0].merge && v[0].merged_from.is_empty());
         assert_eq!(
             (v[0].changes, v[0].device.as_str()),
             (3, "01".repeat(16).as_str())
@@ -302,6 +357,15 @@ mod tests {
         let before = laptop.get_changes(&[]).len();
         edit_am(&mut laptop, |tx| restore(tx, &first, 9));
         assert_eq!(schema::read(&laptop).expect("read").body, "pack bags!");
+        let v = versions(&laptop);
+        let restored = v.last().expect("versions");
+        assert!(restored.merge, "restoring on top of two heads merges them");
+        assert_eq!(restored.merged_from, heads);
+        assert_eq!(
+            v.len(),
+            3,
+            "the restore's run replaced the unrecorded merge: {v:?}"
+        );
         assert_eq!(
             laptop.get_changes(&[]).len(),
             before + 1,

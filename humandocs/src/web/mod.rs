@@ -13,6 +13,7 @@ pub mod error;
 pub mod files;
 pub mod guard;
 pub mod history;
+pub mod interleave;
 pub mod live;
 pub mod notes;
 pub mod sync;
