@@ -138,6 +138,22 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
         );
         report.add(b, "speed-up over baseline", "×", "≥ 5×", am.ms / hs.ms);
 
+        // The floor: the same notes written as files and synced once, nothing else (§5).
+        let floor = crate::floor::write(&world.notes);
+        eprintln!(
+            "bench 1 run {run}: floor {:.0} ms ({} files, {} B, one syncfs)",
+            floor.ms, floor.files, floor.bytes
+        );
+        report.add(
+            b,
+            "floor (same notes as files + one syncfs): wall time",
+            "ms",
+            "",
+            floor.ms,
+        );
+        report.add(b, "initial sync / floor", "×", "", hs.ms / floor.ms);
+        report.add(b, "baseline / floor", "×", "", am.ms / floor.ms);
+
         if size.quick {
             // Counts only (never times): the whole set arrives unparsed, in bytes close to its saved size.
             assert_eq!(
@@ -158,6 +174,11 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
             assert!(
                 hs.traffic.bytes as f64 >= saved,
                 "every saved byte crossed the session"
+            );
+            assert_eq!(
+                (floor.files, floor.bytes),
+                (n, saved as u64),
+                "the floor wrote every note's saved bytes"
             );
             let server_side = server_side.expect("the server saw the session");
             assert!(server_side.bytes as f64 >= saved, "the server counted them too");

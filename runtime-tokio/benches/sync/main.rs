@@ -15,6 +15,7 @@ mod blob;
 mod child;
 mod common;
 mod devices;
+mod floor;
 mod heavy;
 mod initial;
 mod live;
