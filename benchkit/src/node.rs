@@ -22,12 +22,26 @@ pub fn data_key() -> humansync::KeySource {
     }
 }
 
-/// A node configuration for the benchmarks: 127.0.0.1, relays, mDNS and portmapper off; the
-/// store encrypted unless [`data_key`] says otherwise.
+/// The address benchmark nodes bind: `HUMANSYNC_BENCH_BIND` (a process started inside an
+/// emulated link's namespace is given its address there), else 127.0.0.1.
+pub fn bind_ip() -> std::net::IpAddr {
+    std::env::var("HUMANSYNC_BENCH_BIND")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into())
+}
+
+/// A node configuration for the benchmarks: [`bind_ip`] (127.0.0.1), relays, mDNS and
+/// portmapper off; the store encrypted unless [`data_key`] says otherwise.
 pub fn config(dir: &Path) -> HumanSyncConfig {
+    config_at(dir, bind_ip())
+}
+
+/// [`config`] bound to `ip`.
+pub fn config_at(dir: &Path, ip: std::net::IpAddr) -> HumanSyncConfig {
     let mut config = HumanSyncConfig::new(dir);
     config.data_key = data_key();
-    config.bind_addr = Some("127.0.0.1".parse().expect("ip"));
+    config.bind_addr = Some(ip);
     config.relay = RelayConfig::Disabled;
     config.mdns = false;
     config
@@ -36,6 +50,11 @@ pub fn config(dir: &Path) -> HumanSyncConfig {
 /// Starts a node stored under `dir` with [`config`].
 pub async fn start(dir: &Path) -> Node {
     humansync::init(config(dir)).await.expect("node starts")
+}
+
+/// Starts a node stored under `dir` bound to `ip`.
+pub async fn start_at(dir: &Path, ip: std::net::IpAddr) -> Node {
+    humansync::init(config_at(dir, ip)).await.expect("node starts")
 }
 
 /// The open session with `peer` in `stats`, if any.

@@ -204,7 +204,13 @@ impl ChildProc {
     /// Starts this binary as a child storing its node under `dir`.
     pub fn spawn(dir: &std::path::Path) -> ChildProc {
         let exe = std::env::current_exe().expect("current exe");
-        let mut child = Command::new(exe)
+        ChildProc::spawn_with(Command::new(exe), dir)
+    }
+
+    /// Starts `command` (this binary, perhaps wrapped: `ip netns exec …`) as a child storing its
+    /// node under `dir`.
+    pub fn spawn_with(mut command: Command, dir: &std::path::Path) -> ChildProc {
+        let mut child = command
             .arg("--child")
             .arg(dir)
             .stdin(Stdio::piped())

@@ -20,6 +20,7 @@ mod heavy;
 mod initial;
 mod live;
 mod reconnect;
+mod wan;
 mod world;
 
 use std::collections::BTreeSet;
@@ -73,19 +74,32 @@ fn main() {
     size.runs = args.number("--runs", size.runs);
     size.docs = args.number("--docs", size.docs);
     size.reconnects = args.number("--reconnects", size.reconnects);
+    // Benchmark 10 (emulated links, root) runs only when asked for: `--only 10`.
     let only = args.only(1..=9);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let report = runtime.block_on(run(&size, &only));
+    let mut report = runtime.block_on(run(&size, &only));
+    if args.only(1..=9).contains(&10) {
+        let profiles = args
+            .value("--profiles")
+            .unwrap_or("broadband,lte,poor")
+            .split(',')
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        wan::run(&size, &profiles, &mut report);
+    }
     println!("{}", describe_machine());
     println!("{}", report.table());
 }
 
 async fn run(size: &Size, only: &BTreeSet<u32>) -> report::Report {
     let mut report = report::Report::default();
+    if only.iter().all(|b| *b > 9) {
+        return report;
+    }
     let mut world = world::World::new(size.docs).await;
     if only.contains(&1) {
         initial::run(&mut world, size, &mut report).await;

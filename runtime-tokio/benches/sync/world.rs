@@ -22,6 +22,11 @@ pub struct World {
 impl World {
     /// Builds `n` notes, preloads them into the server peer's store and starts it.
     pub async fn new(n: usize) -> World {
+        World::new_at(n, humansync_benchkit::node::bind_ip()).await
+    }
+
+    /// [`World::new`] with the server peer bound to `ip`.
+    pub async fn new_at(n: usize, ip: std::net::IpAddr) -> World {
         let t = Instant::now();
         let notes = fixture::build_notes(n);
         let saved_bytes = fixture::saved_bytes(&notes);
@@ -29,7 +34,7 @@ impl World {
         let anchor = Anchor::default();
         anchor.install_as_identity(dir.path());
         fixture::preload(dir.path(), &notes);
-        let server = common::start(dir.path()).await;
+        let server = humansync_benchkit::node::start_at(dir.path(), ip).await;
         assert_eq!(server.id(), anchor.id(), "the server peer's id is the anchor");
         server
             .apply_pairing(anchor.pairing())

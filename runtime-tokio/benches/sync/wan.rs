@@ -1,0 +1,196 @@
+//! Benchmark 10 (issue 22 §3): sync over emulated links instead of loopback. The server peer
+//! runs in one namespace of a `linkem` lab on `lan`; the device (a child process) runs in
+//! another behind a profile (`broadband`, `lte`, `poor`: RTT, rate and loss of issue 22 §3);
+//! both bind their namespace's address. For each profile: the initial sync of every note
+//! against the link floor (the session's UDP bytes at the profile's rate plus two round trips:
+//! QUIC's handshake and the first request), and a no-change reconnect of the restarted device
+//! (round trips, bytes, and its time in round trips of the path). Needs root (skips, saying
+//! so); not in the default set or `--quick`: `--only 10` (`--profiles lte,poor` to pick).
+
+use std::time::Duration;
+
+use humansync_linkem::{Lab, LinkProfile, NodeSpec, PROFILES};
+
+use crate::Size;
+use crate::child::{ChildProc, FromChild, SyncReport, ToChild};
+use crate::common;
+use crate::report::Report;
+use crate::world::World;
+
+/// One profile's figures.
+struct Figures {
+    docs: usize,
+    initial: SyncReport,
+    reconnect: SyncReport,
+}
+
+/// Runs benchmark 10 over each of `profiles` (names from [`PROFILES`]).
+pub fn run(size: &Size, profiles: &[String], report: &mut Report) {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("bench 10 SKIPPED: emulated links need root (network namespaces, TUN, tc)");
+        return;
+    }
+    for name in profiles {
+        let Some((_, profile)) = PROFILES.iter().find(|(n, _)| n == name) else {
+            panic!("no link profile {name:?}; known: broadband, lte, poor, lan")
+        };
+        let f = over(size.docs, *profile);
+        let rtt = f64::from(profile.rtt_ms);
+        let floor_ms = match profile.rate_kbit {
+            Some(kbit) => f.initial.traffic.udp_bytes as f64 * 8.0 / kbit as f64 + 2.0 * rtt,
+            None => 2.0 * rtt,
+        };
+        eprintln!(
+            "bench 10 {name}: {} notes in {:.0} ms ({} B udp; floor {:.0} ms, {:.2}×) | no-change reconnect {:.1} ms, {} round trips, {} B",
+            f.docs,
+            f.initial.ms,
+            f.initial.traffic.udp_bytes,
+            floor_ms,
+            f.initial.ms / floor_ms,
+            f.reconnect.ms,
+            f.reconnect.traffic.round_trips,
+            f.reconnect.traffic.bytes
+        );
+        let b = "10";
+        let row = |what: &str| format!("{name}: {what}");
+        report.add(b, &row("initial sync: wall time"), "ms", "", f.initial.ms);
+        report.add(
+            b,
+            &row("initial sync: link floor (UDP bytes ÷ rate + 2 RTT)"),
+            "ms",
+            "",
+            floor_ms,
+        );
+        report.add(
+            b,
+            &row("initial sync / link floor"),
+            "×",
+            "≤ 1.3×",
+            f.initial.ms / floor_ms,
+        );
+        report.add(
+            b,
+            &row("no-change reconnect: wall time"),
+            "ms",
+            "",
+            f.reconnect.ms,
+        );
+        if rtt > 0.0 {
+            report.add(
+                b,
+                &row("no-change reconnect: wall time in RTTs"),
+                "RTT",
+                "1",
+                f.reconnect.ms / rtt,
+            );
+        }
+        report.add(
+            b,
+            &row("no-change reconnect: round trips"),
+            "round trips",
+            "1",
+            f.reconnect.traffic.round_trips as f64,
+        );
+        report.add(
+            b,
+            &row("no-change reconnect: session bytes"),
+            "B",
+            "≤ 1 KB",
+            f.reconnect.traffic.bytes as f64,
+        );
+    }
+}
+
+/// A lab with the server on `lan` and the device behind `profile`; the initial sync of `docs`
+/// notes, then one no-change reconnect.
+fn over(docs: usize, profile: LinkProfile) -> Figures {
+    let lab_name = format!("hsw{}", std::process::id() % 100_000);
+    let lab = Lab::start(
+        &lab_name,
+        10,
+        &[
+            NodeSpec {
+                name: "server".into(),
+                profile: LinkProfile::LAN,
+            },
+            NodeSpec {
+                name: "device".into(),
+                profile,
+            },
+        ],
+    )
+    .expect("the lab starts (root, ip, tc, TUN)");
+    let server_ip = lab.addr("server").expect("server address");
+    let device_ip = lab.addr("device").expect("device address");
+    let exe = std::env::current_exe().expect("current exe");
+    let device = move || {
+        let mut cmd = lab_command(&lab_name, &exe);
+        cmd.env("HUMANSYNC_BENCH_BIND", device_ip.to_string());
+        cmd
+    };
+    let server_ns = lab.namespace("server").expect("namespace").to_owned();
+    let figures = humansync_linkem::spawn_in_namespace(&server_ns, move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let mut world = World::new_at(docs, server_ip.into()).await;
+            let dir = common::tempdir();
+            let mut child = ChildProc::spawn_with(device(), dir.path());
+            child.send(&ToChild::Start);
+            let FromChild::Ready { id: Some(id), .. } = child.recv() else {
+                panic!("device did not start")
+            };
+            world.register(id).await;
+            child.send(&ToChild::Sync {
+                pairing: Some(world.pairing()),
+                server: world.server.id(),
+                addrs: world.server.addrs(),
+                docs,
+                changed: 0,
+            });
+            let FromChild::Synced(initial) = child.recv() else {
+                panic!("device did not sync")
+            };
+            child.exit();
+            // Let the server notice the device left before it comes back.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut child = ChildProc::spawn_with(device(), dir.path());
+            child.send(&ToChild::Start);
+            let FromChild::Ready { .. } = child.recv() else {
+                panic!("device did not restart")
+            };
+            child.send(&ToChild::Sync {
+                pairing: None,
+                server: world.server.id(),
+                addrs: world.server.addrs(),
+                docs,
+                changed: 0,
+            });
+            let FromChild::Synced(reconnect) = child.recv() else {
+                panic!("device did not reconnect")
+            };
+            child.exit();
+            Figures {
+                docs,
+                initial,
+                reconnect,
+            }
+        })
+    })
+    .join()
+    .expect("the server thread")
+    .expect("entered the server's namespace");
+    drop(lab);
+    figures
+}
+
+/// `ip netns exec {lab}-device {exe}` (what [`Lab::command`] builds; rebuilt here because the
+/// lab stays on this thread).
+fn lab_command(lab: &str, exe: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", &format!("{lab}-device")]).arg(exe);
+    cmd
+}
