@@ -36,6 +36,11 @@ pub enum ToChild {
     },
     /// Read a note's scalar `key` (to check content arrived).
     Read { doc: String, key: String },
+    /// Start recording when each document changes by `from` (wall clock, unix ns); answer
+    /// Watching at once.
+    Watch { from: DeviceId },
+    /// Answer Seen once every one of `docs` changed since Watch, or after `timeout_ms`.
+    Collect { docs: Vec<String>, timeout_ms: u64 },
     /// Shut the node down and exit.
     Exit,
 }
@@ -49,6 +54,10 @@ pub enum FromChild {
     Synced(SyncReport),
     /// A value read.
     Value(Option<i64>),
+    /// Recording changes.
+    Watching,
+    /// When each document first changed after Watch (unix ns), for those that did.
+    Seen(std::collections::BTreeMap<String, u128>),
     /// Shut down.
     Bye,
 }
@@ -86,6 +95,8 @@ pub fn run(dir: PathBuf) {
         let stdin = std::io::stdin();
         let mut lines = stdin.lock().lines();
         let mut node: Option<humansync::Node> = None;
+        let seen: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u128>>> =
+            Default::default();
         let mut out = std::io::stdout().lock();
         let mut say = |msg: FromChild| {
             let line = serde_json::to_string(&msg).expect("encode");
@@ -180,6 +191,43 @@ pub fn run(dir: PathBuf) {
                         None => None,
                     };
                     say(FromChild::Value(value));
+                }
+                ToChild::Watch { from } => {
+                    let n = node.clone().expect("Start comes before Watch");
+                    let mut events = n.events();
+                    let seen = seen.clone();
+                    tokio::spawn(async move {
+                        while let Ok(e) = events.recv().await {
+                            if let humansync::Event::DocChanged { doc, origin } = e
+                                && origin == humansync::Origin::Remote(from)
+                            {
+                                let at = std::time::SystemTime::now()
+                                    .duration_since(std::time::UNIX_EPOCH)
+                                    .expect("after 1970")
+                                    .as_nanos();
+                                seen.lock()
+                                    .expect("lock")
+                                    .entry(doc.as_str().to_owned())
+                                    .or_insert(at);
+                            }
+                        }
+                    });
+                    say(FromChild::Watching);
+                }
+                ToChild::Collect { docs, timeout_ms } => {
+                    let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+                    loop {
+                        let done = {
+                            let s = seen.lock().expect("lock");
+                            docs.iter().all(|d| s.contains_key(d))
+                        };
+                        if done || Instant::now() > deadline {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    let s = seen.lock().expect("lock").clone();
+                    say(FromChild::Seen(s));
                 }
                 ToChild::Exit => {
                     if let Some(n) = node.take() {

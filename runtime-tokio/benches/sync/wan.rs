@@ -14,14 +14,19 @@ use humansync_linkem::{Lab, LinkProfile, NodeSpec, PROFILES};
 use crate::Size;
 use crate::child::{ChildProc, FromChild, SyncReport, ToChild};
 use crate::common;
-use crate::report::Report;
+use crate::report::{Report, percentile};
 use crate::world::World;
+
+/// Edits made on the server per profile, one note each, spaced so that each arrives alone.
+const EDITS: usize = 30;
 
 /// One profile's figures.
 struct Figures {
     docs: usize,
     initial: SyncReport,
     reconnect: SyncReport,
+    /// From the server's `put` to the device's change event, ms, one per edit that arrived.
+    edits_ms: Vec<f64>,
 }
 
 /// Runs benchmark 10 over each of `profiles` (names from [`PROFILES`]).
@@ -67,6 +72,28 @@ pub fn run(size: &Size, profiles: &[String], report: &mut Report) {
             "×",
             "≤ 1.3×",
             f.initial.ms / floor_ms,
+        );
+        let one_way = rtt / 2.0;
+        eprintln!(
+            "bench 10 {name}: edits {} of {EDITS} arrived, p50 {:.1} ms p99 {:.1} ms (one-way delay {one_way:.0} ms)",
+            f.edits_ms.len(),
+            percentile(&f.edits_ms, 50.0),
+            percentile(&f.edits_ms, 99.0)
+        );
+        let goal = format!("≤ {:.0} ms", one_way + 5.0);
+        report.add(
+            b,
+            &row("edit propagation: p50"),
+            "ms",
+            &goal,
+            percentile(&f.edits_ms, 50.0),
+        );
+        report.add(
+            b,
+            &row("edit propagation: p99"),
+            "ms",
+            "",
+            percentile(&f.edits_ms, 99.0),
         );
         report.add(
             b,
@@ -129,6 +156,7 @@ fn over(docs: usize, profile: LinkProfile) -> Figures {
         cmd
     };
     let server_ns = lab.namespace("server").expect("namespace").to_owned();
+    let spacing = Duration::from_millis(100 + 3 * u64::from(profile.rtt_ms));
     let figures = humansync_linkem::spawn_in_namespace(&server_ns, move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -154,6 +182,7 @@ fn over(docs: usize, profile: LinkProfile) -> Figures {
             let FromChild::Synced(initial) = child.recv() else {
                 panic!("device did not sync")
             };
+            let edits_ms = edits(&world, &mut child, spacing).await;
             child.exit();
             // Let the server notice the device left before it comes back.
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -177,6 +206,7 @@ fn over(docs: usize, profile: LinkProfile) -> Figures {
                 docs,
                 initial,
                 reconnect,
+                edits_ms,
             }
         })
     })
@@ -185,6 +215,40 @@ fn over(docs: usize, profile: LinkProfile) -> Figures {
     .expect("entered the server's namespace");
     drop(lab);
     figures
+}
+
+/// [`EDITS`] edits of distinct notes on the server, `spacing` apart, each timed from `put` to
+/// the device's change event (both on this machine's wall clock).
+async fn edits(world: &World, child: &mut ChildProc, spacing: Duration) -> Vec<f64> {
+    let n = EDITS.min(world.notes.len());
+    child.send(&ToChild::Watch {
+        from: world.server.id(),
+    });
+    let FromChild::Watching = child.recv() else {
+        panic!("device does not watch")
+    };
+    let mut made = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = crate::fixture::note_id(i).as_str().to_owned();
+        let doc = world.server.open_doc(&id).await.expect("note");
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_nanos();
+        doc.put("wan_edit", i as i64).await.expect("put");
+        made.push((id, at));
+        tokio::time::sleep(spacing).await;
+    }
+    child.send(&ToChild::Collect {
+        docs: made.iter().map(|(id, _)| id.clone()).collect(),
+        timeout_ms: 30_000,
+    });
+    let FromChild::Seen(seen) = child.recv() else {
+        panic!("device did not answer")
+    };
+    made.iter()
+        .filter_map(|(id, at)| seen.get(id).map(|s| s.saturating_sub(*at) as f64 / 1e6))
+        .collect()
 }
 
 /// `ip netns exec {lab}-device {exe}` (what [`Lab::command`] builds; rebuilt here because the
