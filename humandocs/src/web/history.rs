@@ -44,48 +44,60 @@ pub struct Version {
 /// times) starts a new version: an edit session is a burst of typing, not a whole run of the app.
 pub const IDLE_SPLIT_SECS: i64 = 5 * 60;
 
+/// Consecutive changes of one edit session.
+struct Run<'a> {
+    actor: Vec<u8>,
+    last: ChangeHash,
+    changes: usize,
+    /// The first change's dependencies.
+    deps: &'a [ChangeHash],
+    /// The last change's time, unix seconds (0: none recorded).
+    time: i64,
+}
+
 /// The versions of a document, oldest first, at most [`MAX_VERSIONS`] (the newest).
 pub fn versions(am: &Automerge) -> Vec<Version> {
     let changes = am.get_changes(&[]);
-    // (actor, last change, changes, parents of the first, last change's time in unix seconds or 0)
-    let mut runs: Vec<(Vec<u8>, ChangeHash, usize, &[ChangeHash], i64)> = Vec::new();
+    let mut runs: Vec<Run<'_>> = Vec::new();
     for c in &changes {
         let actor = c.actor_id().to_bytes().to_vec();
         let time = c.timestamp();
         match runs.last_mut() {
-            Some(run) if run.0 == actor && !idle_between(run.4, time) => {
-                run.1 = c.hash();
-                run.2 += 1;
-                run.4 = time;
+            Some(run) if run.actor == actor && !idle_between(run.time, time) => {
+                run.last = c.hash();
+                run.changes += 1;
+                run.time = time;
             }
-            _ => runs.push((actor, c.hash(), 1, c.deps(), time)),
+            _ => runs.push(Run {
+                actor,
+                last: c.hash(),
+                changes: 1,
+                deps: c.deps(),
+                time,
+            }),
         }
     }
     let skip = runs.len().saturating_sub(MAX_VERSIONS);
     let mut list: Vec<Version> = runs
         .into_iter()
         .skip(skip)
-        .map(|(actor, last, n, deps, time)| {
+        .map(|run| {
             // A first change naming more than one dependency may join branches; keep those it
             // truly joins (Automerge also names the author's own previous change).
-            let parents = interleave::independent(am, deps);
-            (actor, last, n, parents, time)
-        })
-        .map(|(actor, last, n, parents, time)| Version {
-            heads: vec![last.to_string()],
-            device: hex::encode(&actor[..actor.len().min(16)]),
-            session: hex::encode(&actor),
-            changes: n,
-            at_ms: match u64::try_from(time) {
-                Ok(secs) if secs > 0 => Some(secs.saturating_mul(1000)),
-                _ => updated_at(am, &[last]),
-            },
-            merge: parents.len() > 1,
-            merged_from: if parents.len() > 1 {
-                hex_list(&parents)
-            } else {
-                Vec::new()
-            },
+            let parents = interleave::independent(am, run.deps);
+            let merge = parents.len() > 1;
+            Version {
+                heads: vec![run.last.to_string()],
+                device: hex::encode(&run.actor[..run.actor.len().min(16)]),
+                session: hex::encode(&run.actor),
+                changes: run.changes,
+                at_ms: match u64::try_from(run.time) {
+                    Ok(secs) if secs > 0 => Some(secs.saturating_mul(1000)),
+                    _ => updated_at(am, &[run.last]),
+                },
+                merge,
+                merged_from: if merge { hex_list(&parents) } else { Vec::new() },
+            }
         })
         .collect();
     // Concurrent branches merged and not yet edited on top: the current state is a merge of its
