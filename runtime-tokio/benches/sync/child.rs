@@ -86,11 +86,7 @@ pub struct SyncReport {
 /// The child side: runs until told to exit.
 pub fn run(dir: PathBuf) {
     let main_start = Instant::now();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::common::runtime();
     runtime.block_on(async move {
         let stdin = std::io::stdin();
         let mut lines = stdin.lock().lines();

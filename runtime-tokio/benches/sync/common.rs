@@ -42,3 +42,13 @@ pub fn memory_kib() -> (u64, u64) {
     let m = humansync_benchkit::proc::Memory::of_self();
     (m.peak_kib, m.rss_kib)
 }
+
+/// The runtime every process of this benchmark runs on: two worker threads (this machine's
+/// cores), I/O and timers.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}

@@ -76,11 +76,7 @@ fn main() {
     size.reconnects = args.number("--reconnects", size.reconnects);
     // Benchmark 10 (emulated links, root) runs only when asked for: `--only 10`.
     let only = args.only(1..=9);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::common::runtime();
     let mut report = runtime.block_on(run(&size, &only));
     if args.only(1..=9).contains(&10) {
         let profiles = args

@@ -158,11 +158,7 @@ fn over(docs: usize, profile: LinkProfile) -> Figures {
     let server_ns = lab.namespace("server").expect("namespace").to_owned();
     let spacing = Duration::from_millis(100 + 3 * u64::from(profile.rtt_ms));
     let figures = humansync_linkem::spawn_in_namespace(&server_ns, move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = common::runtime();
         runtime.block_on(async move {
             let mut world = World::new_at(docs, server_ip.into()).await;
             let dir = common::tempdir();
