@@ -31,9 +31,17 @@ pub enum Error {
         /// The type asked for.
         expected: &'static str,
     },
-    /// Local storage failed; nothing was acknowledged.
+    /// Local storage failed; nothing was acknowledged. A document change or delete that fails
+    /// so was already applied in this node's memory and sent to connected peers: it may still
+    /// take effect everywhere, but it is not durable on this device (retry it to make it so).
     #[error("storage: {0}")]
     Storage(String),
+    /// The disk holding the node's storage is full (or a quota is exhausted); nothing was
+    /// acknowledged, as with [`Error::Storage`] (a change or delete may still take effect). A
+    /// local fault: the node recovers by itself once space is freed, without a restart; retry
+    /// then.
+    #[error("disk full: {0}")]
+    DiskFull(String),
     /// Another node, in this or another process, has the store open; nothing was changed.
     #[error("storage: {} is in use by another node (another process of this app?)", .0.display())]
     StoreInUse(std::path::PathBuf),
@@ -62,4 +70,27 @@ pub enum Error {
     /// The node has shut down.
     #[error("the node has shut down")]
     Shutdown,
+}
+
+/// How the disk worker marks a failure reason as a full disk on its way through the core's
+/// `IoResult::Failed` (whose reason is text), so that the driver answers [`Error::DiskFull`].
+pub(crate) const DISK_FULL_REASON: &str = "disk full: ";
+
+impl Error {
+    /// The error for a failed blob-store call: [`Error::DiskFull`] when a full disk caused it.
+    pub(crate) fn blob_store(e: &crate::transport::TransportError) -> Error {
+        if e.is_disk_full() {
+            Error::DiskFull(e.to_string())
+        } else {
+            Error::Storage(e.to_string())
+        }
+    }
+
+    /// The error for a failed storage task with this reason ([`DISK_FULL_REASON`]).
+    pub(crate) fn storage(reason: &str) -> Error {
+        match reason.strip_prefix(DISK_FULL_REASON) {
+            Some(cause) => Error::DiskFull(cause.to_owned()),
+            None => Error::Storage(reason.to_owned()),
+        }
+    }
 }

@@ -78,9 +78,12 @@ pub struct NodeStats {
     pub docs_loaded: u64,
     /// Document saves made durable (save tasks the store answered with success).
     pub saves_done: u64,
-    /// Store tasks (loads, saves, deletes) not answered yet: zero means everything received so
-    /// far is durable.
+    /// Store tasks (loads, saves, deletes) not answered yet: zero (with `writes_refused`) means
+    /// everything received so far is durable.
     pub io_pending: u64,
+    /// Documents whose last write the store refused (a full disk): held in memory and written
+    /// again by the node itself until the store takes them (issue 20).
+    pub writes_refused: u64,
     /// Every session the core knows, open or still in its handshake.
     pub sessions: Vec<SessionCounters>,
     /// The relay this node is connected to and reachable through, if any.

@@ -50,9 +50,12 @@ pub async fn run(world: Shared, name: String, seed: u64, stream: u64) {
 
 async fn ask(data: &std::path::Path, request: Value) -> Outcome {
     match client::request(data, &request, REQUEST_TIMEOUT).await {
-        // A storage failure answers an error, yet the change may be applied in memory and sent
-        // to peers (seen with a full disk): its outcome is unknown, not "not done".
-        Outcome::Err { code, message } if code == "sync" && message.contains("storage") => {
+        // A storage failure (a full disk too) answers an error, yet the change may be applied
+        // in memory and sent to peers (the library says so): its outcome is unknown, not "not
+        // done".
+        Outcome::Err { code, message }
+            if code == "sync" && (message.contains("storage") || message.contains("disk full")) =>
+        {
             Outcome::Unknown(format!("answered {code}: {message}"))
         }
         other => other,
@@ -86,7 +89,10 @@ async fn note(world: &Shared, name: &str, op: &str, outcome: &Outcome) {
             }
         }
         Outcome::Unknown(why) if on_full_disk && why.starts_with("answered") => {
-            let clear = why.to_lowercase().contains("no space") || why.contains("os error 28");
+            let why_lower = why.to_lowercase();
+            let clear = ["no space", "os error 28", "disk full"]
+                .iter()
+                .any(|s| why_lower.contains(s));
             w.journal.record(
                 "disk_full_error",
                 json!({ "op": op, "message": why, "clear": clear }),

@@ -331,7 +331,7 @@ impl Driver {
             _ => None,
         };
         self.core.handle_io_result(now, id, result);
-        let error = || Error::Storage(failure.clone().unwrap_or_default());
+        let error = || Error::storage(failure.as_deref().unwrap_or_default());
         if let Some((reply, value)) = self.acks.remove(&id) {
             let _ = reply.send(if ok { Ok(value) } else { Err(error()) });
         }
@@ -382,7 +382,7 @@ impl Driver {
                     let result = transport
                         .add_blob_held(&path)
                         .await
-                        .map_err(|e| Error::Storage(e.to_string()));
+                        .map_err(|e| Error::blob_store(&e));
                     let result = result.map(|(hash, hold)| {
                         // The temp tag protects the blob until the keeper has tagged it.
                         let _ = added.send((hash, Some(hold)));
@@ -406,7 +406,7 @@ impl Driver {
                     let result = transport
                         .export_blob(hash, &to)
                         .await
-                        .map_err(|e| Error::Storage(e.to_string()));
+                        .map_err(|e| Error::blob_store(&e));
                     let _ = reply.send(result);
                 });
             }
@@ -647,6 +647,7 @@ impl Driver {
             docs_loaded: self.docs_loaded,
             saves_done: self.saves_done,
             io_pending: self.store_pending.len() as u64,
+            writes_refused: self.core.writes_refused() as u64,
             sessions_open: status.peers.iter().filter(|p| p.open).count() as u64,
             documents: status.docs as u64,
             blobs_missing: status.blobs_missing as u64,

@@ -2,11 +2,13 @@
 //! saves costs one durable sync (HS-SYNC-8: a save is answered only once it is on disk).
 
 use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 
 use humansync_sansio::{IoAction, IoResult, IoTask, IoTaskId};
 use tokio::sync::mpsc;
 
-use crate::store::{DocStore, StoreOp};
+use crate::error::DISK_FULL_REASON;
+use crate::store::{DocStore, StoreError, StoreOp};
 
 /// Handle to the worker thread.
 pub(crate) struct StoreWorker {
@@ -62,14 +64,73 @@ impl Drop for StoreWorker {
     }
 }
 
+/// How often loads that failed with a local fault, and writes a full disk refused to the
+/// document files, are tried again.
+const LOAD_RETRY: Duration = Duration::from_secs(1);
+
+/// A load's answer for the core, `None` after a local fault (a read error: the disk's fault,
+/// not the document's): the load is then tried again later instead of being answered `Failed`,
+/// which the core would take for a corrupt document and quarantine.
+fn load(store: &DocStore, doc: &humansync_protocol::DocId) -> Option<IoResult> {
+    match store.load(doc) {
+        Ok(Some((bytes, sync_states))) => Some(IoResult::Loaded { bytes, sync_states }),
+        Ok(None) => Some(IoResult::NotFound),
+        Err(e) if e.doc_fault().is_some() => Some(IoResult::Failed {
+            reason: e.to_string(),
+        }),
+        Err(e) => {
+            tracing::warn!(%doc, error = %e, "loading a document failed (a local fault): retried");
+            None
+        }
+    }
+}
+
+/// The core's answer for a failed write; a full disk is marked for the driver.
+fn failed(e: &StoreError) -> IoResult {
+    let reason = if e.is_disk_full() {
+        format!("{DISK_FULL_REASON}{e}")
+    } else {
+        e.to_string()
+    };
+    IoResult::Failed { reason }
+}
+
 fn run(
     mut store: DocStore,
     rx: std_mpsc::Receiver<Job>,
     results: mpsc::UnboundedSender<(IoTaskId, IoResult)>,
 ) {
-    while let Ok(first) = rx.recv() {
+    let mut retries: Vec<(IoTaskId, humansync_protocol::DocId)> = Vec::new();
+    let mut last_retry = Instant::now();
+    loop {
+        // Work that waits for the disk: loads to retry, files behind the log (a full disk).
+        let waiting = !retries.is_empty() || store.is_behind();
+        let first = if !waiting {
+            rx.recv().ok()
+        } else {
+            match rx.recv_timeout(LOAD_RETRY) {
+                Ok(job) => Some(job),
+                Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        };
+        if first.is_none() && !waiting {
+            break;
+        }
+        if waiting && last_retry.elapsed() >= LOAD_RETRY {
+            last_retry = Instant::now();
+            if let Err(e) = store.catch_up() {
+                tracing::debug!("store still behind its log: {e}");
+            }
+            for (id, doc) in std::mem::take(&mut retries) {
+                match load(&store, &doc) {
+                    Some(result) => drop(results.send((id, result))),
+                    None => retries.push((id, doc)),
+                }
+            }
+        }
         // Take everything queued right now: consecutive writes become one durable batch.
-        let mut jobs = vec![first];
+        let mut jobs: Vec<Job> = first.into_iter().collect();
         while let Ok(job) = rx.try_recv() {
             jobs.push(job);
         }
@@ -96,14 +157,11 @@ fn run(
                     IoAction::DeleteDoc { doc } => batch.push((id, StoreOp::Delete { doc })),
                     IoAction::LoadDoc { doc } => {
                         flush(&mut store, &mut batch, &results);
-                        let result = match store.load(&doc) {
-                            Ok(Some((bytes, sync_states))) => IoResult::Loaded { bytes, sync_states },
-                            Ok(None) => IoResult::NotFound,
-                            Err(e) => IoResult::Failed {
-                                reason: e.to_string(),
-                            },
-                        };
-                        let _ = results.send((id, result));
+                        if let Some(result) = load(&store, &doc) {
+                            let _ = results.send((id, result));
+                        } else {
+                            retries.push((id, doc));
+                        }
                     }
                     IoAction::SaveCursors { cursors } => {
                         flush(&mut store, &mut batch, &results);
@@ -111,9 +169,7 @@ fn run(
                             Ok(()) => IoResult::Done,
                             Err(e) => {
                                 tracing::warn!("saving cursors failed: {e}");
-                                IoResult::Failed {
-                                    reason: e.to_string(),
-                                }
+                                failed(&e)
                             }
                         };
                         let _ = results.send((id, result));
@@ -131,9 +187,7 @@ fn run(
                             Ok(()) => IoResult::Done,
                             Err(e) => {
                                 tracing::warn!("saving blob ages failed: {e}");
-                                IoResult::Failed {
-                                    reason: e.to_string(),
-                                }
+                                failed(&e)
                             }
                         };
                         let _ = results.send((id, result));
@@ -180,10 +234,9 @@ fn flush(
     let result = match store.apply(&ops) {
         Ok(()) => IoResult::Done,
         Err(e) => {
+            // Nothing of the batch was logged: it did not happen (DocStore::apply).
             tracing::error!("store write failed: {e}");
-            IoResult::Failed {
-                reason: e.to_string(),
-            }
+            failed(&e)
         }
     };
     for id in ids {

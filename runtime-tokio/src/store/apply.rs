@@ -22,8 +22,12 @@ impl DocStore {
     /// An `Append` (or a save without bytes) to a document with no stored file starts a new file
     /// with what it is given. When the log passes [`super::StoreOptions::checkpoint_wal_bytes`]
     /// a checkpoint follows; its failure poisons the store but does not undo the batch.
+    ///
+    /// An error means the batch was not logged: nothing of it happened on disk. Files left
+    /// behind by an earlier failure (a full disk) are brought up to the log first, and the
+    /// error of that attempt is returned while it fails (behind.rs).
     pub fn apply(&mut self, batch: &[StoreOp]) -> Result<(), StoreError> {
-        self.check_poisoned()?;
+        self.catch_up()?;
         let mut ops = self.pending_forgets();
         ops.extend(self.plan(batch)?);
         self.commit(&ops)?;
@@ -47,13 +51,9 @@ impl DocStore {
             return Err(error);
         }
         self.stats.batch();
-        for op in ops {
-            if let Err(e) = self.perform(op) {
-                // The batch is durable in the log; the files lag it until a reopen replays it.
-                self.poisoned = Some(e.to_string());
-                return Err(e);
-            }
-        }
+        // The batch is durable (acknowledged): a file write that fails now leaves the files
+        // behind the log, performed again before the next write (behind.rs).
+        self.perform_or_defer(ops);
         Ok(())
     }
 
@@ -230,7 +230,12 @@ impl DocStore {
             .truncate(true)
             .open(&tmp)
             .map_err(StoreError::at("create", &tmp))?;
-        file.write_all(bytes).map_err(StoreError::at("write", &tmp))?;
+        if let Err(e) = file.write_all(bytes) {
+            // A partial copy only takes space (a full disk): the retry writes it again.
+            drop(file);
+            let _ = std::fs::remove_file(&tmp);
+            return Err(StoreError::io("write", &tmp, e));
+        }
         drop(file);
         let path = self.layout.doc_path(doc);
         std::fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename onto", &path, e))?;

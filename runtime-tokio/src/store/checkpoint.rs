@@ -28,22 +28,50 @@ impl DocStore {
     /// empties the log; compacts files with many appends. Costs three syncs (four when it
     /// compacts) however many documents changed. Called by [`DocStore::apply`] when the log is
     /// large and by [`DocStore::close`]; call it at clean shutdown.
+    ///
+    /// Files behind the log are brought up to it first (behind.rs): the log is emptied only
+    /// once every op it holds is in the files. A failure before the sync leaves the log as it
+    /// was and removes the partial copies (they only take space on a full disk).
     pub fn checkpoint(&mut self) -> Result<(), StoreError> {
-        self.check_poisoned()?;
-        let compacted = self.prepare_compactions()?;
-        let forgets = self.pending_forgets();
-        self.commit(&forgets)?;
+        self.catch_up()?;
         let index_tmp = self.layout.index_tmp();
-        let snapshot = index::encode(&self.index, self.sealer());
-        write_file(&index_tmp, &snapshot)?;
-        self.stats.wrote(snapshot.len());
+        let prepared = self.prepare_checkpoint(&index_tmp);
+        let compacted = match prepared {
+            Ok(compacted) => compacted,
+            Err(e) => {
+                self.clear_tmp();
+                return Err(e);
+            }
+        };
         let result = self.publish(&compacted, &index_tmp);
         if let Err(e) = &result {
             // After a failed sync the kernel may have dropped dirty pages: only a replay of the
-            // (still intact) log can be trusted to rewrite them.
+            // (still intact) log can be trusted to rewrite them, at the next write (behind.rs).
             self.poisoned = Some(e.to_string());
         }
         result
+    }
+
+    /// Steps 1–2 of the module docs, with the quarantines not logged yet.
+    fn prepare_checkpoint(&mut self, index_tmp: &Path) -> Result<Vec<(DocId, u64)>, StoreError> {
+        let compacted = self.prepare_compactions()?;
+        let forgets = self.pending_forgets();
+        self.commit(&forgets)?;
+        self.catch_up()?;
+        let snapshot = index::encode(&self.index, self.sealer());
+        write_file(index_tmp, &snapshot)?;
+        self.stats.wrote(snapshot.len());
+        Ok(compacted)
+    }
+
+    /// Removes what a failed checkpoint left in `tmp/` (nothing there is needed yet).
+    fn clear_tmp(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.layout.tmp) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 
     /// Steps 3–6 of the module docs.

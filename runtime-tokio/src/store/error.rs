@@ -71,10 +71,12 @@ pub enum StoreError {
     /// [`super::DocStore::rekey`] (the node does this at start).
     #[error("{0}: the store is not encrypted; migrate it with DocStore::rekey")]
     NotEncrypted(PathBuf),
-    /// An earlier failure left the document files behind the write-ahead log. Nothing
-    /// acknowledged is lost: reopen the store, which replays the log.
-    #[error("store must be reopened after an earlier failure: {0}")]
-    Poisoned(String),
+}
+
+/// True for an OS error saying the disk (or the user's quota) is full.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
 }
 
 impl StoreError {
@@ -83,6 +85,15 @@ impl StoreError {
         match self {
             StoreError::Corrupt { doc, .. } | StoreError::Quarantined(doc) => Some(doc),
             _ => None,
+        }
+    }
+
+    /// True when the disk (or a quota) is full: a local fault that ends once space is freed;
+    /// the store retries by itself at the next write (nothing was acknowledged).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Io { source, .. } => is_disk_full(source),
+            _ => false,
         }
     }
 

@@ -71,7 +71,14 @@ impl DocStore {
     /// missing, belongs to another id, or ends at an older state than its index row is moved to
     /// quarantine and reported as [`StoreError::Corrupt`]; later loads give
     /// [`StoreError::Quarantined`] until the document is rewritten.
+    ///
+    /// While acknowledged writes of `doc` wait to reach its file (a full disk, behind.rs), the
+    /// load serves the file with those writes applied in memory; its file is not judged then.
+    /// Any other error (`Io`, …) is a local fault, never a verdict on the document.
     pub fn load(&self, doc: &DocId) -> Result<Option<Loaded>, StoreError> {
+        if let Some(result) = self.load_behind(doc) {
+            return result;
+        }
         if self.is_pending_quarantine(doc) {
             return Err(StoreError::Quarantined(doc.clone()));
         }

@@ -55,15 +55,20 @@
 //!
 //! # Durability caveats
 //! `syncfs` flushes the whole file system (other programs' dirty data too), and before Linux 5.8
-//! it did not report writeback errors. A failed sync poisons the store ([`StoreError::Poisoned`]):
-//! reopening replays the log, which is still intact. On systems without `syncfs` a checkpoint
-//! syncs each file written since the previous checkpoint instead.
+//! it did not report writeback errors. A failed sync poisons the store: the next write or
+//! checkpoint recovers it as a reopen would (re-reads and replays the log, which is still
+//! intact), without a restart; a failed document-file write (a full disk) leaves the files behind
+//! the log until the next write performs the rest (behind.rs). On systems without `syncfs` a
+//! checkpoint syncs each file written since the previous checkpoint instead.
 
 mod apply;
+mod behind;
 mod blob_ages;
 mod checkpoint;
 mod codec;
 mod cursors;
+#[cfg(test)]
+mod disk_full_tests;
 mod docfile;
 mod durable;
 mod error;
@@ -79,9 +84,11 @@ mod rekey;
 mod seal;
 mod stamps;
 mod stats;
+#[cfg(test)]
+mod tmpfs;
 mod wal;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -90,7 +97,7 @@ use humansync_protocol::DocId;
 use humansync_sansio::{DocMeta, DocWrite, IoAction, PeerSyncState};
 
 pub use blob_ages::wall_ms;
-pub use error::StoreError;
+pub use error::{StoreError, is_disk_full};
 pub use load::Loaded;
 pub use quarantine::QuarantineReport;
 pub use record::MAX_PAYLOAD;
@@ -104,7 +111,7 @@ use layout::Layout;
 use quarantine::Quarantine;
 use seal::{Salt, Sealer};
 use stats::Counters;
-use wal::Wal;
+use wal::{PhysOp, Wal};
 
 /// One write the store makes durable, as asked by the core's `SaveDoc` / `DeleteDoc`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +209,9 @@ pub struct DocStore {
     dirs_ok: HashSet<PathBuf>,
     quarantine: Mutex<Quarantine>,
     stats: Counters,
+    /// Logged ops a failed file write left undone, in order (behind.rs).
+    behind: VecDeque<PhysOp>,
+    /// Set when an earlier failure left durability unknown; cleared by recovery (behind.rs).
     poisoned: Option<String>,
 }
 
@@ -233,12 +243,5 @@ impl DocStore {
 
     pub(crate) fn sealer(&self) -> Option<&Sealer> {
         self.sealer.as_deref()
-    }
-
-    fn check_poisoned(&self) -> Result<(), StoreError> {
-        match &self.poisoned {
-            Some(reason) => Err(StoreError::Poisoned(reason.clone())),
-            None => Ok(()),
-        }
     }
 }

@@ -79,6 +79,7 @@ impl DocStore {
             dirs_ok: HashSet::new(),
             quarantine: Mutex::new(Quarantine::default()),
             stats,
+            behind: std::collections::VecDeque::new(),
             poisoned: None,
         };
         store.stats.wal_bytes_dropped = recovered.dropped;
@@ -94,7 +95,7 @@ impl DocStore {
     }
 
     /// Performs the logged ops again, skipping those a later whole-file write supersedes.
-    fn replay(&mut self, ops: Vec<PhysOp>) -> Result<(), StoreError> {
+    pub(crate) fn replay(&mut self, ops: Vec<PhysOp>) -> Result<(), StoreError> {
         let mut last_reset = HashMap::new();
         for (i, op) in ops.iter().enumerate() {
             if matches!(op, PhysOp::Fresh { .. } | PhysOp::Forget { .. }) {

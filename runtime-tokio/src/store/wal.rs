@@ -139,7 +139,8 @@ pub(crate) fn record_len(op: &PhysOp) -> Option<usize> {
     (len <= record::MAX_PAYLOAD).then_some(record::HEADER_LEN + len)
 }
 
-/// An append that failed; `poisoned` when the log's durable state is unknown (fsync failed).
+/// An append that failed; `poisoned` when the log's durable state is unknown (the failed batch
+/// could not be cut off again).
 #[derive(Debug)]
 pub(crate) struct AppendError {
     pub(crate) error: StoreError,
@@ -237,17 +238,22 @@ impl Wal {
     /// Appends one batch and makes it durable with a single fdatasync (one [`kind::COMMIT`]).
     pub(crate) fn append(&mut self, ops: &[PhysOp], stats: &Counters) -> Result<(), AppendError> {
         let written = self.write_batch(ops).map_err(|e| {
-            // Nothing was acknowledged: cut the partial batch off again if we can.
+            // Nothing was acknowledged: cut the partial batch off again (an error means the
+            // batch did not happen; a torn tail would be dropped at open anyway).
             let poisoned = self.file.set_len(self.len).is_err();
             AppendError {
                 error: StoreError::io("append to log", &self.path, e),
                 poisoned,
             }
         })?;
-        durable::sync_file(&self.file, stats).map_err(|e| AppendError {
-            error: StoreError::io("sync log", &self.path, e),
-            poisoned: true,
-        })?;
+        if let Err(e) = durable::sync_file(&self.file, stats) {
+            // The batch's durability is unknown: cut it off durably so that it never replays.
+            let poisoned = self.cut_back(stats).is_err();
+            return Err(AppendError {
+                error: StoreError::io("sync log", &self.path, e),
+                poisoned,
+            });
+        }
         stats.wrote(written as usize);
         self.len += written;
         Ok(())
@@ -295,9 +301,33 @@ impl Wal {
         Ok(written + (head.len() + count.len()) as u64)
     }
 
+    /// Cuts the log back to what was acknowledged and makes that durable: after a failed sync
+    /// the last page of acknowledged bytes (shared with the failed batch) may be clean in the
+    /// cache but unwritten, so it is written again before the sync.
+    pub(crate) fn cut_back(&mut self, stats: &Counters) -> io::Result<()> {
+        const PAGE: u64 = 4096;
+        self.file.set_len(self.len)?;
+        let start = (self.len.saturating_sub(1) / PAGE) * PAGE;
+        let tail_len = usize::try_from(self.len - start).map_err(io::Error::other)?;
+        let mut tail = vec![0u8; tail_len];
+        self.file.seek(SeekFrom::Start(start))?;
+        io::Read::read_exact(&mut self.file, &mut tail)?;
+        self.file.seek(SeekFrom::Start(start))?;
+        self.file.write_all(&tail)?;
+        durable::sync_file(&self.file, stats)
+    }
+
+    /// Writes a batch without syncing or acknowledging it (what a failed sync leaves).
+    #[cfg(test)]
+    pub(crate) fn write_unacknowledged(&mut self, ops: &[PhysOp]) -> io::Result<()> {
+        self.write_batch(ops).map(|_| ())
+    }
+
     /// Empties the log (after a checkpoint made its content durable elsewhere) durably.
     pub(crate) fn reset(&mut self, stats: &Counters) -> io::Result<()> {
         self.file.set_len(0)?;
+        // The old content is gone from here on, whatever fails next.
+        self.len = 0;
         self.file.seek(SeekFrom::Start(0))?;
         let (header, salt) = seal::header(self.sealer.as_deref(), MAGIC);
         self.file.write_all(&header)?;

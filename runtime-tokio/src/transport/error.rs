@@ -70,6 +70,33 @@ pub enum TransportError {
     GateMismatch,
 }
 
+impl TransportError {
+    /// True when a full disk (or an exhausted quota) caused this, anywhere in its chain of
+    /// sources: a local fault that ends once space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = next {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if crate::store::is_disk_full(io) {
+                    return true;
+                }
+                if let Some(inner) = io.get_ref() {
+                    // `io::Error::source` skips the error it wraps.
+                    next = Some(inner);
+                    continue;
+                }
+            }
+            // Some layers keep only the OS error's text.
+            let text = e.to_string();
+            if text.contains("No space left on device") || text.contains("Disk quota exceeded") {
+                return true;
+            }
+            next = e.source();
+        }
+        false
+    }
+}
+
 /// Maps a connect failure; a refusal by either gate keeps its close code.
 pub(crate) fn connect_error(err: ConnectError, gate: &Gate, peer: &DeviceId) -> TransportError {
     let connection = match &err {

@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+mod blob_store;
 mod blobs;
 mod config;
 mod convert;
@@ -46,8 +47,6 @@ use iroh::address_lookup::MemoryLookup;
 use iroh::endpoint::ConnectionError;
 use iroh::protocol::Router;
 use iroh::{Endpoint, EndpointAddr, TransportAddr};
-use iroh_blobs::BlobsProtocol;
-use iroh_blobs::store::fs::FsStore;
 use iroh_mdns_address_lookup::MdnsAddressLookup;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -82,7 +81,7 @@ pub struct Transport {
     endpoint: Endpoint,
     router: Router,
     shared: Arc<Shared>,
-    store: FsStore,
+    store: Arc<blob_store::BlobStore>,
     address_book: MemoryLookup,
     provider: Arc<provider_gate::Counters>,
     provider_task: JoinHandle<()>,
@@ -109,7 +108,8 @@ impl Transport {
         if gate.me() != me {
             return Err(TransportError::GateMismatch);
         }
-        let store = blobs::open(&config.blobs_dir, config.blob_gc.clone()).await?;
+        let store =
+            Arc::new(blob_store::BlobStore::open(config.blobs_dir.clone(), config.blob_gc.clone()).await?);
         let table = Table::default();
         let address_book = MemoryLookup::new();
         let mut builder = config
@@ -147,7 +147,10 @@ impl Transport {
             )
             .accept(
                 iroh_blobs::ALPN,
-                BlobsProtocol::new(&store, Some(provider_events)),
+                blob_store::BlobsHandler {
+                    store: store.clone(),
+                    events: provider_events,
+                },
             )
             .spawn();
         Ok(Transport {
@@ -388,7 +391,7 @@ impl Transport {
     /// Imports the file at `path` into the blob store (a copy), keeps it with a tag and makes it
     /// durable before returning its hash (HS-BLOB-1).
     pub async fn add_blob(&self, path: &Path) -> Result<BlobHash, TransportError> {
-        blobs::add(&self.store, path).await.map(|(hash, _)| hash)
+        self.add_blob_held(path).await.map(|(hash, _)| hash)
     }
 
     /// [`Transport::add_blob`], also returning a temp tag that protects the blob from every
@@ -397,12 +400,14 @@ impl Transport {
         &self,
         path: &Path,
     ) -> Result<(BlobHash, iroh_blobs::api::TempTag), TransportError> {
-        blobs::add(&self.store, path).await
+        self.store
+            .call(|store| async move { blobs::add(&store, path).await })
+            .await
     }
 
     /// True if the whole blob is in the local store.
     pub async fn has_blob(&self, hash: BlobHash) -> bool {
-        blobs::has(&self.store, hash).await
+        blobs::has(&self.store.get(), hash).await
     }
 
     /// Fetches the blob from `from` over the blobs ALPN, asking only for the ranges missing
@@ -425,13 +430,18 @@ impl Transport {
         if let Admission::Reject(code) = self.shared.gate.admission(&from) {
             return Err(TransportError::NotAdmitted(code));
         }
-        if blobs::has(&self.store, hash).await {
+        if blobs::has(&self.store.get(), hash).await {
             // Complete already (a release not swept yet, or a crash before tagging): kept again.
-            blobs::keep(&self.store, hash).await?;
+            self.keep_blob(hash).await?;
             return Ok(FetchStats::default());
         }
         let conn = self.connect(from, Vec::new(), iroh_blobs::ALPN).await?;
-        let result = blobs::fetch(&self.store, conn.clone(), hash, on_progress).await;
+        let store = self.store.get();
+        let result = blobs::fetch(&store, conn.clone(), hash, on_progress).await;
+        if result.is_err() {
+            // A stopped store is opened again for the retry the core makes (HS-BLOB-2).
+            self.store.revive_if_stopped().await;
+        }
         // Read the peer's close code before closing: a local close would replace it.
         let peer_code = match conn.close_reason() {
             Some(ConnectionError::ApplicationClosed(close)) => Some(close_code(close.error_code)),
@@ -447,44 +457,58 @@ impl Transport {
 
     /// Keeps a complete blob (tags it, HS-BLOB-4) and makes that durable; idempotent.
     pub async fn keep_blob(&self, hash: BlobHash) -> Result<(), TransportError> {
-        blobs::keep(&self.store, hash).await
+        self.store
+            .call(|store| async move { blobs::keep(&store, hash).await })
+            .await
     }
 
     /// Stops keeping a blob (removes its tag, HS-BLOB-4): the next sweep of the store's
     /// garbage collection deletes its bytes unless it is pinned or in the keep set. Returns its
     /// size if it was complete.
     pub async fn release_blob(&self, hash: BlobHash) -> Result<Option<u64>, TransportError> {
-        blobs::release(&self.store, hash).await
+        self.store
+            .call(|store| async move { blobs::release(&store, hash).await })
+            .await
     }
 
     /// Pins (`true`) or unpins a blob with its own tag, durably (HS-BLOB-4).
     pub async fn pin_blob(&self, hash: BlobHash, pin: bool) -> Result<(), TransportError> {
-        blobs::pin(&self.store, hash, pin).await
+        self.store
+            .call(|store| async move { blobs::pin(&store, hash, pin).await })
+            .await
     }
 
     /// The blobs kept (tagged as held) and the pinned ones, as stored.
     pub async fn kept_blobs(&self) -> Result<(Vec<BlobHash>, Vec<BlobHash>), TransportError> {
-        blobs::kept(&self.store).await
+        self.store
+            .call(|store| async move { blobs::kept(&store).await })
+            .await
     }
 
     /// The size of a complete blob, `None` if it is not complete here.
     pub async fn blob_size(&self, hash: BlobHash) -> Option<u64> {
-        blobs::size(&self.store, hash).await
+        blobs::size(&self.store.get(), hash).await
     }
 
     /// Every blob in the store, complete or partial (tests and diagnostics).
     pub async fn stored_blobs(&self) -> Result<Vec<BlobHash>, TransportError> {
-        blobs::list(&self.store).await
+        self.store
+            .call(|store| async move { blobs::list(&store).await })
+            .await
     }
 
     /// How much of `hash` the blob store holds now (bytes of a transfer under way included).
     pub async fn blob_progress(&self, hash: BlobHash) -> Result<crate::BlobProgress, TransportError> {
-        blobs::progress(&self.store, hash).await
+        self.store
+            .call(|store| async move { blobs::progress(&store, hash).await })
+            .await
     }
 
     /// Copies a complete blob to `to` (overwriting it).
     pub async fn export_blob(&self, hash: BlobHash, to: &Path) -> Result<(), TransportError> {
-        blobs::export(&self.store, hash, to).await
+        self.store
+            .call(|store| async move { blobs::export(&store, hash, to).await })
+            .await
     }
 
     /// What the blob provider admitted and refused so far (HS-BLOB-3).
@@ -508,7 +532,7 @@ impl Transport {
                 tracing::warn!("closing the network took over {ROUTER_CLOSE_LIMIT:?}; not waiting for it")
             }
         }
-        match tokio::time::timeout(BLOB_STORE_CLOSE_LIMIT, self.store.shutdown()).await {
+        match tokio::time::timeout(BLOB_STORE_CLOSE_LIMIT, self.store.get().shutdown()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!("blob store shutdown: {e}"),
             Err(_) => tracing::warn!(

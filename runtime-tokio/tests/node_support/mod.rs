@@ -55,3 +55,5 @@ pub fn open_store(dir: &std::path::Path) -> humansync::store::DocStore {
     humansync::store::DocStore::open_keyed(&dir.join("store"), Default::default(), Some(&keys[0]))
         .expect("store opens")
 }
+
+pub mod tmpfs;

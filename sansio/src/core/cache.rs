@@ -84,8 +84,14 @@ impl DocOp {
 pub(crate) enum PendingIo {
     Load(DocId),
     Save(DocId),
-    Delete,
-    Fetch { hash: BlobHash, peer: DeviceId },
+    /// A DocWhole stored without parsing: its write is kept until the store takes it
+    /// (resave.rs), since the bytes are nowhere else here.
+    SaveWhole(DocId, Box<crate::IoAction>),
+    Delete(DocId),
+    Fetch {
+        hash: BlobHash,
+        peer: DeviceId,
+    },
     Cursors,
     Release(BlobHash),
     Ages,

@@ -142,7 +142,10 @@ impl Core {
                 origin,
             });
         }
-        self.next_task(IoAction::DeleteDoc { doc: doc.clone() }, PendingIo::Delete)
+        self.next_task(
+            IoAction::DeleteDoc { doc: doc.clone() },
+            PendingIo::Delete(doc.clone()),
+        )
     }
 
     /// After a loaded document's content changed (locally or from `from`): index, save, push.

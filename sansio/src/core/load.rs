@@ -21,6 +21,12 @@ impl Core {
             session.awaiting_loads.insert(doc.clone());
         }
         let first = !self.cache.loading.contains_key(doc);
+        if first && self.resave.holds_whole(doc) {
+            // Its write was refused (a full disk): answered from the kept bytes (load_done).
+            self.cache.loading.insert(doc.clone(), vec![op]);
+            self.load_done(now, doc, IoResult::NotFound);
+            return;
+        }
         self.cache.loading.entry(doc.clone()).or_default().push(op);
         if first {
             self.cache.queued.push_back(doc.clone());
@@ -56,16 +62,37 @@ impl Core {
             }
             PendingIo::Save(doc) => {
                 if let IoResult::Failed { .. } = result {
-                    // The store may hold less than we thought: rewrite it whole next time.
+                    // The store may hold less than we thought: rewrite it whole, by itself
+                    // (resave.rs).
                     if let Some(loaded) = self.cache.get_mut(&doc) {
                         loaded.stored = false;
                         loaded.saved_heads.clear();
                     }
+                    self.resave.save_failed(now, &doc);
+                } else if self.cache.get(&doc).is_none_or(|d| d.stored) {
+                    // (A save of the index row alone leaves a refused content save due.)
+                    self.resave.written(now, &doc);
                 }
                 self.evict(now);
                 self.accept_parked_cursors();
             }
-            PendingIo::Delete => self.accept_parked_cursors(),
+            PendingIo::SaveWhole(doc, action) => {
+                if let IoResult::Failed { .. } = result {
+                    self.resave.whole_failed(now, doc, *action);
+                } else {
+                    self.resave.written(now, &doc);
+                }
+                self.evict(now);
+                self.accept_parked_cursors();
+            }
+            PendingIo::Delete(doc) => {
+                if let IoResult::Failed { .. } = result {
+                    self.resave.delete_failed(now, &doc);
+                } else {
+                    self.resave.written(now, &doc);
+                }
+                self.accept_parked_cursors();
+            }
             PendingIo::Cursors => {}
             PendingIo::Fetch { hash, peer } => self.fetch_done(now, hash, peer, result),
             PendingIo::Release(hash) => self.release_done(hash, &result),
@@ -76,7 +103,23 @@ impl Core {
     pub(crate) fn load_done(&mut self, now: Instant, doc: &DocId, result: IoResult) {
         let ops = self.cache.loading.remove(doc).unwrap_or_default();
         let waiters = self.release_waiters(doc, &ops);
+        // A whole document whose write the store refused (a full disk) is newer than whatever
+        // the store gave: its kept bytes are loaded instead, never taken for a corrupt file.
+        let kept = self.resave.whole_bytes(doc);
+        let from_kept = kept.is_some();
+        let result = match kept {
+            Some(bytes) => IoResult::Loaded {
+                bytes,
+                sync_states: Vec::new(),
+            },
+            None => result,
+        };
         self.run_loaded(now, doc, ops, result);
+        if from_kept && let Some(loaded) = self.cache.get_mut(doc) {
+            // Saved from the cache from now on (resave.rs).
+            loaded.stored = false;
+            loaded.saved_heads.clear();
+        }
         for conn in waiters {
             self.flush_final_reply(now, conn);
         }

@@ -46,6 +46,7 @@ mod push;
 mod quarantine;
 mod receive;
 mod reconcile;
+mod resave;
 mod resume;
 mod retain;
 mod save;
@@ -103,6 +104,8 @@ pub struct Core {
     unverified: BTreeMap<DocId, DeviceId>,
     /// Which held blobs may be released, and when (HS-BLOB-4).
     retention: crate::retention::Retention,
+    /// Writes the store refused, asked for again (a full disk, resave.rs).
+    resave: resave::Resave,
 }
 
 /// Why [`Core::poll_timeout`] asks to be woken.
@@ -120,6 +123,8 @@ pub enum Wake {
     Quarantine,
     /// Blob retention is to be brought up to date, or a grace period ends (HS-BLOB-4).
     Retention,
+    /// A write the store refused (a full disk) is to be asked for again.
+    Resave,
 }
 
 impl Core {
@@ -155,6 +160,7 @@ impl Core {
                 startup.pinned_blobs,
                 startup.blob_ages,
             ),
+            resave: Default::default(),
             config,
         };
         if !core.blobs.local.is_empty() {
@@ -212,11 +218,12 @@ impl Core {
             .chain(self.quarantine.next_retry().map(|t| (t, Wake::Quarantine)))
             .chain(self.dialer.next_wake().map(|t| (t, Wake::Dial)))
             .chain(self.retention.next_wake().map(|t| (t, Wake::Retention)))
+            .chain(self.resave.next_wake().map(|t| (t, Wake::Resave)))
             .min_by_key(|(t, _)| *t)
     }
 
-    /// Advances timers: handshake deadlines (HS-VER-3, HS-VER-5), blob retries (HS-BLOB-2) and
-    /// requests for quarantined documents (HS-SYNC-13).
+    /// Advances timers: handshake deadlines (HS-VER-3, HS-VER-5), blob retries (HS-BLOB-2),
+    /// requests for quarantined documents (HS-SYNC-13) and writes the store refused.
     pub fn handle_timeout(&mut self, now: Instant) {
         let expired = self.sessions.handshakes_expired(now);
         for conn in expired {
@@ -225,6 +232,7 @@ impl Core {
         self.blobs_tick(now);
         self.quarantine_tick(now);
         self.retention_tick(now);
+        self.resave_tick(now);
         let due = self.sessions.synced_due(now);
         for conn in due {
             self.maybe_send_synced(now, conn);

@@ -208,7 +208,9 @@ impl Core {
             meta,
             sync_states,
         };
-        self.next_task(action, super::cache::PendingIo::Save(doc.clone()));
+        self.resave.whole_superseded(&doc);
+        let kept = Box::new(action.clone());
+        self.next_task(action, super::cache::PendingIo::SaveWhole(doc.clone(), kept));
         self.emit(Event::DocChanged {
             doc: doc.clone(),
             origin: peer.map(Origin::Remote).unwrap_or(Origin::Local),

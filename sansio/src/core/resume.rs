@@ -260,9 +260,12 @@ impl Core {
     }
 
     fn writes_pending(&self) -> bool {
-        self.pending_io
-            .values()
-            .any(|p| matches!(p, PendingIo::Save(_) | PendingIo::Delete))
+        self.pending_io.values().any(|p| {
+            matches!(
+                p,
+                PendingIo::Save(_) | PendingIo::SaveWhole(..) | PendingIo::Delete(_)
+            )
+        })
     }
 
     fn persist_cursors(&mut self) {
