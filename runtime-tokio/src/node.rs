@@ -400,9 +400,7 @@ impl Node {
     /// Deletes a document everywhere, for good (HS-DOC-5).
     pub async fn delete_doc(&self, id: &str) -> Result<(), Error> {
         let doc = DocId::new(id)?;
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        self.send(Command::Delete { doc, reply }).await?;
-        rx.await.map_err(|_| Error::Shutdown)?
+        self.app(humansync_sansio::AppRequest::Delete { doc }).await
     }
 
     /// Ids of live documents starting with `prefix`, sorted.
@@ -528,6 +526,14 @@ impl Node {
 
     pub(crate) async fn send(&self, cmd: Command) -> Result<(), Error> {
         self.inner.commands.send(cmd).await.map_err(|_| Error::Shutdown)
+    }
+
+    /// Makes an app request of the core and waits until the core completes it (for a change or
+    /// a delete: until it is durable, HS-SYNC-8).
+    pub(crate) async fn app(&self, request: humansync_sansio::AppRequest) -> Result<(), Error> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::App { request, reply }).await?;
+        rx.await.map_err(|_| Error::Shutdown)?
     }
 }
 

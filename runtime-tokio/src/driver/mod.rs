@@ -13,13 +13,13 @@ mod store_worker;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use humansync_protocol::{CloseCode, DeviceId, DocId};
-use humansync_sansio::{Core, Event, Instant, IoAction, IoResult, IoTaskId, OpenState, Output};
+use humansync_protocol::{CloseCode, DeviceId};
+use humansync_sansio::{AppRequestId, Core, Event, Instant, IoAction, IoResult, IoTaskId, Output};
 use tokio::sync::{broadcast, mpsc};
 
 pub(crate) use anchor::AnchorCommand;
 use blob_keeper::{BlobKeeper, KeeperOp};
-pub(crate) use command::{AnyBox, Command, Reply};
+pub(crate) use command::{Command, Reply};
 use dial::Dialer;
 use last_seen::LastSeen;
 use store_worker::StoreWorker;
@@ -59,11 +59,10 @@ struct Driver {
     pairing: PairingState,
     base: tokio::time::Instant,
     base_wall: SystemTime,
-    /// Commands waiting for their document to load.
-    parked: BTreeMap<DocId, Vec<Command>>,
-    /// App changes waiting for their save to be durable.
-    acks: BTreeMap<IoTaskId, (Reply<AnyBox>, AnyBox)>,
-    deletes: BTreeMap<IoTaskId, Reply<()>>,
+    /// The reply owed for each app request the core has not completed yet.
+    replies: BTreeMap<AppRequestId, Reply<()>>,
+    /// The last app request id used.
+    last_request: u64,
     dialer: Dialer,
     shutting_down: Option<Reply<()>>,
     /// The mDNS neighbourhood generation last acted on.
@@ -73,10 +72,6 @@ struct Driver {
     blob_added_tx: mpsc::UnboundedSender<BlobAdded>,
     /// Applies keeps, releases and pins to the blob store in order (HS-BLOB-4).
     keeper: BlobKeeper,
-    /// Store tasks submitted and not answered, true for saves ([`NodeStats::io_pending`]).
-    store_pending: BTreeMap<IoTaskId, bool>,
-    docs_loaded: u64,
-    saves_done: u64,
     /// Counters since start ([`NodeStats::totals`]).
     totals: crate::NodeTotals,
     /// When a session with each peer was last open ([`crate::Node::devices`]).
@@ -114,17 +109,13 @@ pub(crate) async fn run(parts: DriverParts) {
         pairing,
         base: tokio::time::Instant::now(),
         base_wall: SystemTime::now(),
-        parked: BTreeMap::new(),
-        acks: BTreeMap::new(),
-        deletes: BTreeMap::new(),
+        replies: BTreeMap::new(),
+        last_request: 0,
         dialer: Dialer::new(dial_tx),
         shutting_down: None,
         lan_generation: 0,
         lan_seen: BTreeMap::new(),
         blob_added_tx,
-        store_pending: BTreeMap::new(),
-        docs_loaded: 0,
-        saves_done: 0,
         totals: crate::NodeTotals::default(),
         last_seen,
     };
@@ -242,11 +233,6 @@ impl Driver {
                         });
                     }
                     _ => {
-                        let is_save = matches!(task.action, IoAction::SaveDoc { .. });
-                        if matches!(task.action, IoAction::LoadDoc { .. }) {
-                            self.docs_loaded += 1;
-                        }
-                        self.store_pending.insert(task.id, is_save);
                         if !self.store.submit(task.clone()) {
                             let _ = self.io_tx.send((
                                 task.id,
@@ -258,6 +244,11 @@ impl Driver {
                     }
                 },
                 Output::Event(event) => self.event(event),
+                Output::AppDone { id, result } => {
+                    if let Some(reply) = self.replies.remove(&id) {
+                        let _ = reply.send(result.map_err(core_error));
+                    }
+                }
             }
         }
     }
@@ -265,18 +256,8 @@ impl Driver {
     fn event(&mut self, event: Event) {
         self.note_seen(&event);
         self.count(&event);
-        match &event {
-            Event::DocReady(doc) | Event::DocNotFound(doc) => {
-                if let Some(waiting) = self.parked.remove(doc) {
-                    for cmd in waiting {
-                        self.run_doc_command(cmd);
-                    }
-                }
-            }
-            Event::DocCorrupt { doc, reason } => {
-                tracing::warn!(%doc, %reason, "stored document is corrupt: quarantined, recovering from peers");
-            }
-            _ => {}
+        if let Event::DocCorrupt { doc, reason } = &event {
+            tracing::warn!(%doc, %reason, "stored document is corrupt: quarantined, recovering from peers");
         }
         let _ = self.events.send(event);
     }
@@ -322,37 +303,18 @@ impl Driver {
 
     fn io_result(&mut self, id: IoTaskId, result: IoResult) {
         let now = self.now();
-        let ok = matches!(result, IoResult::Done);
-        if self.store_pending.remove(&id) == Some(true) && ok {
-            self.saves_done += 1;
-        }
-        let failure = match &result {
-            IoResult::Failed { reason } => Some(reason.clone()),
-            _ => None,
-        };
         self.core.handle_io_result(now, id, result);
-        let error = || Error::Storage(failure.clone().unwrap_or_default());
-        if let Some((reply, value)) = self.acks.remove(&id) {
-            let _ = reply.send(if ok { Ok(value) } else { Err(error()) });
-        }
-        if let Some(reply) = self.deletes.remove(&id) {
-            let _ = reply.send(if ok { Ok(()) } else { Err(error()) });
-        }
     }
 
     async fn command(&mut self, cmd: Command) {
         match cmd {
-            cmd @ (Command::Read { .. } | Command::Change { .. }) => self.run_doc_command(cmd),
-            Command::Delete { doc, reply } => {
+            Command::App { request, reply } => {
+                // Completed by the core's `AppDone` with this id; nothing else is kept.
+                self.last_request += 1;
+                let id = AppRequestId(self.last_request);
+                self.replies.insert(id, reply);
                 let now = self.now();
-                match self.core.delete(now, &doc) {
-                    Ok(task) => {
-                        self.deletes.insert(task, reply);
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(core_error(e)));
-                    }
-                }
+                self.core.handle_app_request(now, id, request);
             }
             Command::List { prefix, reply } => {
                 let _ = reply.send(Ok(self.core.list(&prefix)));
@@ -437,42 +399,6 @@ impl Driver {
             }
             Command::Shutdown { reply } => self.shutting_down = Some(reply),
             Command::Anchor(cmd) => self.anchor_command(cmd),
-        }
-    }
-
-    /// Runs a Read or Change once its document is loaded, parking it until then.
-    fn run_doc_command(&mut self, cmd: Command) {
-        let Some(doc) = cmd.doc().cloned() else { return };
-        let now = self.now();
-        match self.core.open(now, &doc, true) {
-            Err(e) => cmd.fail(core_error(e)),
-            Ok(OpenState::Loading) => self.parked.entry(doc).or_default().push(cmd),
-            Ok(OpenState::NotFound) => cmd.fail(Error::Storage("document vanished while loading".into())),
-            Ok(OpenState::Ready) => match cmd {
-                Command::Read { f, reply, .. } => {
-                    let result = self
-                        .core
-                        .doc(&doc)
-                        .map(f)
-                        .ok_or_else(|| Error::NotLoaded(doc.clone()));
-                    let _ = reply.send(result);
-                }
-                Command::Change { f, reply, .. } => {
-                    let mut outcome: Option<Result<AnyBox, String>> = None;
-                    let changed = self.core.change(now, &doc, |am| outcome = Some(f(am)));
-                    match (changed, outcome) {
-                        (Err(e), _) => drop(reply.send(Err(core_error(e)))),
-                        (Ok(_), Some(Err(e))) => drop(reply.send(Err(Error::Automerge(e)))),
-                        (Ok(((), Some(task))), Some(Ok(value))) => {
-                            // Acknowledged once durable (HS-SYNC-8).
-                            self.acks.insert(task, (reply, value));
-                        }
-                        (Ok(((), None)), Some(Ok(value))) => drop(reply.send(Ok(value))),
-                        (Ok(_), None) => drop(reply.send(Err(Error::Automerge("change did not run".into())))),
-                    }
-                }
-                other => other.fail(Error::Shutdown),
-            },
         }
     }
 
@@ -643,10 +569,11 @@ impl Driver {
             })
             .collect();
         let status = self.core.status();
+        let io = self.core.io_counts();
         NodeStats {
-            docs_loaded: self.docs_loaded,
-            saves_done: self.saves_done,
-            io_pending: self.store_pending.len() as u64,
+            docs_loaded: io.loads,
+            saves_done: io.saves_done,
+            io_pending: io.disk_pending,
             sessions_open: status.peers.iter().filter(|p| p.open).count() as u64,
             documents: status.docs as u64,
             blobs_missing: status.blobs_missing as u64,
@@ -701,6 +628,7 @@ fn core_error(e: humansync_sansio::CoreError) -> Error {
         // Local faults, kept apart: not loaded is the driver's, a refused record the registry's.
         C::NotLoaded(doc) => Error::NotLoaded(doc),
         C::Record(reason) => Error::Registry(reason),
+        C::Storage(reason) => Error::Storage(reason),
         other => Error::Storage(other.to_string()),
     }
 }
@@ -708,6 +636,7 @@ fn core_error(e: humansync_sansio::CoreError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use humansync_protocol::DocId;
 
     /// Local faults of the core stay distinct in the runtime's error: a document not loaded is
     /// the node's own fault, a refused registry record the registry's — neither a storage error.
