@@ -109,12 +109,13 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
     let gate = Gate::new(id);
     let (net_tx, net_rx) = mpsc::channel(4096);
     // Each sweep of the blob store asks the driver which blobs to keep (HS-BLOB-4).
-    let (keep_tx, keep_rx) = mpsc::unbounded_channel::<driver::KeepRequest>();
+    let (inputs_tx, inputs_rx) = mpsc::unbounded_channel::<driver::Input>();
+    let keep_tx = inputs_tx.clone();
     let keep: crate::transport::KeepSet = Arc::new(move || {
         let keep_tx = keep_tx.clone();
         Box::pin(async move {
             let (reply, answer) = tokio::sync::oneshot::channel();
-            keep_tx.send(reply).ok()?;
+            keep_tx.send(driver::Input::KeepBlobs(reply)).ok()?;
             answer.await.ok()
         })
     });
@@ -179,7 +180,7 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         commands: commands_rx,
         events: events.clone(),
         pairing: pairing.clone(),
-        keep_requests: keep_rx,
+        inputs: (inputs_tx, inputs_rx),
     };
     tokio::spawn(driver::run(parts));
     // Discovery asks the server this device paired with (or the configured one) once paired.

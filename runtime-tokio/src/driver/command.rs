@@ -74,3 +74,38 @@ pub(crate) enum Command {
     /// Requests of the registry anchor (the server role), handled in `driver/anchor.rs`.
     Anchor(super::anchor::AnchorCommand),
 }
+
+/// The runtime's error for a local fault of the core.
+pub(super) fn core_error(e: humansync_sansio::CoreError) -> Error {
+    use humansync_sansio::CoreError as C;
+    match e {
+        C::Deleted(doc) => Error::Deleted(doc),
+        C::RegistryDoc => Error::RegistryDoc,
+        // Local faults, kept apart: not loaded is the driver's, a refused record the registry's.
+        C::NotLoaded(doc) => Error::NotLoaded(doc),
+        C::Record(reason) => Error::Registry(reason),
+        C::Storage(reason) => Error::Storage(reason),
+        other => Error::Storage(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Local faults of the core stay distinct in the runtime's error: a document not loaded is
+    /// the node's own fault, a refused registry record the registry's — neither a storage error.
+    #[test]
+    fn core_errors_keep_their_kind() {
+        let doc = DocId::new("notes/a").expect("a valid id");
+        let not_loaded = core_error(humansync_sansio::CoreError::NotLoaded(doc.clone()));
+        assert!(
+            matches!(&not_loaded, Error::NotLoaded(d) if *d == doc),
+            "{not_loaded:?}"
+        );
+        let record = core_error(humansync_sansio::CoreError::Record("bad signature".into()));
+        assert!(matches!(record, Error::Registry(_)), "{record:?}");
+        let corrupt = core_error(humansync_sansio::CoreError::CorruptRegistry("truncated".into()));
+        assert!(matches!(corrupt, Error::Storage(_)), "{corrupt:?}");
+    }
+}

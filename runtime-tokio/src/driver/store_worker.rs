@@ -6,7 +6,18 @@ use std::sync::mpsc as std_mpsc;
 use humansync_sansio::{IoAction, IoResult, IoTask, IoTaskId};
 use tokio::sync::mpsc;
 
+use super::Input;
 use crate::store::{DocStore, StoreOp};
+
+/// Where the worker answers: the driver's queue.
+struct Answers(mpsc::UnboundedSender<Input>);
+
+impl Answers {
+    /// Answers task `id`; fails only once the driver is gone.
+    fn send(&self, (id, result): (IoTaskId, IoResult)) -> Result<(), ()> {
+        self.0.send(Input::Io { id, result }).map_err(|_| ())
+    }
+}
 
 /// Handle to the worker thread.
 pub(crate) struct StoreWorker {
@@ -22,12 +33,12 @@ pub(crate) enum Job {
 }
 
 impl StoreWorker {
-    /// Starts the worker; results arrive on `results`.
-    pub(crate) fn start(store: DocStore, results: mpsc::UnboundedSender<(IoTaskId, IoResult)>) -> Self {
+    /// Starts the worker; results arrive on the driver's queue as [`Input::Io`].
+    pub(crate) fn start(store: DocStore, results: mpsc::UnboundedSender<Input>) -> Self {
         let (tx, rx) = std_mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("humansync-store".into())
-            .spawn(move || run(store, rx, results))
+            .spawn(move || run(store, rx, Answers(results)))
             .ok();
         StoreWorker { tx, thread }
     }
@@ -62,11 +73,7 @@ impl Drop for StoreWorker {
     }
 }
 
-fn run(
-    mut store: DocStore,
-    rx: std_mpsc::Receiver<Job>,
-    results: mpsc::UnboundedSender<(IoTaskId, IoResult)>,
-) {
+fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: Answers) {
     while let Ok(first) = rx.recv() {
         // Take everything queued right now: consecutive writes become one durable batch.
         let mut jobs = vec![first];
@@ -168,11 +175,7 @@ fn run(
     }
 }
 
-fn flush(
-    store: &mut DocStore,
-    batch: &mut Vec<(IoTaskId, StoreOp)>,
-    results: &mpsc::UnboundedSender<(IoTaskId, IoResult)>,
-) {
+fn flush(store: &mut DocStore, batch: &mut Vec<(IoTaskId, StoreOp)>, results: &Answers) {
     if batch.is_empty() {
         return;
     }
