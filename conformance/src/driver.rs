@@ -183,7 +183,8 @@ fn drain(host: &mut Host, now: Instant) -> Result<Drained, String> {
                 });
                 core(host)?.handle_io_result(now, task.id, result);
             }
-            Output::Event(_) => {}
+            // Transcripts make no app requests.
+            Output::Event(_) | Output::AppDone { .. } => {}
             // Connection policy: nothing to dial or gate here.
             Output::Dial { .. } | Output::Gate(_) => {}
         }

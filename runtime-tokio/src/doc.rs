@@ -1,12 +1,11 @@
 //! A handle to one document: scalar puts and gets, blob references, and full Automerge access.
 
-use std::any::Any;
-
 use automerge::transaction::{Transactable, Transaction};
 use automerge::{Automerge, ReadDoc, ScalarValue, Value};
 use humansync_protocol::{BlobHash, DocId};
 
-use crate::driver::{AnyBox, Command};
+use humansync_sansio::AppRequest;
+
 use crate::{Error, Node};
 
 /// One document, opened with [`Node::open_doc`]. Cheap to clone.
@@ -75,30 +74,30 @@ impl Doc {
         R: Send + 'static,
         F: FnOnce(&mut Transaction<'_>) -> Result<R, String> + Send + 'static,
     {
-        let (reply, rx) = tokio::sync::oneshot::channel();
+        // The change hands its value here when the core runs it; the core answers the request
+        // once the change is durable.
+        let (value_tx, value_rx) = tokio::sync::oneshot::channel();
         // Every local change carries its wall-clock time in unix seconds (Automerge's convention;
         // advisory, never used to merge): histories group edits by time.
         let time = crate::store::wall_ms() / 1000;
         let time = i64::try_from(time).unwrap_or(i64::MAX);
-        let f = Box::new(move |am: &mut Automerge| -> Result<AnyBox, String> {
+        let f = Box::new(move |am: &mut Automerge| {
             let result = am
                 .transact_with::<_, _, String, _>(
                     |_| automerge::transaction::CommitOptions::default().with_time(time),
                     |tx| f(tx),
                 )
-                .map(|ok| ok.result)
-                .map_err(|failure| failure.error)?;
-            Ok(Box::new((result, am.get_heads())) as AnyBox)
+                .map(|ok| (ok.result, am.get_heads()))
+                .map_err(|failure| failure.error);
+            let _ = value_tx.send(result);
         });
         self.node
-            .send(Command::Change {
+            .app(AppRequest::Change {
                 doc: self.id.clone(),
                 f,
-                reply,
             })
             .await?;
-        let value = rx.await.map_err(|_| Error::Shutdown)??;
-        downcast(value)
+        ran(value_rx.await)?.map_err(Error::Automerge)
     }
 
     /// Reads the document with `f`.
@@ -107,17 +106,17 @@ impl Doc {
         R: Send + 'static,
         F: FnOnce(&Automerge) -> R + Send + 'static,
     {
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        let f = Box::new(move |am: &Automerge| Box::new(f(am)) as AnyBox);
+        let (value_tx, value_rx) = tokio::sync::oneshot::channel();
+        let f = Box::new(move |am: &Automerge| {
+            let _ = value_tx.send(f(am));
+        });
         self.node
-            .send(Command::Read {
+            .app(AppRequest::Read {
                 doc: self.id.clone(),
                 f,
-                reply,
             })
             .await?;
-        let value = rx.await.map_err(|_| Error::Shutdown)??;
-        downcast(value)
+        ran(value_rx.await)
     }
 
     /// The text of the Automerge text object at root `key`, if it is one.
@@ -131,11 +130,10 @@ impl Doc {
     }
 }
 
-fn downcast<R: 'static>(value: Box<dyn Any + Send>) -> Result<R, Error> {
-    value
-        .downcast::<R>()
-        .map(|b| *b)
-        .map_err(|_| Error::Automerge("internal type mismatch".into()))
+/// The value a request's function handed back. The core answers a request `Ok` only after
+/// running it, so a missing value means the function did not return (it panicked).
+fn ran<R>(value: Result<R, tokio::sync::oneshot::error::RecvError>) -> Result<R, Error> {
+    value.map_err(|_| Error::Automerge("the document function did not complete".into()))
 }
 
 fn key_name(scalar: &ScalarValue) -> String {

@@ -109,12 +109,13 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
     let gate = Gate::new(id);
     let (net_tx, net_rx) = mpsc::channel(4096);
     // Each sweep of the blob store asks the driver which blobs to keep (HS-BLOB-4).
-    let (keep_tx, keep_rx) = mpsc::unbounded_channel::<driver::KeepRequest>();
+    let (inputs_tx, inputs_rx) = mpsc::unbounded_channel::<driver::Input>();
+    let keep_tx = inputs_tx.clone();
     let keep: crate::transport::KeepSet = Arc::new(move || {
         let keep_tx = keep_tx.clone();
         Box::pin(async move {
             let (reply, answer) = tokio::sync::oneshot::channel();
-            keep_tx.send(reply).ok()?;
+            keep_tx.send(driver::Input::KeepBlobs(reply)).ok()?;
             answer.await.ok()
         })
     });
@@ -179,7 +180,7 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         commands: commands_rx,
         events: events.clone(),
         pairing: pairing.clone(),
-        keep_requests: keep_rx,
+        inputs: (inputs_tx, inputs_rx),
     };
     tokio::spawn(driver::run(parts));
     // Discovery asks the server this device paired with (or the configured one) once paired.
@@ -400,9 +401,7 @@ impl Node {
     /// Deletes a document everywhere, for good (HS-DOC-5).
     pub async fn delete_doc(&self, id: &str) -> Result<(), Error> {
         let doc = DocId::new(id)?;
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        self.send(Command::Delete { doc, reply }).await?;
-        rx.await.map_err(|_| Error::Shutdown)?
+        self.app(humansync_sansio::AppRequest::Delete { doc }).await
     }
 
     /// Ids of live documents starting with `prefix`, sorted.
@@ -528,6 +527,14 @@ impl Node {
 
     pub(crate) async fn send(&self, cmd: Command) -> Result<(), Error> {
         self.inner.commands.send(cmd).await.map_err(|_| Error::Shutdown)
+    }
+
+    /// Makes an app request of the core and waits until the core completes it (for a change or
+    /// a delete: until it is durable, HS-SYNC-8).
+    pub(crate) async fn app(&self, request: humansync_sansio::AppRequest) -> Result<(), Error> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::App { request, reply }).await?;
+        rx.await.map_err(|_| Error::Shutdown)?
     }
 }
 

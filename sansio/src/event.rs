@@ -23,10 +23,6 @@ pub enum Event {
         /// Why.
         code: CloseCode,
     },
-    /// A requested document is loaded and can be read and edited.
-    DocReady(DocId),
-    /// A document requested with `open` does not exist locally.
-    DocNotFound(DocId),
     /// A document changed.
     DocChanged {
         /// The document.

@@ -25,7 +25,9 @@
 //! ```
 //! A driver MUST drain every output before the next mutation, MUST perform them in order (a
 //! `Transmit` queued before a `Close` goes out first), and MUST answer every `Output::Io` task
-//! exactly once with `handle_io_result`. In return the core never blocks, never panics on peer
+//! exactly once with `handle_io_result`. App reads, changes and deletes are requests with an id
+//! ([`Core::handle_app_request`], [`app`]): the core waits for the document's load itself and
+//! answers each with exactly one `Output::AppDone`, so a driver keeps only the reply it owes. In return the core never blocks, never panics on peer
 //! input, and closes a misbehaving session itself with the [`PeerFault`]'s close code.
 //!
 //! ## Shape
@@ -37,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod app;
 mod core;
 mod event;
 mod fault;
@@ -54,9 +57,10 @@ pub mod untrusted;
 
 pub use crate::core::OpenState;
 pub use crate::core::{
-    BlobRetention, Core, CoreConfig, CoreError, DialConfig, DialStats, PeerStatus, QuarantineKind,
+    BlobRetention, Core, CoreConfig, CoreError, DialConfig, DialStats, IoCounts, PeerStatus, QuarantineKind,
     Quarantined, SessionStats, Startup, SyncStatus, Wake,
 };
+pub use app::{AppRequest, AppRequestId};
 pub use event::{Event, Origin};
 pub use fault::PeerFault;
 pub use io::{DocMeta, DocWrite, IoAction, IoResult, IoTask, IoTaskId, PeerSyncState};

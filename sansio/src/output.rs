@@ -56,4 +56,12 @@ pub enum Output {
     Io(IoTask),
     /// Report this to the app.
     Event(Event),
+    /// The app request `id` ([`crate::Core::handle_app_request`]) is complete: `Ok` once it ran
+    /// and what it wrote is durable (HS-SYNC-8), else why not.
+    AppDone {
+        /// The request.
+        id: crate::AppRequestId,
+        /// Its outcome.
+        result: Result<(), crate::CoreError>,
+    },
 }

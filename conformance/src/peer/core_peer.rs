@@ -192,7 +192,8 @@ impl CorePeer {
                     closed = Some(code);
                 }
                 Output::Io(task) => self.answer(task),
-                Output::Event(_) => {}
+                // The runner makes no app requests (it changes its documents directly).
+                Output::Event(_) | Output::AppDone { .. } => {}
                 // Connection policy: nothing to dial or gate here.
                 Output::Dial { .. } | Output::Gate(_) => {}
             }

@@ -26,17 +26,6 @@ pub(crate) enum AnchorCommand {
     },
 }
 
-impl AnchorCommand {
-    /// Answers the request with an error.
-    pub(crate) fn fail(self, error: Error) {
-        match self {
-            AnchorCommand::AddRecord { reply, .. } => drop(reply.send(Err(error))),
-            AnchorCommand::Registry { reply } => drop(reply.send(Err(error))),
-            AnchorCommand::PeerAddrs { reply } => drop(reply.send(Err(error))),
-        }
-    }
-}
-
 impl Driver {
     /// Runs one anchor request.
     pub(super) fn anchor_command(&mut self, cmd: AnchorCommand) {

@@ -12,7 +12,7 @@ use humansync_protocol::BlobHash;
 use humansync_sansio::{IoResult, IoTaskId};
 use tokio::sync::mpsc;
 
-use super::Reply;
+use super::{Input, Reply};
 use crate::Error;
 use crate::transport::Transport;
 
@@ -50,10 +50,7 @@ pub(crate) struct BlobKeeper {
 
 impl BlobKeeper {
     /// Starts the keeper; release results go to `results` like any other I/O result.
-    pub(crate) fn start(
-        transport: Arc<Transport>,
-        results: mpsc::UnboundedSender<(IoTaskId, IoResult)>,
-    ) -> Self {
+    pub(crate) fn start(transport: Arc<Transport>, results: mpsc::UnboundedSender<Input>) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let released = Arc::new(Released::default());
         let counters = released.clone();
@@ -82,7 +79,7 @@ impl BlobKeeper {
                                 }
                             }
                         };
-                        let _ = results.send((id, result));
+                        let _ = results.send(Input::Io { id, result });
                     }
                     KeeperOp::Pin { hash, pin, reply } => {
                         let result = transport

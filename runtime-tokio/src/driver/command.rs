@@ -1,38 +1,23 @@
 //! Requests from [`crate::Node`] and [`crate::Doc`] handles to the driver task.
 
-use std::any::Any;
 use std::net::SocketAddr;
 
-use automerge::Automerge;
 use humansync_protocol::http::PairResponse;
 use humansync_protocol::{BlobHash, DeviceId, DocId};
+use humansync_sansio::AppRequest;
 use tokio::sync::oneshot;
 
 use crate::{Error, NodeStats, SyncStatus};
 
-/// A boxed value crossing the channel (the caller downcasts it back).
-pub(crate) type AnyBox = Box<dyn Any + Send>;
-/// A read of a loaded document.
-pub(crate) type ReadFn = Box<dyn FnOnce(&Automerge) -> AnyBox + Send>;
-/// A change to a loaded document; `Err` aborts without changing anything.
-pub(crate) type ChangeFn = Box<dyn FnOnce(&mut Automerge) -> Result<AnyBox, String> + Send>;
 /// Where the driver sends an answer.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 /// One request to the driver.
 pub(crate) enum Command {
-    Read {
-        doc: DocId,
-        f: ReadFn,
-        reply: Reply<AnyBox>,
-    },
-    Change {
-        doc: DocId,
-        f: ChangeFn,
-        reply: Reply<AnyBox>,
-    },
-    Delete {
-        doc: DocId,
+    /// A read, change or delete of a document, completed by the core by id
+    /// ([`humansync_sansio::Output::AppDone`]).
+    App {
+        request: AppRequest,
         reply: Reply<()>,
     },
     List {
@@ -90,33 +75,37 @@ pub(crate) enum Command {
     Anchor(super::anchor::AnchorCommand),
 }
 
-impl Command {
-    /// The document a command needs loaded first, if any.
-    pub(crate) fn doc(&self) -> Option<&DocId> {
-        match self {
-            Command::Read { doc, .. } | Command::Change { doc, .. } => Some(doc),
-            _ => None,
-        }
+/// The runtime's error for a local fault of the core.
+pub(super) fn core_error(e: humansync_sansio::CoreError) -> Error {
+    use humansync_sansio::CoreError as C;
+    match e {
+        C::Deleted(doc) => Error::Deleted(doc),
+        C::RegistryDoc => Error::RegistryDoc,
+        // Local faults, kept apart: not loaded is the driver's, a refused record the registry's.
+        C::NotLoaded(doc) => Error::NotLoaded(doc),
+        C::Record(reason) => Error::Registry(reason),
+        C::Storage(reason) => Error::storage(&reason),
+        other => Error::Storage(other.to_string()),
     }
+}
 
-    /// Answers the command with an error, whatever its kind.
-    pub(crate) fn fail(self, error: Error) {
-        match self {
-            Command::Read { reply, .. } | Command::Change { reply, .. } => drop(reply.send(Err(error))),
-            Command::Delete { reply, .. } => drop(reply.send(Err(error))),
-            Command::List { reply, .. } => drop(reply.send(Err(error))),
-            Command::Status { reply } => drop(reply.send(Err(error))),
-            Command::Devices { reply } => drop(reply.send(Err(error))),
-            Command::Stats { reply } => drop(reply.send(Err(error))),
-            Command::FetchBlob { reply, .. }
-            | Command::ExportBlob { reply, .. }
-            | Command::PinBlob { reply, .. } => drop(reply.send(Err(error))),
-            Command::StoreBlob { reply, .. } => drop(reply.send(Err(error))),
-            Command::BlobProgress { reply, .. } => drop(reply.send(Err(error))),
-            Command::ApplyPairing { reply, .. } => drop(reply.send(Err(error))),
-            Command::Shutdown { reply } => drop(reply.send(Err(error))),
-            Command::AddPeerAddrs { .. } | Command::ServerAnswered => {}
-            Command::Anchor(cmd) => cmd.fail(error),
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Local faults of the core stay distinct in the runtime's error: a document not loaded is
+    /// the node's own fault, a refused registry record the registry's — neither a storage error.
+    #[test]
+    fn core_errors_keep_their_kind() {
+        let doc = DocId::new("notes/a").expect("a valid id");
+        let not_loaded = core_error(humansync_sansio::CoreError::NotLoaded(doc.clone()));
+        assert!(
+            matches!(&not_loaded, Error::NotLoaded(d) if *d == doc),
+            "{not_loaded:?}"
+        );
+        let record = core_error(humansync_sansio::CoreError::Record("bad signature".into()));
+        assert!(matches!(record, Error::Registry(_)), "{record:?}");
+        let corrupt = core_error(humansync_sansio::CoreError::CorruptRegistry("truncated".into()));
+        assert!(matches!(corrupt, Error::Storage(_)), "{corrupt:?}");
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use humansync_protocol::DeviceId;
 use tokio::sync::mpsc;
 
+use super::Input;
 use crate::transport::Transport;
 
 /// The longest a dial may take before it counts as failed. QUIC retransmits its first packet
@@ -21,12 +22,12 @@ pub(crate) const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Addresses per peer, and the dials in flight.
 pub(crate) struct Dialer {
     addrs: BTreeMap<DeviceId, Vec<SocketAddr>>,
-    failed: mpsc::UnboundedSender<DeviceId>,
+    failed: mpsc::UnboundedSender<Input>,
 }
 
 impl Dialer {
-    /// A dialer reporting failed dials on `failed`.
-    pub(crate) fn new(failed: mpsc::UnboundedSender<DeviceId>) -> Self {
+    /// A dialer reporting failed dials on the driver's queue ([`Input::DialFailed`]).
+    pub(crate) fn new(failed: mpsc::UnboundedSender<Input>) -> Self {
         Dialer {
             addrs: BTreeMap::new(),
             failed,
@@ -57,11 +58,11 @@ impl Dialer {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "dial failed");
-                    let _ = failed.send(peer);
+                    let _ = failed.send(Input::DialFailed(peer));
                 }
                 Err(_) => {
                     tracing::debug!(%peer, "dial timed out");
-                    let _ = failed.send(peer);
+                    let _ = failed.send(Input::DialFailed(peer));
                 }
             }
         });

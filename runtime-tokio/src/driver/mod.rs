@@ -1,32 +1,55 @@
 //! The driver: one tokio task that owns the pure [`Core`] and performs what it asks — bytes to
-//! iroh, I/O to the disk worker, events to the app — under the core's single-mutation contract.
+//! iroh, disk tasks to the disk worker, blob work to the blob store, replies and events to the
+//! app. It keeps no copy of the core's state: loads, saves, pending work and app requests are
+//! the core's, asked for when needed (`Core::io_counts`, `Core::status`, `Output::AppDone`).
+//!
+//! # The run loop (a contract, as str0m's `Rtc` documents its own)
+//! Everything that reaches the driver becomes one [`Input`]. Each turn of the loop:
+//! 1. **wait** for the next input: an app request ([`Command`], bounded queue: the app waits when
+//!    the driver is behind), a network event ([`NetEvent`], bounded: a peer waits), an answer
+//!    of a task the driver started (disk, blob fetch or release, dial, blob added, a sweep's
+//!    question: one unbounded queue, each answer small and owed), a change of the LAN
+//!    neighbourhood (mDNS), or the core's timer — the deadline of `Core::poll_timeout`, never a
+//!    fixed tick;
+//! 2. **handle** it with exactly one mutation of the core (`handle_*`, or one app request);
+//! 3. **drain** `Core::poll_output` until `None`, performing each output in order (`pump`).
+//!
+//! At most [`MAX_INPUTS_PER_TURN`] inputs are handled back to back before the task yields to
+//! the runtime (firezone's `Tunnel::poll_next_event` caps its loop the same way), so a flood on
+//! one queue cannot starve the transport's and the app's tasks. The loop ends when the app asks
+//! to shut down or every handle is gone; `shutdown.rs` then closes every step within a bound.
 
 mod anchor;
 mod blob_keeper;
 mod command;
+mod commands;
 mod devices;
 mod dial;
 mod last_seen;
+mod outputs;
+mod report;
 mod shutdown;
 mod store_worker;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
 
-use humansync_protocol::{CloseCode, DeviceId, DocId};
-use humansync_sansio::{Core, Event, Instant, IoAction, IoResult, IoTaskId, OpenState, Output};
-use tokio::sync::{broadcast, mpsc};
+use humansync_protocol::{BlobHash, DeviceId};
+use humansync_sansio::{AppRequestId, Core, Event, Instant, IoResult, IoTaskId};
+use tokio::sync::{broadcast, mpsc, watch};
 
 pub(crate) use anchor::AnchorCommand;
 use blob_keeper::{BlobKeeper, KeeperOp};
-pub(crate) use command::{AnyBox, Command, Reply};
+pub(crate) use command::{Command, Reply};
 use dial::Dialer;
 use last_seen::LastSeen;
 use store_worker::StoreWorker;
 
 use crate::pairing::PairingState;
 use crate::transport::{Gate, NetEvent, Transport};
-use crate::{Error, NodeStats, PeerStatus, SessionCounters, SyncStatus};
+
+/// Most inputs handled back to back before the driver yields to other tasks.
+pub(crate) const MAX_INPUTS_PER_TURN: usize = 64;
 
 /// What the driver needs to run.
 pub(crate) struct DriverParts {
@@ -38,15 +61,37 @@ pub(crate) struct DriverParts {
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) pairing: PairingState,
-    /// The blob store's sweeps ask here which blobs to keep (HS-BLOB-4).
-    pub(crate) keep_requests: mpsc::UnboundedReceiver<KeepRequest>,
+    /// The driver's own queue: answers of the tasks it starts, and the blob store's sweeps.
+    pub(crate) inputs: (mpsc::UnboundedSender<Input>, mpsc::UnboundedReceiver<Input>),
 }
 
 /// A sweep of the blob store asking which blobs to keep.
-pub(crate) type KeepRequest = tokio::sync::oneshot::Sender<Vec<humansync_protocol::BlobHash>>;
+pub(crate) type KeepRequest = tokio::sync::oneshot::Sender<Vec<BlobHash>>;
 
-/// A blob now held: from the app (with the import's temp tag) or fetched by `get_blob`.
-type BlobAdded = (humansync_protocol::BlobHash, Option<iroh_blobs::api::TempTag>);
+/// Everything that reaches the driver; see the module docs.
+pub(crate) enum Input {
+    /// A request of the app (or of the node's discovery task).
+    Command(Command),
+    /// Something happened on a connection.
+    Net(NetEvent),
+    /// A task the core asked for (disk, blob fetch, blob release) is done.
+    Io { id: IoTaskId, result: IoResult },
+    /// A dial the core asked for failed or timed out.
+    DialFailed(DeviceId),
+    /// A blob is now held: stored by the app (with the import's temp tag) or fetched for it.
+    BlobAdded {
+        hash: BlobHash,
+        hold: Option<iroh_blobs::api::TempTag>,
+    },
+    /// A sweep of the blob store asks which blobs to keep (HS-BLOB-4).
+    KeepBlobs(KeepRequest),
+    /// The LAN neighbourhood (mDNS) changed.
+    LanChanged,
+    /// The core's timer is due (`Core::poll_timeout`).
+    Timeout,
+    /// Every handle to the node is gone.
+    Closed,
+}
 
 /// The driver's state; see the module docs.
 struct Driver {
@@ -54,33 +99,36 @@ struct Driver {
     transport: std::sync::Arc<Transport>,
     gate: Gate,
     store: StoreWorker,
-    io_tx: mpsc::UnboundedSender<(IoTaskId, IoResult)>,
+    /// The driver's own queue, handed to the tasks it starts.
+    inputs: mpsc::UnboundedSender<Input>,
     events: broadcast::Sender<Event>,
     pairing: PairingState,
     base: tokio::time::Instant,
     base_wall: SystemTime,
-    /// Commands waiting for their document to load.
-    parked: BTreeMap<DocId, Vec<Command>>,
-    /// App changes waiting for their save to be durable.
-    acks: BTreeMap<IoTaskId, (Reply<AnyBox>, AnyBox)>,
-    deletes: BTreeMap<IoTaskId, Reply<()>>,
+    /// The reply owed for each app request the core has not completed yet.
+    replies: BTreeMap<AppRequestId, Reply<()>>,
+    /// The last app request id used.
+    last_request: u64,
     dialer: Dialer,
     shutting_down: Option<Reply<()>>,
-    /// The mDNS neighbourhood generation last acted on.
-    lan_generation: u64,
-    /// The LAN peers and addresses as of that generation.
+    /// The LAN peers and addresses last acted on.
     lan_seen: BTreeMap<DeviceId, Vec<std::net::SocketAddr>>,
-    blob_added_tx: mpsc::UnboundedSender<BlobAdded>,
     /// Applies keeps, releases and pins to the blob store in order (HS-BLOB-4).
     keeper: BlobKeeper,
-    /// Store tasks submitted and not answered, true for saves ([`NodeStats::io_pending`]).
-    store_pending: BTreeMap<IoTaskId, bool>,
-    docs_loaded: u64,
-    saves_done: u64,
-    /// Counters since start ([`NodeStats::totals`]).
+    /// Counters since start ([`crate::NodeStats::totals`]).
     totals: crate::NodeTotals,
     /// When a session with each peer was last open ([`crate::Node::devices`]).
     last_seen: LastSeen,
+}
+
+/// Where the driver's inputs come from (see [`next_input`]).
+struct Sources {
+    commands: mpsc::Receiver<Command>,
+    net_events: mpsc::Receiver<NetEvent>,
+    inputs: mpsc::UnboundedReceiver<Input>,
+    lan: watch::Receiver<u64>,
+    /// False once the LAN watch has ended (the transport is gone).
+    lan_open: bool,
 }
 
 /// Runs the driver until shutdown.
@@ -90,92 +138,59 @@ pub(crate) async fn run(parts: DriverParts) {
         transport,
         gate,
         store,
-        mut net_events,
-        mut commands,
+        net_events,
+        commands,
         events,
         pairing,
-        mut keep_requests,
+        inputs: (inputs_tx, inputs),
     } = parts;
-    let (io_tx, mut io_rx) = mpsc::unbounded_channel();
-    let (dial_tx, mut dial_rx) = mpsc::unbounded_channel();
-    let (blob_added_tx, mut blob_added_rx) = mpsc::unbounded_channel();
     let last_seen = LastSeen::new(store.last_seen());
-    let store = StoreWorker::start(store, io_tx.clone());
+    let store = StoreWorker::start(store, inputs_tx.clone());
     let transport = std::sync::Arc::new(transport);
-    let keeper = BlobKeeper::start(transport.clone(), io_tx.clone());
+    let keeper = BlobKeeper::start(transport.clone(), inputs_tx.clone());
+    let mut sources = Sources {
+        commands,
+        net_events,
+        inputs,
+        lan: transport.lan_changes(),
+        lan_open: true,
+    };
     let mut driver = Driver {
         core,
         transport,
         keeper,
         gate,
         store,
-        io_tx,
+        dialer: Dialer::new(inputs_tx.clone()),
+        inputs: inputs_tx,
         events,
         pairing,
         base: tokio::time::Instant::now(),
         base_wall: SystemTime::now(),
-        parked: BTreeMap::new(),
-        acks: BTreeMap::new(),
-        deletes: BTreeMap::new(),
-        dialer: Dialer::new(dial_tx),
+        replies: BTreeMap::new(),
+        last_request: 0,
         shutting_down: None,
-        lan_generation: 0,
         lan_seen: BTreeMap::new(),
-        blob_added_tx,
-        store_pending: BTreeMap::new(),
-        docs_loaded: 0,
-        saves_done: 0,
         totals: crate::NodeTotals::default(),
         last_seen,
     };
     driver.adopt_server_relay().await;
     driver.know_server_addrs();
+    driver.lan_news();
     driver.pump();
-    // Only looks for news from mDNS; dial timing is the core's (poll_timeout).
-    let mut lan_tick = tokio::time::interval(Duration::from_millis(500));
-    loop {
-        let timeout = driver.core.poll_timeout_reason().map(|(t, reason)| {
-            tracing::trace!(?reason, at_ms = t.0, "core timer");
-            driver.base + Duration::from_millis(t.0)
-        });
-        let sleep = async {
-            match timeout {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            cmd = commands.recv() => match cmd {
-                Some(cmd) => driver.command(cmd).await,
-                None => break,
-            },
-            Some(ev) = net_events.recv() => driver.net(ev),
-            Some((id, result)) = io_rx.recv() => driver.io_result(id, result),
-            Some(peer) = dial_rx.recv() => {
-                let now = driver.now();
-                driver.core.handle_dial_failed(now, peer);
-            }
-            Some((hash, hold)) = blob_added_rx.recv() => {
-                let now = driver.now();
-                let was_held = driver.core.holds_blob(&hash);
-                driver.core.handle_blob_added(now, hash);
-                if !was_held {
-                    // Tagged after any release of it already queued (HS-BLOB-4).
-                    driver.keeper.submit(KeeperOp::Keep { hash, hold });
-                }
-            }
-            Some(reply) = keep_requests.recv() => {
-                let _ = reply.send(driver.core.blobs_to_keep().into_iter().collect());
-            }
-            _ = lan_tick.tick() => driver.lan_news(),
-            _ = sleep => {
-                let now = driver.now();
-                driver.core.handle_timeout(now);
-            }
-        }
-        driver.pump();
-        if driver.shutting_down.is_some() {
+    let mut turn = 0;
+    while driver.shutting_down.is_none() {
+        let deadline = driver.deadline();
+        let input = next_input(&mut sources, deadline).await;
+        if let Input::Closed = input {
             break;
+        }
+        driver.handle_input(input).await;
+        driver.pump();
+        turn += 1;
+        if turn == MAX_INPUTS_PER_TURN {
+            turn = 0;
+            tokio::task::yield_now().await;
         }
     }
     driver.shutdown().await;
@@ -186,119 +201,36 @@ impl Driver {
         Instant(self.base.elapsed().as_millis() as u64)
     }
 
-    /// Drains the core's outputs (the single-mutation contract), then refreshes the gate.
-    fn pump(&mut self) {
-        while let Some(output) = self.core.poll_output() {
-            match output {
-                Output::Transmit { conn, bytes } => {
-                    self.totals.bytes_out += bytes.len() as u64;
-                    if self.transport.send(conn, bytes).is_err() {
-                        // The peer is not draining (queue full) or the connection is gone: close it
-                        // for good so the transport reports no second Closed later.
-                        let now = self.now();
-                        self.transport.close(conn, CloseCode::LIMIT);
-                        self.core.handle_connection_closed(now, conn, CloseCode::LIMIT);
-                    }
-                }
-                Output::Close { conn, code } => self.transport.close(conn, code),
-                Output::Gate(view) => {
-                    let self_revoked = view.self_revoked();
-                    self.gate.set(view);
-                    if self_revoked {
-                        // HS-GATE-5: every connection on every ALPN, blob transfers included.
-                        self.transport.disconnect_all(CloseCode::REVOKED);
-                    }
-                }
-                Output::Dial { peer } => {
-                    self.totals.dials_started += 1;
-                    self.dialer.dial(peer, &self.transport);
-                }
-                Output::DisconnectPeer { peer, code } => {
-                    self.transport.disconnect_peer(peer, code);
-                }
-                Output::Io(task) => match task.action {
-                    IoAction::ReleaseBlob { hash } => {
-                        self.keeper.submit(KeeperOp::Release { id: task.id, hash });
-                    }
-                    IoAction::FetchBlob { hash, from } => {
-                        let transport = self.transport.clone();
-                        let tx = self.io_tx.clone();
-                        let id = task.id;
-                        tokio::spawn(async move {
-                            // Operators read what a node holds from these lines (the Docker test too).
-                            let result = match transport.fetch_blob(hash, from).await {
-                                Ok(stats) => {
-                                    tracing::info!(%hash, peer = %from, bytes = stats.payload_bytes, "blob fetched");
-                                    IoResult::Done
-                                }
-                                Err(e) => {
-                                    tracing::info!(%hash, peer = %from, error = %e, "blob fetch failed; will retry");
-                                    IoResult::Failed {
-                                        reason: e.to_string(),
-                                    }
-                                }
-                            };
-                            let _ = tx.send((id, result));
-                        });
-                    }
-                    _ => {
-                        let is_save = matches!(task.action, IoAction::SaveDoc { .. });
-                        if matches!(task.action, IoAction::LoadDoc { .. }) {
-                            self.docs_loaded += 1;
-                        }
-                        self.store_pending.insert(task.id, is_save);
-                        if !self.store.submit(task.clone()) {
-                            let _ = self.io_tx.send((
-                                task.id,
-                                IoResult::Failed {
-                                    reason: "store stopped".into(),
-                                },
-                            ));
-                        }
-                    }
-                },
-                Output::Event(event) => self.event(event),
-            }
-        }
+    /// When the core's timer is due (`Core::poll_timeout`), if it has one.
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.core.poll_timeout_reason().map(|(t, reason)| {
+            tracing::trace!(?reason, at_ms = t.0, "core timer");
+            self.base + std::time::Duration::from_millis(t.0)
+        })
     }
 
-    fn event(&mut self, event: Event) {
-        self.note_seen(&event);
-        self.count(&event);
-        match &event {
-            Event::DocReady(doc) | Event::DocNotFound(doc) => {
-                if let Some(waiting) = self.parked.remove(doc) {
-                    for cmd in waiting {
-                        self.run_doc_command(cmd);
-                    }
+    /// Feeds one input to the core (one mutation; the caller drains the outputs).
+    async fn handle_input(&mut self, input: Input) {
+        let now = self.now();
+        match input {
+            Input::Command(cmd) => self.command(cmd).await,
+            Input::Net(ev) => self.net(ev),
+            Input::Io { id, result } => self.core.handle_io_result(now, id, result),
+            Input::DialFailed(peer) => self.core.handle_dial_failed(now, peer),
+            Input::BlobAdded { hash, hold } => {
+                let was_held = self.core.holds_blob(&hash);
+                self.core.handle_blob_added(now, hash);
+                if !was_held {
+                    // Tagged after any release of it already queued (HS-BLOB-4).
+                    self.keeper.submit(KeeperOp::Keep { hash, hold });
                 }
             }
-            Event::DocCorrupt { doc, reason } => {
-                tracing::warn!(%doc, %reason, "stored document is corrupt: quarantined, recovering from peers");
+            Input::KeepBlobs(reply) => {
+                let _ = reply.send(self.core.blobs_to_keep().into_iter().collect());
             }
-            _ => {}
-        }
-        let _ = self.events.send(event);
-    }
-
-    /// Counts what [`NodeStats::totals`] reports.
-    fn count(&mut self, event: &Event) {
-        let t = &mut self.totals;
-        match event {
-            Event::PeerConnected(_) => t.sessions_opened += 1,
-            Event::Reconciled(_) => t.sync_exchanges += 1,
-            Event::DocChanged {
-                origin: humansync_sansio::Origin::Remote(_),
-                ..
-            }
-            | Event::DocDeleted {
-                origin: humansync_sansio::Origin::Remote(_),
-                ..
-            } => t.remote_changes += 1,
-            Event::DocCorrupt { .. } => t.quarantines += 1,
-            Event::BlobArrived(_) => t.blobs_arrived += 1,
-            Event::DeviceRevoked(_) => t.devices_revoked += 1,
-            _ => {}
+            Input::LanChanged => self.lan_news(),
+            Input::Timeout => self.core.handle_timeout(now),
+            Input::Closed => {}
         }
     }
 
@@ -319,410 +251,29 @@ impl Driver {
             NetEvent::Closed { conn, code } => self.core.handle_connection_closed(now, conn, code),
         }
     }
-
-    fn io_result(&mut self, id: IoTaskId, result: IoResult) {
-        let now = self.now();
-        let ok = matches!(result, IoResult::Done);
-        if self.store_pending.remove(&id) == Some(true) && ok {
-            self.saves_done += 1;
-        }
-        let failure = match &result {
-            IoResult::Failed { reason } => Some(reason.clone()),
-            _ => None,
-        };
-        self.core.handle_io_result(now, id, result);
-        let error = || Error::storage(failure.as_deref().unwrap_or_default());
-        if let Some((reply, value)) = self.acks.remove(&id) {
-            let _ = reply.send(if ok { Ok(value) } else { Err(error()) });
-        }
-        if let Some(reply) = self.deletes.remove(&id) {
-            let _ = reply.send(if ok { Ok(()) } else { Err(error()) });
-        }
-    }
-
-    async fn command(&mut self, cmd: Command) {
-        match cmd {
-            cmd @ (Command::Read { .. } | Command::Change { .. }) => self.run_doc_command(cmd),
-            Command::Delete { doc, reply } => {
-                let now = self.now();
-                match self.core.delete(now, &doc) {
-                    Ok(task) => {
-                        self.deletes.insert(task, reply);
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(core_error(e)));
-                    }
-                }
-            }
-            Command::List { prefix, reply } => {
-                let _ = reply.send(Ok(self.core.list(&prefix)));
-            }
-            Command::Status { reply } => {
-                let _ = reply.send(Ok(self.status()));
-            }
-            Command::Devices { reply } => {
-                let _ = reply.send(Ok(self.devices()));
-            }
-            Command::Stats { reply } => {
-                let stats = self.stats();
-                let retention = self.core.blob_retention();
-                let transport = self.transport.clone();
-                let released = self.keeper.released.clone();
-                // Sizes come from the blob store: asked off the driver.
-                tokio::spawn(async move {
-                    let stats = blob_stats(stats, retention, &transport, &released).await;
-                    let _ = reply.send(Ok(stats));
-                });
-            }
-            Command::StoreBlob { path, reply } => {
-                // Adding hashes the file; done off the driver, then reported back as BlobAdded.
-                let transport = self.transport.clone();
-                let added = self.blob_added_tx.clone();
-                tokio::spawn(async move {
-                    let result = transport
-                        .add_blob_held(&path)
-                        .await
-                        .map_err(|e| Error::blob_store(&e));
-                    let result = result.map(|(hash, hold)| {
-                        // The temp tag protects the blob until the keeper has tagged it.
-                        let _ = added.send((hash, Some(hold)));
-                        hash
-                    });
-                    let _ = reply.send(result);
-                });
-            }
-            Command::PinBlob { hash, pin, reply } => {
-                let now = self.now();
-                if pin {
-                    self.core.pin_blob(now, hash);
-                } else {
-                    self.core.unpin_blob(now, hash);
-                }
-                self.keeper.submit(KeeperOp::Pin { hash, pin, reply });
-            }
-            Command::ExportBlob { hash, to, reply } => {
-                let transport = self.transport.clone();
-                tokio::spawn(async move {
-                    let result = transport
-                        .export_blob(hash, &to)
-                        .await
-                        .map_err(|e| Error::blob_store(&e));
-                    let _ = reply.send(result);
-                });
-            }
-            Command::FetchBlob { hash, reply } => self.fetch_any(hash, reply),
-            Command::BlobProgress { hash, reply } => {
-                let transport = self.transport.clone();
-                tokio::spawn(async move {
-                    let result = transport
-                        .blob_progress(hash)
-                        .await
-                        .map_err(|e| Error::Storage(e.to_string()));
-                    let _ = reply.send(result);
-                });
-            }
-            Command::ApplyPairing { response, reply } => {
-                let result = self.apply_pairing(&response);
-                if result.is_ok() {
-                    self.adopt_server_relay().await;
-                }
-                let _ = reply.send(result);
-            }
-            Command::AddPeerAddrs { peer, addrs } => self.peer_addrs(peer, addrs),
-            Command::ServerAnswered => {
-                if let Some(anchor) = self.core.gate().anchor() {
-                    let now = self.now();
-                    self.core.handle_peer_seen(now, anchor);
-                }
-            }
-            Command::Shutdown { reply } => self.shutting_down = Some(reply),
-            Command::Anchor(cmd) => self.anchor_command(cmd),
-        }
-    }
-
-    /// Runs a Read or Change once its document is loaded, parking it until then.
-    fn run_doc_command(&mut self, cmd: Command) {
-        let Some(doc) = cmd.doc().cloned() else { return };
-        let now = self.now();
-        match self.core.open(now, &doc, true) {
-            Err(e) => cmd.fail(core_error(e)),
-            Ok(OpenState::Loading) => self.parked.entry(doc).or_default().push(cmd),
-            Ok(OpenState::NotFound) => cmd.fail(Error::Storage("document vanished while loading".into())),
-            Ok(OpenState::Ready) => match cmd {
-                Command::Read { f, reply, .. } => {
-                    let result = self
-                        .core
-                        .doc(&doc)
-                        .map(f)
-                        .ok_or_else(|| Error::NotLoaded(doc.clone()));
-                    let _ = reply.send(result);
-                }
-                Command::Change { f, reply, .. } => {
-                    let mut outcome: Option<Result<AnyBox, String>> = None;
-                    let changed = self.core.change(now, &doc, |am| outcome = Some(f(am)));
-                    match (changed, outcome) {
-                        (Err(e), _) => drop(reply.send(Err(core_error(e)))),
-                        (Ok(_), Some(Err(e))) => drop(reply.send(Err(Error::Automerge(e)))),
-                        (Ok(((), Some(task))), Some(Ok(value))) => {
-                            // Acknowledged once durable (HS-SYNC-8).
-                            self.acks.insert(task, (reply, value));
-                        }
-                        (Ok(((), None)), Some(Ok(value))) => drop(reply.send(Ok(value))),
-                        (Ok(_), None) => drop(reply.send(Err(Error::Automerge("change did not run".into())))),
-                    }
-                }
-                other => other.fail(Error::Shutdown),
-            },
-        }
-    }
-
-    /// Peers with an open session.
-    fn open_peers(&self) -> BTreeSet<DeviceId> {
-        self.core
-            .status()
-            .peers
-            .iter()
-            .filter(|p| p.open)
-            .map(|p| p.peer)
-            .collect()
-    }
-
-    fn fetch_any(&mut self, hash: humansync_protocol::BlobHash, reply: Reply<()>) {
-        let peers: Vec<DeviceId> = self.open_peers().into_iter().collect();
-        let transport = self.transport.clone();
-        let added = self.blob_added_tx.clone();
-        tokio::spawn(async move {
-            // What the app reads is held (and, if unreferenced, has a new grace period).
-            if transport.has_blob(hash).await {
-                let _ = added.send((hash, None));
-                let _ = reply.send(Ok(()));
-                return;
-            }
-            for peer in peers {
-                if transport.fetch_blob(hash, peer).await.is_ok() {
-                    let _ = added.send((hash, None));
-                    let _ = reply.send(Ok(()));
-                    return;
-                }
-            }
-            let _ = reply.send(Err(Error::BlobUnavailable(hash)));
-        });
-    }
-
-    fn apply_pairing(&mut self, response: &humansync_protocol::http::PairResponse) -> Result<(), Error> {
-        let now = self.now();
-        // Records are verified before the anchor is changed; invalid ones are skipped (HS-PAIR-9).
-        let records = crate::pairing::valid_records(response);
-        self.core
-            .set_anchor(now, response.server_node_id)
-            .map_err(|e| Error::Pairing(e.to_string()))?;
-        for (record, _) in &records {
-            self.core
-                .add_registry_record(now, record)
-                .map_err(|e| Error::Pairing(e.to_string()))?;
-        }
-        let addrs = response
-            .server_addrs
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect();
-        self.peer_addrs(response.server_node_id, addrs);
-        self.pairing
-            .save(response)
-            .map_err(|e| Error::Storage(e.to_string()))?;
-        Ok(())
-    }
-
-    /// Uses the relay the pairing server announced, if any (HS-RELAY-3). A URL that does not
-    /// parse is ignored with a warning: direct paths still work.
-    async fn adopt_server_relay(&mut self) {
-        let Some(url) = self
-            .pairing
-            .response
-            .as_ref()
-            .and_then(|r| r.relay_url.as_deref())
-        else {
-            return;
-        };
-        match url.parse::<iroh::RelayUrl>() {
-            Ok(relay) => {
-                if self.transport.adopt_relay(relay).await {
-                    tracing::info!(relay = url, "using the server's relay");
-                }
-            }
-            Err(e) => tracing::warn!(relay = url, "ignoring the server's relay URL: {e}"),
-        }
-    }
-
-    /// The server's addresses from pairing, known before the first pump performs the dials the
-    /// core asked for at start (else the first dial to the server has no address and fails).
-    fn know_server_addrs(&mut self) {
-        let Some(response) = self.pairing.response.as_ref() else {
-            return;
-        };
-        let addrs: Vec<std::net::SocketAddr> = response
-            .server_addrs
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect();
-        let server = response.server_node_id;
-        self.transport.add_peer_addrs(server, addrs.clone());
-        self.dialer.set_addrs(server, addrs);
-    }
-
-    /// New addresses for `peer`: the core dials it at once instead of after its backoff.
-    fn peer_addrs(&mut self, peer: DeviceId, addrs: Vec<std::net::SocketAddr>) {
-        // The address book at once: a dial already in flight may use them too.
-        self.transport.add_peer_addrs(peer, addrs.clone());
-        if self.dialer.set_addrs(peer, addrs) {
-            let now = self.now();
-            self.core.handle_peer_seen(now, peer);
-        }
-    }
-
-    /// A peer just appeared on the LAN (mDNS), or at new addresses (it restarted): the core dials
-    /// it now rather than after its backoff.
-    fn lan_news(&mut self) {
-        let generation = self.transport.lan_generation();
-        if generation != self.lan_generation {
-            self.lan_generation = generation;
-            let now = self.now();
-            let peers = self.transport.lan_peers();
-            for (peer, addrs) in &peers {
-                if self.lan_seen.get(peer) != Some(addrs) {
-                    self.core.handle_peer_seen(now, *peer);
-                }
-            }
-            self.lan_seen = peers;
-        }
-    }
-
-    fn status(&self) -> SyncStatus {
-        let st = self.core.status();
-        SyncStatus {
-            peers: st
-                .peers
-                .iter()
-                .filter(|p| p.open)
-                .map(|p| PeerStatus {
-                    peer: p.peer,
-                    up_to_date: p.up_to_date,
-                    outstanding: p.outstanding,
-                })
-                .collect(),
-            lan_peers: self
-                .transport
-                .lan_peers()
-                .into_keys()
-                .filter(|p| self.core.gate().admit(p).is_admit())
-                .collect(),
-            docs: st.docs,
-            docs_pending: st.docs_pending,
-            blobs_missing: st.blobs_missing,
-            last_sync: st.last_sync.map(|t| self.base_wall + Duration::from_millis(t.0)),
-        }
-    }
-
-    fn stats(&self) -> NodeStats {
-        let sessions = self
-            .core
-            .status()
-            .peers
-            .iter()
-            .map(|p| {
-                let (udp_tx_bytes, udp_rx_bytes) =
-                    self.transport.session_udp_bytes(p.conn).unwrap_or_default();
-                SessionCounters {
-                    peer: p.peer,
-                    open: p.open,
-                    stats: p.stats,
-                    udp_tx_bytes,
-                    udp_rx_bytes,
-                    relayed: self.transport.session_relayed(p.conn).unwrap_or(false),
-                }
-            })
-            .collect();
-        let status = self.core.status();
-        NodeStats {
-            docs_loaded: self.docs_loaded,
-            saves_done: self.saves_done,
-            io_pending: self.store_pending.len() as u64,
-            writes_refused: self.core.writes_refused() as u64,
-            sessions_open: status.peers.iter().filter(|p| p.open).count() as u64,
-            documents: status.docs as u64,
-            blobs_missing: status.blobs_missing as u64,
-            sessions,
-            home_relay: self.transport.home_relay().map(|url| url.to_string()),
-            totals: self.totals,
-            // Disk figures are filled in by `Node::stats`, off the driver.
-            store_bytes: 0,
-            blob_bytes: 0,
-            blobs: crate::BlobStats::default(),
-            quarantined_files: 0,
-        }
-    }
 }
 
-/// Fills [`NodeStats::blobs`]: counts from the core, sizes from the blob store (HS-BLOB-4).
-async fn blob_stats(
-    mut stats: NodeStats,
-    retention: humansync_sansio::BlobRetention,
-    transport: &Transport,
-    released: &blob_keeper::Released,
-) -> NodeStats {
-    let mut held_bytes = 0u64;
-    let mut pending_bytes = 0u64;
-    let pending: BTreeSet<_> = retention.pending.iter().copied().collect();
-    for hash in &retention.held {
-        let size = transport.blob_size(*hash).await.unwrap_or(0);
-        held_bytes = held_bytes.saturating_add(size);
-        if pending.contains(hash) {
-            pending_bytes = pending_bytes.saturating_add(size);
+/// Waits for the next input from any source, or for the core's timer at `deadline`. (Holds no
+/// borrow of the driver: the core, with the app's functions queued in it, is not `Sync`.)
+async fn next_input(sources: &mut Sources, deadline: Option<tokio::time::Instant>) -> Input {
+    let timer = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
         }
-    }
-    let order = std::sync::atomic::Ordering::Relaxed;
-    stats.blobs = crate::BlobStats {
-        held: retention.held.len() as u64,
-        held_bytes,
-        pending_deletion: retention.pending.len() as u64,
-        pending_deletion_bytes: pending_bytes,
-        pinned: retention.pinned.len() as u64,
-        deleted: released.blobs.load(order),
-        deleted_bytes: released.bytes.load(order),
-        grace: Duration::from_millis(retention.grace_ms),
     };
-    stats
-}
-
-fn core_error(e: humansync_sansio::CoreError) -> Error {
-    use humansync_sansio::CoreError as C;
-    match e {
-        C::Deleted(doc) => Error::Deleted(doc),
-        C::RegistryDoc => Error::RegistryDoc,
-        // Local faults, kept apart: not loaded is the driver's, a refused record the registry's.
-        C::NotLoaded(doc) => Error::NotLoaded(doc),
-        C::Record(reason) => Error::Registry(reason),
-        other => Error::Storage(other.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Local faults of the core stay distinct in the runtime's error: a document not loaded is
-    /// the node's own fault, a refused registry record the registry's — neither a storage error.
-    #[test]
-    fn core_errors_keep_their_kind() {
-        let doc = DocId::new("notes/a").expect("a valid id");
-        let not_loaded = core_error(humansync_sansio::CoreError::NotLoaded(doc.clone()));
-        assert!(
-            matches!(&not_loaded, Error::NotLoaded(d) if *d == doc),
-            "{not_loaded:?}"
-        );
-        let record = core_error(humansync_sansio::CoreError::Record("bad signature".into()));
-        assert!(matches!(record, Error::Registry(_)), "{record:?}");
-        let corrupt = core_error(humansync_sansio::CoreError::CorruptRegistry("truncated".into()));
-        assert!(matches!(corrupt, Error::Storage(_)), "{corrupt:?}");
+    tokio::select! {
+        cmd = sources.commands.recv() => cmd.map_or(Input::Closed, Input::Command),
+        Some(ev) = sources.net_events.recv() => Input::Net(ev),
+        // The driver holds a sender of its own queue: it never ends while the driver runs.
+        Some(input) = sources.inputs.recv() => input,
+        changed = sources.lan.changed(), if sources.lan_open => match changed {
+            Ok(()) => Input::LanChanged,
+            Err(_) => {
+                sources.lan_open = false;
+                Input::LanChanged
+            }
+        },
+        () = timer => Input::Timeout,
     }
 }

@@ -7,8 +7,19 @@ use std::time::{Duration, Instant};
 use humansync_sansio::{IoAction, IoResult, IoTask, IoTaskId};
 use tokio::sync::mpsc;
 
+use super::Input;
 use crate::error::DISK_FULL_REASON;
 use crate::store::{DocStore, StoreError, StoreOp};
+
+/// Where the worker answers: the driver's queue.
+struct Answers(mpsc::UnboundedSender<Input>);
+
+impl Answers {
+    /// Answers task `id`; fails only once the driver is gone.
+    fn send(&self, (id, result): (IoTaskId, IoResult)) -> Result<(), ()> {
+        self.0.send(Input::Io { id, result }).map_err(|_| ())
+    }
+}
 
 /// Handle to the worker thread.
 pub(crate) struct StoreWorker {
@@ -24,12 +35,12 @@ pub(crate) enum Job {
 }
 
 impl StoreWorker {
-    /// Starts the worker; results arrive on `results`.
-    pub(crate) fn start(store: DocStore, results: mpsc::UnboundedSender<(IoTaskId, IoResult)>) -> Self {
+    /// Starts the worker; results arrive on the driver's queue as [`Input::Io`].
+    pub(crate) fn start(store: DocStore, results: mpsc::UnboundedSender<Input>) -> Self {
         let (tx, rx) = std_mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("humansync-store".into())
-            .spawn(move || run(store, rx, results))
+            .spawn(move || run(store, rx, Answers(results)))
             .ok();
         StoreWorker { tx, thread }
     }
@@ -95,11 +106,7 @@ fn failed(e: &StoreError) -> IoResult {
     IoResult::Failed { reason }
 }
 
-fn run(
-    mut store: DocStore,
-    rx: std_mpsc::Receiver<Job>,
-    results: mpsc::UnboundedSender<(IoTaskId, IoResult)>,
-) {
+fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: Answers) {
     let mut retries: Vec<(IoTaskId, humansync_protocol::DocId)> = Vec::new();
     let mut last_retry = Instant::now();
     loop {
@@ -222,11 +229,7 @@ fn run(
     }
 }
 
-fn flush(
-    store: &mut DocStore,
-    batch: &mut Vec<(IoTaskId, StoreOp)>,
-    results: &mpsc::UnboundedSender<(IoTaskId, IoResult)>,
-) {
+fn flush(store: &mut DocStore, batch: &mut Vec<(IoTaskId, StoreOp)>, results: &Answers) {
     if batch.is_empty() {
         return;
     }

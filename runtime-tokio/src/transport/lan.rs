@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use humansync_protocol::DeviceId;
@@ -20,8 +19,8 @@ use super::convert::device_id;
 #[derive(Debug, Default)]
 pub(crate) struct LanPeers {
     peers: Mutex<BTreeMap<DeviceId, Vec<SocketAddr>>>,
-    /// Bumped on every change, so the driver can notice changes cheaply.
-    generation: AtomicU64,
+    /// Bumped on every change; the driver waits on it ([`LanPeers::changes`]) instead of polling.
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl LanPeers {
@@ -30,9 +29,13 @@ impl LanPeers {
         self.peers.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
-    /// A number that changes whenever the neighbourhood does.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// Wakes whenever the neighbourhood changes.
+    pub(crate) fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    fn bump(&self) {
+        self.generation.send_modify(|g| *g = g.wrapping_add(1));
     }
 
     /// Records what mDNS announced for one endpoint.
@@ -47,7 +50,8 @@ impl LanPeers {
         if peers.get(&peer) != Some(&addrs) {
             tracing::info!(%peer, ?addrs, "mDNS: peer seen on the local network");
             peers.insert(peer, addrs);
-            self.generation.fetch_add(1, Ordering::AcqRel);
+            drop(peers);
+            self.bump();
         }
     }
 
@@ -59,7 +63,8 @@ impl LanPeers {
             && peers.remove(&peer).is_some()
         {
             tracing::info!(%peer, "mDNS: peer left the local network");
-            self.generation.fetch_add(1, Ordering::AcqRel);
+            drop(peers);
+            self.bump();
         }
     }
 }

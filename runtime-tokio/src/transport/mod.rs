@@ -226,9 +226,9 @@ impl Transport {
         self.lan.snapshot()
     }
 
-    /// Changes whenever [`Transport::lan_peers`] does.
-    pub fn lan_generation(&self) -> u64 {
-        self.lan.generation()
+    /// Wakes (`changed()`) whenever [`Transport::lan_peers`] changes.
+    pub fn lan_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.lan.changes()
     }
 
     /// The admission gate this transport consults.

@@ -46,8 +46,10 @@ impl LoadedDoc {
 /// Something waiting for a document to load.
 #[derive(Debug)]
 pub(crate) enum DocOp {
-    /// The app asked to open it.
+    /// The app asked to have it loaded ([`Core::open`]); nothing more to do.
     Open,
+    /// An app request waiting for the document (`app.rs`).
+    App(crate::app::AppRequestId),
     /// A received DocSync or DocWhole to apply.
     Apply { conn: ConnId, msg: Message },
     /// Send the whole document to this session.
@@ -69,7 +71,7 @@ impl DocOp {
     /// The session the operation sends to, if any.
     pub(crate) fn conn(&self) -> Option<ConnId> {
         match self {
-            DocOp::Open | DocOp::IndexBlobs => None,
+            DocOp::Open | DocOp::App(_) | DocOp::IndexBlobs => None,
             DocOp::Apply { conn, .. }
             | DocOp::SendWhole { conn }
             | DocOp::SyncWhole { conn }

@@ -79,7 +79,8 @@ pub struct Startup {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CoreError {
-    /// The document is not loaded: call [`Core::open`](super::Core::open) and wait for [`Event::DocReady`](crate::Event::DocReady).
+    /// The document is not loaded: make an app request ([`Core::handle_app_request`](super::Core::handle_app_request)),
+    /// which waits for the load.
     #[error("document {0} is not loaded")]
     NotLoaded(DocId),
     /// The document was deleted and its id is retired (HS-DOC-5).
@@ -94,4 +95,7 @@ pub enum CoreError {
     /// The `_devices` bytes given at start-up do not load.
     #[error("stored registry document is corrupt: {0}")]
     CorruptRegistry(String),
+    /// The store failed the write an app request waited for: the change is not durable.
+    #[error("storage: {0}")]
+    Storage(String),
 }

@@ -15,7 +15,8 @@ use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoTaskId, Origin, Output}
 pub enum OpenState {
     /// Loaded: read and change it now.
     Ready,
-    /// Loading: wait for [`Event::DocReady`] or [`Event::DocNotFound`].
+    /// Loading: it is being loaded. To act on it once loaded, make an app request
+    /// ([`Core::handle_app_request`]): it runs after the load.
     Loading,
     /// Not stored locally (and `create` was false).
     NotFound,
@@ -25,6 +26,17 @@ impl Core {
     /// Opens a document for reading and editing. With `create`, a missing document is created empty
     /// (it is stored and announced to peers with its first change).
     pub fn open(&mut self, now: Instant, doc: &DocId, create: bool) -> Result<OpenState, CoreError> {
+        self.open_for(now, doc, create, DocOp::Open)
+    }
+
+    /// [`Core::open`], running `op` once a load it starts or joins completes.
+    pub(crate) fn open_for(
+        &mut self,
+        now: Instant,
+        doc: &DocId,
+        create: bool,
+        op: DocOp,
+    ) -> Result<OpenState, CoreError> {
         if self.metas.get(doc).is_some_and(|m| m.tombstone) {
             return Err(CoreError::Deleted(doc.clone()));
         }
@@ -32,12 +44,8 @@ impl Core {
             loaded.last_used = now;
             return Ok(OpenState::Ready);
         }
-        if self.metas.contains_key(doc) {
-            self.want_loaded(now, doc, DocOp::Open);
-            return Ok(OpenState::Loading);
-        }
-        if self.cache.loading.contains_key(doc) {
-            self.want_loaded(now, doc, DocOp::Open);
+        if self.metas.contains_key(doc) || self.cache.loading.contains_key(doc) {
+            self.want_loaded(now, doc, op);
             return Ok(OpenState::Loading);
         }
         if !create {
@@ -113,6 +121,10 @@ impl Core {
         let waiting = self.cache.loading.remove(doc).unwrap_or_default();
         let waiters = self.release_waiters(doc, &waiting);
         for op in waiting {
+            if let DocOp::App(id) = op {
+                self.app_doc_deleted(id, doc);
+                continue;
+            }
             if let DocOp::SendWhole { conn }
             | DocOp::SyncWhole { conn }
             | DocOp::StartSync { conn, .. }

@@ -231,7 +231,9 @@ impl Core {
         self.forget_cursors();
         for op in ops {
             match op {
-                DocOp::Open => self.emit(Event::DocNotFound(doc.clone())),
+                DocOp::Open => {}
+                // As if asked now: the document is gone, so the request creates it anew.
+                DocOp::App(id) => self.run_app(now, id),
                 DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
                 DocOp::SendWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
                 DocOp::SyncWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
@@ -242,7 +244,8 @@ impl Core {
 
     pub(crate) fn run_op(&mut self, now: Instant, doc: &DocId, op: DocOp) {
         match op {
-            DocOp::Open => self.emit(Event::DocReady(doc.clone())),
+            DocOp::Open => {}
+            DocOp::App(id) => self.run_app(now, id),
             DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
             DocOp::SendWhole { conn } => self.send_whole_loaded(now, conn, doc),
             DocOp::SyncWhole { conn } => self.sync_whole(now, conn, doc),

@@ -22,6 +22,7 @@
 //! | `receive.rs`     | an open session's messages, documents received (HS-SYNC-1..3)    |
 //! | `push.rs`        | documents sent: whole, changes, sync steps, live push (HS-SYNC-4) |
 //! | `docs.rs`        | app operations on documents, index, tombstones (HS-DOC-5)         |
+//! | `app.rs`         | app requests completed by id (`Output::AppDone`, HS-SYNC-8)       |
 //! | `cache.rs`, `load.rs`, `save.rs` | parsed documents, loads, saves                   |
 //! | `connections.rs` | admission, dial inputs, closing with a typed reason              |
 //! | `devices.rs`     | `_devices`, the registry view and the gate (HS-REG-*, HS-GATE-*)  |
@@ -31,6 +32,7 @@
 //! fault of an app operation is a [`CoreError`].
 
 mod ancestry;
+mod app;
 mod blobs;
 mod bounded_sync;
 mod cache;
@@ -71,7 +73,7 @@ pub use docs::OpenState;
 pub use quarantine::{QuarantineKind, Quarantined};
 pub use retain::BlobRetention;
 pub use session::SessionStats;
-pub use status::{PeerStatus, SyncStatus};
+pub use status::{IoCounts, PeerStatus, SyncStatus};
 
 use blobs::BlobWants;
 use cache::{DocCache, PendingIo};
@@ -106,6 +108,10 @@ pub struct Core {
     retention: crate::retention::Retention,
     /// Writes the store refused, asked for again (a full disk, resave.rs).
     resave: resave::Resave,
+    /// App requests not answered yet (completed by id, `app.rs`).
+    app: app::AppRequests,
+    /// Loads issued and saves done since start ([`Core::io_counts`]).
+    io_counts: IoCounts,
 }
 
 /// Why [`Core::poll_timeout`] asks to be woken.
@@ -161,6 +167,8 @@ impl Core {
                 startup.blob_ages,
             ),
             resave: Default::default(),
+            app: Default::default(),
+            io_counts: IoCounts::default(),
             config,
         };
         if !core.blobs.local.is_empty() {
@@ -248,6 +256,10 @@ impl Core {
     /// Answers an [`IoTask`].
     pub fn handle_io_result(&mut self, now: Instant, id: IoTaskId, result: IoResult) {
         if let Some(pending) = self.pending_io.remove(&id) {
+            if matches!(pending, PendingIo::Save(_)) && result == IoResult::Done {
+                self.io_counts.saves_done += 1;
+            }
+            self.app_write_done(id, &result);
             self.io_done(now, pending, result);
         }
     }
@@ -290,6 +302,9 @@ impl Core {
     fn next_task(&mut self, action: IoAction, pending: PendingIo) -> IoTaskId {
         let id = IoTaskId(self.next_io);
         self.next_io += 1;
+        if matches!(action, IoAction::LoadDoc { .. }) {
+            self.io_counts.loads += 1;
+        }
         self.pending_io.insert(id, pending);
         self.outputs.push_back(Output::Io(IoTask { id, action }));
         id

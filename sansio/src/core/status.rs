@@ -3,6 +3,7 @@
 use humansync_protocol::DeviceId;
 
 use super::Core;
+use super::cache::PendingIo;
 use crate::{ConnId, Instant, SessionStats};
 
 /// One peer session as the app sees it.
@@ -44,7 +45,31 @@ pub struct SyncStatus {
     pub quarantined: Vec<super::Quarantined>,
 }
 
+/// The core's disk work since start, for the runtime's stats (the runtime keeps no copy).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IoCounts {
+    /// Documents loaded: [`crate::IoAction::LoadDoc`] tasks issued.
+    pub loads: u64,
+    /// [`crate::IoAction::SaveDoc`] tasks answered [`crate::IoResult::Done`].
+    pub saves_done: u64,
+    /// Disk tasks issued and not answered yet (blob fetches and releases are not disk tasks).
+    pub disk_pending: u64,
+}
+
 impl Core {
+    /// The core's disk work: loads, saves done and tasks outstanding.
+    pub fn io_counts(&self) -> IoCounts {
+        let disk_pending = self
+            .pending_io
+            .values()
+            .filter(|p| !matches!(p, PendingIo::Fetch { .. } | PendingIo::Release(_)))
+            .count();
+        IoCounts {
+            disk_pending: disk_pending as u64,
+            ..self.io_counts
+        }
+    }
+
     /// A snapshot of every session and of pending work.
     pub fn status(&self) -> SyncStatus {
         let peers: Vec<PeerStatus> = self

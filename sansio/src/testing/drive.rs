@@ -6,8 +6,8 @@ use humansync_protocol::CloseCode;
 
 use super::events::SimEvent;
 use super::net::DIAL_TIMEOUT_MS;
+use crate::Output;
 use crate::gate::Admission;
-use crate::{IoResult, Output};
 
 impl super::Sim {
     /// Delivers one due event.
@@ -27,11 +27,6 @@ impl super::Sim {
                     Some(result) => result,
                     None => self.fetch_blob(node, &action),
                 };
-                if let Some((doc, key)) = self.nodes[node].task_edits.remove(&id)
-                    && result == IoResult::Done
-                {
-                    self.nodes[node].acked.insert((doc, key));
-                }
                 let now = self.now;
                 if let Some(core) = self.nodes[node].host.core.as_mut() {
                     core.handle_io_result(now, id, result);
@@ -147,7 +142,9 @@ impl super::Sim {
                 }
                 // The simulation asks the core itself (`admission_of`): the same view, the same `admit`.
                 Output::Gate(_) => {}
-                Output::Event(event) => self.app_event(idx, event),
+                // The simulated app only watches its edits' acknowledgements.
+                Output::Event(_) => {}
+                Output::AppDone { id, result } => self.app_done(idx, id, result),
             }
         }
     }

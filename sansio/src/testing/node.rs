@@ -7,14 +7,7 @@ use ed25519_dalek::SigningKey;
 use humansync_protocol::{DeviceId, DocId};
 
 use super::host::Host;
-use crate::{Instant, IoTaskId};
-
-/// A change the app asked for before its document finished loading.
-#[derive(Debug, Clone)]
-pub(crate) struct PendingEdit {
-    pub(crate) doc: DocId,
-    pub(crate) key: String,
-}
+use crate::{AppRequestId, Instant};
 
 /// A simulated node.
 #[derive(Debug)]
@@ -31,8 +24,10 @@ pub struct SimNode {
     pub acked: BTreeSet<(DocId, String)>,
     /// When its disk is free again: disk tasks complete in order, one after another.
     pub(crate) io_free_at: Instant,
-    pub(crate) pending_edits: Vec<PendingEdit>,
-    pub(crate) task_edits: BTreeMap<IoTaskId, (DocId, String)>,
+    /// Edits asked of the core and not answered yet, by request id.
+    pub(crate) edits: BTreeMap<AppRequestId, (DocId, String)>,
+    /// The last app request id used.
+    pub(crate) next_request: u64,
 }
 
 impl SimNode {
@@ -46,8 +41,8 @@ impl SimNode {
             bytes_received: 0,
             acked: BTreeSet::new(),
             io_free_at: Instant(0),
-            pending_edits: Vec::new(),
-            task_edits: BTreeMap::new(),
+            edits: BTreeMap::new(),
+            next_request: 0,
         }
     }
 
@@ -57,8 +52,7 @@ impl SimNode {
             // The simulated store only ever holds bytes the core produced.
             panic!("{}: core failed to start from its own store: {e}", self.host.name)
         }
-        self.pending_edits.clear();
-        self.task_edits.clear();
+        self.edits.clear();
         self.io_free_at = now;
     }
 

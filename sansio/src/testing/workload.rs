@@ -5,8 +5,7 @@
 use humansync_protocol::{BlobHash, DocId, RegistryRecord};
 
 use super::SERVER;
-use super::node::PendingEdit;
-use crate::{Core, Event, Instant, OpenState};
+use crate::{AppRequest, AppRequestId, Core, CoreError, Instant, OpenState};
 
 impl super::Sim {
     /// Pairs a node: the server signs its Device record; the node trusts the server and receives
@@ -61,42 +60,27 @@ impl super::Sim {
         self.flush_io(SERVER);
     }
 
-    /// Puts `key = node name` into `doc` on node `idx` (creating the doc), as an app would.
+    /// Puts `key = node name` into `doc` on node `idx` (creating the doc), as an app would: one
+    /// app request, acknowledged by the core once durable ([`Sim::app_done`](super::Sim)).
     pub fn edit(&mut self, idx: usize, doc: &DocId, key: &str) {
         let now = self.now;
-        let Some(core) = self.nodes[idx].host.core.as_mut() else {
+        let node = &mut self.nodes[idx];
+        let Some(core) = node.host.core.as_mut() else {
             return;
         };
-        match core.open(now, doc, true) {
-            Ok(OpenState::Ready) => self.apply_edit(idx, doc, key),
-            Ok(OpenState::Loading) => self.nodes[idx].pending_edits.push(PendingEdit {
-                doc: doc.clone(),
-                key: key.to_owned(),
-            }),
-            Ok(OpenState::NotFound) | Err(_) => {}
-        }
-        self.pump(idx);
-    }
-
-    fn apply_edit(&mut self, idx: usize, doc: &DocId, key: &str) {
-        let now = self.now;
-        let name = self.nodes[idx].name().to_owned();
-        let Some(core) = self.nodes[idx].host.core.as_mut() else {
-            return;
-        };
-        let result = core.change(now, doc, |am| {
-            am.transact::<_, _, automerge::AutomergeError>(|tx| {
+        node.next_request += 1;
+        let id = AppRequestId(node.next_request);
+        node.edits.insert(id, (doc.clone(), key.to_owned()));
+        let (name, key) = (node.host.name.clone(), key.to_owned());
+        let f = Box::new(move |am: &mut automerge::Automerge| {
+            let _ = am.transact::<_, _, automerge::AutomergeError>(|tx| {
                 use automerge::transaction::Transactable;
-                tx.put(automerge::ROOT, key, name.as_str())?;
+                tx.put(automerge::ROOT, key.as_str(), name.as_str())?;
                 Ok(())
-            })
-            .is_ok()
+            });
         });
-        if let Ok((true, Some(task))) = result {
-            self.nodes[idx]
-                .task_edits
-                .insert(task, (doc.clone(), key.to_owned()));
-        }
+        core.handle_app_request(now, id, AppRequest::Change { doc: doc.clone(), f });
+        self.pump(idx);
     }
 
     /// Stores a new blob on node `idx` (as `store_blob` would) and references it from `doc` under
@@ -168,19 +152,13 @@ impl super::Sim {
         self.restart(idx);
     }
 
-    /// The app's side of a core event: edits waiting for their document to load are applied
-    /// once it is ready, and dropped when it does not exist.
-    pub(crate) fn app_event(&mut self, idx: usize, event: Event) {
-        if let Event::DocReady(doc) = &event {
-            let edits: Vec<PendingEdit> = std::mem::take(&mut self.nodes[idx].pending_edits);
-            let (ready, rest): (Vec<_>, Vec<_>) = edits.into_iter().partition(|e| &e.doc == doc);
-            self.nodes[idx].pending_edits = rest;
-            for e in ready {
-                self.apply_edit(idx, &e.doc, &e.key);
-            }
-        }
-        if let Event::DocNotFound(doc) = &event {
-            self.nodes[idx].pending_edits.retain(|e| &e.doc != doc);
+    /// The app's side of a completed request: an edit the core acknowledged is durable.
+    pub(crate) fn app_done(&mut self, idx: usize, id: AppRequestId, result: Result<(), CoreError>) {
+        let node = &mut self.nodes[idx];
+        if let Some(edit) = node.edits.remove(&id)
+            && result.is_ok()
+        {
+            node.acked.insert(edit);
         }
     }
 }

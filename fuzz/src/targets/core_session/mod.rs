@@ -416,7 +416,8 @@ impl Harness {
                     );
                     self.tasks.push(task);
                 }
-                Output::Event(_) => {}
+                // The harness makes no app requests.
+                Output::Event(_) | Output::AppDone { .. } => {}
                 // The gate decides again when the harness connects; a dial is not performed.
                 Output::Dial { .. } | Output::Gate(_) => {}
             }
