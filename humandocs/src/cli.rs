@@ -86,6 +86,15 @@ pub enum Command {
     /// A document, attachment, status or pairing command, sent to the running app as is.
     #[command(flatten)]
     App(Request),
+    /// Where this device keeps its identity key and data key (the OS keychain or 0600 files in
+    /// the data directory); with `--to` move them there first. The keys do not change, so the
+    /// documents need no re-encryption; the file copy is removed only once the keychain copy
+    /// reads back (and the other way round).
+    Keys {
+        /// Move the keys: `keychain` or `files`.
+        #[arg(long)]
+        to: Option<humansync::KeyPlace>,
+    },
     /// Wait until a condition holds (needs a running app); exit status 1 on timeout.
     WaitFor {
         /// Give up after this many seconds.

@@ -66,6 +66,7 @@ async fn dispatch(data: &Path, command: Option<Command>) -> Result<Option<Value>
             run::start(data, &args, password).await?.until_stopped().await?;
             return Ok(None);
         }
+        Some(Command::Keys { to }) => return keys(data, to).await.map(Some),
         Some(Command::WaitFor { timeout, condition }) => {
             return waits::wait_for(data, &condition, timeout).await.map(Some);
         }
@@ -83,6 +84,27 @@ async fn dispatch(data: &Path, command: Option<Command>) -> Result<Option<Value>
         Some(Command::App(request)) => request,
     };
     client::request(data, request).await.map(Some)
+}
+
+/// `keys [--to PLACE]`: moves the device keys when asked, then says where each one is.
+async fn keys(data: &Path, to: Option<humansync::KeyPlace>) -> Result<Value, AppError> {
+    let data = data.to_path_buf();
+    let answer = tokio::task::spawn_blocking(move || -> Result<Value, humansync::Error> {
+        let moved = match to {
+            Some(place) => humansync::move_device_keys(&data, place)?.moved,
+            None => Vec::new(),
+        };
+        let places = humansync::keys::device_key_places(&data).map_err(humansync::Error::Key)?;
+        let keys: serde_json::Map<String, Value> = places
+            .into_iter()
+            .map(|(secret, place)| (secret.file_name().to_owned(), json!(place.name())))
+            .collect();
+        let moved: Vec<&str> = moved.into_iter().map(|s| s.file_name()).collect();
+        Ok(json!({ "keys": keys, "moved": moved }))
+    })
+    .await
+    .map_err(|e| AppError::BadRequest(format!("keys: {e}")))?;
+    Ok(answer?)
 }
 
 /// Streams events of the running app as JSON lines.

@@ -300,3 +300,54 @@ fn the_browser_app_serves_its_page_on_loopback_until_stopped() {
     let status = child.wait().expect("the app exits");
     assert!(status.success(), "{status}");
 }
+
+/// `keys` says where the device keys are (HS-REST-2); with no keychain reachable a device keeps
+/// them in files, and `keys --to keychain` fails with code `keys` and leaves the files and the
+/// documents as they were.
+#[test]
+fn keys_reports_where_the_device_keys_are() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    // No session bus: no keychain, whatever the machine running the test has.
+    let hd_nobus = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", dir.path().join("nobus").display()),
+            )
+            .env("XDG_RUNTIME_DIR", dir.path().join("norun"))
+            .output()
+            .expect("run humandocs")
+    };
+    let json = |out: &Output| -> Value { serde_json::from_slice(&out.stdout).expect("JSON") };
+    let created = hd_nobus(&["create", "--title", "Keyed", "--body", "text"]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let id = json(&created)["id"].as_str().expect("id").to_owned();
+    let where_ = hd_nobus(&["keys"]);
+    assert!(where_.status.success());
+    assert_eq!(
+        json(&where_)["keys"],
+        serde_json::json!({ "identity.key": "files", "data.key": "files" })
+    );
+    let moved = hd_nobus(&["keys", "--to", "keychain"]);
+    assert_eq!(moved.status.code(), Some(1));
+    assert_eq!(
+        json(&moved)["error"]["code"],
+        "keys",
+        "{}",
+        String::from_utf8_lossy(&moved.stdout)
+    );
+    assert!(data.join("identity.key").exists() && data.join("data.key").exists());
+    let moved = hd_nobus(&["keys", "--to", "files"]);
+    assert!(moved.status.success());
+    assert_eq!(json(&moved)["moved"], serde_json::json!([]));
+    let shown = hd_nobus(&["show", &id]);
+    assert_eq!(json(&shown)["body"], "text");
+}

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::error::Error;
-use crate::keys::{self, DataKey, KeyId, KeySource};
+use crate::keys::{self, DataKey, DeviceSecret, KeyId, KeySource};
 use crate::store::{DocStore, StoreError, StoreOptions};
 
 /// The store directory inside the storage directory.
@@ -20,7 +20,7 @@ fn store_error(e: StoreError) -> Error {
 }
 
 fn key_error(e: keys::KeyError) -> Error {
-    Error::Storage(format!("data key: {e}"))
+    Error::Key(e)
 }
 
 /// Opens the node's store under `storage` with the key `source` gives. A plain store is
@@ -53,45 +53,46 @@ pub fn open_store(storage: &Path, source: &KeySource) -> Result<DocStore, Error>
     Err(last.map_or_else(|| Error::Storage("no data key".to_owned()), store_error))
 }
 
-/// After the device file's key opened the store: promote `data.key.next` when it was the one
-/// (a rotation committed, then crashed), else drop it (a rotation that never committed).
+/// After a key opened the store: when it was the pending one (a device rotation or passphrase
+/// change that committed, then crashed) it becomes the current one, else the pending one is
+/// dropped (a change that never committed). Other sources have nothing pending.
 fn settle_device_keys(storage: &Path, source: &KeySource, next_won: bool) -> Result<(), Error> {
-    if !matches!(source, KeySource::DeviceFile) {
-        return Ok(());
-    }
-    let next = keys::source::next_path(storage);
-    let current = storage.join(keys::DATA_KEY_FILE);
-    let io = |op: &str, e: std::io::Error| Error::Storage(format!("{op} {}: {e}", next.display()));
-    if next_won {
-        std::fs::rename(&next, &current).map_err(|e| io("promote", e))?;
-    } else {
-        match std::fs::remove_file(&next) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io("remove", e)),
+    if source.is_device() {
+        if next_won {
+            keys::device::promote_next(storage).map_err(key_error)
+        } else {
+            let next = keys::device::load(storage, DeviceSecret::NextDataKey).map_err(key_error)?;
+            match next {
+                Some((place, _)) => {
+                    keys::device::remove(storage, DeviceSecret::NextDataKey, place).map_err(key_error)
+                }
+                None => Ok(()),
+            }
         }
+    } else if matches!(source, KeySource::Passphrase(_)) {
+        keys::source::settle_next_salt(storage, next_won).map_err(key_error)
+    } else {
+        Ok(())
     }
-    std::fs::File::open(storage)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::Storage(format!("sync {}: {e}", storage.display())))
 }
 
-/// Rotates the device data key (`<storage>/data.key`) of a node that is not running
-/// (HS-REST-5): a new random key is kept in `data.key.next`, the store is re-encrypted under
-/// it, then it replaces `data.key`. A kill -9 at any point leaves a store the next start opens
-/// (it finishes the rotation, or drops the unused new key). Returns the new key's id.
+/// Rotates the device data key of a node that is not running (HS-REST-5), wherever the device
+/// keeps it (`data.key` or the OS keychain): a new random key is kept next to it
+/// (`data.key.next`, or the keychain's next-key entry), the store is re-encrypted under it,
+/// then it replaces the current key. A kill -9 at any point leaves a store the next start
+/// opens (it finishes the rotation, or drops the unused new key). Returns the new key's id.
 pub fn rotate_device_key(storage: &Path) -> Result<KeyId, Error> {
     let dir = store_dir(storage);
-    let next_path = keys::source::next_path(storage);
-    let current = keys::resolve(&KeySource::DeviceFile, storage).map_err(key_error)?;
-    let current = current.and_then(|keys| keys.into_iter().next());
-    let current = current.ok_or_else(|| Error::Storage("no device data key".to_owned()))?;
-    let next = match crate::identity::read_key_file(&next_path).map_err(|e| key_error(e.into()))? {
+    let current = keys::device::load(storage, DeviceSecret::DataKey).map_err(key_error)?;
+    let (place, current) = current.ok_or_else(|| Error::Storage("no device data key".to_owned()))?;
+    let current = DataKey::from_bytes(*current);
+    let next = match keys::device::load(storage, DeviceSecret::NextDataKey).map_err(key_error)? {
         // A rotation interrupted earlier: reuse its key, the store may already be under it.
-        Some(bytes) => DataKey::from_bytes(bytes),
+        Some((_, bytes)) => DataKey::from_bytes(*bytes),
         None => {
             let key = DataKey::generate().map_err(key_error)?;
-            crate::identity::write_key_file(&next_path, key.as_bytes()).map_err(|e| key_error(e.into()))?;
+            keys::device::put(storage, DeviceSecret::NextDataKey, place, key.as_bytes())
+                .map_err(key_error)?;
             key
         }
     };
@@ -110,7 +111,7 @@ pub fn rotate_device_key(storage: &Path) -> Result<KeyId, Error> {
         }
         Err(e) => return Err(store_error(e)),
     }
-    settle_device_keys(storage, &KeySource::DeviceFile, true)?;
+    settle_device_keys(storage, &KeySource::Device, true)?;
     Ok(next.id())
 }
 
@@ -127,12 +128,59 @@ pub fn rekey_storage(
             .map_err(key_error)?
             .and_then(|keys| keys.into_iter().next()))
     };
-    let (old, new) = (first(old)?, first(new)?);
-    DocStore::rekey(
+    let old = first(old)?;
+    let new_key = match new {
+        // A new passphrase gets a new salt; it becomes the salt once the store is under it.
+        KeySource::Passphrase(phrase) => {
+            Some(keys::source::next_passphrase_key(phrase, storage).map_err(key_error)?)
+        }
+        other => first(other)?,
+    };
+    let report = DocStore::rekey(
         &store_dir(storage),
         StoreOptions::default(),
         old.as_ref(),
-        new.as_ref(),
+        new_key.as_ref(),
     )
-    .map_err(store_error)
+    .map_err(store_error)?;
+    if matches!(new, KeySource::Passphrase(_)) {
+        settle_device_keys(storage, new, true)?;
+    }
+    Ok(report)
+}
+
+/// Moves the device's own secrets — its identity key, its data key and a pending rotation's key —
+/// between the 0600 files and the OS keychain (HS-REST-2). Each key is written to its new place
+/// and read back before the old copy is removed; a crash between leaves both copies (the file is
+/// used) and running the move again finishes it. The keys do not change, so the store is not
+/// re-encrypted. Configure the node with [`KeySource::Device`] (it uses the keys where they are)
+/// or with the new place.
+pub fn move_device_keys(storage: &Path, to: keys::KeyPlace) -> Result<keys::MoveReport, Error> {
+    keys::move_device_keys(storage, to).map_err(key_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zeroize::Zeroizing;
+
+    /// HS-REST-2: a new passphrase gets a new argon2id salt. Re-keying from one passphrase to
+    /// another derived the new key from the old salt before.
+    #[test]
+    fn a_new_passphrase_gets_a_new_salt() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = KeySource::Passphrase(Zeroizing::new("old words".to_owned()));
+        let new = KeySource::Passphrase(Zeroizing::new("new words".to_owned()));
+        open_store(dir.path(), &old).unwrap().close().unwrap();
+        let salt = || std::fs::read(dir.path().join("data.key.salt")).unwrap();
+        let before = salt();
+        rekey_storage(dir.path(), &old, &new).unwrap();
+        assert_ne!(salt(), before, "the new passphrase reused the old salt");
+        assert!(!dir.path().join("data.key.salt.next").exists());
+        open_store(dir.path(), &new).unwrap().close().unwrap();
+        assert!(
+            open_store(dir.path(), &old).is_err(),
+            "the old passphrase still opens the store"
+        );
+    }
 }

@@ -75,8 +75,10 @@ pub struct HumanSyncConfig {
     /// is deleted (HS-BLOB-4); default 24 hours. TOML: `[storage] blob_grace_secs`.
     pub blob_grace: std::time::Duration,
     /// Where the data key encrypting the store at rest comes from (HS-REST-2); default
-    /// [`KeySource::DeviceFile`] (`<storage>/data.key`, on), [`KeySource::Off`] to store plain.
-    /// TOML: `[storage] encryption = "device" | "off" | "file:<path>" | "env:<VARIABLE>"`.
+    /// [`KeySource::Device`] (on: the OS keychain when one is reachable on a fresh device, else
+    /// `<storage>/data.key`), [`KeySource::Off`] to store plain. The device sources also say
+    /// where the identity key is kept. TOML: `[storage] encryption = "device" | "keychain" |
+    /// "device-file" | "off" | "file:<path>" | "env:<VARIABLE>"`.
     pub data_key: KeySource,
 }
 
@@ -94,7 +96,7 @@ impl HumanSyncConfig {
             expected_server_id: None,
             server_ca_cert: None,
             blob_grace: std::time::Duration::from_millis(humansync_protocol::limits::BLOB_GRACE_DEFAULT_MS),
-            data_key: KeySource::DeviceFile,
+            data_key: KeySource::Device,
         }
     }
 
@@ -232,7 +234,7 @@ mod tests {
         assert!(matches!(&c.data_key, KeySource::Env(v) if v == "HS_DATA_KEY"));
         let d = HumanSyncConfig::from_toml_str("[storage]\npath='x'").expect("valid");
         assert!(
-            matches!(d.data_key, KeySource::DeviceFile),
+            matches!(d.data_key, KeySource::Device),
             "encryption is on by default"
         );
         assert!(HumanSyncConfig::from_toml_str("[storage]\npath='x'\nencryption='maybe'").is_err());

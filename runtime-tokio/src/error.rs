@@ -42,6 +42,11 @@ pub enum Error {
     /// then.
     #[error("disk full: {0}")]
     DiskFull(String),
+    /// A key (the data key or the device identity key) could not be obtained: an unreachable or
+    /// locked OS keychain, a missing or unsafe key file, a key kept elsewhere than configured.
+    /// A local fault; nothing was changed.
+    #[error("keys: {0}")]
+    Key(#[from] crate::keys::KeyError),
     /// Another node, in this or another process, has the store open; nothing was changed.
     #[error("storage: {} is in use by another node (another process of this app?)", .0.display())]
     StoreInUse(std::path::PathBuf),

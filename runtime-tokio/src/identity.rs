@@ -114,7 +114,7 @@ pub(crate) fn load_or_create_key(
     Ok(key)
 }
 
-/// Durably writes a new 0600 key file at `path` (which must not exist), through a temporary
+/// Durably writes a 0600 key file at `path` (replacing one that exists), through a temporary
 /// file and a rename, the directory synced.
 pub(crate) fn write_key_file(path: &Path, key: &[u8; 32]) -> Result<(), IdentityError> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -122,6 +122,28 @@ pub(crate) fn write_key_file(path: &Path, key: &[u8; 32]) -> Result<(), Identity
     let _ = std::fs::remove_file(&tmp);
     write_private(&tmp, key)?;
     std::fs::rename(&tmp, path).map_err(io_err("rename onto", path))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("sync", dir))
+}
+
+/// Durably removes the key file at `path` (absent is fine), the directory synced.
+pub(crate) fn remove_key_file(path: &Path) -> Result<(), IdentityError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("remove", path)(e)),
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("sync", dir))
+}
+
+/// Durably renames the key file `from` onto `to` (replacing it), the directory synced.
+pub(crate) fn rename_key_file(from: &Path, to: &Path) -> Result<(), IdentityError> {
+    std::fs::rename(from, to).map_err(io_err("rename onto", to))?;
+    let dir = to.parent().unwrap_or(Path::new("."));
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("sync", dir))

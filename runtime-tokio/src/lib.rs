@@ -66,7 +66,7 @@ pub mod store;
 pub mod transport;
 
 pub use anchor::PeerAddrs;
-pub use at_rest::{open_store, rekey_storage, rotate_device_key};
+pub use at_rest::{move_device_keys, open_store, rekey_storage, rotate_device_key};
 pub use automerge;
 pub use blob_progress::BlobProgress;
 pub use config::{ConfigError, HumanSyncConfig, RelayConfig};
@@ -79,7 +79,7 @@ pub use humansync_protocol::{BlobHash, DeviceId, DocId};
 pub use humansync_sansio::registry::{DeviceStatus, Registry};
 pub use humansync_sansio::{Event, Origin};
 pub use invite::{render_qr, render_qr_svg};
-pub use keys::{DataKey, KeySource};
+pub use keys::{DataKey, KeyPlace, KeySource, KeychainError};
 pub use node::{Node, PeerStatus, SyncStatus, init};
 pub use private_dir::private_dir;
 pub use stats::{BlobStats, NodeStats, NodeTotals, SessionCounters};

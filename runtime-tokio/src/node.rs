@@ -80,8 +80,20 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
     // Private to its owner: identity, documents, blobs and the app's socket live under it.
     crate::private_dir(&storage)
         .map_err(|e| Error::Storage(format!("cannot create {}: {e}", storage.display())))?;
-    let secret = crate::identity::load_or_create_identity(&storage, random32)
-        .map_err(|e| Error::Storage(e.to_string()))?;
+    // HS-REST-2: the identity key is kept with the device's own data key (0600 files or the OS
+    // keychain); keychain calls block, so off the runtime.
+    let (id_storage, placement) = (storage.clone(), config.data_key.placement());
+    let secret = tokio::task::spawn_blocking(move || {
+        crate::keys::device::load_or_create(
+            &id_storage,
+            crate::keys::DeviceSecret::Identity,
+            placement,
+            || Ok(random32()),
+        )
+    })
+    .await
+    .map_err(|e| Error::Storage(format!("loading the identity key: {e}")))??;
+    let secret: [u8; 32] = *secret;
     let key = SigningKey::from_bytes(&secret);
     let id = DeviceId::from(&key);
     let pairing = PairingState::load(&storage)?;

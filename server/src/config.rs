@@ -109,8 +109,9 @@ pub struct ServeArgs {
     pub blob_grace: Option<String>,
     /// Encrypt the server's document store at rest (HS-REST-2): `off` (the default),
     /// `file:<path>` (64 hex digits or 32 bytes, e.g. a Docker secret
-    /// `file:/run/secrets/humansync_data_key`), `env:<VARIABLE>` or `device` (a key file
-    /// created next to the data, which protects only copies of the store without it).
+    /// `file:/run/secrets/humansync_data_key`), `env:<VARIABLE>`, `device` (the OS keychain
+    /// when one is reachable, else a key file created next to the data, which protects only
+    /// copies of the store without it), `device-file` or `keychain`.
     #[arg(long, env = "HUMANSYNC_DATA_KEY_SOURCE")]
     pub data_key: Option<String>,
 }

@@ -3,12 +3,19 @@
 //! One random 256-bit [`DataKey`] protects a device's store. It is never used directly: HKDF-SHA256
 //! derives one subkey per purpose ([`Purpose`]) — document-store records (AES-256-GCM), file
 //! names (keyed BLAKE3), blob bytes (reserved, see SPEC.md) and the key check that lets a store
-//! tell a wrong key from corruption. Where the key comes from is [`KeySource`] (source.rs);
-//! rotation re-encrypts a store under a new key ([`crate::store::DocStore::rekey`]).
+//! tell a wrong key from corruption. Where the key comes from is [`KeySource`] (source.rs); where
+//! a device keeps its own secrets (files or the OS keychain) is device.rs; rotation re-encrypts a
+//! store under a new key ([`crate::store::DocStore::rekey`]).
 
+pub(crate) mod device;
+pub mod keychain;
+pub(crate) mod keychain_ref;
 pub(crate) mod source;
 
-pub use source::{DATA_KEY_FILE, KeySource, resolve};
+pub use device::{DeviceSecret, KeyPlace, MoveReport, device_key_places, move_device_keys};
+pub use keychain::KeychainError;
+pub use keychain_ref::KEYCHAIN_REF_FILE;
+pub use source::{DATA_KEY_FILE, KeySource, MAX_KEY_FILE_LEN, resolve};
 
 use std::path::PathBuf;
 
@@ -150,6 +157,31 @@ pub enum KeyError {
     /// argon2id failed.
     #[error("passphrase key derivation failed: {0}")]
     Passphrase(String),
+    /// A key file named as the key source is larger than any key (refused before reading it).
+    #[error("data key file {path} is larger than {max} bytes; a data key is 64 hex digits or 32 bytes")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The largest accepted size.
+        max: u64,
+    },
+    /// The OS keychain could not be used (unreachable, locked, a missing entry).
+    #[error(transparent)]
+    Keychain(#[from] KeychainError),
+    /// The configuration asks for a device secret in one place but it is kept in the other:
+    /// keys are never switched silently; move them (`humansync::move_device_keys`) or configure
+    /// the place they are in.
+    #[error(
+        "{secret} is kept in {found}, but the configuration asks for {wanted}; move it with move_device_keys or configure {found}"
+    )]
+    Elsewhere {
+        /// The secret (its file name).
+        secret: &'static str,
+        /// Where it is.
+        found: KeyPlace,
+        /// Where the configuration wants it.
+        wanted: KeyPlace,
+    },
 }
 
 #[cfg(test)]

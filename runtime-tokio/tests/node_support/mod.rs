@@ -47,9 +47,10 @@ pub async fn paired_pair(seed: u8) -> (tempfile::TempDir, tempfile::TempDir, Anc
     (da, db, anchor, a, b)
 }
 
-/// Opens the store of a stopped node stored under `dir` with its device data key (HS-REST-2).
+/// Opens the store of a stopped node stored under `dir` with its device data key, wherever the
+/// device keeps it (HS-REST-2).
 pub fn open_store(dir: &std::path::Path) -> humansync::store::DocStore {
-    let keys = humansync::keys::resolve(&humansync::KeySource::DeviceFile, dir)
+    let keys = humansync::keys::resolve(&humansync::KeySource::Device, dir)
         .expect("device key")
         .expect("encryption on");
     humansync::store::DocStore::open_keyed(&dir.join("store"), Default::default(), Some(&keys[0]))
