@@ -1,6 +1,7 @@
-//! A size-limited tmpfs for tests that need a real full disk (root only).
+//! A size-limited tmpfs for tests that need a real full disk (root only). Shared by the store's
+//! unit tests and the node tests (`tests/node_support` includes this file).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helper.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // Test helper.
 
 use std::fs::File;
 use std::io::Write;
@@ -56,7 +57,7 @@ impl Tmpfs {
                 match file.write(&buf) {
                     Ok(n) if n == buf.len() => {}
                     Ok(_) => continue,
-                    Err(e) if super::is_disk_full(&e) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
                     Err(e) => panic!("filling the disk: {e}"),
                 }
             }

@@ -57,4 +57,5 @@ pub fn open_store(dir: &std::path::Path) -> humansync::store::DocStore {
         .expect("store opens")
 }
 
+#[path = "../../src/store/tmpfs.rs"]
 pub mod tmpfs;
