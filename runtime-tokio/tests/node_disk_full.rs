@@ -173,14 +173,7 @@ async fn changes_from_a_peer_on_a_full_disk_are_kept_and_written_once_space_retu
     };
     let da = fs.path().join("a");
     let db = tempfile::tempdir().expect("dir");
-    let mut anchor = Anchor::new(61);
-    let a = start(&da).await;
-    let b = start(db.path()).await;
-    anchor.register(a.id());
-    anchor.register(b.id());
-    a.apply_pairing(anchor.pairing()).await.expect("pair a");
-    b.apply_pairing(anchor.pairing()).await.expect("pair b");
-    introduce(&[&a, &b]).await;
+    let (_anchor, a, b) = paired_at(&da, db.path(), 61).await;
     let mut events = a.events();
     let x = b.open_doc("notes/x").await.expect("open");
     x.put("body", "first").await.expect("put");

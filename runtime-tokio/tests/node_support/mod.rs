@@ -36,15 +36,21 @@ pub async fn paired_pair(seed: u8) -> (tempfile::TempDir, tempfile::TempDir, Anc
         tempfile::tempdir().expect("dir"),
         tempfile::tempdir().expect("dir"),
     );
+    let (anchor, a, b) = paired_at(da.path(), db.path(), seed).await;
+    (da, db, anchor, a, b)
+}
+
+/// Two nodes started on `da` and `db`, registered by one anchor, paired and introduced.
+pub async fn paired_at(da: &std::path::Path, db: &std::path::Path, seed: u8) -> (Anchor, Node, Node) {
     let mut anchor = Anchor::new(seed);
-    let a = start(da.path()).await;
-    let b = start(db.path()).await;
+    let a = start(da).await;
+    let b = start(db).await;
     anchor.register(a.id());
     anchor.register(b.id());
     a.apply_pairing(anchor.pairing()).await.expect("pair a");
     b.apply_pairing(anchor.pairing()).await.expect("pair b");
     introduce(&[&a, &b]).await;
-    (da, db, anchor, a, b)
+    (anchor, a, b)
 }
 
 /// Opens the store of a stopped node stored under `dir` with its device data key, wherever the
