@@ -162,6 +162,58 @@ async fn blobs_on_a_full_disk_fail_clearly_and_recover_without_a_restart() {
     node.shutdown().await.expect("shutdown");
 }
 
+/// Soak finding (`SOAK_SEED=200 SOAK_MINUTES=10`, 560 s): on a disk with a few KiB left, an
+/// attach was answered "blob store: rpc error: Oneshot recv error" — iroh-blobs' database died
+/// on that very call, opening it again worked, and the retried call died again, so the error
+/// named neither cause. For every amount of slack a full disk can leave, `store_blob` either
+/// stores the blob or fails with `Error::DiskFull`, and the store works once space returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_on_a_nearly_full_disk_fail_only_with_disk_full() {
+    let name = "blobs_on_a_nearly_full_disk_fail_only_with_disk_full";
+    let Some(fs) = Tmpfs::mount("32m", name) else {
+        return;
+    };
+    let src = tempfile::tempdir().expect("dir");
+    let dir = fs.path().join("node");
+    let node = start(&dir).await;
+    let mut ballast = fs.fill();
+    let mut unclear = Vec::new();
+    let mut n = 0u64;
+    // The slack the soak's filler leaves (fallocate in 64 KiB steps), and more.
+    for free in [
+        0u64,
+        4 << 10,
+        12 << 10,
+        16 << 10,
+        24 << 10,
+        32 << 10,
+        48 << 10,
+        64 << 10,
+        128 << 10,
+    ] {
+        ballast.free(free);
+        for len in [2 << 10, 20 << 10, 200 << 10, 2 << 20] {
+            n += 1;
+            let path = src.path().join(format!("f{n}"));
+            std::fs::write(&path, noise(len, n)).expect("write");
+            match node.store_blob(&path).await {
+                Ok(_) | Err(Error::DiskFull(_)) => {}
+                Err(e) => unclear.push(format!("{free} B freed, {len} B blob: {e}")),
+            }
+        }
+    }
+    assert!(unclear.is_empty(), "not a disk-full error: {unclear:#?}");
+    ballast.remove();
+    let path = src.path().join("after");
+    std::fs::write(&path, noise(300 << 10, 99)).expect("write");
+    let hash = node
+        .store_blob(&path)
+        .await
+        .expect("the blob store takes blobs again without a restart");
+    node.get_blob(hash).await.expect("readable");
+    node.shutdown().await.expect("shutdown");
+}
+
 /// Changes from a peer arriving while this node's disk is full — to a document it holds and a
 /// new whole document — are not taken for corruption (no quarantine); once space returns the
 /// node writes them by itself, and after a restart with the peer gone it still has them.

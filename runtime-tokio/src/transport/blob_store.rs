@@ -93,33 +93,78 @@ impl BlobStore {
 
     /// Runs `call` on the current store; when it fails because the store had stopped, opens it
     /// again and runs `call` once more, so that its error names the cause (a full disk).
-    pub(crate) async fn call<T, F, Fut>(&self, call: F) -> Result<T, TransportError>
+    /// `needed` is about how many bytes of disk the call writes (0 when unknown or little): a
+    /// store that stopped on a file system with less than that left, plus headroom for its
+    /// database, is reported as a full disk (see [`BlobStore::name_the_cause`]).
+    pub(crate) async fn call<T, F, Fut>(&self, needed: u64, call: F) -> Result<T, TransportError>
     where
         F: Fn(FsStore) -> Fut,
         Fut: std::future::Future<Output = Result<T, TransportError>>,
     {
         let (generation, store) = self.current();
-        match call(store).await {
-            Ok(value) => Ok(value),
-            Err(e) => match self.revive(generation).await {
-                Revive::Reopened => {
-                    let (generation, store) = self.current();
-                    match call(store).await {
-                        Ok(value) => Ok(value),
-                        // Stopped again (its commit failed again): opening it names the cause.
-                        Err(e) => match self.revive(generation).await {
-                            Revive::Failed(open) if open.is_disk_full() => Err(open),
-                            _ => Err(e),
-                        },
-                    }
+        let first = match call(store).await {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        let stopped = match self.revive(generation).await {
+            // The store works: the call's own error stands.
+            Revive::Alive => return Err(first),
+            // Opening it failed, e.g. on a full disk: that is the cause to report.
+            Revive::Failed(open) => clearer(first, open),
+            Revive::Reopened => {
+                let (generation, store) = self.current();
+                let second = match call(store).await {
+                    Ok(value) => return Ok(value),
+                    Err(e) => e,
+                };
+                match self.revive(generation).await {
+                    // Stopped again, and opening it names the cause.
+                    Revive::Failed(open) => clearer(second, open),
+                    _ => second,
                 }
-                Revive::Alive => Err(e),
-                // Opening it failed, e.g. on a full disk: that is the cause to report.
-                Revive::Failed(open) if open.is_disk_full() => Err(open),
-                Revive::Failed(_) => Err(e),
-            },
-        }
+            }
+        };
+        Err(self.name_the_cause(stopped, needed))
     }
+
+    /// The error of a call during which the store stopped. iroh-blobs drops the cause when its
+    /// database dies on a failed commit ("rpc error: Oneshot recv error"); when the file system
+    /// holding the store has less than `needed` bytes plus [`DATABASE_HEADROOM`] left, the cause
+    /// is a full disk, and the error says so (a soak finding: an attach on a disk with a few
+    /// KiB left was answered with the bare rpc error).
+    fn name_the_cause(&self, e: TransportError, needed: u64) -> TransportError {
+        if e.is_disk_full() {
+            return e;
+        }
+        let Some(free) = free_bytes(&self.dir) else {
+            return e;
+        };
+        if free >= needed.saturating_add(DATABASE_HEADROOM) {
+            return e;
+        }
+        TransportError::Io(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            format!(
+                "no space left on device: the blob store under {} stopped with {free} bytes free ({needed} needed): {e}",
+                self.dir.display()
+            ),
+        ))
+    }
+}
+
+/// Free space below which a blob store whose database stopped is taken to have stopped for a full
+/// disk: a commit writes a few pages of its database file.
+const DATABASE_HEADROOM: u64 = 1 << 20;
+
+/// The bytes an unprivileged writer may still allocate on the file system holding `dir`.
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// `call`'s error, unless opening the store again failed for a full disk, which names the cause.
+fn clearer(call: TransportError, open: TransportError) -> TransportError {
+    if open.is_disk_full() { open } else { call }
 }
 
 /// What [`BlobStore::revive`] did.

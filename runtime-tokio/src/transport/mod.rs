@@ -400,8 +400,10 @@ impl Transport {
         &self,
         path: &Path,
     ) -> Result<(BlobHash, iroh_blobs::api::TempTag), TransportError> {
+        // The copy and its outboard (a few bytes per 16 KiB).
+        let needed = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         self.store
-            .call(|store| async move { blobs::add(&store, path).await })
+            .call(needed, |store| async move { blobs::add(&store, path).await })
             .await
     }
 
@@ -458,7 +460,7 @@ impl Transport {
     /// Keeps a complete blob (tags it, HS-BLOB-4) and makes that durable; idempotent.
     pub async fn keep_blob(&self, hash: BlobHash) -> Result<(), TransportError> {
         self.store
-            .call(|store| async move { blobs::keep(&store, hash).await })
+            .call(0, |store| async move { blobs::keep(&store, hash).await })
             .await
     }
 
@@ -467,21 +469,21 @@ impl Transport {
     /// size if it was complete.
     pub async fn release_blob(&self, hash: BlobHash) -> Result<Option<u64>, TransportError> {
         self.store
-            .call(|store| async move { blobs::release(&store, hash).await })
+            .call(0, |store| async move { blobs::release(&store, hash).await })
             .await
     }
 
     /// Pins (`true`) or unpins a blob with its own tag, durably (HS-BLOB-4).
     pub async fn pin_blob(&self, hash: BlobHash, pin: bool) -> Result<(), TransportError> {
         self.store
-            .call(|store| async move { blobs::pin(&store, hash, pin).await })
+            .call(0, |store| async move { blobs::pin(&store, hash, pin).await })
             .await
     }
 
     /// The blobs kept (tagged as held) and the pinned ones, as stored.
     pub async fn kept_blobs(&self) -> Result<(Vec<BlobHash>, Vec<BlobHash>), TransportError> {
         self.store
-            .call(|store| async move { blobs::kept(&store).await })
+            .call(0, |store| async move { blobs::kept(&store).await })
             .await
     }
 
@@ -493,21 +495,21 @@ impl Transport {
     /// Every blob in the store, complete or partial (tests and diagnostics).
     pub async fn stored_blobs(&self) -> Result<Vec<BlobHash>, TransportError> {
         self.store
-            .call(|store| async move { blobs::list(&store).await })
+            .call(0, |store| async move { blobs::list(&store).await })
             .await
     }
 
     /// How much of `hash` the blob store holds now (bytes of a transfer under way included).
     pub async fn blob_progress(&self, hash: BlobHash) -> Result<crate::BlobProgress, TransportError> {
         self.store
-            .call(|store| async move { blobs::progress(&store, hash).await })
+            .call(0, |store| async move { blobs::progress(&store, hash).await })
             .await
     }
 
     /// Copies a complete blob to `to` (overwriting it).
     pub async fn export_blob(&self, hash: BlobHash, to: &Path) -> Result<(), TransportError> {
         self.store
-            .call(|store| async move { blobs::export(&store, hash, to).await })
+            .call(0, |store| async move { blobs::export(&store, hash, to).await })
             .await
     }
 
