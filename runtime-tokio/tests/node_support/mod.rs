@@ -16,7 +16,19 @@ pub fn config(dir: &std::path::Path) -> HumanSyncConfig {
 }
 
 pub async fn start(dir: &std::path::Path) -> Node {
+    logs();
     humansync::init(config(dir)).await.expect("node starts")
+}
+
+/// With `RUST_LOG` set (e.g. `RUST_LOG=humansync=debug`), the nodes' logs go to the test's
+/// output (shown for a failing test, or with `--nocapture`).
+pub fn logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
 }
 
 /// Introduces every node to every other by address.

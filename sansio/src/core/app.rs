@@ -28,26 +28,38 @@ impl Core {
         self.run_app(now, id);
     }
 
-    /// Runs a waiting request now if its document is loaded, else queues it behind the load.
+    /// Runs a waiting request now if its document is loaded, else leaves it waiting behind the
+    /// load. The request stays in `waiting` while its document is opened: a load can complete
+    /// inside the open (a refused whole document is loaded from its kept bytes at once) and
+    /// come back here for it, and it must find the request then.
     pub(crate) fn run_app(&mut self, now: Instant, id: AppRequestId) {
-        let Some(request) = self.app.waiting.remove(&id) else {
+        let Some(request) = self.app.waiting.get(&id) else {
             return;
         };
         let doc = request.doc().clone();
         if let AppRequest::Delete { .. } = request {
             // A delete needs no load.
+            self.app.waiting.remove(&id);
             self.run_delete(now, id, &doc);
             return;
         }
         match self.open_for(now, &doc, true, DocOp::App(id)) {
-            Err(e) => self.app_done(id, Err(e)),
-            // The load runs `DocOp::App(id)`, which comes back here.
-            Ok(OpenState::Loading) => {
-                self.app.waiting.insert(id, request);
+            Err(e) => {
+                self.app.waiting.remove(&id);
+                self.app_done(id, Err(e));
             }
+            // The load runs `DocOp::App(id)`, which comes back here (it may have already).
+            Ok(OpenState::Loading) => {}
             // Never with `create`; answered rather than left waiting.
-            Ok(OpenState::NotFound) => self.app_done(id, Err(CoreError::NotLoaded(doc))),
-            Ok(OpenState::Ready) => self.run_loaded_request(now, id, &doc, request),
+            Ok(OpenState::NotFound) => {
+                self.app.waiting.remove(&id);
+                self.app_done(id, Err(CoreError::NotLoaded(doc)));
+            }
+            Ok(OpenState::Ready) => {
+                if let Some(request) = self.app.waiting.remove(&id) {
+                    self.run_loaded_request(now, id, &doc, request);
+                }
+            }
         }
     }
 
