@@ -28,7 +28,6 @@ pub mod registry;
 pub mod relay;
 pub mod replay;
 pub mod server;
-mod shutdown;
 
 pub use config::{Cli, ServerConfig};
 pub use server::{Overrides, RunningServer, ServerError, start};

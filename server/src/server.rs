@@ -236,12 +236,16 @@ pub async fn start(config: ServerConfig, overrides: Overrides) -> Result<Running
     })
 }
 
-/// The longest shutdown waits for the HTTP API (its own drain of requests in flight is 10 s).
-const HTTP_STOP: Duration = Duration::from_secs(12);
-/// The longest shutdown waits for the cloud peer (its own steps are bounded within this).
-const NODE_STOP: Duration = Duration::from_secs(20);
-/// The longest shutdown waits for each other step (poller, metrics, relay, database).
-const TASK_STOP: Duration = Duration::from_secs(5);
+/// The whole of the server's shutdown: within Docker's default 10 s stop grace (`docker stop`
+/// kills after it), whatever its steps do.
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(9);
+/// The longest shutdown waits for the HTTP API (its own drain of requests in flight is
+/// [`crate::http::listener::HTTP_DRAIN`]).
+const HTTP_STOP: Duration = Duration::from_secs(4);
+/// The longest shutdown waits for each other task (poller, metrics, relay).
+const TASK_STOP: Duration = Duration::from_secs(1);
+/// What the cloud peer leaves of the budget for the database's close after it.
+const DATABASE_RESERVE: Duration = Duration::from_secs(1);
 
 /// Resolves once `stopped` turns true.
 async fn wait_for(mut stopped: watch::Receiver<bool>) {
@@ -299,27 +303,28 @@ impl RunningServer {
     }
 
     /// Stops the API, then the cloud peer (everything acknowledged is already durable), then the
-    /// database. Every step is bounded (see the `*_STOP` limits); a step that did not finish in
-    /// time is logged by name and not waited for, so this always returns.
+    /// database. Every step is bounded and all of them share [`SHUTDOWN_BUDGET`]; a step that did
+    /// not finish in time is logged by name and not waited for, so this always returns in time.
     pub async fn shutdown(self) -> Result<(), ServerError> {
-        use crate::shutdown::{join, step};
+        let budget = humansync::ShutdownBudget::new(SHUTDOWN_BUDGET);
         let _ = self.stop.send(true);
-        join("http API", HTTP_STOP, self.http).await;
-        join("registry poller", TASK_STOP, self.poller).await;
+        budget.join("http API", HTTP_STOP, self.http).await;
+        budget.join("registry poller", TASK_STOP, self.poller).await;
         if let Some((_, task)) = self.metrics {
-            join("metrics listener", TASK_STOP, task).await;
+            budget.join("metrics listener", TASK_STOP, task).await;
         }
         let RunningServer { state, relay, .. } = self;
         let node = state.registry.node().clone();
         let db = state.registry.db().clone();
         drop(state);
-        if let Some(result) = step("cloud peer", NODE_STOP, node.shutdown()).await {
+        let node_limit = budget.remaining().saturating_sub(DATABASE_RESERVE);
+        if let Some(result) = budget.step("cloud peer", node_limit, node.shutdown()).await {
             result?;
         }
         if let Some(relay) = relay {
-            step("relay", TASK_STOP, relay.shutdown()).await;
+            budget.step("relay", TASK_STOP, relay.shutdown()).await;
         }
-        step("database", TASK_STOP, db.close()).await;
+        budget.step("database", DATABASE_RESERVE, db.close()).await;
         Ok(())
     }
 }

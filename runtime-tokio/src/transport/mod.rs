@@ -71,9 +71,9 @@ pub const MDNS_SERVICE: &str = "humansync";
 /// How long [`Transport::shutdown`] lets sessions report their Closed events.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// How long [`Transport::shutdown`] waits for the endpoint to close its connections gracefully.
-const ROUTER_CLOSE_LIMIT: Duration = Duration::from_secs(3);
+const ROUTER_CLOSE_LIMIT: Duration = Duration::from_secs(2);
 /// How long [`Transport::shutdown`] waits for the blob store to close.
-const BLOB_STORE_CLOSE_LIMIT: Duration = Duration::from_secs(3);
+const BLOB_STORE_CLOSE_LIMIT: Duration = Duration::from_secs(2);
 
 /// The iroh transport. See the module docs for the contract.
 #[derive(Debug)]

@@ -30,6 +30,9 @@ pub const MAX_CONNECTIONS_PER_IP: usize = HTTP_MAX_CONNECTIONS_PER_IP;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_millis(HTTP_HEADER_READ_TIMEOUT_MS);
 /// Time a client has to send a request's body (HS-HTTP-1, [`super::limit::read_body`]).
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_millis(HTTP_BODY_READ_TIMEOUT_MS);
+/// How long a shutdown lets requests in flight complete before their connections are dropped
+/// (within the server's shutdown budget, `SHUTDOWN_BUDGET`).
+pub const HTTP_DRAIN: Duration = Duration::from_secs(3);
 /// A connection is closed after this long (gracefully: a request in flight completes), so an
 /// idle keep-alive connection holds its slot at most this long.
 pub const CONNECTION_LIFETIME: Duration = Duration::from_millis(HTTP_CONNECTION_LIFETIME_MS);
@@ -124,10 +127,7 @@ where
     }
     // Requests in flight complete (the connections close gracefully), within a bound.
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!("HTTP connections still open 10 s after shutdown: dropped");
+    if tokio::time::timeout(HTTP_DRAIN, drain).await.is_err() {
+        tracing::warn!("HTTP connections still open {HTTP_DRAIN:?} after shutdown: dropped");
     }
 }
