@@ -78,6 +78,14 @@ pub struct NodeStats {
     pub docs_loaded: u64,
     /// Document saves made durable (save tasks the store answered with success).
     pub saves_done: u64,
+    /// Stored documents parsed by Automerge since start (a load that only sends the bytes whole
+    /// parses nothing).
+    pub docs_parsed: u64,
+    /// Received changes appended to a stored document without parsing it (issue 22 §1).
+    pub changes_appended: u64,
+    /// Durable write batches the store made since start: one log sync each, however many
+    /// saves a batch holds (HS-SYNC-8).
+    pub store_batches: u64,
     /// Store tasks (loads, saves, deletes) not answered yet: zero (with `writes_refused`) means
     /// everything received so far is durable.
     pub io_pending: u64,

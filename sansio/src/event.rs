@@ -44,6 +44,15 @@ pub enum Event {
         /// Why it failed.
         reason: String,
     },
+    /// A stored document loaded without some of the changes appended to it unparsed (issue 22
+    /// §1): Automerge refused them once parsed. The document holds everything else and is
+    /// rewritten whole without them; a peer's sync brings any that were valid again.
+    ChangesDropped {
+        /// The document.
+        doc: DocId,
+        /// How many change chunks were dropped.
+        changes: usize,
+    },
     /// A peer's bytes for a document were refused (HS-SYNC-12) or failed to apply (HS-SYNC-10):
     /// nothing was stored or forwarded and the session was closed.
     DocRejected {

@@ -73,6 +73,18 @@ pub struct SyncReport {
     pub traffic: Traffic,
     /// Documents loaded from disk and parsed since start.
     pub docs_loaded: u64,
+    /// Stored documents parsed by Automerge since start.
+    #[serde(default)]
+    pub docs_parsed: u64,
+    /// Received changes appended to stored documents unparsed since start (issue 22 §1).
+    #[serde(default)]
+    pub changes_appended: u64,
+    /// Saves made durable since start.
+    #[serde(default)]
+    pub saves_done: u64,
+    /// Durable write batches (one log sync each) since start.
+    #[serde(default)]
+    pub store_batches: u64,
     /// Peak resident set size (VmHWM) in KiB.
     pub peak_kib: u64,
     /// Resident set size now in KiB.
@@ -161,6 +173,10 @@ pub fn run(dir: PathBuf) {
                         since_main_ms,
                         traffic,
                         docs_loaded: stats.docs_loaded,
+                        docs_parsed: stats.docs_parsed,
+                        changes_appended: stats.changes_appended,
+                        saves_done: stats.saves_done,
+                        store_batches: stats.store_batches,
                         peak_kib,
                         rss_kib,
                         dials: stats.totals.dials_started,

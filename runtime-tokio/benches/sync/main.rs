@@ -74,6 +74,10 @@ fn main() {
     size.runs = args.number("--runs", size.runs);
     size.docs = args.number("--docs", size.docs);
     size.reconnects = args.number("--reconnects", size.reconnects);
+    // `--changed 1000` (or `10,1000`): benchmark 3's k values.
+    if let Some(list) = args.value("--changed") {
+        size.changed = list.split(',').filter_map(|k| k.trim().parse().ok()).collect();
+    }
     // Benchmark 10 (emulated links, root) runs only when asked for: `--only 10`.
     let only = args.only(1..=9);
     let runtime = crate::common::runtime();

@@ -59,6 +59,9 @@ impl Driver {
         NodeStats {
             docs_loaded: io.loads,
             saves_done: io.saves_done,
+            docs_parsed: io.parses,
+            changes_appended: io.appends,
+            store_batches: self.store.batches(),
             io_pending: io.disk_pending,
             writes_refused: self.core.writes_refused() as u64,
             sessions_open: status.peers.iter().filter(|p| p.open).count() as u64,

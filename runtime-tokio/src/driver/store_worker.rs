@@ -1,6 +1,8 @@
 //! The disk worker: a dedicated thread owning the [`DocStore`], batching writes so that a burst of
 //! saves costs one durable sync (HS-SYNC-8: a save is answered only once it is on disk).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,8 @@ impl Answers {
 /// Handle to the worker thread.
 pub(crate) struct StoreWorker {
     tx: std_mpsc::Sender<Job>,
+    /// Durable batches applied (for [`crate::NodeStats::store_batches`]).
+    batches: Arc<AtomicU64>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -38,11 +42,18 @@ impl StoreWorker {
     /// Starts the worker; results arrive on the driver's queue as [`Input::Io`].
     pub(crate) fn start(store: DocStore, results: mpsc::UnboundedSender<Input>) -> Self {
         let (tx, rx) = std_mpsc::channel();
+        let batches = Arc::new(AtomicU64::new(0));
+        let counter = batches.clone();
         let thread = std::thread::Builder::new()
             .name("humansync-store".into())
-            .spawn(move || run(store, rx, Answers(results)))
+            .spawn(move || run(store, rx, Answers(results), &counter))
             .ok();
-        StoreWorker { tx, thread }
+        StoreWorker { tx, batches, thread }
+    }
+
+    /// Durable write batches applied since start.
+    pub(crate) fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
     }
 
     /// Queues a document task (LoadDoc, SaveDoc, DeleteDoc).
@@ -106,7 +117,7 @@ fn failed(e: &StoreError) -> IoResult {
     IoResult::Failed { reason }
 }
 
-fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: Answers) {
+fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: Answers, batches: &AtomicU64) {
     let mut retries: Vec<(IoTaskId, humansync_protocol::DocId)> = Vec::new();
     let mut last_retry = Instant::now();
     loop {
@@ -163,7 +174,7 @@ fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: Answers) {
                     }
                     IoAction::DeleteDoc { doc } => batch.push((id, StoreOp::Delete { doc })),
                     IoAction::LoadDoc { doc } => {
-                        flush(&mut store, &mut batch, &results);
+                        flush(&mut store, &mut batch, &results, batches);
                         if let Some(result) = load(&store, &doc) {
                             let _ = results.send((id, result));
                         } else {
@@ -171,7 +182,7 @@ fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: Answers) {
                         }
                     }
                     IoAction::SaveCursors { cursors } => {
-                        flush(&mut store, &mut batch, &results);
+                        flush(&mut store, &mut batch, &results, batches);
                         let result = match store.save_cursors(&cursors) {
                             Ok(()) => IoResult::Done,
                             Err(e) => {
@@ -182,7 +193,7 @@ fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: Answers) {
                         let _ = results.send((id, result));
                     }
                     IoAction::SaveBlobAges { ages } => {
-                        flush(&mut store, &mut batch, &results);
+                        flush(&mut store, &mut batch, &results, batches);
                         // HS-BLOB-4: ages become wall-clock times, so that the time the node is
                         // down counts towards the grace period.
                         let now = crate::store::wall_ms();
@@ -214,7 +225,7 @@ fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: Answers) {
                     }
                 }
                 Job::Checkpoint(done) => {
-                    flush(&mut store, &mut batch, &results);
+                    flush(&mut store, &mut batch, &results, batches);
                     if let Err(e) = store.checkpoint() {
                         tracing::warn!("store checkpoint failed: {e}");
                     }
@@ -222,17 +233,18 @@ fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: Answers) {
                 }
             }
         }
-        flush(&mut store, &mut batch, &results);
+        flush(&mut store, &mut batch, &results, batches);
     }
     if let Err(e) = store.checkpoint() {
         tracing::warn!("store checkpoint at exit failed: {e}");
     }
 }
 
-fn flush(store: &mut DocStore, batch: &mut Vec<(IoTaskId, StoreOp)>, results: &Answers) {
+fn flush(store: &mut DocStore, batch: &mut Vec<(IoTaskId, StoreOp)>, results: &Answers, batches: &AtomicU64) {
     if batch.is_empty() {
         return;
     }
+    batches.fetch_add(1, Ordering::Relaxed);
     let (ids, ops): (Vec<IoTaskId>, Vec<StoreOp>) = std::mem::take(batch).into_iter().unzip();
     let result = match store.apply(&ops) {
         Ok(()) => IoResult::Done,

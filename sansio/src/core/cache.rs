@@ -65,13 +65,16 @@ pub(crate) enum DocOp {
     /// Index the blobs the document really references (a DocWhole's `blobs` list is only a
     /// claim, HS-BLOB-1).
     IndexBlobs,
+    /// Merge received change bytes whose unparsed append the store refused, and save the
+    /// document whole (append.rs).
+    Reapply { bytes: Vec<u8> },
 }
 
 impl DocOp {
     /// The session the operation sends to, if any.
     pub(crate) fn conn(&self) -> Option<ConnId> {
         match self {
-            DocOp::Open | DocOp::App(_) | DocOp::IndexBlobs => None,
+            DocOp::Open | DocOp::App(_) | DocOp::IndexBlobs | DocOp::Reapply { .. } => None,
             DocOp::Apply { conn, .. }
             | DocOp::SendWhole { conn }
             | DocOp::SyncWhole { conn }
@@ -89,6 +92,8 @@ pub(crate) enum PendingIo {
     /// A DocWhole stored without parsing: its write is kept until the store takes it
     /// (resave.rs), since the bytes are nowhere else here.
     SaveWhole(DocId, Box<crate::IoAction>),
+    /// Received changes appended without a parse, kept until the store takes them (append.rs).
+    Append(DocId, Vec<u8>),
     Delete(DocId),
     Fetch {
         hash: BlobHash,
@@ -153,10 +158,12 @@ impl DocCache {
     /// Whether a load is pending whose document's references are not known yet: a received
     /// message waiting to be applied, or a whole document waiting to be indexed (HS-BLOB-4).
     pub(crate) fn refs_pending(&self) -> bool {
-        self.loading
-            .values()
-            .flatten()
-            .any(|op| matches!(op, DocOp::Apply { .. } | DocOp::IndexBlobs))
+        self.loading.values().flatten().any(|op| {
+            matches!(
+                op,
+                DocOp::Apply { .. } | DocOp::IndexBlobs | DocOp::Reapply { .. }
+            )
+        })
     }
 }
 

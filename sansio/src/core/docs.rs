@@ -114,6 +114,7 @@ impl Core {
     /// Records a tombstone: drops the parsed doc, updates set and index, asks the store to delete.
     pub(crate) fn tombstone(&mut self, now: Instant, doc: &DocId, origin: Origin) -> IoTaskId {
         self.cache.remove(doc);
+        self.increments.forget(doc);
         self.unverified.remove(doc);
         self.quarantine.clear(doc);
         // Work waiting on the document ends here: peers that asked for it learn it is deleted,

@@ -72,6 +72,10 @@ impl Core {
                 } else if self.cache.get(&doc).is_none_or(|d| d.stored) {
                     // (A save of the index row alone leaves a refused content save due.)
                     self.resave.written(now, &doc);
+                    if self.cache.get(&doc).is_some() {
+                        // Saved from the cache, refused appends merged (append.rs).
+                        self.refused_appends.remove(&doc);
+                    }
                 }
                 self.evict(now);
                 self.accept_parked_cursors();
@@ -83,6 +87,12 @@ impl Core {
                     self.resave.written(now, &doc);
                 }
                 self.evict(now);
+                self.accept_parked_cursors();
+            }
+            PendingIo::Append(doc, bytes) => {
+                if let IoResult::Failed { .. } = result {
+                    self.append_refused(now, doc, bytes);
+                }
                 self.accept_parked_cursors();
             }
             PendingIo::Delete(doc) => {
@@ -152,33 +162,47 @@ impl Core {
         // came from a peer and were never parsed here are loaded once first, and never leave if
         // they do not load (HS-SYNC-12); the parse is only a check, the cache is left as it was.
         // A document too large to go whole is parsed and synced instead (HS-SYNC-9).
+        // Stored bytes with changes Automerge refuses (appended unparsed, append.rs) never leave
+        // as they are: the document is parsed and rewritten below first.
         if bytes.len() <= self.doc_limit()
             && ops
                 .iter()
                 .all(|op| matches!(op, DocOp::SendWhole { .. } | DocOp::IndexBlobs))
         {
             let index = ops.iter().any(|op| matches!(op, DocOp::IndexBlobs));
+            let mut clean = true;
             if self.unverified.contains_key(doc) || index {
-                let am = match crate::untrusted::load(&bytes) {
-                    Ok(am) => am,
+                self.io_counts.parses += 1;
+                let am = match crate::untrusted::load_salvaging(&bytes) {
+                    Ok((am, 0)) => am,
+                    Ok(_) => {
+                        clean = false;
+                        Automerge::new()
+                    }
                     Err(e) => {
                         self.load_failed(now, doc, ops, e.to_string());
                         return;
                     }
                 };
-                self.unverified.remove(doc);
-                self.quarantine.clear(doc);
-                self.index_blobs(doc, &am);
-            }
-            for op in ops {
-                if let DocOp::SendWhole { conn } = op {
-                    self.send_whole_bytes(now, conn, doc, bytes.clone());
+                if clean {
+                    self.unverified.remove(doc);
+                    self.quarantine.clear(doc);
+                    self.index_blobs(doc, &am);
                 }
             }
-            return;
+            if clean {
+                for op in ops {
+                    if let DocOp::SendWhole { conn } = op {
+                        self.send_whole_bytes(now, conn, doc, bytes.clone());
+                    }
+                }
+                return;
+            }
         }
-        let am = match crate::untrusted::load(&bytes) {
-            Ok(am) => am.with_actor(self.actor.clone()),
+        self.io_counts.parses += 1;
+        // Changes appended unparsed that Automerge refuses cost only themselves (append.rs).
+        let (am, dropped) = match crate::untrusted::load_salvaging(&bytes) {
+            Ok((am, dropped)) => (am.with_actor(self.actor.clone()), dropped),
             Err(e) => {
                 self.load_failed(now, doc, ops, e.to_string());
                 return;
@@ -193,11 +217,24 @@ impl Core {
                 loaded.sync.insert(peer, state);
             }
         }
+        if dropped > 0 {
+            // The stored bytes hold changes that never apply: rewritten whole without them.
+            // What was acknowledged of a peer's log may be among them (HS-RESUME-5).
+            loaded.stored = false;
+            loaded.saved_heads.clear();
+            self.emit(Event::ChangesDropped {
+                doc: doc.clone(),
+                changes: dropped,
+            });
+            self.forget_cursors();
+        }
         let heads = loaded.heads();
         self.cache.docs.insert(doc.clone(), loaded);
         // HS-SYNC-1: heads trusted from a DocWhole are checked now; a mismatch re-indexes.
         if self.metas.get(doc).map(|m| &m.heads) != Some(&heads) {
             self.doc_updated(now, doc, None);
+        } else if dropped > 0 {
+            self.save(now, doc);
         }
         for op in ops {
             self.run_op(now, doc, op);
@@ -210,6 +247,7 @@ impl Core {
     pub(crate) fn load_failed(&mut self, now: Instant, doc: &DocId, ops: Vec<DocOp>, reason: String) {
         let digest = self.metas.get(doc).map(digest_of);
         let supplier = self.unverified.remove(doc);
+        self.increments.forget(doc);
         self.quarantine.record(
             now,
             doc,
@@ -237,7 +275,10 @@ impl Core {
                 DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
                 DocOp::SendWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
                 DocOp::SyncWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
-                DocOp::StartSync { .. } | DocOp::SendChanges { .. } | DocOp::IndexBlobs => {}
+                DocOp::StartSync { .. }
+                | DocOp::SendChanges { .. }
+                | DocOp::IndexBlobs
+                | DocOp::Reapply { .. } => {}
             }
         }
     }
@@ -251,6 +292,7 @@ impl Core {
             DocOp::SyncWhole { conn } => self.sync_whole(now, conn, doc),
             DocOp::StartSync { conn, theirs } => self.start_sync(now, conn, doc, theirs),
             DocOp::SendChanges { conn, after } => self.send_changes_loaded(now, conn, doc, &after),
+            DocOp::Reapply { bytes } => self.reapply(now, doc, &bytes),
             DocOp::IndexBlobs => {
                 if let Some(loaded) = self.cache.get(doc) {
                     let am = loaded.am.clone();

@@ -33,6 +33,7 @@
 
 mod ancestry;
 mod app;
+mod append;
 mod blobs;
 mod bounded_sync;
 mod cache;
@@ -42,6 +43,7 @@ mod devices;
 mod dialer;
 mod docs;
 mod handshake;
+mod increments;
 mod load;
 mod log;
 mod push;
@@ -108,6 +110,10 @@ pub struct Core {
     retention: crate::retention::Retention,
     /// Writes the store refused, asked for again (a full disk, resave.rs).
     resave: resave::Resave,
+    /// Documents whose unparsed append the store refused (append.rs).
+    refused_appends: append::RefusedAppends,
+    /// Change bytes saved, to answer a resume without loads (increments.rs).
+    increments: increments::Increments,
     /// App requests not answered yet (completed by id, `app.rs`).
     app: app::AppRequests,
     /// Loads issued and saves done since start ([`Core::io_counts`]).
@@ -167,6 +173,8 @@ impl Core {
                 startup.blob_ages,
             ),
             resave: Default::default(),
+            refused_appends: Default::default(),
+            increments: Default::default(),
             app: Default::default(),
             io_counts: IoCounts::default(),
             config,
@@ -256,7 +264,7 @@ impl Core {
     /// Answers an [`IoTask`].
     pub fn handle_io_result(&mut self, now: Instant, id: IoTaskId, result: IoResult) {
         if let Some(pending) = self.pending_io.remove(&id) {
-            if matches!(pending, PendingIo::Save(_)) && result == IoResult::Done {
+            if matches!(pending, PendingIo::Save(_) | PendingIo::Append(..)) && result == IoResult::Done {
                 self.io_counts.saves_done += 1;
             }
             self.app_write_done(id, &result);

@@ -41,9 +41,20 @@ impl Core {
                 // Lost here since (corrupt): there is nothing to send.
                 None => {}
                 Some(meta) if meta.tombstone => self.send(conn, &Message::DocDeleted { doc }),
-                Some(_) => {
+                Some(meta) => {
                     let op = match catchup {
-                        Catchup::ChangesAfter(after) => DocOp::SendChanges { conn, after },
+                        Catchup::ChangesAfter(after) => {
+                            // The changes as saved, when they chain from the peer's heads to ours:
+                            // no load (increments.rs).
+                            let limit = self.doc_limit();
+                            let heads = meta.heads.clone();
+                            if let Some(bytes) = self.increments.changes_between(&doc, &after, &heads, limit)
+                            {
+                                self.send_changes(conn, &doc, heads, bytes);
+                                continue;
+                            }
+                            DocOp::SendChanges { conn, after }
+                        }
                         Catchup::Whole => DocOp::SendWhole { conn },
                     };
                     self.want_loaded(now, &doc, op);
@@ -99,9 +110,12 @@ impl Core {
             self.close_session(now, conn, PeerFault::RegistryChanges);
             return;
         }
-        match self.metas.get(&doc) {
-            Some(meta) if meta.tombstone => self.send(conn, &Message::DocDeleted { doc }),
-            Some(_) => self.want_loaded(
+        // Some(true): a tombstone.
+        match self.metas.get(&doc).map(|meta| meta.tombstone) {
+            Some(true) => self.send(conn, &Message::DocDeleted { doc }),
+            // Appended to the stored document without parsing it when that is safe (append.rs).
+            Some(false) if self.append_changes(now, conn, &doc, &bytes) => {}
+            Some(false) => self.want_loaded(
                 now,
                 &doc,
                 DocOp::Apply {
@@ -260,12 +274,16 @@ impl Core {
     }
 
     fn writes_pending(&self) -> bool {
-        self.pending_io.values().any(|p| {
-            matches!(
-                p,
-                PendingIo::Save(_) | PendingIo::SaveWhole(..) | PendingIo::Delete(_)
-            )
-        })
+        !self.refused_appends.is_empty()
+            || self.pending_io.values().any(|p| {
+                matches!(
+                    p,
+                    PendingIo::Save(_)
+                        | PendingIo::SaveWhole(..)
+                        | PendingIo::Append(..)
+                        | PendingIo::Delete(_)
+                )
+            })
     }
 
     fn persist_cursors(&mut self) {

@@ -25,8 +25,8 @@ const COMPACT_MIN_BYTES: usize = 4096;
 impl LoadedDoc {
     /// The write that makes the current content durable: the whole document when the store has
     /// none of it or the increments outgrew the last whole save, else the changes since the
-    /// last save.
-    fn next_write(&mut self) -> DocWrite {
+    /// last save. Also returns those changes when they were computed (increments.rs).
+    fn next_write(&mut self) -> (DocWrite, Option<Vec<u8>>) {
         if self.stored {
             let old: Vec<automerge::ChangeHash> = self
                 .saved_heads
@@ -37,13 +37,17 @@ impl LoadedDoc {
             let appended = self.appended_bytes + increment.len();
             if appended <= self.snapshot_bytes.max(COMPACT_MIN_BYTES) {
                 self.appended_bytes = appended;
-                return DocWrite::Append(increment);
+                return (DocWrite::Append(increment.clone()), Some(increment));
             }
+            let whole = self.am.save();
+            self.snapshot_bytes = whole.len();
+            self.appended_bytes = 0;
+            return (DocWrite::Replace(whole), Some(increment));
         }
         let whole = self.am.save();
         self.snapshot_bytes = whole.len();
         self.appended_bytes = 0;
-        DocWrite::Replace(whole)
+        (DocWrite::Replace(whole), None)
     }
 
     /// The blobs the content references now (HS-BLOB-1). `increment`, when given, holds the
@@ -77,7 +81,11 @@ impl Core {
         // The cached references are as of the last save when `refs_heads` is `saved_heads`: only
         // then does an appended increment describe everything since.
         let refs_at_save = loaded.stored && loaded.refs_heads.as_ref() == Some(&loaded.saved_heads);
-        let write = content_changed.then(|| loaded.next_write());
+        let from = loaded.saved_heads.clone();
+        let (write, increment) = match content_changed.then(|| loaded.next_write()) {
+            Some((write, increment)) => (Some(write), increment),
+            None => (None, None),
+        };
         let sync_states = std::mem::take(&mut loaded.sync_dirty)
             .into_iter()
             .filter_map(|peer| loaded.sync.get(&peer).map(|s| (peer, s.encode())))
@@ -98,6 +106,9 @@ impl Core {
             blobs,
             tombstone: false,
         };
+        if let Some(increment) = increment.filter(|_| !doc.is_devices()) {
+            self.increments.record(doc, &from, &meta.heads, &increment);
+        }
         let action = IoAction::SaveDoc {
             doc: doc.clone(),
             write,

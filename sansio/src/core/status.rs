@@ -52,6 +52,11 @@ pub struct IoCounts {
     pub loads: u64,
     /// [`crate::IoAction::SaveDoc`] tasks answered [`crate::IoResult::Done`].
     pub saves_done: u64,
+    /// Stored documents parsed by Automerge (a load that only forwards the bytes whole parses
+    /// nothing, unless they came from a peer unparsed: HS-SYNC-12).
+    pub parses: u64,
+    /// Received `DocChanges` appended to the stored document without parsing it (issue 22 §1).
+    pub appends: u64,
     /// Disk tasks issued and not answered yet (blob fetches and releases are not disk tasks).
     pub disk_pending: u64,
 }

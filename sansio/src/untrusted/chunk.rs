@@ -169,3 +169,18 @@ fn at(e: UntrustedError, base: usize) -> UntrustedError {
         other => other,
     }
 }
+
+/// The byte range of each chunk of `bytes` (already checked by [`walk_chunks`]); `None` if the
+/// framing does not hold.
+pub(super) fn boundaries(bytes: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
+    let mut r = Reader::new(bytes);
+    let mut out = Vec::new();
+    while !r.is_empty() {
+        let start = r.at();
+        r.take(9).ok()?; // magic, checksum, type
+        let len = r.uleb().ok()?;
+        r.take(len).ok()?;
+        out.push(start..r.at());
+    }
+    Some(out)
+}

@@ -32,6 +32,7 @@ mod chunk;
 mod columns;
 mod error;
 mod inflate;
+mod links;
 mod reader;
 mod sync_message;
 
@@ -50,6 +51,56 @@ pub fn check_saved(bytes: &[u8]) -> Result<Budget, UntrustedError> {
 pub fn check_saved_within(bytes: &[u8], mut budget: Budget) -> Result<Budget, UntrustedError> {
     chunk::walk_chunks(bytes, &mut budget)?;
     Ok(budget)
+}
+
+/// Checks change bytes (a `DocChanges`) within the protocol's bounds and, when they are only
+/// uncompressed change chunks that build on `heads` alone — each depends on at least one change,
+/// every dependency is one of `heads` or an earlier change of the bytes, none comes twice —
+/// returns the heads a document at `heads` has after them (sorted). `Ok(None)`: within the
+/// bounds, but whether they apply is only known with the document parsed.
+///
+/// Such bytes can be appended to the stored document without parsing it (issue 22 §1): every
+/// change is new to it and Automerge applies them in order. What no walk can see — a change
+/// Automerge refuses once parsed (a sequence number used twice, operations on objects that do
+/// not exist) — is dropped when the document is next loaded ([`load_salvaging`]).
+pub fn heads_after(
+    bytes: &[u8],
+    heads: &[humansync_protocol::ChangeHash],
+) -> Result<Option<Vec<humansync_protocol::ChangeHash>>, UntrustedError> {
+    check_saved(bytes)?;
+    Ok(links::heads_after(bytes, heads))
+}
+
+/// [`load`], and when Automerge refuses the whole, the most it accepts: the first chunk, then
+/// each later chunk that applies on top of what came before (the others are dropped). Returns
+/// the document and how many chunks were dropped. Stored bytes end in change chunks appended
+/// without a parse (issue 22 §1); one Automerge refuses must cost only itself, never the
+/// document. Bytes outside the bounds, or whose first chunk does not load, fail as in [`load`].
+pub fn load_salvaging(bytes: &[u8]) -> Result<(Automerge, usize), UntrustedError> {
+    let whole = match load(bytes) {
+        Ok(am) => return Ok((am, 0)),
+        Err(e @ UntrustedError::Automerge(_)) => e,
+        Err(e) => return Err(e),
+    };
+    let Some(bounds) = chunk::boundaries(bytes) else {
+        return Err(whole);
+    };
+    let Some((first, rest)) = bounds.split_first() else {
+        return Err(whole);
+    };
+    if rest.is_empty() {
+        return Err(whole);
+    }
+    let mut am = load(&bytes[first.clone()]).map_err(|_| whole)?;
+    let mut dropped = 0;
+    for range in rest {
+        let mut trial = am.clone();
+        match load_incremental(&mut trial, &bytes[range.clone()]) {
+            Ok(()) => am = trial,
+            Err(_) => dropped += 1,
+        }
+    }
+    Ok((am, dropped))
 }
 
 /// Checks an encoded Automerge sync message within the protocol's bounds.
