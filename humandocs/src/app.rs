@@ -160,10 +160,11 @@ impl App {
         let mut out = Vec::new();
         for id in self.node.list_docs(ids::DOC_PREFIX).await? {
             let doc = self.node.open_doc(id.as_str()).await?;
-            // A document deleted meanwhile is simply not listed.
+            // A document deleted meanwhile, or found corrupt (quarantined while it is recovered
+            // from peers), is simply not listed.
             let view = match doc.read(schema::read).await {
                 Ok(v) => v?,
-                Err(humansync::Error::Deleted(_)) => continue,
+                Err(humansync::Error::Deleted(_) | humansync::Error::Quarantined(_)) => continue,
                 Err(e) => return Err(e.into()),
             };
             out.push(ListItem {

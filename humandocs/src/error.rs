@@ -80,6 +80,7 @@ impl AppError {
             AppError::Sync(humansync::Error::Pairing(_)) => "pairing_failed",
             AppError::Sync(humansync::Error::WrongPassword) => "wrong_password",
             AppError::Sync(humansync::Error::Deleted(_)) => "not_found",
+            AppError::Sync(humansync::Error::Quarantined(_)) => "quarantined",
             AppError::Sync(humansync::Error::Key(_)) => "keys",
             AppError::Sync(_) => "sync",
             AppError::Io { .. } => "io",

@@ -43,7 +43,20 @@ pub(crate) async fn run(mut params: DiscoveryParams) {
             Ok(url) => url.clone().unwrap_or_default(),
             Err(_) => return, // The node is gone.
         };
-        match fetch_devices(&params.http, &server_url, &params.key).await {
+        let answer = match fetch_devices(&params.http, &server_url, &params.key).await {
+            Err(e) if signed_before_start(&e) => {
+                // A request signed before the server (re)started is refused as a possible replay
+                // (HS-HTTP-3) — typically one whose connect hung while the server was down. So
+                // the server is back: sign again at once rather than an interval later, and count
+                // the refusal as a failure, so that the answer that follows says "works again"
+                // and a session the restart left half-open is replaced now (HS-TRANSPORT-4).
+                tracing::debug!(error = %e, "GET /devices refused the signature; signing again");
+                last_error.get_or_insert_with(|| e.to_string());
+                fetch_devices(&params.http, &server_url, &params.key).await
+            }
+            answer => answer,
+        };
+        match answer {
             Ok(devices) => {
                 if last_error.take().is_some() {
                     tracing::info!("GET /devices works again");
@@ -78,6 +91,11 @@ pub(crate) async fn run(mut params: DiscoveryParams) {
         }
         tokio::time::sleep(params.interval).await;
     }
+}
+
+/// Whether the server refused a request's signature (401): after a restart, one signed before it.
+fn signed_before_start(e: &HttpError) -> bool {
+    matches!(e, HttpError::Status { status, .. } if *status == reqwest::StatusCode::UNAUTHORIZED)
 }
 
 /// One signed `GET /devices` (HS-HTTP-3).
@@ -142,6 +160,80 @@ mod tests {
                 ]
             )]
         );
+    }
+
+    /// A server that answers the first request 401 (a signature older than its start) and
+    /// every later one `devices`; counts the requests.
+    async fn restarted_server(devices: Vec<DeviceInfo>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 8192];
+                let _ = tcp.read(&mut buf).await;
+                let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (status, body) = if n == 0 {
+                    (
+                        "401 Unauthorized",
+                        r#"{"error":{"code":"unauthorized","message":"request timestamp is older than the server's start: sign it again"}}"#.to_owned(),
+                    )
+                } else {
+                    let body = DevicesResponse {
+                        devices: devices.clone(),
+                    };
+                    ("200 OK", serde_json::to_string(&body).expect("json"))
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(response.as_bytes()).await;
+            }
+        });
+        (url, count)
+    }
+
+    /// HS-HTTP-3, HS-TRANSPORT-4: a request refused because it was signed before the server
+    /// restarted is signed again at once (not an interval later), and the answer that follows
+    /// counts as the server answering again, which replaces a half-open session with it.
+    #[tokio::test]
+    async fn a_signature_older_than_the_server_is_made_again_at_once() {
+        let me = device(1, false, &[]);
+        let server = device(2, false, &["127.0.0.1:4433"]);
+        let (url, requests) = restarted_server(vec![me.clone(), server.clone()]).await;
+        let (commands, mut rx) = mpsc::channel(16);
+        let (_url_tx, url_rx) = watch::channel(Some(url));
+        let params = DiscoveryParams {
+            http: Arc::new(Http::new(None).expect("client")),
+            key: SigningKey::from_bytes(&[1; 32]),
+            // Far longer than the test: anything it sees came without waiting an interval.
+            interval: Duration::from_secs(3600),
+            server: url_rx,
+            commands: commands.downgrade(),
+        };
+        let task = tokio::spawn(run(params));
+        // (A guard against a hang only: without the fix the next request waits the interval.)
+        async fn next(rx: &mut mpsc::Receiver<Command>) -> Command {
+            tokio::time::timeout(Duration::from_secs(60), rx.recv())
+                .await
+                .expect("asked again without waiting an interval")
+                .expect("a command")
+        }
+        let first = next(&mut rx).await;
+        assert!(
+            matches!(first, Command::ServerAnswered),
+            "the answer after the refusal says the server works again"
+        );
+        let second = next(&mut rx).await;
+        assert!(
+            matches!(&second, Command::AddPeerAddrs { peer, .. } if *peer == server.node_id),
+            "then the server's addresses"
+        );
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+        task.abort();
     }
 
     #[test]

@@ -13,6 +13,11 @@ pub enum Error {
     /// The document was deleted; its id is retired (HS-DOC-5).
     #[error("document {0} was deleted")]
     Deleted(DocId),
+    /// The document's stored copy is corrupt: it is quarantined and being recovered from peers
+    /// (HS-SYNC-13). Reads and changes are refused until a good copy arrives — try again later;
+    /// the change was not made. A delete still discards the document.
+    #[error("document {0} is quarantined (its stored copy is corrupt): recovering it from peers")]
+    Quarantined(DocId),
     /// A document the node had just opened was not loaded in its core when used: a local fault of
     /// the node (its driver), never a peer's doing nor a storage failure.
     #[error("document {0} is not loaded")]

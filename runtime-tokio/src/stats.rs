@@ -24,28 +24,10 @@ pub struct SessionCounters {
 }
 
 /// Counters that only grow while a node runs (Prometheus counters): what it did since it started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct NodeTotals {
-    /// Sessions whose handshake completed.
-    pub sessions_opened: u64,
-    /// Sync-protocol bytes received, frame headers included (every session, closed ones too).
-    pub bytes_in: u64,
-    /// Sync-protocol bytes sent, frame headers included.
-    pub bytes_out: u64,
-    /// Sync exchanges completed: reconciliations (or resumes) that ended with a peer.
-    pub sync_exchanges: u64,
-    /// Documents changed or deleted by a peer's change.
-    pub remote_changes: u64,
-    /// Stored documents found corrupt and quarantined (recovered from peers afterwards).
-    pub quarantines: u64,
-    /// Blobs that arrived from peers.
-    pub blobs_arrived: u64,
-    /// Devices the registry revoked while this node ran.
-    pub devices_revoked: u64,
-    /// Dials started (sync sessions this node tried to open), as the core asked for them.
-    pub dials_started: u64,
-}
+/// Every one is the core's own count (`humansync_sansio::Core::totals`): sessions opened, sync
+/// bytes in and out, exchanges, remote changes, quarantines, blobs arrived, devices revoked and
+/// dials started are all inputs or outputs of the core, so the driver keeps no copy.
+pub type NodeTotals = humansync_sansio::Totals;
 
 /// The blobs a node holds and what its retention did (HS-BLOB-4).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -58,7 +58,7 @@ pub mod untrusted;
 pub use crate::core::OpenState;
 pub use crate::core::{
     BlobRetention, Core, CoreConfig, CoreError, DialConfig, DialStats, IoCounts, PeerStatus, QuarantineKind,
-    Quarantined, SessionStats, Startup, SyncStatus, Wake,
+    Quarantined, SessionStats, Startup, SyncStatus, Totals, Wake,
 };
 pub use app::{AppRequest, AppRequestId};
 pub use event::{Event, Origin};

@@ -217,3 +217,63 @@ fn a_failed_save_fails_the_change() {
         "a failed save is not done"
     );
 }
+
+/// HS-SYNC-13: a read and a change waiting on a load that finds the stored copy corrupt are
+/// answered `Quarantined` — neither runs on an empty stand-in (a read would show the app nothing;
+/// a change would be saved as a new history that forks the document once the copy from a peer
+/// arrives). Later ones are refused at once, with no load; a delete still discards it.
+#[test]
+fn requests_on_a_corrupt_document_are_refused_while_it_is_recovered() {
+    let mut core = core();
+    let ran = Arc::new(Mutex::new(false));
+    let into = ran.clone();
+    let read = AppRequest::Read {
+        doc: doc(),
+        f: Box::new(move |_: &Automerge| *into.lock().expect("lock") = true),
+    };
+    core.handle_app_request(Instant(1), AppRequestId(1), read);
+    let seen = Arc::new(Mutex::new(None));
+    core.handle_app_request(Instant(1), AppRequestId(2), put("w", &seen));
+    let out = drain(&mut core);
+    let load = tasks(&out)
+        .into_iter()
+        .find(|t| matches!(t.action, IoAction::LoadDoc { .. }))
+        .expect("a load task");
+    let corrupt = IoResult::Loaded {
+        bytes: b"not an automerge document".to_vec(),
+        sync_states: Vec::new(),
+    };
+    core.handle_io_result(Instant(2), load.id, corrupt);
+    let out = drain(&mut core);
+    let refused = Err(CoreError::Quarantined(doc()));
+    assert_eq!(
+        done(&out),
+        vec![
+            (AppRequestId(1), refused.clone()),
+            (AppRequestId(2), refused.clone())
+        ]
+    );
+    assert!(!*ran.lock().expect("lock"), "the read never ran");
+    assert!(seen.lock().expect("lock").is_none(), "the change never ran");
+    assert!(tasks(&out).is_empty(), "nothing written: {out:?}");
+    assert!(core.doc(&doc()).is_none(), "no stand-in in the cache");
+    assert_eq!(core.status().quarantined.len(), 1);
+
+    // Asked again: refused at once, without loading anything.
+    core.handle_app_request(Instant(3), AppRequestId(3), put("x", &seen));
+    let out = drain(&mut core);
+    assert_eq!(done(&out), vec![(AppRequestId(3), refused)]);
+    assert!(tasks(&out).is_empty(), "no load, no save: {out:?}");
+    assert_eq!(core.io_counts().loads, 1);
+
+    // A delete discards it for good.
+    core.handle_app_request(Instant(4), AppRequestId(4), AppRequest::Delete { doc: doc() });
+    let out = drain(&mut core);
+    let delete = tasks(&out)
+        .into_iter()
+        .find(|t| matches!(t.action, IoAction::DeleteDoc { .. }))
+        .expect("a delete task");
+    core.handle_io_result(Instant(5), delete.id, IoResult::Done);
+    assert_eq!(done(&drain(&mut core)), vec![(AppRequestId(4), Ok(()))]);
+    assert!(core.status().quarantined.is_empty());
+}

@@ -1,6 +1,7 @@
 //! The core with hostile Automerge bytes from a registered peer (HS-SYNC-10, HS-SYNC-12,
 //! HS-SYNC-13): refused bytes are neither stored nor forwarded, a hostile Bloom filter does not
-//! panic, and a document that fails to load is not forwarded and not asked for in a loop.
+//! panic, and a document that fails to load is not forwarded, not asked for in a loop, and not
+//! handed to the app until a good copy loads.
 
 use std::collections::BTreeMap;
 
@@ -394,4 +395,76 @@ fn blob_lists_of_whole_documents_are_checked_against_their_content() {
         .flatten()
         .collect();
     assert_eq!(wanted, vec![real], "BlobWant carries only referenced hashes");
+}
+
+/// What an app read of `d` is answered, and the title it saw if it ran.
+fn app_read(w: &mut World, id: u64, d: &DocId) -> (Result<(), humansync_sansio::CoreError>, Option<String>) {
+    use automerge::ReadDoc;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let into = seen.clone();
+    let read = humansync_sansio::AppRequest::Read {
+        doc: d.clone(),
+        f: Box::new(move |am: &automerge::Automerge| {
+            let title = am
+                .get(ROOT, "title")
+                .ok()
+                .flatten()
+                .and_then(|(v, _)| v.into_string().ok());
+            *into.lock().expect("lock") = Some(title.unwrap_or_default());
+        }),
+    };
+    let id = humansync_sansio::AppRequestId(id);
+    w.core.handle_app_request(Instant(w.now), id, read);
+    w.pump();
+    let result = w
+        .log
+        .iter()
+        .find_map(|o| match o {
+            Output::AppDone { id: i, result } if *i == id => Some(result.clone()),
+            _ => None,
+        })
+        .expect("answered");
+    let title = seen.lock().expect("lock").clone();
+    (result, title)
+}
+
+#[test]
+fn a_quarantined_document_is_refused_to_the_app_until_a_good_copy_loads() {
+    // HS-SYNC-13: no empty stand-in while the document is recovered from other peers.
+    let mut w = World::new();
+    let d = doc("poison");
+    let (bytes, heads) = unloadable();
+    w.send(
+        A,
+        &Message::DocWhole {
+            doc: d.clone(),
+            heads,
+            blobs: Vec::new(),
+            bytes,
+        },
+    );
+    assert_eq!(w.core.status().quarantined.len(), 1);
+    let refused = Err(humansync_sansio::CoreError::Quarantined(d.clone()));
+    assert_eq!(app_read(&mut w, 1, &d), (refused, None));
+
+    // A good copy from another peer: stored, loaded for the read, and the read runs on it.
+    let mut am = automerge::AutoCommit::new();
+    am.put(ROOT, "title", "good").expect("put");
+    let mut heads: Vec<_> = am
+        .get_heads()
+        .iter()
+        .map(|h| humansync_protocol::ChangeHash(h.0))
+        .collect();
+    heads.sort_unstable();
+    w.send(
+        B,
+        &Message::DocWhole {
+            doc: d.clone(),
+            heads,
+            blobs: Vec::new(),
+            bytes: am.save(),
+        },
+    );
+    assert_eq!(app_read(&mut w, 2, &d), (Ok(()), Some("good".to_owned())));
+    assert!(w.core.status().quarantined.is_empty(), "recovered");
 }

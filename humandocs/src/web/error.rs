@@ -61,6 +61,7 @@ impl From<AppError> for ApiError {
             "wrong_password" => StatusCode::UNAUTHORIZED,
             "pairing_failed" | "unavailable" => StatusCode::BAD_GATEWAY,
             "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "quarantined" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError {

@@ -80,6 +80,7 @@ pub(super) fn core_error(e: humansync_sansio::CoreError) -> Error {
     use humansync_sansio::CoreError as C;
     match e {
         C::Deleted(doc) => Error::Deleted(doc),
+        C::Quarantined(doc) => Error::Quarantined(doc),
         C::RegistryDoc => Error::RegistryDoc,
         // Local faults, kept apart: not loaded is the driver's, a refused record the registry's.
         C::NotLoaded(doc) => Error::NotLoaded(doc),

@@ -1,7 +1,10 @@
 //! The driver: one tokio task that owns the pure [`Core`] and performs what it asks — bytes to
 //! iroh, disk tasks to the disk worker, blob work to the blob store, replies and events to the
-//! app. It keeps no copy of the core's state: loads, saves, pending work and app requests are
-//! the core's, asked for when needed (`Core::io_counts`, `Core::status`, `Output::AppDone`).
+//! app. It keeps no copy of the core's state: loads, saves, pending work, counters since start
+//! and app requests are the core's, asked for when needed (`Core::io_counts`, `Core::totals`,
+//! `Core::status`, `Output::AppDone`). What it keeps is what only it can know: the replies it
+//! owes, the LAN addresses last acted on, and when each peer was last seen (wall-clock display
+//! data for `Node::devices`, persisted in the store's last-seen file).
 //!
 //! # The run loop (a contract, as str0m's `Rtc` documents its own)
 //! Everything that reaches the driver becomes one [`Input`]. Each turn of the loop:
@@ -115,8 +118,6 @@ struct Driver {
     lan_seen: BTreeMap<DeviceId, Vec<std::net::SocketAddr>>,
     /// Applies keeps, releases and pins to the blob store in order (HS-BLOB-4).
     keeper: BlobKeeper,
-    /// Counters since start ([`crate::NodeStats::totals`]).
-    totals: crate::NodeTotals,
     /// When a session with each peer was last open ([`crate::Node::devices`]).
     last_seen: LastSeen,
 }
@@ -171,7 +172,6 @@ pub(crate) async fn run(parts: DriverParts) {
         last_request: 0,
         shutting_down: None,
         lan_seen: BTreeMap::new(),
-        totals: crate::NodeTotals::default(),
         last_seen,
     };
     driver.adopt_server_relay().await;
@@ -244,10 +244,7 @@ impl Driver {
                     self.transport.close(conn, code);
                 }
             }
-            NetEvent::Bytes { conn, bytes } => {
-                self.totals.bytes_in += bytes.len() as u64;
-                self.core.handle_bytes(now, conn, &bytes)
-            }
+            NetEvent::Bytes { conn, bytes } => self.core.handle_bytes(now, conn, &bytes),
             NetEvent::Closed { conn, code } => self.core.handle_connection_closed(now, conn, code),
         }
     }

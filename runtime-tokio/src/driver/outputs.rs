@@ -1,11 +1,13 @@
 //! Step 3 of the run loop: performing the core's outputs, in order, until it has none
 //! (`humansync_sansio::Core::poll_output`).
 
-use humansync_protocol::CloseCode;
-use humansync_sansio::{Event, IoAction, IoResult, IoTask, Output};
+use humansync_protocol::{BlobHash, CloseCode, DeviceId};
+use humansync_sansio::{Event, IoAction, IoResult, IoTask, IoTaskId, Output};
 
 use super::blob_keeper::KeeperOp;
+use super::store_worker::DiskTask;
 use super::{Driver, Input};
+use crate::store::StoreOp;
 
 impl Driver {
     /// Drains the core's outputs (the single-mutation contract).
@@ -13,7 +15,6 @@ impl Driver {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::Transmit { conn, bytes } => {
-                    self.totals.bytes_out += bytes.len() as u64;
                     if self.transport.send(conn, bytes).is_err() {
                         // The peer is not draining (queue full) or the connection is gone: close it
                         // for good so the transport reports no second Closed later.
@@ -31,10 +32,7 @@ impl Driver {
                         self.transport.disconnect_all(CloseCode::REVOKED);
                     }
                 }
-                Output::Dial { peer } => {
-                    self.totals.dials_started += 1;
-                    self.dialer.dial(peer, &self.transport);
-                }
+                Output::Dial { peer } => self.dialer.dial(peer, &self.transport),
                 Output::DisconnectPeer { peer, code } => {
                     self.transport.disconnect_peer(peer, code);
                 }
@@ -49,74 +47,71 @@ impl Driver {
         }
     }
 
-    /// Hands a task to whoever performs it: the disk worker, the blob keeper, or a fetch task.
-    /// Each answers on the driver's queue ([`Input::Io`]).
+    /// Hands a task to whoever performs it: the blob keeper (releases, in order with keeps), a
+    /// fetch task, or — as a [`DiskTask`], the only work it takes — the disk worker. Each answers
+    /// on the driver's queue ([`Input::Io`]).
     fn perform(&mut self, task: IoTask) {
         let id = task.id;
-        match task.action {
-            IoAction::ReleaseBlob { hash } => self.keeper.submit(KeeperOp::Release { id, hash }),
+        let disk = match task.action {
+            IoAction::ReleaseBlob { hash } => {
+                self.keeper.submit(KeeperOp::Release { id, hash });
+                return;
+            }
             IoAction::FetchBlob { hash, from } => {
-                let transport = self.transport.clone();
-                let inputs = self.inputs.clone();
-                tokio::spawn(async move {
-                    // Operators read what a node holds from these lines (the Docker test too).
-                    let result = match transport.fetch_blob(hash, from).await {
-                        Ok(stats) => {
-                            tracing::info!(%hash, peer = %from, bytes = stats.payload_bytes, "blob fetched");
-                            IoResult::Done
-                        }
-                        Err(e) => {
-                            tracing::info!(%hash, peer = %from, error = %e, "blob fetch failed; will retry");
-                            IoResult::Failed {
-                                reason: e.to_string(),
-                            }
-                        }
-                    };
-                    let _ = inputs.send(Input::Io { id, result });
-                });
+                self.fetch(id, hash, from);
+                return;
             }
-            IoAction::LoadDoc { .. }
-            | IoAction::SaveDoc { .. }
-            | IoAction::DeleteDoc { .. }
-            | IoAction::SaveCursors { .. }
-            | IoAction::SaveBlobAges { .. } => {
-                if !self.store.submit(task) {
-                    let result = IoResult::Failed {
-                        reason: "store stopped".into(),
-                    };
-                    let _ = self.inputs.send(Input::Io { id, result });
-                }
-            }
+            IoAction::LoadDoc { doc } => DiskTask::Load { doc },
+            IoAction::SaveDoc {
+                doc,
+                write,
+                meta,
+                sync_states,
+            } => DiskTask::Write(StoreOp::Save {
+                doc,
+                write,
+                meta,
+                sync_states,
+            }),
+            IoAction::DeleteDoc { doc } => DiskTask::Write(StoreOp::Delete { doc }),
+            IoAction::SaveCursors { cursors } => DiskTask::SaveCursors { cursors },
+            IoAction::SaveBlobAges { ages } => DiskTask::SaveBlobAges { ages },
+        };
+        if !self.store.submit(id, disk) {
+            let result = IoResult::Failed {
+                reason: "store stopped".into(),
+            };
+            let _ = self.inputs.send(Input::Io { id, result });
         }
+    }
+
+    /// Fetches a blob from `from` in a task of its own, answered as task `id`.
+    fn fetch(&self, id: IoTaskId, hash: BlobHash, from: DeviceId) {
+        let transport = self.transport.clone();
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            // Operators read what a node holds from these lines (the Docker test too).
+            let result = match transport.fetch_blob(hash, from).await {
+                Ok(stats) => {
+                    tracing::info!(%hash, peer = %from, bytes = stats.payload_bytes, "blob fetched");
+                    IoResult::Done
+                }
+                Err(e) => {
+                    tracing::info!(%hash, peer = %from, error = %e, "blob fetch failed; will retry");
+                    IoResult::Failed {
+                        reason: e.to_string(),
+                    }
+                }
+            };
+            let _ = inputs.send(Input::Io { id, result });
+        });
     }
 
     fn event(&mut self, event: Event) {
         self.note_seen(&event);
-        self.count(&event);
         if let Event::DocCorrupt { doc, reason } = &event {
             tracing::warn!(%doc, %reason, "stored document is corrupt: quarantined, recovering from peers");
         }
         let _ = self.events.send(event);
-    }
-
-    /// Counts what [`crate::NodeStats::totals`] reports.
-    fn count(&mut self, event: &Event) {
-        let t = &mut self.totals;
-        match event {
-            Event::PeerConnected(_) => t.sessions_opened += 1,
-            Event::Reconciled(_) => t.sync_exchanges += 1,
-            Event::DocChanged {
-                origin: humansync_sansio::Origin::Remote(_),
-                ..
-            }
-            | Event::DocDeleted {
-                origin: humansync_sansio::Origin::Remote(_),
-                ..
-            } => t.remote_changes += 1,
-            Event::DocCorrupt { .. } => t.quarantines += 1,
-            Event::BlobArrived(_) => t.blobs_arrived += 1,
-            Event::DeviceRevoked(_) => t.devices_revoked += 1,
-            _ => {}
-        }
     }
 }

@@ -69,7 +69,7 @@ impl Driver {
             blobs_missing: status.blobs_missing as u64,
             sessions,
             home_relay: self.transport.home_relay().map(|url| url.to_string()),
-            totals: self.totals,
+            totals: self.core.totals(),
             // Disk figures are filled in by `Node::stats`, off the driver.
             store_bytes: 0,
             blob_bytes: 0,

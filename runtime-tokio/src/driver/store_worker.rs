@@ -1,12 +1,18 @@
 //! The disk worker: a dedicated thread owning the [`DocStore`], batching writes so that a burst of
 //! saves costs one durable sync (HS-SYNC-8: a save is answered only once it is on disk).
+//!
+//! It takes disk work only, by type: the core's disk tasks as [`DiskTask`] (the driver routes
+//! blob fetches and releases elsewhere, `outputs.rs`), answered on the driver's queue, and the
+//! node's own writes to the store it owns — the last-seen file (`super::last_seen`) and the
+//! shutdown checkpoint — which answer nobody in the core.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
-use humansync_sansio::{IoAction, IoResult, IoTask, IoTaskId};
+use humansync_protocol::{BlobHash, Cursor, DeviceId, DocId};
+use humansync_sansio::{IoResult, IoTaskId};
 use tokio::sync::mpsc;
 
 use super::Input;
@@ -31,10 +37,25 @@ pub(crate) struct StoreWorker {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-pub(crate) enum Job {
-    Task(IoTask),
-    /// Replace the last-seen file (`crate::store::DocStore::save_last_seen`).
-    SaveLastSeen(Vec<(humansync_protocol::DeviceId, u64)>),
+/// A disk task of the core (`humansync_sansio::IoAction`'s disk variants), as the driver routes
+/// it here: answered as task `id` with an [`IoResult`].
+pub(crate) enum DiskTask {
+    /// `IoAction::LoadDoc`.
+    Load { doc: DocId },
+    /// `IoAction::SaveDoc` or `IoAction::DeleteDoc`: consecutive ones become one durable batch.
+    Write(StoreOp),
+    /// `IoAction::SaveCursors`.
+    SaveCursors { cursors: Vec<(DeviceId, Cursor)> },
+    /// `IoAction::SaveBlobAges` (ages in ms, HS-BLOB-4).
+    SaveBlobAges { ages: Vec<(BlobHash, u64)> },
+}
+
+enum Job {
+    /// A disk task of the core, answered as task `.0`.
+    Task(IoTaskId, DiskTask),
+    /// Replace the last-seen file (`crate::store::DocStore::save_last_seen`); the node's own.
+    SaveLastSeen(Vec<(DeviceId, u64)>),
+    /// Flush and checkpoint (shutdown); resolves the sender when done.
     Checkpoint(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -56,13 +77,13 @@ impl StoreWorker {
         self.batches.load(Ordering::Relaxed)
     }
 
-    /// Queues a document task (LoadDoc, SaveDoc, DeleteDoc).
-    pub(crate) fn submit(&self, task: IoTask) -> bool {
-        self.tx.send(Job::Task(task)).is_ok()
+    /// Queues a disk task of the core; false once the worker has stopped.
+    pub(crate) fn submit(&self, id: IoTaskId, task: DiskTask) -> bool {
+        self.tx.send(Job::Task(id, task)).is_ok()
     }
 
     /// Queues a rewrite of the last-seen file; a failure is logged (it only feeds a display).
-    pub(crate) fn save_last_seen(&self, seen: Vec<(humansync_protocol::DeviceId, u64)>) {
+    pub(crate) fn save_last_seen(&self, seen: Vec<(DeviceId, u64)>) {
         let _ = self.tx.send(Job::SaveLastSeen(seen));
     }
 
@@ -93,7 +114,7 @@ const LOAD_RETRY: Duration = Duration::from_secs(1);
 /// A load's answer for the core, `None` after a local fault (a read error: the disk's fault,
 /// not the document's): the load is then tried again later instead of being answered `Failed`,
 /// which the core would take for a corrupt document and quarantine.
-fn load(store: &DocStore, doc: &humansync_protocol::DocId) -> Option<IoResult> {
+fn load(store: &DocStore, doc: &DocId) -> Option<IoResult> {
     match store.load(doc) {
         Ok(Some((bytes, sync_states))) => Some(IoResult::Loaded { bytes, sync_states }),
         Ok(None) => Some(IoResult::NotFound),
@@ -118,7 +139,7 @@ fn failed(e: &StoreError) -> IoResult {
 }
 
 fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: Answers, batches: &AtomicU64) {
-    let mut retries: Vec<(IoTaskId, humansync_protocol::DocId)> = Vec::new();
+    let mut retries: Vec<(IoTaskId, DocId)> = Vec::new();
     let mut last_retry = Instant::now();
     loop {
         // Work that waits for the disk: loads to retry, files behind the log (a full disk).
@@ -155,70 +176,44 @@ fn run(mut store: DocStore, rx: std_mpsc::Receiver<Job>, results: Answers, batch
         let mut batch: Vec<(IoTaskId, StoreOp)> = Vec::new();
         for job in jobs {
             match job {
-                Job::Task(IoTask { id, action }) => match action {
-                    IoAction::SaveDoc {
-                        doc,
-                        write,
-                        meta,
-                        sync_states,
-                    } => {
-                        batch.push((
-                            id,
-                            StoreOp::Save {
-                                doc,
-                                write,
-                                meta,
-                                sync_states,
-                            },
-                        ));
+                Job::Task(id, DiskTask::Write(op)) => batch.push((id, op)),
+                Job::Task(id, DiskTask::Load { doc }) => {
+                    flush(&mut store, &mut batch, &results, batches);
+                    if let Some(result) = load(&store, &doc) {
+                        let _ = results.send((id, result));
+                    } else {
+                        retries.push((id, doc));
                     }
-                    IoAction::DeleteDoc { doc } => batch.push((id, StoreOp::Delete { doc })),
-                    IoAction::LoadDoc { doc } => {
-                        flush(&mut store, &mut batch, &results, batches);
-                        if let Some(result) = load(&store, &doc) {
-                            let _ = results.send((id, result));
-                        } else {
-                            retries.push((id, doc));
+                }
+                Job::Task(id, DiskTask::SaveCursors { cursors }) => {
+                    flush(&mut store, &mut batch, &results, batches);
+                    let result = match store.save_cursors(&cursors) {
+                        Ok(()) => IoResult::Done,
+                        Err(e) => {
+                            tracing::warn!("saving cursors failed: {e}");
+                            failed(&e)
                         }
-                    }
-                    IoAction::SaveCursors { cursors } => {
-                        flush(&mut store, &mut batch, &results, batches);
-                        let result = match store.save_cursors(&cursors) {
-                            Ok(()) => IoResult::Done,
-                            Err(e) => {
-                                tracing::warn!("saving cursors failed: {e}");
-                                failed(&e)
-                            }
-                        };
-                        let _ = results.send((id, result));
-                    }
-                    IoAction::SaveBlobAges { ages } => {
-                        flush(&mut store, &mut batch, &results, batches);
-                        // HS-BLOB-4: ages become wall-clock times, so that the time the node is
-                        // down counts towards the grace period.
-                        let now = crate::store::wall_ms();
-                        let since: Vec<_> = ages
-                            .iter()
-                            .map(|(h, age)| (*h, now.saturating_sub(*age)))
-                            .collect();
-                        let result = match store.save_blob_unreferenced_since(&since) {
-                            Ok(()) => IoResult::Done,
-                            Err(e) => {
-                                tracing::warn!("saving blob ages failed: {e}");
-                                failed(&e)
-                            }
-                        };
-                        let _ = results.send((id, result));
-                    }
-                    IoAction::FetchBlob { .. } | IoAction::ReleaseBlob { .. } => {
-                        let _ = results.send((
-                            id,
-                            IoResult::Failed {
-                                reason: "not a disk task".into(),
-                            },
-                        ));
-                    }
-                },
+                    };
+                    let _ = results.send((id, result));
+                }
+                Job::Task(id, DiskTask::SaveBlobAges { ages }) => {
+                    flush(&mut store, &mut batch, &results, batches);
+                    // HS-BLOB-4: ages become wall-clock times, so that the time the node is
+                    // down counts towards the grace period.
+                    let now = crate::store::wall_ms();
+                    let since: Vec<_> = ages
+                        .iter()
+                        .map(|(h, age)| (*h, now.saturating_sub(*age)))
+                        .collect();
+                    let result = match store.save_blob_unreferenced_since(&since) {
+                        Ok(()) => IoResult::Done,
+                        Err(e) => {
+                            tracing::warn!("saving blob ages failed: {e}");
+                            failed(&e)
+                        }
+                    };
+                    let _ = results.send((id, result));
+                }
                 Job::SaveLastSeen(seen) => {
                     if let Err(e) = store.save_last_seen(&seen) {
                         tracing::warn!("saving last-seen times failed: {e}");

@@ -86,6 +86,12 @@ pub enum CoreError {
     /// The document was deleted and its id is retired (HS-DOC-5).
     #[error("document {0} was deleted")]
     Deleted(DocId),
+    /// The document's stored copy failed to load: it is quarantined and being recovered from
+    /// peers (HS-SYNC-13). Reads and changes are refused until a good copy arrives — never run on
+    /// an empty stand-in, which would show nothing and fork the document's history; a delete
+    /// still discards it.
+    #[error("document {0} is quarantined (its stored copy is corrupt): recovering it from peers")]
+    Quarantined(DocId),
     /// `_devices` is only changed through registry records (HS-REG-5, HS-REG-7).
     #[error("the registry document cannot be edited or deleted directly")]
     RegistryDoc,

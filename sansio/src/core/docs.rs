@@ -24,7 +24,8 @@ pub enum OpenState {
 
 impl Core {
     /// Opens a document for reading and editing. With `create`, a missing document is created empty
-    /// (it is stored and announced to peers with its first change).
+    /// (it is stored and announced to peers with its first change). A document whose stored copy
+    /// failed to load and is being recovered from peers is [`CoreError::Quarantined`].
     pub fn open(&mut self, now: Instant, doc: &DocId, create: bool) -> Result<OpenState, CoreError> {
         self.open_for(now, doc, create, DocOp::Open)
     }
@@ -47,6 +48,11 @@ impl Core {
         if self.metas.contains_key(doc) || self.cache.loading.contains_key(doc) {
             self.want_loaded(now, doc, op);
             return Ok(OpenState::Loading);
+        }
+        if self.quarantine.recovering(doc) {
+            // Its stored copy failed to load: an empty stand-in would show nothing and fork its
+            // history once the copy from a peer arrives (HS-SYNC-13).
+            return Err(CoreError::Quarantined(doc.clone()));
         }
         if !create {
             return Ok(OpenState::NotFound);

@@ -270,7 +270,7 @@ impl Core {
         for op in ops {
             match op {
                 DocOp::Open => {}
-                // As if asked now: the document is gone, so the request creates it anew.
+                // As if asked now: refused, the document is being recovered (HS-SYNC-13).
                 DocOp::App(id) => self.run_app(now, id),
                 DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
                 DocOp::SendWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),

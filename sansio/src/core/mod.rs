@@ -26,7 +26,8 @@
 //! | `cache.rs`, `load.rs`, `save.rs` | parsed documents, loads, saves                   |
 //! | `connections.rs` | admission, dial inputs, closing with a typed reason              |
 //! | `devices.rs`     | `_devices`, the registry view and the gate (HS-REG-*, HS-GATE-*)  |
-//! | `blobs.rs`, `retain.rs`, `quarantine.rs`, `status.rs` | blobs, retention, quarantine, status |
+//! | `blobs.rs`, `retain.rs`, `quarantine.rs` | blobs, retention, quarantine (HS-SYNC-13)     |
+//! | `status.rs`, `totals.rs` | what the app reads: status, disk counts, totals since start      |
 //!
 //! A peer's protocol violation is a [`crate::PeerFault`] (its close code in one place); a local
 //! fault of an app operation is a [`CoreError`].
@@ -59,6 +60,7 @@ mod sessions;
 mod status;
 mod sync_msg;
 mod tie_break;
+mod totals;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -76,6 +78,7 @@ pub use quarantine::{QuarantineKind, Quarantined};
 pub use retain::BlobRetention;
 pub use session::SessionStats;
 pub use status::{IoCounts, PeerStatus, SyncStatus};
+pub use totals::Totals;
 
 use blobs::BlobWants;
 use cache::{DocCache, PendingIo};
@@ -118,6 +121,8 @@ pub struct Core {
     app: app::AppRequests,
     /// Loads issued and saves done since start ([`Core::io_counts`]).
     io_counts: IoCounts,
+    /// What the core did since start ([`Core::totals`]).
+    totals: Totals,
 }
 
 /// Why [`Core::poll_timeout`] asks to be woken.
@@ -177,6 +182,7 @@ impl Core {
             increments: Default::default(),
             app: Default::default(),
             io_counts: IoCounts::default(),
+            totals: Totals::default(),
             config,
         };
         if !core.blobs.local.is_empty() {
@@ -210,7 +216,14 @@ impl Core {
 
     /// The next output, `None` when drained.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        let output = self.outputs.pop_front()?;
+        self.totals.count(&output);
+        Some(output)
+    }
+
+    /// What the core did since start: sessions, bytes, exchanges, dials ([`Totals`]).
+    pub fn totals(&self) -> Totals {
+        self.totals
     }
 
     /// The earliest instant at which [`Core::handle_timeout`] must be called, if any.
@@ -258,6 +271,7 @@ impl Core {
 
     /// Bytes arrived on the session stream of `conn`.
     pub fn handle_bytes(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
+        self.totals.bytes_in += bytes.len() as u64;
         self.inbound(now, conn, bytes);
     }
 

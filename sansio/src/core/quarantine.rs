@@ -10,6 +10,11 @@
 //!                                           heads is dropped unparsed
 //! the document loads                    ──► forgotten
 //! ```
+//!
+//! While a document whose stored copy failed to load is not recovered, the app's reads and
+//! changes of it are refused with `CoreError::Quarantined` (a request already waiting on the
+//! failed load too): an empty stand-in would show the app nothing and, once changed, fork the
+//! document's history from the copy on its way. A delete still discards it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -111,6 +116,14 @@ impl Quarantine {
         self.entries
             .get(doc)
             .is_some_and(|q| q.digests.contains(digest) && q.peers.contains(peer))
+    }
+
+    /// Whether `doc`'s stored copy failed to load and no copy has loaded since: it is being
+    /// recovered from peers, and the app may not read or change a stand-in meanwhile.
+    pub(crate) fn recovering(&self, doc: &DocId) -> bool {
+        self.entries
+            .get(doc)
+            .is_some_and(|q| q.kind == QuarantineKind::LoadFailed || !q.digests.is_empty())
     }
 
     /// The document loaded (or was deleted): forget it.
