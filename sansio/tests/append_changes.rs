@@ -305,3 +305,26 @@ fn bytes_outside_the_bounds_are_never_appended() {
     assert!(w.writes().is_empty());
     assert!(w.log.iter().any(|o| matches!(o, Output::Close { conn: A, .. })));
 }
+
+#[test]
+fn nothing_is_appended_to_a_quarantined_document() {
+    // HS-SYNC-13: a stored copy that failed to load is being recovered from peers; changes
+    // appended to it would only grow a file that cannot load. The failed load drops the
+    // document's index row, so the append's first condition (a stored, indexed document)
+    // already sends them to the parse; this keeps it so.
+    let stored = stored_note();
+    let (bytes, _) = peer_changes(&stored, 1);
+    let mut w = World::new(&stored, &[(A, 3)]);
+    w.store.insert(doc_id(), b"not an automerge document".to_vec());
+    assert!(w.core.open(Instant(3), &doc_id(), false).is_ok());
+    w.pump();
+    assert_eq!(w.core.status().quarantined.len(), 1, "the load failed");
+    w.log.clear();
+    w.send(A, &Message::DocChanges { doc: doc_id(), bytes });
+    assert_eq!(w.core.io_counts().appends, 0, "{:?}", w.core.io_counts());
+    assert!(
+        !w.writes().iter().any(|x| matches!(x, DocWrite::Append(_))),
+        "{:?}",
+        w.writes()
+    );
+}
