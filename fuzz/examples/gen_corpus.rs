@@ -394,6 +394,7 @@ fn json_seeds() -> Seeds {
                 error: ErrorDetail {
                     code: "rate_limited".into(),
                     message: "slow down".into(),
+                    record: None,
                 },
             })),
         ),

@@ -100,6 +100,12 @@ pub struct ErrorDetail {
     pub code: String,
     /// Human-readable detail.
     pub message: String,
+    /// With `revoked` (403) answering a request the revoked device signed itself: its Revoked
+    /// record, hex of postcard(SignedRecord), signed by the server. The device learns of its
+    /// revocation from it (HS-GATE-7, HS-GATE-5) even though every peer now refuses it before any
+    /// `_devices` sync could tell it. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
 }
 
 /// Stable error codes of the HTTP API (HS-HTTP-1).

@@ -78,6 +78,12 @@ pub(crate) async fn run(mut params: DiscoveryParams) {
                 }
             }
             Err(e) => {
+                if let HttpError::Status {
+                    record: Some(record), ..
+                } = &e
+                {
+                    revoked(&params, record).await;
+                }
                 // Offline or server down is normal for a local-first app: say it once per cause.
                 let text = e.to_string();
                 if last_error.as_deref() != Some(&text) {
@@ -90,6 +96,24 @@ pub(crate) async fn run(mut params: DiscoveryParams) {
             return;
         }
         tokio::time::sleep(params.interval).await;
+    }
+}
+
+/// A 403 `revoked` carried this device's Revoked record (HS-GATE-7): hand it to the core, which
+/// verifies the server's signature and applies HS-GATE-5 — every session closed, no dial again,
+/// the app told. Every peer refuses this device by now, so no `_devices` sync could tell it.
+/// Asked again an interval later, the same record changes nothing.
+async fn revoked(params: &DiscoveryParams, record: &str) {
+    let decoded = hex::decode(record)
+        .map_err(|e| e.to_string())
+        .and_then(|b| humansync_protocol::SignedRecord::decode(&b).map_err(|e| e.to_string()));
+    match decoded {
+        Ok(record) => {
+            if let Some(commands) = params.commands.upgrade() {
+                let _ = commands.send(Command::RegistryRecord(record)).await;
+            }
+        }
+        Err(reason) => tracing::warn!(%reason, "GET /devices: an unreadable Revoked record ignored"),
     }
 }
 

@@ -34,6 +34,8 @@ pub(crate) enum HttpError {
         status: reqwest::StatusCode,
         /// `code: message` from the error body, or the start of the body.
         detail: String,
+        /// The signed record a 403 `revoked` carries (hex), if any (HS-GATE-7).
+        record: Option<String>,
     },
     /// The body is not the JSON expected.
     #[error("bad response body: {0}")]
@@ -174,10 +176,15 @@ pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(
         body.extend_from_slice(&chunk);
     }
     if !status.is_success() {
-        let detail = serde_json::from_slice::<ErrorBody>(&body)
-            .map(|b| format!("{}: {}", b.error.code, b.error.message))
-            .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
-        return Err(HttpError::Status { status, detail });
+        let (detail, record) = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(b) => (format!("{}: {}", b.error.code, b.error.message), b.error.record),
+            Err(_) => (String::from_utf8_lossy(&body).chars().take(200).collect(), None),
+        };
+        return Err(HttpError::Status {
+            status,
+            detail,
+            record,
+        });
     }
     serde_json::from_slice(&body).map_err(|e| HttpError::Body(e.to_string()))
 }

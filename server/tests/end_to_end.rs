@@ -1,6 +1,7 @@
 //! End to end on loopback, relays off: a real server and two `humansync` library nodes pair over
 //! HTTP (Node::pair), sync a document and a blob through the server, survive a server restart on
-//! the same data directory, and a revoked device is cut off (SPEC.md §5, §12.1–12.5).
+//! the same data directory, and a revoked device is cut off and told so (SPEC.md §5, §12.1–12.5,
+//! HS-GATE-7).
 
 mod support;
 
@@ -135,6 +136,22 @@ async fn pair_sync_restart_revoke() {
     assert_eq!(title(&b, "notes/shopping").await.as_deref(), Some("Groceries 2"));
     assert!(b.get_blob(secret).await.is_err(), "B cannot fetch blobs any more");
     assert!(!connected(server.node(), b.id()).await);
+
+    // HS-GATE-7, HS-GATE-5: every peer refuses B before `_devices` can tell it, so B learns of
+    // its revocation from the 403 its own signed GET /devices gets — which carries B's Revoked
+    // record — and stops dialling (it dialled the server every 2 s or less for ever before).
+    eventually(20, "B learned that it is revoked", || async {
+        b.registry().await.map(|r| r.is_revoked(&b.id())).unwrap_or(false)
+    })
+    .await;
+    let dials = b.stats().await.expect("stats").totals.dials_started;
+    // More than twice the longest backoff towards the server (2 s).
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(
+        b.stats().await.expect("stats").totals.dials_started - dials,
+        0,
+        "dial attempts after B learned that it is revoked"
+    );
 
     for node in [a, b] {
         node.shutdown().await.expect("shutdown");

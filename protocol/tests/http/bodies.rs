@@ -172,6 +172,7 @@ fn json_snapshot_error_body() {
         error: ErrorDetail {
             code: error_codes::RATE_LIMITED.into(),
             message: "too many pairing attempts; retry later".into(),
+            record: None,
         },
     };
     assert_eq!(

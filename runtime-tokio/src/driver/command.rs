@@ -68,6 +68,9 @@ pub(crate) enum Command {
     /// The server's API answers again after failing: the server may have restarted, and a
     /// silent session with it may be dead at its end.
     ServerAnswered,
+    /// A signed registry record the server handed over outside `_devices`: this device's own
+    /// Revoked record, with the 403 answering its signed `GET /devices` (HS-GATE-7).
+    RegistryRecord(humansync_protocol::SignedRecord),
     Shutdown {
         reply: Reply<()>,
     },

@@ -102,6 +102,13 @@ impl Driver {
                     self.core.handle_peer_seen(now, anchor);
                 }
             }
+            Command::RegistryRecord(record) => {
+                let now = self.now();
+                // The core verifies the server's signature; a record that fails changes nothing.
+                if let Err(e) = self.core.add_registry_record(now, &record) {
+                    tracing::warn!(error = %e, "registry record from the server refused");
+                }
+            }
             Command::Shutdown { reply } => self.shutting_down = Some(reply),
             Command::Anchor(cmd) => self.anchor_command(cmd),
         }

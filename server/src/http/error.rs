@@ -16,6 +16,8 @@ pub struct ApiError {
     pub message: String,
     /// `Retry-After` seconds (429).
     pub retry_after_secs: Option<u64>,
+    /// The signer's Revoked record (hex), with a 403 `revoked` to a signed request (HS-GATE-7).
+    pub record: Option<String>,
     /// Add `WWW-Authenticate: HumanSync-OPAQUE` (HS-HTTP-4).
     pub auth_challenge: bool,
 }
@@ -27,6 +29,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_secs: None,
+            record: None,
             auth_challenge: false,
         }
     }
@@ -57,6 +60,14 @@ impl ApiError {
             error_codes::REVOKED,
             "this device id is revoked",
         )
+    }
+
+    /// 403 `revoked` to a request the revoked device signed: with its Revoked record (hex of
+    /// postcard(SignedRecord)), from which it learns that it is revoked (HS-GATE-7).
+    pub fn revoked_with(record: Option<String>) -> ApiError {
+        let mut e = ApiError::revoked();
+        e.record = record;
+        e
     }
 
     /// 404 `not_found`.
@@ -129,6 +140,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message,
+                record: self.record,
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();

@@ -48,7 +48,17 @@ pub(super) async fn signer(
         .map_err(|e| ApiError::unauthorized(e.to_string()))?;
     let view = state.registry.view().await.map_err(ApiError::internal)?;
     if view.is_revoked(&auth.node_id) {
-        return Err(ApiError::revoked());
+        // The signature is the device's own: hand it the proof, so that it stops dialling
+        // (HS-GATE-7). Every peer refuses its connections, so no `_devices` sync can tell it.
+        let record = state
+            .registry
+            .db()
+            .record_of(&auth.node_id, crate::db::RecordKind::Revoked)
+            .await
+            .ok()
+            .flatten()
+            .map(|r| hex::encode(r.encode()));
+        return Err(ApiError::revoked_with(record));
     }
     if !view.is_registered(&auth.node_id) {
         return Err(ApiError::unauthorized("the signer is not a registered device"));
