@@ -308,3 +308,59 @@ async fn the_data_directory_is_private_to_its_owner() {
     assert_eq!(mode, 0o700, "data directory mode {mode:o}");
     node.shutdown().await.expect("shutdown");
 }
+
+/// A peer that restarted on a new port and dialled us is fetched from, although the address we
+/// were told of is stale: iroh reaches it at the path of the session it dialled. (Written for
+/// the soak finding of seed 301 — blob fetches from a restarted device timed out connecting for
+/// three minutes while its own sessions worked — which this does not reproduce on loopback.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_is_fetched_from_a_peer_that_came_back_on_a_new_port() {
+    let (dx, dy, _anchor, x, y) = paired_pair(31).await;
+    // Between two devices the lower id dials (HS-TRANSPORT-4): that one restarts and holds the
+    // blob; the other knows only its old address.
+    let (holder_dir, holder, fetcher) = if x.id() < y.id() {
+        (dx.path(), x, y)
+    } else {
+        (dy.path(), y, x)
+    };
+    eventually(10, "connected", || async {
+        fetcher
+            .sync_status()
+            .await
+            .map(|s| s.peers.iter().any(|p| p.up_to_date))
+            .unwrap_or(false)
+    })
+    .await;
+    let old = holder.addrs();
+    holder.shutdown().await.expect("shutdown");
+    let holder = start(holder_dir).await;
+    assert_ne!(holder.addrs(), old, "a new port");
+    holder
+        .add_peer_addrs(fetcher.id(), fetcher.addrs())
+        .await
+        .expect("addrs");
+    let file = holder_dir.join("attachment.bin");
+    let bytes: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(&file, &bytes).expect("write");
+    let hash = holder.store_blob(&file).await.expect("store blob");
+    let doc = holder.open_doc("notes/with-attachment").await.expect("doc");
+    doc.put_blob("file", hash).await.expect("put blob ref");
+    eventually(20, "the reference arrives over the session the holder dialled", || async {
+        matches!(fetcher.open_doc("notes/with-attachment").await.expect("doc").get::<humansync::BlobHash>("file").await, Ok(Some(h)) if h == hash)
+    })
+    .await;
+    eventually(20, "the blob is fetched", || async {
+        fetcher
+            .sync_status()
+            .await
+            .map(|s| s.blobs_missing == 0)
+            .unwrap_or(false)
+    })
+    .await;
+    let path = fetcher.get_blob(hash).await.expect("blob available");
+    assert_eq!(std::fs::read(path).expect("read"), bytes);
+    holder.shutdown().await.expect("shutdown");
+    fetcher.shutdown().await.expect("shutdown");
+}
