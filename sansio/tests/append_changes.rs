@@ -4,6 +4,8 @@
 //! Automerge refuses once parsed costs only itself when the document is next loaded, never the
 //! document (HS-SYNC-12).
 
+mod mem_store;
+
 use std::collections::BTreeMap;
 
 use automerge::transaction::Transactable;
@@ -12,8 +14,7 @@ use ed25519_dalek::SigningKey;
 use humansync_protocol::digest::heads_digest;
 use humansync_protocol::{ChangeHash, DeviceId, DocId, FrameDecoder, Message, RegistryRecord, encode_frame};
 use humansync_sansio::{
-    ConnId, Core, CoreConfig, DocMeta, DocWrite, Event, Instant, IoAction, IoResult, OpenState, Output, Role,
-    Startup,
+    ConnId, Core, CoreConfig, DocMeta, DocWrite, Event, Instant, IoAction, OpenState, Output, Role, Startup,
 };
 
 const A: ConnId = ConnId(1);
@@ -91,26 +92,7 @@ impl World {
     fn pump(&mut self) {
         while let Some(out) = self.core.poll_output() {
             if let Output::Io(task) = &out {
-                let result = match &task.action {
-                    IoAction::SaveDoc { doc, write, .. } => {
-                        match write {
-                            Some(DocWrite::Replace(b)) => {
-                                self.store.insert(doc.clone(), b.clone());
-                            }
-                            Some(DocWrite::Append(b)) => self.store.entry(doc.clone()).or_default().extend(b),
-                            None => {}
-                        }
-                        IoResult::Done
-                    }
-                    IoAction::LoadDoc { doc } => match self.store.get(doc) {
-                        Some(bytes) => IoResult::Loaded {
-                            bytes: bytes.clone(),
-                            sync_states: Vec::new(),
-                        },
-                        None => IoResult::NotFound,
-                    },
-                    _ => IoResult::Done,
-                };
+                let result = mem_store::answer(&mut self.store, &task.action);
                 self.log.push(out.clone());
                 self.core.handle_io_result(Instant(2), task.id, result);
             } else {

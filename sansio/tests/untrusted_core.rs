@@ -3,6 +3,8 @@
 //! panic, and a document that fails to load is not forwarded, not asked for in a loop, and not
 //! handed to the app until a good copy loads.
 
+mod mem_store;
+
 use std::collections::BTreeMap;
 
 use automerge::ROOT;
@@ -13,8 +15,7 @@ use humansync_protocol::{
 };
 use humansync_sansio::testing::bombs;
 use humansync_sansio::{
-    ConnId, Core, CoreConfig, DocWrite, Event, Instant, IoAction, IoResult, Output, QuarantineKind, Role,
-    Startup,
+    ConnId, Core, CoreConfig, Event, Instant, IoAction, Output, QuarantineKind, Role, Startup,
 };
 use sha2::{Digest, Sha256};
 
@@ -82,26 +83,7 @@ impl World {
         let now = Instant(self.now);
         while let Some(out) = self.core.poll_output() {
             if let Output::Io(task) = &out {
-                let result = match &task.action {
-                    IoAction::SaveDoc { doc, write, .. } => {
-                        match write {
-                            Some(DocWrite::Replace(b)) => {
-                                self.store.insert(doc.clone(), b.clone());
-                            }
-                            Some(DocWrite::Append(b)) => self.store.entry(doc.clone()).or_default().extend(b),
-                            None => {}
-                        }
-                        IoResult::Done
-                    }
-                    IoAction::LoadDoc { doc } => match self.store.get(doc) {
-                        Some(bytes) => IoResult::Loaded {
-                            bytes: bytes.clone(),
-                            sync_states: Vec::new(),
-                        },
-                        None => IoResult::NotFound,
-                    },
-                    _ => IoResult::Done,
-                };
+                let result = mem_store::answer(&mut self.store, &task.action);
                 self.log.push(out.clone());
                 self.core.handle_io_result(now, task.id, result);
             } else {

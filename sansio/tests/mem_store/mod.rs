@@ -1,0 +1,31 @@
+//! An in-memory document store for core tests: answers the core's disk tasks the way the
+//! runtime's store does (a whole write replaces, an append extends, a load returns the bytes).
+
+use std::collections::BTreeMap;
+
+use humansync_protocol::DocId;
+use humansync_sansio::{DocWrite, IoAction, IoResult};
+
+/// Performs `action` on `store` and returns the core's answer; non-document tasks are done.
+pub(crate) fn answer(store: &mut BTreeMap<DocId, Vec<u8>>, action: &IoAction) -> IoResult {
+    match action {
+        IoAction::SaveDoc { doc, write, .. } => {
+            match write {
+                Some(DocWrite::Replace(b)) => {
+                    store.insert(doc.clone(), b.clone());
+                }
+                Some(DocWrite::Append(b)) => store.entry(doc.clone()).or_default().extend(b),
+                None => {}
+            }
+            IoResult::Done
+        }
+        IoAction::LoadDoc { doc } => match store.get(doc) {
+            Some(bytes) => IoResult::Loaded {
+                bytes: bytes.clone(),
+                sync_states: Vec::new(),
+            },
+            None => IoResult::NotFound,
+        },
+        _ => IoResult::Done,
+    }
+}
