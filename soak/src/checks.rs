@@ -216,9 +216,14 @@ fn half_open(snaps: &BTreeMap<String, Snapshot>) -> bool {
     })
 }
 
-/// Waits until no registered device misses an attachment's bytes.
+/// Waits until no registered device misses an attachment's bytes. After the bound, each
+/// attachment a registered device still lacks is looked up on every registered device: one that
+/// some registered device holds (or that a device still trusted attached, which keeps it) is a
+/// violation; one that no registered device holds and that a revoked device attached is not —
+/// its bytes may have left with that device, like its other writes (`Model::untrusted`).
 async fn blobs(world: &Shared, start: Instant, bound: Duration) {
     let mut missing = BTreeMap::new();
+    let mut last = None;
     while start.elapsed() < bound {
         let registered = world.lock().await.registered();
         if let Some(snaps) = collect(world).await {
@@ -236,12 +241,104 @@ async fn blobs(world: &Shared, start: Instant, bound: Duration) {
                     .push(start.elapsed().as_millis() as u64);
                 return;
             }
+            last = Some(snaps);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    world.lock().await.journal.violation(format!(
-        "attachments' bytes still missing {bound:?} after the heal: {missing:?}"
-    ));
+    let lacking = match last {
+        Some(snaps) => lacking_attachments(world, &snaps).await,
+        None => Vec::new(),
+    };
+    let (excused, real): (Vec<_>, Vec<_>) = lacking.into_iter().partition(|l| l.excused);
+    let mut w = world.lock().await;
+    for l in &excused {
+        w.journal
+            .record("blob_left_with_revoked", json!({ "attachment": l.describe() }));
+    }
+    if excused.is_empty() || !real.is_empty() {
+        let detail: Vec<String> = real.iter().map(Lacking::describe).collect();
+        w.journal.violation(format!(
+            "attachments' bytes still missing {bound:?} after the heal: {missing:?}; {}",
+            detail.join("; ")
+        ));
+    }
+}
+
+/// An attachment some registered device lacks after the heal.
+struct Lacking {
+    hash: String,
+    /// Devices that lack it and devices that hold it (registered ones).
+    lacking: Vec<String>,
+    holders: Vec<String>,
+    /// Who attached it (the model), if known.
+    attached_by: Option<String>,
+    /// No registered device holds it and a revoked device attached it.
+    excused: bool,
+}
+
+impl Lacking {
+    fn describe(&self) -> String {
+        format!(
+            "{} (attached by {}): lacking on {:?}, held by {:?}",
+            &self.hash[..self.hash.len().min(12)],
+            self.attached_by.as_deref().unwrap_or("?"),
+            self.lacking,
+            self.holders
+        )
+    }
+}
+
+/// Asks every registered device, for every attachment its documents list, whether it holds the
+/// bytes (`attachment-ready`, which also starts a fetch), and groups the answers by hash.
+async fn lacking_attachments(world: &Shared, snaps: &BTreeMap<String, Snapshot>) -> Vec<Lacking> {
+    let (registered, datas, untrusted, by_hash) = {
+        let w = world.lock().await;
+        let datas: BTreeMap<String, std::path::PathBuf> = w
+            .devices
+            .iter()
+            .map(|(n, d)| (n.clone(), d.data.clone()))
+            .collect();
+        let by_hash: BTreeMap<String, String> = w
+            .model
+            .attachments
+            .values()
+            .map(|a| (a.hash.clone(), a.device.clone()))
+            .collect();
+        (w.registered(), datas, w.model.untrusted.clone(), by_hash)
+    };
+    let mut held: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for name in &registered {
+        let (Some(snap), Some(data)) = (snaps.get(name), datas.get(name)) else {
+            continue;
+        };
+        for (doc, state) in &snap.docs {
+            for (attachment, hash) in &state.attachments {
+                let request = json!({"cmd": "attachment-ready", "id": doc, "name": attachment});
+                let ready = matches!(
+                    crate::client::request(data, &request, Duration::from_secs(30)).await,
+                    crate::client::Outcome::Ok(v) if v["ready"].as_bool() == Some(true)
+                );
+                let entry = held.entry(hash.clone()).or_default();
+                if ready { &mut entry.1 } else { &mut entry.0 }.push(name.clone());
+            }
+        }
+    }
+    held.into_iter()
+        .filter(|(_, (lacking, _))| !lacking.is_empty())
+        .map(|(hash, (mut lacking, mut holders))| {
+            lacking.dedup();
+            holders.dedup();
+            let attached_by = by_hash.get(&hash).cloned();
+            let excused = holders.is_empty() && attached_by.as_ref().is_some_and(|d| untrusted.contains(d));
+            Lacking {
+                hash,
+                lacking,
+                holders,
+                attached_by,
+                excused,
+            }
+        })
+        .collect()
 }
 
 /// Every acknowledged write on every registered device; deletions absent everywhere; nothing
