@@ -285,14 +285,24 @@ s17() { # the phone app restarts while the server is down (so it can learn the l
 s18() { # the edits reach each other directly, found by mDNS, while the server is down
     hd phone wait-for --timeout 60 text "$DOC" "$LAPTOP_MDNS" >/dev/null || return 1
     hd laptop wait-for --timeout 60 text "$DOC" "$PHONE_MDNS" >/dev/null || return 1
-    local status
-    status=$(hd phone status) || return 1
+    # The edits may arrive over a session the laptop dialled before the restarted phone's own mDNS
+    # has heard the laptop's announcement (seen once: the laptop found the phone at once and
+    # synced, the phone's status had no LAN peer yet). Wait for the phone to find the laptop on
+    # the LAN too, up to 30 s.
+    local status deadline=$((SECONDS + 30))
+    while :; do
+        status=$(hd phone status) || return 1
+        # The laptop is a connected peer (status `peers`) that mDNS announces on the LAN (`lan`).
+        if echo "$status" | grep -o "{[^{}]*\"id\":\"$LAPTOP_ID\"[^{}]*}" | grep -q '"lan":true' &&
+            echo "$status" | grep -q "\"lan_peers\":\[[^]]*\"$LAPTOP_ID\""; then
+            break
+        fi
+        [ "$SECONDS" -lt "$deadline" ] || { log "phone status: $status"; return 1; }
+        sleep 0.5
+    done
     log "phone status: $status"
     [ "$(docker inspect -f '{{.State.Running}}' "$T-server")" = false ] || return 1
     echo "$status" | grep -q '"server_connected":false' || return 1
-    # The laptop is a connected peer (status `peers`) that mDNS announces on the LAN (`lan`).
-    echo "$status" | grep -o "{[^{}]*\"id\":\"$LAPTOP_ID\"[^{}]*}" | grep -q '"lan":true' || return 1
-    echo "$status" | grep -q "\"lan_peers\":\[[^]]*\"$LAPTOP_ID\"" || return 1
     # Since its restart, the phone's log shows mDNS finding the laptop.
     local seen
     seen=$(tail -n +"$((PHONE_LOG_FROM + 1))" "$WORK/phone.log" | grep "mDNS: peer seen on the local network" | grep "$LAPTOP_ID") || return 1
