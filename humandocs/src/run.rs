@@ -79,11 +79,16 @@ pub struct Running {
     /// Set to true to stop (a `stop` request sets it too).
     pub stop: watch::Sender<bool>,
     serve: tokio::task::JoinHandle<()>,
+    /// SIGTERM / Ctrl-C, listened for since the start began (a signal during it is kept).
+    signal: humansync::StopSignal,
 }
 
 /// Starts the node and the socket server; pairs in the background when a password is given and
 /// the device is not paired yet.
 pub async fn start(data: &Path, args: &NodeArgs, password: Option<String>) -> Result<Running, AppError> {
+    // First: a SIGTERM during the start (opening the store, binding iroh) must stop the app
+    // cleanly once started, not kill it by the signal's default action.
+    let signal = humansync::StopSignal::listen().map_err(AppError::io("installing the SIGTERM handler"))?;
     std::fs::create_dir_all(data).map_err(AppError::io(format!("creating {}", data.display())))?;
     let mut settings = Settings::load(data)?;
     if let Some(url) = &args.server
@@ -115,19 +120,21 @@ pub async fn start(data: &Path, args: &NodeArgs, password: Option<String>) -> Re
     {
         tokio::spawn(pair_until_done(app.clone(), url, password, stop.subscribe()));
     }
-    Ok(Running { app, stop, serve })
+    Ok(Running {
+        app,
+        stop,
+        serve,
+        signal,
+    })
 }
 
 impl Running {
     /// Waits until stopped by a `stop` request, Ctrl-C or SIGTERM, then shuts down gracefully.
-    pub async fn until_stopped(self) -> Result<(), AppError> {
+    pub async fn until_stopped(mut self) -> Result<(), AppError> {
         let mut stopped = self.stop.subscribe();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(AppError::io("installing the SIGTERM handler"))?;
         tokio::select! {
             _ = crate::server::stopped(&mut stopped) => {}
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+            _ = self.signal.recv() => {}
         }
         self.shutdown().await
     }

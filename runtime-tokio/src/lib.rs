@@ -63,6 +63,7 @@ mod pairing;
 mod private_dir;
 mod shutdown_budget;
 mod stats;
+mod stop_signal;
 pub mod store;
 pub mod transport;
 
@@ -85,3 +86,4 @@ pub use node::{Node, PeerStatus, SyncStatus, init};
 pub use private_dir::private_dir;
 pub use shutdown_budget::ShutdownBudget;
 pub use stats::{BlobStats, NodeStats, NodeTotals, SessionCounters};
+pub use stop_signal::StopSignal;

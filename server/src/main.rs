@@ -132,6 +132,15 @@ async fn invites(config: &ServerConfig, action: InvitesAction) -> ExitCode {
 }
 
 async fn serve(config: ServerConfig) -> ExitCode {
+    // Before anything slow: a SIGTERM during the start-up is kept and stops the server cleanly
+    // once it has started, instead of killing it by the signal's default action.
+    let mut stop = match humansync::StopSignal::listen() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot install the SIGTERM handler: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     if config.password_source == PasswordSource::Argument {
         tracing::warn!(
             "the password was given as --password, HUMANSYNC_PASSWORD or in the config file: other local users can read it (ps, docker inspect); use --password-file or a Docker secret instead"
@@ -145,7 +154,7 @@ async fn serve(config: ServerConfig) -> ExitCode {
         }
     };
     tracing::info!(node_id = %server.id(), http = %server.http_addr(), "humansync-server ready");
-    wait_for_signal().await;
+    stop.recv().await;
     tracing::info!("shutting down");
     match server.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,28 +162,6 @@ async fn serve(config: ServerConfig) -> ExitCode {
             tracing::error!("shutdown: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

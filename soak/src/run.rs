@@ -47,13 +47,18 @@ pub fn run(cfg: SoakConfig) -> RunOutcome {
     };
     let tmpfs = cfg.work.join(DISK_DEVICE);
     let result = runtime.block_on(async {
+        // Listening before the setup: an interrupt during it is kept and cleans up after it.
+        let mut stop = match humansync::StopSignal::listen() {
+            Ok(s) => s,
+            Err(e) => return RunOutcome::Error(format!("installing the signal handlers: {e}")),
+        };
         let world = match setup(cfg).await {
             Ok(w) => w,
             Err(e) => return RunOutcome::Error(e),
         };
         let outcome = tokio::select! {
             o = chaos(world.clone()) => o,
-            _ = interrupted() => {
+            _ = stop.recv() => {
                 eprintln!("soak: interrupted; cleaning up");
                 RunOutcome::Error("interrupted".into())
             }
@@ -67,22 +72,6 @@ pub fn run(cfg: SoakConfig) -> RunOutcome {
         .status();
     runtime.shutdown_timeout(Duration::from_secs(5));
     result
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn interrupted() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 async fn setup(cfg: SoakConfig) -> Result<Shared, String> {
