@@ -201,6 +201,14 @@ pub enum Message {
         /// The sender's document set at that position.
         set: SetSummary,
     },
+    /// 15 (version 3) — the sender has handled the first `count` DocWhole and DocChanges
+    /// messages it received on this session, in the order received: one cumulative
+    /// acknowledgement instead of one DocSync per document (HS-SYNC-14).
+    Held {
+        /// How many of the peer's DocWhole and DocChanges messages, counted from the start of
+        /// the session, are stored or merged here (or answered otherwise).
+        count: u64,
+    },
 }
 
 /// Why a payload is not a valid message (HS-FRAME-3, HS-MSG-2).
@@ -281,6 +289,7 @@ impl Message {
             Message::Resumed { .. } => "Resumed",
             Message::DocChanges { .. } => "DocChanges",
             Message::Synced { .. } => "Synced",
+            Message::Held { .. } => "Held",
         }
     }
 

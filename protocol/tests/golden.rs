@@ -194,6 +194,18 @@ fn doc_deleted() {
 }
 
 #[test]
+fn held() {
+    // HS-MSG-1 index 15, HS-SYNC-14: one cumulative acknowledgement, 1,000 = varint e8 07.
+    let msg = Message::Held { count: 1000 };
+    let bytes = encode(&msg);
+    check_roundtrip(&msg, &bytes);
+    let dump = Dump::new("Message::Held { count: 1000 }")
+        .field(&[0x0f], "variant index 15 = Held (version 3)")
+        .field(&[0xe8, 0x07], "count: varint 1000");
+    crate::snapshot("held", &dump.finish(&bytes));
+}
+
+#[test]
 fn blob_want() {
     // HS-MSG-1 index 8, HS-BLOB-2
     let msg = Message::BlobWant {

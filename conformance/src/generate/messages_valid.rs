@@ -345,4 +345,10 @@ pub(crate) fn add_v2(c: &mut Cases) {
             set: summary(3, "synced"),
         },
     );
+    valid(
+        c,
+        &["HS-MSG-1", "HS-SYNC-14"],
+        "Held acknowledging 1,000 documents (version 3)",
+        Message::Held { count: 1000 },
+    );
 }
