@@ -30,7 +30,7 @@ fn run(seed: u64) -> Result<(), String> {
     // acknowledges each document with a DocSync while the others send Held (HS-SYNC-14).
     if probe.chance(0.3) {
         let old = 1 + probe.below(devices as u64) as usize;
-        sim.nodes[old].host.versions = if old % 2 == 0 {
+        sim.nodes[old].host.versions = if old.is_multiple_of(2) {
             vec![humansync_protocol::V1, humansync_protocol::V2]
         } else {
             vec![humansync_protocol::V1]
