@@ -24,6 +24,7 @@
 //! | `RegistryDeleted`             | `PROTOCOL`            | HS-REG-7                 |
 //! | `RegistryChanges`             | `PROTOCOL`            | HS-REG-6                 |
 //! | `BadHeldCount`                | `PROTOCOL`            | HS-SYNC-14               |
+//! | `BadHeldRefused`              | `PROTOCOL`            | HS-SYNC-14               |
 //! | `DocRefused`                  | `PROTOCOL`            | HS-SYNC-10, HS-SYNC-12   |
 
 use humansync_protocol::{CloseCode, DocId, FrameError};
@@ -72,6 +73,13 @@ pub enum PeerFault {
     /// is below the previous one (HS-SYNC-14). Carries the count.
     #[error("Held count {0} out of order")]
     BadHeldCount(u64),
+    /// A `Held` whose `refused` numbers are not strictly ascending, or not all above the
+    /// previous count and at most its own (HS-SYNC-14). Carries the count.
+    #[error("Held refused list out of order or range (count {count})")]
+    BadHeldRefused {
+        /// The `Held`'s count.
+        count: u64,
+    },
     /// A DocDeleted for `_devices`, which is never deleted (HS-REG-7).
     #[error("the registry document cannot be deleted")]
     RegistryDeleted,
@@ -105,6 +113,7 @@ impl PeerFault {
             | PeerFault::UnexpectedResume
             | PeerFault::UnexpectedResumed
             | PeerFault::BadHeldCount(_)
+            | PeerFault::BadHeldRefused { .. }
             | PeerFault::RegistryDeleted
             | PeerFault::RegistryChanges
             | PeerFault::DocRefused { .. } => CloseCode::PROTOCOL,
@@ -218,6 +227,16 @@ mod tests {
                 PeerFault::UnexpectedResumed.into(),
                 CloseCode::PROTOCOL,
                 "unexpected Resumed",
+            ),
+            (
+                PeerFault::BadHeldCount(7).into(),
+                CloseCode::PROTOCOL,
+                "Held count 7 out of order",
+            ),
+            (
+                PeerFault::BadHeldRefused { count: 7 }.into(),
+                CloseCode::PROTOCOL,
+                "Held refused list out of order or range (count 7)",
             ),
             (
                 PeerFault::RegistryDeleted.into(),

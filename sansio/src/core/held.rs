@@ -23,9 +23,24 @@
 //! load), so a burst of documents read together is acknowledged once. While the peer's answer to
 //! our `Resume` is still arriving it waits for the peer's `Resumed`: one `Held` acknowledges the
 //! whole answer.
+//!
+//! A count cannot skip a message, so a message handled by dropping it — a DocWhole from a peer
+//! whose copy of the same heads already failed to load here (HS-SYNC-13), or a message that waited
+//! for a load that failed — is covered too, and listed in the `Held`'s `refused`. The sender keeps
+//! such a document outstanding, as version 2 did by never acknowledging it: it never reports a
+//! peer up to date for a document that peer dropped. `refused` is usually empty (one byte); a
+//! `Held` lists at most `MAX_HELD_REFUSED` numbers, and stops its count short of the next one.
+//!
+//! ```text
+//!  sender                                   receiver
+//!    | -- DocWhole #1 (d), DocWhole #2 (e) --> |  d refused (HS-SYNC-13), e stored
+//!    | <------------ Held{2, refused: [1]} --- |
+//!    |  e delivered; d still outstanding       |
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use humansync_protocol::limits::MAX_HELD_REFUSED;
 use humansync_protocol::{DocId, Message, V3};
 
 use super::Core;
@@ -40,6 +55,8 @@ pub(crate) struct HeldCount {
     received: u64,
     /// Numbers of received messages waiting for their document to load.
     waiting: BTreeSet<u64>,
+    /// Numbers of received messages handled by dropping them, not yet listed in a `Held`.
+    refused: BTreeSet<u64>,
     /// The count in the last `Held` sent.
     told: u64,
     /// DocWhole and DocChanges messages sent on this session.
@@ -65,6 +82,37 @@ impl HeldCount {
     pub(crate) fn owes(&self) -> bool {
         self.handled() > self.told
     }
+
+    /// The next `Held` owed, and records it as told: the count handled, stopped short of the
+    /// refused message that would make the list longer than `MAX_HELD_REFUSED`.
+    fn next_held(&mut self) -> Message {
+        let mut count = self.handled();
+        if let Some(&over) = self.refused.iter().nth(MAX_HELD_REFUSED)
+            && over <= count
+        {
+            // `over` > the `MAX_HELD_REFUSED` numbers before it, all above `told`: progress.
+            count = over - 1;
+        }
+        let rest = self.refused.split_off(&(count + 1));
+        let refused: Vec<u64> = std::mem::replace(&mut self.refused, rest).into_iter().collect();
+        self.told = count;
+        Message::Held { count, refused }
+    }
+}
+
+/// Checks a received `Held` against the messages sent and the previous count (HS-SYNC-14):
+/// `count` at most `sent` and not below `previous`; `refused` strictly ascending, each above
+/// `previous` and at most `count`.
+pub(crate) fn check_held(sent: u64, previous: u64, count: u64, refused: &[u64]) -> Result<(), PeerFault> {
+    if count > sent || count < previous {
+        return Err(PeerFault::BadHeldCount(count));
+    }
+    let ascending = refused.windows(2).all(|w| w[0] < w[1]);
+    let in_range = refused.iter().all(|r| (previous + 1..=count).contains(r));
+    if !ascending || !in_range {
+        return Err(PeerFault::BadHeldRefused { count });
+    }
+    Ok(())
 }
 
 impl Core {
@@ -97,6 +145,14 @@ impl Core {
     pub(crate) fn held_done(&mut self, conn: ConnId, seq: Option<u64>) {
         if let (Some(seq), Some(s)) = (seq, self.sessions.get_mut(&conn)) {
             s.held.waiting.remove(&seq);
+        }
+    }
+
+    /// The received message numbered `seq` is handled by dropping it, its document not taken
+    /// (HS-SYNC-13): the next `Held` lists it as refused. Leaves it waiting if it was.
+    pub(crate) fn held_refused(&mut self, conn: ConnId, seq: Option<u64>) {
+        if let (Some(seq), Some(s)) = (seq, self.sessions.get_mut(&conn)) {
+            s.held.refused.insert(seq);
         }
     }
 
@@ -141,23 +197,29 @@ impl Core {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        if !s.held.owes() {
+        let mut owed = Vec::new();
+        while s.held.owes() {
+            owed.push(s.held.next_held());
+        }
+        if owed.is_empty() {
             return;
         }
-        let count = s.held.handled();
-        s.held.told = count;
-        self.send(conn, &Message::Held { count });
+        for held in owed {
+            self.send(conn, &held);
+        }
         self.check_settled(now, conn);
     }
 
-    /// The peer holds the first `count` DocWhole and DocChanges messages we sent on `conn`
-    /// (HS-SYNC-14): each document whose latest one is among them is delivered (HS-SYNC-7).
-    pub(crate) fn handle_held(&mut self, now: Instant, conn: ConnId, count: u64) {
+    /// The peer handled the first `count` DocWhole and DocChanges messages we sent on `conn`
+    /// and dropped those numbered in `refused` (HS-SYNC-14): each document whose latest message
+    /// is among them is delivered (HS-SYNC-7), unless that message was refused — then it stays
+    /// outstanding, as no `Held` will cover it again.
+    pub(crate) fn handle_held(&mut self, now: Instant, conn: ConnId, count: u64, refused: &[u64]) {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        if count > s.held.sent || count < s.held.peer_count {
-            self.close_session(now, conn, PeerFault::BadHeldCount(count));
+        if let Err(fault) = check_held(s.held.sent, s.held.peer_count, count, refused) {
+            self.close_session(now, conn, fault);
             return;
         }
         s.held.peer_count = count;
@@ -165,10 +227,63 @@ impl Core {
             if *entry.key() > count {
                 break;
             }
+            let dropped = refused.binary_search(entry.key()).is_ok();
             let doc = entry.remove();
             s.held.latest.remove(&doc);
-            s.unacked.remove(&doc);
+            if !dropped {
+                s.unacked.remove(&doc);
+            }
         }
         self.check_settled(now, conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_numbers_are_ascending_and_within_the_new_range() {
+        // HS-SYNC-14
+        assert!(check_held(10, 4, 8, &[]).is_ok());
+        assert!(check_held(10, 4, 8, &[5, 8]).is_ok());
+        assert_eq!(check_held(10, 4, 11, &[]), Err(PeerFault::BadHeldCount(11)));
+        assert_eq!(check_held(10, 4, 3, &[]), Err(PeerFault::BadHeldCount(3)));
+        let bad = Err(PeerFault::BadHeldRefused { count: 8 });
+        assert_eq!(check_held(10, 4, 8, &[4]), bad, "covered by an earlier Held");
+        assert_eq!(check_held(10, 4, 8, &[9]), bad, "beyond the count");
+        assert_eq!(check_held(10, 4, 8, &[0]), bad);
+        assert_eq!(check_held(10, 4, 8, &[6, 6]), bad, "duplicated");
+        assert_eq!(check_held(10, 4, 8, &[7, 6]), bad, "unsorted");
+        assert_eq!(check_held(10, 8, 8, &[8]), bad, "nothing new covered");
+    }
+
+    #[test]
+    fn a_long_refused_list_is_split_over_several_helds() {
+        // HS-SYNC-14: at most MAX_HELD_REFUSED numbers per Held, the count stopped before the next.
+        let n = 2 * MAX_HELD_REFUSED as u64 + 10;
+        let mut held = HeldCount {
+            received: n + 5,
+            refused: (1..=n).collect(),
+            ..HeldCount::default()
+        };
+        let mut sent = Vec::new();
+        while held.owes() {
+            sent.push(held.next_held());
+        }
+        let mut previous = 0;
+        let mut all: Vec<u64> = Vec::new();
+        for m in &sent {
+            let Message::Held { count, refused } = m else {
+                panic!("{m:?}");
+            };
+            assert!(refused.len() <= MAX_HELD_REFUSED);
+            assert_eq!(check_held(n + 5, previous, *count, refused), Ok(()));
+            previous = *count;
+            all.extend(refused);
+        }
+        assert_eq!(sent.len(), 3);
+        assert_eq!(previous, n + 5);
+        assert_eq!(all, (1..=n).collect::<Vec<_>>());
     }
 }

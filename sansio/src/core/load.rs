@@ -272,8 +272,11 @@ impl Core {
                 DocOp::Open => {}
                 // As if asked now: refused, the document is being recovered (HS-SYNC-13).
                 DocOp::App(id) => self.run_app(now, id),
+                // The document is gone: the message is dropped, not taken (HS-SYNC-14). A
+                // DocSync is still answered from an empty document, as before.
                 DocOp::Apply { conn, msg, held } => {
                     self.apply_received(now, conn, msg);
+                    self.held_refused(conn, held);
                     self.held_done(conn, held);
                 }
                 DocOp::SendWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),

@@ -63,7 +63,7 @@ impl Core {
                 self.receive_changes(now, conn, doc, bytes, held);
             }
             Message::Synced { cursor, set } => self.handle_synced(conn, cursor, set),
-            Message::Held { count } => self.handle_held(now, conn, count),
+            Message::Held { count, refused } => self.handle_held(now, conn, count, &refused),
             Message::Hello { .. } | Message::Welcome { .. } | Message::Close { .. } => {}
         }
     }
@@ -132,7 +132,7 @@ impl Core {
                     heads,
                     blobs,
                     bytes,
-                } => self.store_whole(now, conn, doc, heads, blobs, bytes),
+                } => self.store_whole(now, conn, doc, heads, blobs, bytes, held),
                 msg => {
                     let am = Automerge::new().with_actor(self.actor.clone());
                     self.cache.insert_new(doc.clone(), am, now);
@@ -160,6 +160,9 @@ impl Core {
             .then_some(message.heads)
     }
 
+    /// Stores a DocWhole for a document not held, unparsed (HS-SYNC-1). `held` is its number for
+    /// `Held` (version 3, HS-SYNC-14).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn store_whole(
         &mut self,
         now: Instant,
@@ -168,6 +171,7 @@ impl Core {
         heads: Vec<humansync_protocol::ChangeHash>,
         blobs: Vec<humansync_protocol::BlobHash>,
         bytes: Vec<u8>,
+        held: Option<u64>,
     ) {
         let mut heads = heads;
         heads.sort_unstable();
@@ -182,6 +186,8 @@ impl Core {
             if let Some(s) = self.sessions.get_mut(&conn) {
                 s.wanted.remove(&doc);
             }
+            // HS-SYNC-14: not taken; the sender keeps it outstanding (HS-SYNC-7).
+            self.held_refused(conn, held);
             return;
         }
         // HS-SYNC-12: never store (nor later serve) bytes that are not bounded Automerge chunks;
