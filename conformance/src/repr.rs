@@ -84,6 +84,11 @@ pub fn message(msg: &Message) -> Value {
             "cursor": {"epoch": cursor.epoch, "seq": cursor.seq},
             "set": {"count": set.count, "fingerprint": set.fingerprint.to_string()},
         }),
+        Message::Held { count, refused } => json!({
+            "type": "Held",
+            "count": count,
+            "refused": refused,
+        }),
     }
 }
 

@@ -48,7 +48,7 @@ pub use message::{
     Bound, Cursor, DecodeError, EncodeError, Item, Message, RangeEntry, RangeMode, SetSummary,
 };
 pub use registry::{RecordError, RegistryRecord, SignedRecord};
-pub use version::{SUPPORTED_VERSIONS, SYNC_ALPN, V1, V2, allowed_in, negotiate};
+pub use version::{SUPPORTED_VERSIONS, SYNC_ALPN, V1, V2, V3, allowed_in, negotiate};
 
 /// The prefix of a blob reference stored in a document: `hsblob:<64 hex>` (HS-BLOB-1).
 pub const BLOB_REF_PREFIX: &str = "hsblob:";

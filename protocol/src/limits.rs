@@ -20,6 +20,8 @@ pub const MAX_BLOB_REFS: usize = 4096;
 pub const MAX_WANT: usize = 1024;
 /// Most blob hashes in one BlobWant or BlobHave (HS-BLOB-2).
 pub const MAX_BLOB_WANT: usize = 1024;
+/// Most message numbers in one `Held`'s `refused` list (HS-SYNC-14).
+pub const MAX_HELD_REFUSED: usize = 1024;
 /// Most ranges in one Reconcile message (HS-RECON-5).
 pub const MAX_RECON_RANGES: usize = 256;
 /// Most items, summed over all ranges, in one Reconcile message (HS-RECON-5).

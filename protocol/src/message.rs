@@ -1,4 +1,4 @@
-//! Every session message of protocol versions 1 and 2 (SPEC.md §11) and its encoding.
+//! Every session message of protocol versions 1, 2 and 3 (SPEC.md §11) and its encoding.
 //!
 //! A [`Message`] is one postcard-encoded enum; the variant index is its first
 //! byte (a varint below 128). Variants are append-only (HS-MSG-1): indices are
@@ -201,6 +201,20 @@ pub enum Message {
         /// The sender's document set at that position.
         set: SetSummary,
     },
+    /// 15 (version 3) — the sender has handled the first `count` DocWhole and DocChanges
+    /// messages it received on this session, in the order received: one cumulative
+    /// acknowledgement instead of one DocSync per document (HS-SYNC-14).
+    Held {
+        /// How many of the peer's DocWhole and DocChanges messages, counted from the start of
+        /// the session, are handled here: stored, merged or appended, answered otherwise, or
+        /// refused.
+        count: u64,
+        /// The numbers, strictly ascending and above the previous `Held`'s `count`, of the
+        /// messages up to `count` that were refused, not taken (HS-SYNC-13): their documents
+        /// are not held. Usually empty (one byte).
+        #[serde(deserialize_with = "bounded::vec::<_, _, MAX_HELD_REFUSED>")]
+        refused: Vec<u64>,
+    },
 }
 
 /// Why a payload is not a valid message (HS-FRAME-3, HS-MSG-2).
@@ -281,6 +295,7 @@ impl Message {
             Message::Resumed { .. } => "Resumed",
             Message::DocChanges { .. } => "DocChanges",
             Message::Synced { .. } => "Synced",
+            Message::Held { .. } => "Held",
         }
     }
 
@@ -330,6 +345,9 @@ impl Message {
             Message::DocWant { docs } if docs.len() > MAX_WANT => return Err("DocWant over MAX_WANT"),
             Message::BlobWant { hashes } | Message::BlobHave { hashes } if hashes.len() > MAX_BLOB_WANT => {
                 return Err("blob list over MAX_BLOB_WANT");
+            }
+            Message::Held { refused, .. } if refused.len() > MAX_HELD_REFUSED => {
+                return Err("Held refused list over MAX_HELD_REFUSED");
             }
             Message::Close { reason, .. } if reason.len() > MAX_REASON_LEN => {
                 return Err("Close reason over MAX_REASON_LEN");

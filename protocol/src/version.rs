@@ -9,10 +9,15 @@ pub const V1: u16 = 1;
 /// Protocol version 2: version 1 plus resuming from a change-log cursor (HS-RESUME-*).
 pub const V2: u16 = 2;
 
-/// The versions this implementation supports, ascending (HS-VER-1).
-pub const SUPPORTED_VERSIONS: &[u16] = &[V1, V2];
+/// Protocol version 3: version 2 with one cumulative acknowledgement (`Held`) of received
+/// DocWhole and DocChanges messages instead of one DocSync per document (HS-SYNC-14).
+pub const V3: u16 = 3;
 
-/// Whether `msg` may be sent in a session of `version` (HS-MSG-5): the resume messages need 2.
+/// The versions this implementation supports, ascending (HS-VER-1).
+pub const SUPPORTED_VERSIONS: &[u16] = &[V1, V2, V3];
+
+/// Whether `msg` may be sent in a session of `version` (HS-MSG-5): the resume messages need 2,
+/// `Held` needs 3.
 pub fn allowed_in(msg: &crate::Message, version: u16) -> bool {
     use crate::Message;
     match msg {
@@ -20,6 +25,7 @@ pub fn allowed_in(msg: &crate::Message, version: u16) -> bool {
         | Message::Resumed { .. }
         | Message::DocChanges { .. }
         | Message::Synced { .. } => version >= V2,
+        Message::Held { .. } => version >= V3,
         _ => true,
     }
 }

@@ -194,6 +194,42 @@ fn doc_deleted() {
 }
 
 #[test]
+fn held() {
+    // HS-MSG-1 index 15, HS-SYNC-14: one cumulative acknowledgement, 1,000 = varint e8 07; the
+    // common case refuses nothing, one byte.
+    let msg = Message::Held {
+        count: 1000,
+        refused: Vec::new(),
+    };
+    let bytes = encode(&msg);
+    check_roundtrip(&msg, &bytes);
+    let dump = Dump::new("Message::Held { count: 1000, refused: [] }")
+        .field(&[0x0f], "variant index 15 = Held (version 3)")
+        .field(&[0xe8, 0x07], "count: varint 1000")
+        .field(&[0x00], "refused: 0 numbers");
+    crate::snapshot("held", &dump.finish(&bytes));
+}
+
+#[test]
+fn held_refused() {
+    // HS-MSG-1 index 15, HS-SYNC-14, HS-SYNC-13: messages 3 and 200 of the first 1,000 were
+    // refused (200 = varint c8 01).
+    let msg = Message::Held {
+        count: 1000,
+        refused: vec![3, 200],
+    };
+    let bytes = encode(&msg);
+    check_roundtrip(&msg, &bytes);
+    let dump = Dump::new("Message::Held { count: 1000, refused: [3, 200] }")
+        .field(&[0x0f], "variant index 15 = Held (version 3)")
+        .field(&[0xe8, 0x07], "count: varint 1000")
+        .field(&[0x02], "refused: 2 numbers")
+        .field(&[0x03], "  varint 3")
+        .field(&[0xc8, 0x01], "  varint 200");
+    crate::snapshot("held_refused", &dump.finish(&bytes));
+}
+
+#[test]
 fn blob_want() {
     // HS-MSG-1 index 8, HS-BLOB-2
     let msg = Message::BlobWant {

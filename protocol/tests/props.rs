@@ -283,7 +283,7 @@ proptest! {
 
 #[test]
 fn strategies_cover_every_variant() {
-    // The message strategy reaches all eleven variants (HS-MSG-1).
+    // The message strategy reaches all sixteen variants (HS-MSG-1).
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
     let mut runner = TestRunner::new(config(1));
@@ -298,7 +298,7 @@ fn strategies_cover_every_variant() {
                 .kind(),
         );
     }
-    assert_eq!(kinds.len(), 11, "{kinds:?}");
+    assert_eq!(kinds.len(), 16, "{kinds:?}");
     let _ = SigningKey::from_bytes(&[0; 32]);
     let _ = doc_id();
 }

@@ -23,6 +23,8 @@
 //! | `UnexpectedResume`/`Resumed`  | `PROTOCOL`            | HS-RESUME-2, HS-RESUME-3 |
 //! | `RegistryDeleted`             | `PROTOCOL`            | HS-REG-7                 |
 //! | `RegistryChanges`             | `PROTOCOL`            | HS-REG-6                 |
+//! | `BadHeldCount`                | `PROTOCOL`            | HS-SYNC-14               |
+//! | `BadHeldRefused`              | `PROTOCOL`            | HS-SYNC-14               |
 //! | `DocRefused`                  | `PROTOCOL`            | HS-SYNC-10, HS-SYNC-12   |
 
 use humansync_protocol::{CloseCode, DocId, FrameError};
@@ -51,8 +53,9 @@ pub enum PeerFault {
     /// handshake, or a second Hello/Welcome after it (HS-VER-3). Carries the message kind.
     #[error("unexpected {0} in this session state")]
     UnexpectedMessage(&'static str),
-    /// A version-2 message in a version-1 session (HS-MSG-5). Carries the message kind.
-    #[error("{0} needs protocol version 2")]
+    /// A message of a later protocol version than the session's: a version-2 message in a
+    /// version-1 session, `Held` before version 3 (HS-MSG-5). Carries the message kind.
+    #[error("{0} needs a later protocol version")]
     NeedsVersion2(&'static str),
     /// A Reconcile when it is not the peer's turn, or after reconciliation ended (HS-RECON-10).
     #[error("unexpected Reconcile")]
@@ -66,6 +69,17 @@ pub enum PeerFault {
     /// A Resumed not expected: outside a resume, or a second one (HS-RESUME-3).
     #[error("unexpected Resumed")]
     UnexpectedResumed,
+    /// A `Held` whose count exceeds the DocWhole and DocChanges messages sent on the session, or
+    /// is below the previous one (HS-SYNC-14). Carries the count.
+    #[error("Held count {0} out of order")]
+    BadHeldCount(u64),
+    /// A `Held` whose `refused` numbers are not strictly ascending, or not all above the
+    /// previous count and at most its own (HS-SYNC-14). Carries the count.
+    #[error("Held refused list out of order or range (count {count})")]
+    BadHeldRefused {
+        /// The `Held`'s count.
+        count: u64,
+    },
     /// A DocDeleted for `_devices`, which is never deleted (HS-REG-7).
     #[error("the registry document cannot be deleted")]
     RegistryDeleted,
@@ -98,6 +112,8 @@ impl PeerFault {
             | PeerFault::UnexpectedReconcile
             | PeerFault::UnexpectedResume
             | PeerFault::UnexpectedResumed
+            | PeerFault::BadHeldCount(_)
+            | PeerFault::BadHeldRefused { .. }
             | PeerFault::RegistryDeleted
             | PeerFault::RegistryChanges
             | PeerFault::DocRefused { .. } => CloseCode::PROTOCOL,
@@ -185,7 +201,7 @@ mod tests {
             (
                 PeerFault::NeedsVersion2("Resume").into(),
                 CloseCode::PROTOCOL,
-                "Resume needs protocol version 2",
+                "Resume needs a later protocol version",
             ),
             (
                 PeerFault::UnexpectedReconcile.into(),
@@ -211,6 +227,16 @@ mod tests {
                 PeerFault::UnexpectedResumed.into(),
                 CloseCode::PROTOCOL,
                 "unexpected Resumed",
+            ),
+            (
+                PeerFault::BadHeldCount(7).into(),
+                CloseCode::PROTOCOL,
+                "Held count 7 out of order",
+            ),
+            (
+                PeerFault::BadHeldRefused { count: 7 }.into(),
+                CloseCode::PROTOCOL,
+                "Held refused list out of order or range (count 7)",
             ),
             (
                 PeerFault::RegistryDeleted.into(),

@@ -158,7 +158,7 @@ fn handshake_violations_close_with_their_codes() {
         // HS-VER-2
         (
             "no common version",
-            hello(vec![3, 4]),
+            hello(vec![4, 5]),
             CloseCode::UNSUPPORTED_VERSION,
         ),
         // HS-FRAME-2: decided from the 4-byte header alone.
@@ -297,7 +297,7 @@ fn dialer_side_handshake_rules() {
     );
     let out = drain(&mut f.core);
     assert!(
-        matches!(transmitted(&out, conn).first(), Some(Message::Hello { versions, .. }) if versions == &vec![1, 2])
+        matches!(transmitted(&out, conn).first(), Some(Message::Hello { versions, .. }) if versions == &vec![1, 2, 3])
     );
     f.core.handle_timeout(Instant(HANDSHAKE_TIMEOUT_MS));
     assert_eq!(closed_with(&drain(&mut f.core), conn), Some(CloseCode::TIMEOUT));

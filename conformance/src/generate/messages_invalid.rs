@@ -96,14 +96,14 @@ fn structure() -> Vec<Bad> {
     vec![
         bad(
             M1,
-            "unknown variant 15 (the first unassigned index; 11..=14 are version 2's)",
-            vec![15],
+            "unknown variant 16 (the first unassigned index; 11..=14 are version 2's, 15 version 3's)",
+            vec![16],
             uv,
         ),
         bad(
             M1,
-            "unknown variant 15 with a plausible body",
-            cat(&[&[15], &lp(b"notes/a")]),
+            "unknown variant 16 with a plausible body",
+            cat(&[&[16], &lp(b"notes/a")]),
             uv,
         ),
         bad(M1, "variant 127, the largest one-byte varint", vec![0x7f], uv),

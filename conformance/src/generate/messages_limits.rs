@@ -87,6 +87,15 @@ fn want(n: usize) -> Vec<u8> {
     out
 }
 
+/// A Held with count `n` refusing messages `1..=n` (HS-SYNC-14).
+fn held_refused(n: usize) -> Vec<u8> {
+    let mut out = cat(&[&[0x0f], &varint(n as u64), &varint(n as u64)]);
+    for i in 1..=n {
+        out.extend(varint(i as u64));
+    }
+    out
+}
+
 /// Adds the over-limit cases.
 pub(crate) fn add(c: &mut Cases) {
     let lim = |req: &'static str| -> Vec<&'static str> { vec!["HS-MSG-2", req] };
@@ -244,6 +253,17 @@ pub(crate) fn add(c: &mut Cases) {
     );
 }
 
+/// Version 3's bounds, after the version-2 messages so that earlier case ids stay put.
+pub(crate) fn add_v3(c: &mut Cases) {
+    invalid(
+        c,
+        &["HS-MSG-2", "HS-SYNC-14"],
+        "Held refusing MAX_HELD_REFUSED + 1 (1025) messages (the same shape at the limit decodes)",
+        &held_refused(MAX_HELD_REFUSED + 1),
+        "over_limit",
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +288,7 @@ mod tests {
             (two_items_ranges(512, 512), two_items_ranges(513, 512)),
             (whole_heads(MAX_HEADS), whole_heads(MAX_HEADS + 1)),
             (want(MAX_WANT), want(MAX_WANT + 1)),
+            (held_refused(MAX_HELD_REFUSED), held_refused(MAX_HELD_REFUSED + 1)),
         ];
         for (i, (at, over)) in pairs.iter().enumerate() {
             assert!(

@@ -345,4 +345,22 @@ pub(crate) fn add_v2(c: &mut Cases) {
             set: summary(3, "synced"),
         },
     );
+    valid(
+        c,
+        &["HS-MSG-1", "HS-SYNC-14"],
+        "Held acknowledging 1,000 documents (version 3)",
+        Message::Held {
+            count: 1000,
+            refused: Vec::new(),
+        },
+    );
+    valid(
+        c,
+        &["HS-MSG-1", "HS-SYNC-14", "HS-SYNC-13"],
+        "Held acknowledging 1,000 documents, messages 3 and 200 refused (version 3)",
+        Message::Held {
+            count: 1000,
+            refused: vec![3, 200],
+        },
+    );
 }

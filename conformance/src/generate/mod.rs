@@ -72,6 +72,7 @@ pub fn all() -> Vec<(&'static str, VectorFile)> {
     messages_invalid::add(&mut messages);
     messages_limits::add(&mut messages);
     messages_valid::add_v2(&mut messages);
+    messages_limits::add_v3(&mut messages);
     let mut pairing = Cases::new("pair");
     pairing::add(&mut pairing);
     pairing_auth::add(&mut pairing);

@@ -185,7 +185,7 @@ pub(crate) fn cases() -> Cases {
         &["HS-VER-2"],
         "Hello with no version in common closes with UNSUPPORTED_VERSION",
         &s,
-        vec![connect(0, "d1"), recv(5, hello(vec![3, 4], ours, devices))],
+        vec![connect(0, "d1"), recv(5, hello(vec![4, 5], ours, devices))],
     );
 
     let v3 = &["HS-VER-3"];

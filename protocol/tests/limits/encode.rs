@@ -113,6 +113,12 @@ fn encode_refuses_over_limit_messages() {
         code: CloseCode::NORMAL,
         reason: "r".repeat(MAX_REASON_LEN + 1),
     });
+    let refused = |n: u64| Message::Held {
+        count: n,
+        refused: (1..=n).collect(),
+    };
+    assert_encode_limit(&refused(MAX_HELD_REFUSED as u64 + 1));
+    assert!(refused(MAX_HELD_REFUSED as u64).encode().is_ok());
 }
 
 #[test]

@@ -55,6 +55,22 @@ fn doc_want_bound() {
     assert_frame_malformed(&want_bytes(MAX_WANT + 1));
 }
 
+fn held_bytes(n: usize) -> Vec<u8> {
+    let mut out = vec![0x0f];
+    out.extend(varint(n as u64)); // count
+    out.extend(seq(n, (1..=n as u64).map(varint)));
+    out
+}
+
+#[test]
+fn held_refused_bound() {
+    // HS-SYNC-14, HS-MSG-2
+    let ok = Message::decode(&held_bytes(MAX_HELD_REFUSED)).expect("MAX_HELD_REFUSED numbers");
+    assert!(matches!(&ok, Message::Held { refused, .. } if refused.len() == MAX_HELD_REFUSED));
+    assert_malformed(&held_bytes(MAX_HELD_REFUSED + 1), CUSTOM);
+    assert_frame_malformed(&held_bytes(MAX_HELD_REFUSED + 1));
+}
+
 fn blob_list_bytes(variant: u8, n: usize) -> Vec<u8> {
     let mut out = vec![variant];
     out.extend(seq(n, (0..n).map(|_| vec![0xb1; 32])));

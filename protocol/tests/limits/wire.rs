@@ -21,16 +21,16 @@ fn trailing_bytes_are_rejected() {
 
 #[test]
 fn unknown_variant_index_is_rejected() {
-    // HS-MSG-1: 15 is unassigned (11..=14 are version 2's); 200..=255 are private and never
-    // sent un-negotiated.
-    assert_malformed(&[15], CUSTOM);
-    assert_malformed(&[15, 0, 0, 0], CUSTOM);
+    // HS-MSG-1: 16 is unassigned (11..=14 are version 2's, 15 version 3's); 200..=255 are
+    // private and never sent un-negotiated.
+    assert_malformed(&[16], CUSTOM);
+    assert_malformed(&[16, 0, 0, 0], CUSTOM);
     assert_malformed(&[0xc8, 0x01], CUSTOM); // varint 200
     assert_malformed(&[0xff, 0x01], CUSTOM); // varint 255
     assert_malformed(&[0xff, 0xff, 0xff, 0xff, 0x0f], CUSTOM); // u32::MAX
     // A variant index past u32 does not fit the enum discriminant.
     assert_malformed(&[0x80, 0x80, 0x80, 0x80, 0x10], "varint");
-    assert_frame_malformed(&[15]);
+    assert_frame_malformed(&[16]);
     assert_frame_malformed(&[0xc8, 0x01]);
 }
 

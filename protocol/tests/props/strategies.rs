@@ -2,13 +2,14 @@
 
 use ed25519_dalek::SigningKey;
 use proptest::collection::{btree_set, vec};
+use proptest::option;
 use proptest::prelude::*;
 use proptest::string::string_regex;
 use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
 
 use humansync_protocol::limits::MAX_DOC_ID_LEN;
 use humansync_protocol::{
-    BlobHash, Bound, ChangeHash, CloseCode, DeviceId, DocDigest, DocId, Fingerprint, Item, Message,
+    BlobHash, Bound, ChangeHash, CloseCode, Cursor, DeviceId, DocDigest, DocId, Fingerprint, Item, Message,
     RangeEntry, RangeMode, RegistryRecord, SetSummary,
 };
 
@@ -151,6 +152,16 @@ pub(crate) fn message() -> impl Strategy<Value = Message> {
             code: CloseCode(code),
             reason
         }),
+        option::of((any::<u64>(), any::<u64>())).prop_map(|c| Message::Resume {
+            cursor: c.map(|(epoch, seq)| Cursor { epoch, seq })
+        }),
+        any::<bool>().prop_map(|complete| Message::Resumed { complete }),
+        (doc_id(), bytes()).prop_map(|(doc, bytes)| Message::DocChanges { doc, bytes }),
+        (any::<u64>(), any::<u64>(), set_summary()).prop_map(|(epoch, seq, set)| Message::Synced {
+            cursor: Cursor { epoch, seq },
+            set
+        }),
+        (any::<u64>(), vec(any::<u64>(), 0..6)).prop_map(|(count, refused)| Message::Held { count, refused }),
     ]
 }
 

@@ -50,8 +50,13 @@ pub(crate) enum DocOp {
     Open,
     /// An app request waiting for the document (`app.rs`).
     App(crate::app::AppRequestId),
-    /// A received DocSync or DocWhole to apply.
-    Apply { conn: ConnId, msg: Message },
+    /// A received DocSync, DocWhole or DocChanges to apply; `held` is its number for `Held`
+    /// (version 3, HS-SYNC-14), which waits for it.
+    Apply {
+        conn: ConnId,
+        msg: Message,
+        held: Option<u64>,
+    },
     /// Send the whole document to this session.
     SendWhole { conn: ConnId },
     /// Start an Automerge sync with this session; `theirs` is the peer's digest of the document

@@ -132,6 +132,10 @@ impl Core {
                 self.app_doc_deleted(id, doc);
                 continue;
             }
+            // Answered DocDeleted below: handled (HS-SYNC-14).
+            if let DocOp::Apply { conn, held, .. } = op {
+                self.held_done(conn, held);
+            }
             if let DocOp::SendWhole { conn }
             | DocOp::SyncWhole { conn }
             | DocOp::StartSync { conn, .. }

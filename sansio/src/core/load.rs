@@ -272,7 +272,13 @@ impl Core {
                 DocOp::Open => {}
                 // As if asked now: refused, the document is being recovered (HS-SYNC-13).
                 DocOp::App(id) => self.run_app(now, id),
-                DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
+                // The document is gone: the message is dropped, not taken (HS-SYNC-14). A
+                // DocSync is still answered from an empty document, as before.
+                DocOp::Apply { conn, msg, held } => {
+                    self.apply_received(now, conn, msg);
+                    self.held_refused(conn, held);
+                    self.held_done(conn, held);
+                }
                 DocOp::SendWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
                 DocOp::SyncWhole { conn } => self.send(conn, &Message::DocMissing { doc: doc.clone() }),
                 DocOp::StartSync { .. }
@@ -287,7 +293,10 @@ impl Core {
         match op {
             DocOp::Open => {}
             DocOp::App(id) => self.run_app(now, id),
-            DocOp::Apply { conn, msg } => self.apply_received(now, conn, msg),
+            DocOp::Apply { conn, msg, held } => {
+                self.apply_received(now, conn, msg);
+                self.held_done(conn, held);
+            }
             DocOp::SendWhole { conn } => self.send_whole_loaded(now, conn, doc),
             DocOp::SyncWhole { conn } => self.sync_whole(now, conn, doc),
             DocOp::StartSync { conn, theirs } => self.start_sync(now, conn, doc, theirs),

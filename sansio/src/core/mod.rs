@@ -21,6 +21,7 @@
 //! | `resume.rs`      | version-2 resume and Synced (HS-RESUME-*)                         |
 //! | `receive.rs`     | an open session's messages, documents received (HS-SYNC-1..3)    |
 //! | `push.rs`        | documents sent: whole, changes, sync steps, live push (HS-SYNC-4) |
+//! | `held.rs`        | version 3: one cumulative acknowledgement, `Held` (HS-SYNC-14)    |
 //! | `docs.rs`        | app operations on documents, index, tombstones (HS-DOC-5)         |
 //! | `app.rs`         | app requests completed by id (`Output::AppDone`, HS-SYNC-8)       |
 //! | `cache.rs`, `load.rs`, `save.rs` | parsed documents, loads, saves                   |
@@ -44,6 +45,7 @@ mod devices;
 mod dialer;
 mod docs;
 mod handshake;
+mod held;
 mod increments;
 mod load;
 mod log;
@@ -267,12 +269,15 @@ impl Core {
             self.maybe_send_synced(now, conn);
         }
         self.plan_dials(now);
+        self.flush_held(now);
     }
 
     /// Bytes arrived on the session stream of `conn`.
     pub fn handle_bytes(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
         self.totals.bytes_in += bytes.len() as u64;
         self.inbound(now, conn, bytes);
+        // HS-SYNC-14: one Held for the documents of this chunk of frames.
+        self.flush_held(now);
     }
 
     /// Answers an [`IoTask`].
@@ -284,6 +289,7 @@ impl Core {
             self.app_write_done(id, &result);
             self.io_done(now, pending, result);
         }
+        self.flush_held(now);
     }
 
     /// Ids of live documents whose id starts with `prefix`, in order.

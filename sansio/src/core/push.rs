@@ -42,6 +42,7 @@ impl Core {
             }
             self.outputs.push_back(Output::Transmit { conn, bytes });
         }
+        self.count_sent(conn, msg);
     }
 
     /// Sends the saved bytes of `doc` whole (HS-SYNC-1) and records that the peer now holds its heads.
@@ -91,6 +92,10 @@ impl Core {
         doc: &DocId,
         heads: &[humansync_protocol::ChangeHash],
     ) {
+        if self.uses_held(conn) {
+            // Version 3: counted for the session's next Held instead (HS-SYNC-14).
+            return;
+        }
         let mut heads: Vec<automerge::ChangeHash> =
             heads.iter().map(|h| automerge::ChangeHash(h.0)).collect();
         heads.sort_unstable();

@@ -15,7 +15,11 @@ impl Core {
     pub(crate) fn handle_open_message(&mut self, now: Instant, conn: ConnId, msg: Message) {
         match msg {
             Message::Reconcile { ranges } => self.handle_reconcile(now, conn, &ranges),
-            msg @ (Message::DocSync { .. } | Message::DocWhole { .. }) => self.receive_doc(now, conn, msg),
+            msg @ (Message::DocSync { .. } | Message::DocWhole { .. }) => {
+                let whole = matches!(msg, Message::DocWhole { .. });
+                let held = if whole { self.count_received(conn) } else { None };
+                self.receive_doc(now, conn, msg, held);
+            }
             Message::DocWant { docs } => {
                 for doc in docs {
                     self.answer_want(now, conn, &doc);
@@ -54,8 +58,12 @@ impl Core {
             Message::BlobHave { hashes } => self.peer_has_blobs(now, conn, &hashes),
             Message::Resume { cursor } => self.handle_resume(now, conn, cursor),
             Message::Resumed { complete } => self.handle_resumed(now, conn, complete),
-            Message::DocChanges { doc, bytes } => self.receive_changes(now, conn, doc, bytes),
+            Message::DocChanges { doc, bytes } => {
+                let held = self.count_received(conn);
+                self.receive_changes(now, conn, doc, bytes, held);
+            }
             Message::Synced { cursor, set } => self.handle_synced(conn, cursor, set),
+            Message::Held { count, refused } => self.handle_held(now, conn, count, &refused),
             Message::Hello { .. } | Message::Welcome { .. } | Message::Close { .. } => {}
         }
     }
@@ -70,8 +78,9 @@ impl Core {
         }
     }
 
-    /// A DocSync or DocWhole arrived: apply it now or once the document is loaded.
-    pub(crate) fn receive_doc(&mut self, now: Instant, conn: ConnId, msg: Message) {
+    /// A DocSync or DocWhole arrived: apply it now or once the document is loaded. `held` is a
+    /// DocWhole's number for `Held` (version 3, HS-SYNC-14).
+    pub(crate) fn receive_doc(&mut self, now: Instant, conn: ConnId, msg: Message, held: Option<u64>) {
         let doc = match &msg {
             Message::DocSync { doc, .. } | Message::DocWhole { doc, .. } => doc.clone(),
             _ => return,
@@ -111,7 +120,10 @@ impl Core {
                 }
                 self.send(conn, &Message::DocDeleted { doc });
             }
-            Some(_) => self.want_loaded(now, &doc, DocOp::Apply { conn, msg }),
+            Some(_) => {
+                let held = self.held_waits(conn, held);
+                self.want_loaded(now, &doc, DocOp::Apply { conn, msg, held });
+            }
             None if self.cache.get(&doc).is_some() => self.apply_received(now, conn, msg),
             None => match msg {
                 // HS-SYNC-1: store an unknown whole document without parsing it.
@@ -120,7 +132,7 @@ impl Core {
                     heads,
                     blobs,
                     bytes,
-                } => self.store_whole(now, conn, doc, heads, blobs, bytes),
+                } => self.store_whole(now, conn, doc, heads, blobs, bytes, held),
                 msg => {
                     let am = Automerge::new().with_actor(self.actor.clone());
                     self.cache.insert_new(doc.clone(), am, now);
@@ -148,6 +160,9 @@ impl Core {
             .then_some(message.heads)
     }
 
+    /// Stores a DocWhole for a document not held, unparsed (HS-SYNC-1). `held` is its number for
+    /// `Held` (version 3, HS-SYNC-14).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn store_whole(
         &mut self,
         now: Instant,
@@ -156,6 +171,7 @@ impl Core {
         heads: Vec<humansync_protocol::ChangeHash>,
         blobs: Vec<humansync_protocol::BlobHash>,
         bytes: Vec<u8>,
+        held: Option<u64>,
     ) {
         let mut heads = heads;
         heads.sort_unstable();
@@ -170,6 +186,8 @@ impl Core {
             if let Some(s) = self.sessions.get_mut(&conn) {
                 s.wanted.remove(&doc);
             }
+            // HS-SYNC-14: not taken; the sender keeps it outstanding (HS-SYNC-7).
+            self.held_refused(conn, held);
             return;
         }
         // HS-SYNC-12: never store (nor later serve) bytes that are not bounded Automerge chunks;

@@ -73,6 +73,8 @@ impl Core {
             self.close_session(now, conn, fault);
             return;
         }
+        // HS-SYNC-14: the peer's whole answer is in; one Held acknowledges what is applied of it.
+        self.send_held(now, conn);
         self.resume_progress(now, conn);
     }
 
@@ -103,8 +105,16 @@ impl Core {
         }
     }
 
-    /// A DocChanges arrived: apply it once the document is loaded (HS-RESUME-4).
-    pub(crate) fn receive_changes(&mut self, now: Instant, conn: ConnId, doc: DocId, bytes: Vec<u8>) {
+    /// A DocChanges arrived: apply it once the document is loaded (HS-RESUME-4). `held` is its
+    /// number for `Held` (version 3, HS-SYNC-14).
+    pub(crate) fn receive_changes(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        doc: DocId,
+        bytes: Vec<u8>,
+        held: Option<u64>,
+    ) {
         if doc.is_devices() {
             // `_devices` is never in the log: it syncs by its own digest (HS-REG-6).
             self.close_session(now, conn, PeerFault::RegistryChanges);
@@ -115,17 +125,21 @@ impl Core {
             Some(true) => self.send(conn, &Message::DocDeleted { doc }),
             // Appended to the stored document without parsing it when that is safe (append.rs).
             Some(false) if self.append_changes(now, conn, &doc, &bytes) => {}
-            Some(false) => self.want_loaded(
-                now,
-                &doc,
-                DocOp::Apply {
-                    conn,
-                    msg: Message::DocChanges {
-                        doc: doc.clone(),
-                        bytes,
+            Some(false) => {
+                let held = self.held_waits(conn, held);
+                self.want_loaded(
+                    now,
+                    &doc,
+                    DocOp::Apply {
+                        conn,
+                        msg: Message::DocChanges {
+                            doc: doc.clone(),
+                            bytes,
+                        },
+                        held,
                     },
-                },
-            ),
+                );
+            }
             None if self.cache.get(&doc).is_some() => self.apply_changes(now, conn, &doc, &bytes),
             None => {
                 // Changes to a document we do not hold: ask for it whole (HS-SYNC-2).

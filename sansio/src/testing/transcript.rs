@@ -129,5 +129,7 @@ pub fn summarize(msg: &Message) -> String {
         Message::Resumed { complete } => format!("Resumed{{complete:{complete}}}"),
         Message::DocChanges { doc, bytes } => format!("DocChanges{{{doc}, {} B}}", bytes.len()),
         Message::Synced { cursor, set } => format!("Synced{{seq:{}, docs:{}}}", cursor.seq, set.count),
+        Message::Held { count, refused } if refused.is_empty() => format!("Held{{{count}}}"),
+        Message::Held { count, refused } => format!("Held{{{count}, refused {refused:?}}}"),
     }
 }

@@ -26,10 +26,15 @@ fn run(seed: u64) -> Result<(), String> {
     let mut sim = Sim::new(seed, devices, cfg);
     let rogue = probe.chance(0.3).then(|| sim.add_node("rogue", true));
     // HS-VER-2, HS-RESUME-2: sometimes one device speaks only version 1, so sessions with it
-    // reconcile ranges while the others resume from cursors.
+    // reconcile ranges while the others resume from cursors; or only versions 1 and 2, so it
+    // acknowledges each document with a DocSync while the others send Held (HS-SYNC-14).
     if probe.chance(0.3) {
         let old = 1 + probe.below(devices as u64) as usize;
-        sim.nodes[old].host.versions = vec![humansync_protocol::V1];
+        sim.nodes[old].host.versions = if old.is_multiple_of(2) {
+            vec![humansync_protocol::V1, humansync_protocol::V2]
+        } else {
+            vec![humansync_protocol::V1]
+        };
         sim.crash(old);
         sim.restart(old);
     }

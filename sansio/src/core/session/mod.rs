@@ -56,6 +56,8 @@ pub(crate) struct Session {
     /// Documents this session waits on a load for: a message to the peer (an answer, a whole
     /// document, a first sync message) goes out once the load is done (HS-SYNC-7).
     pub(crate) awaiting_loads: BTreeSet<DocId>,
+    /// DocWhole and DocChanges counted both ways for `Held` (version 3, HS-SYNC-14).
+    pub(crate) held: crate::core::held::HeldCount,
     /// Blobs the peer said it holds (HS-BLOB-2).
     pub(crate) peer_blobs: BTreeSet<BlobHash>,
     pub(crate) stats: SessionStats,
@@ -101,6 +103,7 @@ impl Session {
             syncing: BTreeSet::new(),
             unacked: BTreeMap::new(),
             awaiting_loads: BTreeSet::new(),
+            held: Default::default(),
             peer_blobs: BTreeSet::new(),
             stats: SessionStats::default(),
             frames_out_at_last_in: 0,
@@ -126,5 +129,6 @@ impl Session {
             && self.syncing.is_empty()
             && self.unacked.is_empty()
             && self.awaiting_loads.is_empty()
+            && !self.held.owes()
     }
 }
