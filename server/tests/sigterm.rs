@@ -2,11 +2,14 @@
 //! seed 302: a `docker stop` 90 ms after a start killed the process by the signal's default
 //! action, exit status none, because the handler was installed only once it served).
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process};
+use support::server_binary;
 
 /// The line the server logs before its start-up (opening the registry, the OPAQUE record with
 /// argon2id, binding iroh and HTTP), which takes tens of milliseconds at least.
@@ -15,19 +18,8 @@ const BEFORE_START: &str = "the password was given as --password";
 #[test]
 fn sigterm_during_start_up_stops_the_server_cleanly() {
     let data = tempfile::tempdir().expect("dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_humansync-server"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .args([
-            "--http-addr",
-            "127.0.0.1:0",
-            "--iroh-port",
-            "0",
-            "--relay",
-            "disabled",
-        ])
+    let mut child = server_binary(data.path())
         .args(["--password", "pw"])
-        .env("NO_COLOR", "1")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -211,22 +211,11 @@ async fn bad_certificate_or_key_files_stop_the_start_with_a_clear_error() {
     }
     // The binary says so and exits non-zero, before binding anything.
     let data = tempfile::tempdir().expect("dir");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_humansync-server"))
-        .args(["--data-dir"])
-        .arg(data.path())
-        .args([
-            "--http-addr",
-            "127.0.0.1:0",
-            "--iroh-port",
-            "0",
-            "--relay",
-            "disabled",
-        ])
+    let out = server_binary(data.path())
         .args(["--password", "pw", "--tls-cert"])
         .arg(&a.cert)
         .arg("--tls-key")
         .arg(&b.key)
-        .env("NO_COLOR", "1")
         .output()
         .expect("run the server");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -49,6 +49,24 @@ pub fn server_config(dir: &Path) -> ServerConfig {
     config
 }
 
+/// The `humansync-server` binary serving from `dir` on loopback (HTTP on an ephemeral port,
+/// iroh on port 0, relays off, `NO_COLOR`); the caller adds the password and anything else.
+pub fn server_binary(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_humansync-server"));
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args([
+            "--http-addr",
+            "127.0.0.1:0",
+            "--iroh-port",
+            "0",
+            "--relay",
+            "disabled",
+        ])
+        .env("NO_COLOR", "1");
+    cmd
+}
+
 pub async fn start_server(dir: &Path, overrides: Overrides) -> RunningServer {
     humansync_server::start(server_config(dir), overrides)
         .await
