@@ -10,9 +10,8 @@ use std::collections::BTreeMap;
 
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ROOT, ReadDoc};
-use ed25519_dalek::SigningKey;
 use humansync_protocol::digest::heads_digest;
-use humansync_protocol::{ChangeHash, DeviceId, DocId, FrameDecoder, Message, RegistryRecord, encode_frame};
+use humansync_protocol::{ChangeHash, DeviceId, DocId, FrameDecoder, Message, encode_frame};
 use humansync_sansio::{
     ConnId, Core, CoreConfig, DocMeta, DocWrite, Event, Instant, IoAction, OpenState, Output, Role, Startup,
 };
@@ -20,9 +19,7 @@ use humansync_sansio::{
 const A: ConnId = ConnId(1);
 const B: ConnId = ConnId(2);
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
+use mem_store::key;
 
 fn doc_id() -> DocId {
     DocId::new("notes/one").expect("id")
@@ -57,16 +54,7 @@ impl World {
             ..Startup::default()
         };
         let mut core = Core::new(Instant(0), config, startup).expect("core");
-        for seed in [2, 3, 4] {
-            let record = RegistryRecord::Device {
-                device: DeviceId::from(&key(seed)),
-                name: "d".into(),
-                paired_at_ms: 1,
-            }
-            .sign(&server)
-            .expect("sign");
-            core.add_registry_record(Instant(0), &record).expect("record");
-        }
+        mem_store::register_devices(&mut core, &server, &[2, 3, 4]);
         let mut w = World {
             core,
             store: BTreeMap::from([(doc_id(), stored.save())]),

@@ -10,13 +10,10 @@ use std::collections::BTreeMap;
 
 use automerge::ROOT;
 use automerge::transaction::Transactable;
-use ed25519_dalek::SigningKey;
-use humansync_protocol::{CloseCode, DeviceId, DocId, FrameDecoder, Message, RegistryRecord};
+use humansync_protocol::{CloseCode, DeviceId, DocId, FrameDecoder, Message};
 use humansync_sansio::{ConnId, Core, CoreConfig, Instant, Output, QuarantineKind, Role, Startup};
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
+use mem_store::key;
 
 fn doc(name: &str) -> DocId {
     DocId::new(format!("notes/{name}")).expect("id")
@@ -40,16 +37,7 @@ impl Device {
             Some(DeviceId::from(&server)),
         );
         let mut core = Core::new(Instant(0), config, Startup::default()).expect("core");
-        for seed in [2, 3] {
-            let record = RegistryRecord::Device {
-                device: DeviceId::from(&key(seed)),
-                name: "d".into(),
-                paired_at_ms: 1,
-            }
-            .sign(&server)
-            .expect("sign");
-            core.add_registry_record(Instant(0), &record).expect("record");
-        }
+        mem_store::register_devices(&mut core, &server, &[2, 3]);
         Device {
             core,
             store: BTreeMap::new(),

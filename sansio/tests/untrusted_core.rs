@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 
 use automerge::ROOT;
 use automerge::transaction::Transactable;
-use ed25519_dalek::SigningKey;
 use humansync_protocol::{
-    CloseCode, DeviceId, DocId, Fingerprint, FrameDecoder, Message, RegistryRecord, SetSummary, encode_frame,
+    CloseCode, DeviceId, DocId, Fingerprint, FrameDecoder, Message, SetSummary, encode_frame,
 };
 use humansync_sansio::testing::bombs;
 use humansync_sansio::{
@@ -23,9 +22,7 @@ const A: ConnId = ConnId(1);
 const B: ConnId = ConnId(2);
 const MIB: usize = 1 << 20;
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
+use mem_store::key;
 
 /// A device core with two open sessions: `A` (the attacker, key 3) and `B` (honest, key 4),
 /// plus an in-memory store that answers its I/O.
@@ -43,16 +40,7 @@ impl World {
         let me = DeviceId::from(&key(2));
         let config = CoreConfig::new(me, vec![2; 16], Some(DeviceId::from(&server)));
         let mut core = Core::new(Instant(0), config, Startup::default()).expect("core");
-        for seed in [2, 3, 4] {
-            let record = RegistryRecord::Device {
-                device: DeviceId::from(&key(seed)),
-                name: "d".into(),
-                paired_at_ms: 1,
-            }
-            .sign(&server)
-            .expect("sign");
-            core.add_registry_record(Instant(0), &record).expect("record");
-        }
+        mem_store::register_devices(&mut core, &server, &[2, 3, 4]);
         let mut w = World {
             core,
             store: BTreeMap::new(),

@@ -29,3 +29,27 @@ pub(crate) fn answer(store: &mut BTreeMap<DocId, Vec<u8>>, action: &IoAction) ->
         _ => IoResult::Done,
     }
 }
+
+/// The device key of test seed `seed` (32 bytes of it).
+pub(crate) fn key(seed: u8) -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+}
+
+/// Registers the devices of `seeds` in `core`'s registry, each by a record `server` signs.
+pub(crate) fn register_devices(
+    core: &mut humansync_sansio::Core,
+    server: &ed25519_dalek::SigningKey,
+    seeds: &[u8],
+) {
+    for &seed in seeds {
+        let record = humansync_protocol::RegistryRecord::Device {
+            device: humansync_protocol::DeviceId::from(&key(seed)),
+            name: "d".into(),
+            paired_at_ms: 1,
+        }
+        .sign(server)
+        .expect("sign");
+        core.add_registry_record(humansync_sansio::Instant(0), &record)
+            .expect("record");
+    }
+}
