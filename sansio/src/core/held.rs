@@ -132,13 +132,20 @@ impl Core {
         Some(s.held.received)
     }
 
-    /// The received message numbered `seq` waits for its document to load: the count stops
-    /// before it until [`Core::held_done`].
-    pub(crate) fn held_waits(&mut self, conn: ConnId, seq: Option<u64>) -> Option<u64> {
-        if let (Some(seq), Some(s)) = (seq, self.sessions.get_mut(&conn)) {
+    /// Applies a received DocSync, DocWhole or DocChanges (`held`: its number, version 3) once
+    /// `doc` is loaded; the count stops before it until [`Core::held_done`].
+    pub(crate) fn apply_when_loaded(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        doc: &DocId,
+        msg: Message,
+        held: Option<u64>,
+    ) {
+        if let (Some(seq), Some(s)) = (held, self.sessions.get_mut(&conn)) {
             s.held.waiting.insert(seq);
         }
-        seq
+        self.want_loaded(now, doc, super::cache::DocOp::Apply { conn, msg, held });
     }
 
     /// The received message numbered `seq`, which waited for a load, is handled.

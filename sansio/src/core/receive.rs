@@ -120,10 +120,7 @@ impl Core {
                 }
                 self.send(conn, &Message::DocDeleted { doc });
             }
-            Some(_) => {
-                let held = self.held_waits(conn, held);
-                self.want_loaded(now, &doc, DocOp::Apply { conn, msg, held });
-            }
+            Some(_) => self.apply_when_loaded(now, conn, &doc, msg, held),
             None if self.cache.get(&doc).is_some() => self.apply_received(now, conn, msg),
             None => match msg {
                 // HS-SYNC-1: store an unknown whole document without parsing it.

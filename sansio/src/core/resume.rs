@@ -126,19 +126,11 @@ impl Core {
             // Appended to the stored document without parsing it when that is safe (append.rs).
             Some(false) if self.append_changes(now, conn, &doc, &bytes) => {}
             Some(false) => {
-                let held = self.held_waits(conn, held);
-                self.want_loaded(
-                    now,
-                    &doc,
-                    DocOp::Apply {
-                        conn,
-                        msg: Message::DocChanges {
-                            doc: doc.clone(),
-                            bytes,
-                        },
-                        held,
-                    },
-                );
+                let msg = Message::DocChanges {
+                    doc: doc.clone(),
+                    bytes,
+                };
+                self.apply_when_loaded(now, conn, &doc, msg, held);
             }
             None if self.cache.get(&doc).is_some() => self.apply_changes(now, conn, &doc, &bytes),
             None => {
