@@ -1,5 +1,5 @@
 //! An in-memory document store for core tests: answers the core's disk tasks the way the
-//! runtime's store does (a whole write replaces, an append extends, a load returns the bytes).
+//! runtime's store does (a whole write replaces, an append extends, a delete removes, a load returns the bytes).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +17,10 @@ pub(crate) fn answer(store: &mut BTreeMap<DocId, Vec<u8>>, action: &IoAction) ->
                 Some(DocWrite::Append(b)) => store.entry(doc.clone()).or_default().extend(b),
                 None => {}
             }
+            IoResult::Done
+        }
+        IoAction::DeleteDoc { doc } => {
+            store.remove(doc);
             IoResult::Done
         }
         IoAction::LoadDoc { doc } => match store.get(doc) {
