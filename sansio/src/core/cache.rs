@@ -109,6 +109,19 @@ pub(crate) enum PendingIo {
     Ages,
 }
 
+impl PendingIo {
+    /// The document a write task writes (a save, a stored DocWhole, an append, a tombstone).
+    pub(crate) fn written_doc(&self) -> Option<&DocId> {
+        match self {
+            PendingIo::Save(doc)
+            | PendingIo::SaveWhole(doc, _)
+            | PendingIo::Append(doc, _)
+            | PendingIo::Delete(doc) => Some(doc),
+            _ => None,
+        }
+    }
+}
+
 /// Parsed documents, bounded by a capacity, plus loads in progress.
 #[derive(Debug)]
 pub(crate) struct DocCache {

@@ -113,6 +113,9 @@ impl Core {
         let conns: Vec<ConnId> = self.open_conns().collect();
         for conn in conns {
             self.send(conn, &msg);
+            // A deletion needs no answer: a settled session stays settled and sends its Synced
+            // for the new log position (HS-RESUME-5) instead of waiting for another exchange.
+            self.check_settled(now, conn);
         }
         Ok(task)
     }

@@ -48,12 +48,17 @@ use super::session::SyncPhase;
 use crate::fault::PeerFault;
 use crate::{ConnId, Instant};
 
+/// A `Held` waiting for writes in flight goes out anyway once it would cover this many more
+/// messages, so the sender's outstanding documents stay bounded during a long burst.
+pub(crate) const HELD_BATCH: u64 = 256;
+
 /// A session's cumulative acknowledgements, both ways (HS-SYNC-14).
 #[derive(Debug, Default)]
 pub(crate) struct HeldCount {
     /// DocWhole and DocChanges messages received on this session.
     received: u64,
-    /// Numbers of received messages waiting for their document to load.
+    /// Numbers of received messages waiting for their document to load or to be durable
+    /// (durable.rs).
     waiting: BTreeSet<u64>,
     /// Numbers of received messages handled by dropping them, not yet listed in a `Held`.
     refused: BTreeSet<u64>,
@@ -78,9 +83,29 @@ impl HeldCount {
             .map_or(self.received, |first| first.saturating_sub(1))
     }
 
+    /// Holds the count below received message `seq` until [`HeldCount::release`]; false, doing
+    /// nothing, when it waits already or was refused.
+    pub(crate) fn hold(&mut self, seq: u64) -> bool {
+        !self.refused.contains(&seq) && self.waiting.insert(seq)
+    }
+
+    /// Received message `seq` no longer holds the count.
+    pub(crate) fn release(&mut self, seq: u64) {
+        self.waiting.remove(&seq);
+    }
+
     /// Whether a `Held` with a higher count than the last one is owed to the peer.
     pub(crate) fn owes(&self) -> bool {
         self.handled() > self.told
+    }
+
+    /// Whether the `Held` owed should go now: when nothing received is still waiting, or no
+    /// write is in flight here (what waits, waits for a load or a refused write), or it covers
+    /// [`HELD_BATCH`] messages. While a burst's writes complete one by one, the count is told
+    /// once at the end, not once per write.
+    fn due(&self, writes_in_flight: bool) -> bool {
+        self.owes()
+            && (self.waiting.is_empty() || !writes_in_flight || self.handled() - self.told >= HELD_BATCH)
     }
 
     /// The next `Held` owed, and records it as told: the count handled, stopped short of the
@@ -151,7 +176,7 @@ impl Core {
     /// The received message numbered `seq`, which waited for a load, is handled.
     pub(crate) fn held_done(&mut self, conn: ConnId, seq: Option<u64>) {
         if let (Some(seq), Some(s)) = (seq, self.sessions.get_mut(&conn)) {
-            s.held.waiting.remove(&seq);
+            s.held.release(seq);
         }
     }
 
@@ -187,10 +212,11 @@ impl Core {
     /// Sends the `Held` owed on every version-3 session, unless the peer's answer to our Resume
     /// is still arriving (its `Resumed` flushes it). Called at the end of each input.
     pub(crate) fn flush_held(&mut self, now: Instant) {
+        let writing = self.durable.any_in_flight();
         let owed: Vec<ConnId> = self
             .sessions
             .values()
-            .filter(|s| s.is_open() && s.held.owes())
+            .filter(|s| s.is_open() && s.held.due(writing))
             .filter(|s| !matches!(s.phase, SyncPhase::Resuming { theirs: None, .. }))
             .map(|s| s.conn)
             .collect();
@@ -199,11 +225,15 @@ impl Core {
         }
     }
 
-    /// Sends the `Held` owed on `conn`, if any.
+    /// Sends the `Held` owed on `conn`, if due.
     pub(crate) fn send_held(&mut self, now: Instant, conn: ConnId) {
+        let writing = self.durable.any_in_flight();
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
+        if !s.held.due(writing) {
+            return;
+        }
         let mut owed = Vec::new();
         while s.held.owes() {
             owed.push(s.held.next_held());

@@ -296,6 +296,7 @@ impl Core {
             DocOp::Apply { conn, msg, held } => {
                 self.apply_received(now, conn, msg);
                 self.held_done(conn, held);
+                self.held_when_durable(conn, doc, held);
             }
             DocOp::SendWhole { conn } => self.send_whole_loaded(now, conn, doc),
             DocOp::SyncWhole { conn } => self.sync_whole(now, conn, doc),

@@ -44,6 +44,7 @@ mod connections;
 mod devices;
 mod dialer;
 mod docs;
+mod durable;
 mod handshake;
 mod held;
 mod increments;
@@ -117,6 +118,8 @@ pub struct Core {
     resave: resave::Resave,
     /// Documents whose unparsed append the store refused (append.rs).
     refused_appends: append::RefusedAppends,
+    /// Writes in flight and the received messages whose `Held` waits for them (durable.rs).
+    durable: durable::DurableWaits,
     /// Change bytes saved, to answer a resume without loads (increments.rs).
     increments: increments::Increments,
     /// App requests not answered yet (completed by id, `app.rs`).
@@ -181,6 +184,7 @@ impl Core {
             ),
             resave: Default::default(),
             refused_appends: Default::default(),
+            durable: Default::default(),
             increments: Default::default(),
             app: Default::default(),
             io_counts: IoCounts::default(),
@@ -287,7 +291,15 @@ impl Core {
                 self.io_counts.saves_done += 1;
             }
             self.app_write_done(id, &result);
+            // Counted answered first: what io_done checks (cursors, HS-RESUME-5) sees it done.
+            let written = pending.written_doc().cloned();
+            if let Some(doc) = &written {
+                self.durable.write_answered(doc);
+            }
             self.io_done(now, pending, result);
+            if let Some(doc) = written {
+                self.release_if_durable(&doc);
+            }
         }
         self.flush_held(now);
     }
@@ -332,6 +344,9 @@ impl Core {
         self.next_io += 1;
         if matches!(action, IoAction::LoadDoc { .. }) {
             self.io_counts.loads += 1;
+        }
+        if let Some(doc) = pending.written_doc() {
+            self.durable.write_started(doc);
         }
         self.pending_io.insert(id, pending);
         self.outputs.push_back(Output::Io(IoTask { id, action }));

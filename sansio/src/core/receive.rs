@@ -16,9 +16,15 @@ impl Core {
         match msg {
             Message::Reconcile { ranges } => self.handle_reconcile(now, conn, &ranges),
             msg @ (Message::DocSync { .. } | Message::DocWhole { .. }) => {
-                let whole = matches!(msg, Message::DocWhole { .. });
-                let held = if whole { self.count_received(conn) } else { None };
+                let whole = match &msg {
+                    Message::DocWhole { doc, .. } => Some(doc.clone()),
+                    _ => None,
+                };
+                let held = whole.as_ref().and_then(|_| self.count_received(conn));
                 self.receive_doc(now, conn, msg, held);
+                if let Some(doc) = whole {
+                    self.held_when_durable(conn, &doc, held);
+                }
             }
             Message::DocWant { docs } => {
                 for doc in docs {
@@ -50,6 +56,7 @@ impl Core {
                     let others: Vec<ConnId> = self.open_conns().filter(|c| *c != conn).collect();
                     for other in others {
                         self.send(other, &Message::DocDeleted { doc: doc.clone() });
+                        self.check_settled(now, other);
                     }
                 }
                 self.check_settled(now, conn);
@@ -60,7 +67,8 @@ impl Core {
             Message::Resumed { complete } => self.handle_resumed(now, conn, complete),
             Message::DocChanges { doc, bytes } => {
                 let held = self.count_received(conn);
-                self.receive_changes(now, conn, doc, bytes, held);
+                self.receive_changes(now, conn, doc.clone(), bytes, held);
+                self.held_when_durable(conn, &doc, held);
             }
             Message::Synced { cursor, set } => self.handle_synced(conn, cursor, set),
             Message::Held { count, refused } => self.handle_held(now, conn, count, &refused),

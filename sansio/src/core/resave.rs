@@ -56,6 +56,11 @@ impl Resave {
         self.schedule(now);
     }
 
+    /// Whether a write of `doc` the store refused waits to be asked for again.
+    pub(crate) fn refuses(&self, doc: &DocId) -> bool {
+        self.saves.contains(doc) || self.deletes.contains(doc) || self.wholes.contains_key(doc)
+    }
+
     /// True while a refused whole document is kept for `doc`.
     pub(crate) fn holds_whole(&self, doc: &DocId) -> bool {
         self.wholes.contains_key(doc)
@@ -154,6 +159,12 @@ impl Core {
         else {
             return;
         };
+        let retried: Vec<DocId> = saves
+            .iter()
+            .chain(&deletes)
+            .chain(wholes.keys())
+            .cloned()
+            .collect();
         for (doc, action) in wholes {
             let current = match &action {
                 IoAction::SaveDoc { meta, .. } => self.metas.get(&doc) == Some(meta),
@@ -176,6 +187,10 @@ impl Core {
             if self.metas.get(&doc).is_some_and(|m| m.tombstone) {
                 self.next_task(IoAction::DeleteDoc { doc: doc.clone() }, PendingIo::Delete(doc));
             }
+        }
+        // A refused write superseded by one the store took asks for nothing more (durable.rs).
+        for doc in retried {
+            self.release_if_durable(&doc);
         }
     }
 }

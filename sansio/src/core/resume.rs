@@ -279,17 +279,10 @@ impl Core {
         }
     }
 
+    /// Whether a document write is in flight, or was refused (a full disk) and waits to be
+    /// asked for again: a cursor kept now could claim what a crash would lose (HS-RESUME-5).
     fn writes_pending(&self) -> bool {
-        !self.refused_appends.is_empty()
-            || self.pending_io.values().any(|p| {
-                matches!(
-                    p,
-                    PendingIo::Save(_)
-                        | PendingIo::SaveWhole(..)
-                        | PendingIo::Append(..)
-                        | PendingIo::Delete(_)
-                )
-            })
+        !self.refused_appends.is_empty() || self.durable.any_in_flight() || self.resave.len() > 0
     }
 
     fn persist_cursors(&mut self) {
