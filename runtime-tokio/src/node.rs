@@ -104,9 +104,11 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
     };
     // HS-REST-2: the store is encrypted with the configured data key (migrated if plain).
     let (store_storage, data_key) = (storage.clone(), config.data_key.clone());
-    let store = tokio::task::spawn_blocking(move || crate::at_rest::open_store(&store_storage, &data_key))
-        .await
-        .map_err(|e| Error::Storage(format!("opening the store: {e}")))??;
+    // HS-REST-6: blobs are sealed under the same key (migrated from the plain store if needed).
+    let (store, blob_key) =
+        tokio::task::spawn_blocking(move || crate::at_rest::open_stores(&store_storage, &data_key))
+            .await
+            .map_err(|e| Error::Storage(format!("opening the store: {e}")))??;
     let mut startup = store.startup();
     // A new change log per start (HS-RESUME-1); 0 would turn resuming off.
     startup.log_epoch = u64::from_le_bytes(random32()[..8].try_into().unwrap_or([1; 8])) | 1;
@@ -148,7 +150,8 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         // A gateway port mapping serves only a node that may be reached from outside.
         portmapper: !matches!(config.relay, RelayConfig::Disabled)
             && !config.bind_addr.is_some_and(|ip| ip.is_loopback()),
-        blobs_dir: storage.join("blobs"),
+        blobs_dir: crate::transport::sealed_blobs::migrate::store_dir(&storage, blob_key.is_some()),
+        blob_key,
         blob_gc: Some(crate::transport::BlobGc {
             interval: sweep_interval(config.blob_grace),
             keep,
