@@ -407,6 +407,7 @@ async fn stage_blocking(
     if let Some(size) = size {
         tx.send(AddProgressItem::Size(size)).await.ok();
     }
+    let tmp = layout.tmp.clone();
     let staged = tokio::task::spawn_blocking(move || {
         let dir = layout.staging()?;
         let staged = stage(&cipher, &dir);
@@ -416,15 +417,11 @@ async fn stage_blocking(
         staged
     })
     .await
-    .map_err(|e| SealedBlobError::io("import", &layout_hint(), std::io::Error::other(e)))?;
+    .map_err(|e| SealedBlobError::io("stage an import in", tmp, std::io::Error::other(e)))?;
     if staged.is_ok() {
         tx.send(AddProgressItem::CopyDone).await.ok();
     }
     staged
-}
-
-fn layout_hint() -> std::path::PathBuf {
-    std::path::PathBuf::from("blob import task")
 }
 
 /// Reads every entry's state. An entry without a state (a delete or a first transfer a kill

@@ -17,7 +17,7 @@ use super::cipher::BlobCipher;
 use super::error::SealedBlobError;
 use super::files;
 use super::groups;
-use super::outboard::{FileOutboard, tree};
+use super::outboard::FileOutboard;
 use super::state::{BlobState, Groups};
 
 /// Bytes of new groups after which an import syncs and records them (what a kill -9 can lose
@@ -161,20 +161,11 @@ impl Entry {
                 .open(&path)
                 .map_err(|e| SealedBlobError::io("open", path, e))
         };
-        let outboard = open("outboard")?;
-        let want = tree(inner.size).outboard_size();
-        let have = outboard
-            .metadata()
-            .map_err(|e| SealedBlobError::io("stat", self.path("outboard"), e))?
-            .len();
-        if have < want {
-            outboard
-                .set_len(want)
-                .map_err(|e| SealedBlobError::io("extend", self.path("outboard"), e))?;
-        }
+        // Neither file is extended to the announced size (a peer's claim until the last group
+        // arrives): unwritten parts read as holes or past the end, which never verify.
         inner.files = Some(Files {
             data: open("data")?,
-            outboard,
+            outboard: open("outboard")?,
         });
         Ok(())
     }

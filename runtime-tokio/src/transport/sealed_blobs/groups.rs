@@ -98,8 +98,17 @@ pub(crate) fn read(
     }
     // Bounded: at most one slot.
     let mut sealed = vec![0u8; plain_len as usize + OVERHEAD];
-    data.read_exact_at(&mut sealed, index * SLOT_LEN)
-        .map_err(|e| SealedBlobError::io("read", path, e))?;
+    match data.read_exact_at(&mut sealed, index * SLOT_LEN) {
+        Ok(()) => {}
+        // A group the state names is missing from the file: it was cut short.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(SealedBlobError::Tampered {
+                path: path.to_path_buf(),
+                what: format!("chunk group {index}, past the end of the truncated file"),
+            });
+        }
+        Err(e) => return Err(SealedBlobError::io("read", path, e)),
+    }
     cipher
         .open(Aad::Group { hash, index }, &sealed)
         .ok_or_else(|| SealedBlobError::Tampered {

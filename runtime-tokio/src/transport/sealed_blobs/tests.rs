@@ -237,6 +237,22 @@ async fn tampered_groups_are_refused_and_dropped() {
     let bitfield = store.blobs().observe(hash).await.unwrap();
     assert_eq!(bitfield.ranges, ChunkRanges::from(ChunkNum(0)..ChunkNum(32)));
     store.shutdown().await.unwrap();
+
+    // Truncate the file inside group 1: group 1 is dropped as well.
+    let file_len = std::fs::metadata(&file).unwrap().len();
+    assert!(file_len > SLOT_LEN + 100);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(SLOT_LEN + 100)
+        .unwrap();
+    let store = open(dir.path(), &key(4), None).await.expect("reopen");
+    let err = store.blobs().export_ranges(hash, 0..2 * GROUP_LEN).concatenate().await;
+    assert!(err.is_err(), "served past a truncation");
+    let bitfield = store.blobs().observe(hash).await.unwrap();
+    assert_eq!(bitfield.ranges, ChunkRanges::from(ChunkNum(0)..ChunkNum(16)));
+    store.shutdown().await.unwrap();
 }
 
 #[tokio::test]
