@@ -462,12 +462,19 @@ impl Node {
     }
 
     /// A local path holding the blob's bytes, fetching it from a connected peer if missing.
+    /// The copy in `blobs-out/` is an explicit export: with encryption at rest it is the only
+    /// plaintext of the blob on disk (HS-REST-6). A blob whose sealed bytes fail authentication
+    /// when exported is partial from then on: it is fetched again from a peer once.
     pub async fn get_blob(&self, hash: BlobHash) -> Result<PathBuf, Error> {
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        self.send(Command::FetchBlob { hash, reply }).await?;
-        rx.await.map_err(|_| Error::Shutdown)??;
         let out = self.inner.blobs_out.join(hash.to_string());
-        if !out.exists() {
+        let mut attempt = 0;
+        loop {
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            self.send(Command::FetchBlob { hash, reply }).await?;
+            rx.await.map_err(|_| Error::Shutdown)??;
+            if out.exists() {
+                return Ok(out);
+            }
             std::fs::create_dir_all(&self.inner.blobs_out).map_err(|e| Error::Storage(e.to_string()))?;
             let (reply, rx) = tokio::sync::oneshot::channel();
             self.send(Command::ExportBlob {
@@ -476,9 +483,19 @@ impl Node {
                 reply,
             })
             .await?;
-            rx.await.map_err(|_| Error::Shutdown)??;
+            match rx.await.map_err(|_| Error::Shutdown)? {
+                Ok(()) => return Ok(out),
+                Err(e) if attempt == 0 => {
+                    tracing::warn!(%hash, error = %e, "exporting the blob failed; fetching what is missing again");
+                    let _ = std::fs::remove_file(&out);
+                    attempt += 1;
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&out);
+                    return Err(e);
+                }
+            }
         }
-        Ok(out)
     }
 
     /// How much of a blob is here now, without fetching it: the bytes of a transfer under way

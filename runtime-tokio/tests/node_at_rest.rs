@@ -158,3 +158,37 @@ async fn a_wrong_device_key_is_refused_and_names_the_file() {
     assert_eq!(title_of(&node).await.as_deref(), Some(TITLE));
     node.shutdown().await.expect("shutdown");
 }
+
+/// HS-REST-6: a byte flipped in a device's sealed copy of an attachment is caught when the
+/// attachment is read; the damaged chunk group is dropped and fetched again from the peer, and
+/// `get_blob` returns the right bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_attachment_is_fetched_again_from_a_peer() {
+    let (_da, db, _anchor, a, b) = paired_pair(23).await;
+    let files = tempfile::tempdir().expect("dir");
+    write_note(&a).await;
+    let hash = attach(&a, files.path()).await;
+    eventually(20, "B holds the attachment", || async {
+        b.blob_progress(hash).await.is_ok_and(|p| p.complete)
+    })
+    .await;
+    b.shutdown().await.expect("shutdown");
+    let data: Vec<_> = files_under(&db.path().join("blobs-sealed"))
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "data"))
+        .collect();
+    assert_eq!(data.len(), 1, "{data:?}");
+    let mut bytes = std::fs::read(&data[0]).expect("read");
+    bytes[5 * (16 * 1024 + 28) + 77] ^= 0x04;
+    std::fs::write(&data[0], bytes).expect("tamper");
+
+    let b = start(db.path()).await;
+    introduce(&[&a, &b]).await;
+    let out = b.get_blob(hash).await.expect("fetched again from A");
+    assert_eq!(
+        std::fs::read(&out).expect("out"),
+        ATTACHMENT.repeat(4_000).into_bytes()
+    );
+    a.shutdown().await.expect("shutdown");
+    b.shutdown().await.expect("shutdown");
+}
