@@ -1,9 +1,12 @@
 //! One blob in the store: its files, the groups present and the bitfield observers see.
 //!
 //! Writes go to the data and outboard files at once; the state record (which groups are present)
-//! is rewritten only after both are synced ([`Entry::persist`]: every [`SYNC_EVERY`] bytes of an
-//! import, at its end, at `sync_db` and shutdown). A group that fails authentication when read
-//! is dropped from the state at once, so the blob becomes partial and is fetched again.
+//! is rewritten after both are synced ([`Entry::persist`]: at the end of an import, at `sync_db`
+//! and shutdown) and, during a long import, every [`SYNC_EVERY`] bytes without syncing them
+//! first: a kill -9 keeps what the page cache holds, and after a power
+//! loss a group the state names but the disk lost fails authentication like a tampered one. A
+//! group that fails authentication when read is dropped from the state at once, so the blob
+//! becomes partial and is fetched again.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -20,9 +23,9 @@ use super::groups;
 use super::outboard::FileOutboard;
 use super::state::{BlobState, Groups};
 
-/// Bytes of new groups after which an import syncs and records them (what a kill -9 can lose
-/// of a transfer under way).
-pub(crate) const SYNC_EVERY: u64 = 32 << 20;
+/// Bytes of new groups after which an import records them (what a kill -9 can lose of a
+/// transfer under way).
+pub(crate) const SYNC_EVERY: u64 = 64 << 20;
 
 /// The open files of an entry.
 #[derive(Debug)]
@@ -201,7 +204,7 @@ impl Entry {
     }
 
     /// Seals and writes the verified bytes `data` at `offset` (whole groups, the last one of
-    /// the blob possibly short); groups already present are skipped. Persists every
+    /// the blob possibly short); groups already present are skipped. Records the groups every
     /// [`SYNC_EVERY`] bytes.
     pub(crate) fn write_leaf(&self, offset: u64, data: &[u8], scratch: &mut Vec<u8>) -> Result<(), SealedBlobError> {
         let path = self.data_path();
@@ -231,7 +234,10 @@ impl Entry {
             }
             inner.present |= written;
             if inner.unsynced >= SYNC_EVERY {
-                self.persist_locked(&mut inner)?;
+                inner.unsynced = 0;
+                if inner.present != inner.recorded {
+                    self.write_state(&mut inner)?;
+                }
             }
         }
         self.notify();

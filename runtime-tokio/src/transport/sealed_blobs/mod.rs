@@ -19,7 +19,8 @@
 //! ```text
 //!  peer ──bao stream──▶ iroh-blobs verifies ──▶ import::bao ──seal──▶ data slot i
 //!                                                          └─hash pairs─▶ outboard
-//!  every 32 MiB, at the end, at sync_db: sync data + outboard, then replace `state`
+//!  at the end, at sync_db: sync data + outboard, then replace `state`;
+//!  every 64 MiB of a long transfer: replace `state` (no sync: a lost group fails to open)
 //!
 //!  peer ◀──bao stream── traverse_ranges_validated ◀── outboard
 //!                                   ▲
@@ -27,8 +28,8 @@
 //! ```
 //!
 //! Crash safety: small files are replaced whole (write, sync, rename, sync the directory); the
-//! state names only groups already synced, so after a kill -9 a blob is whole, or partial and
-//! fetched on, never wrong. A group that fails authentication (tampered, swapped, another key)
+//! state names only groups already written, so after a kill -9 a blob is whole, or partial and
+//! fetched on, never wrong (after a power cut, a group the disk lost fails authentication). A group that fails authentication (tampered, swapped, another key)
 //! is a [`SealedBlobError::Tampered`] naming the file; it is dropped from the state and the
 //! blob is fetched again from a peer; it is never served. A store opened with another key is
 //! refused ([`SealedBlobError::WrongKey`]) before anything is read.
