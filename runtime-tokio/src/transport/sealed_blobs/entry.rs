@@ -281,7 +281,7 @@ impl Entry {
 
     /// Group `index`, opened. A group that fails authentication is dropped from the state
     /// (recorded at once) and reported as [`SealedBlobError::Tampered`].
-    pub(crate) fn read_group(&self, index: u64) -> Result<Vec<u8>, SealedBlobError> {
+    pub(crate) fn read_group(&self, index: u64) -> Result<bytes::Bytes, SealedBlobError> {
         let mut inner = self.lock();
         if !inner.present.contains(&index) {
             return Err(SealedBlobError::io(
@@ -332,8 +332,15 @@ impl Entry {
     }
 
     /// `len` bytes at `offset`, opened group by group.
-    pub(crate) fn read_bytes(&self, offset: u64, len: usize) -> Result<Vec<u8>, SealedBlobError> {
+    pub(crate) fn read_bytes(&self, offset: u64, len: usize) -> Result<bytes::Bytes, SealedBlobError> {
         let end = offset + len as u64;
+        let groups = groups::of_bytes(offset, end);
+        if groups.end == groups.start + 1 {
+            // Within one group (every leaf iroh-blobs reads): a slice of it, no copy.
+            let group = self.read_group(groups.start)?;
+            let from = (offset - groups.start * groups::GROUP_LEN) as usize;
+            return Ok(group.slice(from.min(group.len())..(from + len).min(group.len())));
+        }
         let mut out = Vec::with_capacity(len);
         for index in groups::of_bytes(offset, end) {
             let group = self.read_group(index)?;
@@ -342,7 +349,7 @@ impl Entry {
             let to = ((end - start) as usize).min(group.len());
             out.extend_from_slice(group.get(from..to).unwrap_or_default());
         }
-        Ok(out)
+        Ok(out.into())
     }
 
     /// The outboard, on its own handle of the file (read off the entry's lock).

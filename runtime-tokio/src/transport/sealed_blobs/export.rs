@@ -32,10 +32,7 @@ struct Reader(Arc<Entry>);
 
 impl ReadBytesAt for Reader {
     fn read_bytes_at(&self, offset: u64, size: usize) -> std::io::Result<Bytes> {
-        self.0
-            .read_bytes(offset, size)
-            .map(Bytes::from)
-            .map_err(|e| e.into_io())
+        self.0.read_bytes(offset, size).map_err(|e| e.into_io())
     }
 }
 

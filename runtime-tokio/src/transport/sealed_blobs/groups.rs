@@ -91,7 +91,7 @@ pub(crate) fn read(
     hash: &Hash,
     size: u64,
     index: u64,
-) -> Result<Vec<u8>, SealedBlobError> {
+) -> Result<bytes::Bytes, SealedBlobError> {
     let plain_len = len(size, index);
     if plain_len == 0 {
         return Err(SealedBlobError::malformed(path, format!("no group {index} in {size} bytes")));
@@ -110,7 +110,7 @@ pub(crate) fn read(
         Err(e) => return Err(SealedBlobError::io("read", path, e)),
     }
     cipher
-        .open(Aad::Group { hash, index }, &sealed)
+        .open_owned(Aad::Group { hash, index }, sealed)
         .ok_or_else(|| SealedBlobError::Tampered {
             path: path.to_path_buf(),
             what: format!("chunk group {index}"),
