@@ -184,6 +184,10 @@ async fn a_tampered_attachment_is_fetched_again_from_a_peer() {
 
     let b = start(db.path()).await;
     introduce(&[&a, &b]).await;
+    eventually(10, "B is connected to A", || async {
+        b.sync_status().await.is_ok_and(|s| !s.peers.is_empty())
+    })
+    .await;
     let out = b.get_blob(hash).await.expect("fetched again from A");
     assert_eq!(
         std::fs::read(&out).expect("out"),

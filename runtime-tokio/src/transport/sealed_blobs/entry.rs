@@ -1,12 +1,13 @@
 //! One blob in the store: its files, the groups present and the bitfield observers see.
 //!
-//! Writes go to the data and outboard files at once; the state record (which groups are present)
-//! is rewritten after both are synced ([`Entry::persist`]: at the end of an import, at `sync_db`
-//! and shutdown) and, during a long import, every [`SYNC_EVERY`] bytes without syncing them
-//! first: a kill -9 keeps what the page cache holds, and after a power
-//! loss a group the state names but the disk lost fails authentication like a tampered one. A
-//! group that fails authentication when read is dropped from the state at once, so the blob
-//! becomes partial and is fetched again.
+//! Writes go to the data and outboard files at once. The state record (which groups are present)
+//! is rewritten after the outboard is synced ([`Entry::persist`]: at the end of an import, at
+//! `sync_db` and shutdown, and every [`SYNC_EVERY`] bytes of a long import). The data file of a
+//! fetched blob is not synced by the store (as iroh-blobs' own store does not): a kill -9 keeps
+//! what the page cache holds, and after a power cut a group the state names but the disk lost
+//! fails authentication like a tampered one and is fetched again. A blob added locally — the only
+//! copy — is synced before it is acknowledged (import.rs). A group that fails authentication when
+//! read is dropped from the state at once, so the blob becomes partial and is fetched again.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -205,7 +206,7 @@ impl Entry {
 
     /// Seals and writes the verified bytes `data` at `offset` (whole groups, the last one of
     /// the blob possibly short); groups already present are skipped. Records the groups every
-    /// [`SYNC_EVERY`] bytes.
+    /// [`SYNC_EVERY`] bytes ([`Entry::persist`]).
     pub(crate) fn write_leaf(&self, offset: u64, data: &[u8], scratch: &mut Vec<u8>) -> Result<(), SealedBlobError> {
         let path = self.data_path();
         if offset % groups::GROUP_LEN != 0 {
@@ -234,17 +235,15 @@ impl Entry {
             }
             inner.present |= written;
             if inner.unsynced >= SYNC_EVERY {
-                inner.unsynced = 0;
-                if inner.present != inner.recorded {
-                    self.write_state(&mut inner)?;
-                }
+                self.persist_locked(&mut inner)?;
             }
         }
         self.notify();
         Ok(())
     }
 
-    /// Syncs the data and outboard files and records the groups present in the state file.
+    /// Syncs the outboard and records the groups present in the state file (see the module
+    /// docs for why the data file is not synced).
     pub(crate) fn persist(&self) -> Result<(), SealedBlobError> {
         let mut inner = self.lock();
         self.persist_locked(&mut inner)
@@ -256,10 +255,6 @@ impl Entry {
             return Ok(());
         }
         if let Some(files) = inner.files.as_ref() {
-            files
-                .data
-                .sync_data()
-                .map_err(|e| SealedBlobError::io("sync", self.data_path(), e))?;
             files
                 .outboard
                 .sync_data()

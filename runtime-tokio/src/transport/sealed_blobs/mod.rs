@@ -19,8 +19,8 @@
 //! ```text
 //!  peer ──bao stream──▶ iroh-blobs verifies ──▶ import::bao ──seal──▶ data slot i
 //!                                                          └─hash pairs─▶ outboard
-//!  at the end, at sync_db: sync data + outboard, then replace `state`;
-//!  every 64 MiB of a long transfer: replace `state` (no sync: a lost group fails to open)
+//!  every 64 MiB, at the end, at sync_db: sync the outboard, then replace `state`
+//!  (the data file is left to the OS: a group a power cut loses fails to open, fetched again)
 //!
 //!  peer ◀──bao stream── traverse_ranges_validated ◀── outboard
 //!                                   ▲
@@ -28,8 +28,9 @@
 //! ```
 //!
 //! Crash safety: small files are replaced whole (write, sync, rename, sync the directory); the
-//! state names only groups already written, so after a kill -9 a blob is whole, or partial and
-//! fetched on, never wrong (after a power cut, a group the disk lost fails authentication). A group that fails authentication (tampered, swapped, another key)
+//! state names only groups already written and an outboard already synced, so after a kill -9 a
+//! blob is whole, or partial and fetched on, never wrong; after a power cut a fetched group the
+//! disk lost fails authentication and is fetched again (blobs added locally are synced). A group that fails authentication (tampered, swapped, another key)
 //! is a [`SealedBlobError::Tampered`] naming the file; it is dropped from the state and the
 //! blob is fetched again from a peer; it is never served. A store opened with another key is
 //! refused ([`SealedBlobError::WrongKey`]) before anything is read.
