@@ -28,18 +28,25 @@ const DOCS: usize = 200;
 const BLOBS: u64 = 3;
 
 fn blob_bytes(n: u64) -> Vec<u8> {
-    (0..150_000u64).map(|i| (i * 7 + n * 13) as u8 ^ (i >> 9) as u8).collect()
+    (0..150_000u64)
+        .map(|i| (i * 7 + n * 13) as u8 ^ (i >> 9) as u8)
+        .collect()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Adds the test blobs, each kept by a tag, to the sealed blob store under `key`.
 fn add_blobs(storage: &Path, key: &humansync::DataKey) {
     let dir = humansync::transport::sealed_blobs::migrate::store_dir(storage, true);
     runtime().block_on(async {
-        let store = humansync::transport::sealed_blobs::open(&dir, key, None).await.unwrap();
+        let store = humansync::transport::sealed_blobs::open(&dir, key, None)
+            .await
+            .unwrap();
         for n in 0..BLOBS {
             let tag = store.blobs().add_slice(blob_bytes(n)).temp_tag().await.unwrap();
             store.tags().set(format!("blob/{n}"), &tag).await.unwrap();
@@ -57,9 +64,17 @@ fn check_blobs(storage: &Path, key: &humansync::DataKey) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         for n in 0..BLOBS {
-            let tag = store.tags().get(format!("blob/{n}")).await.map_err(|e| e.to_string())?;
+            let tag = store
+                .tags()
+                .get(format!("blob/{n}"))
+                .await
+                .map_err(|e| e.to_string())?;
             let tag = tag.ok_or(format!("tag blob/{n} missing"))?;
-            let bytes = store.blobs().get_bytes(tag.hash).await.map_err(|e| e.to_string())?;
+            let bytes = store
+                .blobs()
+                .get_bytes(tag.hash)
+                .await
+                .map_err(|e| e.to_string())?;
             if bytes != blob_bytes(n) {
                 return Err(format!("blob {n} differs"));
             }

@@ -69,7 +69,9 @@ fn attachment_under(dir: &std::path::Path) -> Vec<String> {
         .filter(|p| !p.starts_with(dir.join("blobs-out")))
         .filter(|p| {
             let bytes = std::fs::read(p).unwrap_or_default();
-            bytes.windows(ATTACHMENT.len()).any(|w| w == ATTACHMENT.as_bytes())
+            bytes
+                .windows(ATTACHMENT.len())
+                .any(|w| w == ATTACHMENT.as_bytes())
         })
         .map(|p| p.display().to_string())
         .collect()
@@ -129,7 +131,10 @@ async fn no_plaintext_in_a_device_store_after_syncing() {
         !plaintext_under(&plain.path().join("store")).is_empty(),
         "plain store shows the note"
     );
-    assert!(!attachment_under(plain.path()).is_empty(), "plain blob store shows the attachment");
+    assert!(
+        !attachment_under(plain.path()).is_empty(),
+        "plain blob store shows the attachment"
+    );
 
     // Turning encryption on migrates the plain stores at start: nothing lost, nothing left.
     let node = start(plain.path()).await;

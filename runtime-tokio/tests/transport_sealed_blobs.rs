@@ -43,9 +43,12 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// True if any file under `dir` holds the 64 bytes of `source` at `at`.
 fn plaintext_under(dir: &Path, source: &[u8], at: usize) -> bool {
     let needle = &source[at..at + 64];
-    files_under(dir)
-        .iter()
-        .any(|p| std::fs::read(p).unwrap_or_default().windows(64).any(|w| w == needle))
+    files_under(dir).iter().any(|p| {
+        std::fs::read(p)
+            .unwrap_or_default()
+            .windows(64)
+            .any(|w| w == needle)
+    })
 }
 
 /// The one sealed data file under a node's blob store.
@@ -62,7 +65,9 @@ async fn round_trip(provider: &Node, fetcher: &Node, seed: u64, len: u64) {
     let source = provider.dir.path().join(format!("source-{seed}.bin"));
     write_pattern_file(&source, seed, len as usize);
     let hash = provider.transport.add_blob(&source).await.expect("add");
-    fetcher.transport.add_peer_addrs(provider.id(), provider.transport.addrs());
+    fetcher
+        .transport
+        .add_peer_addrs(provider.id(), provider.transport.addrs());
     let stats = fetcher
         .transport
         .fetch_blob(hash, provider.id())
@@ -95,7 +100,11 @@ async fn sealed_blobs_transfer_between_sealed_and_plain_nodes() {
         );
     }
     // The plain store shows it: the check can fail.
-    assert!(plaintext_under(&c.dir.path().join("blobs"), &common::pattern(2, len as usize), 1_000_000));
+    assert!(plaintext_under(
+        &c.dir.path().join("blobs"),
+        &common::pattern(2, len as usize),
+        1_000_000
+    ));
     a.stop().await;
     b.stop().await;
     c.stop().await;
@@ -169,7 +178,10 @@ async fn sealed_transfer_resumes_with_only_the_missing_ranges() {
         "first {received_first} bytes, kept {} bytes, resume sent {} payload bytes for {missing} missing",
         partial.received, second.payload_bytes
     );
-    assert_eq!(second.payload_bytes, missing, "the resume sent exactly the missing groups");
+    assert_eq!(
+        second.payload_bytes, missing,
+        "the resume sent exactly the missing groups"
+    );
     let out = b.dir.path().join("out.bin");
     b.transport.export_blob(hash, &out).await.expect("export");
     assert!(std::fs::read(&out).expect("out") == std::fs::read(&source_file).expect("source"));
@@ -207,27 +219,43 @@ async fn tampered_groups_are_fetched_again_and_a_wrong_key_is_refused() {
         text.contains("failed authentication") && text.contains(&file.display().to_string()),
         "{text}"
     );
-    assert!(!b.transport.has_blob(hash).await, "a tampered blob counts as partial");
+    assert!(
+        !b.transport.has_blob(hash).await,
+        "a tampered blob counts as partial"
+    );
     b.transport.add_peer_addrs(a.id(), a.transport.addrs());
     let again = b.transport.fetch_blob(hash, a.id()).await.expect("refetch");
-    assert_eq!(again.payload_bytes, 16 * 1024, "only the dropped group is fetched again");
+    assert_eq!(
+        again.payload_bytes,
+        16 * 1024,
+        "only the dropped group is fetched again"
+    );
     b.transport.export_blob(hash, &out).await.expect("export");
     assert!(std::fs::read(&out).expect("out") == std::fs::read(&source).expect("source"));
     let b_dir = b.stop().await;
 
     // Swap groups 5 and 6.
     let mut bytes = std::fs::read(&file).expect("read");
-    let (five, six) = (bytes[5 * SLOT..6 * SLOT].to_vec(), bytes[6 * SLOT..7 * SLOT].to_vec());
+    let (five, six) = (
+        bytes[5 * SLOT..6 * SLOT].to_vec(),
+        bytes[6 * SLOT..7 * SLOT].to_vec(),
+    );
     bytes[5 * SLOT..6 * SLOT].copy_from_slice(&six);
     bytes[6 * SLOT..7 * SLOT].copy_from_slice(&five);
     std::fs::write(&file, &bytes).expect("write");
     let b = Node::try_start_keyed(37, &[36], b_dir, 0, Some(blob_key(6)))
         .await
         .expect("restart");
-    assert!(b.transport.export_blob(hash, &out).await.is_err(), "served swapped groups");
+    assert!(
+        b.transport.export_blob(hash, &out).await.is_err(),
+        "served swapped groups"
+    );
     b.transport.add_peer_addrs(a.id(), a.transport.addrs());
     let again = b.transport.fetch_blob(hash, a.id()).await.expect("refetch");
-    assert!(again.payload_bytes > 0 && again.payload_bytes <= 2 * 16 * 1024, "{again:?}");
+    assert!(
+        again.payload_bytes > 0 && again.payload_bytes <= 2 * 16 * 1024,
+        "{again:?}"
+    );
     b.transport.export_blob(hash, &out).await.expect("export");
     assert!(std::fs::read(&out).expect("out") == std::fs::read(&source).expect("source"));
     let b_dir = b.stop().await;

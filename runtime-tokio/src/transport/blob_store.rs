@@ -16,8 +16,8 @@ use iroh::endpoint::Connection;
 use iroh::protocol::{AcceptError, ProtocolHandler};
 use iroh_blobs::BlobsProtocol;
 use iroh_blobs::api::RequestError;
-use iroh_blobs::provider::events::EventSender;
 use iroh_blobs::api::Store;
+use iroh_blobs::provider::events::EventSender;
 
 use super::BlobGc;
 use super::error::TransportError;

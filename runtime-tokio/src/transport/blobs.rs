@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use humansync_protocol::BlobHash;
 use iroh::endpoint::Connection;
-use iroh_blobs::api::remote::GetProgressItem;
 use iroh_blobs::api::Store;
+use iroh_blobs::api::remote::GetProgressItem;
 use iroh_blobs::store::fs::FsStore;
 use n0_future::StreamExt;
 

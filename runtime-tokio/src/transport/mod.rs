@@ -23,7 +23,6 @@
 
 mod blob_store;
 mod blobs;
-pub mod sealed_blobs;
 mod config;
 mod convert;
 mod error;
@@ -33,6 +32,7 @@ mod hooks;
 mod lan;
 mod provider_gate;
 mod queue;
+pub mod sealed_blobs;
 mod session;
 mod shared;
 mod table;
@@ -110,11 +110,14 @@ impl Transport {
         if gate.me() != me {
             return Err(TransportError::GateMismatch);
         }
-        let store =
-            Arc::new(
-                blob_store::BlobStore::open(config.blobs_dir.clone(), config.blob_key.clone(), config.blob_gc.clone())
-                    .await?,
-            );
+        let store = Arc::new(
+            blob_store::BlobStore::open(
+                config.blobs_dir.clone(),
+                config.blob_key.clone(),
+                config.blob_gc.clone(),
+            )
+            .await?,
+        );
         let table = Table::default();
         let address_book = MemoryLookup::new();
         let mut builder = config

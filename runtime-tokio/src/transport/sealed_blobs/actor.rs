@@ -25,11 +25,11 @@ use tokio::task::JoinSet;
 use super::cipher::BlobCipher;
 use super::entry::Entry;
 use super::error::SealedBlobError;
+use super::export;
 use super::files::{self, Layout};
 use super::import::{self, Staged};
 use super::state::{BlobState, MAX_STATE_LEN};
 use super::tags::Tags;
-use super::export;
 
 /// What a finished task hands back to the actor.
 enum Done {
@@ -177,17 +177,24 @@ impl Actor {
             }
             Command::ImportBytes(msg) => {
                 let (data, format, tx) = (msg.inner.data, msg.inner.format, msg.tx);
-                self.stage(format, tx, move |cipher, dir| import::stage_bytes(cipher, dir, &data), None);
+                self.stage(
+                    format,
+                    tx,
+                    move |cipher, dir| import::stage_bytes(cipher, dir, &data),
+                    None,
+                );
             }
             Command::ImportByteStream(msg) => {
                 let (format, tx, mut rx) = (msg.inner.format, msg.tx, msg.rx);
                 let (cipher, layout) = (self.cipher.clone(), self.layout.clone());
                 self.tasks.spawn(async move {
                     let staged = match import::collect_stream(&mut rx, &tx).await {
-                        Ok(data) => stage_blocking(cipher, layout, Some(data.len() as u64), &tx, move |c, d| {
-                            import::stage_bytes(c, d, &data)
-                        })
-                        .await,
+                        Ok(data) => {
+                            stage_blocking(cipher, layout, Some(data.len() as u64), &tx, move |c, d| {
+                                import::stage_bytes(c, d, &data)
+                            })
+                            .await
+                        }
                         Err(e) => Err(SealedBlobError::io("receive", "byte stream", e)),
                     };
                     Done::Import(Box::new(Imported { staged, tx, format }))
@@ -196,7 +203,12 @@ impl Actor {
             Command::ImportPath(msg) => {
                 let (path, format, tx) = (msg.inner.path, msg.inner.format, msg.tx);
                 let size = std::fs::metadata(&path).ok().map(|m| m.len());
-                self.stage(format, tx, move |cipher, dir| import::stage_file(cipher, dir, &path), size);
+                self.stage(
+                    format,
+                    tx,
+                    move |cipher, dir| import::stage_file(cipher, dir, &path),
+                    size,
+                );
             }
             Command::ExportBao(msg) => {
                 let entry = self.existing(msg.inner.hash);
@@ -254,7 +266,12 @@ impl Actor {
                 msg.tx.send(Ok(())).await.ok();
             }
             Command::ListTags(msg) => {
-                let ListTagsRequest { from, to, raw, hash_seq } = msg.inner;
+                let ListTagsRequest {
+                    from,
+                    to,
+                    raw,
+                    hash_seq,
+                } = msg.inner;
                 let list = self
                     .tags
                     .range(&from, &to)
@@ -427,11 +444,17 @@ async fn stage_blocking(
 /// Reads every entry's state. An entry without a state (a delete or a first transfer a kill
 /// interrupted) is removed; one whose state fails authentication or is malformed is moved to
 /// `quarantine/` with an error naming the file.
-fn load_entries(layout: &Layout, cipher: &Arc<BlobCipher>) -> Result<HashMap<Hash, Arc<Entry>>, SealedBlobError> {
+fn load_entries(
+    layout: &Layout,
+    cipher: &Arc<BlobCipher>,
+) -> Result<HashMap<Hash, Arc<Entry>>, SealedBlobError> {
     let mut out = HashMap::new();
-    let list = std::fs::read_dir(&layout.entries).map_err(|e| SealedBlobError::io("list", &layout.entries, e))?;
+    let list =
+        std::fs::read_dir(&layout.entries).map_err(|e| SealedBlobError::io("list", &layout.entries, e))?;
     for item in list {
-        let dir = item.map_err(|e| SealedBlobError::io("list", &layout.entries, e))?.path();
+        let dir = item
+            .map_err(|e| SealedBlobError::io("list", &layout.entries, e))?
+            .path();
         let Some(name) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
             continue;
         };
@@ -458,7 +481,12 @@ fn load_entries(layout: &Layout, cipher: &Arc<BlobCipher>) -> Result<HashMap<Has
     Ok(out)
 }
 
-fn quarantine(layout: &Layout, dir: &std::path::Path, name: &str, error: &SealedBlobError) -> Result<(), SealedBlobError> {
+fn quarantine(
+    layout: &Layout,
+    dir: &std::path::Path,
+    name: &str,
+    error: &SealedBlobError,
+) -> Result<(), SealedBlobError> {
     tracing::error!(%error, "blob entry set aside in quarantine; the blob is fetched again from a peer");
     let to = layout.quarantine.join(name);
     files::remove_dir(&to)?;

@@ -162,7 +162,11 @@ impl BlobCipher {
         let nonce = Nonce::try_assume_unique_for_key(sealed.get(..NONCE_LEN)?).ok()?;
         let len = self
             .aead
-            .open_in_place(nonce, ring::aead::Aad::from(aad.bytes()), &mut sealed[NONCE_LEN..])
+            .open_in_place(
+                nonce,
+                ring::aead::Aad::from(aad.bytes()),
+                &mut sealed[NONCE_LEN..],
+            )
             .ok()?
             .len();
         Some(bytes::Bytes::from(sealed).slice(NONCE_LEN..NONCE_LEN + len))
@@ -183,14 +187,26 @@ mod tests {
             c.open(Aad::Group { hash: &a, index: 3 }, &sealed).as_deref(),
             Some(&b"group bytes"[..])
         );
-        assert!(c.open(Aad::Group { hash: &a, index: 4 }, &sealed).is_none(), "moved");
-        assert!(c.open(Aad::Group { hash: &b, index: 3 }, &sealed).is_none(), "other blob");
+        assert!(
+            c.open(Aad::Group { hash: &a, index: 4 }, &sealed).is_none(),
+            "moved"
+        );
+        assert!(
+            c.open(Aad::Group { hash: &b, index: 3 }, &sealed).is_none(),
+            "other blob"
+        );
         assert!(c.open(Aad::State { name: "x" }, &sealed).is_none(), "other kind");
         let other = BlobCipher::new(&DataKey::from_bytes([8; 32])).unwrap();
-        assert!(other.open(Aad::Group { hash: &a, index: 3 }, &sealed).is_none(), "other key");
+        assert!(
+            other.open(Aad::Group { hash: &a, index: 3 }, &sealed).is_none(),
+            "other key"
+        );
         let mut flipped = sealed.clone();
         flipped[20] ^= 1;
-        assert!(c.open(Aad::Group { hash: &a, index: 3 }, &flipped).is_none(), "flipped");
+        assert!(
+            c.open(Aad::Group { hash: &a, index: 3 }, &flipped).is_none(),
+            "flipped"
+        );
         assert!(c.open(Aad::Tags, &[0; 5]).is_none(), "short");
         assert_ne!(c.entry_name(&a), other.entry_name(&a), "names depend on the key");
         assert_eq!(c.entry_name(&a).len(), 32);
@@ -205,7 +221,10 @@ mod tests {
         let key = DataKey::from_bytes([9; 32]);
         let c = BlobCipher::new(&key).unwrap();
         let hash = Hash::new(b"h");
-        let aad = Aad::Group { hash: &hash, index: 5 };
+        let aad = Aad::Group {
+            hash: &hash,
+            index: 5,
+        };
         let sealed = c.seal(aad, b"sixteen kibibytes, give or take");
         let other = aes_gcm::Aes256Gcm::new(GenericArray::from_slice(&key.subkey(Purpose::BlobBytes)[..]));
         let (nonce, rest) = sealed.split_at(NONCE_LEN);

@@ -140,7 +140,9 @@ impl Entry {
     pub(crate) fn status(&self) -> BlobStatus {
         let bitfield = self.bitfield();
         if bitfield.is_complete() {
-            BlobStatus::Complete { size: bitfield.size() }
+            BlobStatus::Complete {
+                size: bitfield.size(),
+            }
         } else if self.is_stored() {
             BlobStatus::Partial {
                 size: bitfield.validated_size(),
@@ -207,10 +209,18 @@ impl Entry {
     /// Seals and writes the verified bytes `data` at `offset` (whole groups, the last one of
     /// the blob possibly short); groups already present are skipped. Records the groups every
     /// [`SYNC_EVERY`] bytes ([`Entry::persist`]).
-    pub(crate) fn write_leaf(&self, offset: u64, data: &[u8], scratch: &mut Vec<u8>) -> Result<(), SealedBlobError> {
+    pub(crate) fn write_leaf(
+        &self,
+        offset: u64,
+        data: &[u8],
+        scratch: &mut Vec<u8>,
+    ) -> Result<(), SealedBlobError> {
         let path = self.data_path();
-        if offset % groups::GROUP_LEN != 0 {
-            return Err(SealedBlobError::malformed(path, format!("leaf at {offset} is not group-aligned")));
+        if !offset.is_multiple_of(groups::GROUP_LEN) {
+            return Err(SealedBlobError::malformed(
+                path,
+                format!("leaf at {offset} is not group-aligned"),
+            ));
         }
         {
             let mut inner = self.lock();
@@ -221,7 +231,10 @@ impl Entry {
             for (i, piece) in data.chunks(groups::GROUP_LEN as usize).enumerate() {
                 let index = first + i as u64;
                 if piece.len() as u64 != groups::len(size, index) {
-                    return Err(SealedBlobError::malformed(path, format!("leaf at {offset} is not whole groups")));
+                    return Err(SealedBlobError::malformed(
+                        path,
+                        format!("leaf at {offset} is not whole groups"),
+                    ));
                 }
                 if inner.present.contains(&index) {
                     continue;
@@ -229,7 +242,15 @@ impl Entry {
                 let Some(files) = inner.files.as_ref() else {
                     return Ok(());
                 };
-                groups::write(&self.cipher, &files.data, &path, &self.hash, index, piece, scratch)?;
+                groups::write(
+                    &self.cipher,
+                    &files.data,
+                    &path,
+                    &self.hash,
+                    index,
+                    piece,
+                    scratch,
+                )?;
                 written |= Groups::from(index..index + 1);
                 inner.unsynced += piece.len() as u64;
             }
@@ -282,14 +303,24 @@ impl Entry {
             return Err(SealedBlobError::io(
                 "read",
                 self.data_path(),
-                std::io::Error::new(std::io::ErrorKind::NotFound, format!("chunk group {index} is not present")),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("chunk group {index} is not present"),
+                ),
             ));
         }
         self.open_files(&mut inner)?;
         let Some(files) = inner.files.as_ref() else {
             return Err(SealedBlobError::malformed(self.data_path(), "not open"));
         };
-        let read = groups::read(&self.cipher, &files.data, &self.data_path(), &self.hash, inner.size, index);
+        let read = groups::read(
+            &self.cipher,
+            &files.data,
+            &self.data_path(),
+            &self.hash,
+            inner.size,
+            index,
+        );
         if let Err(e @ SealedBlobError::Tampered { .. }) = &read {
             tracing::error!(blob = %self.hash.fmt_short(), error = %e, "dropping a chunk group that failed authentication; the blob is partial and fetched again");
             // One bad group suggests others (a swap damages two): check them all once, now.
@@ -313,10 +344,19 @@ impl Entry {
         for range in inner.present.iter() {
             let (start, end) = match range {
                 range_collections::range_set::RangeSetRange::Range(r) => (*r.start, *r.end),
-                range_collections::range_set::RangeSetRange::RangeFrom(r) => (*r.start, groups::count(inner.size)),
+                range_collections::range_set::RangeSetRange::RangeFrom(r) => {
+                    (*r.start, groups::count(inner.size))
+                }
             };
             for index in start..end {
-                let read = groups::read(&self.cipher, &files.data, &self.data_path(), &self.hash, inner.size, index);
+                let read = groups::read(
+                    &self.cipher,
+                    &files.data,
+                    &self.data_path(),
+                    &self.hash,
+                    inner.size,
+                    index,
+                );
                 if let Err(e @ SealedBlobError::Tampered { .. }) = read {
                     tracing::error!(blob = %self.hash.fmt_short(), error = %e, "dropping a chunk group that failed authentication");
                     bad.push(index);
@@ -372,7 +412,8 @@ impl Entry {
             if self.dir.exists() {
                 std::fs::rename(&self.dir, &old).map_err(|e| SealedBlobError::io("rename", &self.dir, e))?;
             }
-            std::fs::rename(staged, &self.dir).map_err(|e| SealedBlobError::io("rename onto", &self.dir, e))?;
+            std::fs::rename(staged, &self.dir)
+                .map_err(|e| SealedBlobError::io("rename onto", &self.dir, e))?;
             if let Some(parent) = self.dir.parent() {
                 files::sync_dir(parent)?;
             }

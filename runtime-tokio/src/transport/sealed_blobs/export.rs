@@ -70,7 +70,11 @@ pub(crate) async fn bao(entry: Option<Arc<Entry>>, ranges: ChunkRanges, mut tx: 
 }
 
 /// Sends the byte `ranges` of the blob, clipped to its size, as plain leaves.
-pub(crate) async fn ranges(entry: Option<Arc<Entry>>, ranges: RangeSet2<u64>, mut tx: mpsc::Sender<ExportRangesItem>) {
+pub(crate) async fn ranges(
+    entry: Option<Arc<Entry>>,
+    ranges: RangeSet2<u64>,
+    mut tx: mpsc::Sender<ExportRangesItem>,
+) {
     let Some(entry) = entry.filter(|e| e.is_stored()) else {
         tx.send(ExportRangesItem::Error(not_found().into())).await.ok();
         return;
@@ -125,7 +129,11 @@ async fn send_ranges(
 }
 
 /// Writes the whole blob to `target` (absolute), as the explicit export `get_blob` asks for.
-pub(crate) async fn path(entry: Option<Arc<Entry>>, target: std::path::PathBuf, mut tx: mpsc::Sender<ExportProgressItem>) {
+pub(crate) async fn path(
+    entry: Option<Arc<Entry>>,
+    target: std::path::PathBuf,
+    mut tx: mpsc::Sender<ExportProgressItem>,
+) {
     let Some(entry) = entry.filter(|e| e.is_stored()) else {
         tx.send(ExportProgressItem::Error(not_found().into())).await.ok();
         return;
@@ -144,11 +152,17 @@ async fn write_to(
     tx: &mut mpsc::Sender<ExportProgressItem>,
 ) -> std::io::Result<()> {
     if !target.is_absolute() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "path is not absolute"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "path is not absolute",
+        ));
     }
     let bitfield = entry.bitfield();
     if !bitfield.is_complete() {
-        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "blob is not complete"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "blob is not complete",
+        ));
     }
     let size = bitfield.size();
     if let Some(parent) = target.parent() {

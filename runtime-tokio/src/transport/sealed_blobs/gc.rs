@@ -81,7 +81,9 @@ pub(crate) async fn delete(
     }
     let (tx, rx) = oneshot::channel();
     commands
-        .send(Command::DeleteBlobs((BlobDeleteRequest { hashes, force }, tx).into()))
+        .send(Command::DeleteBlobs(
+            (BlobDeleteRequest { hashes, force }, tx).into(),
+        ))
         .await?;
     rx.await??;
     Ok(())

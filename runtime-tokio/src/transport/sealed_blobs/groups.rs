@@ -33,7 +33,8 @@ pub(crate) fn count(size: u64) -> u64 {
 
 /// The plaintext length of group `index` of a blob of `size` bytes (0 past the end).
 pub(crate) fn len(size: u64, index: u64) -> u64 {
-    size.saturating_sub(index.saturating_mul(GROUP_LEN)).min(GROUP_LEN)
+    size.saturating_sub(index.saturating_mul(GROUP_LEN))
+        .min(GROUP_LEN)
 }
 
 /// The BLAKE3 chunks of `groups` in a blob of `size` bytes.
@@ -94,7 +95,10 @@ pub(crate) fn read(
 ) -> Result<bytes::Bytes, SealedBlobError> {
     let plain_len = len(size, index);
     if plain_len == 0 {
-        return Err(SealedBlobError::malformed(path, format!("no group {index} in {size} bytes")));
+        return Err(SealedBlobError::malformed(
+            path,
+            format!("no group {index} in {size} bytes"),
+        ));
     }
     // Bounded: at most one slot.
     let mut sealed = vec![0u8; plain_len as usize + OVERHEAD];

@@ -55,7 +55,13 @@ pub(crate) async fn bao(
             let item = match rx.recv().await {
                 Ok(Some(item)) => item,
                 Ok(None) => return Ok(()),
-                Err(e) => return Err(SealedBlobError::io("receive", entry.data_path(), std::io::Error::other(e))),
+                Err(e) => {
+                    return Err(SealedBlobError::io(
+                        "receive",
+                        entry.data_path(),
+                        std::io::Error::other(e),
+                    ));
+                }
             };
             match item {
                 BaoContentItem::Parent(p) => entry.write_parent(p.node, &p.pair)?,
@@ -90,15 +96,19 @@ pub(crate) fn stage_file(cipher: &BlobCipher, tmp: &Path, path: &Path) -> Result
         .map_err(|e| SealedBlobError::io("stat", path, e))?
         .len();
     let outboard_path = tmp.join("outboard");
-    let outboard_file =
-        std::fs::File::create(&outboard_path).map_err(|e| SealedBlobError::io("create", &outboard_path, e))?;
+    let outboard_file = std::fs::File::create(&outboard_path)
+        .map_err(|e| SealedBlobError::io("create", &outboard_path, e))?;
     outboard_file
         .set_len(tree(size).outboard_size())
         .map_err(|e| SealedBlobError::io("extend", &outboard_path, e))?;
     let reader = std::io::BufReader::with_capacity(1 << 20, open()?.take(size));
     // The root is not known yet; `save` does not use it.
-    let root = bao_tree::io::sync::outboard(reader, tree(size), FileOutboard::new(&Hash::EMPTY, size, &outboard_file))
-        .map_err(|e| SealedBlobError::io("read", path, e))?;
+    let root = bao_tree::io::sync::outboard(
+        reader,
+        tree(size),
+        FileOutboard::new(&Hash::EMPTY, size, &outboard_file),
+    )
+    .map_err(|e| SealedBlobError::io("read", path, e))?;
     outboard_file
         .sync_all()
         .map_err(|e| SealedBlobError::io("sync", &outboard_path, e))?;
@@ -130,13 +140,18 @@ fn seal_groups(
     let mut hasher = blake3::Hasher::new();
     for index in 0..groups::count(size) {
         let len = groups::len(size, index) as usize;
-        source
-            .read_exact(&mut plain[..len])
-            .map_err(|e| SealedBlobError::io("read", &path, std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+        source.read_exact(&mut plain[..len]).map_err(|e| {
+            SealedBlobError::io(
+                "read",
+                &path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
         hasher.update(&plain[..len]);
         sealed.clear();
         cipher.seal_into(Aad::Group { hash, index }, &plain[..len], &mut sealed);
-        out.write_all(&sealed).map_err(|e| SealedBlobError::io("write", &path, e))?;
+        out.write_all(&sealed)
+            .map_err(|e| SealedBlobError::io("write", &path, e))?;
     }
     if hasher.finalize().as_bytes() != hash.as_bytes() {
         return Err(SealedBlobError::io(
@@ -158,7 +173,10 @@ fn finish(cipher: &BlobCipher, tmp: &Path, hash: Hash, size: u64) -> Result<Stag
         size,
         present: Groups::from(0..groups::count(size)),
     };
-    write_file(&tmp.join("state"), &state.encode(cipher, &cipher.entry_name(&hash)))?;
+    write_file(
+        &tmp.join("state"),
+        &state.encode(cipher, &cipher.entry_name(&hash)),
+    )?;
     super::files::sync_dir(tmp)?;
     Ok(Staged {
         dir: tmp.to_path_buf(),
@@ -184,7 +202,9 @@ pub(crate) async fn collect_stream(
         match rx.recv().await {
             Ok(Some(ImportByteStreamUpdate::Bytes(bytes))) => {
                 out.extend_from_slice(&bytes);
-                tx.try_send(AddProgressItem::CopyProgress(out.len() as u64)).await.ok();
+                tx.try_send(AddProgressItem::CopyProgress(out.len() as u64))
+                    .await
+                    .ok();
             }
             Ok(Some(ImportByteStreamUpdate::Done)) => return Ok(out.into()),
             Ok(None) => {

@@ -77,7 +77,12 @@ pub fn settle(
             runtime.block_on(settle_async(&storage, &candidates, target.as_ref()))
         })
         .join()
-        .unwrap_or_else(|_| Err(SealedBlobError::malformed("blob re-encryption", "the thread panicked")))
+        .unwrap_or_else(|_| {
+            Err(SealedBlobError::malformed(
+                "blob re-encryption",
+                "the thread panicked",
+            ))
+        })
     })
 }
 
@@ -96,14 +101,15 @@ async fn settle_async(
     let source: Option<Source> = match (sealed_key, target) {
         (Some(found), Some(key)) if found == key.id() => None,
         (Some(found), _) => {
-            let key = candidates
-                .iter()
-                .find(|k| k.id() == found)
-                .ok_or_else(|| SealedBlobError::WrongKey {
-                    path: files::Layout::new(&sealed).keycheck,
-                    found: found.to_string(),
-                    given: target.map_or_else(|| "none".to_owned(), |k| k.id().to_string()),
-                })?;
+            let key =
+                candidates
+                    .iter()
+                    .find(|k| k.id() == found)
+                    .ok_or_else(|| SealedBlobError::WrongKey {
+                        path: files::Layout::new(&sealed).keycheck,
+                        found: found.to_string(),
+                        given: target.map_or_else(|| "none".to_owned(), |k| k.id().to_string()),
+                    })?;
             Some(Source::Sealed(key.clone()))
         }
         (None, Some(_)) if plain.join("blobs.db").exists() => Some(Source::Plain),
@@ -140,7 +146,11 @@ async fn open(dir: &Path, key: Option<&DataKey>) -> Result<Store, SealedBlobErro
 }
 
 /// Steps 1 to 3 of the module docs.
-async fn rekey(storage: &Path, source: &Source, target: Option<&DataKey>) -> Result<BlobRekeyReport, SealedBlobError> {
+async fn rekey(
+    storage: &Path,
+    source: &Source,
+    target: Option<&DataKey>,
+) -> Result<BlobRekeyReport, SealedBlobError> {
     let staging = storage.join(STAGING_DIR);
     files::remove_dir(&staging)?;
     std::fs::create_dir_all(&staging).map_err(|e| SealedBlobError::io("create", &staging, e))?;
@@ -173,7 +183,11 @@ async fn copy(from: &Store, to: &Store) -> Result<BlobRekeyReport, SealedBlobErr
     let mut report = BlobRekeyReport::default();
     let hashes = from.blobs().list().hashes().await.map_err(|e| fail("list", &e))?;
     for hash in hashes {
-        let bitfield = from.blobs().observe(hash).await.map_err(|e| fail("observe", &e))?;
+        let bitfield = from
+            .blobs()
+            .observe(hash)
+            .await
+            .map_err(|e| fail("observe", &e))?;
         let ranges = if bitfield.is_complete() {
             ChunkRanges::all()
         } else {
@@ -188,7 +202,12 @@ async fn copy(from: &Store, to: &Store) -> Result<BlobRekeyReport, SealedBlobErr
             let content = match item {
                 EncodedItem::Size(size) => {
                     let Some(size) = NonZeroU64::new(size) else { break };
-                    handle = Some(to.blobs().import_bao(hash, size, 32).await.map_err(|e| fail("import", &e))?);
+                    handle = Some(
+                        to.blobs()
+                            .import_bao(hash, size, 32)
+                            .await
+                            .map_err(|e| fail("import", &e))?,
+                    );
                     continue;
                 }
                 EncodedItem::Parent(p) => BaoContentItem::Parent(p),
@@ -206,7 +225,11 @@ async fn copy(from: &Store, to: &Store) -> Result<BlobRekeyReport, SealedBlobErr
         }
         if let Some(handle) = handle {
             drop(handle.tx);
-            handle.rx.await.map_err(|e| fail("import", &e))?.map_err(|e| fail("import", &e))?;
+            handle
+                .rx
+                .await
+                .map_err(|e| fail("import", &e))?
+                .map_err(|e| fail("import", &e))?;
             report.blobs += 1;
         }
     }
@@ -248,13 +271,17 @@ fn roll_forward(storage: &Path) -> Result<(), SealedBlobError> {
     let known = |name: Option<&str>| match name {
         Some(PLAIN_DIR) => Ok(PLAIN_DIR),
         Some(SEALED_DIR) => Ok(SEALED_DIR),
-        _ => Err(SealedBlobError::malformed(&commit, "not a blob re-encryption marker")),
+        _ => Err(SealedBlobError::malformed(
+            &commit,
+            "not a blob re-encryption marker",
+        )),
     };
     let (from, to) = (known(lines.next())?, known(lines.next())?);
     let staged = staging.join("store");
     if staged.exists() {
         files::remove_dir(&storage.join(to))?;
-        std::fs::rename(&staged, storage.join(to)).map_err(|e| SealedBlobError::io("rename onto", storage.join(to), e))?;
+        std::fs::rename(&staged, storage.join(to))
+            .map_err(|e| SealedBlobError::io("rename onto", storage.join(to), e))?;
         files::sync_dir(storage)?;
     }
     if from != to {

@@ -61,7 +61,10 @@ impl<F: Borrow<File>> Outboard for FileOutboard<F> {
         let mut right = [0u8; 32];
         left.copy_from_slice(&pair[..32]);
         right.copy_from_slice(&pair[32..]);
-        Ok(Some((blake3::Hash::from_bytes(left), blake3::Hash::from_bytes(right))))
+        Ok(Some((
+            blake3::Hash::from_bytes(left),
+            blake3::Hash::from_bytes(right),
+        )))
     }
 }
 

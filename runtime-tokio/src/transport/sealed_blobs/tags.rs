@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use iroh_blobs::api::Tag;
 use iroh_blobs::HashAndFormat;
+use iroh_blobs::api::Tag;
 
 use super::cipher::{Aad, BlobCipher};
 use super::error::SealedBlobError;
@@ -36,10 +36,12 @@ impl Tags {
         let sealed = bytes
             .strip_prefix(&MAGIC[..])
             .ok_or_else(|| SealedBlobError::malformed(path, "not a tags file"))?;
-        let plain = cipher.open(Aad::Tags, sealed).ok_or_else(|| SealedBlobError::Tampered {
-            path: path.to_path_buf(),
-            what: "tags".to_owned(),
-        })?;
+        let plain = cipher
+            .open(Aad::Tags, sealed)
+            .ok_or_else(|| SealedBlobError::Tampered {
+                path: path.to_path_buf(),
+                what: "tags".to_owned(),
+            })?;
         let list: Vec<(Tag, HashAndFormat)> =
             postcard::from_bytes(&plain).map_err(|e| SealedBlobError::malformed(path, e.to_string()))?;
         Ok(Tags {
@@ -59,7 +61,8 @@ impl Tags {
             return Ok(());
         }
         let list: Vec<(&Tag, &HashAndFormat)> = self.map.iter().collect();
-        let plain = postcard::to_allocvec(&list).map_err(|e| SealedBlobError::malformed(path, e.to_string()))?;
+        let plain =
+            postcard::to_allocvec(&list).map_err(|e| SealedBlobError::malformed(path, e.to_string()))?;
         let mut out = MAGIC.to_vec();
         cipher.seal_into(Aad::Tags, &plain, &mut out);
         files::replace(path, &out)?;

@@ -83,7 +83,12 @@ async fn import_export_ranges_and_no_plaintext_on_disk() {
         .expect("ranges");
     assert_eq!(part, data[16_000..40_000]);
     // A bao stream for another store verifies against the hash.
-    let bao = store.blobs().export_bao(hash, ChunkRanges::all()).bao_to_vec().await.unwrap();
+    let bao = store
+        .blobs()
+        .export_bao(hash, ChunkRanges::all())
+        .bao_to_vec()
+        .await
+        .unwrap();
     let mem = MemStore::new();
     mem.blobs()
         .import_bao_bytes(hash, ChunkRanges::all(), bao)
@@ -93,14 +98,22 @@ async fn import_export_ranges_and_no_plaintext_on_disk() {
     // Plain file import (two passes) gives the same hash.
     let source = dir.path().join("source.bin");
     std::fs::write(&source, &data).unwrap();
-    let again = store.blobs().add_path(&source).temp_tag().await.expect("add path");
+    let again = store
+        .blobs()
+        .add_path(&source)
+        .temp_tag()
+        .await
+        .expect("add path");
     assert_eq!(again.hash(), hash);
     std::fs::remove_file(&source).unwrap();
     store.shutdown().await.unwrap();
     for path in files_under(dir.path()) {
         let bytes = std::fs::read(&path).unwrap();
         assert!(!contains(&bytes, b"marmalade"), "plaintext in {}", path.display());
-        assert!(!path.to_string_lossy().contains(&hash.to_hex()), "hash in a file name");
+        assert!(
+            !path.to_string_lossy().contains(&hash.to_hex()),
+            "hash in a file name"
+        );
     }
 }
 
@@ -111,10 +124,19 @@ async fn a_partial_blob_is_observed_and_resumes_across_a_reopen() {
     let source = MemStore::new();
     let hash = source.blobs().add_slice(&data).temp_tag().await.unwrap().hash();
     let first = ChunkRanges::from(ChunkNum(0)..ChunkNum(48)); // groups 0..3
-    let bao = source.blobs().export_bao(hash, first.clone()).bao_to_vec().await.unwrap();
+    let bao = source
+        .blobs()
+        .export_bao(hash, first.clone())
+        .bao_to_vec()
+        .await
+        .unwrap();
     {
         let store = open(dir.path(), &key(2), None).await.expect("open");
-        store.blobs().import_bao_bytes(hash, first.clone(), bao).await.expect("import");
+        store
+            .blobs()
+            .import_bao_bytes(hash, first.clone(), bao)
+            .await
+            .expect("import");
         let bitfield = store.blobs().observe(hash).await.expect("observe");
         assert_eq!(bitfield.ranges, first);
         assert!(!bitfield.is_complete());
@@ -128,10 +150,24 @@ async fn a_partial_blob_is_observed_and_resumes_across_a_reopen() {
     let bitfield = store.blobs().observe(hash).await.expect("observe");
     assert_eq!(bitfield.ranges, first, "the groups present survive a reopen");
     // An observer sees the rest arrive.
-    let mut updates = store.blobs().observe(hash).stream().await.expect("observe stream");
+    let mut updates = store
+        .blobs()
+        .observe(hash)
+        .stream()
+        .await
+        .expect("observe stream");
     let rest = ChunkRanges::from(ChunkNum(48)..);
-    let bao = source.blobs().export_bao(hash, rest.clone()).bao_to_vec().await.unwrap();
-    store.blobs().import_bao_bytes(hash, rest, bao).await.expect("rest");
+    let bao = source
+        .blobs()
+        .export_bao(hash, rest.clone())
+        .bao_to_vec()
+        .await
+        .unwrap();
+    store
+        .blobs()
+        .import_bao_bytes(hash, rest, bao)
+        .await
+        .expect("rest");
     let mut complete = false;
     while let Some(bitfield) = updates.next().await {
         if bitfield.is_complete() {
@@ -148,8 +184,20 @@ async fn a_partial_blob_is_observed_and_resumes_across_a_reopen() {
 async fn tags_persist_and_deletes_remove_files() {
     let dir = tempfile::tempdir().unwrap();
     let (store, commands) = open_with_commands(dir.path(), &key(3), None).await.expect("open");
-    let a = store.blobs().add_slice(content(100)).temp_tag().await.unwrap().hash();
-    let b = store.blobs().add_slice(content(70_000)).temp_tag().await.unwrap().hash();
+    let a = store
+        .blobs()
+        .add_slice(content(100))
+        .temp_tag()
+        .await
+        .unwrap()
+        .hash();
+    let b = store
+        .blobs()
+        .add_slice(content(70_000))
+        .temp_tag()
+        .await
+        .unwrap()
+        .hash();
     store.tags().set("keep/a", HashAndFormat::raw(a)).await.unwrap();
     store.tags().set("keep/b", HashAndFormat::raw(b)).await.unwrap();
     store.tags().delete("keep/b").await.unwrap();
@@ -172,7 +220,10 @@ async fn tags_persist_and_deletes_remove_files() {
         .collect()
         .await;
     assert_eq!(tags.len(), 1);
-    assert_eq!((&tags[0].name, tags[0].hash), (&iroh_blobs::api::Tag::from("keep/a"), a));
+    assert_eq!(
+        (&tags[0].name, tags[0].hash),
+        (&iroh_blobs::api::Tag::from("keep/a"), a)
+    );
     assert!(store.blobs().has(a).await.unwrap());
     assert!(!store.blobs().has(b).await.unwrap());
     store.shutdown().await.unwrap();
@@ -201,7 +252,10 @@ async fn tampered_groups_are_refused_and_dropped() {
         text = format!("{text}: {c}");
         cause = c.source();
     }
-    assert!(text.contains("failed authentication") && text.contains("data"), "{text}");
+    assert!(
+        text.contains("failed authentication") && text.contains("data"),
+        "{text}"
+    );
     assert!(text.contains("chunk group 1"), "{text}");
     let bitfield = store.blobs().observe(hash).await.unwrap();
     assert!(!bitfield.is_complete());
@@ -213,20 +267,36 @@ async fn tampered_groups_are_refused_and_dropped() {
     let source = MemStore::new();
     let _kept = source.blobs().add_slice(&data).temp_tag().await.unwrap();
     let missing = ChunkRanges::from(ChunkNum(16)..ChunkNum(32));
-    let bao = source.blobs().export_bao(hash, missing.clone()).bao_to_vec().await.unwrap();
-    store.blobs().import_bao_bytes(hash, missing, bao).await.expect("refetch");
+    let bao = source
+        .blobs()
+        .export_bao(hash, missing.clone())
+        .bao_to_vec()
+        .await
+        .unwrap();
+    store
+        .blobs()
+        .import_bao_bytes(hash, missing, bao)
+        .await
+        .expect("refetch");
     assert_eq!(export_all(&store, hash).await, data);
     store.shutdown().await.unwrap();
 
     // Swap groups 2 and 3 (full slots): both fail, never served swapped.
     let mut bytes = std::fs::read(&file).unwrap();
     let slot = SLOT_LEN as usize;
-    let (two, three) = (bytes[2 * slot..3 * slot].to_vec(), bytes[3 * slot..4 * slot].to_vec());
+    let (two, three) = (
+        bytes[2 * slot..3 * slot].to_vec(),
+        bytes[3 * slot..4 * slot].to_vec(),
+    );
     bytes[2 * slot..3 * slot].copy_from_slice(&three);
     bytes[3 * slot..4 * slot].copy_from_slice(&two);
     std::fs::write(&file, &bytes).unwrap();
     let store = open(dir.path(), &key(4), None).await.expect("reopen");
-    let served = store.blobs().export_bao(hash, ChunkRanges::all()).data_to_vec().await;
+    let served = store
+        .blobs()
+        .export_bao(hash, ChunkRanges::all())
+        .data_to_vec()
+        .await;
     assert!(served.is_err(), "served swapped groups");
     let tail = store
         .blobs()
@@ -248,7 +318,11 @@ async fn tampered_groups_are_refused_and_dropped() {
         .set_len(SLOT_LEN + 100)
         .unwrap();
     let store = open(dir.path(), &key(4), None).await.expect("reopen");
-    let err = store.blobs().export_ranges(hash, 0..2 * GROUP_LEN).concatenate().await;
+    let err = store
+        .blobs()
+        .export_ranges(hash, 0..2 * GROUP_LEN)
+        .concatenate()
+        .await;
     assert!(err.is_err(), "served past a truncation");
     let bitfield = store.blobs().observe(hash).await.unwrap();
     assert_eq!(bitfield.ranges, ChunkRanges::from(ChunkNum(0)..ChunkNum(16)));
@@ -264,7 +338,12 @@ async fn a_wrong_key_is_refused_naming_the_key_check() {
     let err = open(dir.path(), &key(6), None).await.expect_err("wrong key");
     assert!(matches!(err, SealedBlobError::WrongKey { .. }), "{err}");
     assert!(err.to_string().contains("keycheck"), "{err}");
-    open(dir.path(), &key(5), None).await.expect("right key").shutdown().await.unwrap();
+    open(dir.path(), &key(5), None)
+        .await
+        .expect("right key")
+        .shutdown()
+        .await
+        .unwrap();
 }
 
 /// HS-REST-5: a plain store's blobs and tags move into the sealed store; rotation re-seals
@@ -277,7 +356,11 @@ async fn migrate_rotate_and_decrypt() {
     let hash = {
         let plain = iroh_blobs::store::fs::FsStore::load(&plain_dir).await.unwrap();
         let hash = plain.blobs().add_slice(&data).temp_tag().await.unwrap().hash();
-        plain.tags().set("humansync/blob/x", HashAndFormat::raw(hash)).await.unwrap();
+        plain
+            .tags()
+            .set("humansync/blob/x", HashAndFormat::raw(hash))
+            .await
+            .unwrap();
         plain.shutdown().await.unwrap();
         hash
     };
@@ -285,7 +368,7 @@ async fn migrate_rotate_and_decrypt() {
     let path = storage.path().to_path_buf();
     let report = {
         let (path, old) = (path.clone(), old.clone());
-        tokio::task::spawn_blocking(move || migrate::settle(&path, &[old.clone()], Some(&old)))
+        tokio::task::spawn_blocking(move || migrate::settle(&path, std::slice::from_ref(&old), Some(&old)))
             .await
             .unwrap()
             .expect("migrate")
@@ -294,7 +377,11 @@ async fn migrate_rotate_and_decrypt() {
     assert!(!plain_dir.exists(), "the plain store is removed");
     let sealed_dir = migrate::store_dir(storage.path(), true);
     for file in files_under(&sealed_dir) {
-        assert!(!contains(&std::fs::read(&file).unwrap(), b"marmalade"), "{}", file.display());
+        assert!(
+            !contains(&std::fs::read(&file).unwrap(), b"marmalade"),
+            "{}",
+            file.display()
+        );
     }
     // Rotation: old key to new key.
     {
@@ -304,7 +391,10 @@ async fn migrate_rotate_and_decrypt() {
             .unwrap()
             .expect("rotate");
     }
-    assert!(open(&sealed_dir, &old, None).await.is_err(), "old key still opens");
+    assert!(
+        open(&sealed_dir, &old, None).await.is_err(),
+        "old key still opens"
+    );
     let store = open(&sealed_dir, &new, None).await.expect("new key");
     assert_eq!(export_all(&store, hash).await, data);
     let tags = store.tags().list().await.unwrap().collect::<Vec<_>>().await;
