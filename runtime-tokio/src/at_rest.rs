@@ -1,11 +1,14 @@
 //! Opening a node's store with its configured data key, migrating and rotating (HS-REST-2,
-//! HS-REST-5). Blocking: call before the runtime starts the node, or from `spawn_blocking`.
+//! HS-REST-5), documents and blobs alike (the blob store follows the document store's key:
+//! sealed under it, plain without one, `transport::sealed_blobs::migrate`). Blocking: call
+//! before the runtime starts the node, or from `spawn_blocking`.
 
 use std::path::Path;
 
 use crate::error::Error;
 use crate::keys::{self, DataKey, DeviceSecret, KeyId, KeySource};
 use crate::store::{DocStore, StoreError, StoreOptions};
+use crate::transport::sealed_blobs::{SealedBlobError, migrate};
 
 /// The store directory inside the storage directory.
 fn store_dir(storage: &Path) -> std::path::PathBuf {
@@ -23,29 +26,45 @@ fn key_error(e: keys::KeyError) -> Error {
     Error::Key(e)
 }
 
+fn blob_error(e: SealedBlobError) -> Error {
+    Error::Storage(e.to_string())
+}
+
 /// Opens the node's store under `storage` with the key `source` gives. A plain store is
 /// migrated (crash-safely) when a key is configured; a device-file rotation interrupted by a
 /// crash is finished (the store's key check says which of `data.key` / `data.key.next` it is
 /// sealed with).
 pub fn open_store(storage: &Path, source: &KeySource) -> Result<DocStore, Error> {
+    open_stores(storage, source).map(|(store, _)| store)
+}
+
+/// [`open_store`], also bringing the blob store under the same key (HS-REST-6: a plain blob
+/// store migrated, one under the other key of an interrupted rotation re-sealed) and returning
+/// that key, `None` for a plain node (its blobs stay in iroh-blobs' plain store).
+pub fn open_stores(storage: &Path, source: &KeySource) -> Result<(DocStore, Option<DataKey>), Error> {
     let dir = store_dir(storage);
     let options = StoreOptions::default();
     let Some(candidates) = keys::resolve(source, storage).map_err(key_error)? else {
-        return DocStore::open_with(&dir, options).map_err(store_error);
+        let store = DocStore::open_with(&dir, options).map_err(store_error)?;
+        migrate::settle(storage, &[], None).map_err(blob_error)?;
+        return Ok((store, None));
     };
     let mut last = None;
     for (i, key) in candidates.iter().enumerate() {
         match DocStore::open_keyed(&dir, options, Some(key)) {
             Ok(store) => {
+                migrate::settle(storage, &candidates, Some(key)).map_err(blob_error)?;
                 settle_device_keys(storage, source, i == 1)?;
-                return Ok(store);
+                return Ok((store, Some(key.clone())));
             }
             Err(e @ StoreError::WrongKey { .. }) => last = Some(e),
             Err(StoreError::NotEncrypted(_)) => {
                 tracing::warn!(dir = %dir.display(), "encrypting a plain store (migration)");
                 DocStore::rekey(&dir, options, None, Some(key)).map_err(store_error)?;
+                migrate::settle(storage, &candidates, Some(key)).map_err(blob_error)?;
                 settle_device_keys(storage, source, i == 1)?;
-                return DocStore::open_keyed(&dir, options, Some(key)).map_err(store_error);
+                let store = DocStore::open_keyed(&dir, options, Some(key)).map_err(store_error)?;
+                return Ok((store, Some(key.clone())));
             }
             Err(e) => return Err(store_error(e)),
         }
@@ -111,6 +130,9 @@ pub fn rotate_device_key(storage: &Path) -> Result<KeyId, Error> {
         }
         Err(e) => return Err(store_error(e)),
     }
+    // The blobs follow (a kill before this is finished by the next start's settle, which
+    // knows both keys until the next one is promoted).
+    migrate::settle(storage, &[current, next.clone()], Some(&next)).map_err(blob_error)?;
     settle_device_keys(storage, &KeySource::Device, true)?;
     Ok(next.id())
 }
@@ -136,6 +158,10 @@ pub fn rekey_storage(
         }
         other => first(other)?,
     };
+    // Blobs first: a kill after they committed leaves them under the new key, which running
+    // this again (it checks the blob store's key id) leaves alone.
+    let candidates: Vec<DataKey> = old.iter().cloned().collect();
+    migrate::settle(storage, &candidates, new_key.as_ref()).map_err(blob_error)?;
     let report = DocStore::rekey(
         &store_dir(storage),
         StoreOptions::default(),

@@ -68,7 +68,7 @@ pub mod store;
 pub mod transport;
 
 pub use anchor::PeerAddrs;
-pub use at_rest::{move_device_keys, open_store, rekey_storage, rotate_device_key};
+pub use at_rest::{move_device_keys, open_store, open_stores, rekey_storage, rotate_device_key};
 pub use automerge;
 pub use blob_progress::BlobProgress;
 pub use config::{ConfigError, HumanSyncConfig, RelayConfig};

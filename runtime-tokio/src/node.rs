@@ -104,9 +104,11 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
     };
     // HS-REST-2: the store is encrypted with the configured data key (migrated if plain).
     let (store_storage, data_key) = (storage.clone(), config.data_key.clone());
-    let store = tokio::task::spawn_blocking(move || crate::at_rest::open_store(&store_storage, &data_key))
-        .await
-        .map_err(|e| Error::Storage(format!("opening the store: {e}")))??;
+    // HS-REST-6: blobs are sealed under the same key (migrated from the plain store if needed).
+    let (store, blob_key) =
+        tokio::task::spawn_blocking(move || crate::at_rest::open_stores(&store_storage, &data_key))
+            .await
+            .map_err(|e| Error::Storage(format!("opening the store: {e}")))??;
     let mut startup = store.startup();
     // A new change log per start (HS-RESUME-1); 0 would turn resuming off.
     startup.log_epoch = u64::from_le_bytes(random32()[..8].try_into().unwrap_or([1; 8])) | 1;
@@ -148,7 +150,8 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
         // A gateway port mapping serves only a node that may be reached from outside.
         portmapper: !matches!(config.relay, RelayConfig::Disabled)
             && !config.bind_addr.is_some_and(|ip| ip.is_loopback()),
-        blobs_dir: storage.join("blobs"),
+        blobs_dir: crate::transport::sealed_blobs::migrate::store_dir(&storage, blob_key.is_some()),
+        blob_key,
         blob_gc: Some(crate::transport::BlobGc {
             interval: sweep_interval(config.blob_grace),
             keep,
@@ -459,12 +462,19 @@ impl Node {
     }
 
     /// A local path holding the blob's bytes, fetching it from a connected peer if missing.
+    /// The copy in `blobs-out/` is an explicit export: with encryption at rest it is the only
+    /// plaintext of the blob on disk (HS-REST-6). A blob whose sealed bytes fail authentication
+    /// when exported is partial from then on: it is fetched again from a peer once.
     pub async fn get_blob(&self, hash: BlobHash) -> Result<PathBuf, Error> {
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        self.send(Command::FetchBlob { hash, reply }).await?;
-        rx.await.map_err(|_| Error::Shutdown)??;
         let out = self.inner.blobs_out.join(hash.to_string());
-        if !out.exists() {
+        let mut attempt = 0;
+        loop {
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            self.send(Command::FetchBlob { hash, reply }).await?;
+            rx.await.map_err(|_| Error::Shutdown)??;
+            if out.exists() {
+                return Ok(out);
+            }
             std::fs::create_dir_all(&self.inner.blobs_out).map_err(|e| Error::Storage(e.to_string()))?;
             let (reply, rx) = tokio::sync::oneshot::channel();
             self.send(Command::ExportBlob {
@@ -473,9 +483,19 @@ impl Node {
                 reply,
             })
             .await?;
-            rx.await.map_err(|_| Error::Shutdown)??;
+            match rx.await.map_err(|_| Error::Shutdown)? {
+                Ok(()) => return Ok(out),
+                Err(e) if attempt == 0 => {
+                    tracing::warn!(%hash, error = %e, "exporting the blob failed; fetching what is missing again");
+                    let _ = std::fs::remove_file(&out);
+                    attempt += 1;
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&out);
+                    return Err(e);
+                }
+            }
         }
-        Ok(out)
     }
 
     /// How much of a blob is here now, without fetching it: the bytes of a transfer under way

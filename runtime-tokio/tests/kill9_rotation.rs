@@ -1,6 +1,7 @@
 //! kill -9 during key rotation (HS-REST-5): the test binary re-invokes itself as a child that
 //! rotates the device data key again and again (`rotation_child`), SIGKILLs it at a seeded random
-//! moment, and checks that the store opens with the device key source and holds every document.
+//! moment, and checks that the store opens with the device key source and holds every document,
+//! and that the sealed blob store (HS-REST-6) is under the same key with every blob and tag.
 //!
 //! `KILL9_ROTATION_ITERATIONS` (default 12) and `KILL9_SEED` override the defaults.
 
@@ -24,6 +25,63 @@ use rand_core::SeedableRng;
 
 const CHILD_ENV: &str = "HUMANSYNC_KILL9_ROTATION_CHILD";
 const DOCS: usize = 200;
+const BLOBS: u64 = 3;
+
+fn blob_bytes(n: u64) -> Vec<u8> {
+    (0..150_000u64)
+        .map(|i| (i * 7 + n * 13) as u8 ^ (i >> 9) as u8)
+        .collect()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Adds the test blobs, each kept by a tag, to the sealed blob store under `key`.
+fn add_blobs(storage: &Path, key: &humansync::DataKey) {
+    let dir = humansync::transport::sealed_blobs::migrate::store_dir(storage, true);
+    runtime().block_on(async {
+        let store = humansync::transport::sealed_blobs::open(&dir, key, None)
+            .await
+            .unwrap();
+        for n in 0..BLOBS {
+            let tag = store.blobs().add_slice(blob_bytes(n)).temp_tag().await.unwrap();
+            store.tags().set(format!("blob/{n}"), &tag).await.unwrap();
+        }
+        store.sync_db().await.unwrap();
+        store.shutdown().await.unwrap();
+    });
+}
+
+/// Every test blob is whole under `key` and kept by its tag; returns an error message if not.
+fn check_blobs(storage: &Path, key: &humansync::DataKey) -> Result<(), String> {
+    let dir = humansync::transport::sealed_blobs::migrate::store_dir(storage, true);
+    runtime().block_on(async {
+        let store = humansync::transport::sealed_blobs::open(&dir, key, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        for n in 0..BLOBS {
+            let tag = store
+                .tags()
+                .get(format!("blob/{n}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            let tag = tag.ok_or(format!("tag blob/{n} missing"))?;
+            let bytes = store
+                .blobs()
+                .get_bytes(tag.hash)
+                .await
+                .map_err(|e| e.to_string())?;
+            if bytes != blob_bytes(n) {
+                return Err(format!("blob {n} differs"));
+            }
+        }
+        store.shutdown().await.map_err(|e| e.to_string())
+    })
+}
 
 /// The rotator. Runs only when re-invoked by [`kill9_during_rotation`] with the storage path.
 #[test]
@@ -97,6 +155,9 @@ fn kill9_during_rotation() {
         store.apply(&batch).unwrap();
         store.close().unwrap();
     }
+    let (store, key) = humansync::open_stores(storage.path(), &KeySource::DeviceFile).unwrap();
+    store.close().unwrap();
+    add_blobs(storage.path(), &key.unwrap());
     let (mut rotations, mut interrupted, mut committed) = (0, 0, 0);
     for it in 0..iterations {
         let writer = Writer::spawn("rotation_child", CHILD_ENV, storage.path().display().to_string());
@@ -106,9 +167,16 @@ fn kill9_during_rotation() {
         let next = storage.path().join("data.key.next").exists();
         interrupted += u64::from(staged || next);
         committed += u64::from(storage.path().join("store/rekey/COMMIT").exists());
+        interrupted += u64::from(storage.path().join("blobs-rekey").exists());
+        committed += u64::from(storage.path().join("blobs-rekey/COMMIT").exists());
 
-        let store = humansync::open_store(storage.path(), &KeySource::DeviceFile)
+        let (store, key) = humansync::open_stores(storage.path(), &KeySource::DeviceFile)
             .unwrap_or_else(|e| panic!("iteration {it}: reopen failed: {e}"));
+        assert!(
+            !storage.path().join("blobs-rekey").exists(),
+            "iteration {it}: blob staging left behind"
+        );
+        check_blobs(storage.path(), &key.unwrap()).unwrap_or_else(|e| panic!("iteration {it}: blobs: {e}"));
         assert!(
             !storage.path().join("data.key.next").exists(),
             "iteration {it}: rotation left unsettled"

@@ -243,6 +243,7 @@ async fn mdns_node(seed: u8, other: u8) -> Node {
         portmapper: false,
         blobs_dir: dir.path().join("blobs"),
         blob_gc: None,
+        blob_key: None,
     };
     let transport = Transport::bind(config, gate.clone(), tx).await.expect("bind");
     Node {

@@ -148,7 +148,11 @@ async fn transport(seed: u8, peer: DeviceId, dir: &std::path::Path) -> (Arc<Tran
         let mut rx = rx;
         while rx.recv().await.is_some() {}
     });
-    let config = TransportConfig::local(key, dir.join(format!("blobs-{seed}")));
+    let mut config = TransportConfig::local(key, dir.join(format!("blobs-{seed}")));
+    // Sealed blobs (HS-REST-6) unless HUMANSYNC_BENCH_ENCRYPTION=off, as the benchmark nodes.
+    if !matches!(humansync_benchkit::node::data_key(), humansync::KeySource::Off) {
+        config.blob_key = Some(humansync::DataKey::from_bytes([seed ^ 0x5A; 32]));
+    }
     let t = Transport::bind(config, gate, tx).await.expect("bind");
     (Arc::new(t), me)
 }

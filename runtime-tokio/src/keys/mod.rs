@@ -2,7 +2,7 @@
 //!
 //! One random 256-bit [`DataKey`] protects a device's store. It is never used directly: HKDF-SHA256
 //! derives one subkey per purpose ([`Purpose`]) — document-store records (AES-256-GCM), file
-//! names (keyed BLAKE3), blob bytes (reserved, see SPEC.md) and the key check that lets a store
+//! names (keyed BLAKE3), blob bytes (the sealed blob store, HS-REST-6) and the key check that lets a store
 //! tell a wrong key from corruption. Where the key comes from is [`KeySource`] (source.rs); where
 //! a device keeps its own secrets (files or the OS keychain) is device.rs; rotation re-encrypts a
 //! store under a new key ([`crate::store::DocStore::rekey`]).
@@ -33,9 +33,9 @@ pub enum Purpose {
     /// AES-256-GCM key of every document-store record (documents, sync states, log, index,
     /// cursors, blob ages).
     DocRecords,
-    /// Keyed BLAKE3 key naming document files (names reveal no document id).
+    /// Keyed BLAKE3 key naming document files and blob entries (names reveal no id or hash).
     FileNames,
-    /// Blob bytes (reserved: blobs are not encrypted yet, see SPEC.md HS-REST-6).
+    /// AES-256-GCM key of the sealed blob store: chunk groups, blob states, tags (HS-REST-6).
     BlobBytes,
     /// The key id stored next to an encrypted store to recognise a wrong key.
     KeyCheck,

@@ -1,6 +1,7 @@
-//! The blob store, opened again when its database stops (issue 20).
+//! The blob store, opened again when its database stops (issue 20). The same for the sealed
+//! store (sealed_blobs/), whose actor stops only with the node.
 //!
-//! iroh-blobs' `FsStore` runs its metadata database in an actor that ends for good when a
+//! iroh-blobs' `Store` runs its metadata database in an actor that ends for good when a
 //! commit fails — on a full disk, for one — and every later call then fails with an rpc error:
 //! without this, only a restart brought blobs back. Every call goes through
 //! [`BlobStore::get`]; after a failed call, [`BlobStore::revive`] asks the database for a sync,
@@ -15,8 +16,8 @@ use iroh::endpoint::Connection;
 use iroh::protocol::{AcceptError, ProtocolHandler};
 use iroh_blobs::BlobsProtocol;
 use iroh_blobs::api::RequestError;
+use iroh_blobs::api::Store;
 use iroh_blobs::provider::events::EventSender;
-use iroh_blobs::store::fs::FsStore;
 
 use super::BlobGc;
 use super::error::TransportError;
@@ -25,8 +26,10 @@ use super::error::TransportError;
 #[derive(Debug)]
 pub(crate) struct BlobStore {
     /// The store and its generation (how many times it was opened again).
-    current: RwLock<(u64, FsStore)>,
+    current: RwLock<(u64, Store)>,
     dir: PathBuf,
+    /// The data key of a sealed store (HS-REST-6), `None` for a plain one.
+    key: Option<crate::keys::DataKey>,
     gc: Option<BlobGc>,
     /// One re-open at a time.
     reopening: tokio::sync::Mutex<()>,
@@ -34,22 +37,27 @@ pub(crate) struct BlobStore {
 
 impl BlobStore {
     /// Opens (or creates) the store under `dir`.
-    pub(crate) async fn open(dir: PathBuf, gc: Option<BlobGc>) -> Result<BlobStore, TransportError> {
-        let store = super::blobs::open(&dir, gc.clone()).await?;
+    pub(crate) async fn open(
+        dir: PathBuf,
+        key: Option<crate::keys::DataKey>,
+        gc: Option<BlobGc>,
+    ) -> Result<BlobStore, TransportError> {
+        let store = super::blobs::open(&dir, key.as_ref(), gc.clone()).await?;
         Ok(BlobStore {
             current: RwLock::new((0, store)),
             dir,
+            key,
             gc,
             reopening: tokio::sync::Mutex::new(()),
         })
     }
 
     /// The store to make a call on now.
-    pub(crate) fn get(&self) -> FsStore {
+    pub(crate) fn get(&self) -> Store {
         self.current().1
     }
 
-    fn current(&self) -> (u64, FsStore) {
+    fn current(&self) -> (u64, Store) {
         // A panic while holding the lock cannot leave the handle half-written.
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -71,7 +79,7 @@ impl BlobStore {
         tracing::warn!(dir = %self.dir.display(), "the blob store stopped (its database failed, see the log above); opening it again");
         // Its database is gone: this only ends the store's own tasks.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(3), current.shutdown()).await;
-        match super::blobs::open(&self.dir, self.gc.clone()).await {
+        match super::blobs::open(&self.dir, self.key.as_ref(), self.gc.clone()).await {
             Ok(store) => {
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = (generation + 1, store);
                 tracing::info!("blob store open again");
@@ -98,7 +106,7 @@ impl BlobStore {
     /// database, is reported as a full disk (see [`BlobStore::name_the_cause`]).
     pub(crate) async fn call<T, F, Fut>(&self, needed: u64, call: F) -> Result<T, TransportError>
     where
-        F: Fn(FsStore) -> Fut,
+        F: Fn(Store) -> Fut,
         Fut: std::future::Future<Output = Result<T, TransportError>>,
     {
         let (generation, store) = self.current();

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use humansync_protocol::BlobHash;
 use iroh::endpoint::Connection;
+use iroh_blobs::api::Store;
 use iroh_blobs::api::remote::GetProgressItem;
 use iroh_blobs::store::fs::FsStore;
 use n0_future::StreamExt;
@@ -43,11 +44,22 @@ fn tag_name(hash: BlobHash) -> String {
     format!("{HELD_PREFIX}{hash}")
 }
 
-/// Opens (or creates) the store under `dir`, with its garbage collection when `gc` is given.
-pub(crate) async fn open(dir: &Path, gc: Option<super::BlobGc>) -> Result<FsStore, TransportError> {
+/// Opens (or creates) the store under `dir`, with its garbage collection when `gc` is given:
+/// the sealed store (sealed_blobs/, HS-REST-6) under `key`, else iroh-blobs' plain `FsStore`.
+pub(crate) async fn open(
+    dir: &Path,
+    key: Option<&crate::keys::DataKey>,
+    gc: Option<super::BlobGc>,
+) -> Result<Store, TransportError> {
+    if let Some(key) = key {
+        return super::sealed_blobs::open(dir, key, gc)
+            .await
+            .map_err(|e| TransportError::Store(Box::new(e)));
+    }
     let Some(gc) = gc else {
         return FsStore::load(dir)
             .await
+            .map(Store::from)
             .map_err(|e| TransportError::Store(e.into()));
     };
     let keep = gc.keep.clone();
@@ -70,11 +82,12 @@ pub(crate) async fn open(dir: &Path, gc: Option<super::BlobGc>) -> Result<FsStor
     });
     FsStore::load_with_opts(dir.join("blobs.db"), options)
         .await
+        .map(Store::from)
         .map_err(|e| TransportError::Store(e.into()))
 }
 
 /// Tags a blob as held and syncs the store's database.
-pub(crate) async fn keep(store: &FsStore, hash: BlobHash) -> Result<(), TransportError> {
+pub(crate) async fn keep(store: &Store, hash: BlobHash) -> Result<(), TransportError> {
     store
         .tags()
         .set(tag_name(hash), blobs_hash(hash))
@@ -84,7 +97,7 @@ pub(crate) async fn keep(store: &FsStore, hash: BlobHash) -> Result<(), Transpor
 }
 
 /// Removes a blob's held tag and syncs; returns its size if it was complete.
-pub(crate) async fn release(store: &FsStore, hash: BlobHash) -> Result<Option<u64>, TransportError> {
+pub(crate) async fn release(store: &Store, hash: BlobHash) -> Result<Option<u64>, TransportError> {
     let size = size(store, hash).await;
     store.tags().delete(tag_name(hash)).await.map_err(store_error)?;
     store.sync_db().await.map_err(store_error)?;
@@ -92,7 +105,7 @@ pub(crate) async fn release(store: &FsStore, hash: BlobHash) -> Result<Option<u6
 }
 
 /// Sets or removes a blob's pin tag and syncs.
-pub(crate) async fn pin(store: &FsStore, hash: BlobHash, pin: bool) -> Result<(), TransportError> {
+pub(crate) async fn pin(store: &Store, hash: BlobHash, pin: bool) -> Result<(), TransportError> {
     let name = format!("{PIN_PREFIX}{hash}");
     if pin {
         store
@@ -107,7 +120,7 @@ pub(crate) async fn pin(store: &FsStore, hash: BlobHash, pin: bool) -> Result<()
 }
 
 /// The hashes of the tags with `prefix`.
-async fn tagged(store: &FsStore, prefix: &str) -> Result<Vec<BlobHash>, TransportError> {
+async fn tagged(store: &Store, prefix: &str) -> Result<Vec<BlobHash>, TransportError> {
     let mut stream = store.tags().list_prefix(prefix).await.map_err(store_error)?;
     let mut out = Vec::new();
     while let Some(info) = stream.next().await {
@@ -117,7 +130,7 @@ async fn tagged(store: &FsStore, prefix: &str) -> Result<Vec<BlobHash>, Transpor
 }
 
 /// The held (tagged) blobs and the pinned ones.
-pub(crate) async fn kept(store: &FsStore) -> Result<(Vec<BlobHash>, Vec<BlobHash>), TransportError> {
+pub(crate) async fn kept(store: &Store) -> Result<(Vec<BlobHash>, Vec<BlobHash>), TransportError> {
     Ok((
         tagged(store, HELD_PREFIX).await?,
         tagged(store, PIN_PREFIX).await?,
@@ -125,7 +138,7 @@ pub(crate) async fn kept(store: &FsStore) -> Result<(Vec<BlobHash>, Vec<BlobHash
 }
 
 /// The size of a complete blob.
-pub(crate) async fn size(store: &FsStore, hash: BlobHash) -> Option<u64> {
+pub(crate) async fn size(store: &Store, hash: BlobHash) -> Option<u64> {
     match store.blobs().status(blobs_hash(hash)).await {
         Ok(iroh_blobs::api::blobs::BlobStatus::Complete { size }) => Some(size),
         _ => None,
@@ -133,7 +146,7 @@ pub(crate) async fn size(store: &FsStore, hash: BlobHash) -> Option<u64> {
 }
 
 /// How much of a blob the store holds: verified bytes present, the size if known, complete.
-pub(crate) async fn progress(store: &FsStore, hash: BlobHash) -> Result<crate::BlobProgress, TransportError> {
+pub(crate) async fn progress(store: &Store, hash: BlobHash) -> Result<crate::BlobProgress, TransportError> {
     let bitfield = store
         .blobs()
         .observe(blobs_hash(hash))
@@ -148,7 +161,7 @@ pub(crate) async fn progress(store: &FsStore, hash: BlobHash) -> Result<crate::B
 }
 
 /// Every blob entry in the store, complete or partial.
-pub(crate) async fn list(store: &FsStore) -> Result<Vec<BlobHash>, TransportError> {
+pub(crate) async fn list(store: &Store) -> Result<Vec<BlobHash>, TransportError> {
     let hashes = store.blobs().list().hashes().await.map_err(store_error)?;
     Ok(hashes.into_iter().map(blob_hash).collect())
 }
@@ -156,7 +169,7 @@ pub(crate) async fn list(store: &FsStore) -> Result<Vec<BlobHash>, TransportErro
 /// Imports the file at `path` (copied), tags it and syncs the store's database before returning.
 /// The temp tag returned keeps the blob from any sweep for as long as the caller holds it.
 pub(crate) async fn add(
-    store: &FsStore,
+    store: &Store,
     path: &Path,
 ) -> Result<(BlobHash, iroh_blobs::api::TempTag), TransportError> {
     let path = std::path::absolute(path)?;
@@ -177,7 +190,7 @@ pub(crate) async fn add(
 }
 
 /// True if the whole blob is in the store.
-pub(crate) async fn has(store: &FsStore, hash: BlobHash) -> bool {
+pub(crate) async fn has(store: &Store, hash: BlobHash) -> bool {
     store.blobs().has(blobs_hash(hash)).await.unwrap_or(false)
 }
 
@@ -185,7 +198,7 @@ pub(crate) async fn has(store: &FsStore, hash: BlobHash) -> bool {
 /// reporting cumulative payload bytes to `on_progress`. What arrives is kept even if the
 /// transfer breaks, so the next fetch resumes (HS-BLOB-2). Tags and syncs on completion.
 pub(crate) async fn fetch(
-    store: &FsStore,
+    store: &Store,
     conn: Connection,
     hash: BlobHash,
     mut on_progress: impl FnMut(u64) + Send,
@@ -212,7 +225,7 @@ pub(crate) async fn fetch(
 }
 
 /// Copies a complete blob out of the store to `to`.
-pub(crate) async fn export(store: &FsStore, hash: BlobHash, to: &Path) -> Result<(), TransportError> {
+pub(crate) async fn export(store: &Store, hash: BlobHash, to: &Path) -> Result<(), TransportError> {
     if !has(store, hash).await {
         return Err(TransportError::BlobMissing(hash));
     }

@@ -69,6 +69,9 @@ pub struct TransportConfig {
     pub blobs_dir: PathBuf,
     /// The blob store's garbage collection; `None` never deletes a blob.
     pub blob_gc: Option<BlobGc>,
+    /// With a data key, blobs are sealed at rest in the store at `blobs_dir` (HS-REST-6);
+    /// `None` keeps iroh-blobs' plain file store there.
+    pub blob_key: Option<crate::keys::DataKey>,
 }
 
 impl TransportConfig {
@@ -83,6 +86,7 @@ impl TransportConfig {
             portmapper: false,
             blobs_dir,
             blob_gc: None,
+            blob_key: None,
         }
     }
 

@@ -18,8 +18,10 @@ pub enum TransportError {
     /// The endpoint could not be configured or bound (bad address, port in use).
     #[error("binding the endpoint failed: {0}")]
     Bind(#[source] BoxError),
-    /// The blob store failed (open, add, read, export, tag, sync).
-    #[error("blob store: {0}")]
+    /// The blob store failed (open, add, read, export, tag, sync). The message carries the
+    /// whole chain of causes: iroh-blobs wraps a store's own error (such as a sealed group that
+    /// failed authentication, naming its file) in errors that do not print it.
+    #[error("blob store: {}", with_causes(.0.as_ref()))]
     Store(#[source] BoxError),
     /// Our own gate does not admit this peer, so we do not talk to it (HS-GATE-3).
     #[error("peer not admitted locally: {0}")]
@@ -134,4 +136,19 @@ pub(crate) fn connection_error(err: &ConnectionError) -> TransportError {
         }
         other => TransportError::Connection(Box::new(other.clone())),
     }
+}
+
+/// `e`'s message followed by each cause's message not already part of it.
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = cause.source();
+    }
+    text
 }

@@ -10,8 +10,9 @@
 //!   Received bytes go to the driver as [`NetEvent::Bytes`]; the core does the framing.
 //! - Revocation (HS-GATE-4): [`Transport::disconnect_peer`] closes every connection with the
 //!   peer on every ALPN at once and discards queued data.
-//! - Blobs (HS-BLOB-2): an iroh-blobs file store; fetches ask only for missing ranges, so an
-//!   interrupted transfer resumes.
+//! - Blobs (HS-BLOB-2): an iroh-blobs store — the sealed store ([`sealed_blobs`], HS-REST-6)
+//!   when a data key is configured, else iroh-blobs' plain file store; fetches ask only for
+//!   missing ranges, so an interrupted transfer resumes.
 //!
 //! Driving contract: the driver owns the receiving end of the event channel and MUST keep
 //! draining it; a full channel pauses reading from every session (QUIC flow control then
@@ -31,6 +32,7 @@ mod hooks;
 mod lan;
 mod provider_gate;
 mod queue;
+pub mod sealed_blobs;
 mod session;
 mod shared;
 mod table;
@@ -108,8 +110,14 @@ impl Transport {
         if gate.me() != me {
             return Err(TransportError::GateMismatch);
         }
-        let store =
-            Arc::new(blob_store::BlobStore::open(config.blobs_dir.clone(), config.blob_gc.clone()).await?);
+        let store = Arc::new(
+            blob_store::BlobStore::open(
+                config.blobs_dir.clone(),
+                config.blob_key.clone(),
+                config.blob_gc.clone(),
+            )
+            .await?,
+        );
         let table = Table::default();
         let address_book = MemoryLookup::new();
         let mut builder = config

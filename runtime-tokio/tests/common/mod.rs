@@ -67,19 +67,33 @@ impl Node {
 
     /// Binds a loopback node reusing `dir` (its blob store) and `port` (0 = any).
     pub async fn start_in(seed: u8, admitted: &[u8], dir: TempDir, port: u16) -> Node {
+        Node::try_start_keyed(seed, admitted, dir, port, None)
+            .await
+            .expect("bind")
+    }
+
+    /// Binds a loopback node whose blobs are sealed under `blob_key` (HS-REST-6) when given.
+    pub async fn try_start_keyed(
+        seed: u8,
+        admitted: &[u8],
+        dir: TempDir,
+        port: u16,
+        blob_key: Option<humansync::keys::DataKey>,
+    ) -> Result<Node, humansync::transport::TransportError> {
         let gate = Gate::new(id_of(seed));
         gate.update(admitted.iter().map(|s| id_of(*s)).collect(), BTreeSet::new());
         let (tx, events) = mpsc::channel(1024);
         let mut config = TransportConfig::local(key(seed), dir.path().join("blobs"));
         config.bind_port = port;
-        let transport = Transport::bind(config, gate.clone(), tx).await.expect("bind");
-        Node {
+        config.blob_key = blob_key;
+        let transport = Transport::bind(config, gate.clone(), tx).await?;
+        Ok(Node {
             transport: Arc::new(transport),
             events,
             gate,
             seed,
             dir,
-        }
+        })
     }
 
     pub fn id(&self) -> DeviceId {
