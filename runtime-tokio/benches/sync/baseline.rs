@@ -152,6 +152,7 @@ pub async fn receive(dir: &Path, server: String, addrs: Vec<SocketAddr>, n: usiz
         saves_done: 0,
         store_batches: 0,
         peak_kib,
+        heap_peak_kib: crate::heap::peak_kib(),
         rss_kib,
         dials: 1,
         sessions_opened: 1,

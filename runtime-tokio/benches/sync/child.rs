@@ -87,6 +87,10 @@ pub struct SyncReport {
     pub store_batches: u64,
     /// Peak resident set size (VmHWM) in KiB.
     pub peak_kib: u64,
+    /// Most heap bytes live at once during the sync, in KiB (counted by the allocator,
+    /// `heap.rs`).
+    #[serde(default)]
+    pub heap_peak_kib: u64,
     /// Resident set size now in KiB.
     pub rss_kib: u64,
     /// Dials this node started since start (`NodeTotals::dials_started`).
@@ -142,6 +146,7 @@ pub fn run(dir: PathBuf) {
                     let n = node.clone().expect("Start comes before Sync");
                     let seen = common::count_remote_changes(&n);
                     let timeline = timeline::enabled().then(|| timeline::Timeline::start(&n));
+                    crate::heap::reset_peak();
                     let t = Instant::now();
                     if let Some(pairing) = pairing {
                         n.apply_pairing(pairing).await.expect("pairing");
@@ -178,6 +183,7 @@ pub fn run(dir: PathBuf) {
                         saves_done: stats.saves_done,
                         store_batches: stats.store_batches,
                         peak_kib,
+                        heap_peak_kib: crate::heap::peak_kib(),
                         rss_kib,
                         dials: stats.totals.dials_started,
                         sessions_opened: stats.totals.sessions_opened,
@@ -261,10 +267,22 @@ pub struct ChildProc {
 }
 
 impl ChildProc {
-    /// Starts this binary as a child storing its node under `dir`.
+    /// Starts this binary as a child storing its node under `dir`. With `HS_BENCH_CHILD_WRAP`
+    /// set (a command and its arguments, split at spaces, e.g. `heaptrack -o /tmp/child`), the
+    /// child runs under that command: a heap profile of the receiving device alone.
     pub fn spawn(dir: &std::path::Path) -> ChildProc {
         let exe = std::env::current_exe().expect("current exe");
-        ChildProc::spawn_with(Command::new(exe), dir)
+        let wrap = std::env::var("HS_BENCH_CHILD_WRAP").unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let command = match words.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(words).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
+        ChildProc::spawn_with(command, dir)
     }
 
     /// Starts `command` (this binary, perhaps wrapped: `ip netns exec …`) as a child storing its
@@ -291,12 +309,19 @@ impl ChildProc {
     }
 
     /// Waits for the next message (the worker thread hands its other tasks over meanwhile).
+    /// Lines that are not a message (a wrapper's own output, `HS_BENCH_CHILD_WRAP`) are passed
+    /// to stderr.
     pub fn recv(&mut self) -> FromChild {
         tokio::task::block_in_place(|| {
-            let mut line = String::new();
-            let n = self.stdout.read_line(&mut line).expect("read from child");
-            assert!(n > 0, "the child exited early");
-            serde_json::from_str(&line).expect("child message")
+            loop {
+                let mut line = String::new();
+                let n = self.stdout.read_line(&mut line).expect("read from child");
+                assert!(n > 0, "the child exited early");
+                match serde_json::from_str(&line) {
+                    Ok(msg) => return msg,
+                    Err(_) => eprint!("child: {line}"),
+                }
+            }
         })
     }
 

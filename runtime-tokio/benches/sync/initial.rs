@@ -80,11 +80,12 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
         done_dirs.push(dir);
 
         eprintln!(
-            "bench 1 run {run}: humansync {:.0} ms, {} B ({} B udp), peak {} KiB, {} loaded | baseline {:.0} ms, {} B ({} B udp), peak {} KiB",
+            "bench 1 run {run}: humansync {:.0} ms, {} B ({} B udp), peak {} KiB (heap {} KiB), {} loaded | baseline {:.0} ms, {} B ({} B udp), peak {} KiB",
             hs.ms,
             hs.traffic.bytes,
             hs.traffic.udp_bytes,
             hs.peak_kib,
+            hs.heap_peak_kib,
             hs.docs_loaded,
             am.ms,
             am.traffic.bytes,
@@ -113,6 +114,13 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
             "MiB",
             "≤ 150 MiB",
             hs.peak_kib as f64 / 1024.0,
+        );
+        report.add(
+            b,
+            "initial sync: receiver peak live heap (counted)",
+            "MiB",
+            "",
+            hs.heap_peak_kib as f64 / 1024.0,
         );
         report.add(
             b,

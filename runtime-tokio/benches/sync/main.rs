@@ -16,6 +16,7 @@ mod child;
 mod common;
 mod devices;
 mod floor;
+mod heap;
 mod heavy;
 mod initial;
 mod live;
