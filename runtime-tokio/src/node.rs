@@ -533,7 +533,9 @@ impl Node {
             let store = storage.join("store");
             (
                 crate::stats::disk_usage(&store),
-                crate::stats::disk_usage(&storage.join("blobs")),
+                // A plain store in `blobs/`, a sealed one (encrypted at rest) in `blobs-sealed/`.
+                crate::stats::disk_usage(&storage.join("blobs"))
+                    + crate::stats::disk_usage(&storage.join("blobs-sealed")),
                 crate::stats::files_in(&store.join("quarantine")),
             )
         })
