@@ -10,6 +10,7 @@
 pub(crate) mod device;
 pub mod keychain;
 pub(crate) mod keychain_ref;
+pub(crate) mod nonces;
 pub(crate) mod source;
 
 pub use device::{DeviceSecret, KeyPlace, MoveReport, device_key_places, move_device_keys};

@@ -13,7 +13,6 @@
 //! unique per key for any realistic number of opens and records (rotate the key to be sure).
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::generic_array::GenericArray;
@@ -23,8 +22,7 @@ use zeroize::Zeroizing;
 use super::record::{self, Bad};
 use crate::keys::{DataKey, KeyId, Purpose};
 
-/// Bytes of a nonce.
-const NONCE_LEN: usize = 12;
+use crate::keys::nonces::{NONCE_LEN, Nonces};
 /// Bytes of a tag.
 const TAG_LEN: usize = 16;
 /// Bytes a sealed payload adds to the plaintext.
@@ -40,8 +38,7 @@ pub(crate) struct Sealer {
     aead: Aes256Gcm,
     names: Zeroizing<[u8; 32]>,
     id: KeyId,
-    prefix: [u8; 4],
-    counter: AtomicU64,
+    nonces: Nonces,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -55,18 +52,12 @@ impl Sealer {
     pub(crate) fn new(key: &DataKey) -> Result<Sealer, String> {
         let records = key.subkey(Purpose::DocRecords);
         let aead = Aes256Gcm::new_from_slice(&records[..]).map_err(|e| e.to_string())?;
-        let mut seed = [0u8; 12];
-        getrandom::fill(&mut seed).map_err(|e| format!("no OS randomness for nonces: {e}"))?;
-        let mut prefix = [0u8; 4];
-        prefix.copy_from_slice(&seed[..4]);
-        let mut start = [0u8; 8];
-        start.copy_from_slice(&seed[4..]);
+        let nonces = Nonces::new().map_err(|e| format!("no OS randomness for nonces: {e}"))?;
         Ok(Sealer {
             aead,
             names: key.subkey(Purpose::FileNames),
             id: key.id(),
-            prefix,
-            counter: AtomicU64::new(u64::from_le_bytes(start)),
+            nonces,
         })
     }
 
@@ -81,11 +72,7 @@ impl Sealer {
     }
 
     fn next_nonce(&self) -> [u8; NONCE_LEN] {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce[..4].copy_from_slice(&self.prefix);
-        nonce[4..].copy_from_slice(&n.to_le_bytes());
-        nonce
+        self.nonces.next()
     }
 
     /// A fresh salt for a new file (unique like a nonce).

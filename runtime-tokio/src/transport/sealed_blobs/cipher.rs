@@ -10,8 +10,6 @@
 //! The associated data says what the record is and where it belongs ([`Aad`]), so a record moved
 //! to another place, blob or file fails authentication.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use iroh_blobs::Hash;
 use ring::aead::{AES_256_GCM, LessSafeKey, Nonce, UnboundKey};
 use zeroize::Zeroizing;
@@ -19,8 +17,7 @@ use zeroize::Zeroizing;
 use super::error::SealedBlobError;
 use crate::keys::{DataKey, KeyId, Purpose};
 
-/// Bytes of a nonce.
-const NONCE_LEN: usize = 12;
+use crate::keys::nonces::{NONCE_LEN, Nonces};
 /// Bytes of a tag.
 const TAG_LEN: usize = 16;
 /// Bytes a sealed record adds to its plaintext.
@@ -69,8 +66,7 @@ pub(crate) struct BlobCipher {
     aead: LessSafeKey,
     names: Zeroizing<[u8; 32]>,
     id: KeyId,
-    prefix: [u8; 4],
-    counter: AtomicU64,
+    nonces: Nonces,
 }
 
 impl std::fmt::Debug for BlobCipher {
@@ -86,18 +82,12 @@ impl BlobCipher {
         let aead = UnboundKey::new(&AES_256_GCM, &bytes[..])
             .map(LessSafeKey::new)
             .map_err(|_| SealedBlobError::Random("AES-256-GCM refused a 32-byte key".to_owned()))?;
-        let mut seed = [0u8; 12];
-        getrandom::fill(&mut seed).map_err(|e| SealedBlobError::Random(e.to_string()))?;
-        let mut prefix = [0u8; 4];
-        prefix.copy_from_slice(&seed[..4]);
-        let mut start = [0u8; 8];
-        start.copy_from_slice(&seed[4..]);
+        let nonces = Nonces::new().map_err(|e| SealedBlobError::Random(e.to_string()))?;
         Ok(BlobCipher {
             aead,
             names: key.subkey(Purpose::FileNames),
             id: key.id(),
-            prefix,
-            counter: AtomicU64::new(u64::from_le_bytes(start)),
+            nonces,
         })
     }
 
@@ -116,11 +106,7 @@ impl BlobCipher {
     }
 
     fn next_nonce(&self) -> [u8; NONCE_LEN] {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce[..4].copy_from_slice(&self.prefix);
-        nonce[4..].copy_from_slice(&n.to_le_bytes());
-        nonce
+        self.nonces.next()
     }
 
     /// Appends `nonce ‖ ciphertext ‖ tag` of `plain` to `out`.
