@@ -500,7 +500,9 @@ async fn two_browsers_edit_one_note_live() {
     until(
         &ca,
         "the old version shows",
-        "return !document.querySelector('#restore-version').disabled && document.querySelector('#version-preview').textContent.length > 0",
+        // The preview of the version picked before (the merge) also passes the other checks:
+        // wait until the oldest one is the version shown.
+        "const b = document.querySelector('#version-list li:last-child button.version'); return b.getAttribute('aria-current') === 'true' && !document.querySelector('#restore-version').disabled && document.querySelector('#version-preview').textContent.length > 0",
     )
     .await;
     screenshot(&ca, "history").await;
