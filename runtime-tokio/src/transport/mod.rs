@@ -294,6 +294,21 @@ impl Transport {
             .map_err(|e| error::connect_error(e, &self.shared.gate, &peer))
     }
 
+    /// The transport addresses iroh knows for `peer`, each marked active or not (for logs).
+    async fn known_paths(&self, peer: DeviceId) -> String {
+        let Some(info) = (match endpoint_id(&peer) {
+            Some(id) => self.endpoint.remote_info(id).await,
+            None => None,
+        }) else {
+            return "none".into();
+        };
+        let paths: Vec<String> = info
+            .addrs()
+            .map(|a| format!("{:?} {:?}", a.addr(), a.usage()))
+            .collect();
+        paths.join(", ")
+    }
+
     /// Queues `bytes` (one or more whole frames) on the session stream, in order.
     ///
     /// Never waits: fails with [`TransportError::QueueFull`] when more than
@@ -445,7 +460,21 @@ impl Transport {
             self.keep_blob(hash).await?;
             return Ok(FetchStats::default());
         }
-        let conn = self.connect(from, Vec::new(), iroh_blobs::ALPN).await?;
+        let conn = match self.connect(from, Vec::new(), iroh_blobs::ALPN).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Soak finding 4: say which paths iroh knew when a blob connect fails.
+                let known = self.known_paths(from).await;
+                let sessions = self.shared.table.last_seen_addrs().remove(&from);
+                tracing::warn!(
+                    peer = %from,
+                    known = %known,
+                    sessions = ?sessions,
+                    "blob fetch could not connect: {e}"
+                );
+                return Err(e);
+            }
+        };
         let store = self.store.get();
         let result = blobs::fetch(&store, conn.clone(), hash, on_progress).await;
         if result.is_err() {
