@@ -28,14 +28,15 @@ pub async fn observe_list(world: &Shared, device: &str, ids: &[String]) {
         .cloned()
         .collect();
     let mut back = Vec::new();
+    let disk_full = device == crate::schedule::DISK_DEVICE && w.disk_full_since.is_some();
     if let Some(d) = w.devices.get_mut(device) {
         for id in deleted {
             if ids.contains(&id) {
                 if d.seen_gone.contains(&id) {
                     back.push(id);
                 }
-            } else if d.seen_present.contains(&id) {
-                d.seen_gone.insert(id);
+            } else if d.seen_present.contains(&id) && d.seen_gone.insert(id.clone()) && disk_full {
+                d.gone_unstored.insert(id);
             }
         }
         d.seen_present.extend(ids.iter().cloned());
@@ -66,6 +67,12 @@ pub async fn heal(world: &Shared, cycle: u32) {
         check_model(world, &snaps, cycle).await;
     }
     let mut w = world.lock().await;
+    if converged.is_some() {
+        // Converged with the disk freed: every deletion shown is stored by now.
+        for d in w.devices.values_mut() {
+            d.gone_unstored.clear();
+        }
+    }
     w.paused = false;
     w.journal.record("heal_end", json!({ "cycle": cycle }));
 }

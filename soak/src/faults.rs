@@ -107,6 +107,7 @@ pub async fn kill(world: &Shared, target: &str) -> bool {
             return false;
         }
         d.down_expected = true;
+        d.stopped();
         tokio::task::block_in_place(|| d.proc.kill9())
     }
 }
@@ -154,6 +155,7 @@ pub async fn restart(world: &Shared, target: &str) -> bool {
             return false;
         }
         d.down_expected = true;
+        d.stopped();
         tokio::task::block_in_place(|| d.proc.terminate(STOP_GRACE))
     };
     if code != Some(0) {

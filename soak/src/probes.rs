@@ -133,6 +133,7 @@ async fn exits(world: &Shared) {
             );
             if let Some(d) = w.devices.get_mut(&name) {
                 d.down_expected = true;
+                d.stopped();
             }
             continue;
         }

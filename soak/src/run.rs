@@ -182,6 +182,7 @@ async fn setup(cfg: SoakConfig) -> Result<Shared, String> {
                 clock_file,
                 down_expected: false,
                 seen_gone: Default::default(),
+                gone_unstored: Default::default(),
                 seen_present: Default::default(),
                 busy: false,
             },

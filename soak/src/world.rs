@@ -77,6 +77,10 @@ pub struct Device {
     pub down_expected: bool,
     /// Documents this device listed as gone after their deletion was acknowledged.
     pub seen_gone: BTreeSet<String>,
+    /// Of those, the ones it first listed as gone while its disk was full and that a heal has
+    /// not confirmed yet: it may have shown a deletion it could not store, which a restart
+    /// forgets until a peer sends the deletion again (the peer keeps it outstanding: HS-SYNC-14).
+    pub gone_unstored: BTreeSet<String>,
     /// Documents this device has listed at some point.
     pub seen_present: BTreeSet<String>,
     /// Whether the workload may use it now (started and not mid-fault).
@@ -84,6 +88,14 @@ pub struct Device {
 }
 
 impl Device {
+    /// The process stopped (killed or restarted): deletions it may not have stored are no
+    /// longer expected to be gone until it lists them gone again.
+    pub fn stopped(&mut self) {
+        for id in std::mem::take(&mut self.gone_unstored) {
+            self.seen_gone.remove(&id);
+        }
+    }
+
     /// A registered, not revoked device: the invariants hold for it.
     pub fn registered(&self) -> bool {
         matches!(self.state, DevState::Registered(_))

@@ -90,7 +90,9 @@ impl Driver {
         let transport = self.transport.clone();
         let inputs = self.inputs.clone();
         tokio::spawn(async move {
-            // Operators read what a node holds from these lines (the Docker test too).
+            // Operators read what a node holds from these lines (the Docker test too); the start
+            // line shows how long a fetch waited (soak: attachments late after a heal).
+            tracing::info!(%hash, peer = %from, "blob fetch started");
             let result = match transport.fetch_blob(hash, from).await {
                 Ok(stats) => {
                     tracing::info!(%hash, peer = %from, bytes = stats.payload_bytes, "blob fetched");
