@@ -294,7 +294,7 @@ impl Core {
             // Counted answered first: what io_done checks (cursors, HS-RESUME-5) sees it done.
             let written = pending.written_doc().cloned();
             if let Some(doc) = &written {
-                self.durable.write_answered(doc);
+                self.durable.write_answered(doc, id);
             }
             self.io_done(now, pending, result);
             if let Some(doc) = written {
@@ -346,7 +346,7 @@ impl Core {
             self.io_counts.loads += 1;
         }
         if let Some(doc) = pending.written_doc() {
-            self.durable.write_started(doc);
+            self.durable.write_started(doc, id, durable::write_bytes(&action));
         }
         self.pending_io.insert(id, pending);
         self.outputs.push_back(Output::Io(IoTask { id, action }));
