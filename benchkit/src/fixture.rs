@@ -112,7 +112,7 @@ pub fn preload_with(storage: &Path, notes: &[Note], key: &humansync::KeySource) 
             .iter()
             .map(|n| StoreOp::Save {
                 doc: n.id.clone(),
-                write: Some(DocWrite::Replace(n.saved.clone())),
+                write: Some(DocWrite::Replace(n.saved.clone().into())),
                 meta: DocMeta {
                     heads: n.heads.clone(),
                     blobs: Vec::new(),

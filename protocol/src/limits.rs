@@ -22,6 +22,9 @@ pub const MAX_WANT: usize = 1024;
 pub const MAX_BLOB_WANT: usize = 1024;
 /// Most message numbers in one `Held`'s `refused` list (HS-SYNC-14).
 pub const MAX_HELD_REFUSED: usize = 1024;
+/// Payload bytes of `DocWhole` / `DocChanges` a sender keeps not yet covered by the peer's `Held`
+/// on a version-3 session before further ones wait (HS-SYNC-15).
+pub const SEND_WINDOW: usize = 8 * 1024 * 1024;
 /// Most ranges in one Reconcile message (HS-RECON-5).
 pub const MAX_RECON_RANGES: usize = 256;
 /// Most items, summed over all ranges, in one Reconcile message (HS-RECON-5).

@@ -37,7 +37,7 @@ fn note() -> (DocId, StoreOp, AutoCommit) {
     am.put(ROOT, "body", BODY).unwrap();
     let op = StoreOp::Save {
         doc: id.clone(),
-        write: Some(humansync_sansio::DocWrite::Replace(am.save())),
+        write: Some(humansync_sansio::DocWrite::Replace(am.save().into())),
         meta: humansync_sansio::DocMeta {
             heads: common::heads(&mut am),
             ..Default::default()

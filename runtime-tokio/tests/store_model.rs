@@ -153,8 +153,8 @@ impl Harness {
                     let m = self.models.entry(doc(*n)).or_default();
                     let (chunk, write) = match write {
                         Write::Nothing => (None, None),
-                        Write::Append(b) => (Some(b), Some(DocWrite::Append(b.clone()))),
-                        Write::Replace(b) => (Some(b), Some(DocWrite::Replace(b.clone()))),
+                        Write::Append(b) => (Some(b), Some(DocWrite::Append(b.clone().into()))),
+                        Write::Replace(b) => (Some(b), Some(DocWrite::Replace(b.clone().into()))),
                     };
                     if !m.live || matches!(write, Some(DocWrite::Replace(_))) {
                         *m = Model {

@@ -1,5 +1,6 @@
 //! Effects the core asks the runtime to perform, and their results (samod-core's IoTask / IoResult shape).
 
+use bytes::Bytes;
 use humansync_protocol::{BlobHash, ChangeHash, Cursor, DeviceId, DocId};
 
 /// Identifies one I/O task; the runtime answers it with [`crate::Core::handle_io_result`].
@@ -21,12 +22,25 @@ pub struct DocMeta {
 pub type PeerSyncState = (DeviceId, Vec<u8>);
 
 /// How a document's bytes are to be written.
+///
+/// The bytes are shared ([`Bytes`]): where the core keeps a write until the store answers (a
+/// whole document or changes from a peer, stored unparsed, which a full disk may refuse), the
+/// kept write and the task point at one buffer instead of two copies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocWrite {
     /// Append these change bytes (`save_after` output) to what is stored.
-    Append(Vec<u8>),
+    Append(Bytes),
     /// Replace what is stored with this complete save (compaction or first write).
-    Replace(Vec<u8>),
+    Replace(Bytes),
+}
+
+impl DocWrite {
+    /// The bytes to write.
+    pub fn bytes(&self) -> &Bytes {
+        match self {
+            DocWrite::Append(bytes) | DocWrite::Replace(bytes) => bytes,
+        }
+    }
 }
 
 /// An effect for the runtime.

@@ -175,7 +175,7 @@ fn changes_to_a_stored_document_are_appended_without_a_load() {
     assert_eq!((io.loads, io.parses, io.appends), (0, 0, 1), "{io:?}");
     assert_eq!(
         w.writes(),
-        vec![DocWrite::Append(bytes)],
+        vec![DocWrite::Append(bytes.into())],
         "one write: the bytes as received"
     );
     let heads = heads_of(&peer);

@@ -19,7 +19,15 @@
 //!
 //! At most [`MAX_INPUTS_PER_TURN`] inputs are handled back to back before the task yields to
 //! the runtime (firezone's `Tunnel::poll_next_event` caps its loop the same way), so a flood on
-//! one queue cannot starve the transport's and the app's tasks. The loop ends when the app asks
+//! one queue cannot starve the transport's and the app's tasks.
+//!
+//! **Receiving at the disk's pace** (issue 17). While the core's document writes not yet
+//! answered carry [`MAX_WRITE_BYTES_IN_FLIGHT`] or more (`Core::write_bytes_in_flight`, asked
+//! of the core each turn, never mirrored), the driver takes no network event: the bounded
+//! network queue fills and the peers' streams wait in QUIC's flow control. Every other input
+//! is still taken, so the disk's answers — which need nothing from the network — bring the
+//! bytes down and reading resumes. The peer's window (HS-SYNC-15) keeps what it sends meanwhile
+//! small, since `Held` waits for these writes (HS-SYNC-14). The loop ends when the app asks
 //! to shut down or every handle is gone; `shutdown.rs` then closes every step within a bound.
 
 mod anchor;
@@ -30,6 +38,8 @@ mod devices;
 mod dial;
 mod last_seen;
 mod outputs;
+#[cfg(test)]
+mod reading_tests;
 mod report;
 mod shutdown;
 mod store_worker;
@@ -53,6 +63,10 @@ use crate::transport::{Gate, NetEvent, Transport};
 
 /// Most inputs handled back to back before the driver yields to other tasks.
 pub(crate) const MAX_INPUTS_PER_TURN: usize = 64;
+
+/// While the core's unanswered document writes carry this many bytes or more, the driver takes
+/// no network event (see the module docs).
+pub(crate) const MAX_WRITE_BYTES_IN_FLIGHT: usize = 4 * 1024 * 1024;
 
 /// What the driver needs to run.
 pub(crate) struct DriverParts {
@@ -181,7 +195,8 @@ pub(crate) async fn run(parts: DriverParts) {
     let mut turn = 0;
     while driver.shutting_down.is_none() {
         let deadline = driver.deadline();
-        let input = next_input(&mut sources, deadline).await;
+        let reading = driver.core.write_bytes_in_flight() < MAX_WRITE_BYTES_IN_FLIGHT;
+        let input = next_input(&mut sources, deadline, reading).await;
         if let Input::Closed = input {
             break;
         }
@@ -250,9 +265,10 @@ impl Driver {
     }
 }
 
-/// Waits for the next input from any source, or for the core's timer at `deadline`. (Holds no
-/// borrow of the driver: the core, with the app's functions queued in it, is not `Sync`.)
-async fn next_input(sources: &mut Sources, deadline: Option<tokio::time::Instant>) -> Input {
+/// Waits for the next input from any source, or for the core's timer at `deadline`; network
+/// events only when `reading` (the disk is not behind, see the module docs). (Holds no borrow
+/// of the driver: the core, with the app's functions queued in it, is not `Sync`.)
+async fn next_input(sources: &mut Sources, deadline: Option<tokio::time::Instant>, reading: bool) -> Input {
     let timer = async {
         match deadline {
             Some(at) => tokio::time::sleep_until(at).await,
@@ -261,7 +277,7 @@ async fn next_input(sources: &mut Sources, deadline: Option<tokio::time::Instant
     };
     tokio::select! {
         cmd = sources.commands.recv() => cmd.map_or(Input::Closed, Input::Command),
-        Some(ev) = sources.net_events.recv() => Input::Net(ev),
+        Some(ev) = sources.net_events.recv(), if reading => Input::Net(ev),
         // The driver holds a sender of its own queue: it never ends while the driver runs.
         Some(input) = sources.inputs.recv() => input,
         changed = sources.lan.changed(), if sources.lan_open => match changed {

@@ -16,7 +16,7 @@ fn doc(id: &str) -> DocId {
 fn save(doc: &DocId, n: u8, bytes: Vec<u8>) -> StoreOp {
     StoreOp::Save {
         doc: doc.clone(),
-        write: Some(DocWrite::Replace(bytes)),
+        write: Some(DocWrite::Replace(bytes.into())),
         meta: DocMeta {
             heads: vec![ChangeHash([n; 32])],
             blobs: Vec::new(),

@@ -70,9 +70,9 @@ impl Doc {
     /// The save op the core would emit now: `Replace` when forced or first, else `Append`.
     pub fn save(&mut self, replace: bool, sync_states: Vec<(DeviceId, Vec<u8>)>) -> StoreOp {
         let write = if replace || !self.stored {
-            DocWrite::Replace(self.am.save())
+            DocWrite::Replace(self.am.save().into())
         } else {
-            DocWrite::Append(self.am.save_after(&self.saved))
+            DocWrite::Append(self.am.save_after(&self.saved).into())
         };
         self.saved = self.am.get_heads();
         self.stored = true;

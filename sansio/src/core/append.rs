@@ -95,14 +95,16 @@ impl Core {
         // ours go to it from there (HS-SYNC-4).
         let mut state = sync::State::new();
         super::push::assume_peer_has(&mut state, &heads);
+        // One buffer for the write and the copy kept until the store answers.
+        let bytes = bytes::Bytes::copy_from_slice(bytes);
         let action = IoAction::SaveDoc {
             doc: doc.clone(),
-            write: Some(DocWrite::Append(bytes.to_vec())),
+            write: Some(DocWrite::Append(bytes.clone())),
             meta,
             sync_states: vec![(peer, state.encode())],
         };
         self.io_counts.appends += 1;
-        self.next_task(action, PendingIo::Append(doc.clone(), bytes.to_vec()));
+        self.next_task(action, PendingIo::Append(doc.clone(), bytes));
         self.emit(Event::DocChanged {
             doc: doc.clone(),
             origin: Origin::Remote(peer),
@@ -115,7 +117,7 @@ impl Core {
     /// The store refused an unparsed append (a full disk): the document is loaded, the bytes
     /// merged and the whole saved from the cache, which the resave policy repeats until the
     /// store takes it (resave.rs).
-    pub(crate) fn append_refused(&mut self, now: Instant, doc: DocId, bytes: Vec<u8>) {
+    pub(crate) fn append_refused(&mut self, now: Instant, doc: DocId, bytes: bytes::Bytes) {
         self.refused_appends.insert(doc.clone());
         if self.metas.get(&doc).is_some_and(|m| !m.tombstone) {
             self.want_loaded(now, &doc, DocOp::Reapply { bytes });

@@ -72,7 +72,7 @@ pub(crate) enum DocOp {
     IndexBlobs,
     /// Merge received change bytes whose unparsed append the store refused, and save the
     /// document whole (append.rs).
-    Reapply { bytes: Vec<u8> },
+    Reapply { bytes: bytes::Bytes },
 }
 
 impl DocOp {
@@ -95,10 +95,12 @@ pub(crate) enum PendingIo {
     Load(DocId),
     Save(DocId),
     /// A DocWhole stored without parsing: its write is kept until the store takes it
-    /// (resave.rs), since the bytes are nowhere else here.
+    /// (resave.rs), since the bytes are nowhere else here. It shares the task's bytes
+    /// ([`crate::DocWrite`]), so keeping it costs no copy of the document.
     SaveWhole(DocId, Box<crate::IoAction>),
-    /// Received changes appended without a parse, kept until the store takes them (append.rs).
-    Append(DocId, Vec<u8>),
+    /// Received changes appended without a parse, kept until the store takes them (append.rs);
+    /// shared with the task's write.
+    Append(DocId, bytes::Bytes),
     Delete(DocId),
     Fetch {
         hash: BlobHash,

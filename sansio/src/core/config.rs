@@ -34,6 +34,12 @@ pub struct CoreConfig {
     /// Grace period of blob retention (HS-BLOB-4): a held blob no live document references and
     /// the app has not pinned is released this many milliseconds after it became unreferenced.
     pub blob_grace_ms: u64,
+    /// The sender window of a version-3 session (HS-SYNC-15): payload bytes of DocWhole and
+    /// DocChanges not yet covered by the peer's `Held` before further ones wait. Default
+    /// `SEND_WINDOW`. A receiver sends `Held` during a resume once this many bytes (at most
+    /// `SEND_WINDOW`) are unacknowledged, so a lower value MUST be used by every node a session
+    /// joins (tests use it to bind the window with small documents).
+    pub send_window: usize,
 }
 
 impl CoreConfig {
@@ -49,6 +55,7 @@ impl CoreConfig {
             dial: DialConfig::default(),
             max_doc_bytes: humansync_protocol::limits::MAX_DOC_BYTES,
             blob_grace_ms: humansync_protocol::limits::BLOB_GRACE_DEFAULT_MS,
+            send_window: humansync_protocol::limits::SEND_WINDOW,
         }
     }
 }

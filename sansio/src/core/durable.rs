@@ -22,31 +22,51 @@ use std::collections::BTreeMap;
 use humansync_protocol::DocId;
 
 use super::Core;
-use crate::ConnId;
+use crate::{ConnId, IoAction, IoTaskId};
+
+/// The bytes a write task carries: the document bytes and the sync states.
+pub(crate) fn write_bytes(action: &IoAction) -> usize {
+    match action {
+        IoAction::SaveDoc {
+            write, sync_states, ..
+        } => {
+            let states: usize = sync_states.iter().map(|(_, s)| s.len()).sum();
+            write.as_ref().map_or(0, |w| w.bytes().len()) + states
+        }
+        _ => 0,
+    }
+}
 
 /// Writes in flight and the received messages waiting for them, by document.
 #[derive(Debug, Default)]
 pub(crate) struct DurableWaits {
     /// Writes of each document asked of the store and not yet answered.
     in_flight: BTreeMap<DocId, usize>,
+    /// The bytes each write in flight carries (document bytes and sync states).
+    task_bytes: BTreeMap<IoTaskId, usize>,
+    /// Their sum ([`Core::write_bytes_in_flight`]).
+    bytes: usize,
     /// Received messages (session, number) waiting for their document to be durable.
     waits: BTreeMap<DocId, Vec<(ConnId, u64)>>,
 }
 
 impl DurableWaits {
-    /// A write of `doc` was asked of the store.
-    pub(crate) fn write_started(&mut self, doc: &DocId) {
+    /// Task `id`, a write of `doc` carrying `bytes`, was asked of the store.
+    pub(crate) fn write_started(&mut self, doc: &DocId, id: IoTaskId, bytes: usize) {
         *self.in_flight.entry(doc.clone()).or_default() += 1;
+        self.task_bytes.insert(id, bytes);
+        self.bytes += bytes;
     }
 
-    /// A write of `doc` was answered (taken or refused).
-    pub(crate) fn write_answered(&mut self, doc: &DocId) {
+    /// Task `id`, a write of `doc`, was answered (taken or refused).
+    pub(crate) fn write_answered(&mut self, doc: &DocId, id: IoTaskId) {
         if let Some(n) = self.in_flight.get_mut(doc) {
             *n -= 1;
             if *n == 0 {
                 self.in_flight.remove(doc);
             }
         }
+        self.bytes -= self.task_bytes.remove(&id).unwrap_or(0);
     }
 
     fn writing(&self, doc: &DocId) -> bool {
@@ -60,6 +80,14 @@ impl DurableWaits {
 }
 
 impl Core {
+    /// Bytes of document writes asked of the store and not answered yet (document bytes and
+    /// sync states). A driver bounds what it reads from the network by it (issue 17): while it
+    /// is high the disk is behind, and the peer's window (HS-SYNC-15) holds the sender back
+    /// because `Held` waits for these writes (HS-SYNC-14).
+    pub fn write_bytes_in_flight(&self) -> usize {
+        self.durable.bytes
+    }
+
     /// Whether everything this node holds of `doc` is durable: no write of it in flight and
     /// none the store refused waiting to be asked for again.
     fn doc_durable(&self, doc: &DocId) -> bool {

@@ -40,7 +40,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use humansync_protocol::limits::MAX_HELD_REFUSED;
+use humansync_protocol::limits::{MAX_HELD_REFUSED, SEND_WINDOW};
 use humansync_protocol::{DocId, Message, V3};
 
 use super::Core;
@@ -146,14 +146,16 @@ impl Core {
         self.sessions.get(&conn).is_some_and(|s| s.version() >= V3)
     }
 
-    /// Numbers a DocWhole or DocChanges just received on `conn`; returns its number on a
-    /// version-3 session.
-    pub(crate) fn count_received(&mut self, conn: ConnId) -> Option<u64> {
+    /// Numbers a DocWhole or DocChanges just received on `conn`, with `bytes` of payload;
+    /// returns its number on a version-3 session.
+    pub(crate) fn count_received(&mut self, conn: ConnId, bytes: usize) -> Option<u64> {
         if !self.uses_held(conn) {
             return None;
         }
         let s = self.sessions.get_mut(&conn)?;
         s.held.received += 1;
+        // HS-SYNC-15: the receiver's side of the peer's window.
+        s.window.received(s.held.received, bytes);
         Some(s.held.received)
     }
 
@@ -191,8 +193,8 @@ impl Core {
     /// Numbers a DocWhole or DocChanges sent on `conn` (a version-3 session): outstanding until a
     /// `Held` covers it.
     pub(crate) fn count_sent(&mut self, conn: ConnId, msg: &Message) {
-        let doc = match msg {
-            Message::DocWhole { doc, .. } | Message::DocChanges { doc, .. } => doc,
+        let (doc, bytes) = match msg {
+            Message::DocWhole { doc, bytes, .. } | Message::DocChanges { doc, bytes } => (doc, bytes.len()),
             _ => return,
         };
         if !self.uses_held(conn) {
@@ -203,6 +205,8 @@ impl Core {
         };
         s.held.sent += 1;
         let seq = s.held.sent;
+        // HS-SYNC-15: outstanding in the window until a Held covers it.
+        s.window.sent(seq, bytes);
         if let Some(previous) = s.held.latest.insert(doc.clone(), seq) {
             s.held.outstanding.remove(&previous);
         }
@@ -210,14 +214,20 @@ impl Core {
     }
 
     /// Sends the `Held` owed on every version-3 session, unless the peer's answer to our Resume
-    /// is still arriving (its `Resumed` flushes it). Called at the end of each input.
+    /// is still arriving (its `Resumed` flushes it) and carries less than a window's worth of
+    /// bytes not yet acknowledged: a sender whose window is full sends `Resumed` only after
+    /// the rest of its answer (HS-SYNC-15). Called at the end of each input.
     pub(crate) fn flush_held(&mut self, now: Instant) {
         let writing = self.durable.any_in_flight();
+        let window = self.config.send_window.min(SEND_WINDOW);
         let owed: Vec<ConnId> = self
             .sessions
             .values()
             .filter(|s| s.is_open() && s.held.due(writing))
-            .filter(|s| !matches!(s.phase, SyncPhase::Resuming { theirs: None, .. }))
+            .filter(|s| {
+                !matches!(s.phase, SyncPhase::Resuming { theirs: None, .. })
+                    || s.window.untold_bytes() >= window
+            })
             .map(|s| s.conn)
             .collect();
         for conn in owed {
@@ -236,7 +246,11 @@ impl Core {
         }
         let mut owed = Vec::new();
         while s.held.owes() {
-            owed.push(s.held.next_held());
+            let held = s.held.next_held();
+            if let Message::Held { count, .. } = &held {
+                s.window.told(*count);
+            }
+            owed.push(held);
         }
         if owed.is_empty() {
             return;
@@ -260,6 +274,8 @@ impl Core {
             return;
         }
         s.held.peer_count = count;
+        // HS-SYNC-15: room in the window; what waits goes out at the end of this input.
+        s.window.held(count);
         while let Some(entry) = s.held.outstanding.first_entry() {
             if *entry.key() > count {
                 break;

@@ -8,11 +8,23 @@ use humansync_protocol::{DocId, Message};
 
 use super::Core;
 use super::cache::{DocOp, PendingIo, blob_refs, digest_of, new_loaded};
+use super::send_window::Waiting;
 use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult};
 
 impl Core {
-    /// Makes sure `doc` gets loaded, then runs `op` on it.
+    /// Makes sure `doc` gets loaded, then runs `op` on it. A DocWhole or DocChanges to send
+    /// waits for room in the session's window first (HS-SYNC-15).
     pub(crate) fn want_loaded(&mut self, now: Instant, doc: &DocId, op: DocOp) {
+        let admitted = match &op {
+            DocOp::SendWhole { conn } => self.window_admits(*conn, doc, Waiting::Whole),
+            DocOp::SendChanges { conn, after } => {
+                self.window_admits(*conn, doc, Waiting::ChangesAfter(after.clone()))
+            }
+            _ => true,
+        };
+        if !admitted {
+            return;
+        }
         if self.cache.get(doc).is_some() {
             self.run_op(now, doc, op);
             return;

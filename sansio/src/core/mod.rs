@@ -22,6 +22,7 @@
 //! | `receive.rs`     | an open session's messages, documents received (HS-SYNC-1..3)    |
 //! | `push.rs`        | documents sent: whole, changes, sync steps, live push (HS-SYNC-4) |
 //! | `held.rs`        | version 3: one cumulative acknowledgement, `Held` (HS-SYNC-14)    |
+//! | `send_window.rs` | version 3: bytes sent and not yet held are bounded (HS-SYNC-15)   |
 //! | `docs.rs`        | app operations on documents, index, tombstones (HS-DOC-5)         |
 //! | `app.rs`         | app requests completed by id (`Output::AppDone`, HS-SYNC-8)       |
 //! | `cache.rs`, `load.rs`, `save.rs` | parsed documents, loads, saves                   |
@@ -58,6 +59,7 @@ mod resave;
 mod resume;
 mod retain;
 mod save;
+mod send_window;
 mod session;
 mod sessions;
 mod status;
@@ -273,6 +275,7 @@ impl Core {
             self.maybe_send_synced(now, conn);
         }
         self.plan_dials(now);
+        self.release_windows(now);
         self.flush_held(now);
     }
 
@@ -280,6 +283,8 @@ impl Core {
     pub fn handle_bytes(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
         self.totals.bytes_in += bytes.len() as u64;
         self.inbound(now, conn, bytes);
+        // HS-SYNC-15: what waited for the Helds of this chunk goes out.
+        self.release_windows(now);
         // HS-SYNC-14: one Held for the documents of this chunk of frames.
         self.flush_held(now);
     }
@@ -294,13 +299,15 @@ impl Core {
             // Counted answered first: what io_done checks (cursors, HS-RESUME-5) sees it done.
             let written = pending.written_doc().cloned();
             if let Some(doc) = &written {
-                self.durable.write_answered(doc);
+                self.durable.write_answered(doc, id);
             }
             self.io_done(now, pending, result);
             if let Some(doc) = written {
                 self.release_if_durable(&doc);
             }
         }
+        // HS-SYNC-15: a finished load makes room for sends waiting to start.
+        self.release_windows(now);
         self.flush_held(now);
     }
 
@@ -346,7 +353,7 @@ impl Core {
             self.io_counts.loads += 1;
         }
         if let Some(doc) = pending.written_doc() {
-            self.durable.write_started(doc);
+            self.durable.write_started(doc, id, durable::write_bytes(&action));
         }
         self.pending_io.insert(id, pending);
         self.outputs.push_back(Output::Io(IoTask { id, action }));

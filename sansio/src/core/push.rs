@@ -9,6 +9,7 @@ use humansync_protocol::{DocDigest, DocId, Message, encode_frame};
 
 use super::Core;
 use super::cache::DocOp;
+use super::send_window::Waiting;
 use crate::{ConnId, Event, Instant, Output};
 
 impl Core {
@@ -54,6 +55,10 @@ impl Core {
         let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
             return;
         };
+        // HS-SYNC-15: no room in the window: sent again later, these bytes dropped.
+        if !self.window_open(conn, doc, Waiting::Whole) {
+            return;
+        }
         let (heads, blobs) = match self.cache.get_mut(doc) {
             Some(loaded) => (loaded.heads(), loaded.blob_refs_now(None)),
             None => match self.metas.get(doc) {
@@ -171,6 +176,10 @@ impl Core {
         let Some(peer) = self.sessions.get(&conn).map(|s| s.peer) else {
             return;
         };
+        // HS-SYNC-15: pushed once the window has room, after the sends waiting already.
+        if !self.window_admits(conn, doc, Waiting::Push) {
+            return;
+        }
         let Some(loaded) = self.cache.get_mut(doc) else {
             return;
         };
@@ -220,6 +229,13 @@ impl Core {
             // HS-SYNC-9: too many changes for one DocChanges; the sync step sends them bounded.
             return false;
         }
+        // HS-SYNC-15: pushed again once the window has room (the state is left as it was).
+        if !self.window_open(conn, doc, Waiting::Push) {
+            return true;
+        }
+        let Some(loaded) = self.cache.get_mut(doc) else {
+            return false;
+        };
         let heads = loaded.heads();
         assume_peer_has(loaded.state(peer), &heads);
         loaded.sync_dirty.insert(peer);

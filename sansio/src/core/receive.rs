@@ -17,10 +17,13 @@ impl Core {
             Message::Reconcile { ranges } => self.handle_reconcile(now, conn, &ranges),
             msg @ (Message::DocSync { .. } | Message::DocWhole { .. }) => {
                 let whole = match &msg {
-                    Message::DocWhole { doc, .. } => Some(doc.clone()),
+                    Message::DocWhole { doc, bytes, .. } => Some((doc.clone(), bytes.len())),
                     _ => None,
                 };
-                let held = whole.as_ref().and_then(|_| self.count_received(conn));
+                let held = whole
+                    .as_ref()
+                    .and_then(|(_, len)| self.count_received(conn, *len));
+                let whole = whole.map(|(doc, _)| doc);
                 self.receive_doc(now, conn, msg, held);
                 if let Some(doc) = whole {
                     self.held_when_durable(conn, &doc, held);
@@ -66,7 +69,7 @@ impl Core {
             Message::Resume { cursor } => self.handle_resume(now, conn, cursor),
             Message::Resumed { complete } => self.handle_resumed(now, conn, complete),
             Message::DocChanges { doc, bytes } => {
-                let held = self.count_received(conn);
+                let held = self.count_received(conn, bytes.len());
                 self.receive_changes(now, conn, doc.clone(), bytes, held);
                 self.held_when_durable(conn, &doc, held);
             }
@@ -227,7 +230,9 @@ impl Core {
             .unwrap_or_default();
         let action = IoAction::SaveDoc {
             doc: doc.clone(),
-            write: Some(DocWrite::Replace(bytes)),
+            // Shared by the task and the copy kept until the store answers (resave.rs): one
+            // buffer, not two (issue 17: 18 MB of clones live at the peak of an initial sync).
+            write: Some(DocWrite::Replace(bytes.into())),
             meta,
             sync_states,
         };

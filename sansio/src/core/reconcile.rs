@@ -90,7 +90,8 @@ impl Core {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        if !s.awaiting_loads.is_empty() {
+        // HS-SYNC-15: nor while a send waits for room in the window.
+        if !s.awaiting_loads.is_empty() || s.window.has_waiting() {
             return;
         }
         // HS-RESUME-3: the same holds for the Resumed that ends an answer to Resume.

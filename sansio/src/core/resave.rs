@@ -16,7 +16,7 @@ use humansync_protocol::DocId;
 
 use super::Core;
 use super::cache::PendingIo;
-use crate::{DocWrite, Instant, IoAction};
+use crate::{Instant, IoAction};
 
 /// The first delay before a refused write is asked for again.
 pub(crate) const RESAVE_FIRST_MS: u64 = 1_000;
@@ -70,9 +70,8 @@ impl Resave {
     pub(crate) fn whole_bytes(&self, doc: &DocId) -> Option<Vec<u8>> {
         match self.wholes.get(doc)? {
             IoAction::SaveDoc {
-                write: Some(DocWrite::Replace(bytes) | DocWrite::Append(bytes)),
-                ..
-            } => Some(bytes.clone()),
+                write: Some(write), ..
+            } => Some(write.bytes().to_vec()),
             _ => None,
         }
     }
@@ -174,6 +173,7 @@ impl Core {
                 // Loaded since (from these bytes): saved from the cache below.
                 self.save(now, &doc);
             } else if current {
+                // Shares the write's bytes (`DocWrite`): no copy of the document.
                 let kept = Box::new(action.clone());
                 self.next_task(action, PendingIo::SaveWhole(doc, kept));
             }

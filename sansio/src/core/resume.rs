@@ -8,6 +8,7 @@ use humansync_protocol::{ChangeHash, Cursor, DocId, Message, SetSummary, V2};
 use super::Core;
 use super::cache::{DocOp, PendingIo};
 use super::log::Catchup;
+use super::send_window::Waiting;
 use super::session::ResumeEnd;
 use crate::fault::PeerFault;
 use crate::{ConnId, Event, Instant, IoAction, Origin};
@@ -37,31 +38,41 @@ impl Core {
             return;
         }
         for (doc, catchup) in changed.unwrap_or_default() {
-            match self.metas.get(&doc) {
-                // Lost here since (corrupt): there is nothing to send.
-                None => {}
-                Some(meta) if meta.tombstone => self.send(conn, &Message::DocDeleted { doc }),
-                Some(meta) => {
-                    let op = match catchup {
-                        Catchup::ChangesAfter(after) => {
-                            // The changes as saved, when they chain from the peer's heads to ours:
-                            // no load (increments.rs).
-                            let limit = self.doc_limit();
-                            let heads = meta.heads.clone();
-                            if let Some(bytes) = self.increments.changes_between(&doc, &after, &heads, limit)
-                            {
-                                self.send_changes(conn, &doc, heads, bytes);
-                                continue;
-                            }
-                            DocOp::SendChanges { conn, after }
-                        }
-                        Catchup::Whole => DocOp::SendWhole { conn },
-                    };
-                    self.want_loaded(now, &doc, op);
-                }
+            match catchup {
+                Catchup::ChangesAfter(after) => self.send_catchup(now, conn, &doc, after),
+                Catchup::Whole => match self.metas.get(&doc) {
+                    // Lost here since (corrupt): there is nothing to send.
+                    None => {}
+                    Some(meta) if meta.tombstone => self.send(conn, &Message::DocDeleted { doc }),
+                    Some(_) => self.want_loaded(now, &doc, DocOp::SendWhole { conn }),
+                },
             }
         }
         self.flush_final_reply(now, conn);
+    }
+
+    /// Sends `doc`'s changes after `after`, heads the peer holds (HS-RESUME-3): as saved, when
+    /// they chain from there to ours (no load, increments.rs), else from the loaded document;
+    /// once the window has room (HS-SYNC-15).
+    pub(crate) fn send_catchup(&mut self, now: Instant, conn: ConnId, doc: &DocId, after: Vec<ChangeHash>) {
+        let heads = match self.metas.get(doc) {
+            // Lost here since (corrupt): there is nothing to send.
+            None => return,
+            Some(meta) if meta.tombstone => {
+                self.send(conn, &Message::DocDeleted { doc: doc.clone() });
+                return;
+            }
+            Some(meta) => meta.heads.clone(),
+        };
+        if !self.window_admits(conn, doc, Waiting::ChangesAfter(after.clone())) {
+            return;
+        }
+        let limit = self.doc_limit();
+        if let Some(bytes) = self.increments.changes_between(doc, &after, &heads, limit) {
+            self.send_changes(conn, doc, heads, bytes);
+            return;
+        }
+        self.want_loaded(now, doc, DocOp::SendChanges { conn, after });
     }
 
     /// The peer's answer is complete (or not) (HS-RESUME-3).
@@ -211,6 +222,10 @@ impl Core {
         }
         if !bytes.is_empty() {
             let heads = loaded.heads();
+            // HS-SYNC-15: sent again later (from `after`), these bytes dropped.
+            if !self.window_open(conn, doc, Waiting::ChangesAfter(after.to_vec())) {
+                return;
+            }
             self.send_changes(conn, doc, heads, bytes);
         }
     }

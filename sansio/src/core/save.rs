@@ -37,17 +37,17 @@ impl LoadedDoc {
             let appended = self.appended_bytes + increment.len();
             if appended <= self.snapshot_bytes.max(COMPACT_MIN_BYTES) {
                 self.appended_bytes = appended;
-                return (DocWrite::Append(increment.clone()), Some(increment));
+                return (DocWrite::Append(increment.clone().into()), Some(increment));
             }
             let whole = self.am.save();
             self.snapshot_bytes = whole.len();
             self.appended_bytes = 0;
-            return (DocWrite::Replace(whole), Some(increment));
+            return (DocWrite::Replace(whole.into()), Some(increment));
         }
         let whole = self.am.save();
         self.snapshot_bytes = whole.len();
         self.appended_bytes = 0;
-        (DocWrite::Replace(whole), None)
+        (DocWrite::Replace(whole.into()), None)
     }
 
     /// The blobs the content references now (HS-BLOB-1). `increment`, when given, holds the

@@ -19,7 +19,8 @@ pub struct PeerStatus {
     pub reconciled: bool,
     /// Reconciled and nothing outstanding either way: the peer has all our changes (HS-SYNC-7).
     pub up_to_date: bool,
-    /// Documents with a sync or a want outstanding with this peer.
+    /// Documents with a sync or a want outstanding with this peer, or a send waiting for room
+    /// in the window (HS-SYNC-15).
     pub outstanding: usize,
     /// Traffic counters.
     pub stats: SessionStats,
@@ -88,7 +89,11 @@ impl Core {
                 up_to_date: s.is_open() && s.is_settled(),
                 outstanding: s.wanted.len()
                     + s.syncing.len()
-                    + s.unacked.keys().filter(|d| !s.syncing.contains(*d)).count(),
+                    + s.unacked.keys().filter(|d| !s.syncing.contains(*d)).count()
+                    + s.window
+                        .waiting_docs()
+                        .filter(|d| !s.unacked.contains_key(*d))
+                        .count(),
                 stats: s.stats,
                 blobs_claimed: s.peer_blobs.len(),
             })
@@ -98,6 +103,8 @@ impl Core {
             pending.extend(s.wanted.iter());
             pending.extend(s.syncing.iter());
             pending.extend(s.unacked.keys());
+            // HS-SYNC-15: sends waiting for room in the window.
+            pending.extend(s.window.waiting_docs());
         }
         SyncStatus {
             docs_pending: pending.len() + self.pending_loads(),

@@ -44,7 +44,7 @@ impl SimStore {
         let entry = self.docs.entry(doc.clone()).or_default();
         match write {
             Some(DocWrite::Append(bytes)) => entry.bytes.extend_from_slice(bytes),
-            Some(DocWrite::Replace(bytes)) => entry.bytes = bytes.clone(),
+            Some(DocWrite::Replace(bytes)) => entry.bytes = bytes.to_vec(),
             None => {}
         }
         entry.meta = meta.clone();

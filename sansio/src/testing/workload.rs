@@ -145,7 +145,7 @@ impl super::Sim {
                 blobs: Vec::new(),
                 tombstone: false,
             };
-            let write = crate::DocWrite::Replace(bytes.clone());
+            let write = crate::DocWrite::Replace(bytes.clone().into());
             self.nodes[idx].host.store.save(doc, Some(&write), &meta, &[]);
         }
         self.crash(idx);

@@ -12,7 +12,7 @@ pub(crate) fn answer(store: &mut BTreeMap<DocId, Vec<u8>>, action: &IoAction) ->
         IoAction::SaveDoc { doc, write, .. } => {
             match write {
                 Some(DocWrite::Replace(b)) => {
-                    store.insert(doc.clone(), b.clone());
+                    store.insert(doc.clone(), b.to_vec());
                 }
                 Some(DocWrite::Append(b)) => store.entry(doc.clone()).or_default().extend(b),
                 None => {}

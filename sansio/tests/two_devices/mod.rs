@@ -1,5 +1,6 @@
 //! Two devices' cores joined by sessions the test drives: each answers its disk tasks from an
-//! in-memory store that can be made to refuse writes (a full disk), and records what it sent.
+//! in-memory store that can be made to refuse writes (a full disk) or to hold them unanswered
+//! (a slow disk), and records what it sent.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -8,7 +9,9 @@ use std::collections::BTreeMap;
 use automerge::ROOT;
 use automerge::transaction::Transactable;
 use humansync_protocol::{CloseCode, DeviceId, DocId, FrameDecoder, Message};
-use humansync_sansio::{ConnId, Core, CoreConfig, Instant, IoAction, IoResult, Output, Role, Startup};
+use humansync_sansio::{
+    ConnId, Core, CoreConfig, Instant, IoAction, IoResult, IoTask, Output, Role, Startup,
+};
 
 use crate::mem_store::{self, key};
 
@@ -28,6 +31,10 @@ pub struct Device {
     pub disk_full: bool,
     /// Cursor saves the store took (HS-RESUME-5).
     pub cursors_saved: usize,
+    /// While true, document writes are held unanswered in `held_writes` (a slow disk) until
+    /// [`Device::answer_writes`].
+    pub disk_paused: bool,
+    pub held_writes: Vec<IoTask>,
 }
 
 impl Device {
@@ -45,12 +52,18 @@ impl Device {
     }
 
     fn starting(seed: u8, startup: Startup) -> Device {
+        Device::configured(seed, startup, |_| {})
+    }
+
+    /// A device whose configuration `tune` adjusts.
+    pub fn configured(seed: u8, startup: Startup, tune: impl FnOnce(&mut CoreConfig)) -> Device {
         let server = key(1);
-        let config = CoreConfig::new(
+        let mut config = CoreConfig::new(
             DeviceId::from(&key(seed)),
             vec![seed; 16],
             Some(DeviceId::from(&server)),
         );
+        tune(&mut config);
         let mut core = Core::new(Instant(0), config, startup).expect("core");
         mem_store::register_devices(&mut core, &server, &[2, 3]);
         Device {
@@ -61,6 +74,17 @@ impl Device {
             closed: Vec::new(),
             disk_full: false,
             cursors_saved: 0,
+            disk_paused: false,
+            held_writes: Vec::new(),
+        }
+    }
+
+    /// Answers the `n` oldest held document writes (the slow disk catches up).
+    pub fn answer_writes(&mut self, now: u64, n: usize) {
+        let n = n.min(self.held_writes.len());
+        for task in self.held_writes.drain(..n).collect::<Vec<_>>() {
+            let result = mem_store::answer(&mut self.store, &task.action);
+            self.core.handle_io_result(Instant(now), task.id, result);
         }
     }
 
@@ -84,6 +108,10 @@ impl Device {
                     let write = matches!(task.action, IoAction::SaveDoc { .. } | IoAction::DeleteDoc { .. });
                     if matches!(task.action, IoAction::SaveCursors { .. }) {
                         self.cursors_saved += 1;
+                    }
+                    if self.disk_paused && write {
+                        self.held_writes.push(task);
+                        continue;
                     }
                     let result = if self.disk_full && write {
                         IoResult::Failed {

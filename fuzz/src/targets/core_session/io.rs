@@ -53,7 +53,7 @@ impl Store {
                 _ => {
                     match write {
                         Some(DocWrite::Replace(bytes)) => {
-                            self.docs.insert(doc.clone(), bytes.clone());
+                            self.docs.insert(doc.clone(), bytes.to_vec());
                         }
                         Some(DocWrite::Append(bytes)) => {
                             self.docs.entry(doc.clone()).or_default().extend_from_slice(bytes);

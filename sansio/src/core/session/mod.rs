@@ -58,6 +58,9 @@ pub(crate) struct Session {
     pub(crate) awaiting_loads: BTreeSet<DocId>,
     /// DocWhole and DocChanges counted both ways for `Held` (version 3, HS-SYNC-14).
     pub(crate) held: crate::core::held::HeldCount,
+    /// Their bytes not yet covered by `Held` both ways, and the sends waiting for room
+    /// (version 3, HS-SYNC-15).
+    pub(crate) window: crate::core::send_window::SendWindow,
     /// Blobs the peer said it holds (HS-BLOB-2).
     pub(crate) peer_blobs: BTreeSet<BlobHash>,
     pub(crate) stats: SessionStats,
@@ -104,6 +107,7 @@ impl Session {
             unacked: BTreeMap::new(),
             awaiting_loads: BTreeSet::new(),
             held: Default::default(),
+            window: Default::default(),
             peer_blobs: BTreeSet::new(),
             stats: SessionStats::default(),
             frames_out_at_last_in: 0,
@@ -122,13 +126,14 @@ impl Session {
     }
 
     /// HS-SYNC-7: reconciliation over and nothing outstanding in either direction, nor waiting
-    /// here to be sent.
+    /// here to be sent (on a load, or for room in the window, HS-SYNC-15).
     pub(crate) fn is_settled(&self) -> bool {
         self.phase.is_settled()
             && self.wanted.is_empty()
             && self.syncing.is_empty()
             && self.unacked.is_empty()
             && self.awaiting_loads.is_empty()
+            && !self.window.has_waiting()
             && !self.held.owes()
     }
 }
