@@ -45,6 +45,8 @@ mod entry;
 mod error;
 mod export;
 mod files;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod gc;
 mod groups;
 mod import;
