@@ -107,3 +107,25 @@ impl ReadAhead {
         Ok(out.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::DataKey;
+    use crate::transport::sealed_blobs::cipher::BlobCipher;
+    use bao_tree::ChunkNum;
+
+    /// A run never reads past the requested range it starts in, nor more than READ_AHEAD.
+    #[test]
+    fn runs_stay_within_the_requested_range() {
+        let cipher = Arc::new(BlobCipher::new(&DataKey::from_bytes([5; 32])).expect("cipher"));
+        let entry = Entry::empty(iroh_blobs::Hash::new(b"r"), "unused".into(), cipher);
+        let ranges =
+            ChunkRanges::from(ChunkNum(16)..ChunkNum(16 * 4 + 3)) | ChunkRanges::from(ChunkNum(16 * 100)..);
+        let reader = ReadAhead::new(entry, ranges);
+        assert_eq!(reader.run_max(1), 4, "groups 1..5 (the last partly requested)");
+        assert_eq!(reader.run_max(3), 2);
+        assert_eq!(reader.run_max(50), 1, "outside every range: one group");
+        assert_eq!(reader.run_max(100), READ_AHEAD, "open-ended range");
+    }
+}

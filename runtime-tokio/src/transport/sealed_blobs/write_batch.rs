@@ -74,3 +74,34 @@ impl WriteBatch {
         self.sealed.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::DataKey;
+    use crate::transport::sealed_blobs::groups::GROUP_LEN;
+
+    /// Consecutive groups join until the batch is full; a gap or a full batch is refused.
+    #[test]
+    fn a_batch_takes_consecutive_groups_up_to_its_size() {
+        let cipher = BlobCipher::new(&DataKey::from_bytes([4; 32])).expect("cipher");
+        let hash = Hash::new(b"batch");
+        let plain = vec![7u8; GROUP_LEN as usize];
+        let mut batch = WriteBatch::default();
+        assert!(batch.is_empty() && batch.accepts(9));
+        for index in 9..9 + BATCH_GROUPS {
+            assert!(batch.accepts(index), "{index}");
+            batch.push(&cipher, &hash, index, &plain);
+            assert!(!batch.accepts(index + 2), "a gap");
+        }
+        assert!(batch.is_full() && !batch.accepts(9 + BATCH_GROUPS));
+        let (first, count, plain_len, sealed) = batch.parts();
+        assert_eq!(
+            (first, count, plain_len),
+            (9, BATCH_GROUPS, BATCH_GROUPS * GROUP_LEN)
+        );
+        assert_eq!(sealed.len() as u64, BATCH_GROUPS * SLOT_LEN, "slots back to back");
+        batch.clear();
+        assert!(batch.is_empty() && batch.accepts(1));
+    }
+}
