@@ -13,6 +13,7 @@
 
 pub mod anchor;
 pub mod args;
+pub mod at_rest;
 pub mod fixture;
 pub mod heavy;
 pub mod machine;

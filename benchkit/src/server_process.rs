@@ -25,15 +25,19 @@ impl ServerProcess {
     /// Starts `bin` serving `data_dir` with `password` on a free loopback port and waits until it
     /// answers `GET /health` (panics after a minute, or if it exits).
     pub fn start(bin: &Path, data_dir: &Path, password: &str) -> ServerProcess {
-        let http_addr = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port");
+        ServerProcess::start_with(bin, data_dir, password, &[])
+    }
+
+    /// [`ServerProcess::start`] with more command-line arguments (e.g. `--data-key`).
+    pub fn start_with(bin: &Path, data_dir: &Path, password: &str, args: &[&str]) -> ServerProcess {
+        let http_addr = free_port();
         let child = Command::new(bin)
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--http-addr", &http_addr.to_string()])
             .args(["--iroh-port", "0", "--iroh-bind", "127.0.0.1"])
             .args(["--relay", "disabled", "--mdns", "false"])
+            .args(args)
             .env("HUMANSYNC_PASSWORD", password)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -94,6 +98,16 @@ impl ServerProcess {
         self.kill();
     }
 
+    /// Stops the process as a container runtime does (SIGTERM: a clean shutdown) and waits for
+    /// it; true if it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        sent && self.child.wait().is_ok_and(|s| s.success())
+    }
+
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -104,4 +118,11 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A loopback address with a port free right now (for the server's listeners).
+pub fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
 }

@@ -40,6 +40,10 @@ fn main() -> std::io::Result<()> {
         ("pairing_guard", noise_seeds(0x9a, &[16, 128, 1024, 4096])),
         ("simulation", noise_seeds(0x51, &[12, 24, 48, 64])),
         ("automerge_bytes", automerge_bytes_seeds()),
+        (
+            "sealed_blob_files",
+            humansync::transport::sealed_blobs::fuzzing::seeds().map_err(std::io::Error::other)?,
+        ),
     ];
     let mut total = 0;
     for (target, seeds) in all {

@@ -7,38 +7,17 @@
 mod node_support;
 
 use humansync::{HumanSyncConfig, KeySource};
+use humansync_benchkit::at_rest::{files_under, needles_under};
 use node_support::*;
 
 const TITLE: &str = "Minutes of the Kilimanjaro steering committee";
 const BODY: &str = "the treasurer proposes seventeen marmalade jars";
 const DOC: &str = "notes/kilimanjaro-minutes";
 
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("list").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// Every needle found in a file's bytes or name under `dir`.
 fn plaintext_under(dir: &std::path::Path) -> Vec<String> {
-    let mut found = Vec::new();
-    for path in files_under(dir) {
-        let bytes = std::fs::read(&path).unwrap_or_default();
-        for needle in [TITLE, BODY, DOC, "kilimanjaro"] {
-            let hit = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
-            if hit || path.to_string_lossy().contains(needle) {
-                found.push(format!("{needle:?} in {}", path.display()));
-            }
-        }
-    }
-    found
+    let needles = [TITLE, BODY, DOC, "kilimanjaro"].map(str::as_bytes);
+    needles_under(dir, &needles, |_| true)
 }
 
 async fn write_note(node: &humansync::Node) {
@@ -64,17 +43,9 @@ async fn attach(node: &humansync::Node, files: &std::path::Path) -> humansync::p
 /// Every file under the storage directory `dir` holding the attachment's bytes, except the
 /// explicit exports in `blobs-out/`.
 fn attachment_under(dir: &std::path::Path) -> Vec<String> {
-    files_under(dir)
-        .into_iter()
-        .filter(|p| !p.starts_with(dir.join("blobs-out")))
-        .filter(|p| {
-            let bytes = std::fs::read(p).unwrap_or_default();
-            bytes
-                .windows(ATTACHMENT.len())
-                .any(|w| w == ATTACHMENT.as_bytes())
-        })
-        .map(|p| p.display().to_string())
-        .collect()
+    needles_under(dir, &[ATTACHMENT.as_bytes()], |p| {
+        !p.starts_with(dir.join("blobs-out"))
+    })
 }
 
 async fn title_of(node: &humansync::Node) -> Option<String> {

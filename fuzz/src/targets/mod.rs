@@ -9,6 +9,7 @@ pub mod pairing_json;
 pub mod recon;
 pub mod registry_doc;
 pub mod registry_record;
+pub mod sealed_blob_files;
 pub mod simulation;
 pub mod text_ids;
 
@@ -28,4 +29,5 @@ pub const ALL: &[(&str, Run)] = &[
     ("pairing_guard", pairing_guard::run),
     ("simulation", simulation::run),
     ("automerge_bytes", automerge_bytes::run),
+    ("sealed_blob_files", sealed_blob_files::run),
 ];

@@ -42,22 +42,28 @@ pub(crate) enum Aad<'a> {
     Tags,
 }
 
+/// Bytes of a group's associated data: label, hash, index.
+const GROUP_AAD_LEN: usize = 16 + 32 + 8;
+
 impl Aad<'_> {
-    fn bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64);
+    /// Calls `f` with the associated data's bytes (a group's on the stack: one per 16 KiB).
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         match self {
             Aad::Group { hash, index } => {
-                out.extend_from_slice(b"hs-blob/group/v1");
-                out.extend_from_slice(hash.as_bytes());
-                out.extend_from_slice(&index.to_le_bytes());
+                let mut out = [0u8; GROUP_AAD_LEN];
+                out[..16].copy_from_slice(b"hs-blob/group/v1");
+                out[16..48].copy_from_slice(hash.as_bytes());
+                out[48..].copy_from_slice(&index.to_le_bytes());
+                f(&out)
             }
-            Aad::State { name } => {
-                out.extend_from_slice(b"hs-blob/state/v1");
-                out.extend_from_slice(name.as_bytes());
-            }
-            Aad::Tags => out.extend_from_slice(b"hs-blob/tags/v1"),
+            Aad::State { name } => f(&[&b"hs-blob/state/v1"[..], name.as_bytes()].concat()),
+            Aad::Tags => f(b"hs-blob/tags/v1"),
         }
-        out
+    }
+
+    #[cfg(test)]
+    fn bytes(&self) -> Vec<u8> {
+        self.with_bytes(<[u8]>::to_vec)
     }
 }
 
@@ -117,11 +123,14 @@ impl BlobCipher {
         out.extend_from_slice(plain);
         let body = start + NONCE_LEN;
         // AES-GCM fails only for plaintexts over 64 GiB; records are at most a few MiB.
-        if let Ok(tag) = self.aead.seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(nonce),
-            ring::aead::Aad::from(aad.bytes()),
-            &mut out[body..],
-        ) {
+        let sealed = aad.with_bytes(|aad| {
+            self.aead.seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                ring::aead::Aad::from(aad),
+                &mut out[body..],
+            )
+        });
+        if let Ok(tag) = sealed {
             out.extend_from_slice(tag.as_ref());
         }
     }
@@ -142,20 +151,25 @@ impl BlobCipher {
 
     /// [`BlobCipher::open`] in place: the plaintext is a slice of `sealed`'s own buffer.
     pub(crate) fn open_owned(&self, aad: Aad<'_>, mut sealed: Vec<u8>) -> Option<bytes::Bytes> {
+        let plain = self.open_in_place(aad, &mut sealed)?;
+        Some(bytes::Bytes::from(sealed).slice(plain))
+    }
+
+    /// Opens the sealed record `sealed` where it lies: on success the plaintext is
+    /// `sealed[range]` (`None` as for [`BlobCipher::open`]).
+    pub(crate) fn open_in_place(&self, aad: Aad<'_>, sealed: &mut [u8]) -> Option<std::ops::Range<usize>> {
         if sealed.len() < NONCE_LEN + TAG_LEN {
             return None;
         }
         let nonce = Nonce::try_assume_unique_for_key(sealed.get(..NONCE_LEN)?).ok()?;
-        let len = self
-            .aead
-            .open_in_place(
-                nonce,
-                ring::aead::Aad::from(aad.bytes()),
-                &mut sealed[NONCE_LEN..],
-            )
+        let len = aad
+            .with_bytes(|aad| {
+                self.aead
+                    .open_in_place(nonce, ring::aead::Aad::from(aad), &mut sealed[NONCE_LEN..])
+            })
             .ok()?
             .len();
-        Some(bytes::Bytes::from(sealed).slice(NONCE_LEN..NONCE_LEN + len))
+        Some(NONCE_LEN..NONCE_LEN + len)
     }
 }
 

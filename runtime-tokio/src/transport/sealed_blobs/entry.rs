@@ -10,6 +10,7 @@
 //! read is dropped from the state at once, so the blob becomes partial and is fetched again.
 
 use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -23,6 +24,7 @@ use super::files;
 use super::groups;
 use super::outboard::FileOutboard;
 use super::state::{BlobState, Groups};
+use super::write_batch::WriteBatch;
 
 /// Bytes of new groups after which an import records them (what a kill -9 can lose of a
 /// transfer under way).
@@ -179,6 +181,12 @@ impl Entry {
     /// Prepares to receive a blob of `size` bytes (the size a peer announced). A size that
     /// differs from the known one is taken only while no group is stored.
     pub(crate) fn begin_import(&self, size: u64) -> Result<(), SealedBlobError> {
+        if size > groups::MAX_SIZE {
+            return Err(SealedBlobError::malformed(
+                self.data_path(),
+                format!("a blob of {size} bytes is larger than the store takes"),
+            ));
+        }
         let mut inner = self.lock();
         if inner.size != size && inner.present.is_empty() {
             inner.files = None;
@@ -206,61 +214,88 @@ impl Entry {
             .map_err(|e| SealedBlobError::io("write", self.path("outboard"), e))
     }
 
-    /// Seals and writes the verified bytes `data` at `offset` (whole groups, the last one of
-    /// the blob possibly short); groups already present are skipped. Records the groups every
-    /// [`SYNC_EVERY`] bytes ([`Entry::persist`]).
+    /// Seals the verified bytes `data` at `offset` (whole groups, the last one of the blob
+    /// possibly short) into `batch`, writing the batch whenever it is full or the next group is
+    /// not its next slot; groups already present are skipped. Records the groups every
+    /// [`SYNC_EVERY`] bytes ([`Entry::persist`]). What is left in `batch` is written by
+    /// [`Entry::flush`].
     pub(crate) fn write_leaf(
         &self,
         offset: u64,
         data: &[u8],
-        scratch: &mut Vec<u8>,
+        batch: &mut WriteBatch,
     ) -> Result<(), SealedBlobError> {
-        let path = self.data_path();
         if !offset.is_multiple_of(groups::GROUP_LEN) {
             return Err(SealedBlobError::malformed(
-                path,
+                self.data_path(),
                 format!("leaf at {offset} is not group-aligned"),
             ));
         }
+        let mut wrote = false;
         {
             let mut inner = self.lock();
             self.open_files(&mut inner)?;
             let size = inner.size;
             let first = offset / groups::GROUP_LEN;
-            let mut written = Groups::empty();
             for (i, piece) in data.chunks(groups::GROUP_LEN as usize).enumerate() {
                 let index = first + i as u64;
                 if piece.len() as u64 != groups::len(size, index) {
                     return Err(SealedBlobError::malformed(
-                        path,
+                        self.data_path(),
                         format!("leaf at {offset} is not whole groups"),
                     ));
                 }
                 if inner.present.contains(&index) {
                     continue;
                 }
-                let Some(files) = inner.files.as_ref() else {
-                    return Ok(());
-                };
-                groups::write(
-                    &self.cipher,
-                    &files.data,
-                    &path,
-                    &self.hash,
-                    index,
-                    piece,
-                    scratch,
-                )?;
-                written |= Groups::from(index..index + 1);
-                inner.unsynced += piece.len() as u64;
+                if !batch.accepts(index) {
+                    wrote |= self.write_batch(&mut inner, batch)?;
+                }
+                batch.push(&self.cipher, &self.hash, index, piece);
             }
-            inner.present |= written;
+            if batch.is_full() {
+                wrote |= self.write_batch(&mut inner, batch)?;
+            }
             if inner.unsynced >= SYNC_EVERY {
                 self.persist_locked(&mut inner)?;
             }
         }
-        self.notify();
+        if wrote {
+            self.notify();
+        }
         Ok(())
+    }
+
+    /// Writes the groups left in `batch` (at the end of an import, whole or broken).
+    pub(crate) fn flush(&self, batch: &mut WriteBatch) -> Result<(), SealedBlobError> {
+        let wrote = {
+            let mut inner = self.lock();
+            self.write_batch(&mut inner, batch)?
+        };
+        if wrote {
+            self.notify();
+        }
+        Ok(())
+    }
+
+    /// Writes `batch` with one `pwrite` and marks its groups present; true if it held any.
+    fn write_batch(&self, inner: &mut Inner, batch: &mut WriteBatch) -> Result<bool, SealedBlobError> {
+        if batch.is_empty() {
+            return Ok(false);
+        }
+        self.open_files(inner)?;
+        let Some(files) = inner.files.as_ref() else {
+            return Err(SealedBlobError::malformed(self.data_path(), "not open"));
+        };
+        let (first, count, plain, sealed) = batch.parts();
+        files
+            .data
+            .write_all_at(sealed, first * groups::SLOT_LEN)
+            .map_err(|e| SealedBlobError::io("write", self.data_path(), e))?;
+        inner.present |= Groups::from(first..first + count);
+        inner.unsynced += plain;
+        batch.clear();
+        Ok(true)
     }
 
     /// Syncs the outboard and records the groups present in the state file (see the module
@@ -338,6 +373,36 @@ impl Entry {
         read
     }
 
+    /// Up to `max` groups from `first` (at least one), read with one read while they are
+    /// present and consecutive, and opened. A run that fails to read, or whose first group
+    /// fails authentication, falls back to [`Entry::read_group`], which reports and drops it.
+    pub(crate) fn read_run(&self, first: u64, max: u64) -> Result<Vec<bytes::Bytes>, SealedBlobError> {
+        {
+            let mut inner = self.lock();
+            let count = run_len(&inner.present, first, max);
+            if count > 1 {
+                self.open_files(&mut inner)?;
+                if let Some(files) = inner.files.as_ref() {
+                    let run = groups::read_run(
+                        &self.cipher,
+                        &files.data,
+                        &self.data_path(),
+                        &self.hash,
+                        inner.size,
+                        first,
+                        count,
+                    );
+                    if let Ok(run) = run
+                        && !run.is_empty()
+                    {
+                        return Ok(run);
+                    }
+                }
+            }
+        }
+        self.read_group(first).map(|group| vec![group])
+    }
+
     /// The present groups that fail authentication (read and opened one by one).
     fn scrub(&self, inner: &Inner, files: &Files) -> Vec<u64> {
         let mut bad = Vec::new();
@@ -364,27 +429,6 @@ impl Entry {
             }
         }
         bad
-    }
-
-    /// `len` bytes at `offset`, opened group by group.
-    pub(crate) fn read_bytes(&self, offset: u64, len: usize) -> Result<bytes::Bytes, SealedBlobError> {
-        let end = offset + len as u64;
-        let groups = groups::of_bytes(offset, end);
-        if groups.end == groups.start + 1 {
-            // Within one group (every leaf iroh-blobs reads): a slice of it, no copy.
-            let group = self.read_group(groups.start)?;
-            let from = (offset - groups.start * groups::GROUP_LEN) as usize;
-            return Ok(group.slice(from.min(group.len())..(from + len).min(group.len())));
-        }
-        let mut out = Vec::with_capacity(len);
-        for index in groups::of_bytes(offset, end) {
-            let group = self.read_group(index)?;
-            let start = index * groups::GROUP_LEN;
-            let from = offset.saturating_sub(start) as usize;
-            let to = ((end - start) as usize).min(group.len());
-            out.extend_from_slice(group.get(from..to).unwrap_or_default());
-        }
-        Ok(out.into())
     }
 
     /// The outboard, on its own handle of the file (read off the entry's lock).
@@ -442,6 +486,20 @@ impl Entry {
         self.notify();
         Ok(())
     }
+}
+
+/// How many groups from `first` are in `present` consecutively, at most `max`.
+fn run_len(present: &Groups, first: u64, max: u64) -> u64 {
+    for range in present.iter() {
+        let (start, end) = match range {
+            range_collections::range_set::RangeSetRange::Range(r) => (*r.start, *r.end),
+            range_collections::range_set::RangeSetRange::RangeFrom(r) => (*r.start, u64::MAX),
+        };
+        if start <= first && first < end {
+            return (end - first).min(max);
+        }
+    }
+    0
 }
 
 /// An import or export under way on an entry ([`Entry::acquire`]).

@@ -1,7 +1,8 @@
 //! Exports: bao streams for peers (verified against the outboard on the way out), plain ranges,
 //! a file at a path (the explicit `get_blob` export), and bitfield observation.
 //!
-//! Every byte leaves through [`Entry::read_group`], which opens the group; a group that fails
+//! Every byte leaves through [`ReadAhead`] and [`Entry::read_run`] / [`Entry::read_group`], which
+//! open the groups; a group that fails
 //! authentication ends the export with [`super::SealedBlobError::Tampered`] and is dropped from
 //! the entry, never served.
 
@@ -21,6 +22,7 @@ use range_collections::range_set::RangeSetRange;
 
 use super::entry::Entry;
 use super::groups;
+use super::read_ahead::ReadAhead;
 
 /// The error of an export of a blob the store does not have.
 fn not_found() -> std::io::Error {
@@ -28,7 +30,7 @@ fn not_found() -> std::io::Error {
 }
 
 /// Reads plaintext bytes of an entry for bao-tree's traversal.
-struct Reader(Arc<Entry>);
+struct Reader(ReadAhead);
 
 impl ReadBytesAt for Reader {
     fn read_bytes_at(&self, offset: u64, size: usize) -> std::io::Result<Bytes> {
@@ -61,7 +63,7 @@ pub(crate) async fn bao(entry: Option<Arc<Entry>>, ranges: ChunkRanges, mut tx: 
             return;
         }
     };
-    let reader = Reader(entry.clone());
+    let reader = Reader(ReadAhead::new(entry.clone(), ranges.clone()));
     let mut sender = Sender(&mut tx);
     // Errors (a tampered group, a missing range) were sent as the stream's last item.
     bao_tree::io::mixed::traverse_ranges_validated(reader, outboard, &ranges, &mut sender)
@@ -80,17 +82,18 @@ pub(crate) async fn ranges(
         return;
     };
     let _use = entry.acquire();
-    if let Err(e) = send_ranges(&entry, ranges, &mut tx).await {
+    let reader = ReadAhead::new(entry.clone(), ChunkRanges::all());
+    if let Err(e) = send_ranges(&reader, ranges, &mut tx).await {
         tx.send(ExportRangesItem::Error(e.into())).await.ok();
     }
 }
 
 async fn send_ranges(
-    entry: &Entry,
+    reader: &ReadAhead,
     ranges: RangeSet2<u64>,
     tx: &mut mpsc::Sender<ExportRangesItem>,
 ) -> std::io::Result<()> {
-    let bitfield = entry.bitfield();
+    let bitfield = reader.entry().bitfield();
     let size = bitfield.size();
     tx.send(ExportRangesItem::Size(size)).await?;
     for range in ranges.iter() {
@@ -109,20 +112,11 @@ async fn send_ranges(
         }
         for index in groups::of_bytes(start, end) {
             let group_start = index * groups::GROUP_LEN;
-            let group = entry.read_group(index).map_err(|e| e.into_io())?;
+            let group = reader.group(index).map_err(|e| e.into_io())?;
             let from = start.max(group_start);
-            let to = end.min(group_start + group.len() as u64);
-            let data = group
-                .get((from - group_start) as usize..(to - group_start) as usize)
-                .unwrap_or_default();
-            tx.send(
-                Leaf {
-                    offset: from,
-                    data: Bytes::copy_from_slice(data),
-                }
-                .into(),
-            )
-            .await?;
+            let to = end.min(group_start + group.len() as u64).max(from);
+            let data = group.slice((from - group_start) as usize..(to - group_start) as usize);
+            tx.send(Leaf { offset: from, data }.into()).await?;
         }
     }
     Ok(())
@@ -139,7 +133,8 @@ pub(crate) async fn path(
         return;
     };
     let _use = entry.acquire();
-    let item = match write_to(&entry, &target, &mut tx).await {
+    let reader = ReadAhead::new(entry.clone(), ChunkRanges::all());
+    let item = match write_to(&reader, &target, &mut tx).await {
         Ok(()) => ExportProgressItem::Done,
         Err(e) => ExportProgressItem::Error(e.into()),
     };
@@ -147,7 +142,7 @@ pub(crate) async fn path(
 }
 
 async fn write_to(
-    entry: &Entry,
+    reader: &ReadAhead,
     target: &std::path::Path,
     tx: &mut mpsc::Sender<ExportProgressItem>,
 ) -> std::io::Result<()> {
@@ -157,7 +152,7 @@ async fn write_to(
             "path is not absolute",
         ));
     }
-    let bitfield = entry.bitfield();
+    let bitfield = reader.entry().bitfield();
     if !bitfield.is_complete() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
@@ -171,7 +166,7 @@ async fn write_to(
     tx.send(ExportProgressItem::Size(size)).await?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(target)?);
     for index in 0..groups::count(size) {
-        let group = entry.read_group(index).map_err(|e| e.into_io())?;
+        let group = reader.group(index).map_err(|e| e.into_io())?;
         out.write_all(&group)?;
         if index % 64 == 0 {
             tx.try_send(ExportProgressItem::CopyProgress(index * groups::GROUP_LEN))

@@ -164,11 +164,16 @@ pub(crate) fn read_key_id(layout: &Layout) -> Result<Option<KeyId>, SealedBlobEr
     let Some(bytes) = read_bounded(&layout.keycheck, 64)? else {
         return Ok(None);
     };
+    parse_key_id(&layout.keycheck, &bytes).map(Some)
+}
+
+/// The key id in `bytes`, the contents of the key check file `path` (named in errors).
+pub(crate) fn parse_key_id(path: &Path, bytes: &[u8]) -> Result<KeyId, SealedBlobError> {
     let found = bytes
         .strip_prefix(&KEYCHECK_MAGIC[..])
         .and_then(|rest| <[u8; 16]>::try_from(rest).ok())
-        .ok_or_else(|| SealedBlobError::malformed(&layout.keycheck, "not a blob store key check"))?;
-    Ok(Some(KeyId(found)))
+        .ok_or_else(|| SealedBlobError::malformed(path, "not a blob store key check"))?;
+    Ok(KeyId(found))
 }
 
 /// Syncs every file and directory under `dir` (a staged store before its commit).

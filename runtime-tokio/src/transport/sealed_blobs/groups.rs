@@ -25,6 +25,10 @@ pub(crate) const GROUP_LEN: u64 = iroh_blobs::store::IROH_BLOCK_SIZE.bytes() as 
 const CHUNKS_PER_GROUP: u64 = GROUP_LEN / 1024;
 /// Bytes a group takes in the data file.
 pub(crate) const SLOT_LEN: u64 = GROUP_LEN + OVERHEAD as u64;
+/// The largest blob the store takes (64 PiB): far above any real blob, and small enough that
+/// every slot's offset in the data file fits in a `u64`. Checked where a size comes from a
+/// file or a peer (state.rs, [`super::entry::Entry::begin_import`]).
+pub(crate) const MAX_SIZE: u64 = 1 << 56;
 
 /// The number of groups of a blob of `size` bytes.
 pub(crate) fn count(size: u64) -> u64 {
@@ -68,20 +72,41 @@ pub(crate) fn bitfield(size: u64, present: &Groups) -> Bitfield {
     Bitfield::new(to_chunks(present, size), size)
 }
 
-/// Seals group `index` of the blob `hash` and writes it at its slot of `data`.
-pub(crate) fn write(
+/// Reads the `count` consecutive groups from `first` of the blob `hash` (`size` bytes) from
+/// `data` with one read, and opens each where it lies (no copy): the groups up to the first one
+/// that fails authentication, which is left to [`read`] to report. `count` is bounded by the
+/// caller ([`super::entry::Entry::read_run`]), and so is the buffer.
+pub(crate) fn read_run(
     cipher: &BlobCipher,
     data: &std::fs::File,
     path: &Path,
     hash: &Hash,
-    index: u64,
-    plain: &[u8],
-    scratch: &mut Vec<u8>,
-) -> Result<(), SealedBlobError> {
-    scratch.clear();
-    cipher.seal_into(Aad::Group { hash, index }, plain, scratch);
-    data.write_all_at(scratch, index * SLOT_LEN)
-        .map_err(|e| SealedBlobError::io("write", path, e))
+    size: u64,
+    first: u64,
+    count: u64,
+) -> Result<Vec<bytes::Bytes>, SealedBlobError> {
+    let last = first + count.saturating_sub(1);
+    let last_len = len(size, last);
+    if count == 0 || last_len == 0 {
+        return Ok(Vec::new());
+    }
+    let total = (count - 1) * SLOT_LEN + last_len + OVERHEAD as u64;
+    let mut buf = vec![0u8; total as usize];
+    data.read_exact_at(&mut buf, first * SLOT_LEN)
+        .map_err(|e| SealedBlobError::io("read", path, e))?;
+    let mut plain = Vec::with_capacity(count as usize);
+    for (i, slot) in buf.chunks_mut(SLOT_LEN as usize).enumerate() {
+        let index = first + i as u64;
+        match cipher.open_in_place(Aad::Group { hash, index }, slot) {
+            Some(range) => plain.push((i * SLOT_LEN as usize + range.start, range.len())),
+            None => break,
+        }
+    }
+    let buf = bytes::Bytes::from(buf);
+    Ok(plain
+        .into_iter()
+        .map(|(start, len)| buf.slice(start..start + len))
+        .collect())
 }
 
 /// Reads and opens group `index` of the blob `hash` (`size` bytes) from `data`.

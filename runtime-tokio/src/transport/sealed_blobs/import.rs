@@ -26,6 +26,7 @@ use super::error::SealedBlobError;
 use super::groups::{self, GROUP_LEN};
 use super::outboard::{FileOutboard, tree};
 use super::state::{BlobState, Groups};
+use super::write_batch::WriteBatch;
 
 /// A complete blob written to a staging directory, ready to install.
 #[derive(Debug)]
@@ -48,9 +49,9 @@ pub(crate) async fn bao(
     tx: oneshot::Sender<iroh_blobs::api::Result<()>>,
 ) {
     let _use = entry.acquire();
+    let mut batch = WriteBatch::default();
     let received = async {
         entry.begin_import(size.get())?;
-        let mut scratch = Vec::with_capacity(groups::SLOT_LEN as usize);
         loop {
             let item = match rx.recv().await {
                 Ok(Some(item)) => item,
@@ -65,12 +66,14 @@ pub(crate) async fn bao(
             };
             match item {
                 BaoContentItem::Parent(p) => entry.write_parent(p.node, &p.pair)?,
-                BaoContentItem::Leaf(leaf) => entry.write_leaf(leaf.offset, &leaf.data, &mut scratch)?,
+                BaoContentItem::Leaf(leaf) => entry.write_leaf(leaf.offset, &leaf.data, &mut batch)?,
             }
         }
     }
     .await;
-    let persisted = entry.persist();
+    // Verified groups still in the batch are kept whether the stream ended or broke.
+    let flushed = entry.flush(&mut batch);
+    let persisted = flushed.and_then(|()| entry.persist());
     let result = received.and(persisted).map_err(|e| {
         tracing::warn!(blob = %entry.hash.fmt_short(), error = %e, "importing blob ranges failed");
         iroh_blobs::api::Error::from(e.into_io())

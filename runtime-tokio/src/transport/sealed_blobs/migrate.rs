@@ -261,22 +261,31 @@ fn recover(storage: &Path) -> Result<bool, SealedBlobError> {
     Ok(false)
 }
 
-/// Step 3; idempotent.
-fn roll_forward(storage: &Path) -> Result<(), SealedBlobError> {
-    let staging = storage.join(STAGING_DIR);
-    let commit = staging.join(COMMIT);
-    let marker = files::read_bounded(&commit, 64)?.unwrap_or_default();
-    let marker = String::from_utf8_lossy(&marker);
+/// The source and target directory names in the commit marker `bytes`, read from `path`
+/// (named in errors): two lines, each `blobs` or `blobs-sealed`.
+pub(crate) fn parse_commit(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(&'static str, &'static str), SealedBlobError> {
+    let marker = String::from_utf8_lossy(bytes);
     let mut lines = marker.lines();
     let known = |name: Option<&str>| match name {
         Some(PLAIN_DIR) => Ok(PLAIN_DIR),
         Some(SEALED_DIR) => Ok(SEALED_DIR),
         _ => Err(SealedBlobError::malformed(
-            &commit,
+            path,
             "not a blob re-encryption marker",
         )),
     };
-    let (from, to) = (known(lines.next())?, known(lines.next())?);
+    Ok((known(lines.next())?, known(lines.next())?))
+}
+
+/// Step 3; idempotent.
+fn roll_forward(storage: &Path) -> Result<(), SealedBlobError> {
+    let staging = storage.join(STAGING_DIR);
+    let commit = staging.join(COMMIT);
+    let marker = files::read_bounded(&commit, 64)?.unwrap_or_default();
+    let (from, to) = parse_commit(&commit, &marker)?;
     let staged = staging.join("store");
     if staged.exists() {
         files::remove_dir(&storage.join(to))?;

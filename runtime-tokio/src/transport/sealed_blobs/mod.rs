@@ -17,15 +17,19 @@
 //! BLAKE3 keyed with the `file-names` subkey (cipher.rs).
 //!
 //! ```text
-//!  peer ──bao stream──▶ iroh-blobs verifies ──▶ import::bao ──seal──▶ data slot i
+//!  peer ──bao stream──▶ iroh-blobs verifies ──▶ import::bao ──seal──▶ WriteBatch ──pwrite──▶ data slots
 //!                                                          └─hash pairs─▶ outboard
 //!  every 64 MiB, at the end, at sync_db: sync the outboard, then replace `state`
 //!  (the data file is left to the OS: a group a power cut loses fails to open, fetched again)
 //!
 //!  peer ◀──bao stream── traverse_ranges_validated ◀── outboard
 //!                                   ▲
-//!                        Entry::read_group (open slot i; a failure drops group i)
+//!                        ReadAhead (one pread per run of groups, each opened in place;
+//!                        a failure falls back to Entry::read_group, which drops group i)
 //! ```
+//!
+//! The actor and its imports and exports run on the store's own runtime (runtime.rs), off the
+//! threads that drive QUIC, as iroh-blobs' `FsStore` does.
 //!
 //! Crash safety: small files are replaced whole (write, sync, rename, sync the directory); the
 //! state names only groups already written and an outboard already synced, so after a kill -9 a
@@ -41,13 +45,18 @@ mod entry;
 mod error;
 mod export;
 mod files;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod gc;
 mod groups;
 mod import;
 pub mod migrate;
 mod outboard;
+mod read_ahead;
+mod runtime;
 mod state;
 mod tags;
+mod write_batch;
 
 pub use error::SealedBlobError;
 
@@ -80,7 +89,7 @@ pub(crate) async fn open_with_commands(
     let actor = tokio::task::spawn_blocking(move || actor::Actor::open(layout, cipher, rx))
         .await
         .map_err(|e| SealedBlobError::io("open", dir, std::io::Error::other(e)))??;
-    tokio::spawn(actor.run());
+    runtime::spawn(actor, dir)?;
     let store: Store = MemStore::from_sender(tx.clone().into()).into();
     if let Some(gc) = gc {
         tokio::spawn(gc::run(store.clone(), tx.clone(), gc));

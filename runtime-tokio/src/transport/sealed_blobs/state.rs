@@ -15,7 +15,7 @@ use super::cipher::{Aad, BlobCipher};
 use super::error::SealedBlobError;
 
 /// Magic of a state file.
-const MAGIC: &[u8; 8] = b"HSBSTA\x00\x01";
+pub(crate) const MAGIC: &[u8; 8] = b"HSBSTA\x00\x01";
 /// Largest state file read: 65,536 disjoint ranges (a blob is rarely in more than a few).
 pub(crate) const MAX_STATE_LEN: u64 = 8 + 28 + 44 + 16 * 65_536;
 
@@ -90,6 +90,9 @@ impl BlobState {
                 path: path.to_path_buf(),
                 what: "state of another blob".to_owned(),
             });
+        }
+        if size > super::groups::MAX_SIZE {
+            return Err(bad("size out of bounds"));
         }
         let groups = super::groups::count(size);
         let mut present = Groups::empty();

@@ -15,7 +15,7 @@ use super::error::SealedBlobError;
 use super::files;
 
 /// Magic of the tags file.
-const MAGIC: &[u8; 8] = b"HSBTAG\x00\x01";
+pub(crate) const MAGIC: &[u8; 8] = b"HSBTAG\x00\x01";
 /// Largest tags file read (about 400,000 tags).
 pub(crate) const MAX_TAGS_LEN: u64 = 64 << 20;
 
@@ -33,6 +33,11 @@ impl Tags {
         let Some(bytes) = files::read_bounded(path, MAX_TAGS_LEN)? else {
             return Ok(Tags::default());
         };
+        Tags::decode(cipher, path, &bytes)
+    }
+
+    /// The tags in `bytes`, the contents of the tags file `path` (named in errors).
+    pub(crate) fn decode(cipher: &BlobCipher, path: &Path, bytes: &[u8]) -> Result<Tags, SealedBlobError> {
         let sealed = bytes
             .strip_prefix(&MAGIC[..])
             .ok_or_else(|| SealedBlobError::malformed(path, "not a tags file"))?;
@@ -60,14 +65,19 @@ impl Tags {
         if !self.dirty {
             return Ok(());
         }
+        files::replace(path, &self.encode(cipher, path)?)?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// The tags file's bytes (`path` is named in errors).
+    pub(crate) fn encode(&self, cipher: &BlobCipher, path: &Path) -> Result<Vec<u8>, SealedBlobError> {
         let list: Vec<(&Tag, &HashAndFormat)> = self.map.iter().collect();
         let plain =
             postcard::to_allocvec(&list).map_err(|e| SealedBlobError::malformed(path, e.to_string()))?;
         let mut out = MAGIC.to_vec();
         cipher.seal_into(Aad::Tags, &plain, &mut out);
-        files::replace(path, &out)?;
-        self.dirty = false;
-        Ok(())
+        Ok(out)
     }
 
     /// The tags in `[from, to)` (unbounded where `None`).
