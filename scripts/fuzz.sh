@@ -6,6 +6,9 @@
 #   FUZZ_SANITIZER=none  cargo fuzz --sanitizer (none|address|...); the code is unsafe-free,
 #                        so the default trades ASan for executions
 #   FUZZ_TIMEOUT=120     libFuzzer -timeout: seconds one input may take before it counts as a hang
+#   FUZZ_RUNTIME=1       also the targets that link the humansync runtime crate (sealed_blob_files;
+#                        cargo feature `runtime`): a cold build of iroh and iroh-blobs with fuzzing
+#                        flags adds several minutes, so CI leaves them out
 #
 # New inputs found while fuzzing go to fuzz/target/corpus-work/<target>/ (not committed); the
 # committed corpus in fuzz/corpus/<target>/ is only read. A crash leaves its input in
@@ -24,14 +27,34 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
+# Targets that need the `runtime` feature (fuzz/Cargo.toml required-features).
+runtime_targets=(sealed_blob_files)
+features=()
+if [ "${FUZZ_RUNTIME:-0}" = 1 ]; then
+    features=(--features runtime)
+fi
+
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
     mapfile -t targets < <(cargo fuzz list)
+    if [ "${#features[@]}" -eq 0 ]; then
+        kept=()
+        for t in "${targets[@]}"; do
+            [[ " ${runtime_targets[*]} " == *" $t "* ]] || kept+=("$t")
+        done
+        targets=("${kept[@]}")
+        echo "==> leaving out ${runtime_targets[*]} (links the runtime; FUZZ_RUNTIME=1 runs it)"
+    fi
 fi
+for t in "${targets[@]}"; do
+    if [[ " ${runtime_targets[*]} " == *" $t "* ]] && [ "${#features[@]}" -eq 0 ]; then
+        features=(--features runtime)
+    fi
+done
 
 echo "==> building ${#targets[@]} fuzz targets (sanitizer: $sanitizer)"
-cargo fuzz build --sanitizer "$sanitizer"
+cargo fuzz build "${features[@]}" --sanitizer "$sanitizer"
 
 logs=fuzz/target/fuzz-logs
 work=fuzz/target/corpus-work
@@ -60,7 +83,7 @@ for target in "${targets[@]}"; do
     inputs=$(find "$corpus" -type f | wc -l)
 
     echo "==> $target: replaying $inputs corpus inputs"
-    if ! cargo fuzz run --sanitizer "$sanitizer" "$target" "$corpus" -- \
+    if ! cargo fuzz run "${features[@]}" --sanitizer "$sanitizer" "$target" "$corpus" -- \
         -runs=0 -timeout="$timeout" -print_final_stats=1 "${limits[@]}" >"$logs/$target-replay.log" 2>&1; then
         echo "!! $target: a corpus input fails; see $logs/$target-replay.log" >&2
         tail -n 30 "$logs/$target-replay.log" >&2
@@ -72,7 +95,7 @@ for target in "${targets[@]}"; do
     runs=0
     if [ "$seconds" -gt 0 ]; then
         echo "==> $target: fuzzing for ${seconds}s"
-        if ! cargo fuzz run --sanitizer "$sanitizer" "$target" "$work/$target" "$corpus" -- \
+        if ! cargo fuzz run "${features[@]}" --sanitizer "$sanitizer" "$target" "$work/$target" "$corpus" -- \
             -max_total_time="$seconds" -timeout="$timeout" -print_final_stats=1 "${limits[@]}" \
             >"$logs/$target.log" 2>&1; then
             echo "!! $target: crash; input in fuzz/artifacts/$target/, log $logs/$target.log" >&2

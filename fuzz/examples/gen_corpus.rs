@@ -28,7 +28,8 @@ type Seeds = Vec<(String, Vec<u8>)>;
 fn main() -> std::io::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     let messages = messages();
-    let all: Vec<(&str, Seeds)> = vec![
+    #[cfg_attr(not(feature = "runtime"), allow(unused_mut))]
+    let mut all: Vec<(&str, Seeds)> = vec![
         ("frame", frame_seeds(&messages)),
         ("message", message_seeds(&messages)),
         ("registry_record", record_seeds()),
@@ -40,11 +41,12 @@ fn main() -> std::io::Result<()> {
         ("pairing_guard", noise_seeds(0x9a, &[16, 128, 1024, 4096])),
         ("simulation", noise_seeds(0x51, &[12, 24, 48, 64])),
         ("automerge_bytes", automerge_bytes_seeds()),
-        (
-            "sealed_blob_files",
-            humansync::transport::sealed_blobs::fuzzing::seeds().map_err(std::io::Error::other)?,
-        ),
     ];
+    #[cfg(feature = "runtime")]
+    all.push((
+        "sealed_blob_files",
+        humansync::transport::sealed_blobs::fuzzing::seeds().map_err(std::io::Error::other)?,
+    ));
     let mut total = 0;
     for (target, seeds) in all {
         let dir = root.join(target);

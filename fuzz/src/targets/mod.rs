@@ -9,6 +9,7 @@ pub mod pairing_json;
 pub mod recon;
 pub mod registry_doc;
 pub mod registry_record;
+#[cfg(feature = "runtime")]
 pub mod sealed_blob_files;
 pub mod simulation;
 pub mod text_ids;
@@ -29,5 +30,6 @@ pub const ALL: &[(&str, Run)] = &[
     ("pairing_guard", pairing_guard::run),
     ("simulation", simulation::run),
     ("automerge_bytes", automerge_bytes::run),
+    #[cfg(feature = "runtime")]
     ("sealed_blob_files", sealed_blob_files::run),
 ];
