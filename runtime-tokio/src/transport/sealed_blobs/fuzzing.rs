@@ -12,7 +12,6 @@ use std::path::Path;
 
 use iroh_blobs::api::Tag;
 use iroh_blobs::{BlobFormat, Hash, HashAndFormat};
-use range_collections::range_set::RangeSetRange;
 
 use super::cipher::{Aad, BlobCipher};
 use super::error::SealedBlobError;
@@ -43,15 +42,7 @@ pub fn fixture_hash() -> Hash {
 }
 
 fn summary(state: &BlobState) -> StateSummary {
-    let ranges = state
-        .present
-        .iter()
-        .filter_map(|r| match r {
-            RangeSetRange::Range(r) => Some((*r.start, *r.end)),
-            RangeSetRange::RangeFrom(_) => None,
-        })
-        .collect();
-    (state.size, ranges)
+    (state.size, state.bounded_ranges())
 }
 
 /// Reads `file` as the fixture entry's `state` file.

@@ -34,20 +34,24 @@ pub(crate) struct BlobState {
 }
 
 impl BlobState {
+    /// The present groups as `(start, end)` ranges; an unbounded range is never stored (present
+    /// groups are always bounded by the size).
+    pub(crate) fn bounded_ranges(&self) -> Vec<(u64, u64)> {
+        self.present
+            .iter()
+            .filter_map(|r| match r {
+                RangeSetRange::Range(r) => Some((*r.start, *r.end)),
+                RangeSetRange::RangeFrom(_) => None,
+            })
+            .collect()
+    }
+
     /// The file bytes of this state for the entry `name`.
     pub(crate) fn encode(&self, cipher: &BlobCipher, name: &str) -> Vec<u8> {
         let mut plain = Vec::with_capacity(44 + 16);
         plain.extend_from_slice(self.hash.as_bytes());
         plain.extend_from_slice(&self.size.to_le_bytes());
-        let ranges: Vec<(u64, u64)> = self
-            .present
-            .iter()
-            .filter_map(|r| match r {
-                RangeSetRange::Range(r) => Some((*r.start, *r.end)),
-                // Never stored: present groups are always bounded by the size.
-                RangeSetRange::RangeFrom(_) => None,
-            })
-            .collect();
+        let ranges = self.bounded_ranges();
         plain.extend_from_slice(&(ranges.len() as u32).to_le_bytes());
         for (start, end) in ranges {
             plain.extend_from_slice(&start.to_le_bytes());
