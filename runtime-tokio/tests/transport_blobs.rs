@@ -371,3 +371,90 @@ async fn blob_fetch_reaches_a_provider_restarted_on_a_new_port() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Soak finding 4 (`SOAK_SEED=4`, `SOAK_SEED=5`): a provider killed (no connection closed) and
+/// restarted on a new port, while the fetcher still holds its dead connection, is reachable for
+/// blob fetches at once. iroh 1.4 keeps a peer's selected network path until a connection or
+/// path is added or a path abandoned — not when a connection closes — and sends a new
+/// connection's handshake only to the selected path: the dead address (silent here, as through
+/// a NAT). So a fetcher that accepted the restarted peer while the old connection was still
+/// open kept sending every new fetch's handshake there (timed out every ~31 s for minutes).
+/// Fix (HS-TRANSPORT-5): the fetcher closes the superseded connection and refuses the first
+/// connection from the new address once with CLOSE_DUPLICATE; the peer's next dial finds a
+/// clean path state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_fetch_reaches_a_provider_killed_and_restarted_on_a_new_port() {
+    // A's first life runs on a runtime of its own, so that it can die without closing anything.
+    let first_life = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let a_old = first_life.spawn(Node::start(23, &[24])).await.expect("A starts");
+    let mut b = Node::start(24, &[23]).await; // fetcher
+    let old_addrs = a_old.transport.addrs();
+    // A dials B: B holds a live connection to A's first address (a session, as devices keep).
+    let a_transport = a_old.transport.clone();
+    let b_addrs = b.transport.addrs();
+    let b_id = b.id();
+    let conn = first_life
+        .spawn(async move { a_transport.dial(b_id, b_addrs).await })
+        .await
+        .expect("task")
+        .expect("A dials B");
+    a_old.transport.send(conn, b"hello".to_vec()).expect("send");
+    wait_connected(&mut b).await;
+
+    // kill -9: A's tasks stop where they are; its socket stays bound and never answers (as a
+    // dead process behind a NAT: no ICMP). Nothing is closed, so B's connection stays open.
+    first_life.shutdown_background();
+    let a_old_dir = a_old.dir.path().to_path_buf();
+    std::mem::forget(a_old);
+
+    // A starts again with the same key on a new port and dials B, as a device does after a restart.
+    let mut a = Node::start(23, &[24]).await;
+    assert_ne!(a.transport.addrs(), old_addrs, "a new port");
+    let source = TempDir::new("source");
+    let file = source.path().join("blob.bin");
+    write_pattern_file(&file, 23, MIB as usize);
+    let hash = a.transport.add_blob(&file).await.expect("add");
+    let mut refused = Vec::new();
+    loop {
+        match a.transport.dial(b.id(), b.transport.addrs()).await {
+            Ok(conn) => {
+                let _ = a.transport.send(conn, b"hello".to_vec());
+                match a.next_event(Duration::from_secs(10)).await {
+                    humansync::transport::NetEvent::Connected { .. } => break,
+                    humansync::transport::NetEvent::Closed { code, .. } => refused.push(code),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            Err(TransportError::ClosedByPeer(code)) => refused.push(code),
+            Err(e) => panic!("dial: {e:?}"),
+        }
+        assert!(refused.len() <= 1, "refused more than once: {refused:?}");
+    }
+    println!("refused before the session: {refused:?}");
+    wait_connected(&mut b).await;
+
+    // Well within the 30 s an iroh connect to a dead address waits before it gives up.
+    let fetched = tokio::time::timeout(Duration::from_secs(20), b.transport.fetch_blob(hash, a.id()))
+        .await
+        .expect("B's fetch from the restarted A went to its dead address")
+        .expect("fetch");
+    assert_eq!(fetched.payload_bytes, MIB);
+    a.stop().await;
+    b.stop().await;
+    let _ = std::fs::remove_dir_all(a_old_dir);
+}
+
+/// Waits for the next `Connected` event on `node`, printing others.
+async fn wait_connected(node: &mut Node) {
+    loop {
+        let event = node.next_event(Duration::from_secs(10)).await;
+        if matches!(event, humansync::transport::NetEvent::Connected { .. }) {
+            return;
+        }
+        println!("{event:?}");
+    }
+}

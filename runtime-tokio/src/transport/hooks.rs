@@ -25,6 +25,26 @@ impl EndpointHooks for GateHooks {
         self.table.register(peer, conn);
         match self.gate.admission(&peer) {
             Admission::Admit => {
+                if let Some(left_behind) = self
+                    .table
+                    .left_behind_by(&peer, conn)
+                    .filter(|_| conn.side() == Side::Server)
+                {
+                    // HS-TRANSPORT-5: iroh 1.4 keeps sending new connections' handshakes to the
+                    // address selected for the peer while any connection with it is open, and
+                    // selects anew only when one is added (not when one closes). Close the ones
+                    // left behind and refuse this one: the peer's next dial finds none open.
+                    let closed = self
+                        .table
+                        .disconnect_peer(&peer, humansync_protocol::CloseCode::DUPLICATE);
+                    tracing::info!(
+                        %peer,
+                        closed,
+                        ?left_behind,
+                        "peer reached us from a new address: older connections closed, this one refused once"
+                    );
+                    return reject(humansync_protocol::CloseCode::DUPLICATE);
+                }
                 self.table.remember_addrs(peer, conn);
                 AfterHandshakeOutcome::Accept
             }

@@ -166,6 +166,35 @@ impl Table {
         last_seen.iter().map(|(k, v)| (*k, v.clone())).collect()
     }
 
+    /// The direct addresses of the peer's other open connections when `conn`, just admitted
+    /// from `peer`, reaches us from the IP address of one of them but on another port and
+    /// shares no address with any: a new socket, so the peer restarted (or its NAT mapped it
+    /// anew) and left them behind (HS-TRANSPORT-5). `None` otherwise — a peer reaching us
+    /// from another IP address (IPv4 and IPv6, another interface) may still use them.
+    pub(crate) fn left_behind_by(
+        &self,
+        peer: &DeviceId,
+        conn: &Connection,
+    ) -> Option<Vec<std::net::SocketAddr>> {
+        let new = direct_addrs(conn);
+        if new.is_empty() {
+            return None;
+        }
+        let inner = self.lock();
+        let older: Vec<std::net::SocketAddr> = inner
+            .by_peer
+            .get(peer)
+            .into_iter()
+            .flatten()
+            .filter(|(id, _)| *id != conn.stable_id())
+            .filter_map(|(_, h)| h.upgrade())
+            .filter(|c| c.close_reason().is_none())
+            .flat_map(|c| direct_addrs(&c))
+            .collect();
+        let same_ip_new_port = older.iter().any(|a| new.iter().any(|n| n.ip() == a.ip()));
+        (same_ip_new_port && !older.iter().any(|a| new.contains(a))).then_some(older)
+    }
+
     /// The ids of open sessions with `peer`.
     pub(crate) fn sessions_of(&self, peer: &DeviceId) -> Vec<ConnId> {
         let inner = self.lock();
