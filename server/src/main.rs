@@ -8,6 +8,12 @@ use humansync_server::config::{
 };
 use humansync_server::{Overrides, admin, admin_invite, clock::Clock, healthcheck};
 
+/// jemalloc, not the C library's malloc: during an initial sync glibc's kept about 6x the live heap
+/// resident, jemalloc about 2x (README, "Using the library").
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
