@@ -191,8 +191,7 @@ impl Table {
             .filter(|c| c.close_reason().is_none())
             .flat_map(|c| direct_addrs(&c))
             .collect();
-        let same_ip_new_port = older.iter().any(|a| new.iter().any(|n| n.ip() == a.ip()));
-        (same_ip_new_port && !older.iter().any(|a| new.contains(a))).then_some(older)
+        supersedes(&new, &older).then_some(older)
     }
 
     /// The ids of open sessions with `peer`.
@@ -207,6 +206,14 @@ impl Table {
     }
 }
 
+/// HS-TRANSPORT-5's test: `new` (a just-admitted connection's direct addresses) supersedes
+/// `older` (those of the peer's other open connections) when it shares none of them and comes
+/// from the IP address of one of them on another port — a new socket of the same host.
+fn supersedes(new: &[std::net::SocketAddr], older: &[std::net::SocketAddr]) -> bool {
+    let same_ip = older.iter().any(|a| new.iter().any(|n| n.ip() == a.ip()));
+    same_ip && !older.iter().any(|a| new.contains(a))
+}
+
 /// The remote IP addresses of a connection's open paths (relay paths excluded).
 fn direct_addrs(conn: &Connection) -> Vec<std::net::SocketAddr> {
     conn.paths()
@@ -216,4 +223,47 @@ fn direct_addrs(conn: &Connection) -> Vec<std::net::SocketAddr> {
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::supersedes;
+    use std::net::SocketAddr;
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().expect("addr")).collect()
+    }
+
+    #[test]
+    fn a_new_port_on_the_same_ip_supersedes_the_older_connections() {
+        assert!(supersedes(&addrs(&["10.0.0.2:4000"]), &addrs(&["10.0.0.2:3000"])));
+        assert!(supersedes(
+            &addrs(&["10.0.0.2:4000"]),
+            &addrs(&["10.0.0.2:3000", "[fd00::2]:3000"])
+        ));
+    }
+
+    #[test]
+    fn another_ip_a_shared_address_or_no_address_does_not() {
+        // IPv4 and IPv6, or another interface, of a process that may still use the older ones.
+        assert!(!supersedes(
+            &addrs(&["[fd00::2]:4000"]),
+            &addrs(&["10.0.0.2:3000"])
+        ));
+        assert!(!supersedes(
+            &addrs(&["192.168.1.2:3000"]),
+            &addrs(&["10.0.0.2:3000"])
+        ));
+        // The same socket (an older connection migrated to it, or one more connection).
+        assert!(!supersedes(
+            &addrs(&["10.0.0.2:4000"]),
+            &addrs(&["10.0.0.2:3000", "10.0.0.2:4000"])
+        ));
+        assert!(!supersedes(
+            &addrs(&["10.0.0.2:4000"]),
+            &addrs(&["10.0.0.2:4000"])
+        ));
+        assert!(!supersedes(&addrs(&["10.0.0.2:4000"]), &[]));
+        assert!(!supersedes(&[], &addrs(&["10.0.0.2:3000"])));
+    }
 }
