@@ -155,7 +155,7 @@ pub fn run(dir: PathBuf) {
                     if let Some(tl) = &timeline {
                         tl.mark("pairing and addresses applied");
                     }
-                    let stats = common::wait_synced_traced(
+                    let (stats, synced_at) = common::wait_synced_traced(
                         &n,
                         server,
                         docs,
@@ -164,11 +164,11 @@ pub fn run(dir: PathBuf) {
                         timeline.as_ref(),
                     )
                     .await;
-                    let ms = common::ms_since(t);
+                    let ms = synced_at.duration_since(t).as_secs_f64() * 1e3;
                     if let Some(tl) = &timeline {
                         tl.print(&format!("child sync ({docs} docs, {changed} changed)"));
                     }
-                    let since_main_ms = common::ms_since(main_start);
+                    let since_main_ms = synced_at.duration_since(main_start).as_secs_f64() * 1e3;
                     let traffic = common::session_with(&stats, server)
                         .map(Traffic::of)
                         .unwrap_or_default();
