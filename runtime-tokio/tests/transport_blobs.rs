@@ -418,24 +418,39 @@ async fn blob_fetch_reaches_a_provider_killed_and_restarted_on_a_new_port() {
     let file = source.path().join("blob.bin");
     write_pattern_file(&file, 23, MIB as usize);
     let hash = a.transport.add_blob(&file).await.expect("add");
+    // The dialer's session starts before B's verdict can reach it (a refusal then shows as
+    // Closed), so B's Connected is what says the session was accepted.
     let mut refused = Vec::new();
-    loop {
-        match a.transport.dial(b.id(), b.transport.addrs()).await {
-            Ok(conn) => {
-                let _ = a.transport.send(conn, b"hello".to_vec());
-                match a.next_event(Duration::from_secs(10)).await {
-                    humansync::transport::NetEvent::Connected { .. } => break,
-                    humansync::transport::NetEvent::Closed { code, .. } => refused.push(code),
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
-            Err(TransportError::ClosedByPeer(code)) => refused.push(code),
-            Err(e) => panic!("dial: {e:?}"),
-        }
+    'dial: loop {
         assert!(refused.len() <= 1, "refused more than once: {refused:?}");
+        let conn = match a.transport.dial(b.id(), b.transport.addrs()).await {
+            Ok(conn) => conn,
+            Err(TransportError::ClosedByPeer(code)) => {
+                refused.push(code);
+                continue;
+            }
+            Err(e) => panic!("dial: {e:?}"),
+        };
+        let _ = a.transport.send(conn, b"hello".to_vec());
+        loop {
+            tokio::select! {
+                event = b.events.recv() => match event.expect("B's events") {
+                    humansync::transport::NetEvent::Connected { .. } => break 'dial,
+                    other => println!("B: {other:?}"),
+                },
+                event = a.events.recv() => match event.expect("A's events") {
+                    humansync::transport::NetEvent::Closed { code, .. } => {
+                        refused.push(code);
+                        continue 'dial;
+                    }
+                    other => println!("A: {other:?}"),
+                },
+                _ = tokio::time::sleep(Duration::from_secs(10)) => panic!("no verdict on A's dial"),
+            }
+        }
     }
     println!("refused before the session: {refused:?}");
-    wait_connected(&mut b).await;
+    assert_eq!(refused, [CloseCode::DUPLICATE], "refused once, with DUPLICATE");
 
     // Well within the 30 s an iroh connect to a dead address waits before it gives up.
     let fetched = tokio::time::timeout(Duration::from_secs(20), b.transport.fetch_blob(hash, a.id()))
