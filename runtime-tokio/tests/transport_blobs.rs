@@ -352,15 +352,8 @@ async fn blob_fetch_reaches_a_provider_restarted_on_a_new_port() {
         .expect("A dials B");
     // The acceptor sees the session once the dialer writes on it (HS-TRANSPORT-2).
     a.transport.send(conn, b"hello".to_vec()).expect("send");
-    for node in [&mut a, &mut b] {
-        loop {
-            let event = node.next_event(Duration::from_secs(10)).await;
-            if matches!(event, humansync::transport::NetEvent::Connected { .. }) {
-                break;
-            }
-            println!("{event:?}");
-        }
-    }
+    wait_connected(&mut a).await;
+    wait_connected(&mut b).await;
 
     // Well within the 30 s an iroh connect to a dead address waits before it gives up.
     let fetched = tokio::time::timeout(Duration::from_secs(20), b.transport.fetch_blob(second, a.id()))

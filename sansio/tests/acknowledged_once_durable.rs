@@ -18,19 +18,6 @@ use humansync_sansio::{ConnId, Instant};
 
 use two_devices::{Device, doc, session, settle};
 
-/// The highest count R sent in a `Held` on `conn`.
-fn held_count(r: &Device, conn: ConnId) -> u64 {
-    r.messages
-        .iter()
-        .filter(|(c, _)| *c == conn)
-        .filter_map(|(_, m)| match m {
-            Message::Held { count, .. } => Some(*count),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 /// The title of `d` as R's store holds it.
 fn stored_title(r: &Device, d: &DocId) -> Option<String> {
     // Our own test bytes, not a peer's: the bounded loader is not needed here.
@@ -72,11 +59,11 @@ fn a_doc_whole_is_held_only_once_stored() {
     session(&mut now, &mut s, &mut r, conn);
     assert!(r.core.digest(&a).is_some(), "R took the DocWhole in memory");
     assert!(!r.store.contains_key(&a), "but its store refused it");
-    assert_eq!(held_count(&r, conn), 0, "R counts nothing held");
+    assert_eq!(r.held_count(conn), 0, "R counts nothing held");
     assert_eq!(s.up_to_date(conn), (false, 1), "S must not report R up to date");
 
     space_returns(&mut now, &mut s, &mut r, conn);
-    assert_eq!(held_count(&r, conn), 1);
+    assert_eq!(r.held_count(conn), 1);
     assert_eq!(stored_title(&r, &a).as_deref(), Some("one"));
     assert!(s.closed.is_empty() && r.closed.is_empty());
 }
@@ -94,7 +81,7 @@ fn doc_changes_are_held_only_once_stored() {
     session(&mut now, &mut s, &mut r, conn);
     assert_eq!(s.up_to_date(conn), (true, 0));
     assert_eq!(stored_title(&r, &a).as_deref(), Some("one"));
-    let before = held_count(&r, conn);
+    let before = r.held_count(conn);
 
     r.disk_full = true;
     for title in ["two", "three", "four", "five"] {
@@ -108,7 +95,7 @@ fn doc_changes_are_held_only_once_stored() {
         .count();
     assert!(sent_changes >= 1, "S pushed its edits as DocChanges");
     assert_eq!(
-        held_count(&r, conn),
+        r.held_count(conn),
         before,
         "nothing more held while R's disk is full"
     );
@@ -120,7 +107,7 @@ fn doc_changes_are_held_only_once_stored() {
     );
 
     space_returns(&mut now, &mut s, &mut r, conn);
-    assert!(held_count(&r, conn) > before);
+    assert!(r.held_count(conn) > before);
     assert_eq!(stored_title(&r, &a).as_deref(), Some("five"), "durable at R");
     assert!(s.closed.is_empty() && r.closed.is_empty());
 }

@@ -55,17 +55,7 @@ fn devices(now: u64) -> (Device, Device) {
 /// Payload bytes of S's DocWhole / DocChanges on `conn` not covered by the highest `Held` R
 /// sent — read from the wire, not from S's core.
 fn wire_unheld(s: &Device, r: &Device, conn: ConnId) -> usize {
-    let held = r
-        .messages
-        .iter()
-        .filter(|(c, _)| *c == conn)
-        .filter_map(|(_, m)| match m {
-            Message::Held { count, .. } => Some(*count),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
-    payloads(s, conn).iter().skip(held as usize).sum()
+    payloads(s, conn).iter().skip(r.held_count(conn) as usize).sum()
 }
 
 /// Payload bytes of each DocWhole / DocChanges S sent on `conn`, in order (its numbers).
@@ -91,6 +81,20 @@ fn connect(now: u64, s: &mut Device, r: &mut Device, conn: ConnId) {
         .handle_connection(Instant(now), conn, r.core.me(), Role::Dialer);
     r.core
         .handle_connection(Instant(now), conn, s.core.me(), Role::Acceptor);
+}
+
+/// R's paused disk answers four writes at a time, the two exchanging after each, until S is up
+/// to date and R holds no write; returns the peak of [`run`]s.
+fn catch_up(now: &mut u64, s: &mut Device, r: &mut Device, conn: ConnId) -> usize {
+    let mut peak = 0;
+    for _ in 0..1_000 {
+        if s.up_to_date(conn).0 && r.held_writes.is_empty() {
+            break;
+        }
+        r.answer_writes(*now, 4);
+        peak = peak.max(run(now, s, r, conn));
+    }
+    peak
 }
 
 /// Moves bytes both ways until neither sends anything, checking S's window after every step;
@@ -158,13 +162,7 @@ fn a_sender_keeps_at_most_a_window_unheld_while_the_receivers_disk_is_paused() {
     );
 
     // The disk catches up four writes at a time; S sends the rest as Helds arrive.
-    for _ in 0..1_000 {
-        if s.up_to_date(conn).0 && r.held_writes.is_empty() {
-            break;
-        }
-        r.answer_writes(now, 4);
-        peak = peak.max(run(&mut now, &mut s, &mut r, conn));
-    }
+    peak = peak.max(catch_up(&mut now, &mut s, &mut r, conn));
     assert!(s.up_to_date(conn).0, "S settles once R holds everything");
     assert_eq!(s.core.send_window(conn), Some((0, 0)));
     assert_eq!(payloads(&s, conn).len(), DOCS, "each note sent once");
@@ -310,13 +308,7 @@ fn a_sender_loading_from_its_disk_keeps_the_window_and_loads_each_note_about_onc
     connect(now, &mut s, &mut r, conn);
     let mut peak = run(&mut now, &mut s, &mut r, conn);
     assert!(s.core.send_window(conn).expect("session").1 > 0, "sends wait");
-    for _ in 0..1_000 {
-        if s.up_to_date(conn).0 && r.held_writes.is_empty() {
-            break;
-        }
-        r.answer_writes(now, 4);
-        peak = peak.max(run(&mut now, &mut s, &mut r, conn));
-    }
+    peak = peak.max(catch_up(&mut now, &mut s, &mut r, conn));
     assert!(s.up_to_date(conn).0, "S settles");
     assert!(peak <= bound(&s, conn), "peak {peak}");
     assert_eq!(payloads(&s, conn).len(), DOCS, "each note sent once");

@@ -63,13 +63,38 @@ impl Waiting {
     }
 }
 
+/// Payload bytes of DocWhole / DocChanges messages, by number, until a `Held{count}` covers them.
+#[derive(Debug, Default)]
+struct Unacknowledged {
+    /// (message number, payload bytes), in order.
+    messages: VecDeque<(u64, usize)>,
+    /// Their sum.
+    bytes: usize,
+}
+
+impl Unacknowledged {
+    fn push(&mut self, seq: u64, bytes: usize) {
+        self.messages.push_back((seq, bytes));
+        self.bytes += bytes;
+    }
+
+    /// Drops every message numbered up to `count`.
+    fn acknowledge(&mut self, count: u64) {
+        while let Some(&(seq, bytes)) = self.messages.front() {
+            if seq > count {
+                break;
+            }
+            self.messages.pop_front();
+            self.bytes -= bytes;
+        }
+    }
+}
+
 /// One session's window, both ways (HS-SYNC-15).
 #[derive(Debug, Default)]
 pub(crate) struct SendWindow {
-    /// Payload bytes of each DocWhole / DocChanges sent, by number, not yet covered by `Held`.
-    unheld: VecDeque<(u64, usize)>,
-    /// Their sum.
-    unheld_bytes: usize,
+    /// Each DocWhole / DocChanges sent, not yet covered by the peer's `Held`.
+    unheld: Unacknowledged,
     /// Payload bytes and count of every DocWhole / DocChanges sent (the average estimates a
     /// send not yet loaded).
     sent_bytes: usize,
@@ -80,18 +105,14 @@ pub(crate) struct SendWindow {
     waiting: BTreeMap<DocId, Waiting>,
     /// True while the queue is being released: a released send does not queue behind the rest.
     releasing: bool,
-    /// Receiver side: payload bytes of each DocWhole / DocChanges received, by number, not yet
-    /// covered by a `Held` sent.
-    untold: VecDeque<(u64, usize)>,
-    /// Their sum.
-    untold_bytes: usize,
+    /// Receiver side: each DocWhole / DocChanges received, not yet covered by a `Held` sent.
+    untold: Unacknowledged,
 }
 
 impl SendWindow {
     /// Message `seq` carrying `bytes` of payload was sent.
     pub(crate) fn sent(&mut self, seq: u64, bytes: usize) {
-        self.unheld.push_back((seq, bytes));
-        self.unheld_bytes += bytes;
+        self.unheld.push(seq, bytes);
         self.sent_bytes = self.sent_bytes.saturating_add(bytes);
         self.sent_count += 1;
     }
@@ -99,45 +120,32 @@ impl SendWindow {
     /// The peer's `Held{count}` covers every message up to `count`, refused ones included (they
     /// are no longer in flight).
     pub(crate) fn held(&mut self, count: u64) {
-        while let Some(&(seq, bytes)) = self.unheld.front() {
-            if seq > count {
-                break;
-            }
-            self.unheld.pop_front();
-            self.unheld_bytes -= bytes;
-        }
+        self.unheld.acknowledge(count);
     }
 
     /// Message `seq` carrying `bytes` of payload was received.
     pub(crate) fn received(&mut self, seq: u64, bytes: usize) {
-        self.untold.push_back((seq, bytes));
-        self.untold_bytes += bytes;
+        self.untold.push(seq, bytes);
     }
 
     /// A `Held{count}` was sent.
     pub(crate) fn told(&mut self, count: u64) {
-        while let Some(&(seq, bytes)) = self.untold.front() {
-            if seq > count {
-                break;
-            }
-            self.untold.pop_front();
-            self.untold_bytes -= bytes;
-        }
+        self.untold.acknowledge(count);
     }
 
     /// Payload bytes received and not yet acknowledged.
     pub(crate) fn untold_bytes(&self) -> usize {
-        self.untold_bytes
+        self.untold.bytes
     }
 
     /// Payload bytes sent and not yet covered by `Held`.
     pub(crate) fn unheld_bytes(&self) -> usize {
-        self.unheld_bytes
+        self.unheld.bytes
     }
 
     /// Whether a message may go out now: the bytes outstanding are below `window`.
     fn open(&self, window: usize) -> bool {
-        self.unheld_bytes < window
+        self.unheld.bytes < window
     }
 
     /// Whether a send may start now, with `preparing` sends waiting on loads already: nothing
@@ -146,7 +154,8 @@ impl SendWindow {
         let average = self.sent_bytes.checked_div(self.sent_count).unwrap_or(0);
         (self.releasing || self.queue.is_empty())
             && self
-                .unheld_bytes
+                .unheld
+                .bytes
                 .saturating_add(preparing.saturating_mul(average))
                 < window
     }

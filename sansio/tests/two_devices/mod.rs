@@ -79,6 +79,19 @@ impl Device {
         }
     }
 
+    /// The highest count this device sent in a `Held` on `conn` (0 before any).
+    pub fn held_count(&self, conn: ConnId) -> u64 {
+        self.messages
+            .iter()
+            .filter(|(c, _)| *c == conn)
+            .filter_map(|(_, m)| match m {
+                Message::Held { count, .. } => Some(*count),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Answers the `n` oldest held document writes (the slow disk catches up).
     pub fn answer_writes(&mut self, now: u64, n: usize) {
         let n = n.min(self.held_writes.len());
