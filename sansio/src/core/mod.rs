@@ -51,6 +51,7 @@ mod held;
 mod increments;
 mod load;
 mod log;
+mod metas;
 mod push;
 mod quarantine;
 mod receive;
@@ -74,7 +75,7 @@ use humansync_protocol::{BlobHash, DeviceId, DocDigest, DocId};
 
 use crate::recon::DocSet;
 use crate::registry::Registry;
-use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult, IoTask, IoTaskId, Output};
+use crate::{ConnId, Event, Instant, IoAction, IoResult, IoTask, IoTaskId, Output};
 
 pub use config::{CoreConfig, CoreError, Startup};
 pub use dialer::{DialConfig, DialStats};
@@ -96,7 +97,7 @@ pub struct Core {
     actor: ActorId,
     registry: Registry,
     set: DocSet,
-    metas: BTreeMap<DocId, DocMeta>,
+    metas: metas::Metas,
     cache: DocCache,
     pending_io: BTreeMap<IoTaskId, PendingIo>,
     sessions: Sessions,
@@ -165,7 +166,7 @@ impl Core {
             registry: Registry::new(config.anchor),
             actor,
             set: DocSet::new(),
-            metas: BTreeMap::new(),
+            metas: metas::Metas::default(),
             cache: DocCache::new(config.cache_capacity),
             pending_io: BTreeMap::new(),
             sessions: Sessions::default(),
@@ -314,7 +315,7 @@ impl Core {
     /// Ids of live documents whose id starts with `prefix`, in order.
     pub fn list(&self, prefix: &str) -> Vec<DocId> {
         self.metas
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
             .take_while(|(id, _)| id.as_str().starts_with(prefix))
             .filter(|(_, meta)| !meta.tombstone)
             .map(|(id, _)| id.clone())

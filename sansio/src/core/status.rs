@@ -108,7 +108,7 @@ impl Core {
         }
         SyncStatus {
             docs_pending: pending.len() + self.pending_loads(),
-            docs: self.metas.values().filter(|m| !m.tombstone).count(),
+            docs: self.metas.live(),
             blobs_missing: self.blobs.missing().len(),
             last_sync: self.last_sync,
             quarantined: self.quarantine.list(),
