@@ -58,9 +58,10 @@ impl DocStore {
         let forgets = self.pending_forgets();
         self.commit(&forgets)?;
         self.catch_up()?;
-        let snapshot = index::encode(&self.index, self.sealer());
-        write_file(index_tmp, &snapshot)?;
-        self.stats.wrote(snapshot.len());
+        let mut file = create_file(index_tmp)?;
+        let written = index::write(&self.index, self.sealer(), &mut file)
+            .map_err(|e| StoreError::io("write", index_tmp, e))?;
+        self.stats.wrote(written as usize);
         Ok(compacted)
     }
 
@@ -186,12 +187,17 @@ impl DocStore {
 }
 
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut file = layout::options()
+    create_file(path)?
+        .write_all(bytes)
+        .map_err(|e| StoreError::io("write", path, e))
+}
+
+/// Creates (or empties) the file at `path` for writing.
+fn create_file(path: &Path) -> Result<std::fs::File, StoreError> {
+    layout::options()
         .write(true)
         .create(true)
         .truncate(true)
         .open(path)
-        .map_err(|e| StoreError::io("create", path, e))?;
-    file.write_all(bytes)
-        .map_err(|e| StoreError::io("write", path, e))
+        .map_err(|e| StoreError::io("create", path, e))
 }

@@ -28,6 +28,10 @@ pub(crate) fn sync_dir(dir: &Path, stats: &Counters) -> io::Result<()> {
     file.sync_all()
 }
 
+/// Whether [`sync_filesystem`] syncs (else a checkpoint syncs the files it wrote one by one, and
+/// the store remembers which).
+pub(crate) const HAS_SYNCFS: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 /// Makes everything written to the file system holding `root` durable in one call (syncfs).
 /// Returns `Ok(false)` where syncfs does not exist; the caller then syncs file by file.
 pub(crate) fn sync_filesystem(root: &File, stats: &Counters) -> io::Result<bool> {

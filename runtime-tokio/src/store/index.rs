@@ -6,6 +6,7 @@
 //! bad record is not used: the index is then rebuilt from the document files.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use humansync_protocol::DocId;
 use humansync_sansio::DocMeta;
@@ -41,12 +42,31 @@ pub(crate) enum EntryState {
 /// The in-memory index.
 pub(crate) type Index = BTreeMap<DocId, EntryState>;
 
+/// How many bytes of a snapshot [`write`] encodes before handing them to the file.
+const PIECE: usize = 256 * 1024;
+
 /// Encodes a snapshot of `index` (sealed with a sealer, HS-REST-3).
 pub(crate) fn encode(index: &Index, sealer: Option<&Sealer>) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing to a vector cannot fail.
+    let _ = write(index, sealer, &mut out);
+    out
+}
+
+/// Writes the bytes [`encode`] returns to `to`, [`PIECE`] by piece: a checkpoint never holds a
+/// whole snapshot in memory (at 100,000 documents it was 12 MiB, 18 with the vector's slack —
+/// the largest item of a device's peak heap). Returns the bytes written.
+pub(crate) fn write(index: &Index, sealer: Option<&Sealer>, to: &mut impl Write) -> std::io::Result<u64> {
     let (mut out, salt) = seal::header(sealer, MAGIC);
-    let frame = Frame::new(sealer, LABEL, salt, 0);
+    // Records are sealed at their position in the file: `written` + their place in `out`.
+    let mut written = 0u64;
     let mut row = Vec::new();
     for (doc, state) in index {
+        if out.len() >= PIECE {
+            to.write_all(&out)?;
+            written += out.len() as u64;
+            out.clear();
+        }
         row.clear();
         codec::put_doc_id(&mut row, doc);
         match state {
@@ -58,10 +78,12 @@ pub(crate) fn encode(index: &Index, sealer: Option<&Sealer>) -> Vec<u8> {
             EntryState::Quarantined => row.push(2),
         }
         // A row is at most ~140 KiB (MAX_HEADS and MAX_BLOB_REFS hashes), far below the limit.
-        let _ = frame.push(&mut out, kind::ENTRY, &[&row]);
+        let _ = Frame::new(sealer, LABEL, salt, written).push(&mut out, kind::ENTRY, &[&row]);
     }
-    let _ = frame.push(&mut out, kind::END, &[&(index.len() as u64).to_le_bytes()]);
-    out
+    let end = (index.len() as u64).to_le_bytes();
+    let _ = Frame::new(sealer, LABEL, salt, written).push(&mut out, kind::END, &[&end]);
+    to.write_all(&out)?;
+    Ok(written + out.len() as u64)
 }
 
 /// Decodes a snapshot; an error means the snapshot must not be trusted.
@@ -129,6 +151,31 @@ mod tests {
         assert_eq!(decode(&sealed, Some(&s)).unwrap(), index);
         assert!(!sealed.windows(3).any(|w| w == b"a/1"), "doc id visible");
         assert!(decode(&sealed, None).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_written_piece_by_piece_decodes_sealed_and_plain() {
+        // Enough rows for several pieces: records sealed past the first piece carry their
+        // position in the file, not in the piece.
+        let mut index = Index::new();
+        for i in 0..20_000 {
+            let meta = DocMeta {
+                heads: vec![ChangeHash([(i % 251) as u8; 32])],
+                ..DocMeta::default()
+            };
+            index.insert(
+                DocId::new(format!("notes/{i:06}")).unwrap(),
+                EntryState::Live(meta),
+            );
+        }
+        let s = Sealer::new(&crate::keys::DataKey::from_bytes([6; 32])).unwrap();
+        for sealer in [None, Some(&s)] {
+            let mut file = Vec::new();
+            let written = write(&index, sealer, &mut file).unwrap();
+            assert!(file.len() > 2 * PIECE, "{} bytes: one piece only", file.len());
+            assert_eq!(written, file.len() as u64);
+            assert_eq!(decode(&file, sealer).unwrap(), index);
+        }
     }
 
     #[test]

@@ -203,7 +203,8 @@ pub struct DocStore {
     sealer: Option<Arc<Sealer>>,
     /// Appends since each file was last written whole.
     appends: HashMap<DocId, u32>,
-    /// Documents written since the last checkpoint (to sync file by file without syncfs).
+    /// Documents written since the last checkpoint, kept only where there is no syncfs (to sync
+    /// them file by file).
     touched: BTreeSet<DocId>,
     /// Document directories created or checked in this process.
     dirs_ok: HashSet<PathBuf>,
