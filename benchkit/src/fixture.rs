@@ -79,8 +79,68 @@ pub fn note(i: usize) -> Note {
     }
 }
 
-/// Builds notes `0..n` on two threads (the fixture for 10,000 takes a few seconds).
+/// Builds notes `0..n` on two threads (the fixture for 10,000 takes a few seconds, 100,000 about
+/// 100 s). With `HS_BENCH_FIXTURE_CACHE=DIR` the notes are read from (or, the first time,
+/// written to) a file in `DIR` named by `n` and the generator's parameters: the generator is
+/// deterministic, so a cached fixture is the same notes.
 pub fn build_notes(n: usize) -> Vec<Note> {
+    let Some(dir) = std::env::var_os("HS_BENCH_FIXTURE_CACHE") else {
+        return generate_notes(n);
+    };
+    let path = std::path::Path::new(&dir).join(format!("notes-{n}-{CHANGES}x{CHARS_PER_CHANGE}.bin"));
+    if let Some(notes) = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| decode_cache(&bytes, n))
+    {
+        return notes;
+    }
+    let notes = generate_notes(n);
+    let _ = std::fs::create_dir_all(&dir);
+    if let Err(e) = std::fs::write(&path, encode_cache(&notes)) {
+        eprintln!("fixture cache {} not written: {e}", path.display());
+    }
+    notes
+}
+
+/// The cache file: per note, the saved length (u32 LE), the saved bytes, the head count (u8)
+/// and the heads.
+fn encode_cache(notes: &[Note]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for note in notes {
+        out.extend_from_slice(&(note.saved.len() as u32).to_le_bytes());
+        out.extend_from_slice(&note.saved);
+        out.push(note.heads.len() as u8);
+        for head in &note.heads {
+            out.extend_from_slice(&head.0);
+        }
+    }
+    out
+}
+
+/// Reads [`encode_cache`]'s file; `None` if it is not `n` well-formed notes.
+fn decode_cache(mut bytes: &[u8], n: usize) -> Option<Vec<Note>> {
+    let mut notes = Vec::with_capacity(n);
+    for i in 0..n {
+        let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+        let saved = bytes.get(4..4 + len)?.to_vec();
+        let count = usize::from(*bytes.get(4 + len)?);
+        bytes = bytes.get(5 + len..)?;
+        let mut heads = Vec::with_capacity(count);
+        for _ in 0..count {
+            heads.push(ChangeHash(bytes.get(..32)?.try_into().ok()?));
+            bytes = bytes.get(32..)?;
+        }
+        notes.push(Note {
+            id: note_id(i),
+            saved,
+            heads,
+        });
+    }
+    bytes.is_empty().then_some(notes)
+}
+
+/// Generates notes `0..n` on two threads.
+fn generate_notes(n: usize) -> Vec<Note> {
     let half = n / 2;
     std::thread::scope(|s| {
         let first = s.spawn(|| (0..half).map(note).collect::<Vec<_>>());
