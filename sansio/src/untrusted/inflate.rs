@@ -1,13 +1,18 @@
-//! Bounded inflating: a DEFLATE stream is inflated once, into a buffer that starts at a few
-//! times the compressed size and doubles as needed, never past one byte more than the budget
-//! allows; a stream that needs that byte is refused. Memory is at most twice the inflated size
-//! and never more than the budget (the earlier walk inflated every stream twice — once counting
-//! into a sink, then into an exact buffer —, a tenth of a device's CPU when 100,000 notes arrive).
+//! Bounded inflating, in one pass for what is small: a DEFLATE stream is inflated into a buffer
+//! that starts at a few times the compressed size and doubles, up to [`ONE_PASS`]; most
+//! streams (every column of a note) end there, inflated once. A stream that needs more is
+//! counted on into a small scratch buffer, stopping one byte past the budget, and only if it
+//! fits inflated again into a buffer of exactly its size. So memory is at most the larger of
+//! [`ONE_PASS`] and the inflated size, never more than the budget allows, and refusing a bomb
+//! holds at most [`ONE_PASS`]. (Every stream used to be inflated twice — sink, then exact
+//! buffer —: a tenth of a device's CPU while 100,000 notes arrive.)
 
 use flate2::{Decompress, FlushDecompress, Status};
 
 use super::{Budget, UntrustedError};
 
+/// The most a stream is inflated into before it is known to fit the budget.
+const ONE_PASS: usize = 1 << 20;
 /// The first buffer, as a multiple of the compressed size (Automerge's columns inflate ~2–4×).
 const FIRST_GUESS: usize = 4;
 
@@ -15,36 +20,111 @@ const FIRST_GUESS: usize = 4;
 /// `budget`. `at` is where `data` starts, for errors.
 pub(super) fn inflate(data: &[u8], budget: &mut Budget, at: usize) -> Result<Vec<u8>, UntrustedError> {
     let limit = budget.expanded_left();
-    // The most this buffer may ever hold: one byte past the budget, to tell "too large".
-    let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    // One byte past the budget tells "too large".
+    let past_limit = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    let cap = past_limit.min(ONE_PASS);
     let mut out = Vec::with_capacity(data.len().saturating_mul(FIRST_GUESS).max(64).min(cap));
     let mut z = Decompress::new(false);
     loop {
-        let consumed = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
-        let input = data.get(consumed..).unwrap_or_default();
-        let before = (z.total_in(), out.len());
-        let status = z
-            .decompress_vec(input, &mut out, FlushDecompress::Finish)
-            .map_err(|_| UntrustedError::Inflate(at))?;
-        if status == Status::StreamEnd {
-            break;
-        }
-        if out.len() == out.capacity() {
-            if out.len() >= cap {
-                // One byte past the budget: refused, as charging it says.
-                budget.charge_bytes(out.len() as u64)?;
-                return Err(UntrustedError::TooLarge(limit));
+        match step(&mut z, data, &mut out, at)? {
+            Step::Ended => break,
+            Step::Full if out.len() >= cap => {
+                if cap == past_limit {
+                    return Err(refused(budget, out.len()));
+                }
+                // Larger than one pass allows: count the rest, then inflate exactly.
+                let len = count_rest(&mut z, data, past_limit, at)?;
+                if len >= past_limit {
+                    return Err(refused(budget, len));
+                }
+                return exact(data, len, budget, at);
             }
-            let grown = out.capacity().saturating_mul(2).min(cap);
-            out.reserve_exact(grown - out.len());
-        } else if (z.total_in(), out.len()) == before {
-            // The input ended before the stream did: what it held is the content (as a
-            // streaming decoder reads it); Automerge's own parse judges the rest.
-            break;
+            Step::Full => {
+                let grown = out.capacity().saturating_mul(2).min(cap);
+                out.reserve_exact(grown - out.len());
+            }
+            Step::Progress => {}
         }
     }
     budget.charge_bytes(out.len() as u64)?;
     Ok(out)
+}
+
+/// What one call to the decompressor did.
+enum Step {
+    /// The stream ended (or the input did: what it held is the content, as a streaming decoder
+    /// reads it; Automerge's own parse judges the rest).
+    Ended,
+    /// `out` has no room left.
+    Full,
+    /// Some input was taken or some output made.
+    Progress,
+}
+
+/// Inflates more of `data` into the spare room of `out`.
+fn step(z: &mut Decompress, data: &[u8], out: &mut Vec<u8>, at: usize) -> Result<Step, UntrustedError> {
+    let consumed = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
+    let before = (z.total_in(), out.len());
+    let status = z
+        .decompress_vec(
+            data.get(consumed..).unwrap_or_default(),
+            out,
+            FlushDecompress::Finish,
+        )
+        .map_err(|_| UntrustedError::Inflate(at))?;
+    Ok(if status == Status::StreamEnd {
+        Step::Ended
+    } else if out.len() == out.capacity() {
+        Step::Full
+    } else if (z.total_in(), out.len()) == before {
+        Step::Ended
+    } else {
+        Step::Progress
+    })
+}
+
+/// Inflates the rest of the stream into a scratch buffer, counting; returns the whole inflated
+/// length, or `past_limit` once it reaches that.
+fn count_rest(
+    z: &mut Decompress,
+    data: &[u8],
+    past_limit: usize,
+    at: usize,
+) -> Result<usize, UntrustedError> {
+    let mut scratch = Vec::with_capacity(64 * 1024);
+    loop {
+        scratch.clear();
+        let ended = matches!(step(z, data, &mut scratch, at)?, Step::Ended);
+        let total = usize::try_from(z.total_out()).unwrap_or(usize::MAX);
+        if total >= past_limit {
+            return Ok(past_limit);
+        }
+        if ended {
+            return Ok(total);
+        }
+    }
+}
+
+/// Inflates `data`, known to inflate to `len` bytes within the budget, into a buffer of exactly
+/// that size.
+fn exact(data: &[u8], len: usize, budget: &mut Budget, at: usize) -> Result<Vec<u8>, UntrustedError> {
+    budget.charge_bytes(len as u64)?;
+    let mut out = Vec::with_capacity(len);
+    let mut z = Decompress::new(false);
+    while out.len() < len {
+        if matches!(step(&mut z, data, &mut out, at)?, Step::Ended) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The error for a stream that inflates to more than the budget (`len` past it).
+fn refused(budget: &mut Budget, len: usize) -> UntrustedError {
+    match budget.charge_bytes(len as u64) {
+        Err(e) => e,
+        Ok(()) => UntrustedError::TooLarge(budget.expanded()),
+    }
 }
 
 #[cfg(test)]
@@ -74,6 +154,11 @@ mod tests {
         let mut budget = Budget::new(8 << 20, 10);
         let out = inflate(&zeros, &mut budget, 0).expect("within the budget");
         assert_eq!((out.len(), budget.expanded()), (5 << 20, 5 << 20));
+        assert_eq!(out.capacity(), out.len(), "past one pass: an exact buffer");
+        // Within one pass: inflated once, at most twice its size.
+        let small = deflate(&vec![3u8; 300_000]);
+        let out = inflate(&small, &mut Budget::new(8 << 20, 10), 0).expect("within the budget");
+        assert_eq!(out, vec![3u8; 300_000]);
         assert!(out.capacity() <= 2 * out.len(), "at most twice the inflated size");
         // An empty budget refuses the first byte; exactly the budget is accepted.
         assert_eq!(
