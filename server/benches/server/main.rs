@@ -9,8 +9,9 @@
 //! `cargo bench -p humansync-server --bench server` runs both at full size (10,000 notes, 5 runs);
 //! `-- --quick` runs a small size and asserts counts only (documents synced, connections closed —
 //! never times or sizes), which CI does in the test profile:
-//! `cargo test -p humansync-server --bench server -- --quick`. `--only 6`, `--runs N` and
-//! `--docs N` override. The fixture, the table and the memory readings are `humansync-benchkit`'s,
+//! `cargo test -p humansync-server --bench server -- --quick`. `--only 6`, `--runs N`,
+//! `--docs N` and `--idle-ms N` (how long the server sits before its idle memory is read)
+//! override. The fixture, the table and the memory readings are `humansync-benchkit`'s,
 //! shared with `cargo bench -p humansync --bench sync` (benchmarks 1–5, 7).
 
 #![allow(clippy::unwrap_used, unreachable_pub)] // Benchmark code: a failed unwrap is a failed run; `pub` shares items between its modules.
@@ -46,7 +47,7 @@ fn main() {
         quick,
         docs: args.number("--docs", if quick { 200 } else { 10_000 }),
         runs: args.number("--runs", if quick { 1 } else { 5 }),
-        idle: Duration::from_millis(if quick { 300 } else { 3_000 }),
+        idle: Duration::from_millis(args.number("--idle-ms", if quick { 300 } else { 3_000 }) as u64),
     };
     let only = args.only([6, 8]);
     let runtime = tokio::runtime::Builder::new_multi_thread()
