@@ -58,7 +58,12 @@ struct Inner {
     http: Arc<crate::http_client::Http>,
     /// The server to ask `GET /devices`, once paired.
     paired: tokio::sync::watch::Sender<Option<String>>,
+    /// The last walk of the storage directories ([`Node::stats_with_disk_age`]).
+    disk: tokio::sync::Mutex<Option<(std::time::Instant, DiskFigures)>>,
 }
+
+/// What a walk of the storage directories found: store bytes, blob bytes, quarantined files.
+type DiskFigures = (u64, u64, u64);
 
 /// A running HumanSync node. Cheap to clone; all clones drive the same node.
 #[derive(Clone)]
@@ -222,6 +227,7 @@ pub(crate) async fn start(config: HumanSyncConfig, as_anchor: bool) -> Result<No
             events,
             addrs,
             paired,
+            disk: tokio::sync::Mutex::new(None),
         }),
     };
     if let Some(response) = pairing.response {
@@ -525,11 +531,33 @@ impl Node {
     /// round trips, totals since start, and the store's and blob store's size on disk (for
     /// benchmarks and metrics; the disk figures walk the directories, off the sync engine).
     pub async fn stats(&self) -> Result<NodeStats, Error> {
+        self.stats_with_disk_age(std::time::Duration::ZERO).await
+    }
+
+    /// [`Node::stats`], with disk figures up to `max_age` old: the walk visits every stored
+    /// file (~200 ms of system time at 100,000 documents), too much for every metrics scrape.
+    /// Callers at the same time share one walk.
+    pub async fn stats_with_disk_age(&self, max_age: std::time::Duration) -> Result<NodeStats, Error> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.send(Command::Stats { reply }).await?;
         let mut stats = rx.await.map_err(|_| Error::Shutdown)??;
+        let mut last = self.inner.disk.lock().await;
+        let figures = match *last {
+            Some((at, figures)) if !max_age.is_zero() && at.elapsed() <= max_age => figures,
+            _ => {
+                let figures = self.walk_storage().await?;
+                *last = Some((std::time::Instant::now(), figures));
+                figures
+            }
+        };
+        (stats.store_bytes, stats.blob_bytes, stats.quarantined_files) = figures;
+        Ok(stats)
+    }
+
+    /// Walks the storage directories (off the sync engine and the runtime's workers).
+    async fn walk_storage(&self) -> Result<DiskFigures, Error> {
         let storage = self.inner.config.storage_path.clone();
-        let (store, blobs, quarantined) = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let store = storage.join("store");
             (
                 crate::stats::disk_usage(&store),
@@ -540,11 +568,7 @@ impl Node {
             )
         })
         .await
-        .map_err(|e| Error::Storage(format!("measuring the store: {e}")))?;
-        stats.store_bytes = store;
-        stats.blob_bytes = blobs;
-        stats.quarantined_files = quarantined;
-        Ok(stats)
+        .map_err(|e| Error::Storage(format!("measuring the store: {e}")))
     }
 
     /// Stops syncing gracefully: sessions close, everything acknowledged is already on disk.

@@ -364,3 +364,31 @@ async fn a_blob_is_fetched_from_a_peer_that_came_back_on_a_new_port() {
     holder.shutdown().await.expect("shutdown");
     fetcher.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disk_figures_are_walked_again_only_when_older_than_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path()).await;
+    let before = node.stats().await.expect("stats").store_bytes;
+    // 100,000 bytes more under the store, where the walk counts them.
+    std::fs::write(
+        dir.path().join("store").join("tmp").join("probe"),
+        vec![7u8; 100_000],
+    )
+    .expect("probe file");
+    let hour = std::time::Duration::from_secs(3600);
+    let cached = node.stats_with_disk_age(hour).await.expect("stats");
+    assert_eq!(
+        cached.store_bytes, before,
+        "a figure younger than an hour is reused"
+    );
+    let fresh = node.stats().await.expect("stats");
+    assert_eq!(fresh.store_bytes, before + 100_000, "stats() walks every time");
+    let cached = node.stats_with_disk_age(hour).await.expect("stats");
+    assert_eq!(
+        cached.store_bytes,
+        before + 100_000,
+        "the last walk is what is reused"
+    );
+    node.shutdown().await.expect("shutdown");
+}
