@@ -382,12 +382,16 @@ async fn disk_figures_are_walked_again_only_when_older_than_asked() {
         cached.store_bytes, before,
         "a figure younger than an hour is reused"
     );
+    // The node writes small files of its own meanwhile (the log, last-seen): at least the probe.
     let fresh = node.stats().await.expect("stats");
-    assert_eq!(fresh.store_bytes, before + 100_000, "stats() walks every time");
+    assert!(
+        fresh.store_bytes >= before + 100_000,
+        "stats() walks every time: {} after {before}",
+        fresh.store_bytes
+    );
     let cached = node.stats_with_disk_age(hour).await.expect("stats");
     assert_eq!(
-        cached.store_bytes,
-        before + 100_000,
+        cached.store_bytes, fresh.store_bytes,
         "the last walk is what is reused"
     );
     node.shutdown().await.expect("shutdown");
