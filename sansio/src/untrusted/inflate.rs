@@ -1,11 +1,13 @@
 //! Bounded inflating, in one pass for what is small: a DEFLATE stream is inflated into a buffer
-//! that starts at a few times the compressed size and doubles, up to [`ONE_PASS`]; most
-//! streams (every column of a note) end there, inflated once. A stream that needs more is
-//! counted on into a small scratch buffer, stopping one byte past the budget, and only if it
-//! fits inflated again into a buffer of exactly its size. So memory is at most the larger of
-//! [`ONE_PASS`] and the inflated size, never more than the budget allows, and refusing a bomb
-//! holds at most [`ONE_PASS`]. (Every stream used to be inflated twice — sink, then exact
-//! buffer —: a tenth of a device's CPU while 100,000 notes arrive.)
+//! that starts at a few times the compressed size and doubles, up to [`ONE_PASS`] (and never
+//! past one byte more than the budget); most streams (every column of a note) end there,
+//! inflated once. A stream that needs more goes the careful way, [`counted_then_exact`]:
+//! inflated from the start into a sink, counting, stopping one byte past the budget, and only
+//! if it fits inflated again into a buffer of exactly its size. So refusing a bomb holds at most
+//! [`ONE_PASS`]. (Every stream used to go the careful way: a tenth of a device's CPU while
+//! 100,000 notes arrive.)
+
+use std::io::Read;
 
 use flate2::{Decompress, FlushDecompress, Status};
 
@@ -19,112 +21,48 @@ const FIRST_GUESS: usize = 4;
 /// Inflates `data` (raw DEFLATE, as Automerge writes it), charging the inflated size to
 /// `budget`. `at` is where `data` starts, for errors.
 pub(super) fn inflate(data: &[u8], budget: &mut Budget, at: usize) -> Result<Vec<u8>, UntrustedError> {
-    let limit = budget.expanded_left();
-    // One byte past the budget tells "too large".
-    let past_limit = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    let past_limit = usize::try_from(budget.expanded_left().saturating_add(1)).unwrap_or(usize::MAX);
     let cap = past_limit.min(ONE_PASS);
     let mut out = Vec::with_capacity(data.len().saturating_mul(FIRST_GUESS).max(64).min(cap));
     let mut z = Decompress::new(false);
     loop {
-        match step(&mut z, data, &mut out, at)? {
-            Step::Ended => break,
-            Step::Full if out.len() >= cap => {
-                if cap == past_limit {
-                    return Err(refused(budget, out.len()));
-                }
-                // Larger than one pass allows: count the rest, then inflate exactly.
-                let len = count_rest(&mut z, data, past_limit, at)?;
-                if len >= past_limit {
-                    return Err(refused(budget, len));
-                }
-                return exact(data, len, budget, at);
+        let before = (z.total_in(), out.len());
+        let input = data.get(usize::try_from(z.total_in()).unwrap_or(usize::MAX)..);
+        let status = z
+            .decompress_vec(input.unwrap_or_default(), &mut out, FlushDecompress::Finish)
+            .map_err(|_| UntrustedError::Inflate(at))?;
+        // The end of the stream, or of the input (what it held is the content, as a streaming
+        // decoder reads it; Automerge's own parse judges the rest).
+        if status == Status::StreamEnd || (z.total_in(), out.len()) == before {
+            break;
+        }
+        if out.len() == out.capacity() {
+            if out.len() >= cap {
+                drop(out);
+                return counted_then_exact(data, budget, at);
             }
-            Step::Full => {
-                let grown = out.capacity().saturating_mul(2).min(cap);
-                out.reserve_exact(grown - out.len());
-            }
-            Step::Progress => {}
+            let grown = out.capacity().saturating_mul(2).min(cap);
+            out.reserve_exact(grown - out.len());
         }
     }
     budget.charge_bytes(out.len() as u64)?;
     Ok(out)
 }
 
-/// What one call to the decompressor did.
-enum Step {
-    /// The stream ended (or the input did: what it held is the content, as a streaming decoder
-    /// reads it; Automerge's own parse judges the rest).
-    Ended,
-    /// `out` has no room left.
-    Full,
-    /// Some input was taken or some output made.
-    Progress,
-}
-
-/// Inflates more of `data` into the spare room of `out`.
-fn step(z: &mut Decompress, data: &[u8], out: &mut Vec<u8>, at: usize) -> Result<Step, UntrustedError> {
-    let consumed = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
-    let before = (z.total_in(), out.len());
-    let status = z
-        .decompress_vec(
-            data.get(consumed..).unwrap_or_default(),
-            out,
-            FlushDecompress::Finish,
-        )
-        .map_err(|_| UntrustedError::Inflate(at))?;
-    Ok(if status == Status::StreamEnd {
-        Step::Ended
-    } else if out.len() == out.capacity() {
-        Step::Full
-    } else if (z.total_in(), out.len()) == before {
-        Step::Ended
-    } else {
-        Step::Progress
-    })
-}
-
-/// Inflates the rest of the stream into a scratch buffer, counting; returns the whole inflated
-/// length, or `past_limit` once it reaches that.
-fn count_rest(
-    z: &mut Decompress,
-    data: &[u8],
-    past_limit: usize,
-    at: usize,
-) -> Result<usize, UntrustedError> {
-    let mut scratch = Vec::with_capacity(64 * 1024);
-    loop {
-        scratch.clear();
-        let ended = matches!(step(z, data, &mut scratch, at)?, Step::Ended);
-        let total = usize::try_from(z.total_out()).unwrap_or(usize::MAX);
-        if total >= past_limit {
-            return Ok(past_limit);
-        }
-        if ended {
-            return Ok(total);
-        }
-    }
-}
-
-/// Inflates `data`, known to inflate to `len` bytes within the budget, into a buffer of exactly
-/// that size.
-fn exact(data: &[u8], len: usize, budget: &mut Budget, at: usize) -> Result<Vec<u8>, UntrustedError> {
-    budget.charge_bytes(len as u64)?;
+/// Inflates `data` into a sink, counting, stopping one byte past the budget; only if it fits,
+/// again into a buffer of exactly its size.
+fn counted_then_exact(data: &[u8], budget: &mut Budget, at: usize) -> Result<Vec<u8>, UntrustedError> {
+    let limit = budget.expanded_left();
+    let mut counted = flate2::bufread::DeflateDecoder::new(data).take(limit.saturating_add(1));
+    let len = std::io::copy(&mut counted, &mut std::io::sink()).map_err(|_| UntrustedError::Inflate(at))?;
+    budget.charge_bytes(len)?;
+    let len = usize::try_from(len).map_err(|_| UntrustedError::TooLarge(limit))?;
     let mut out = Vec::with_capacity(len);
-    let mut z = Decompress::new(false);
-    while out.len() < len {
-        if matches!(step(&mut z, data, &mut out, at)?, Step::Ended) {
-            break;
-        }
-    }
+    flate2::bufread::DeflateDecoder::new(data)
+        .take(len as u64)
+        .read_to_end(&mut out)
+        .map_err(|_| UntrustedError::Inflate(at))?;
     Ok(out)
-}
-
-/// The error for a stream that inflates to more than the budget (`len` past it).
-fn refused(budget: &mut Budget, len: usize) -> UntrustedError {
-    match budget.charge_bytes(len as u64) {
-        Err(e) => e,
-        Ok(()) => UntrustedError::TooLarge(budget.expanded()),
-    }
 }
 
 #[cfg(test)]
@@ -148,7 +86,6 @@ mod tests {
 
     #[test]
     fn grows_past_its_first_guess_and_matches_a_streaming_decoder() {
-        use std::io::Read;
         // Zeros deflate ~1000×: far past the first guess, so the buffer doubles many times.
         let zeros = deflate(&vec![0u8; 5 << 20]);
         let mut budget = Budget::new(8 << 20, 10);
