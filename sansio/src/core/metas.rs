@@ -17,6 +17,15 @@ pub(crate) struct Metas {
 }
 
 impl Metas {
+    /// The rows given, built at once: the map's nodes are packed, where inserting ascending ids
+    /// one by one leaves each about half full (~1.8x the rows' bytes, for as long as the core
+    /// lives). A repeated id keeps its last row, as [`Metas::insert`] would.
+    pub(crate) fn from_rows(rows: impl IntoIterator<Item = (DocId, DocMeta)>) -> Self {
+        let rows: BTreeMap<DocId, DocMeta> = rows.into_iter().collect();
+        let live = rows.values().filter(|m| !m.tombstone).count();
+        Metas { rows, live }
+    }
+
     /// The row of `doc`.
     pub(crate) fn get(&self, doc: &DocId) -> Option<&DocMeta> {
         self.rows.get(doc)
@@ -96,5 +105,23 @@ mod tests {
         assert_eq!(metas.live(), 1);
         let listed: Vec<&DocId> = metas.range(..).map(|(d, _)| d).collect();
         assert_eq!(listed, [&id("notes/c")]);
+    }
+
+    #[test]
+    fn rows_built_at_once_count_as_inserted_ones() {
+        let rows = [
+            ("notes/b", false),
+            ("notes/a", true),
+            ("notes/b", true),
+            ("notes/c", false),
+        ];
+        let built = Metas::from_rows(rows.iter().map(|(d, t)| (id(d), meta(*t))));
+        let mut inserted = Metas::default();
+        for (d, t) in rows {
+            inserted.insert(id(d), meta(t));
+        }
+        assert_eq!(built.live(), inserted.live());
+        assert_eq!(built.live(), 1);
+        assert!(built.range(..).eq(inserted.range(..)));
     }
 }

@@ -75,7 +75,7 @@ use humansync_protocol::{BlobHash, DeviceId, DocDigest, DocId};
 
 use crate::recon::DocSet;
 use crate::registry::Registry;
-use crate::{ConnId, Event, Instant, IoAction, IoResult, IoTask, IoTaskId, Output};
+use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult, IoTask, IoTaskId, Output};
 
 pub use config::{CoreConfig, CoreError, Startup};
 pub use dialer::{DialConfig, DialStats};
@@ -197,15 +197,21 @@ impl Core {
         if !core.blobs.local.is_empty() {
             core.retention.touch();
         }
-        for (doc, meta) in startup.index {
-            // HS-RECON-6: `_devices` is summarised on its own, never part of the document set.
-            if doc.is_devices() {
-                continue;
-            }
+        // HS-RECON-6: `_devices` is summarised on its own, never part of the document set.
+        let rows: Vec<(DocId, DocMeta)> = startup
+            .index
+            .into_iter()
+            .filter(|(doc, _)| !doc.is_devices())
+            .collect();
+        for (_, meta) in &rows {
             core.blobs.count_refs(&meta.blobs, true);
-            core.set.insert(doc.clone(), cache::digest_of(&meta));
-            core.metas.insert(doc, meta);
         }
+        // Both maps are built at once (packed nodes; see `Metas::from_rows`).
+        core.set = rows
+            .iter()
+            .map(|(doc, meta)| (doc.clone(), cache::digest_of(meta)))
+            .collect();
+        core.metas = metas::Metas::from_rows(rows);
         let devices_saved = startup.devices_doc.is_some();
         core.cache
             .insert_pinned(DocId::devices(), devices_am, now, devices_saved);

@@ -129,13 +129,23 @@ pub(crate) fn count_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Built from all items at once: the map's nodes are packed, where inserting ascending ids one
+/// by one leaves each about half full (~1.8x the bytes, for as long as the set lives). A repeated
+/// id keeps its last digest, as [`DocSet::insert`] would.
 impl FromIterator<(DocId, DocDigest)> for DocSet {
     fn from_iter<I: IntoIterator<Item = (DocId, DocDigest)>>(iter: I) -> Self {
-        let mut set = DocSet::new();
-        for (doc, digest) in iter {
-            set.insert(doc, digest);
+        let items: BTreeMap<Key, Entry> = iter
+            .into_iter()
+            .map(|(doc, digest)| {
+                let fingerprint = item_fingerprint(&doc, &digest);
+                (Key(doc), Entry { digest, fingerprint })
+            })
+            .collect();
+        let mut total = Fingerprint::EMPTY;
+        for entry in items.values() {
+            total.xor(&entry.fingerprint);
         }
-        set
+        DocSet { items, total }
     }
 }
 
