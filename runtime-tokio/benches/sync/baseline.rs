@@ -1,6 +1,6 @@
-//! The baseline of benchmark 1: plain per-document Automerge sync, what automerge-repo and samod
-//! do, over the same kind of iroh connection (presets::Minimal, loopback, one bidirectional
-//! stream). Every document runs its own sync protocol; all documents are pipelined at once (no
+//! The baseline of benchmarks 1 and 10: plain per-document Automerge sync, what automerge-repo
+//! and samod do, over the same kind of iroh connection (presets::Minimal, one bidirectional
+//! stream; loopback, or an emulated link's namespace address in benchmark 10). Every document runs its own sync protocol; all documents are pipelined at once (no
 //! per-document round trip waits for another). Framing: document index (u32), length (u32),
 //! the Automerge sync message.
 //!
@@ -9,7 +9,7 @@
 //! in one batch with a single syncfs at the end (automerge-repo writes per document).
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Instant;
 
@@ -28,13 +28,19 @@ pub const ALPN: &[u8] = b"hs-bench/automerge-sync/0";
 /// The index of the empty frame the device opens the stream with.
 const HELLO: u32 = u32::MAX;
 
-/// Binds a bare iroh endpoint on 127.0.0.1 with relays and the portmapper off.
+/// Binds a bare iroh endpoint on the benchmark nodes' address (`node::bind_ip`: 127.0.0.1, or
+/// the namespace's address a child of benchmark 10 is given) with relays and the portmapper off.
 pub async fn bind(alpns: Vec<Vec<u8>>) -> Endpoint {
+    bind_at(alpns, humansync_benchkit::node::bind_ip()).await
+}
+
+/// [`bind`] on `ip`.
+pub async fn bind_at(alpns: Vec<Vec<u8>>, ip: IpAddr) -> Endpoint {
     Endpoint::builder(presets::Minimal)
         .relay_mode(RelayMode::Disabled)
         .portmapper_config(PortmapperConfig::Disabled)
         .clear_ip_transports()
-        .bind_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .bind_addr(SocketAddr::new(ip, 0))
         .expect("bind addr")
         .alpns(alpns)
         .bind()
@@ -42,7 +48,7 @@ pub async fn bind(alpns: Vec<Vec<u8>>) -> Endpoint {
         .expect("bind endpoint")
 }
 
-/// The endpoint's loopback addresses.
+/// The endpoint's bound addresses.
 pub fn addrs(ep: &Endpoint) -> Vec<SocketAddr> {
     ep.bound_sockets()
 }
