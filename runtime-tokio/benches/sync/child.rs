@@ -41,6 +41,8 @@ pub enum ToChild {
     Watch { from: DeviceId },
     /// Answer Seen once every one of `docs` changed since Watch, or after `timeout_ms`.
     Collect { docs: Vec<String>, timeout_ms: u64 },
+    /// Fetch a blob from a connected peer and answer Fetched (`wan_blob.rs`).
+    FetchBlob { hash: humansync::BlobHash },
     /// Shut the node down and exit.
     Exit,
 }
@@ -58,6 +60,8 @@ pub enum FromChild {
     Watching,
     /// When each document first changed after Watch (unix ns), for those that did.
     Seen(std::collections::BTreeMap<String, u128>),
+    /// A blob fetched.
+    Fetched(crate::wan_blob::BlobReport),
     /// Shut down.
     Bye,
 }
@@ -246,6 +250,10 @@ pub fn run(dir: PathBuf) {
                     }
                     let s = seen.lock().expect("lock").clone();
                     say(FromChild::Seen(s));
+                }
+                ToChild::FetchBlob { hash } => {
+                    let n = node.as_ref().expect("Start comes before FetchBlob");
+                    say(FromChild::Fetched(crate::wan_blob::fetch_in_child(n, hash).await));
                 }
                 ToChild::Exit => {
                     if let Some(n) = node.take() {

@@ -22,6 +22,8 @@ mod initial;
 mod live;
 mod reconnect;
 mod wan;
+mod wan_baseline;
+mod wan_blob;
 mod world;
 
 use std::collections::BTreeSet;
@@ -90,7 +92,12 @@ fn main() {
             .split(',')
             .map(str::to_owned)
             .collect::<Vec<_>>();
-        wan::run(&size, &profiles, &mut report);
+        // `--wan-blob-mb N`: the blob's size on every profile (default: `wan_blob::size_mb`).
+        let blob_mb = args.value("--wan-blob-mb").map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("--wan-blob-mb takes a number of MB, not {v:?}"))
+        });
+        wan::run(&size, &profiles, blob_mb, &mut report);
     }
     println!("{}", describe_machine());
     println!("{}", report.table());

@@ -3,9 +3,12 @@
 //! another behind a profile (`broadband`, `lte`, `poor`: RTT, rate and loss of issue 22 §3);
 //! both bind their namespace's address. For each profile: the initial sync of every note
 //! against the link floor (the session's UDP bytes at the profile's rate plus two round trips:
-//! QUIC's handshake and the first request), and a no-change reconnect of the restarted device
-//! (round trips, bytes, and its time in round trips of the path). Needs root (skips, saying
-//! so); not in the default set or `--quick`: `--only 10` (`--profiles lte,poor` to pick).
+//! QUIC's handshake and the first request), edit propagation, a no-change reconnect of the
+//! restarted device (round trips, bytes, and its time in round trips of the path), then a blob
+//! fetched by the device (goodput against the profile's rate, `wan_blob.rs`; 100 MB, 10 MB on
+//! `poor`, `--wan-blob-mb N` for every profile), and the same notes by per-document Automerge
+//! sync through the same link (`wan_baseline.rs`). Needs root (skips, saying so); not in the
+//! default set or `--quick`: `--only 10` (`--profiles lte,poor` to pick).
 
 use std::time::Duration;
 
@@ -15,6 +18,8 @@ use crate::Size;
 use crate::child::{ChildProc, FromChild, SyncReport, ToChild};
 use crate::common;
 use crate::report::{Report, percentile};
+use crate::wan_baseline;
+use crate::wan_blob::{self, BlobReport};
 use crate::world::World;
 
 /// Edits made on the server per profile, one note each, spaced so that each arrives alone.
@@ -27,10 +32,15 @@ struct Figures {
     reconnect: SyncReport,
     /// From the server's `put` to the device's change event, ms, one per edit that arrived.
     edits_ms: Vec<f64>,
+    /// The blob the device fetched.
+    blob: BlobReport,
+    /// The same notes by per-document Automerge sync.
+    baseline: SyncReport,
 }
 
-/// Runs benchmark 10 over each of `profiles` (names from [`PROFILES`]).
-pub fn run(size: &Size, profiles: &[String], report: &mut Report) {
+/// Runs benchmark 10 over each of `profiles` (names from [`PROFILES`]), with a blob of `blob_mb`
+/// MB (else [`wan_blob::size_mb`]'s default).
+pub fn run(size: &Size, profiles: &[String], blob_mb: Option<u64>, report: &mut Report) {
     if !rustix::process::geteuid().is_root() {
         eprintln!("bench 10 SKIPPED: emulated links need root (network namespaces, TUN, tc)");
         return;
@@ -39,7 +49,8 @@ pub fn run(size: &Size, profiles: &[String], report: &mut Report) {
         let Some((_, profile)) = PROFILES.iter().find(|(n, _)| n == name) else {
             panic!("no link profile {name:?}; known: broadband, lte, poor, lan")
         };
-        let f = over(size.docs, *profile);
+        let blob_size = wan_blob::size_mb(blob_mb, profile);
+        let f = over(size.docs, *profile, blob_size.0);
         let rtt = f64::from(profile.rtt_ms);
         let floor_ms = match profile.rate_kbit {
             Some(kbit) => f.initial.traffic.udp_bytes as f64 * 8.0 / kbit as f64 + 2.0 * rtt,
@@ -73,6 +84,7 @@ pub fn run(size: &Size, profiles: &[String], report: &mut Report) {
             "≤ 1.3×",
             f.initial.ms / floor_ms,
         );
+        wan_baseline::report(name, &f.initial, &f.baseline, floor_ms, report);
         let one_way = rtt / 2.0;
         eprintln!(
             "bench 10 {name}: edits {} of {EDITS} arrived, p50 {:.1} ms p99 {:.1} ms (one-way delay {one_way:.0} ms)",
@@ -125,12 +137,13 @@ pub fn run(size: &Size, profiles: &[String], report: &mut Report) {
             "≤ 1 KB",
             f.reconnect.traffic.bytes as f64,
         );
+        wan_blob::report(name, profile, blob_size, &f.blob, report);
     }
 }
 
 /// A lab with the server on `lan` and the device behind `profile`; the initial sync of `docs`
-/// notes, then one no-change reconnect.
-fn over(docs: usize, profile: LinkProfile) -> Figures {
+/// notes, the edits, one no-change reconnect, a blob of `blob_mb` MB, then the baseline.
+fn over(docs: usize, profile: LinkProfile, blob_mb: u64) -> Figures {
     let lab_name = format!("hsw{}", std::process::id() % 100_000);
     let lab = Lab::start(
         &lab_name,
@@ -197,12 +210,16 @@ fn over(docs: usize, profile: LinkProfile) -> Figures {
             let FromChild::Synced(reconnect) = child.recv() else {
                 panic!("device did not reconnect")
             };
+            let blob = wan_blob::fetch(&world, &mut child, blob_mb).await;
             child.exit();
+            let baseline = wan_baseline::initial(&world, server_ip.into(), device()).await;
             Figures {
                 docs,
                 initial,
                 reconnect,
                 edits_ms,
+                blob,
+                baseline,
             }
         })
     })
