@@ -174,8 +174,8 @@ pub fn preload_with(storage: &Path, notes: &[Note], key: &humansync::KeySource) 
                 doc: n.id.clone(),
                 write: Some(DocWrite::Replace(n.saved.clone().into())),
                 meta: DocMeta {
-                    heads: n.heads.clone(),
-                    blobs: Vec::new(),
+                    heads: n.heads.iter().copied().collect(),
+                    blobs: Box::default(),
                     tombstone: false,
                 },
                 sync_states: Vec::new(),

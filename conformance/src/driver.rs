@@ -84,8 +84,8 @@ fn start_unchecked(setup: &Setup) -> Result<Host, String> {
                 (
                     doc.clone(),
                     DocMeta {
-                        heads,
-                        blobs: Vec::new(),
+                        heads: heads.into_iter().collect(),
+                        blobs: Box::default(),
                         tombstone: false,
                     },
                 )

@@ -235,7 +235,7 @@ fn kill9() {
             let mut am = AutoCommit::load(&bytes).unwrap_or_else(|e| panic!("iteration {it}: {doc}: {e}"));
             assert_eq!(
                 heads(&mut am),
-                meta.heads,
+                meta.heads.to_vec(),
                 "iteration {it}: {doc}: index row disagrees with content"
             );
         }

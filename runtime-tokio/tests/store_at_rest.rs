@@ -39,7 +39,7 @@ fn note() -> (DocId, StoreOp, AutoCommit) {
         doc: id.clone(),
         write: Some(humansync_sansio::DocWrite::Replace(am.save().into())),
         meta: humansync_sansio::DocMeta {
-            heads: common::heads(&mut am),
+            heads: common::heads(&mut am).into_iter().collect(),
             ..Default::default()
         },
         sync_states: vec![(peer(2), SYNC_STATE.to_vec())],

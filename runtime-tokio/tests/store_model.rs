@@ -91,7 +91,7 @@ fn meta(counter: u64) -> DocMeta {
     let mut h = [0u8; 32];
     h[..8].copy_from_slice(&counter.to_le_bytes());
     DocMeta {
-        heads: vec![ChangeHash(h)],
+        heads: humansync_sansio::Heads::from_slice(&[ChangeHash(h)]),
         blobs: counter
             .is_multiple_of(3)
             .then_some(BlobHash(h))

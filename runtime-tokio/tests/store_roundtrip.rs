@@ -45,7 +45,7 @@ fn save_append_replace_delete_roundtrip() {
     }
     let (bytes, states) = store.load(&a.id).unwrap().unwrap();
     let mut am = AutoCommit::load(&bytes).unwrap();
-    assert_eq!(heads(&mut am), a.meta().heads);
+    assert_eq!(heads(&mut am), a.meta().heads.to_vec());
     assert_eq!(get_int(&am, "k4"), Some(4));
     assert_eq!(
         states,

@@ -7,13 +7,21 @@ use humansync_protocol::{BlobHash, ChangeHash, Cursor, DeviceId, DocId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IoTaskId(pub u64);
 
+/// A document's heads: almost always one, kept inline (no allocation) where it is one.
+pub type Heads = smallvec::SmallVec<[ChangeHash; 1]>;
+
 /// What the core knows about a stored document without loading it: the runtime's index row.
+///
+/// Both the core and the store keep one per stored document for as long as they run, so its size
+/// is most of an idle server's memory (issue 22 §2): 64 bytes, with the usual single head inline
+/// and no allocation for the usual empty blob list (it was 56 bytes plus a 32-byte allocation
+/// for the head).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DocMeta {
     /// Heads at the last durable save (sorted).
-    pub heads: Vec<ChangeHash>,
+    pub heads: Heads,
     /// Blob hashes the document references.
-    pub blobs: Vec<BlobHash>,
+    pub blobs: Box<[BlobHash]>,
     /// True once the document is deleted for good (HS-DOC-5); heads and blobs are then empty.
     pub tombstone: bool,
 }

@@ -63,6 +63,6 @@ pub use crate::core::{
 pub use app::{AppRequest, AppRequestId};
 pub use event::{Event, Origin};
 pub use fault::PeerFault;
-pub use io::{DocMeta, DocWrite, IoAction, IoResult, IoTask, IoTaskId, PeerSyncState};
+pub use io::{DocMeta, DocWrite, Heads, IoAction, IoResult, IoTask, IoTaskId, PeerSyncState};
 pub use output::{ConnId, Output, Role};
 pub use time::{Instant, UnixMs};

@@ -24,8 +24,8 @@ fn stored() -> (Vec<u8>, DocMeta) {
     let mut heads: Vec<ChangeHash> = am.get_heads().iter().map(|h| ChangeHash(h.0)).collect();
     heads.sort_unstable();
     let meta = DocMeta {
-        heads,
-        blobs: Vec::new(),
+        heads: heads.into_iter().collect(),
+        blobs: Box::default(),
         tombstone: false,
     };
     (am.save(), meta)

@@ -45,8 +45,8 @@ impl World {
         let me = DeviceId::from(&key(2));
         let config = CoreConfig::new(me, vec![2; 16], Some(DeviceId::from(&server)));
         let meta = DocMeta {
-            heads: heads_of(stored),
-            blobs: Vec::new(),
+            heads: heads_of(stored).into_iter().collect(),
+            blobs: Box::default(),
             tombstone: false,
         };
         let startup = Startup {

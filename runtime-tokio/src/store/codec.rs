@@ -145,8 +145,8 @@ mod tests {
     #[test]
     fn meta_roundtrip() {
         let meta = DocMeta {
-            heads: vec![ChangeHash([1; 32]), ChangeHash([2; 32])],
-            blobs: vec![BlobHash([3; 32])],
+            heads: humansync_sansio::Heads::from_slice(&[ChangeHash([1; 32]), ChangeHash([2; 32])]),
+            blobs: vec![BlobHash([3; 32])].into(),
             tombstone: false,
         };
         let mut out = Vec::new();

@@ -18,8 +18,8 @@ fn save(doc: &DocId, n: u8, bytes: Vec<u8>) -> StoreOp {
         doc: doc.clone(),
         write: Some(DocWrite::Replace(bytes.into())),
         meta: DocMeta {
-            heads: vec![ChangeHash([n; 32])],
-            blobs: Vec::new(),
+            heads: humansync_sansio::Heads::from_slice(&[ChangeHash([n; 32])]),
+            blobs: Box::default(),
             tombstone: false,
         },
         sync_states: Vec::new(),

@@ -250,11 +250,11 @@ mod tests {
     #[test]
     fn saves_accumulate_and_compact_to_the_same_content() {
         let meta1 = DocMeta {
-            heads: vec![ChangeHash([1; 32])],
+            heads: humansync_sansio::Heads::from_slice(&[ChangeHash([1; 32])]),
             ..DocMeta::default()
         };
         let meta2 = DocMeta {
-            heads: vec![ChangeHash([2; 32])],
+            heads: humansync_sansio::Heads::from_slice(&[ChangeHash([2; 32])]),
             ..DocMeta::default()
         };
         for sealer in [

@@ -135,7 +135,7 @@ mod tests {
     fn sample() -> Index {
         let mut index = Index::new();
         let meta = DocMeta {
-            heads: vec![ChangeHash([7; 32])],
+            heads: humansync_sansio::Heads::from_slice(&[ChangeHash([7; 32])]),
             ..DocMeta::default()
         };
         index.insert(DocId::new("a/1").unwrap(), EntryState::Live(meta));
@@ -163,7 +163,7 @@ mod tests {
         let mut index = Index::new();
         for i in 0..20_000 {
             let meta = DocMeta {
-                heads: vec![ChangeHash([(i % 251) as u8; 32])],
+                heads: humansync_sansio::Heads::from_slice(&[ChangeHash([(i % 251) as u8; 32])]),
                 ..DocMeta::default()
             };
             index.insert(

@@ -87,8 +87,8 @@ impl Doc {
     /// The index row for the current state.
     pub fn meta(&mut self) -> DocMeta {
         DocMeta {
-            heads: heads(&mut self.am),
-            blobs: Vec::new(),
+            heads: heads(&mut self.am).into_iter().collect(),
+            blobs: Box::default(),
             tombstone: false,
         }
     }

@@ -27,7 +27,7 @@ use humansync_protocol::{BLOB_REF_PREFIX, DocId};
 
 use super::Core;
 use super::cache::{DocOp, PendingIo};
-use crate::{ConnId, DocMeta, DocWrite, Event, Instant, IoAction, Origin};
+use crate::{ConnId, DocMeta, DocWrite, Event, Heads, Instant, IoAction, Origin};
 
 /// Documents whose unparsed append the store refused: parsed from then on until a write of
 /// theirs is taken again (the refused bytes are merged at the load, [`DocOp::Reapply`]).
@@ -83,8 +83,8 @@ impl Core {
             }
         };
         let meta = DocMeta {
-            heads: heads.clone(),
-            blobs: Vec::new(),
+            heads: Heads::from_slice(&heads),
+            blobs: Box::default(),
             tombstone: false,
         };
         self.index_doc(doc, meta.clone());

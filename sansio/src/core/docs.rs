@@ -8,7 +8,7 @@ use humansync_protocol::{DocId, Message};
 
 use super::cache::{DocOp, PendingIo, digest_of, new_loaded};
 use super::{Core, CoreError};
-use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoTaskId, Origin, Output};
+use crate::{ConnId, DocMeta, Event, Heads, Instant, IoAction, IoTaskId, Origin, Output};
 
 /// Whether a document can be opened right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,8 +156,8 @@ impl Core {
         self.index_doc(
             doc,
             DocMeta {
-                heads: Vec::new(),
-                blobs: Vec::new(),
+                heads: Heads::new(),
+                blobs: Box::default(),
                 tombstone: true,
             },
         );
@@ -191,8 +191,8 @@ impl Core {
             let heads = loaded.heads();
             let blobs = loaded.blob_refs_now(None);
             let meta = DocMeta {
-                heads,
-                blobs,
+                heads: Heads::from_slice(&heads),
+                blobs: blobs.into(),
                 tombstone: false,
             };
             self.index_doc(doc, meta);

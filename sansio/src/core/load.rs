@@ -243,7 +243,7 @@ impl Core {
         let heads = loaded.heads();
         self.cache.docs.insert(doc.clone(), loaded);
         // HS-SYNC-1: heads trusted from a DocWhole are checked now; a mismatch re-indexes.
-        if self.metas.get(doc).map(|m| &m.heads) != Some(&heads) {
+        if self.metas.get(doc).map(|m| &m.heads[..]) != Some(&heads[..]) {
             self.doc_updated(now, doc, None);
         } else if dropped > 0 {
             self.save(now, doc);
@@ -328,11 +328,15 @@ impl Core {
     /// ones (HS-BLOB-1, HS-BLOB-2).
     pub(crate) fn index_blobs(&mut self, doc: &DocId, am: &Automerge) {
         let refs = blob_refs(am);
-        let Some(meta) = self.metas.get(doc).filter(|m| !m.tombstone && m.blobs != refs) else {
+        let Some(meta) = self
+            .metas
+            .get(doc)
+            .filter(|m| !m.tombstone && m.blobs[..] != refs[..])
+        else {
             return;
         };
         let meta = DocMeta {
-            blobs: refs,
+            blobs: refs.into(),
             ..meta.clone()
         };
         self.index_doc(doc, meta.clone());

@@ -77,8 +77,8 @@ mod tests {
 
     fn meta(tombstone: bool) -> DocMeta {
         DocMeta {
-            heads: Vec::new(),
-            blobs: Vec::new(),
+            heads: crate::Heads::new(),
+            blobs: Box::default(),
             tombstone,
         }
     }

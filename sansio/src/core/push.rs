@@ -62,7 +62,7 @@ impl Core {
         let (heads, blobs) = match self.cache.get_mut(doc) {
             Some(loaded) => (loaded.heads(), loaded.blob_refs_now(None)),
             None => match self.metas.get(doc) {
-                Some(meta) if !meta.tombstone => (meta.heads.clone(), meta.blobs.clone()),
+                Some(meta) if !meta.tombstone => (meta.heads.to_vec(), meta.blobs.to_vec()),
                 _ => return,
             },
         };

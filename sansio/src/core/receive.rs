@@ -9,7 +9,7 @@ use super::Core;
 use super::cache::DocOp;
 use super::push::assume_peer_has;
 use crate::fault::PeerFault;
-use crate::{ConnId, DocMeta, DocWrite, Event, Instant, IoAction, Origin};
+use crate::{ConnId, DocMeta, DocWrite, Event, Heads, Instant, IoAction, Origin};
 
 impl Core {
     pub(crate) fn handle_open_message(&mut self, now: Instant, conn: ConnId, msg: Message) {
@@ -212,8 +212,8 @@ impl Core {
         // indexed and wanted, once the document is loaded (below).
         let claims_blobs = !blobs.is_empty();
         let meta = DocMeta {
-            heads,
-            blobs: Vec::new(),
+            heads: Heads::from_slice(&heads),
+            blobs: Box::default(),
             tombstone: false,
         };
         self.index_doc(&doc, meta.clone());

@@ -62,7 +62,7 @@ impl Core {
                 self.send(conn, &Message::DocDeleted { doc: doc.clone() });
                 return;
             }
-            Some(meta) => meta.heads.clone(),
+            Some(meta) => meta.heads.to_vec(),
         };
         if !self.window_admits(conn, doc, Waiting::ChangesAfter(after.clone())) {
             return;

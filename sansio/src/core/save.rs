@@ -16,7 +16,7 @@ use humansync_protocol::{BLOB_REF_PREFIX, BlobHash, DocId};
 
 use super::Core;
 use super::cache::{LoadedDoc, PendingIo, blob_refs};
-use crate::{DocMeta, DocWrite, Instant, IoAction, IoTaskId};
+use crate::{DocMeta, DocWrite, Heads, Instant, IoAction, IoTaskId};
 
 /// Increments below this many bytes never compact (a small document's whole save is cheap, but
 /// rewriting it on every edit is not needed either).
@@ -102,8 +102,8 @@ impl Core {
         loaded.saved_heads = heads.clone();
         loaded.stored = true;
         let meta = DocMeta {
-            heads,
-            blobs,
+            heads: Heads::from_slice(&heads),
+            blobs: blobs.into(),
             tombstone: false,
         };
         if let Some(increment) = increment.filter(|_| !doc.is_devices()) {

@@ -141,8 +141,8 @@ impl super::Sim {
                 .collect();
             heads.sort_unstable();
             let meta = crate::DocMeta {
-                heads,
-                blobs: Vec::new(),
+                heads: crate::Heads::from_slice(&heads),
+                blobs: Box::default(),
                 tombstone: false,
             };
             let write = crate::DocWrite::Replace(bytes.clone().into());
