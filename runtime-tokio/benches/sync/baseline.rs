@@ -19,7 +19,7 @@ use iroh::endpoint::{PortmapperConfig, RecvStream, SendStream, presets};
 use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode, TransportAddr};
 use tokio::sync::mpsc;
 
-use crate::child::SyncReport;
+use crate::child::{ChildProc, FromChild, SyncReport, ToChild};
 use crate::common::{self, Traffic};
 
 /// The baseline's ALPN.
@@ -56,6 +56,24 @@ pub fn addrs(ep: &Endpoint) -> Vec<SocketAddr> {
 /// The address of a peer.
 pub fn peer_addr(id: EndpointId, addrs: &[SocketAddr]) -> EndpointAddr {
     EndpointAddr::new(id).with_addrs(addrs.iter().copied().map(TransportAddr::Ip))
+}
+
+/// Has the device `child` receive all `docs` documents from the baseline server on `ep` (which
+/// serves them meanwhile), then exits the child; its report.
+pub fn child_sync(mut child: ChildProc, ep: &Endpoint, docs: usize) -> SyncReport {
+    child.send(&ToChild::Baseline {
+        server: ep.id().to_string(),
+        addrs: addrs(ep),
+        docs,
+    });
+    let FromChild::Ready { .. } = child.recv() else {
+        panic!("baseline child did not start")
+    };
+    let FromChild::Synced(report) = child.recv() else {
+        panic!("baseline child did not finish")
+    };
+    child.exit();
+    report
 }
 
 /// Serves `docs` (already parsed) to the first connection on `ep`, until the peer closes.

@@ -58,7 +58,7 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
 
         // Baseline: plain per-document Automerge sync.
         let dir = common::tempdir();
-        let mut child = ChildProc::spawn(dir.path());
+        let child = ChildProc::spawn(dir.path());
         let serve = {
             let ep = ep.clone();
             let mut docs = std::mem::take(&mut parsed);
@@ -67,18 +67,7 @@ pub async fn run(world: &mut World, size: &Size, report: &mut Report) {
                 docs
             })
         };
-        child.send(&ToChild::Baseline {
-            server: ep.id().to_string(),
-            addrs: baseline::addrs(&ep),
-            docs: n,
-        });
-        let FromChild::Ready { .. } = child.recv() else {
-            panic!("baseline child did not start")
-        };
-        let FromChild::Synced(am) = child.recv() else {
-            panic!("baseline child did not finish")
-        };
-        child.exit();
+        let am = baseline::child_sync(child, &ep, n);
         let docs = serve.await.expect("baseline server");
         parsed = docs;
         done_dirs.push(dir);

@@ -10,7 +10,7 @@ use std::process::Command;
 use automerge::Automerge;
 
 use crate::baseline;
-use crate::child::{ChildProc, FromChild, SyncReport, ToChild};
+use crate::child::{ChildProc, SyncReport};
 use crate::common;
 use crate::report::Report;
 use crate::world::World;
@@ -31,19 +31,8 @@ pub async fn initial(world: &World, ip: IpAddr, device: Command) -> SyncReport {
         async move { baseline::serve(&ep, &mut docs).await }
     });
     let dir = common::tempdir();
-    let mut child = ChildProc::spawn_with(device, dir.path());
-    child.send(&ToChild::Baseline {
-        server: ep.id().to_string(),
-        addrs: baseline::addrs(&ep),
-        docs: n,
-    });
-    let FromChild::Ready { .. } = child.recv() else {
-        panic!("baseline child did not start")
-    };
-    let FromChild::Synced(report) = child.recv() else {
-        panic!("baseline child did not finish")
-    };
-    child.exit();
+    let child = ChildProc::spawn_with(device, dir.path());
+    let report = baseline::child_sync(child, &ep, n);
     serve.await.expect("baseline server");
     ep.close().await;
     report
