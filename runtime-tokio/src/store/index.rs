@@ -90,8 +90,8 @@ pub(crate) fn write(index: &Index, sealer: Option<&Sealer>, to: &mut impl Write)
 pub(crate) fn decode(bytes: &[u8], sealer: Option<&Sealer>) -> Result<Index, String> {
     let (salt, start) = seal::read_header(sealer, MAGIC, bytes)?;
     // Rows are gathered first and the map built from all of them at once: a `BTreeMap` built by
-    // inserting ascending keys leaves every node about half full (~1.8x the rows' bytes; 9 MiB
-    // more at 100,000 documents, for as long as the store is open), one built by `collect`
+    // inserting ascending keys leaves every node about half full (~1.7x the nodes' bytes; about
+    // 5 MiB more at 100,000 documents, for as long as the store is open), one built by `collect`
     // packs them.
     let mut rows = Vec::new();
     for r in Frame::new(sealer, LABEL, salt, 0).iter(bytes, start) {

@@ -90,8 +90,8 @@ impl Harness {
             if u.arbitrary()? {
                 store.docs.insert(doc.id.clone(), doc.bytes.clone());
                 let meta = DocMeta {
-                    heads: doc.heads.clone(),
-                    blobs: doc.blobs.clone(),
+                    heads: doc.heads.iter().copied().collect(),
+                    blobs: doc.blobs.clone().into(),
                     tombstone: false,
                 };
                 index.push((doc.id.clone(), meta));
