@@ -14,6 +14,9 @@ pub struct Memory {
     pub rss_kib: u64,
     /// `VmHWM`: the highest resident size since the process started.
     pub peak_kib: u64,
+    /// `RssAnon`: the anonymous part of `VmRSS` now (heap, stacks); the rest is mostly mapped
+    /// files — the binary's own code — which the kernel can drop and read again. 0 if unknown.
+    pub anon_kib: u64,
 }
 
 impl Memory {
@@ -39,6 +42,7 @@ impl Memory {
         Some(Memory {
             rss_kib: field("VmRSS:")?,
             peak_kib: field("VmHWM:")?,
+            anon_kib: field("RssAnon:").unwrap_or(0),
         })
     }
 }

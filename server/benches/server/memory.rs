@@ -80,8 +80,9 @@ pub async fn run(size: &Size, report: &mut Report) {
         );
         let peak_kib = after.peak_kib.max(sampled_kib);
         eprintln!(
-            "6 run {run}: idle VmRSS {:.1} MiB; sync of {synced} notes {sync_ms:.0} ms; sampled VmRSS max {:.1} MiB ({samples} readings); VmHWM {:.1} MiB; VmRSS after {:.1} MiB",
+            "6 run {run}: idle VmRSS {:.1} MiB (anonymous {:.1}); sync of {synced} notes {sync_ms:.0} ms; sampled VmRSS max {:.1} MiB ({samples} readings); VmHWM {:.1} MiB; VmRSS after {:.1} MiB",
             mib(idle.rss_kib),
+            mib(idle.anon_kib),
             mib(sampled_kib),
             mib(after.peak_kib),
             mib(after.rss_kib)
@@ -93,6 +94,13 @@ pub async fn run(size: &Size, report: &mut Report) {
             "MiB",
             "≤ 64 MB (61 MiB)",
             mib(idle.rss_kib),
+        );
+        report.add(
+            "6",
+            "… of which anonymous (RssAnon: heap and stacks; the rest is mostly the binary's code)",
+            "MiB",
+            "",
+            mib(idle.anon_kib),
         );
         report.add(
             "6",
