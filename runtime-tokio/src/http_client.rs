@@ -7,13 +7,20 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use humansync_protocol::http::ErrorBody;
-use humansync_protocol::limits::MAX_HTTP_RESPONSE;
+use humansync_protocol::limits::{HTTP_HEADER_READ_TIMEOUT_MS, MAX_HTTP_RESPONSE};
 
 use crate::Error;
 use crate::config::ConfigError;
 
 /// How long one request may take end to end.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long an idle connection is kept for the next request: half the server's limit on an idle
+/// keep-alive connection (HS-HTTP-9: it closes one that sends no request within
+/// `HTTP_HEADER_READ_TIMEOUT_MS`). With reqwest's default (90 s) a request sent on a connection
+/// idle for about that long met the server's close and failed with "connection reset by peer"
+/// (seen as a revocation failing in the quick benchmarks, 1 run of 4).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_millis(HTTP_HEADER_READ_TIMEOUT_MS / 2);
 
 /// Why an HTTP exchange with the server failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +81,9 @@ impl Http {
         if rustls::crypto::CryptoProvider::get_default().is_none() {
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let mut builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+        let mut builder = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT);
         if !self.roots.is_empty() {
             builder = builder.tls_certs_merge(self.roots.iter().cloned());
         }
@@ -191,9 +200,72 @@ pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(
 
 #[cfg(test)]
 mod tests {
-    use super::{Http, endpoint};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::{Http, POOL_IDLE_TIMEOUT, endpoint};
     use crate::Error;
     use crate::config::ConfigError;
+
+    /// An HTTP/1.1 server on loopback that answers every request `200 {}` and keeps every
+    /// connection open; its URL and how many connections it accepted.
+    async fn keep_alive_server() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    // A GET without a body: one read holds the request's headers on loopback.
+                    while matches!(conn.read(&mut buf).await, Ok(n) if n > 0) {
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+                        if conn.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    #[tokio::test]
+    async fn a_connection_idle_for_half_the_servers_limit_is_not_reused() {
+        // HS-HTTP-9: the server closes a connection idle for HTTP_HEADER_READ_TIMEOUT_MS; the
+        // client must not send on one it may be closing. This server never closes, so a second
+        // connection can only come from the client giving up the idle one.
+        let (url, accepted) = keep_alive_server().await;
+        let client = Http::new(None).expect("http").client().expect("client");
+        let get = || async {
+            client
+                .get(&url)
+                .send()
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("body")
+        };
+        get().await;
+        get().await;
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "a connection just used is reused"
+        );
+        tokio::time::sleep(POOL_IDLE_TIMEOUT + std::time::Duration::from_millis(500)).await;
+        get().await;
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            2,
+            "a connection idle that long is not"
+        );
+    }
 
     #[test]
     fn a_bad_ca_file_is_a_configuration_error() {
