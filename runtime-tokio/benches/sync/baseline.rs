@@ -1,8 +1,8 @@
 //! The baseline of benchmarks 1 and 10: plain per-document Automerge sync, what automerge-repo
 //! and samod do, over the same kind of iroh connection (presets::Minimal, one bidirectional
-//! stream; loopback, or an emulated link's namespace address in benchmark 10). Every document runs its own sync protocol; all documents are pipelined at once (no
-//! per-document round trip waits for another). Framing: document index (u32), length (u32),
-//! the Automerge sync message.
+//! stream; loopback, or an emulated link's namespace address in benchmark 10). Every document
+//! runs its own sync protocol; all documents are pipelined at once (no per-document round trip
+//! waits for another). Framing: document index (u32), length (u32), the Automerge sync message.
 //!
 //! Generous to the baseline: the server side holds every document parsed in memory before the
 //! clock starts (a real server would load them from disk), and the receiver writes all documents
