@@ -85,7 +85,7 @@ pub fn perturb(u: &mut Unstructured<'_>, set: &DocSet) -> Result<DocSet> {
                 out.insert(id.clone(), digest(u)?);
             }
             _ => {
-                out.insert(id.clone(), *d);
+                out.insert(id.clone(), d);
             }
         }
     }
@@ -165,7 +165,7 @@ fn items(u: &mut Unstructured<'_>, set: &DocSet, lower: &[u8], upper: &Bound) ->
         if !inside || u.ratio(1u8, 8)? {
             continue;
         }
-        let digest = if u.ratio(1u8, 4)? { digest(u)? } else { *d };
+        let digest = if u.ratio(1u8, 4)? { digest(u)? } else { d };
         out.push(Item {
             doc: doc.clone(),
             digest,

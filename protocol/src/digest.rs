@@ -11,14 +11,24 @@ pub const ITEM_FINGERPRINT_CONTEXT: &[u8] = b"humansync/item/v1\0";
 /// The digest of a live document: BLAKE3 over the context and its heads sorted bytewise, truncated to 16 bytes.
 ///
 /// Never equals [`DocDigest::TOMBSTONE`] (the one-in-2^128 collision is remapped).
+///
+/// Heads already strictly ascending (as index rows keep them) are hashed as they are; others are
+/// sorted into a copy first. Reconciliation derives a digest from each row it lists, so the usual
+/// case allocates nothing.
 pub fn heads_digest(heads: &[ChangeHash]) -> DocDigest {
-    let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
-    sorted.sort_unstable();
-    sorted.dedup();
     let mut hasher = blake3::Hasher::new();
     hasher.update(HEADS_DIGEST_CONTEXT);
-    for head in sorted {
-        hasher.update(head.as_bytes());
+    if heads.is_sorted_by(|a, b| a < b) {
+        for head in heads {
+            hasher.update(head.as_bytes());
+        }
+    } else {
+        let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        for head in sorted {
+            hasher.update(head.as_bytes());
+        }
     }
     let mut out = [0u8; 16];
     out.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
@@ -46,10 +56,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn heads_order_does_not_matter() {
+    fn heads_order_and_repeats_do_not_matter() {
         let a = ChangeHash([1; 32]);
         let b = ChangeHash([2; 32]);
         assert_eq!(heads_digest(&[a, b]), heads_digest(&[b, a]));
+        assert_eq!(heads_digest(&[a, b]), heads_digest(&[a, b, a]));
+        assert_eq!(heads_digest(&[a, b]), heads_digest(&[a, a, b]));
         assert_ne!(heads_digest(&[a]), heads_digest(&[b]));
         assert!(!heads_digest(&[]).is_tombstone());
     }

@@ -1,5 +1,5 @@
-//! What a core keeps per stored document once started: its index row and its entry in the
-//! document set, nothing per document beyond them. At 100,000 documents these are most of an
+//! What a core keeps per stored document once started: its index row, which is also its entry in
+//! the document set, nothing per document beyond it. At 100,000 documents these are most of an
 //! idle server's memory (issue 22 §2), so they are measured in bytes with a counting allocator.
 
 mod counting_alloc;
@@ -13,12 +13,13 @@ use counting_alloc::{live, serial};
 const ROWS: usize = 20_000;
 
 /// Heap bytes per document the core may keep: the id (shared with the caller's `Arc`, counted
-/// here because the core is its last holder; 32 bytes for these ids), the row in the index map
-/// (a `DocId` and a `DocMeta` with its one head inline, 80) and the set entry (a `DocId`, a
-/// digest and a fingerprint, 48), in `BTreeMap` nodes that hold up to 11 entries each: 166 bytes
-/// as measured here. Before, the core kept 296: inserting the ascending ids one by one left the
-/// nodes about half full, and each row's head was an allocation of its own.
-const MAX_BYTES_PER_ROW: usize = 180;
+/// here because the core is its last holder; 32 bytes for these ids) and its row in the one map
+/// that is both index and reconciliation set (a `DocId`, a `DocMeta` with its one head inline and
+/// the cached item fingerprint, 96), in `BTreeMap` nodes that hold up to 11 entries each: 132
+/// bytes as measured here. Before, the core kept 296: inserting the ascending ids one by one left
+/// the nodes about half full, and each row's head was an allocation of its own; then 166, with the
+/// set a second map beside the index (its own key, digest and fingerprint per document).
+const MAX_BYTES_PER_ROW: usize = 145;
 
 fn row(i: usize) -> (DocId, DocMeta) {
     let doc = DocId::new(format!("notes/{i:06}")).expect("valid id");

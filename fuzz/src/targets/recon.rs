@@ -99,7 +99,7 @@ fn two_party(a: &DocSet, b: &DocSet) {
     let transcript = reconcile(a, b, MAX_MESSAGES).unwrap_or_else(|e| panic!("reconciliation failed: {e}"));
     let mut differing: BTreeSet<DocId> = BTreeSet::new();
     for (id, d) in a.iter() {
-        if b.get(id) != Some(*d) {
+        if b.get(id) != Some(d) {
             differing.insert(id.clone());
         }
     }

@@ -4,11 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{Automerge, ReadDoc, sync};
-use humansync_protocol::digest::heads_digest;
 use humansync_protocol::{BlobHash, ChangeHash, DeviceId, DocDigest, DocId, Message};
 
 use super::Core;
-use crate::{ConnId, DocMeta, Instant};
+use crate::{ConnId, Instant};
 
 /// A parsed document and its per-peer sync states.
 #[derive(Debug)]
@@ -209,15 +208,6 @@ pub(crate) fn sorted_heads(am: &Automerge) -> Vec<ChangeHash> {
     let mut heads: Vec<ChangeHash> = am.get_heads().iter().map(|h| ChangeHash(h.0)).collect();
     heads.sort_unstable();
     heads
-}
-
-/// The digest the reconciliation set holds for an index row (HS-RECON-1).
-pub(crate) fn digest_of(meta: &DocMeta) -> DocDigest {
-    if meta.tombstone {
-        DocDigest::TOMBSTONE
-    } else {
-        heads_digest(&meta.heads)
-    }
 }
 
 /// Every blob referenced by a string scalar `hsblob:<hex>` anywhere in the document (HS-BLOB-1).

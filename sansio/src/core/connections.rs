@@ -29,12 +29,12 @@ impl Core {
             return admission;
         }
         self.dialer.session_started(peer, role == Role::Dialer);
-        let session = Session::new(conn, peer, role, now, self.set.summary());
+        let session = Session::new(conn, peer, role, now, self.metas.summary());
         self.sessions.insert(conn, session);
         if role == Role::Dialer {
             let hello = humansync_protocol::Message::Hello {
                 versions: self.config.versions.clone(),
-                set: self.set.summary(),
+                set: self.metas.summary(),
                 devices: self.devices_digest(),
             };
             self.send(conn, &hello);

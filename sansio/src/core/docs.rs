@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use automerge::Automerge;
 use humansync_protocol::{DocId, Message};
 
-use super::cache::{DocOp, PendingIo, digest_of, new_loaded};
+use super::cache::{DocOp, PendingIo, new_loaded};
 use super::{Core, CoreError};
+use crate::recon::Digested;
 use crate::{ConnId, DocMeta, Event, Heads, Instant, IoAction, IoTaskId, Origin, Output};
 
 /// Whether a document can be opened right now.
@@ -205,10 +206,9 @@ impl Core {
         task
     }
 
-    /// Sets a document's index row and set digest, logging a digest change (HS-RESUME-1).
+    /// Sets a document's index row (and so its set digest), logging a digest change (HS-RESUME-1).
     pub(crate) fn index_doc(&mut self, doc: &DocId, meta: DocMeta) {
-        let digest = digest_of(&meta);
-        if self.set.get(doc) != Some(digest) {
+        if self.metas.digest(doc) != Some(meta.digest()) {
             let old = self
                 .metas
                 .get(doc)
@@ -216,7 +216,6 @@ impl Core {
                 .map(|m| m.heads.as_slice());
             self.log.record(doc, old);
         }
-        self.set.insert(doc.clone(), digest);
         // HS-BLOB-4: reference counts follow the index rows of live documents.
         let added = self.blobs.count_refs(&meta.blobs, true);
         let old = self.metas.insert(doc.clone(), meta);

@@ -86,7 +86,7 @@ impl Core {
                     return;
                 };
                 session.handshake.open(version, now);
-                let ours = self.set.summary();
+                let ours = self.metas.summary();
                 let welcome = Message::Welcome {
                     version,
                     set: ours,
@@ -192,7 +192,7 @@ impl Core {
             Opening::SendResume => self.start_resume(conn),
             Opening::SendReconcile => {
                 // HS-RECON-7: the dialer starts.
-                let ranges = recon::initiate(&self.set);
+                let ranges = recon::initiate(self.metas.set());
                 self.send(conn, &Message::Reconcile { ranges });
             }
             // HS-RECON-10: the dialer sends first, so the acceptor waits for a Reconcile.
@@ -202,7 +202,7 @@ impl Core {
         // HS-SYNC-4: what changed here between Hello and Welcome was not in the Hello summary
         // and could not be pushed yet (found by the simulation fuzz target): push it now.
         for doc in opened.changed {
-            match self.set.get(&doc) {
+            match self.metas.digest(&doc) {
                 Some(digest) if digest.is_tombstone() => self.send(conn, &Message::DocDeleted { doc }),
                 _ => self.push_doc(now, conn, &doc),
             }

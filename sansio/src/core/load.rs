@@ -7,7 +7,7 @@ use automerge::{Automerge, sync};
 use humansync_protocol::{DocId, Message};
 
 use super::Core;
-use super::cache::{DocOp, PendingIo, blob_refs, digest_of, new_loaded};
+use super::cache::{DocOp, PendingIo, blob_refs, new_loaded};
 use super::send_window::Waiting;
 use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult};
 
@@ -257,7 +257,7 @@ impl Core {
     /// A stored document is missing or corrupt: report it, forget it, quarantine it and recover
     /// it later from other peers than the one that supplied it (HS-SYNC-13).
     pub(crate) fn load_failed(&mut self, now: Instant, doc: &DocId, ops: Vec<DocOp>, reason: String) {
-        let digest = self.metas.get(doc).map(digest_of);
+        let digest = self.metas.digest(doc);
         let supplier = self.unverified.remove(doc);
         self.increments.forget(doc);
         self.quarantine.record(
@@ -277,7 +277,6 @@ impl Core {
         {
             self.retention.touch();
         }
-        self.set.remove(doc);
         self.forget_cursors();
         for op in ops {
             match op {

@@ -1,18 +1,33 @@
-//! The index rows the core holds for every stored document (`Metas`), with the number of live
-//! ones kept as rows change: a status poll then costs the same at 100,000 documents as at ten
-//! (it counted every row per call, ~1 ms at 100,000, and apps poll status for their UI).
+//! The index rows the core holds for every stored document (`Metas`): one map that is both the
+//! index and the reconciliation set (HS-RECON-1), with the number of live rows kept as rows
+//! change: a status poll then costs the same at 100,000 documents as at ten (it counted every
+//! row per call, ~1 ms at 100,000, and apps poll status for their UI).
+//!
+//! The set's digest of a row is derived from the row (its heads' digest, or the tombstone
+//! digest), not stored: one map keyed once per document is ~32 bytes per document less than an
+//! index beside a set of digests (issue 22 §2: an idle server holds a row per document).
 
-use std::collections::BTreeMap;
-use std::ops::RangeBounds;
-
-use humansync_protocol::DocId;
+use humansync_protocol::digest::heads_digest;
+use humansync_protocol::{DocDigest, DocId, SetSummary};
 
 use crate::DocMeta;
+use crate::recon::{Digested, DocSet};
 
-/// Index rows by document id, and how many are live (not tombstones).
+/// The digest the reconciliation set holds for an index row (HS-RECON-1).
+impl Digested for DocMeta {
+    fn digest(&self) -> DocDigest {
+        if self.tombstone {
+            DocDigest::TOMBSTONE
+        } else {
+            heads_digest(&self.heads)
+        }
+    }
+}
+
+/// Index rows by document id (the reconciliation set), and how many are live (not tombstones).
 #[derive(Debug, Default)]
 pub(crate) struct Metas {
-    rows: BTreeMap<DocId, DocMeta>,
+    rows: DocSet<DocMeta>,
     live: usize,
 }
 
@@ -21,19 +36,24 @@ impl Metas {
     /// one by one leaves each about half full (~1.8x the rows' bytes, for as long as the core
     /// lives). A repeated id keeps its last row, as [`Metas::insert`] would.
     pub(crate) fn from_rows(rows: impl IntoIterator<Item = (DocId, DocMeta)>) -> Self {
-        let rows: BTreeMap<DocId, DocMeta> = rows.into_iter().collect();
-        let live = rows.values().filter(|m| !m.tombstone).count();
+        let rows: DocSet<DocMeta> = rows.into_iter().collect();
+        let live = rows.values_from(b"").filter(|(_, m)| !m.tombstone).count();
         Metas { rows, live }
     }
 
     /// The row of `doc`.
     pub(crate) fn get(&self, doc: &DocId) -> Option<&DocMeta> {
+        self.rows.value(doc)
+    }
+
+    /// The digest of `doc`'s row, as the reconciliation set holds it.
+    pub(crate) fn digest(&self, doc: &DocId) -> Option<DocDigest> {
         self.rows.get(doc)
     }
 
     /// Whether `doc` has a row (live or tombstone).
     pub(crate) fn contains_key(&self, doc: &DocId) -> bool {
-        self.rows.contains_key(doc)
+        self.rows.value(doc).is_some()
     }
 
     /// Sets the row of `doc`; returns the row it replaces.
@@ -49,12 +69,19 @@ impl Metas {
         self.forget(old)
     }
 
-    /// Rows with ids in `range`, in order.
-    pub(crate) fn range<R>(&self, range: R) -> impl Iterator<Item = (&DocId, &DocMeta)>
-    where
-        R: RangeBounds<str>,
-    {
-        self.rows.range::<str, R>(range)
+    /// Rows with ids at or above `lower`, in order.
+    pub(crate) fn from<'a>(&'a self, lower: &'a str) -> impl Iterator<Item = (&'a DocId, &'a DocMeta)> + 'a {
+        self.rows.values_from(lower.as_bytes())
+    }
+
+    /// The rows as the reconciliation set (HS-RECON-1).
+    pub(crate) fn set(&self) -> &DocSet<DocMeta> {
+        &self.rows
+    }
+
+    /// The whole set's summary, as Hello and Welcome carry it (HS-RECON-1).
+    pub(crate) fn summary(&self) -> SetSummary {
+        self.rows.summary()
     }
 
     /// How many rows are live documents.
@@ -103,7 +130,7 @@ mod tests {
         metas.remove(&id("notes/a"));
         metas.remove(&id("notes/missing"));
         assert_eq!(metas.live(), 1);
-        let listed: Vec<&DocId> = metas.range(..).map(|(d, _)| d).collect();
+        let listed: Vec<&DocId> = metas.from("").map(|(d, _)| d).collect();
         assert_eq!(listed, [&id("notes/c")]);
     }
 
@@ -122,6 +149,41 @@ mod tests {
         }
         assert_eq!(built.live(), inserted.live());
         assert_eq!(built.live(), 1);
-        assert!(built.range(..).eq(inserted.range(..)));
+        assert!(built.from("").eq(inserted.from("")));
+        assert_eq!(built.summary(), inserted.summary());
+    }
+
+    #[test]
+    fn the_rows_summarise_as_a_set_of_their_digests() {
+        // HS-RECON-1: keeping rows instead of digests changes nothing a peer sees.
+        let one = humansync_protocol::ChangeHash([1; 32]);
+        let two = humansync_protocol::ChangeHash([2; 32]);
+        let row = |heads: &[humansync_protocol::ChangeHash], tombstone| DocMeta {
+            heads: heads.iter().copied().collect(),
+            blobs: Box::default(),
+            tombstone,
+        };
+        let rows = [
+            (id("notes/a"), row(&[one], false)),
+            (id("notes/b"), row(&[one, two], false)),
+            (id("notes/c"), row(&[], true)),
+        ];
+        let metas = Metas::from_rows(rows.clone());
+        let digests: DocSet = [
+            (id("notes/a"), heads_digest(&[one])),
+            (id("notes/b"), heads_digest(&[two, one])),
+            (id("notes/c"), DocDigest::TOMBSTONE),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(metas.summary(), digests.summary());
+        let upper = humansync_protocol::Bound::End;
+        assert_eq!(
+            metas.set().range_summary(b"notes/b", &upper),
+            digests.range_summary(b"notes/b", &upper)
+        );
+        for (doc, _) in &rows {
+            assert_eq!(metas.digest(doc), digests.get(doc));
+        }
     }
 }

@@ -73,7 +73,6 @@ use std::collections::{BTreeMap, VecDeque};
 use automerge::{ActorId, Automerge};
 use humansync_protocol::{BlobHash, DeviceId, DocDigest, DocId};
 
-use crate::recon::DocSet;
 use crate::registry::Registry;
 use crate::{ConnId, DocMeta, Event, Instant, IoAction, IoResult, IoTask, IoTaskId, Output};
 
@@ -96,7 +95,6 @@ pub struct Core {
     config: CoreConfig,
     actor: ActorId,
     registry: Registry,
-    set: DocSet,
     metas: metas::Metas,
     cache: DocCache,
     pending_io: BTreeMap<IoTaskId, PendingIo>,
@@ -165,7 +163,6 @@ impl Core {
         let mut core = Core {
             registry: Registry::new(config.anchor),
             actor,
-            set: DocSet::new(),
             metas: metas::Metas::default(),
             cache: DocCache::new(config.cache_capacity),
             pending_io: BTreeMap::new(),
@@ -206,11 +203,7 @@ impl Core {
         for (_, meta) in &rows {
             core.blobs.count_refs(&meta.blobs, true);
         }
-        // Both maps are built at once (packed nodes; see `Metas::from_rows`).
-        core.set = rows
-            .iter()
-            .map(|(doc, meta)| (doc.clone(), cache::digest_of(meta)))
-            .collect();
+        // Built at once (packed nodes; see `Metas::from_rows`).
         core.metas = metas::Metas::from_rows(rows);
         let devices_saved = startup.devices_doc.is_some();
         core.cache
@@ -321,7 +314,7 @@ impl Core {
     /// Ids of live documents whose id starts with `prefix`, in order.
     pub fn list(&self, prefix: &str) -> Vec<DocId> {
         self.metas
-            .range((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .from(prefix)
             .take_while(|(id, _)| id.as_str().starts_with(prefix))
             .filter(|(_, meta)| !meta.tombstone)
             .map(|(id, _)| id.clone())
@@ -333,12 +326,12 @@ impl Core {
         if doc.is_devices() {
             return Some(self.devices_digest());
         }
-        self.set.get(doc)
+        self.metas.digest(doc)
     }
 
     /// The summary of the whole document set, as sent in Hello and Welcome (HS-RECON-1).
     pub fn set_summary(&self) -> humansync_protocol::SetSummary {
-        self.set.summary()
+        self.metas.summary()
     }
 
     /// Blobs referenced by live documents and not held locally (HS-BLOB-2).

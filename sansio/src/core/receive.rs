@@ -51,7 +51,7 @@ impl Core {
                     s.syncing.remove(&doc);
                     s.unacked.remove(&doc);
                 }
-                if self.set.get(&doc) != Some(humansync_protocol::DocDigest::TOMBSTONE) {
+                if self.metas.digest(&doc) != Some(humansync_protocol::DocDigest::TOMBSTONE) {
                     let peer = self.sessions.get(&conn).map(|s| s.peer);
                     let origin = peer.map(Origin::Remote).unwrap_or(Origin::Local);
                     self.tombstone(now, &doc, origin);

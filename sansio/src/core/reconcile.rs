@@ -32,7 +32,7 @@ impl Core {
                 return;
             }
         }
-        let response = match recon::respond(&self.set, ranges) {
+        let response = match recon::respond(self.metas.set(), ranges) {
             Ok(r) => r,
             Err(e) => {
                 self.close_session(now, conn, PeerFault::Recon(e));

@@ -107,9 +107,9 @@ impl Core {
                 // Neither side knew a cursor (a new device, or both restarted): the sets likely
                 // differ, so start splitting at once; otherwise the resume likely made them equal.
                 let ranges = if neither {
-                    crate::recon::initiate(&self.set)
+                    crate::recon::initiate(self.metas.set())
                 } else {
-                    crate::recon::initiate_whole(&self.set)
+                    crate::recon::initiate_whole(self.metas.set())
                 };
                 self.send(conn, &Message::Reconcile { ranges });
             }
@@ -236,7 +236,7 @@ impl Core {
         if !self.log.enabled() {
             return;
         }
-        let set = self.set.summary();
+        let set = self.metas.summary();
         let position = self.log.position();
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
@@ -281,7 +281,7 @@ impl Core {
         if !self.log.has_parked() || self.writes_pending() {
             return;
         }
-        let summary = self.set.summary();
+        let summary = self.metas.summary();
         if self.log.accept_parked(&summary) {
             self.persist_cursors();
         }

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use humansync_protocol::{DocDigest, DocId, Item};
 
-use super::set::Entry;
+use super::set::{Digested, Entry};
 
 /// What reconciliation found for one document; the caller (the sync engine)
 /// performs it (HS-RECON-4). The side that receives an `Items` range emits
@@ -58,8 +58,8 @@ fn action_for(doc: &DocId, mine: Option<DocDigest>, theirs: Option<DocDigest>) -
 
 /// Compares my items in a range with the peer's (both strictly ascending by id)
 /// and appends one action per differing document, in id order (HS-RECON-4).
-pub(crate) fn diff<'a>(
-    mine: impl Iterator<Item = (&'a DocId, &'a Entry)>,
+pub(crate) fn diff<'a, V: Digested + 'a>(
+    mine: impl Iterator<Item = (&'a DocId, &'a Entry<V>)>,
     theirs: &[Item],
     actions: &mut Vec<ReconAction>,
 ) {
@@ -86,7 +86,7 @@ pub(crate) fn diff<'a>(
         let Some(doc) = m.map(|(doc, _)| doc).or(t.map(|t| &t.doc)) else {
             break;
         };
-        actions.extend(action_for(doc, m.map(|(_, e)| e.digest), t.map(|t| t.digest)));
+        actions.extend(action_for(doc, m.map(|(_, e)| e.digest()), t.map(|t| t.digest)));
     }
 }
 

@@ -2,7 +2,7 @@
 //! in the manner of Negentropy, iroh-docs and Willow's range-based set reconciliation.
 //!
 //! Each side holds a [`DocSet`]: document id → 16-byte digest (or the
-//! tombstone digest). Hello and Welcome carry [`DocSet::summary`]; when the
+//! tombstone digest), kept as a value the digest derives from ([`Digested`]). Hello and Welcome carry [`DocSet::summary`]; when the
 //! summaries are equal the sets are equal and nothing more is sent (HS-RECON-1).
 //! Otherwise the dialer sends `Reconcile { ranges: initiate(&set) }` and each
 //! side answers every Reconcile it receives with `respond(&set, &ranges)`:
@@ -47,5 +47,5 @@ mod split;
 pub use action::ReconAction;
 pub use error::ReconError;
 pub use respond::{Response, initiate, initiate_whole, respond};
-pub use set::DocSet;
+pub use set::{Digested, DocSet};
 pub use split::separator;

@@ -5,7 +5,7 @@ use humansync_protocol::{Bound, Fingerprint, RangeEntry, RangeMode};
 
 use super::action::{ReconAction, diff};
 use super::error::ReconError;
-use super::set::DocSet;
+use super::set::{Digested, DocSet};
 use super::split::answer_differing;
 
 // A reply can always answer its first non-Skip range in full: after at most one
@@ -17,13 +17,13 @@ const _: () = assert!(1 + RECON_BRANCHING < MAX_RECON_RANGES && RECON_ITEMS_THRE
 /// differ (HS-RECON-2, HS-RECON-7): the whole id space answered as a differing range, i.e.
 /// `RECON_BRANCHING` Fingerprint ranges, or one `Items` range when the set holds
 /// at most `RECON_ITEMS_THRESHOLD` items (HS-RECON-3). Always within the limits of HS-RECON-5.
-pub fn initiate(set: &DocSet) -> Vec<RangeEntry> {
+pub fn initiate<V: Digested>(set: &DocSet<V>) -> Vec<RangeEntry> {
     answer_differing(set, &[], &Bound::End)
 }
 
 /// The dialer's first Reconcile after an incomplete resume (HS-RESUME-6): one Fingerprint range
 /// over the whole set, answered all-Skip when the resume already made the sets equal.
-pub fn initiate_whole(set: &DocSet) -> Vec<RangeEntry> {
+pub fn initiate_whole<V: Digested>(set: &DocSet<V>) -> Vec<RangeEntry> {
     let summary = set.summary();
     vec![RangeEntry {
         upper: Bound::End,
@@ -65,7 +65,7 @@ impl Response {
 /// to spare, further deferred ranges extend the last one (as Negentropy's frame
 /// limit does). The first range that is not Skip is always answered in full, so
 /// every message makes progress and reconciliation converges.
-pub fn respond(set: &DocSet, ranges: &[RangeEntry]) -> Result<Response, ReconError> {
+pub fn respond<V: Digested>(set: &DocSet<V>, ranges: &[RangeEntry]) -> Result<Response, ReconError> {
     validate(ranges)?;
     let mut actions = Vec::new();
     if ranges.iter().all(|r| r.mode == RangeMode::Skip) {

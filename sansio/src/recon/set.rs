@@ -1,4 +1,5 @@
-//! The local document set: id → digest, with an incrementally kept whole-set summary.
+//! The local document set: id → a value with a digest, with an incrementally kept whole-set
+//! summary.
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
@@ -21,54 +22,95 @@ impl Borrow<[u8]> for Key {
     }
 }
 
-/// One stored document: its digest and its cached item fingerprint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Entry {
-    /// The digest, or [`DocDigest::TOMBSTONE`].
-    pub(crate) digest: DocDigest,
-    /// `item_fingerprint(id, digest)`.
+/// What a [`DocSet`] keeps per document: a value its digest is derived from. A plain set keeps
+/// the digest itself; the core keeps its whole index row ([`crate::DocMeta`]), so that one map
+/// serves both reconciliation and the index (issue 22 §2: two maps cost ~32 bytes more per
+/// document, for as long as a node runs).
+pub trait Digested {
+    /// The document's digest (HS-RECON-1): its heads' digest, or [`DocDigest::TOMBSTONE`].
+    fn digest(&self) -> DocDigest;
+}
+
+impl Digested for DocDigest {
+    fn digest(&self) -> DocDigest {
+        *self
+    }
+}
+
+/// One stored document: its value and its cached item fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry<V> {
+    /// What the set keeps for the document.
+    pub(crate) value: V,
+    /// `item_fingerprint(id, value.digest())`.
     pub(crate) fingerprint: Fingerprint,
 }
 
-/// The local document set: id → digest (live or [`DocDigest::TOMBSTONE`]),
-/// with an O(1) whole-set summary for Hello / Welcome (HS-RECON-1).
+impl<V: Digested> Entry<V> {
+    fn new(doc: &DocId, value: V) -> Self {
+        let fingerprint = item_fingerprint(doc, &value.digest());
+        Entry { value, fingerprint }
+    }
+
+    /// The document's digest.
+    pub(crate) fn digest(&self) -> DocDigest {
+        self.value.digest()
+    }
+}
+
+/// The local document set: id → a value with a digest (live or [`DocDigest::TOMBSTONE`]), with
+/// an O(1) whole-set summary for Hello / Welcome (HS-RECON-1).
 ///
 /// Iteration is in bytewise id order, the order reconciliation ranges use.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DocSet {
-    items: BTreeMap<Key, Entry>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocSet<V = DocDigest> {
+    items: BTreeMap<Key, Entry<V>>,
     /// XOR of every item fingerprint, kept up to date by `insert` / `remove`.
     total: Fingerprint,
 }
 
+impl<V> Default for DocSet<V> {
+    fn default() -> Self {
+        DocSet {
+            items: BTreeMap::new(),
+            total: Fingerprint::EMPTY,
+        }
+    }
+}
+
 impl DocSet {
-    /// An empty set.
+    /// An empty set of digests (a set of other values starts as `DocSet::default()`).
     pub fn new() -> Self {
         Self::default()
     }
+}
 
-    /// Sets `doc`'s digest, returning the previous one. The summary is updated
-    /// incrementally (the old item fingerprint XORed out, the new one in).
-    pub fn insert(&mut self, doc: DocId, digest: DocDigest) -> Option<DocDigest> {
-        let fingerprint = item_fingerprint(&doc, &digest);
-        self.total.xor(&fingerprint);
-        let old = self.items.insert(Key(doc), Entry { digest, fingerprint });
-        if let Some(old) = old {
-            self.total.xor(&old.fingerprint);
-        }
-        old.map(|e| e.digest)
+impl<V: Digested> DocSet<V> {
+    /// Sets `doc`'s value, returning the previous one. The summary is updated incrementally (the
+    /// old item fingerprint XORed out, the new one in).
+    pub fn insert(&mut self, doc: DocId, value: V) -> Option<V> {
+        let entry = Entry::new(&doc, value);
+        self.total.xor(&entry.fingerprint);
+        let old = self.items.insert(Key(doc), entry)?;
+        self.total.xor(&old.fingerprint);
+        Some(old.value)
     }
 
-    /// Removes `doc`, returning its digest.
-    pub fn remove(&mut self, doc: &DocId) -> Option<DocDigest> {
+    /// Removes `doc`, returning its value.
+    pub fn remove(&mut self, doc: &DocId) -> Option<V> {
         let old = self.items.remove(doc.as_str().as_bytes())?;
         self.total.xor(&old.fingerprint);
-        Some(old.digest)
+        Some(old.value)
     }
 
     /// `doc`'s digest, if the set holds it.
     pub fn get(&self, doc: &DocId) -> Option<DocDigest> {
-        self.items.get(doc.as_str().as_bytes()).map(|e| e.digest)
+        self.value(doc).map(V::digest)
+    }
+
+    /// `doc`'s value, if the set holds it.
+    pub fn value(&self, doc: &DocId) -> Option<&V> {
+        self.items.get(doc.as_str().as_bytes()).map(|e| &e.value)
     }
 
     /// Number of documents, live and tombstoned.
@@ -90,8 +132,13 @@ impl DocSet {
     }
 
     /// Every (id, digest) in bytewise id order.
-    pub fn iter(&self) -> impl Iterator<Item = (&DocId, &DocDigest)> {
-        self.items.iter().map(|(k, e)| (&k.0, &e.digest))
+    pub fn iter(&self) -> impl Iterator<Item = (&DocId, DocDigest)> {
+        self.items.iter().map(|(k, e)| (&k.0, e.digest()))
+    }
+
+    /// Every (id, value) with an id at or above `lower` (bytewise), in order.
+    pub fn values_from<'a>(&'a self, lower: &'a [u8]) -> impl Iterator<Item = (&'a DocId, &'a V)> + 'a {
+        self.range(lower, &Bound::End).map(|(doc, e)| (doc, &e.value))
     }
 
     /// Count and fingerprint of the items with `lower <= id < upper` (bytewise).
@@ -111,7 +158,7 @@ impl DocSet {
         &'a self,
         lower: &'a [u8],
         upper: &'a Bound,
-    ) -> impl Iterator<Item = (&'a DocId, &'a Entry)> + 'a {
+    ) -> impl Iterator<Item = (&'a DocId, &'a Entry<V>)> + 'a {
         let end = match upper {
             // `BTreeMap::range` panics on an inverted range; collapse it to the empty `[lower, lower)`.
             Bound::Key(key) if key.as_slice() <= lower => StdBound::Excluded(lower),
@@ -131,14 +178,14 @@ pub(crate) fn count_u32(n: usize) -> u32 {
 
 /// Built from all items at once: the map's nodes are packed, where inserting ascending ids one
 /// by one leaves each about half full (~1.8x the bytes, for as long as the set lives). A repeated
-/// id keeps its last digest, as [`DocSet::insert`] would.
-impl FromIterator<(DocId, DocDigest)> for DocSet {
-    fn from_iter<I: IntoIterator<Item = (DocId, DocDigest)>>(iter: I) -> Self {
-        let items: BTreeMap<Key, Entry> = iter
+/// id keeps its last value, as [`DocSet::insert`] would.
+impl<V: Digested> FromIterator<(DocId, V)> for DocSet<V> {
+    fn from_iter<I: IntoIterator<Item = (DocId, V)>>(iter: I) -> Self {
+        let items: BTreeMap<Key, Entry<V>> = iter
             .into_iter()
-            .map(|(doc, digest)| {
-                let fingerprint = item_fingerprint(&doc, &digest);
-                (Key(doc), Entry { digest, fingerprint })
+            .map(|(doc, value)| {
+                let entry = Entry::new(&doc, value);
+                (Key(doc), entry)
             })
             .collect();
         let mut total = Fingerprint::EMPTY;

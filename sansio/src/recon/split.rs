@@ -3,7 +3,7 @@
 use humansync_protocol::limits::{RECON_BRANCHING, RECON_ITEMS_THRESHOLD};
 use humansync_protocol::{Bound, Fingerprint, Item, RangeEntry, RangeMode};
 
-use super::set::{DocSet, count_u32};
+use super::set::{Digested, DocSet, count_u32};
 
 /// The shortest prefix of `b` that sorts strictly above `a`, for `a < b` bytewise
 /// (HS-RECON-2). With `p` the result, `a < p <= b`: `a` falls below the bound, `b` not.
@@ -20,14 +20,14 @@ pub fn separator(a: &[u8], b: &[u8]) -> Vec<u8> {
 /// (including none), else [`RECON_BRANCHING`] consecutive Fingerprint sub-ranges
 /// of near-equal counts whose bounds are shortest separating prefixes; the last
 /// sub-range keeps `upper`.
-pub(crate) fn answer_differing(set: &DocSet, lower: &[u8], upper: &Bound) -> Vec<RangeEntry> {
+pub(crate) fn answer_differing<V: Digested>(set: &DocSet<V>, lower: &[u8], upper: &Bound) -> Vec<RangeEntry> {
     let own: Vec<_> = set.range(lower, upper).collect();
     if own.len() <= RECON_ITEMS_THRESHOLD {
         let items = own
             .iter()
             .map(|(doc, e)| Item {
                 doc: (*doc).clone(),
-                digest: e.digest,
+                digest: e.digest(),
             })
             .collect();
         return vec![RangeEntry {

@@ -161,7 +161,7 @@ pub fn check_messages(a: &DocSet, b: &DocSet, t: &Transcript) {
                     let own: Vec<_> = sender
                         .iter()
                         .filter(|(d, _)| inside(d.as_str().as_bytes()))
-                        .map(|(d, g)| (d.clone(), *g))
+                        .map(|(d, g)| (d.clone(), g))
                         .collect();
                     let listed: Vec<_> = items.iter().map(|i| (i.doc.clone(), i.digest)).collect();
                     assert_eq!(listed, own, "message {i}");
@@ -178,10 +178,10 @@ pub fn check_messages(a: &DocSet, b: &DocSet, t: &Transcript) {
 pub fn differing(a: &DocSet, b: &DocSet) -> BTreeSet<DocId> {
     let mut all: BTreeMap<DocId, (Option<DocDigest>, Option<DocDigest>)> = BTreeMap::new();
     for (d, g) in a.iter() {
-        all.entry(d.clone()).or_default().0 = Some(*g);
+        all.entry(d.clone()).or_default().0 = Some(g);
     }
     for (d, g) in b.iter() {
-        all.entry(d.clone()).or_default().1 = Some(*g);
+        all.entry(d.clone()).or_default().1 = Some(g);
     }
     all.into_iter()
         .filter(|(_, (x, y))| x != y)
