@@ -298,3 +298,37 @@ fn nothing_is_appended_to_a_quarantined_document() {
         w.writes()
     );
 }
+
+/// The sending side (HS-SYNC-4): a document this node holds but keeps no sync state for with
+/// a settled peer (sent whole unparsed, or let go from memory since) — a change to it goes to
+/// that peer as DocChanges after the heads it had, which the peer appends unparsed, not as the
+/// whole document, which the peer must load and merge (issue 22 §3: every edit on the WAN
+/// benchmark cost the device a load and a parse, ~3.5 ms, and ~2 KB on the wire).
+#[test]
+fn a_change_reaches_a_settled_peer_as_changes_after_the_heads_it_holds() {
+    let stored = stored_note();
+    let mut w = World::new(&stored, &[(A, 3)]);
+    w.open();
+    w.log.clear();
+    let change = humansync_sansio::AppRequest::Change {
+        doc: doc_id(),
+        f: Box::new(|am: &mut Automerge| {
+            am.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "c", 3).map(|_| ()))
+                .expect("put");
+        }),
+    };
+    w.core
+        .handle_app_request(Instant(4), humansync_sansio::AppRequestId(1), change);
+    w.pump();
+    let sent = w.sent_to(A);
+    let changed = w.core.doc(&doc_id()).expect("loaded").clone();
+    let expected = changed.save_after(&stored.get_heads());
+    assert_eq!(
+        sent,
+        vec![Message::DocChanges {
+            doc: doc_id(),
+            bytes: expected
+        }],
+        "the change alone, after the heads the peer holds"
+    );
+}

@@ -58,12 +58,25 @@ pub enum FromChild {
     Value(Option<i64>),
     /// Recording changes.
     Watching,
-    /// When each document first changed after Watch (unix ns), for those that did.
-    Seen(std::collections::BTreeMap<String, u128>),
+    /// What the device saw of the edits since Watch.
+    Seen(EditsSeen),
     /// A blob fetched.
     Fetched(crate::wan_blob::BlobReport),
     /// Shut down.
     Bye,
+}
+
+/// What the device saw of the edits made since Watch (benchmark 10).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct EditsSeen {
+    /// When each document first changed after Watch (unix ns), for those that did.
+    pub at: std::collections::BTreeMap<String, u128>,
+    /// Documents loaded from disk meanwhile (each edit appended unparsed loads none).
+    pub docs_loaded: u64,
+    /// Received changes appended to stored documents unparsed meanwhile.
+    pub changes_appended: u64,
+    /// Bytes received on the session with the editing peer meanwhile.
+    pub bytes_in: u64,
 }
 
 /// One receive, measured in the child.
@@ -113,6 +126,8 @@ pub fn run(dir: PathBuf) {
         let mut node: Option<humansync::Node> = None;
         let seen: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u128>>> =
             Default::default();
+        // The counters at Watch: the peer watched and (loads, appends, bytes received from it).
+        let mut watched: Option<(DeviceId, (u64, u64, u64))> = None;
         let mut out = std::io::stdout().lock();
         let mut say = |msg: FromChild| {
             let line = serde_json::to_string(&msg).expect("encode");
@@ -216,6 +231,7 @@ pub fn run(dir: PathBuf) {
                 }
                 ToChild::Watch { from } => {
                     let n = node.clone().expect("Start comes before Watch");
+                    watched = Some((from, edit_counters(&n, from).await));
                     let mut events = n.events();
                     let seen = seen.clone();
                     tokio::spawn(async move {
@@ -248,8 +264,18 @@ pub fn run(dir: PathBuf) {
                         }
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
-                    let s = seen.lock().expect("lock").clone();
-                    say(FromChild::Seen(s));
+                    let at = seen.lock().expect("lock").clone();
+                    let mut report = EditsSeen {
+                        at,
+                        ..EditsSeen::default()
+                    };
+                    if let (Some(n), Some((from, before))) = (&node, watched) {
+                        let now = edit_counters(n, from).await;
+                        report.docs_loaded = now.0 - before.0;
+                        report.changes_appended = now.1 - before.1;
+                        report.bytes_in = now.2 - before.2;
+                    }
+                    say(FromChild::Seen(report));
                 }
                 ToChild::FetchBlob { hash } => {
                     let n = node.as_ref().expect("Start comes before FetchBlob");
@@ -265,6 +291,13 @@ pub fn run(dir: PathBuf) {
             }
         }
     });
+}
+
+/// The node's documents loaded, changes appended unparsed, and bytes received from `peer`.
+async fn edit_counters(node: &humansync::Node, peer: DeviceId) -> (u64, u64, u64) {
+    let stats = node.stats().await.expect("stats");
+    let bytes_in = common::session_with(&stats, peer).map_or(0, |s| s.stats.bytes_in);
+    (stats.docs_loaded, stats.changes_appended, bytes_in)
 }
 
 /// The parent's handle on a child process.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use humansync_linkem::{Lab, LinkProfile, NodeSpec, PROFILES};
 
 use crate::Size;
-use crate::child::{ChildProc, FromChild, SyncReport, ToChild};
+use crate::child::{ChildProc, EditsSeen, FromChild, SyncReport, ToChild};
 use crate::common;
 use crate::report::{Report, percentile};
 use crate::wan_baseline;
@@ -32,6 +32,8 @@ struct Figures {
     reconnect: SyncReport,
     /// From the server's `put` to the device's change event, ms, one per edit that arrived.
     edits_ms: Vec<f64>,
+    /// What the device counted meanwhile (documents loaded, changes appended, bytes received).
+    edits_seen: EditsSeen,
     /// The blob the device fetched.
     blob: BlobReport,
     /// The same notes by per-document Automerge sync.
@@ -86,11 +88,15 @@ pub fn run(size: &Size, profiles: &[String], blob_mb: Option<u64>, report: &mut 
         );
         wan_baseline::report(name, &f.initial, &f.baseline, floor_ms, report);
         let one_way = rtt / 2.0;
+        let seen = &f.edits_seen;
         eprintln!(
-            "bench 10 {name}: edits {} of {EDITS} arrived, p50 {:.1} ms p99 {:.1} ms (one-way delay {one_way:.0} ms)",
+            "bench 10 {name}: edits {} of {EDITS} arrived, p50 {:.1} ms p99 {:.1} ms (one-way delay {one_way:.0} ms); the device appended {} unparsed, loaded {} documents, received {} B",
             f.edits_ms.len(),
             percentile(&f.edits_ms, 50.0),
-            percentile(&f.edits_ms, 99.0)
+            percentile(&f.edits_ms, 99.0),
+            seen.changes_appended,
+            seen.docs_loaded,
+            seen.bytes_in
         );
         let goal = format!("≤ {:.0} ms", one_way + 5.0);
         report.add(
@@ -106,6 +112,21 @@ pub fn run(size: &Size, profiles: &[String], blob_mb: Option<u64>, report: &mut 
             "ms",
             "",
             percentile(&f.edits_ms, 99.0),
+        );
+        report.add(
+            b,
+            &row("edit propagation: documents the device loaded"),
+            "docs",
+            "0",
+            seen.docs_loaded as f64,
+        );
+        let per_edit = seen.bytes_in as f64 / f.edits_ms.len().max(1) as f64;
+        report.add(
+            b,
+            &row("edit propagation: bytes received per edit"),
+            "B",
+            "",
+            per_edit,
         );
         report.add(
             b,
@@ -191,7 +212,7 @@ fn over(docs: usize, profile: LinkProfile, blob_mb: u64) -> Figures {
             let FromChild::Synced(initial) = child.recv() else {
                 panic!("device did not sync")
             };
-            let edits_ms = edits(&world, &mut child, spacing).await;
+            let (edits_ms, edits_seen) = edits(&world, &mut child, spacing).await;
             child.exit();
             // Let the server notice the device left before it comes back.
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -218,6 +239,7 @@ fn over(docs: usize, profile: LinkProfile, blob_mb: u64) -> Figures {
                 initial,
                 reconnect,
                 edits_ms,
+                edits_seen,
                 blob,
                 baseline,
             }
@@ -232,7 +254,7 @@ fn over(docs: usize, profile: LinkProfile, blob_mb: u64) -> Figures {
 
 /// [`EDITS`] edits of distinct notes on the server, `spacing` apart, each timed from `put` to
 /// the device's change event (both on this machine's wall clock).
-async fn edits(world: &World, child: &mut ChildProc, spacing: Duration) -> Vec<f64> {
+async fn edits(world: &World, child: &mut ChildProc, spacing: Duration) -> (Vec<f64>, EditsSeen) {
     let n = EDITS.min(world.notes.len());
     child.send(&ToChild::Watch {
         from: world.server.id(),
@@ -259,9 +281,11 @@ async fn edits(world: &World, child: &mut ChildProc, spacing: Duration) -> Vec<f
     let FromChild::Seen(seen) = child.recv() else {
         panic!("device did not answer")
     };
-    made.iter()
-        .filter_map(|(id, at)| seen.get(id).map(|s| s.saturating_sub(*at) as f64 / 1e6))
-        .collect()
+    let ms = made
+        .iter()
+        .filter_map(|(id, at)| seen.at.get(id).map(|s| s.saturating_sub(*at) as f64 / 1e6))
+        .collect();
+    (ms, seen)
 }
 
 /// `ip netns exec {lab}-device {exe}` (what [`Lab::command`] builds; rebuilt here because the

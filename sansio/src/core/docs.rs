@@ -188,6 +188,12 @@ impl Core {
         if doc.is_devices() {
             return task;
         }
+        // The heads before this change: what a settled peer holds (`assume_settled_peer_holds`).
+        let before = self
+            .metas
+            .get(doc)
+            .filter(|m| !m.tombstone)
+            .map(|m| m.heads.to_vec());
         if let Some(loaded) = self.cache.get_mut(doc) {
             let heads = loaded.heads();
             let blobs = loaded.blob_refs_now(None);
@@ -201,6 +207,9 @@ impl Core {
         self.announce_wants();
         let conns: Vec<ConnId> = self.open_conns().filter(|c| Some(*c) != from).collect();
         for conn in conns {
+            if let Some(before) = &before {
+                self.assume_settled_peer_holds(conn, doc, before);
+            }
             self.push_doc(now, conn, doc);
         }
         task

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use automerge::ReadDoc;
 use automerge::sync::{self, SyncDoc};
 use humansync_protocol::limits::{MAX_BLOB_REFS, MAX_DOC_BYTES, MAX_HEADS};
-use humansync_protocol::{DocDigest, DocId, Message, encode_frame};
+use humansync_protocol::{ChangeHash, DocDigest, DocId, Message, encode_frame};
 
 use super::Core;
 use super::cache::DocOp;
@@ -188,6 +188,34 @@ impl Core {
             self.want_loaded(now, doc, DocOp::SendWhole { conn });
         } else if !self.push_changes(conn, doc) {
             self.sync_step(now, conn, doc);
+        }
+    }
+
+    /// A settled session's peer holds `doc` at `before`, the heads it had before a change now
+    /// being pushed (HS-SYNC-4): reconciliation found the sets equal and every document sent
+    /// since was acknowledged (HS-SYNC-7), so the peer holds what this node held. Recorded in the
+    /// sync state when this node keeps none for the peer — it sent the document whole without
+    /// parsing it, or let it go from memory since — so that the change goes as DocChanges after
+    /// those heads, which the peer appends unparsed, instead of whole, which it must load and
+    /// merge. Should the peer lack them after all, it syncs (HS-RESUME-4).
+    pub(crate) fn assume_settled_peer_holds(&mut self, conn: ConnId, doc: &DocId, before: &[ChangeHash]) {
+        let Some(session) = self.sessions.get(&conn) else {
+            return;
+        };
+        if !session.is_settled() {
+            return;
+        }
+        let peer = session.peer;
+        let Some(loaded) = self.cache.get_mut(doc) else {
+            return;
+        };
+        let known = loaded
+            .sync
+            .get(&peer)
+            .is_some_and(|s| !s.shared_heads.is_empty() || s.their_heads.is_some());
+        if !known {
+            assume_peer_has(loaded.state(peer), before);
+            loaded.sync_dirty.insert(peer);
         }
     }
 
