@@ -188,7 +188,7 @@ impl Core {
         if doc.is_devices() {
             return task;
         }
-        // The heads before this change: what a settled peer holds (`assume_settled_peer_holds`).
+        // The heads before this change: what a peer holds (`assume_peer_holds_indexed`).
         let before = self
             .metas
             .get(doc)
@@ -208,7 +208,7 @@ impl Core {
         let conns: Vec<ConnId> = self.open_conns().filter(|c| Some(*c) != from).collect();
         for conn in conns {
             if let Some(before) = &before {
-                self.assume_settled_peer_holds(conn, doc, before);
+                self.assume_peer_holds_indexed(conn, doc, before);
             }
             self.push_doc(now, conn, doc);
         }

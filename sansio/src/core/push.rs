@@ -191,18 +191,18 @@ impl Core {
         }
     }
 
-    /// A settled session's peer holds `doc` at `before`, the heads it had before a change now
-    /// being pushed (HS-SYNC-4): reconciliation found the sets equal and every document sent
-    /// since was acknowledged (HS-SYNC-7), so the peer holds what this node held. Recorded in the
-    /// sync state when this node keeps none for the peer — it sent the document whole without
-    /// parsing it, or let it go from memory since — so that the change goes as DocChanges after
-    /// those heads, which the peer appends unparsed, instead of whole, which it must load and
-    /// merge. Should the peer lack them after all, it syncs (HS-RESUME-4).
-    pub(crate) fn assume_settled_peer_holds(&mut self, conn: ConnId, doc: &DocId, before: &[ChangeHash]) {
+    /// The session's peer holds `doc` at `before`, the heads it had before a change now being
+    /// pushed, when reconciliation is over and nothing about `doc` is outstanding on the session
+    /// (HS-SYNC-4, HS-SYNC-7; `Session::holds_as_indexed`): the peer holds what this node held.
+    /// Recorded in the sync state when this node keeps none for the peer — it sent the document
+    /// whole without parsing it, or let it go from memory since — so that the change goes as
+    /// DocChanges after those heads, which the peer appends unparsed, instead of whole, which it
+    /// must load and merge. Should the peer lack them after all, it syncs (HS-RESUME-4).
+    pub(crate) fn assume_peer_holds_indexed(&mut self, conn: ConnId, doc: &DocId, before: &[ChangeHash]) {
         let Some(session) = self.sessions.get(&conn) else {
             return;
         };
-        if !session.is_settled() {
+        if !session.holds_as_indexed(doc) {
             return;
         }
         let peer = session.peer;

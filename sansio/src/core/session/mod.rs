@@ -125,6 +125,18 @@ impl Session {
         self.handshake.version()
     }
 
+    /// Whether the peer holds `doc` as this node last indexed it (HS-SYNC-4): reconciliation is
+    /// over, so the sets were equal or their differences sent, and nothing about `doc` is still
+    /// outstanding (HS-SYNC-7) or waiting to be sent on this session. Other documents may be.
+    pub(crate) fn holds_as_indexed(&self, doc: &DocId) -> bool {
+        self.phase.is_settled()
+            && !self.wanted.contains(doc)
+            && !self.syncing.contains(doc)
+            && !self.unacked.contains_key(doc)
+            && !self.awaiting_loads.contains(doc)
+            && !self.window.waiting_docs().any(|d| d == doc)
+    }
+
     /// HS-SYNC-7: reconciliation over and nothing outstanding in either direction, nor waiting
     /// here to be sent (on a load, or for room in the window, HS-SYNC-15).
     pub(crate) fn is_settled(&self) -> bool {
