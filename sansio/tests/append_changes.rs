@@ -37,6 +37,8 @@ struct World {
     core: Core,
     store: BTreeMap<DocId, Vec<u8>>,
     log: Vec<Output>,
+    /// App requests made so far (each gets the next id).
+    requests: u64,
 }
 
 impl World {
@@ -59,6 +61,7 @@ impl World {
             core,
             store: BTreeMap::from([(doc_id(), stored.save())]),
             log: Vec::new(),
+            requests: 0,
         };
         for &(conn, seed) in sessions {
             w.core
@@ -118,6 +121,15 @@ impl World {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The app changes `doc`: `key = value`.
+    fn put(&mut self, doc: DocId, key: &'static str, value: i64) {
+        self.requests += 1;
+        let request = humansync_sansio::AppRequestId(self.requests);
+        self.core
+            .handle_app_request(Instant(4), request, put_request(doc, key, value));
+        self.pump();
     }
 
     /// Opens the document (loading it) and returns it.
@@ -310,6 +322,19 @@ fn put_request(doc: DocId, key: &'static str, value: i64) -> humansync_sansio::A
     }
 }
 
+/// What went to `A` is one DocChanges: the loaded document's changes after `base`'s heads.
+fn assert_sent_the_change_alone(w: &World, base: &Automerge) {
+    let changed = w.core.doc(&doc_id()).expect("loaded").clone();
+    assert_eq!(
+        w.sent_to(A),
+        vec![Message::DocChanges {
+            doc: doc_id(),
+            bytes: changed.save_after(&base.get_heads())
+        }],
+        "the change alone, after the heads the peer holds"
+    );
+}
+
 /// The sending side (HS-SYNC-4): a document this node holds but keeps no sync state for with
 /// a settled peer (sent whole unparsed, or let go from memory since) — a change to it goes to
 /// that peer as DocChanges after the heads it had, which the peer appends unparsed, not as the
@@ -321,23 +346,8 @@ fn a_change_reaches_a_settled_peer_as_changes_after_the_heads_it_holds() {
     let mut w = World::new(&stored, &[(A, 3)]);
     w.open();
     w.log.clear();
-    w.core.handle_app_request(
-        Instant(4),
-        humansync_sansio::AppRequestId(1),
-        put_request(doc_id(), "c", 3),
-    );
-    w.pump();
-    let sent = w.sent_to(A);
-    let changed = w.core.doc(&doc_id()).expect("loaded").clone();
-    let expected = changed.save_after(&stored.get_heads());
-    assert_eq!(
-        sent,
-        vec![Message::DocChanges {
-            doc: doc_id(),
-            bytes: expected
-        }],
-        "the change alone, after the heads the peer holds"
-    );
+    w.put(doc_id(), "c", 3);
+    assert_sent_the_change_alone(&w, &stored);
 }
 
 /// As above while another document is still on its way to the peer (sent whole, not yet
@@ -351,12 +361,7 @@ fn a_change_goes_alone_while_another_document_is_unacknowledged() {
     w.open();
     let other = DocId::new("notes/two").expect("id");
     w.core.open(Instant(3), &other, true).expect("create");
-    w.core.handle_app_request(
-        Instant(3),
-        humansync_sansio::AppRequestId(1),
-        put_request(other.clone(), "x", 1),
-    );
-    w.pump();
+    w.put(other.clone(), "x", 1);
     assert!(
         w.sent_to(A)
             .iter()
@@ -364,18 +369,6 @@ fn a_change_goes_alone_while_another_document_is_unacknowledged() {
         "the new document goes whole and waits for its acknowledgement"
     );
     w.log.clear();
-    w.core.handle_app_request(
-        Instant(4),
-        humansync_sansio::AppRequestId(2),
-        put_request(doc_id(), "c", 3),
-    );
-    w.pump();
-    let changed = w.core.doc(&doc_id()).expect("loaded").clone();
-    assert_eq!(
-        w.sent_to(A),
-        vec![Message::DocChanges {
-            doc: doc_id(),
-            bytes: changed.save_after(&stored.get_heads())
-        }]
-    );
+    w.put(doc_id(), "c", 3);
+    assert_sent_the_change_alone(&w, &stored);
 }
