@@ -16,19 +16,20 @@ pub const ITEM_FINGERPRINT_CONTEXT: &[u8] = b"humansync/item/v1\0";
 /// sorted into a copy first. Reconciliation derives a digest from each row it lists, so the usual
 /// case allocates nothing.
 pub fn heads_digest(heads: &[ChangeHash]) -> DocDigest {
+    let sorted: Vec<ChangeHash>;
+    let heads = if heads.is_sorted_by(|a, b| a < b) {
+        heads
+    } else {
+        let mut copy = heads.to_vec();
+        copy.sort_unstable();
+        copy.dedup();
+        sorted = copy;
+        &sorted
+    };
     let mut hasher = blake3::Hasher::new();
     hasher.update(HEADS_DIGEST_CONTEXT);
-    if heads.is_sorted_by(|a, b| a < b) {
-        for head in heads {
-            hasher.update(head.as_bytes());
-        }
-    } else {
-        let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
-        sorted.sort_unstable();
-        sorted.dedup();
-        for head in sorted {
-            hasher.update(head.as_bytes());
-        }
+    for head in heads {
+        hasher.update(head.as_bytes());
     }
     let mut out = [0u8; 16];
     out.copy_from_slice(&hasher.finalize().as_bytes()[..16]);

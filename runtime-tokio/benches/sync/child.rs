@@ -79,6 +79,18 @@ pub struct EditsSeen {
     pub bytes_in: u64,
 }
 
+impl EditsSeen {
+    /// These counters less `before`'s (the times are kept).
+    fn since(self, before: &EditsSeen) -> EditsSeen {
+        EditsSeen {
+            docs_loaded: self.docs_loaded - before.docs_loaded,
+            changes_appended: self.changes_appended - before.changes_appended,
+            bytes_in: self.bytes_in - before.bytes_in,
+            ..self
+        }
+    }
+}
+
 /// One receive, measured in the child.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncReport {
@@ -126,8 +138,8 @@ pub fn run(dir: PathBuf) {
         let mut node: Option<humansync::Node> = None;
         let seen: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u128>>> =
             Default::default();
-        // The counters at Watch: the peer watched and (loads, appends, bytes received from it).
-        let mut watched: Option<(DeviceId, (u64, u64, u64))> = None;
+        // The peer watched and the counters at Watch.
+        let mut watched: Option<(DeviceId, EditsSeen)> = None;
         let mut out = std::io::stdout().lock();
         let mut say = |msg: FromChild| {
             let line = serde_json::to_string(&msg).expect("encode");
@@ -264,17 +276,11 @@ pub fn run(dir: PathBuf) {
                         }
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
-                    let at = seen.lock().expect("lock").clone();
-                    let mut report = EditsSeen {
-                        at,
-                        ..EditsSeen::default()
+                    let mut report = match (&node, &watched) {
+                        (Some(n), Some((from, before))) => edit_counters(n, *from).await.since(before),
+                        _ => EditsSeen::default(),
                     };
-                    if let (Some(n), Some((from, before))) = (&node, watched) {
-                        let now = edit_counters(n, from).await;
-                        report.docs_loaded = now.0 - before.0;
-                        report.changes_appended = now.1 - before.1;
-                        report.bytes_in = now.2 - before.2;
-                    }
+                    report.at = seen.lock().expect("lock").clone();
                     say(FromChild::Seen(report));
                 }
                 ToChild::FetchBlob { hash } => {
@@ -293,11 +299,16 @@ pub fn run(dir: PathBuf) {
     });
 }
 
-/// The node's documents loaded, changes appended unparsed, and bytes received from `peer`.
-async fn edit_counters(node: &humansync::Node, peer: DeviceId) -> (u64, u64, u64) {
+/// The node's counters now (documents loaded, changes appended unparsed, bytes received from
+/// `peer`), with no change times.
+async fn edit_counters(node: &humansync::Node, peer: DeviceId) -> EditsSeen {
     let stats = node.stats().await.expect("stats");
-    let bytes_in = common::session_with(&stats, peer).map_or(0, |s| s.stats.bytes_in);
-    (stats.docs_loaded, stats.changes_appended, bytes_in)
+    EditsSeen {
+        at: Default::default(),
+        docs_loaded: stats.docs_loaded,
+        changes_appended: stats.changes_appended,
+        bytes_in: common::session_with(&stats, peer).map_or(0, |s| s.stats.bytes_in),
+    }
 }
 
 /// The parent's handle on a child process.
