@@ -29,7 +29,9 @@ pub const ALPN: &[u8] = b"hs-bench/automerge-sync/0";
 const HELLO: u32 = u32::MAX;
 
 /// Binds a bare iroh endpoint on the benchmark nodes' address (`node::bind_ip`: 127.0.0.1, or
-/// the namespace's address a child of benchmark 10 is given) with relays and the portmapper off.
+/// the namespace's address a child of benchmark 10 is given) with relays and the portmapper off,
+/// and HumanSync's QUIC transport settings (the same congestion control), so that the two differ
+/// only in protocol.
 pub async fn bind(alpns: Vec<Vec<u8>>) -> Endpoint {
     bind_at(alpns, humansync_benchkit::node::bind_ip()).await
 }
@@ -37,6 +39,7 @@ pub async fn bind(alpns: Vec<Vec<u8>>) -> Endpoint {
 /// [`bind`] on `ip`.
 pub async fn bind_at(alpns: Vec<Vec<u8>>, ip: IpAddr) -> Endpoint {
     Endpoint::builder(presets::Minimal)
+        .transport_config(humansync::transport::congestion::quic_transport_config())
         .relay_mode(RelayMode::Disabled)
         .portmapper_config(PortmapperConfig::Disabled)
         .clear_ip_transports()

@@ -90,7 +90,8 @@ impl TransportConfig {
         }
     }
 
-    /// The endpoint builder for this configuration, without hooks, ALPNs or mDNS.
+    /// The endpoint builder for this configuration, without hooks, ALPNs or mDNS; every path's
+    /// congestion controller is chosen by its delay ([`super::congestion`]).
     pub(crate) fn endpoint_builder(&self) -> Result<Builder, TransportError> {
         let mut builder = match &self.relay {
             RelayChoice::Default => iroh::Endpoint::builder(presets::N0),
@@ -105,7 +106,9 @@ impl TransportConfig {
                 iroh::Endpoint::builder(presets::Minimal).relay_mode(RelayMode::Custom(RelayMap::empty()))
             }
         };
-        builder = builder.secret_key(iroh::SecretKey::from_bytes(&self.secret_key));
+        builder = builder
+            .secret_key(iroh::SecretKey::from_bytes(&self.secret_key))
+            .transport_config(super::congestion::quic_transport_config());
         builder = builder.portmapper_config(if self.portmapper {
             PortmapperConfig::default()
         } else {

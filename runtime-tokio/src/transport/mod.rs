@@ -24,6 +24,7 @@
 mod blob_store;
 mod blobs;
 mod config;
+pub mod congestion;
 mod convert;
 mod error;
 mod event;
