@@ -266,6 +266,9 @@ async fn edits(world: &World, child: &mut ChildProc, spacing: Duration) -> (Vec<
     for i in 0..n {
         let id = crate::fixture::note_id(i).as_str().to_owned();
         let doc = world.server.open_doc(&id).await.expect("note");
+        // The note is open where it is edited, as in an app (and in benchmark 4): its load is
+        // not part of the propagation.
+        doc.read(|_| ()).await.expect("read");
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("after 1970")
