@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use humansync::transport::congestion::{WIDE_AREA_RTT, quic_transport_config};
-use humansync_linkem::{Lab, LinkProfile, NodeSpec, spawn_in_namespace};
+use humansync_linkem::{Lab, LinkError, LinkProfile, NodeSpec, spawn_in_namespace};
 use iroh::endpoint::{PathStats, PortmapperConfig, presets};
 use iroh::{Endpoint, EndpointAddr, RelayMode, TransportAddr};
 
@@ -44,7 +44,11 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// In namespace `ns`: accepts `transfers` connections, reads each one's stream to its end and
 /// answers with one byte, so that the sender knows every byte arrived.
-fn receiver(ns: &str, ip: Ipv4Addr, transfers: usize) -> (EndpointAddr, std::thread::JoinHandle<()>) {
+fn receiver(
+    ns: &str,
+    ip: Ipv4Addr,
+    transfers: usize,
+) -> (EndpointAddr, std::thread::JoinHandle<Result<(), LinkError>>) {
     let (addr_tx, addr_rx) = mpsc::channel();
     let thread = spawn_in_namespace(ns, move || {
         runtime().block_on(async move {
@@ -68,10 +72,7 @@ fn receiver(ns: &str, ip: Ipv4Addr, transfers: usize) -> (EndpointAddr, std::thr
     let addr = addr_rx
         .recv_timeout(Duration::from_secs(30))
         .expect("receiver bound");
-    (
-        addr,
-        std::thread::spawn(move || thread.join().expect("thread").expect("namespace")),
-    )
+    (addr, thread)
 }
 
 /// In namespace `ns`: sends [`LEN`] bytes to `to` on a new connection and returns the selected
@@ -150,5 +151,5 @@ fn a_path_with_propagation_delay_is_paced_by_bbr_a_sub_millisecond_one_by_cubic(
     assert!(lossy.lost_packets > 0, "{lossy:?}");
     assert!(lossy.bandwidth_estimate.is_some(), "BBRv3 in charge: {lossy:?}");
 
-    receiving.join().expect("receiver");
+    receiving.join().expect("receiver").expect("namespace");
 }
