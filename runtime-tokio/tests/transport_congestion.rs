@@ -120,9 +120,10 @@ fn a_path_with_propagation_delay_is_paced_by_bbr_a_sub_millisecond_one_by_cubic(
     );
     let (to, receiving) = receiver(&rx_ns, rx, 3);
 
-    // Unshaped: the round trip is the hosts' own, well under WIDE_AREA_RTT: Cubic.
+    // Unshaped: the round trip is the hosts' own, well under WIDE_AREA_RTT: Cubic. (No bound
+    // on `lan.rtt`: the statistics give the smoothed round trip, which queueing behind the
+    // 2 MiB burst lifts to ~4 ms here; the controller goes by the smallest one.)
     let lan = send_once(&tx_ns, tx, to.clone());
-    assert!(lan.rtt < WIDE_AREA_RTT, "{lan:?}");
     assert_eq!(
         lan.bandwidth_estimate, None,
         "Cubic reports no bandwidth estimate: {lan:?}"
